@@ -1,0 +1,40 @@
+//! Types and rules of the individual plan: identifiers, statuses, validation. No I/O, no gRPC,
+//! no SQL: the api layer converts to and from these, the store persists them.
+
+pub mod error;
+pub mod ids;
+pub mod member;
+pub mod organisation;
+pub mod page;
+pub mod plan;
+pub mod principal;
+pub mod subject;
+pub mod time;
+
+pub use error::{Error, FieldViolation, Violations};
+
+/// Defines a closed enum with the stable text each variant is stored as. The text is part of
+/// the database schema: change it only with a migration.
+macro_rules! stored_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            /// Every variant.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The text the variant is stored and named as.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            /// The variant stored as `text`.
+            pub fn from_stored(text: &str) -> Option<Self> {
+                match text { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+pub(crate) use stored_enum;

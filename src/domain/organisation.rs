@@ -1,0 +1,35 @@
+//! Roles held within an organisation.
+
+use super::ids::{OrgNumber, ResourceId};
+use super::stored_enum;
+use super::subject::Subject;
+use super::time::Instant;
+
+stored_enum! {
+    /// A role held within one organisation. The text is also the role's name in the casbin
+    /// policy.
+    OrgRole {
+        /// Manages the organisation's role grants.
+        Admin = "admin",
+        /// Staff of the coordinating unit (koordinerende enhet), which receives requests, creates
+        /// plans and appoints coordinators for its own organisation.
+        UnitStaff = "unit_staff",
+    }
+}
+
+/// A role granted to a subject within one organisation.
+#[derive(Clone, Debug)]
+pub struct RoleGrant {
+    /// The grant's id.
+    pub id: ResourceId,
+    /// The organisation the role is held in.
+    pub organisation: OrgNumber,
+    /// Who holds it.
+    pub subject: Subject,
+    /// The role.
+    pub role: OrgRole,
+    /// Who granted it.
+    pub granted_by: Subject,
+    /// When.
+    pub create_time: Instant,
+}

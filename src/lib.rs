@@ -1,0 +1,4 @@
+//! samvirke: the gRPC backend for the individual plan.
+
+pub mod domain;
+pub mod proto;

@@ -1,0 +1,2 @@
+use samvirke as _;
+fn main() {}

@@ -1,0 +1,235 @@
+//! Persistence. One SQL dialect, written once in the query modules and run through sqlx's `Any`
+//! driver on both backends; what differs per backend (connecting, pragmas, how a write
+//! transaction begins, migrations) lives in `sqlite.rs` and `postgres.rs`. The store knows
+//! nothing of gRPC.
+
+mod access_log;
+mod grants;
+mod members;
+mod plans;
+mod postgres;
+mod sqlite;
+
+use std::fmt;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnection, AnyPoolOptions};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool, Connection, Transaction};
+
+use crate::domain::Error;
+
+pub use access_log::AccessEntry;
+pub use plans::{PlanAccessRow, ReadFilter};
+
+/// Which database the store runs on, chosen by the URL's scheme.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite, the embedded default: a file next to the server.
+    Sqlite,
+    /// PostgreSQL, for production.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL names, or `None` for a scheme we do not serve.
+    pub fn of_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// A database URL whose password `Debug` and `Display` hide.
+#[derive(Clone)]
+pub struct DatabaseUrl(pub String);
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // scheme://user:password@host/... → scheme://user:***@host/...
+        match (self.0.find("://"), self.0.rfind('@')) {
+            (Some(scheme_end), Some(at)) if at > scheme_end => {
+                let userinfo = &self.0[scheme_end + 3..at];
+                match userinfo.find(':') {
+                    Some(colon) => write!(
+                        f,
+                        "{}{}:***{}",
+                        &self.0[..scheme_end + 3],
+                        &userinfo[..colon],
+                        &self.0[at..]
+                    ),
+                    None => f.write_str(&self.0),
+                }
+            }
+            _ => f.write_str(&self.0),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
+}
+
+/// The connection pool and the backend it speaks to.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects to the database the URL names and applies pending migrations.
+    pub async fn open(url: &DatabaseUrl) -> Result<Store, Error> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(&url.0).ok_or_else(|| {
+            Error::internal(format!(
+                "unsupported database url {url}: use sqlite: or postgres:"
+            ))
+        })?;
+        let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        let store = match backend {
+            Backend::Sqlite => sqlite::open(options, &url.0).await?,
+            Backend::Postgres => postgres::open(options, &url.0).await?,
+        };
+        let store = Store {
+            pool: store,
+            backend,
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies the migrations of this backend that have not run yet.
+    pub async fn migrate(&self) -> Result<(), Error> {
+        let migrator = match self.backend {
+            Backend::Sqlite => sqlite::MIGRATOR,
+            Backend::Postgres => postgres::MIGRATOR,
+        };
+        migrator.run(&self.pool).await.map_err(Error::internal)
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Whether the database answers, for health checks.
+    pub async fn ping(&self) -> bool {
+        match self.pool.acquire().await {
+            Ok(mut conn) => conn.ping().await.is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    /// A session for reads: each statement commits on its own.
+    pub async fn read(&self) -> Result<Session, Error> {
+        let conn = self.pool.acquire().await.map_err(db)?;
+        Ok(Session {
+            conn: Conn::Read(conn),
+            denied: false,
+        })
+    }
+
+    /// A session for a write: one transaction, begun so that it holds the write lock from the
+    /// start on SQLite (a deferred one fails under concurrent writers). End it with `finish`.
+    pub async fn write(&self) -> Result<Session, Error> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+        .map_err(db)?;
+        Ok(Session {
+            conn: Conn::Write(tx),
+            denied: false,
+        })
+    }
+
+    /// Closes every connection; in-flight sessions finish first.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+enum Conn {
+    Read(PoolConnection<Any>),
+    Write(Transaction<'static, Any>),
+}
+
+/// One unit of work against the database: either plain reads, or one write transaction whose
+/// changes and access-log rows commit together or not at all.
+pub struct Session {
+    conn: Conn,
+    denied: bool,
+}
+
+impl Session {
+    fn conn(&mut self) -> &mut AnyConnection {
+        match &mut self.conn {
+            Conn::Read(c) => c,
+            Conn::Write(tx) => tx,
+        }
+    }
+
+    /// Records that the access check denied this request, so that `finish` commits the logged
+    /// denial even though the request fails.
+    pub fn note_denial(&mut self) {
+        self.denied = true;
+    }
+
+    /// Ends the session with the request's result: a write commits when the request succeeded,
+    /// or when it was denied (nothing but the denial's log row was written); otherwise it rolls
+    /// back, so a failed request changes nothing.
+    pub async fn finish<T>(self, result: Result<T, Error>) -> Result<T, Error> {
+        let Conn::Write(tx) = self.conn else {
+            return result;
+        };
+        if result.is_ok() || self.denied {
+            tx.commit().await.map_err(db)?;
+        } else if let Err(e) = tx.rollback().await {
+            tracing::warn!(error = %e, "rollback failed");
+        }
+        result
+    }
+}
+
+/// Translates a database failure into the domain's terms. Callers that expect a particular
+/// constraint violation check for it first.
+pub(crate) fn db(e: sqlx::Error) -> Error {
+    match &e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            Error::Unavailable("the database cannot be reached".into())
+        }
+        _ => Error::internal(e),
+    }
+}
+
+/// Whether `e` is a unique-constraint violation, on either backend.
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// Decodes a stored value that only valid data could have produced; failure means the
+/// database holds something the code never writes.
+pub(crate) fn stored<T>(what: &str, value: Option<T>) -> Result<T, Error> {
+    value.ok_or_else(|| Error::internal(format!("unexpected stored {what}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_hide_passwords() {
+        let url = DatabaseUrl("postgres://app:s3cret@db:5432/samvirke".into());
+        assert_eq!(url.to_string(), "postgres://app:***@db:5432/samvirke");
+        assert!(!format!("{url:?}").contains("s3cret"));
+        let plain = DatabaseUrl("sqlite://data/samvirke.db".into());
+        assert_eq!(plain.to_string(), "sqlite://data/samvirke.db");
+    }
+}

@@ -1,0 +1,221 @@
+//! Plans, and the one query that loads a plan together with the caller's relations to it.
+
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+
+use super::{Session, db, stored};
+use crate::domain::Error;
+use crate::domain::ids::{NationalId, OrgNumber, ResourceId};
+use crate::domain::organisation::OrgRole;
+use crate::domain::page::Page;
+use crate::domain::plan::{NewPlan, Plan, PlanKind, PlanStatus};
+use crate::domain::principal::Principal;
+use crate::domain::subject::Subject;
+use crate::domain::time::Instant;
+
+const PLAN_COLUMNS: &str = "p.id, p.organisation_id, p.patient_id, p.patient_display_name, \
+     p.kind, p.status, p.revision, p.create_time, p.update_time";
+
+// The caller's parameters, numbered alike in every query here: $1 the caller's national id (or
+// '', which no plan has), $2 their subject, $3 the organisation they act for (or ''), $4 now.
+macro_rules! active_membership {
+    () => {
+        "EXISTS (SELECT 1 FROM members m WHERE m.plan_id = p.id AND m.subject = $2 \
+         AND m.acting_organisation = $3 AND m.start_time <= $4 \
+         AND (m.end_time IS NULL OR m.end_time > $4)"
+    };
+}
+
+const ACCESS_QUERY: &str = concat!(
+    "SELECT p.id, p.organisation_id, p.patient_id, p.patient_display_name, ",
+    "p.kind, p.status, p.revision, p.create_time, p.update_time, ",
+    "CAST(CASE WHEN p.patient_id = $1 THEN 1 ELSE 0 END AS BIGINT) AS is_owner, ",
+    "CAST(CASE WHEN ",
+    active_membership!(),
+    ") THEN 1 ELSE 0 END AS BIGINT) AS is_member, ",
+    "CAST(CASE WHEN ",
+    active_membership!(),
+    " AND m.role = 'coordinator') THEN 1 ELSE 0 END AS BIGINT) AS is_coordinator, ",
+    "(SELECT e.epoch FROM role_grants_epoch e WHERE e.id = 1) AS grants_epoch ",
+    "FROM plans p WHERE p.id = $5"
+);
+
+/// A plan with the caller's relations to it, as one query found them.
+#[derive(Debug)]
+pub struct PlanAccessRow {
+    /// The plan.
+    pub plan: Plan,
+    /// The caller is the patient.
+    pub owner: bool,
+    /// The caller serves on the plan's group now, for the organisation they act for.
+    pub member: bool,
+    /// The caller is the plan's coordinator now.
+    pub coordinator: bool,
+    /// The role grants' epoch at the time of the query, to keep the policy fresh.
+    pub grants_epoch: i64,
+}
+
+/// Which of a caller's relations and roles let them see a plan in a list: the policy decides,
+/// the SQL filters on it.
+#[derive(Debug, Default)]
+pub struct ReadFilter {
+    /// Patients see the plans they own.
+    pub owner: bool,
+    /// Members see the plans they serve on.
+    pub member: bool,
+    /// Coordinators see the plans they coordinate.
+    pub coordinator: bool,
+    /// Holders of these roles see the plans of the organisation they act for.
+    pub org_roles: Vec<OrgRole>,
+}
+
+impl Session {
+    /// Stores a new plan.
+    pub async fn insert_plan(
+        &mut self,
+        new: &NewPlan,
+        created_by: &Subject,
+        now: Instant,
+    ) -> Result<Plan, Error> {
+        let plan = Plan {
+            id: ResourceId::generate(),
+            organisation: new.organisation.clone(),
+            patient: new.patient.clone(),
+            patient_display_name: new.patient_display_name.clone(),
+            kind: new.kind,
+            status: PlanStatus::Requested,
+            revision: 1,
+            create_time: now,
+            update_time: now,
+        };
+        sqlx::query(
+            "INSERT INTO plans (id, organisation_id, patient_id, patient_display_name, kind, \
+             status, revision, create_time, update_time, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(plan.id.to_string())
+        .bind(plan.organisation.as_str())
+        .bind(plan.patient.expose())
+        .bind(plan.patient_display_name.as_str())
+        .bind(plan.kind.as_str())
+        .bind(plan.status.as_str())
+        .bind(plan.revision)
+        .bind(now.0)
+        .bind(now.0)
+        .bind(created_by.as_stored())
+        .execute(self.conn())
+        .await
+        .map_err(db)?;
+        Ok(plan)
+    }
+
+    /// Loads a plan and the caller's relations to it in one query; `None` when absent.
+    pub async fn plan_access(
+        &mut self,
+        plan: ResourceId,
+        who: &Principal,
+        now: Instant,
+    ) -> Result<Option<PlanAccessRow>, Error> {
+        let row = caller_params(sqlx::query(ACCESS_QUERY), who, now)
+            .bind(plan.to_string())
+            .fetch_optional(self.conn())
+            .await
+            .map_err(db)?;
+        let Some(row) = row else { return Ok(None) };
+        let flag = |name: &str| row.try_get::<i64, _>(name).map(|v| v == 1).map_err(db);
+        Ok(Some(PlanAccessRow {
+            plan: plan_from_row(&row)?,
+            owner: flag("is_owner")?,
+            member: flag("is_member")?,
+            coordinator: flag("is_coordinator")?,
+            grants_epoch: row.try_get("grants_epoch").map_err(db)?,
+        }))
+    }
+
+    /// Lists the plans `filter` lets the caller see, after the page's position, one more than
+    /// the page size so the caller knows whether another page follows.
+    pub async fn list_plans(
+        &mut self,
+        filter: &ReadFilter,
+        who: &Principal,
+        page: Page,
+        now: Instant,
+    ) -> Result<Vec<Plan>, Error> {
+        let mut clauses: Vec<String> = Vec::new();
+        if filter.owner && who.national_id.is_some() {
+            clauses.push("p.patient_id = $1".into());
+        }
+        if filter.member {
+            clauses.push(concat!(active_membership!(), ")").into());
+        }
+        if filter.coordinator {
+            clauses.push(concat!(active_membership!(), " AND m.role = 'coordinator')").into());
+        }
+        if !filter.org_roles.is_empty() && who.organisation.is_some() {
+            // Role names are the enum's fixed texts, never caller input.
+            let roles: Vec<String> = filter
+                .org_roles
+                .iter()
+                .map(|r| format!("'{}'", r.as_str()))
+                .collect();
+            clauses.push(format!(
+                "(p.organisation_id = $3 AND EXISTS (SELECT 1 FROM role_grants g \
+                 WHERE g.organisation_id = p.organisation_id AND g.subject = $2 \
+                 AND g.role IN ({})))",
+                roles.join(", ")
+            ));
+        }
+        if clauses.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {PLAN_COLUMNS} FROM plans p WHERE p.id > $5 AND ({}) ORDER BY p.id LIMIT $6",
+            clauses.join(" OR ")
+        );
+        let rows = caller_params(sqlx::query(AssertSqlSafe(sql)), who, now)
+            .bind(page.after.map(|id| id.to_string()).unwrap_or_default())
+            .bind(i64::from(page.size) + 1)
+            .fetch_all(self.conn())
+            .await
+            .map_err(db)?;
+        rows.iter().map(plan_from_row).collect()
+    }
+}
+
+type AnyQuery = sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// Binds the caller's parameters $1 to $4.
+fn caller_params(query: AnyQuery, who: &Principal, now: Instant) -> AnyQuery {
+    query
+        .bind(
+            who.national_id
+                .as_ref()
+                .map(|id| id.expose().to_owned())
+                .unwrap_or_default(),
+        )
+        .bind(who.subject.as_stored().to_owned())
+        .bind(who.acting_organisation().to_owned())
+        .bind(now.0)
+}
+
+fn plan_from_row(row: &AnyRow) -> Result<Plan, Error> {
+    let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
+    let id = text("id")?;
+    Ok(Plan {
+        id: stored("plan id", ResourceId::parse(&id))?,
+        organisation: stored(
+            "organisation",
+            OrgNumber::parse("", &text("organisation_id")?).ok(),
+        )?,
+        patient: stored(
+            "patient id",
+            NationalId::parse("", &text("patient_id")?).ok(),
+        )?,
+        patient_display_name: text("patient_display_name")?,
+        kind: stored("plan kind", PlanKind::from_stored(&text("kind")?))?,
+        status: stored("plan status", PlanStatus::from_stored(&text("status")?))?,
+        revision: row.try_get("revision").map_err(db)?,
+        create_time: Instant(row.try_get("create_time").map_err(db)?),
+        update_time: Instant(row.try_get("update_time").map_err(db)?),
+    })
+}

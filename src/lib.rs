@@ -1,4 +1,10 @@
 //! samvirke: the gRPC backend for the individual plan.
 
+pub mod api;
+pub mod auth;
+pub mod config;
 pub mod domain;
 pub mod proto;
+pub mod server;
+pub mod store;
+pub mod telemetry;

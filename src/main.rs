@@ -1,2 +1,156 @@
-use samvirke as _;
-fn main() {}
+//! The `samvirke` command: serve, migrate, mint development tokens, bootstrap role grants.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use samvirke::auth::token::DEV_ISSUER;
+use samvirke::auth::{DevIdentity, DevKey};
+use samvirke::config::{Cli, Command, GrantArgs, ServeArgs, TokenArgs};
+use samvirke::domain::Error;
+use samvirke::domain::ids::{NationalId, OrgNumber};
+use samvirke::domain::organisation::OrgRole;
+use samvirke::domain::subject::{Subject, SubjectKind};
+use samvirke::domain::time::Instant;
+use samvirke::server::Server;
+use samvirke::store::{DatabaseUrl, Store};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let telemetry = match samvirke::telemetry::init() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: telemetry: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(args) => Store::open(&DatabaseUrl(args.database_url))
+            .await
+            .map(|_| eprintln!("migrations applied")),
+        Command::Token(args) => token(args),
+        Command::Grant(args) => grant(args).await,
+    };
+    telemetry.shutdown().await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), Error> {
+    let config = args.server_config()?;
+    if let samvirke::server::KeySource::DevKey(path) = &config.keys {
+        tracing::warn!(key = %path.display(), "using the development signing key: not for production");
+    }
+    tracing::info!(database = %config.database_url, "starting");
+    let server = Server::build(config).await?;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| Error::internal(format!("binding {}: {e}", args.listen)))?;
+    let address = listener.local_addr().map_err(Error::internal)?;
+    // The first line of output: scripts and tests read the bound address from it.
+    println!("listening on {address}");
+    tracing::info!(%address, "serving");
+    server.serve(listener, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM; the server then finishes the calls in flight.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("shutting down: finishing calls in flight");
+}
+
+fn token(args: TokenArgs) -> Result<(), Error> {
+    let org = args
+        .org
+        .as_deref()
+        .map(|o| OrgNumber::parse("org", o))
+        .transpose()?;
+    let who = match (&args.pid, &args.sub, &args.client, org) {
+        (Some(pid), None, None, _) => {
+            NationalId::parse("pid", pid)?;
+            DevIdentity::Citizen { pid: pid.clone() }
+        }
+        (None, Some(sub), None, Some(org)) => DevIdentity::Personnel {
+            sub: checked(SubjectKind::Personnel, "sub", sub)?,
+            org: org.to_string(),
+        },
+        (None, None, Some(client), Some(org)) => DevIdentity::System {
+            client: checked(SubjectKind::System, "client", client)?,
+            org: org.to_string(),
+        },
+        _ => {
+            return Err(Error::invalid(
+                "pid",
+                "give exactly one of --pid, --sub --org or --client --org",
+            ));
+        }
+    };
+    let key = DevKey::load_or_create(&args.dev_key_file)?;
+    let token = key.mint(
+        &who,
+        DEV_ISSUER,
+        &args.audience,
+        Duration::from_secs(args.ttl_seconds),
+        Default::default(),
+    )?;
+    println!("{token}");
+    Ok(())
+}
+
+fn checked(kind: SubjectKind, field: &str, id: &str) -> Result<String, Error> {
+    Subject::external(kind, id)
+        .map(|_| id.to_owned())
+        .ok_or_else(|| Error::invalid(field, "must be 1 to 200 letters, digits or -._~+/=@:|"))
+}
+
+async fn grant(args: GrantArgs) -> Result<(), Error> {
+    let org = OrgNumber::parse("org", &args.org)?;
+    let subject = Subject::parse("subject", &args.subject)?;
+    if subject.kind() == SubjectKind::Citizen {
+        return Err(Error::invalid(
+            "subject",
+            "roles are not granted to citizens",
+        ));
+    }
+    let role = OrgRole::from_stored(&args.role).ok_or_else(|| Error::invalid("role", "unknown"))?;
+    let store = Store::open(&DatabaseUrl(args.database.database_url)).await?;
+    let granted_by = Subject::external(SubjectKind::System, "samvirke-cli")
+        .ok_or_else(|| Error::internal("cli subject"))?;
+    let mut session = store.write().await?;
+    let result = session
+        .insert_grant(&org, &subject, role, &granted_by, Instant::now())
+        .await;
+    let grant = session.finish(result).await?;
+    eprintln!(
+        "granted {} in {} to {} (organisations/{}/roleGrants/{})",
+        grant.role.as_str(),
+        grant.organisation,
+        grant.subject,
+        grant.organisation,
+        grant.id
+    );
+    store.close().await;
+    Ok(())
+}

@@ -97,7 +97,9 @@ impl NewMember {
                 None
             }
             (_, true) => Some(None),
-            (_, false) => v.check(OrgNumber::parse("organisation", organisation)).map(Some),
+            (_, false) => v
+                .check(OrgNumber::parse("organisation", organisation))
+                .map(Some),
         };
         if let (Some(start), Some(end)) = (start_time, end_time)
             && end <= start

@@ -101,7 +101,10 @@ pub fn display_text(field: &str, value: &str) -> Result<String, FieldViolation> 
         ));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(FieldViolation::new(field, "must not contain control characters"));
+        return Err(FieldViolation::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(trimmed.to_owned())
 }

@@ -39,14 +39,19 @@ impl Subject {
     }
 
     /// Health personnel by HelseID subject, or a system by client id. `None` when the id is not
-    /// a plausible identifier (1 to 200 visible ASCII characters).
+    /// a plausible identifier: 1 to 200 letters, digits or `-._~+/=@:|` (no commas or quotes,
+    /// which would break a policy line).
     pub fn external(kind: SubjectKind, id: &str) -> Option<Self> {
         let prefix = match kind {
             SubjectKind::Citizen => return None,
             SubjectKind::Personnel => PERSONNEL,
             SubjectKind::System => SYSTEM,
         };
-        let plausible = !id.is_empty() && id.len() <= 200 && id.bytes().all(|b| b.is_ascii_graphic());
+        let plausible = !id.is_empty()
+            && id.len() <= 200
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~+/=@:|".contains(&b));
         plausible.then(|| Subject {
             kind,
             text: format!("{prefix}{id}"),
@@ -124,8 +129,19 @@ mod tests {
         assert_eq!(c.as_stored(), "citizen:01818010083");
         let p = Subject::parse("s", "personnel:abc-123").unwrap();
         assert_eq!(p.to_string(), "personnel:abc-123");
-        assert_eq!(Subject::parse("s", "system:nav").unwrap().kind(), SubjectKind::System);
-        for bad in ["", "citizen:123", "personnel:", "personnel:a b", "root", "system:\u{e6}"] {
+        assert_eq!(
+            Subject::parse("s", "system:nav").unwrap().kind(),
+            SubjectKind::System
+        );
+        for bad in [
+            "",
+            "citizen:123",
+            "personnel:",
+            "personnel:a b",
+            "personnel:a,admin",
+            "root",
+            "system:\u{e6}",
+        ] {
             assert!(Subject::parse("s", bad).is_err(), "{bad}");
         }
     }

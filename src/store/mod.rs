@@ -13,9 +13,9 @@ mod sqlite;
 use std::fmt;
 use std::time::Duration;
 
-use sqlx::any::{AnyConnection, AnyPoolOptions};
+use sqlx::any::AnyPoolOptions;
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyPool, Connection, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Transaction};
 
 use crate::domain::Error;
 
@@ -108,8 +108,8 @@ impl Store {
     /// Applies the migrations of this backend that have not run yet.
     pub async fn migrate(&self) -> Result<(), Error> {
         let migrator = match self.backend {
-            Backend::Sqlite => sqlite::MIGRATOR,
-            Backend::Postgres => postgres::MIGRATOR,
+            Backend::Sqlite => &sqlite::MIGRATOR,
+            Backend::Postgres => &postgres::MIGRATOR,
         };
         migrator.run(&self.pool).await.map_err(Error::internal)
     }

@@ -13,9 +13,6 @@ use crate::domain::principal::Principal;
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
 
-const PLAN_COLUMNS: &str = "p.id, p.organisation_id, p.patient_id, p.patient_display_name, \
-     p.kind, p.status, p.revision, p.create_time, p.update_time";
-
 // The caller's parameters, numbered alike in every query here: $1 the caller's national id (or
 // '', which no plan has), $2 their subject, $3 the organisation they act for (or ''), $4 now.
 macro_rules! active_membership {
@@ -26,19 +23,26 @@ macro_rules! active_membership {
     };
 }
 
-const ACCESS_QUERY: &str = concat!(
-    "SELECT p.id, p.organisation_id, p.patient_id, p.patient_display_name, ",
-    "p.kind, p.status, p.revision, p.create_time, p.update_time, ",
-    "CAST(CASE WHEN p.patient_id = $1 THEN 1 ELSE 0 END AS BIGINT) AS is_owner, ",
-    "CAST(CASE WHEN ",
-    active_membership!(),
-    ") THEN 1 ELSE 0 END AS BIGINT) AS is_member, ",
-    "CAST(CASE WHEN ",
-    active_membership!(),
-    " AND m.role = 'coordinator') THEN 1 ELSE 0 END AS BIGINT) AS is_coordinator, ",
-    "(SELECT e.epoch FROM role_grants_epoch e WHERE e.id = 1) AS grants_epoch ",
-    "FROM plans p WHERE p.id = $5"
-);
+// A plan's columns and the caller's relations to it, for one plan or a list of them.
+macro_rules! access_select {
+    () => {
+        concat!(
+            "SELECT p.id, p.organisation_id, p.patient_id, p.patient_display_name, ",
+            "p.kind, p.status, p.revision, p.create_time, p.update_time, ",
+            "CAST(CASE WHEN p.patient_id = $1 THEN 1 ELSE 0 END AS BIGINT) AS is_owner, ",
+            "CAST(CASE WHEN ",
+            active_membership!(),
+            ") THEN 1 ELSE 0 END AS BIGINT) AS is_member, ",
+            "CAST(CASE WHEN ",
+            active_membership!(),
+            " AND m.role = 'coordinator') THEN 1 ELSE 0 END AS BIGINT) AS is_coordinator, ",
+            "(SELECT e.epoch FROM role_grants_epoch e WHERE e.id = 1) AS grants_epoch ",
+            "FROM plans p "
+        )
+    };
+}
+
+const ACCESS_QUERY: &str = concat!(access_select!(), "WHERE p.id = $5");
 
 /// A plan with the caller's relations to it, as one query found them.
 #[derive(Debug)]
@@ -121,26 +125,19 @@ impl Session {
             .fetch_optional(self.conn())
             .await
             .map_err(db)?;
-        let Some(row) = row else { return Ok(None) };
-        let flag = |name: &str| row.try_get::<i64, _>(name).map(|v| v == 1).map_err(db);
-        Ok(Some(PlanAccessRow {
-            plan: plan_from_row(&row)?,
-            owner: flag("is_owner")?,
-            member: flag("is_member")?,
-            coordinator: flag("is_coordinator")?,
-            grants_epoch: row.try_get("grants_epoch").map_err(db)?,
-        }))
+        row.as_ref().map(access_from_row).transpose()
     }
 
-    /// Lists the plans `filter` lets the caller see, after the page's position, one more than
-    /// the page size so the caller knows whether another page follows.
+    /// Lists the plans `filter` lets the caller see, with the caller's relations to each, after
+    /// the page's position; one more than the page size so the caller knows whether another
+    /// page follows.
     pub async fn list_plans(
         &mut self,
         filter: &ReadFilter,
         who: &Principal,
         page: Page,
         now: Instant,
-    ) -> Result<Vec<Plan>, Error> {
+    ) -> Result<Vec<PlanAccessRow>, Error> {
         let mut clauses: Vec<String> = Vec::new();
         if filter.owner && who.national_id.is_some() {
             clauses.push("p.patient_id = $1".into());
@@ -169,7 +166,8 @@ impl Session {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT {PLAN_COLUMNS} FROM plans p WHERE p.id > $5 AND ({}) ORDER BY p.id LIMIT $6",
+            "{} WHERE p.id > $5 AND ({}) ORDER BY p.id LIMIT $6",
+            access_select!(),
             clauses.join(" OR ")
         );
         let rows = caller_params(sqlx::query(AssertSqlSafe(sql)), who, now)
@@ -178,8 +176,19 @@ impl Session {
             .fetch_all(self.conn())
             .await
             .map_err(db)?;
-        rows.iter().map(plan_from_row).collect()
+        rows.iter().map(access_from_row).collect()
     }
+}
+
+fn access_from_row(row: &AnyRow) -> Result<PlanAccessRow, Error> {
+    let flag = |name: &str| row.try_get::<i64, _>(name).map(|v| v == 1).map_err(db);
+    Ok(PlanAccessRow {
+        plan: plan_from_row(row)?,
+        owner: flag("is_owner")?,
+        member: flag("is_member")?,
+        coordinator: flag("is_coordinator")?,
+        grants_epoch: row.try_get("grants_epoch").map_err(db)?,
+    })
 }
 
 type AnyQuery = sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>;

@@ -1,0 +1,209 @@
+//! Conversions between the wire types and the domain: resource names, enums, timestamps.
+
+use prost_types::Timestamp;
+
+use crate::domain::ids::{OrgNumber, ResourceId};
+use crate::domain::member::MemberRole;
+use crate::domain::organisation::OrgRole;
+use crate::domain::plan::{PlanKind, PlanStatus};
+use crate::domain::time::Instant;
+use crate::domain::{Error, FieldViolation};
+use crate::proto;
+
+/// Parses `plans/{plan}`.
+pub fn plan_name(field: &str, name: &str) -> Result<ResourceId, FieldViolation> {
+    name.strip_prefix("plans/")
+        .and_then(ResourceId::parse)
+        .ok_or_else(|| FieldViolation::new(field, "must be a plan name, plans/{plan}"))
+}
+
+/// Parses `plans/{plan}/members/{member}`.
+pub fn member_name(field: &str, name: &str) -> Result<(ResourceId, ResourceId), FieldViolation> {
+    let bad = || {
+        FieldViolation::new(
+            field,
+            "must be a member name, plans/{plan}/members/{member}",
+        )
+    };
+    let rest = name.strip_prefix("plans/").ok_or_else(bad)?;
+    let (plan, member) = rest.split_once("/members/").ok_or_else(bad)?;
+    match (ResourceId::parse(plan), ResourceId::parse(member)) {
+        (Some(plan), Some(member)) => Ok((plan, member)),
+        _ => Err(bad()),
+    }
+}
+
+/// Parses `organisations/{organisation}`.
+pub fn organisation_name(field: &str, name: &str) -> Result<OrgNumber, FieldViolation> {
+    let number = name.strip_prefix("organisations/").ok_or_else(|| {
+        FieldViolation::new(
+            field,
+            "must be an organisation name, organisations/{organisation}",
+        )
+    })?;
+    OrgNumber::parse(field, number)
+}
+
+/// Parses `organisations/{organisation}/roleGrants/{grant}`.
+pub fn grant_name(field: &str, name: &str) -> Result<(OrgNumber, ResourceId), FieldViolation> {
+    let bad = || {
+        FieldViolation::new(
+            field,
+            "must be a role grant name, organisations/{organisation}/roleGrants/{grant}",
+        )
+    };
+    let rest = name.strip_prefix("organisations/").ok_or_else(bad)?;
+    let (org, grant) = rest.split_once("/roleGrants/").ok_or_else(bad)?;
+    let org = OrgNumber::parse(field, org)?;
+    Ok((org, ResourceId::parse(grant).ok_or_else(bad)?))
+}
+
+/// `plans/{plan}`.
+pub fn plan_resource(id: ResourceId) -> String {
+    format!("plans/{id}")
+}
+
+/// A timestamp on the wire.
+pub fn timestamp(instant: Instant) -> Timestamp {
+    let (seconds, nanos) = instant.to_parts();
+    Timestamp { seconds, nanos }
+}
+
+/// An optional timestamp from the wire, checked for range.
+pub fn instant(field: &str, ts: Option<&Timestamp>) -> Result<Option<Instant>, FieldViolation> {
+    ts.map(|ts| {
+        Instant::from_parts(ts.seconds, ts.nanos)
+            .ok_or_else(|| FieldViolation::new(field, "is not a valid timestamp"))
+    })
+    .transpose()
+}
+
+/// An enum value from the wire; `None` for unspecified or unknown values, which the domain
+/// rejects with the field named.
+pub fn plan_kind(value: i32) -> Option<PlanKind> {
+    match proto::PlanKind::try_from(value).ok()? {
+        proto::PlanKind::Unspecified => None,
+        proto::PlanKind::General => Some(PlanKind::General),
+        proto::PlanKind::Palliative => Some(PlanKind::Palliative),
+    }
+}
+
+/// A plan status on the wire.
+pub fn plan_status(status: PlanStatus) -> proto::PlanStatus {
+    match status {
+        PlanStatus::Requested => proto::PlanStatus::Requested,
+        PlanStatus::Active => proto::PlanStatus::Active,
+        PlanStatus::Declined => proto::PlanStatus::Declined,
+        PlanStatus::Closed => proto::PlanStatus::Closed,
+    }
+}
+
+/// A plan kind on the wire.
+pub fn plan_kind_out(kind: PlanKind) -> proto::PlanKind {
+    match kind {
+        PlanKind::General => proto::PlanKind::General,
+        PlanKind::Palliative => proto::PlanKind::Palliative,
+    }
+}
+
+const MEMBER_ROLES: [(proto::MemberRole, MemberRole); 11] = [
+    (proto::MemberRole::Patient, MemberRole::Patient),
+    (proto::MemberRole::NextOfKin, MemberRole::NextOfKin),
+    (proto::MemberRole::Coordinator, MemberRole::Coordinator),
+    (proto::MemberRole::Gp, MemberRole::Gp),
+    (proto::MemberRole::Specialist, MemberRole::Specialist),
+    (proto::MemberRole::Nurse, MemberRole::Nurse),
+    (proto::MemberRole::Nav, MemberRole::Nav),
+    (proto::MemberRole::School, MemberRole::School),
+    (proto::MemberRole::Kindergarten, MemberRole::Kindergarten),
+    (proto::MemberRole::ChildWelfare, MemberRole::ChildWelfare),
+    (proto::MemberRole::Other, MemberRole::Other),
+];
+
+/// A member role from the wire; `None` for unspecified or unknown values.
+pub fn member_role(value: i32) -> Option<MemberRole> {
+    let wire = proto::MemberRole::try_from(value).ok()?;
+    MEMBER_ROLES
+        .iter()
+        .find(|(w, _)| *w == wire)
+        .map(|(_, r)| *r)
+}
+
+/// A member role on the wire.
+pub fn member_role_out(role: MemberRole) -> proto::MemberRole {
+    MEMBER_ROLES
+        .iter()
+        .find(|(_, r)| *r == role)
+        .map_or(proto::MemberRole::Unspecified, |(w, _)| *w)
+}
+
+/// An organisation role from the wire; `None` for unspecified or unknown values.
+pub fn org_role(value: i32) -> Option<OrgRole> {
+    match proto::OrganisationRole::try_from(value).ok()? {
+        proto::OrganisationRole::Unspecified => None,
+        proto::OrganisationRole::Admin => Some(OrgRole::Admin),
+        proto::OrganisationRole::UnitStaff => Some(OrgRole::UnitStaff),
+    }
+}
+
+/// An organisation role on the wire.
+pub fn org_role_out(role: OrgRole) -> proto::OrganisationRole {
+    match role {
+        OrgRole::Admin => proto::OrganisationRole::Admin,
+        OrgRole::UnitStaff => proto::OrganisationRole::UnitStaff,
+    }
+}
+
+/// An etag from the wire: the revision it names; empty means none was given.
+pub fn etag(field: &str, value: &str) -> Result<Option<i64>, Error> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    value
+        .parse::<i64>()
+        .ok()
+        .filter(|rev| *rev > 0)
+        .map(Some)
+        .ok_or_else(|| Error::invalid(field, "is not an etag this service returned"))
+}
+
+/// The etag of a revision.
+pub fn etag_of(revision: i64) -> String {
+    revision.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        let id = ResourceId::generate();
+        assert_eq!(plan_name("n", &format!("plans/{id}")).unwrap(), id);
+        assert!(plan_name("n", "plans/").is_err());
+        assert!(plan_name("n", &format!("plan/{id}")).is_err());
+        assert!(plan_name("n", &format!("plans/{id}/x")).is_err());
+        let m = ResourceId::generate();
+        assert_eq!(
+            member_name("n", &format!("plans/{id}/members/{m}")).unwrap(),
+            (id, m)
+        );
+        assert!(member_name("n", &format!("plans/{id}/members/")).is_err());
+        assert!(organisation_name("n", "organisations/910000004").is_ok());
+        assert!(organisation_name("n", "organisations/910000005").is_err());
+        assert!(grant_name("n", &format!("organisations/910000004/roleGrants/{m}")).is_ok());
+    }
+
+    #[test]
+    fn enums_reject_unspecified_and_unknown() {
+        assert_eq!(plan_kind(0), None);
+        assert_eq!(plan_kind(99), None);
+        assert_eq!(member_role(0), None);
+        assert_eq!(member_role(-3), None);
+        for (wire, role) in MEMBER_ROLES {
+            assert_eq!(member_role(wire as i32), Some(role));
+            assert_eq!(member_role_out(role), wire);
+        }
+        assert_eq!(org_role(7), None);
+    }
+}

@@ -1,0 +1,181 @@
+//! `samvirke.v1.ResponsibilityGroupService`.
+
+use tonic::{Request, Response, Status};
+
+use super::convert::{
+    etag, etag_of, instant, member_name, member_role, member_role_out, plan_name, plan_resource,
+    timestamp,
+};
+use super::{Context, principal};
+use crate::auth::{Action, Object};
+use crate::domain::member::{Member, NewMember};
+use crate::domain::page::Page;
+use crate::domain::subject::SubjectKind;
+use crate::domain::time::Instant;
+use crate::domain::{Error, Violations};
+use crate::proto;
+use crate::proto::responsibility_group_service_server::ResponsibilityGroupService;
+
+/// The responsibility group service.
+pub struct ResponsibilityGroupApi(pub Context);
+
+/// A member as the caller may see it: a citizen's identity number only for those who may read
+/// identities on the plan.
+fn encode_member(member: &Member, show_identity: bool) -> proto::Member {
+    let hide = member.subject.kind() == SubjectKind::Citizen && !show_identity;
+    proto::Member {
+        name: format!("{}/members/{}", plan_resource(member.plan), member.id),
+        subject: if hide {
+            String::new()
+        } else {
+            member.subject.as_stored().to_owned()
+        },
+        display_name: member.display_name.clone(),
+        role: member_role_out(member.role) as i32,
+        organisation: member
+            .organisation
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        start_time: Some(timestamp(member.start_time)),
+        end_time: member.end_time.map(timestamp),
+        etag: etag_of(member.revision),
+    }
+}
+
+#[tonic::async_trait]
+impl ResponsibilityGroupService for ResponsibilityGroupApi {
+    async fn add_member(
+        &self,
+        request: Request<proto::AddMemberRequest>,
+    ) -> Result<Response<proto::AddMemberResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let mut v = Violations::default();
+        let plan = v.check(plan_name("parent", &req.parent));
+        let member = req
+            .member
+            .ok_or_else(|| Error::invalid("member", "must be set"))?;
+        let start = v.check(instant("member.start_time", member.start_time.as_ref()));
+        let end = v.check(instant("member.end_time", member.end_time.as_ref()));
+        let new = match NewMember::parse(
+            &member.subject,
+            &member.display_name,
+            member_role(member.role),
+            &member.organisation,
+            start.flatten(),
+            end.flatten(),
+        ) {
+            Ok(new) => Some(new),
+            Err(Error::InvalidArgument(violations)) => {
+                violations
+                    .into_iter()
+                    .for_each(|x| v.push(x.under("member")));
+                None
+            }
+            Err(other) => return Err(other.into()),
+        };
+        let (Some(plan), Some(new)) = (plan, new) else {
+            return Err(v.into_error().into());
+        };
+        v.finish()?;
+        let now = Instant::now();
+        let mut session = self.0.store.write().await?;
+        let result = async {
+            let access = self
+                .0
+                .guard
+                .plan(&mut session, &who, plan, Object::Member, Action::Add, now)
+                .await?;
+            let member = session
+                .insert_member(&access.plan, &new, &who.subject, now)
+                .await?;
+            let show = self
+                .0
+                .guard
+                .may(&access, &who, Object::Plan, Action::ReadIdentity)?;
+            Ok(encode_member(&member, show))
+        }
+        .await;
+        let member = session.finish(result).await?;
+        Ok(Response::new(proto::AddMemberResponse {
+            member: Some(member),
+        }))
+    }
+
+    async fn remove_member(
+        &self,
+        request: Request<proto::RemoveMemberRequest>,
+    ) -> Result<Response<proto::RemoveMemberResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.get_ref();
+        let (plan, member) = member_name("name", &req.name).map_err(Error::from)?;
+        let expected = etag("etag", &req.etag)?;
+        let now = Instant::now();
+        let mut session = self.0.store.write().await?;
+        let result = async {
+            let access = self
+                .0
+                .guard
+                .plan(
+                    &mut session,
+                    &who,
+                    plan,
+                    Object::Member,
+                    Action::Remove,
+                    now,
+                )
+                .await?;
+            let member = session.end_member(plan, member, expected, now).await?;
+            let show = self
+                .0
+                .guard
+                .may(&access, &who, Object::Plan, Action::ReadIdentity)?;
+            Ok(encode_member(&member, show))
+        }
+        .await;
+        let member = session.finish(result).await?;
+        Ok(Response::new(proto::RemoveMemberResponse {
+            member: Some(member),
+        }))
+    }
+
+    async fn list_members(
+        &self,
+        request: Request<proto::ListMembersRequest>,
+    ) -> Result<Response<proto::ListMembersResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.get_ref();
+        let mut v = Violations::default();
+        let plan = v.check(plan_name("parent", &req.parent));
+        let page = match Page::parse(req.page_size, &req.page_token) {
+            Ok(page) => Some(page),
+            Err(violations) => {
+                violations.into_iter().for_each(|x| v.push(x));
+                None
+            }
+        };
+        let (Some(plan), Some(page)) = (plan, page) else {
+            return Err(v.into_error().into());
+        };
+        let now = Instant::now();
+        let mut session = self.0.store.read().await?;
+        let access = self
+            .0
+            .guard
+            .plan(&mut session, &who, plan, Object::Member, Action::Read, now)
+            .await?;
+        let mut members = session
+            .list_members(plan, req.show_ended, page, now)
+            .await?;
+        let next_page_token = page.next_token(&mut members, |m| m.id);
+        let show = self
+            .0
+            .guard
+            .may(&access, &who, Object::Plan, Action::ReadIdentity)?;
+        Ok(Response::new(proto::ListMembersResponse {
+            members: members.iter().map(|m| encode_member(m, show)).collect(),
+            next_page_token,
+        }))
+    }
+}

@@ -1,0 +1,40 @@
+//! The gRPC services: decode and validate the request (naming each bad field), authorize
+//! through the guard, call the store, encode the reply. Errors become a `tonic::Status` in one
+//! place, `status.rs`. Nothing here knows SQL.
+
+mod authn;
+mod convert;
+mod members;
+mod organisations;
+mod plans;
+pub mod status;
+
+pub use authn::Authenticate;
+pub use members::ResponsibilityGroupApi;
+pub use organisations::OrganisationApi;
+pub use plans::PlanApi;
+
+use tonic::Request;
+
+use crate::auth::Guard;
+use crate::domain::Error;
+use crate::domain::principal::Principal;
+use crate::store::Store;
+
+/// What every service needs: the store and the guard in front of it.
+#[derive(Clone)]
+pub struct Context {
+    /// The database.
+    pub store: Store,
+    /// The access path.
+    pub guard: Guard,
+}
+
+/// The caller the authentication interceptor identified.
+fn principal<T>(request: &Request<T>) -> Result<Principal, Error> {
+    request
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .ok_or(Error::Unauthenticated("missing bearer token"))
+}

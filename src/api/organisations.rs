@@ -1,0 +1,157 @@
+//! `samvirke.v1.OrganisationService`.
+
+use tonic::{Request, Response, Status};
+
+use super::convert::{grant_name, org_role, org_role_out, organisation_name, timestamp};
+use super::{Context, principal};
+use crate::auth::{Action, Object};
+use crate::domain::organisation::RoleGrant;
+use crate::domain::page::Page;
+use crate::domain::subject::{Subject, SubjectKind};
+use crate::domain::time::Instant;
+use crate::domain::{Error, FieldViolation, Violations};
+use crate::proto;
+use crate::proto::organisation_service_server::OrganisationService;
+
+/// The organisation service.
+pub struct OrganisationApi(pub Context);
+
+fn encode_grant(grant: &RoleGrant) -> proto::RoleGrant {
+    proto::RoleGrant {
+        name: format!(
+            "organisations/{}/roleGrants/{}",
+            grant.organisation, grant.id
+        ),
+        organisation: grant.organisation.to_string(),
+        subject: grant.subject.as_stored().to_owned(),
+        role: org_role_out(grant.role) as i32,
+        create_time: Some(timestamp(grant.create_time)),
+        granted_by: grant.granted_by.as_stored().to_owned(),
+    }
+}
+
+/// Roles are for personnel and systems acting for the organisation, never for citizens.
+fn grantee(field: &str, value: &str) -> Result<Subject, FieldViolation> {
+    let subject = Subject::parse(field, value)?;
+    if subject.kind() == SubjectKind::Citizen {
+        return Err(FieldViolation::new(
+            field,
+            "must be personnel:{sub} or system:{client_id}: roles are not granted to citizens",
+        ));
+    }
+    Ok(subject)
+}
+
+#[tonic::async_trait]
+impl OrganisationService for OrganisationApi {
+    async fn grant_role(
+        &self,
+        request: Request<proto::GrantRoleRequest>,
+    ) -> Result<Response<proto::GrantRoleResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let grant = req
+            .role_grant
+            .ok_or_else(|| Error::invalid("role_grant", "must be set"))?;
+        let mut v = Violations::default();
+        let organisation = v.check(organisation_name("parent", &req.parent));
+        let subject = v.check(grantee("role_grant.subject", &grant.subject));
+        let role = v.check(
+            org_role(grant.role)
+                .ok_or_else(|| FieldViolation::new("role_grant.role", "must be set")),
+        );
+        let (Some(organisation), Some(subject), Some(role)) = (organisation, subject, role) else {
+            return Err(v.into_error().into());
+        };
+        let now = Instant::now();
+        let mut session = self.0.store.write().await?;
+        let result = async {
+            self.0
+                .guard
+                .organisation(
+                    &mut session,
+                    &who,
+                    &organisation,
+                    Object::RoleGrant,
+                    Action::Grant,
+                    now,
+                )
+                .await?;
+            session
+                .insert_grant(&organisation, &subject, role, &who.subject, now)
+                .await
+        }
+        .await;
+        let grant = session.finish(result).await?;
+        Ok(Response::new(proto::GrantRoleResponse {
+            role_grant: Some(encode_grant(&grant)),
+        }))
+    }
+
+    async fn revoke_role(
+        &self,
+        request: Request<proto::RevokeRoleRequest>,
+    ) -> Result<Response<proto::RevokeRoleResponse>, Status> {
+        let who = principal(&request)?;
+        let (organisation, id) =
+            grant_name("name", &request.get_ref().name).map_err(Error::from)?;
+        let now = Instant::now();
+        let mut session = self.0.store.write().await?;
+        let result = async {
+            self.0
+                .guard
+                .organisation(
+                    &mut session,
+                    &who,
+                    &organisation,
+                    Object::RoleGrant,
+                    Action::Revoke,
+                    now,
+                )
+                .await?;
+            session.delete_grant(&organisation, id).await
+        }
+        .await;
+        session.finish(result).await?;
+        Ok(Response::new(proto::RevokeRoleResponse {}))
+    }
+
+    async fn list_role_grants(
+        &self,
+        request: Request<proto::ListRoleGrantsRequest>,
+    ) -> Result<Response<proto::ListRoleGrantsResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.get_ref();
+        let mut v = Violations::default();
+        let organisation = v.check(organisation_name("parent", &req.parent));
+        let page = match Page::parse(req.page_size, &req.page_token) {
+            Ok(page) => Some(page),
+            Err(violations) => {
+                violations.into_iter().for_each(|x| v.push(x));
+                None
+            }
+        };
+        let (Some(organisation), Some(page)) = (organisation, page) else {
+            return Err(v.into_error().into());
+        };
+        let now = Instant::now();
+        let mut session = self.0.store.read().await?;
+        self.0
+            .guard
+            .organisation(
+                &mut session,
+                &who,
+                &organisation,
+                Object::RoleGrant,
+                Action::Read,
+                now,
+            )
+            .await?;
+        let mut grants = session.list_grants(&organisation, page).await?;
+        let next_page_token = page.next_token(&mut grants, |g| g.id);
+        Ok(Response::new(proto::ListRoleGrantsResponse {
+            role_grants: grants.iter().map(encode_grant).collect(),
+            next_page_token,
+        }))
+    }
+}

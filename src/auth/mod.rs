@@ -1,0 +1,10 @@
+//! Authentication (bearer token → `Principal`) and authorization (relations from the database,
+//! what they allow from the casbin policy).
+
+pub mod guard;
+pub mod policy;
+pub mod token;
+
+pub use guard::{Guard, PlanAccess};
+pub use policy::{Action, Authorizer, Object, Policy, Relation};
+pub use token::{DevIdentity, DevKey, TokenVerifier, VerifierConfig};

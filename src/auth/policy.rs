@@ -1,0 +1,223 @@
+//! The casbin policy: what each relation and organisation role may do. The model and policy
+//! files are embedded, so the binary runs anywhere, and may be replaced from a folder at start.
+//! Role grants from the database become the model's `g` lines; every grant or revoke bumps an
+//! epoch in the database, and a node that sees a newer epoch rebuilds its enforcer and swaps it in,
+//! so readers never wait on a lock held across an await.
+
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use casbin::{CoreApi, DefaultModel, Enforcer, MgmtApi, StringAdapter};
+
+use crate::domain::Error;
+use crate::domain::organisation::{OrgRole, RoleGrant};
+use crate::domain::stored_enum;
+
+stored_enum! {
+    /// A relation a caller holds to a plan, derived from database rows on every request.
+    Relation {
+        /// The patient the plan is for.
+        Owner = "owner",
+        /// Serves on the plan's responsibility group now, for the organisation they act for.
+        Member = "member",
+        /// The plan's coordinator (koordinator): the member who runs the plan.
+        Coordinator = "coordinator",
+    }
+}
+
+stored_enum! {
+    /// What a policy line is about.
+    Object { Plan = "plan", Member = "member", RoleGrant = "role_grant" }
+}
+
+stored_enum! {
+    /// What a policy line allows.
+    Action {
+        Create = "create",
+        Read = "read",
+        ReadIdentity = "read_identity",
+        Add = "add",
+        Remove = "remove",
+        Grant = "grant",
+        Revoke = "revoke",
+    }
+}
+
+/// The texts of the casbin model and policy.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    model: String,
+    policy: String,
+}
+
+impl Policy {
+    /// The policy shipped in `policies/`, compiled into the binary.
+    pub fn embedded() -> Self {
+        Policy {
+            model: include_str!("../../policies/model.conf").into(),
+            policy: include_str!("../../policies/policy.csv").into(),
+        }
+    }
+
+    /// `model.conf` and `policy.csv` from a folder, for operators who change who may do what.
+    pub fn from_dir(dir: &Path) -> Result<Self, Error> {
+        let read = |name: &str| {
+            std::fs::read_to_string(dir.join(name))
+                .map_err(|e| Error::internal(format!("reading {}: {e}", dir.join(name).display())))
+        };
+        Ok(Policy {
+            model: read("model.conf")?,
+            policy: read("policy.csv")?,
+        })
+    }
+}
+
+struct Snapshot {
+    enforcer: Enforcer,
+    epoch: i64,
+}
+
+/// Answers "may this relation or subject do that here?" from the policy and the role grants.
+pub struct Authorizer {
+    policy: Policy,
+    current: RwLock<Arc<Snapshot>>,
+}
+
+/// Epoch of an enforcer that holds no grants yet: older than any the database has.
+const NO_GRANTS: i64 = -1;
+
+impl Authorizer {
+    /// Builds the enforcer from the policy, failing at start on a malformed model or policy.
+    pub async fn new(policy: Policy) -> Result<Self, Error> {
+        let enforcer = build(&policy, &[]).await?;
+        Ok(Authorizer {
+            policy,
+            current: RwLock::new(Arc::new(Snapshot {
+                enforcer,
+                epoch: NO_GRANTS,
+            })),
+        })
+    }
+
+    fn snapshot(&self) -> Arc<Snapshot> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Whether the grants held are older than `epoch`.
+    pub fn is_stale(&self, epoch: i64) -> bool {
+        self.snapshot().epoch < epoch
+    }
+
+    /// Rebuilds the enforcer with `grants` as of `epoch` and swaps it in, unless a newer one
+    /// was installed meanwhile.
+    pub async fn install(&self, epoch: i64, grants: &[RoleGrant]) -> Result<(), Error> {
+        let enforcer = build(&self.policy, grants).await?;
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        if current.epoch < epoch {
+            *current = Arc::new(Snapshot { enforcer, epoch });
+            tracing::info!(epoch, grants = grants.len(), "policy reloaded");
+        }
+        Ok(())
+    }
+
+    /// Whether any of `subjects` (relation names, or the caller's own subject for its roles)
+    /// may do `action` to `object` in `organisation`.
+    pub fn allows<'a>(
+        &self,
+        subjects: impl IntoIterator<Item = &'a str>,
+        organisation: &str,
+        object: Object,
+        action: Action,
+    ) -> Result<bool, Error> {
+        let snapshot = self.snapshot();
+        for subject in subjects {
+            let allowed = snapshot
+                .enforcer
+                .enforce((subject, organisation, object.as_str(), action.as_str()))
+                .map_err(Error::internal)?;
+            if allowed {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The relations and organisation roles that, held, allow `action` on `object`: what a list
+    /// filters on in SQL instead of checking row by row.
+    pub fn granting(
+        &self,
+        object: Object,
+        action: Action,
+    ) -> Result<(Vec<Relation>, Vec<OrgRole>), Error> {
+        let mut relations = Vec::new();
+        for &r in Relation::ALL {
+            if self.allows([r.as_str()], "", object, action)? {
+                relations.push(r);
+            }
+        }
+        let mut roles = Vec::new();
+        for &r in OrgRole::ALL {
+            if self.allows([r.as_str()], "", object, action)? {
+                roles.push(r);
+            }
+        }
+        Ok((relations, roles))
+    }
+}
+
+async fn build(policy: &Policy, grants: &[RoleGrant]) -> Result<Enforcer, Error> {
+    let model = DefaultModel::from_str(&policy.model)
+        .await
+        .map_err(|e| Error::internal(format!("casbin model: {e}")))?;
+    let mut enforcer = Enforcer::new(model, StringAdapter::new(&policy.policy))
+        .await
+        .map_err(|e| Error::internal(format!("casbin policy: {e}")))?;
+    // The string adapter cannot save; grants live in the database, not in the policy file.
+    enforcer.enable_auto_save(false);
+    if !grants.is_empty() {
+        let lines = grants
+            .iter()
+            .map(|g| {
+                vec![
+                    g.subject.as_stored().to_owned(),
+                    g.role.as_str().to_owned(),
+                    g.organisation.as_str().to_owned(),
+                ]
+            })
+            .collect();
+        enforcer
+            .add_grouping_policies(lines)
+            .await
+            .map_err(|e| Error::internal(format!("casbin grants: {e}")))?;
+    }
+    Ok(enforcer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn embedded_policy_loads_and_answers() {
+        let authz = Authorizer::new(Policy::embedded()).await.unwrap();
+        assert!(
+            authz
+                .allows(["owner"], "910000004", Object::Plan, Action::Read)
+                .unwrap()
+        );
+        assert!(
+            !authz
+                .allows(["member"], "910000004", Object::Plan, Action::ReadIdentity)
+                .unwrap()
+        );
+        let (relations, roles) = authz.granting(Object::Plan, Action::Read).unwrap();
+        assert_eq!(
+            relations,
+            vec![Relation::Owner, Relation::Member, Relation::Coordinator]
+        );
+        assert_eq!(roles, vec![OrgRole::UnitStaff]);
+    }
+}

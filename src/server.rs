@@ -1,0 +1,190 @@
+//! The one place that builds the server: store, policy, token verification, the three services
+//! behind authentication, health checking, reflection and the per-RPC telemetry layer.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::interceptor::InterceptedService;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use crate::api::{Authenticate, Context, OrganisationApi, PlanApi, ResponsibilityGroupApi};
+use crate::auth::{Authorizer, DevKey, Guard, Policy, TokenVerifier, VerifierConfig};
+use crate::domain::Error;
+use crate::proto;
+use crate::proto::organisation_service_server::OrganisationServiceServer;
+use crate::proto::plan_service_server::PlanServiceServer;
+use crate::proto::responsibility_group_service_server::ResponsibilityGroupServiceServer;
+use crate::store::{DatabaseUrl, Store};
+use crate::telemetry::RpcTelemetryLayer;
+
+/// Where the keys that sign tokens come from.
+#[derive(Clone, Debug)]
+pub enum KeySource {
+    /// The local development key at this path, created when missing.
+    DevKey(PathBuf),
+    /// The identity providers' public keys, in a JWKS file.
+    JwksFile(PathBuf),
+}
+
+/// Everything the server is built from.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// The database.
+    pub database_url: DatabaseUrl,
+    /// The token signing keys.
+    pub keys: KeySource,
+    /// What tokens must say.
+    pub verifier: VerifierConfig,
+    /// Who may do what.
+    pub policy: Policy,
+    /// The largest request message accepted; larger ones are `RESOURCE_EXHAUSTED`.
+    pub max_message_bytes: usize,
+    /// How often the database is checked for the health service.
+    pub health_interval: Duration,
+}
+
+/// A built server, ready to serve on a listener.
+pub struct Server {
+    store: Store,
+    router: tonic::transport::server::Router<
+        tower::layer::util::Stack<
+            tower::util::MapResponseLayer<fn(HttpResponse) -> HttpResponse>,
+            tower::layer::util::Stack<RpcTelemetryLayer, tower::layer::util::Identity>,
+        >,
+    >,
+    health: HealthReporter,
+    health_interval: Duration,
+}
+
+type HttpResponse = http::Response<tonic::body::Body>;
+
+/// The names the health service reports on: the whole server ("") and each service.
+const SERVICES: [&str; 4] = [
+    "",
+    proto::plan_service_server::SERVICE_NAME,
+    proto::responsibility_group_service_server::SERVICE_NAME,
+    proto::organisation_service_server::SERVICE_NAME,
+];
+
+impl Server {
+    /// Opens the store (applying migrations), loads the policy and keys, and builds the services.
+    pub async fn build(config: ServerConfig) -> Result<Server, Error> {
+        let store = Store::open(&config.database_url).await?;
+        let authz = Arc::new(Authorizer::new(config.policy).await?);
+        let verifier = Arc::new(match &config.keys {
+            KeySource::DevKey(path) => {
+                TokenVerifier::from_dev_key(&DevKey::load_or_create(path)?, config.verifier)
+            }
+            KeySource::JwksFile(path) => TokenVerifier::from_jwks_file(path, config.verifier)?,
+        });
+        let context = Context {
+            store: store.clone(),
+            guard: Guard::new(authz),
+        };
+        let authenticate = Authenticate(verifier);
+        let limit = config.max_message_bytes;
+
+        let plans =
+            PlanServiceServer::new(PlanApi(context.clone())).max_decoding_message_size(limit);
+        let members =
+            ResponsibilityGroupServiceServer::new(ResponsibilityGroupApi(context.clone()))
+                .max_decoding_message_size(limit);
+        let organisations = OrganisationServiceServer::new(OrganisationApi(context))
+            .max_decoding_message_size(limit);
+
+        let (health, health_service) = tonic_health::server::health_reporter();
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(Error::internal)?;
+
+        let router = tonic::transport::Server::builder()
+            .layer(RpcTelemetryLayer::default())
+            .layer(tower::util::MapResponseLayer::new(
+                oversized_is_resource_exhausted as fn(HttpResponse) -> HttpResponse,
+            ))
+            .add_service(health_service)
+            .add_service(reflection)
+            .add_service(InterceptedService::new(plans, authenticate.clone()))
+            .add_service(InterceptedService::new(members, authenticate.clone()))
+            .add_service(InterceptedService::new(organisations, authenticate));
+        Ok(Server {
+            store,
+            router,
+            health,
+            health_interval: config.health_interval,
+        })
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then lets in-flight calls finish.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), Error> {
+        let watcher = tokio::spawn(watch_database(
+            self.store.clone(),
+            self.health,
+            self.health_interval,
+        ));
+        let served = self
+            .router
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .await;
+        watcher.abort();
+        self.store.close().await;
+        served.map_err(Error::internal)
+    }
+}
+
+/// Reports the services NOT_SERVING while the database does not answer, SERVING when it does.
+async fn watch_database(store: Store, health: HealthReporter, interval: Duration) {
+    let mut serving = None;
+    loop {
+        let up = tokio::time::timeout(Duration::from_secs(2), store.ping())
+            .await
+            .unwrap_or(false);
+        if serving != Some(up) {
+            let status = if up {
+                ServingStatus::Serving
+            } else {
+                tracing::warn!("database unreachable: reporting NOT_SERVING");
+                ServingStatus::NotServing
+            };
+            for service in SERVICES {
+                health.set_service_status(service, status).await;
+            }
+            serving = Some(up);
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// tonic answers a request message over the size limit with OUT_OF_RANGE; the API promises
+/// RESOURCE_EXHAUSTED, as gRPC itself uses for a message over the limit. Our handlers never
+/// return OUT_OF_RANGE, so only the codec's refusal is rewritten.
+fn oversized_is_resource_exhausted(mut response: HttpResponse) -> HttpResponse {
+    const OUT_OF_RANGE: &str = "11";
+    const RESOURCE_EXHAUSTED: http::HeaderValue = http::HeaderValue::from_static("8");
+    let headers = response.headers_mut();
+    let oversized = headers
+        .get("grpc-status")
+        .is_some_and(|s| s == OUT_OF_RANGE)
+        && headers
+            .get("grpc-message")
+            .and_then(|m| m.to_str().ok())
+            .is_some_and(|m| {
+                m.contains("message%20length%20too%20large")
+                    || m.contains("message length too large")
+            });
+    if oversized {
+        headers.insert("grpc-status", RESOURCE_EXHAUSTED);
+    }
+    response
+}

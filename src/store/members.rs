@@ -1,0 +1,187 @@
+//! Memberships of responsibility groups.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Session, db, is_unique_violation, stored};
+use crate::domain::Error;
+use crate::domain::ids::{OrgNumber, ResourceId};
+use crate::domain::member::{Member, MemberRole, NewMember};
+use crate::domain::page::Page;
+use crate::domain::plan::Plan;
+use crate::domain::subject::Subject;
+use crate::domain::time::Instant;
+
+const MEMBER_COLUMNS: &str = "id, plan_id, subject, display_name, role, acting_organisation, \
+     start_time, end_time, revision";
+
+fn already_member() -> Error {
+    Error::AlreadyExists("the subject already serves on this plan".into())
+}
+
+impl Session {
+    /// Adds a member to `plan`'s group. A subject serves at most once at a time.
+    pub async fn insert_member(
+        &mut self,
+        plan: &Plan,
+        new: &NewMember,
+        created_by: &Subject,
+        now: Instant,
+    ) -> Result<Member, Error> {
+        let serving: Option<i64> = sqlx::query_scalar(
+            "SELECT CAST(1 AS BIGINT) FROM members WHERE plan_id = $1 AND subject = $2 \
+             AND (end_time IS NULL OR end_time > $3)",
+        )
+        .bind(plan.id.to_string())
+        .bind(new.subject.as_stored())
+        .bind(now.0)
+        .fetch_optional(self.conn())
+        .await
+        .map_err(db)?;
+        if serving.is_some() {
+            return Err(already_member());
+        }
+        let member = Member {
+            id: ResourceId::generate(),
+            plan: plan.id,
+            subject: new.subject.clone(),
+            display_name: new.display_name.clone(),
+            role: new.role,
+            organisation: new.organisation.clone(),
+            start_time: new.start_time.unwrap_or(now),
+            end_time: new.end_time,
+            revision: 1,
+        };
+        sqlx::query(
+            "INSERT INTO members (id, organisation_id, plan_id, subject, display_name, role, \
+             acting_organisation, start_time, end_time, revision, create_time, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(member.id.to_string())
+        .bind(plan.organisation.as_str())
+        .bind(plan.id.to_string())
+        .bind(member.subject.as_stored())
+        .bind(member.display_name.as_str())
+        .bind(member.role.as_str())
+        .bind(member.organisation.as_ref().map_or("", OrgNumber::as_str))
+        .bind(member.start_time.0)
+        .bind(member.end_time.map(|t| t.0))
+        .bind(member.revision)
+        .bind(now.0)
+        .bind(created_by.as_stored())
+        .execute(self.conn())
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                already_member()
+            } else {
+                db(e)
+            }
+        })?;
+        Ok(member)
+    }
+
+    /// One membership of `plan`, ended or not.
+    pub async fn member(&mut self, plan: ResourceId, id: ResourceId) -> Result<Member, Error> {
+        let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE id = $1 AND plan_id = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .bind(plan.to_string())
+            .fetch_optional(self.conn())
+            .await
+            .map_err(db)?;
+        row.as_ref()
+            .map(member_from_row)
+            .transpose()?
+            .ok_or(Error::NotFound("member"))
+    }
+
+    /// Ends a membership now. `FAILED_PRECONDITION` when it has ended already, `ABORTED` when
+    /// `expected_revision` is given and stale.
+    pub async fn end_member(
+        &mut self,
+        plan: ResourceId,
+        id: ResourceId,
+        expected_revision: Option<i64>,
+        now: Instant,
+    ) -> Result<Member, Error> {
+        let mut member = self.member(plan, id).await?;
+        if member.end_time.is_some_and(|end| end <= now) {
+            return Err(Error::FailedPrecondition(
+                "the membership has already ended".into(),
+            ));
+        }
+        if expected_revision.is_some_and(|rev| rev != member.revision) {
+            return Err(stale());
+        }
+        // The revision condition makes a concurrent change lose here rather than be overwritten.
+        let updated = sqlx::query(
+            "UPDATE members SET end_time = $1, revision = revision + 1 \
+             WHERE id = $2 AND revision = $3",
+        )
+        .bind(now.0)
+        .bind(id.to_string())
+        .bind(member.revision)
+        .execute(self.conn())
+        .await
+        .map_err(db)?;
+        if updated.rows_affected() != 1 {
+            return Err(stale());
+        }
+        member.end_time = Some(now);
+        member.revision += 1;
+        Ok(member)
+    }
+
+    /// The members of `plan` after the page's position, current ones only unless `show_ended`;
+    /// one more than the page size.
+    pub async fn list_members(
+        &mut self,
+        plan: ResourceId,
+        show_ended: bool,
+        page: Page,
+        now: Instant,
+    ) -> Result<Vec<Member>, Error> {
+        let sql = format!(
+            "SELECT {MEMBER_COLUMNS} FROM members WHERE plan_id = $1 AND id > $2 \
+             AND ($3 = 1 OR end_time IS NULL OR end_time > $4) ORDER BY id LIMIT $5"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(plan.to_string())
+            .bind(page.after.map(|id| id.to_string()).unwrap_or_default())
+            .bind(i64::from(show_ended))
+            .bind(now.0)
+            .bind(i64::from(page.size) + 1)
+            .fetch_all(self.conn())
+            .await
+            .map_err(db)?;
+        rows.iter().map(member_from_row).collect()
+    }
+}
+
+fn stale() -> Error {
+    Error::Aborted("the membership changed since it was read: read it again".into())
+}
+
+fn member_from_row(row: &AnyRow) -> Result<Member, Error> {
+    let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
+    let acting = text("acting_organisation")?;
+    Ok(Member {
+        id: stored("member id", ResourceId::parse(&text("id")?))?,
+        plan: stored("plan id", ResourceId::parse(&text("plan_id")?))?,
+        subject: Subject::from_stored(text("subject")?),
+        display_name: text("display_name")?,
+        role: stored("member role", MemberRole::from_stored(&text("role")?))?,
+        organisation: if acting.is_empty() {
+            None
+        } else {
+            Some(stored("organisation", OrgNumber::parse("", &acting).ok())?)
+        },
+        start_time: Instant(row.try_get("start_time").map_err(db)?),
+        end_time: row
+            .try_get::<Option<i64>, _>("end_time")
+            .map_err(db)?
+            .map(Instant),
+        revision: row.try_get("revision").map_err(db)?,
+    })
+}

@@ -1,0 +1,291 @@
+//! Logs, traces and metrics. Log lines go to stderr; when `OTEL_EXPORTER_OTLP_ENDPOINT` is set,
+//! spans and metrics are exported over OTLP too (the standard OTel env vars apply). Each RPC gets
+//! one server span, named and attributed by the OTel RPC conventions and continuing the caller's
+//! W3C trace, and one measurement of `rpc.server.duration`. Nothing about a plan's content or a
+//! person's identity is recorded: only the method, the status code and the timing.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use http_body::{Body, Frame};
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::Histogram;
+use opentelemetry::propagation::Extractor;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing::Span;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+/// Keeps the OTLP exporters alive; `shutdown` flushes what they hold.
+pub struct Telemetry {
+    tracer: Option<SdkTracerProvider>,
+    meter: Option<SdkMeterProvider>,
+}
+
+/// Installs the global subscriber: `RUST_LOG`-filtered log lines to stderr, and OTLP export
+/// when configured. Call once, inside the Tokio runtime.
+pub fn init() -> Result<Telemetry, Box<dyn std::error::Error + Send + Sync>> {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_filter(filter);
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_none() {
+        tracing_subscriber::registry().with(fmt).try_init()?;
+        return Ok(Telemetry {
+            tracer: None,
+            meter: None,
+        });
+    }
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name("samvirke")
+        .build();
+    let spans = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .build()?;
+    let tracer = SdkTracerProvider::builder()
+        .with_batch_exporter(spans)
+        .with_resource(resource.clone())
+        .build();
+    let metrics = opentelemetry_otlp::MetricExporter::builder()
+        .with_tonic()
+        .build()?;
+    let meter = SdkMeterProvider::builder()
+        .with_periodic_exporter(metrics)
+        .with_resource(resource)
+        .build();
+    opentelemetry::global::set_tracer_provider(tracer.clone());
+    opentelemetry::global::set_meter_provider(meter.clone());
+    let otel = tracing_opentelemetry::layer()
+        .with_tracer(tracer.tracer("samvirke"))
+        .with_filter(EnvFilter::new("info"));
+    tracing_subscriber::registry()
+        .with(fmt)
+        .with(otel)
+        .try_init()?;
+    Ok(Telemetry {
+        tracer: Some(tracer),
+        meter: Some(meter),
+    })
+}
+
+impl Telemetry {
+    /// Flushes and stops the exporters. Blocking, so it runs off the async workers.
+    pub async fn shutdown(self) {
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Some(tracer) = self.tracer
+                && let Err(e) = tracer.shutdown()
+            {
+                eprintln!("flushing traces failed: {e}");
+            }
+            if let Some(meter) = self.meter
+                && let Err(e) = meter.shutdown()
+            {
+                eprintln!("flushing metrics failed: {e}");
+            }
+        })
+        .await;
+    }
+}
+
+/// Tower layer giving every RPC its server span and duration measurement.
+#[derive(Clone)]
+pub struct RpcTelemetryLayer {
+    duration: Histogram<f64>,
+}
+
+impl Default for RpcTelemetryLayer {
+    fn default() -> Self {
+        let duration = opentelemetry::global::meter("samvirke")
+            .f64_histogram("rpc.server.duration")
+            .with_unit("ms")
+            .with_description("duration of inbound RPCs")
+            .build();
+        RpcTelemetryLayer { duration }
+    }
+}
+
+impl<S> tower::Layer<S> for RpcTelemetryLayer {
+    type Service = RpcTelemetry<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RpcTelemetry {
+            inner,
+            duration: self.duration.clone(),
+        }
+    }
+}
+
+/// The service `RpcTelemetryLayer` wraps around the router.
+#[derive(Clone)]
+pub struct RpcTelemetry<S> {
+    inner: S,
+    duration: Histogram<f64>,
+}
+
+struct HeaderExtractor<'a>(&'a http::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+/// What to record once the RPC's status is known.
+struct Finish {
+    span: Span,
+    start: Instant,
+    service: String,
+    method: String,
+    duration: Histogram<f64>,
+}
+
+/// gRPC's CANCELLED: the client went away before the response ended.
+const CANCELLED: i32 = 1;
+
+impl Finish {
+    fn record(self, code: i32) {
+        let millis = self.start.elapsed().as_secs_f64() * 1000.0;
+        self.span.record("rpc.grpc.status_code", code);
+        // The server-side codes the conventions count as errors: faults, not client mistakes.
+        if matches!(code, 2 | 4 | 12 | 13 | 14 | 15) {
+            self.span.record("otel.status_code", "ERROR");
+        }
+        self.duration.record(
+            millis,
+            &[
+                KeyValue::new("rpc.system", "grpc"),
+                KeyValue::new("rpc.service", self.service),
+                KeyValue::new("rpc.method", self.method.clone()),
+                KeyValue::new("rpc.grpc.status_code", i64::from(code)),
+            ],
+        );
+        self.span.in_scope(|| {
+            tracing::info!(
+                rpc.method = %self.method,
+                rpc.grpc.status_code = code,
+                duration_ms = millis,
+                "rpc finished"
+            );
+        });
+    }
+}
+
+fn grpc_status(headers: &http::HeaderMap) -> Option<i32> {
+    headers.get("grpc-status")?.to_str().ok()?.parse().ok()
+}
+
+impl<S, B, R> tower::Service<http::Request<B>> for RpcTelemetry<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<R>> + Send,
+    S::Future: Send + 'static,
+    R: Body + Unpin,
+{
+    type Response = http::Response<ObservedBody<R>>;
+    type Error = S::Error;
+    type Future =
+        Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send + 'static>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let path = request.uri().path();
+        let (service, method) = path
+            .trim_start_matches('/')
+            .split_once('/')
+            .unwrap_or(("unknown", "unknown"));
+        let span = tracing::info_span!(
+            "rpc",
+            otel.name = %path.trim_start_matches('/'),
+            otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
+            rpc.system = "grpc",
+            rpc.service = %service,
+            rpc.method = %method,
+            rpc.grpc.status_code = tracing::field::Empty,
+        );
+        let parent = opentelemetry::global::get_text_map_propagator(|p| {
+            p.extract(&HeaderExtractor(request.headers()))
+        });
+        // No OTel layer installed (tests, plain logging) is fine: nothing to continue.
+        let _ = span.set_parent(parent);
+        let finish = Finish {
+            span: span.clone(),
+            start: Instant::now(),
+            service: service.to_owned(),
+            method: method.to_owned(),
+            duration: self.duration.clone(),
+        };
+        let future = {
+            let _entered = span.enter();
+            self.inner.call(request)
+        };
+        Box::pin(async move {
+            let response = tracing::Instrument::instrument(future, span).await?;
+            // An error comes as trailers-only: the status is in the headers already.
+            let finish = match grpc_status(response.headers()) {
+                Some(code) => {
+                    finish.record(code);
+                    None
+                }
+                None => Some(finish),
+            };
+            Ok(response.map(|inner| ObservedBody { inner, finish }))
+        })
+    }
+}
+
+/// A response body that records the RPC's status when its trailers pass, or CANCELLED when it
+/// is dropped before they do.
+pub struct ObservedBody<B> {
+    inner: B,
+    finish: Option<Finish>,
+}
+
+impl<B: Body + Unpin> Body for ObservedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(trailers) = frame.trailers_ref()
+            && let Some(finish) = self.finish.take()
+        {
+            finish.record(grpc_status(trailers).unwrap_or(0));
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<B> Drop for ObservedBody<B> {
+    fn drop(&mut self) {
+        if let Some(finish) = self.finish.take() {
+            finish.record(CANCELLED);
+        }
+    }
+}

@@ -1,0 +1,370 @@
+//! The authorization matrix: every RPC × every relation × own plan, another plan of the same
+//! organisation, and a plan of another organisation. Expected outcomes are written in the tables
+//! below, not derived from the policy: a policy edit that changes who may do what must change
+//! this file too.
+
+use samvirke::domain::organisation::OrgRole;
+use samvirke::proto;
+use tonic::Code;
+
+use super::common::*;
+
+const OK: Code = Code::Ok;
+const NF: Code = Code::NotFound;
+const PD: Code = Code::PermissionDenied;
+const UA: Code = Code::Unauthenticated;
+
+/// The callers, in the order of every row below.
+const CALLERS: [&str; 11] = [
+    "owner",
+    "member",
+    "member_acting_for_another_org",
+    "ended_member",
+    "coordinator",
+    "unit_staff",
+    "unit_staff_other_org",
+    "admin",
+    "stranger_citizen",
+    "stranger_personnel",
+    "no_token",
+];
+
+fn caller(name: &str) -> Option<Who> {
+    Some(match name {
+        "owner" => Who::Citizen(PATIENT),
+        "member" => Who::Personnel("nav-adviser", NAV),
+        "member_acting_for_another_org" => Who::Personnel("nav-adviser", SCHOOL),
+        "ended_member" => Who::Personnel("teacher", SCHOOL),
+        "coordinator" => Who::Personnel("coordinator", MUNICIPALITY),
+        "unit_staff" => Who::Personnel("unit-staff", MUNICIPALITY),
+        "unit_staff_other_org" => Who::Personnel("unit-staff-b", OTHER_MUNICIPALITY),
+        "admin" => Who::Personnel("admin", MUNICIPALITY),
+        "stranger_citizen" => Who::Citizen(STRANGER),
+        "stranger_personnel" => Who::Personnel("doctor", HOSPITAL),
+        "no_token" => return None,
+        other => panic!("unknown caller {other}"),
+    })
+}
+
+/// The plans of the matrix. `own` is the patient's plan in the municipality, which the member,
+/// ended member and coordinator serve on; `same_org` is another patient's plan in the same
+/// municipality; `other_org` is the same patient's plan in another municipality.
+struct World {
+    own: String,
+    same_org: String,
+    other_org: String,
+}
+
+async fn world(server: &TestServer) -> World {
+    let admin = caller("admin").unwrap();
+    let staff = caller("unit_staff").unwrap();
+    let staff_b = caller("unit_staff_other_org").unwrap();
+    server
+        .bootstrap_grant(MUNICIPALITY, &admin.subject(), OrgRole::Admin)
+        .await;
+    // The municipality's unit staff are granted through the API, as an admin would.
+    server
+        .organisations(Some(&admin))
+        .grant_role(proto::GrantRoleRequest {
+            parent: format!("organisations/{MUNICIPALITY}"),
+            role_grant: Some(proto::RoleGrant {
+                subject: staff.subject(),
+                role: proto::OrganisationRole::UnitStaff as i32,
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+    server
+        .bootstrap_grant(OTHER_MUNICIPALITY, &staff_b.subject(), OrgRole::UnitStaff)
+        .await;
+    let own = server.create_plan(&staff, MUNICIPALITY, PATIENT).await;
+    let same_org = server
+        .create_plan(&staff, MUNICIPALITY, OTHER_PATIENT)
+        .await;
+    let other_org = server
+        .create_plan(&staff_b, OTHER_MUNICIPALITY, PATIENT)
+        .await;
+    let member = caller("member").unwrap();
+    let coordinator = caller("coordinator").unwrap();
+    let teacher = caller("ended_member").unwrap();
+    server
+        .add_member(&staff, &own, &member, proto::MemberRole::Nav)
+        .await;
+    server
+        .add_member(&staff, &own, &coordinator, proto::MemberRole::Coordinator)
+        .await;
+    let ended = server
+        .add_member(&staff, &own, &teacher, proto::MemberRole::School)
+        .await;
+    server
+        .members(Some(&staff))
+        .remove_member(proto::RemoveMemberRequest {
+            name: ended,
+            etag: String::new(),
+        })
+        .await
+        .unwrap();
+    World {
+        own,
+        same_org,
+        other_org,
+    }
+}
+
+/// Outcomes by caller, in `CALLERS` order.
+type Row = [Code; 11];
+
+const READ_OWN: Row = [OK, OK, NF, NF, OK, OK, NF, NF, NF, NF, UA];
+const READ_SAME_ORG: Row = [NF, NF, NF, NF, NF, OK, NF, NF, NF, NF, UA];
+const READ_OTHER_ORG: Row = [OK, NF, NF, NF, NF, NF, OK, NF, NF, NF, UA];
+
+const MANAGE_GROUP_OWN: Row = [PD, PD, NF, NF, OK, OK, NF, NF, NF, NF, UA];
+const MANAGE_GROUP_SAME_ORG: Row = [NF, NF, NF, NF, NF, OK, NF, NF, NF, NF, UA];
+const MANAGE_GROUP_OTHER_ORG: Row = [PD, NF, NF, NF, NF, NF, OK, NF, NF, NF, UA];
+
+const CREATE_IN_MUNICIPALITY: Row = [PD, PD, PD, PD, PD, OK, PD, PD, PD, PD, UA];
+const CREATE_IN_OTHER: Row = [PD, PD, PD, PD, PD, PD, OK, PD, PD, PD, UA];
+
+const ROLES_IN_MUNICIPALITY: Row = [PD, PD, PD, PD, PD, PD, PD, OK, PD, PD, UA];
+const ROLES_IN_OTHER: Row = [PD, PD, PD, PD, PD, PD, PD, PD, PD, PD, UA];
+
+/// Which of (own, same_org, other_org) each caller finds in ListPlans; `None` for an error.
+const LISTED: [Option<[bool; 3]>; 11] = [
+    Some([true, false, true]),
+    Some([true, false, false]),
+    Some([false, false, false]),
+    Some([false, false, false]),
+    Some([true, false, false]),
+    Some([true, true, false]),
+    Some([false, false, true]),
+    Some([false, false, false]),
+    Some([false, false, false]),
+    Some([false, false, false]),
+    None,
+];
+
+fn check(rpc: &str, target: &str, expected: &Row, actual: &[Code]) {
+    let mismatches: Vec<String> = CALLERS
+        .iter()
+        .zip(expected.iter().zip(actual))
+        .filter(|(_, (e, a))| e != a)
+        .map(|(c, (e, a))| format!("{c}: expected {e:?}, got {a:?}"))
+        .collect();
+    assert!(
+        mismatches.is_empty(),
+        "{rpc} on {target}:\n  {}",
+        mismatches.join("\n  ")
+    );
+}
+
+/// The staff member who runs `plan`'s group, to set up each remove.
+fn plan_staff(world: &World, plan: &str) -> Who {
+    if plan == world.other_org {
+        caller("unit_staff_other_org").unwrap()
+    } else {
+        caller("unit_staff").unwrap()
+    }
+}
+
+on_both_backends! {
+    async fn plan_rpcs(server: TestServer) {
+        let world = world(&server).await;
+        let targets = [
+            ("own plan", &world.own, READ_OWN, MANAGE_GROUP_OWN),
+            ("plan of the same org", &world.same_org, READ_SAME_ORG, MANAGE_GROUP_SAME_ORG),
+            ("plan of another org", &world.other_org, READ_OTHER_ORG, MANAGE_GROUP_OTHER_ORG),
+        ];
+        for (target, plan, read, manage) in targets {
+            let mut get = Vec::new();
+            let mut list_members = Vec::new();
+            let mut add = Vec::new();
+            let mut remove = Vec::new();
+            for (i, name) in CALLERS.iter().enumerate() {
+                let who = caller(name);
+                get.push(code(
+                    &server
+                        .plans(who.as_ref())
+                        .get_plan(proto::GetPlanRequest { name: plan.clone() })
+                        .await,
+                ));
+                list_members.push(code(
+                    &server
+                        .members(who.as_ref())
+                        .list_members(proto::ListMembersRequest {
+                            parent: plan.clone(),
+                            ..Default::default()
+                        })
+                        .await,
+                ));
+
+                let members_before = server.row_count("members").await;
+                let added = server
+                    .members(who.as_ref())
+                    .add_member(proto::AddMemberRequest {
+                        parent: plan.clone(),
+                        member: Some(proto::Member {
+                            subject: format!("personnel:added-{i}"),
+                            display_name: "Added".into(),
+                            role: proto::MemberRole::Other as i32,
+                            organisation: NAV.into(),
+                            ..Default::default()
+                        }),
+                    })
+                    .await;
+                if added.is_err() {
+                    assert_eq!(server.row_count("members").await, members_before, "{name} add wrote");
+                }
+                add.push(code(&added));
+
+                // A fresh membership to remove for every caller.
+                let staff = plan_staff(&world, plan);
+                let victim = server
+                    .members(Some(&staff))
+                    .add_member(proto::AddMemberRequest {
+                        parent: plan.clone(),
+                        member: Some(proto::Member {
+                            subject: format!("personnel:victim-{i}"),
+                            display_name: "Victim".into(),
+                            role: proto::MemberRole::Other as i32,
+                            organisation: NAV.into(),
+                            ..Default::default()
+                        }),
+                    })
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .member
+                    .unwrap();
+                let removed = server
+                    .members(who.as_ref())
+                    .remove_member(proto::RemoveMemberRequest {
+                        name: victim.name.clone(),
+                        etag: String::new(),
+                    })
+                    .await;
+                if removed.is_err() {
+                    let current = server
+                        .members(Some(&staff))
+                        .list_members(proto::ListMembersRequest {
+                            parent: plan.clone(),
+                            ..Default::default()
+                        })
+                        .await
+                        .unwrap()
+                        .into_inner()
+                        .members;
+                    assert!(current.iter().any(|m| m.name == victim.name), "{name} remove ended it");
+                }
+                remove.push(code(&removed));
+            }
+            check("GetPlan", target, &read, &get);
+            check("ListMembers", target, &read, &list_members);
+            check("AddMember", target, &manage, &add);
+            check("RemoveMember", target, &manage, &remove);
+        }
+    }
+}
+
+on_both_backends! {
+    async fn list_plans(server: TestServer) {
+        let world = world(&server).await;
+        for (name, expected) in CALLERS.iter().zip(LISTED) {
+            let who = caller(name);
+            let listed = server
+                .plans(who.as_ref())
+                .list_plans(proto::ListPlansRequest::default())
+                .await;
+            match expected {
+                None => assert_eq!(code(&listed), UA, "{name}"),
+                Some(visible) => {
+                    let names: Vec<String> =
+                        listed.unwrap().into_inner().plans.into_iter().map(|p| p.name).collect();
+                    let expected: Vec<&String> = [&world.own, &world.same_org, &world.other_org]
+                        .into_iter()
+                        .zip(visible)
+                        .filter_map(|(plan, seen)| seen.then_some(plan))
+                        .collect();
+                    assert_eq!(names.iter().collect::<Vec<_>>(), expected, "ListPlans as {name}");
+                }
+            }
+        }
+    }
+}
+
+on_both_backends! {
+    async fn organisation_rpcs(server: TestServer) {
+        let _world = world(&server).await;
+        let targets = [
+            ("the municipality", MUNICIPALITY, CREATE_IN_MUNICIPALITY, ROLES_IN_MUNICIPALITY),
+            ("another municipality", OTHER_MUNICIPALITY, CREATE_IN_OTHER, ROLES_IN_OTHER),
+        ];
+        for (target, org, create_row, roles_row) in targets {
+            let (mut create, mut grant, mut revoke, mut list) = (vec![], vec![], vec![], vec![]);
+            for (i, name) in CALLERS.iter().enumerate() {
+                let who = caller(name);
+                let plans_before = server.row_count("plans").await;
+                let created = server
+                    .plans(who.as_ref())
+                    .create_plan(proto::CreatePlanRequest {
+                        plan: Some(proto::Plan {
+                            organisation: org.into(),
+                            patient_id: NEXT_OF_KIN.into(),
+                            patient_display_name: "Per Hansen".into(),
+                            kind: proto::PlanKind::Palliative as i32,
+                            ..Default::default()
+                        }),
+                    })
+                    .await;
+                if created.is_err() {
+                    assert_eq!(server.row_count("plans").await, plans_before, "{name} create wrote");
+                }
+                create.push(code(&created));
+
+                let grants_before = server.row_count("role_grants").await;
+                let granted = server
+                    .organisations(who.as_ref())
+                    .grant_role(proto::GrantRoleRequest {
+                        parent: format!("organisations/{org}"),
+                        role_grant: Some(proto::RoleGrant {
+                            subject: format!("personnel:granted-{i}"),
+                            role: proto::OrganisationRole::UnitStaff as i32,
+                            ..Default::default()
+                        }),
+                    })
+                    .await;
+                if granted.is_err() {
+                    assert_eq!(server.row_count("role_grants").await, grants_before, "{name} grant wrote");
+                }
+                grant.push(code(&granted));
+
+                let victim = server
+                    .bootstrap_grant(org, &format!("personnel:revoked-{i}"), OrgRole::UnitStaff)
+                    .await;
+                let grants_before = server.row_count("role_grants").await;
+                let revoked = server
+                    .organisations(who.as_ref())
+                    .revoke_role(proto::RevokeRoleRequest { name: victim })
+                    .await;
+                if revoked.is_err() {
+                    assert_eq!(server.row_count("role_grants").await, grants_before, "{name} revoke deleted");
+                }
+                revoke.push(code(&revoked));
+
+                list.push(code(
+                    &server
+                        .organisations(who.as_ref())
+                        .list_role_grants(proto::ListRoleGrantsRequest {
+                            parent: format!("organisations/{org}"),
+                            ..Default::default()
+                        })
+                        .await,
+                ));
+            }
+            check("CreatePlan", target, &create_row, &create);
+            check("GrantRole", target, &roles_row, &grant);
+            check("RevokeRole", target, &roles_row, &revoke);
+            check("ListRoleGrants", target, &roles_row, &list);
+        }
+    }
+}

@@ -1,0 +1,450 @@
+//! The one helper that starts a test server, and the fixtures the tests share.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use samvirke::auth::token::{DEFAULT_AUDIENCE, DEV_ISSUER};
+use samvirke::auth::{DevIdentity, DevKey, Policy, VerifierConfig};
+use samvirke::domain::ids::OrgNumber;
+use samvirke::domain::organisation::OrgRole;
+use samvirke::domain::subject::Subject;
+use samvirke::domain::time::Instant;
+use samvirke::proto;
+use samvirke::proto::organisation_service_client::OrganisationServiceClient;
+use samvirke::proto::plan_service_client::PlanServiceClient;
+use samvirke::proto::responsibility_group_service_client::ResponsibilityGroupServiceClient;
+use samvirke::server::{KeySource, Server, ServerConfig};
+use samvirke::store::{Backend, DatabaseUrl, Store};
+use tokio::sync::oneshot;
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use tonic::{Code, Request, Status};
+
+/// The coordinating unit's municipality.
+pub const MUNICIPALITY: &str = "910000004";
+/// Another municipality.
+pub const OTHER_MUNICIPALITY: &str = "920000002";
+/// A NAV office.
+pub const NAV: &str = "930000000";
+/// A school.
+pub const SCHOOL: &str = "940000009";
+/// A health trust.
+pub const HOSPITAL: &str = "950000007";
+
+/// Synthetic national identity numbers (month + 80), as the test population uses.
+pub const PATIENT: &str = "01818010083";
+pub const OTHER_PATIENT: &str = "02828020075";
+pub const NEXT_OF_KIN: &str = "15858530080";
+pub const STRANGER: &str = "20898540260";
+
+/// Runs a test body against SQLite and against PostgreSQL, as two tests.
+macro_rules! on_both_backends {
+    ($(#[$meta:meta])* async fn $name:ident($server:ident: TestServer) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($server: $crate::common::TestServer) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let server = $crate::common::TestServer::start(samvirke::store::Backend::Sqlite).await;
+                run(server.clone()).await;
+                server.stop().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let server = $crate::common::TestServer::start(samvirke::store::Backend::Postgres).await;
+                run(server.clone()).await;
+                server.stop().await;
+            }
+        }
+    };
+}
+pub(crate) use on_both_backends;
+
+/// A server running in this process on 127.0.0.1:0 against its own fresh database.
+#[derive(Clone)]
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub backend: Backend,
+    pub store: Store,
+    db: sqlx::AnyPool,
+    key: Arc<DevKey>,
+    channel: Channel,
+    inner: Arc<tokio::sync::Mutex<Option<Running>>>,
+}
+
+struct Running {
+    shutdown: oneshot::Sender<()>,
+    handle: tokio::task::JoinHandle<()>,
+    dir: PathBuf,
+    schema: Option<(String, String)>,
+}
+
+/// The PostgreSQL the tests use: `SAMVIRKE_TEST_DATABASE_URL`. Unset is an error, never a
+/// silent skip.
+pub fn postgres_url() -> String {
+    std::env::var("SAMVIRKE_TEST_DATABASE_URL").unwrap_or_else(|_| {
+        panic!(
+            "SAMVIRKE_TEST_DATABASE_URL is not set: the PostgreSQL half of the tests needs it, \
+             e.g. postgres://postgres@127.0.0.1:5432/test"
+        )
+    })
+}
+
+/// A fresh schema in the test PostgreSQL; returns the URL that uses it and the schema's name.
+pub async fn fresh_postgres_schema() -> (String, String) {
+    let base = postgres_url();
+    let schema = format!("t_{}", uuid::Uuid::now_v7().simple());
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&base)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at SAMVIRKE_TEST_DATABASE_URL is unreachable: {e}"));
+    sqlx::Executor::execute(
+        &mut conn,
+        sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")),
+    )
+    .await
+    .expect("creating a test schema");
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+    (url, schema)
+}
+
+impl TestServer {
+    /// Starts a server on a fresh database of `backend`.
+    pub async fn start(backend: Backend) -> TestServer {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// Starts a server, letting the test adjust its configuration first.
+    pub async fn start_with(
+        backend: Backend,
+        adjust: impl FnOnce(&mut ServerConfig),
+    ) -> TestServer {
+        let dir = std::env::temp_dir().join(format!("samvirke-test-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (database_url, schema) = match backend {
+            Backend::Sqlite => (format!("sqlite://{}/samvirke.db", dir.display()), None),
+            Backend::Postgres => {
+                let (url, schema) = fresh_postgres_schema().await;
+                (url, Some((postgres_url(), schema)))
+            }
+        };
+        let key_path = dir.join("dev-signing-key");
+        let mut config = ServerConfig {
+            database_url: DatabaseUrl(database_url.clone()),
+            keys: KeySource::DevKey(key_path.clone()),
+            verifier: VerifierConfig {
+                issuers: vec![DEV_ISSUER.into()],
+                audience: DEFAULT_AUDIENCE.into(),
+                leeway: Duration::from_secs(5),
+            },
+            policy: Policy::embedded(),
+            max_message_bytes: 64 * 1024,
+            health_interval: Duration::from_millis(200),
+        };
+        adjust(&mut config);
+        let server = Server::build(config.clone())
+            .await
+            .expect("building the server");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel();
+        let handle = tokio::spawn(async move {
+            server
+                .serve(listener, async {
+                    let _ = rx.await;
+                })
+                .await
+                .expect("serving");
+        });
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .expect("connecting to the test server");
+        let store = Store::open(&config.database_url).await.unwrap();
+        let db = sqlx::AnyPool::connect(&config.database_url.0)
+            .await
+            .unwrap();
+        TestServer {
+            addr,
+            backend,
+            store,
+            db,
+            key: Arc::new(DevKey::load_or_create(&key_path).unwrap()),
+            channel,
+            inner: Arc::new(tokio::sync::Mutex::new(Some(Running {
+                shutdown: tx,
+                handle,
+                dir,
+                schema,
+            }))),
+        }
+    }
+
+    /// Stops the server, waits for it, and removes its database.
+    pub async fn stop(&self) {
+        let Some(running) = self.inner.lock().await.take() else {
+            return;
+        };
+        let _ = running.shutdown.send(());
+        running.handle.await.expect("the server task");
+        self.store.close().await;
+        self.db.close().await;
+        let _ = std::fs::remove_dir_all(&running.dir);
+        if let Some((base, schema)) = running.schema {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&base)
+                .await
+                .unwrap();
+            sqlx::Executor::execute(
+                &mut conn,
+                sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")),
+            )
+            .await
+            .unwrap();
+        }
+    }
+
+    /// A valid token for `who`.
+    pub fn token(&self, who: &Who) -> String {
+        self.key
+            .mint(
+                &who.identity(),
+                DEV_ISSUER,
+                DEFAULT_AUDIENCE,
+                Duration::from_secs(600),
+                Default::default(),
+            )
+            .unwrap()
+    }
+
+    /// A token for `who` with claims overridden (expired, wrong audience, ...).
+    pub fn token_with(&self, who: &Who, extra: serde_json::Value) -> String {
+        self.key
+            .mint(
+                &who.identity(),
+                DEV_ISSUER,
+                DEFAULT_AUDIENCE,
+                Duration::from_secs(600),
+                extra.as_object().cloned().unwrap_or_default(),
+            )
+            .unwrap()
+    }
+
+    fn bearer(&self, who: Option<&Who>) -> Bearer {
+        Bearer(who.map(|w| format!("Bearer {}", self.token(w))))
+    }
+
+    /// A plan client calling as `who` (no token when `None`).
+    pub fn plans(
+        &self,
+        who: Option<&Who>,
+    ) -> PlanServiceClient<InterceptedService<Channel, Bearer>> {
+        PlanServiceClient::with_interceptor(self.channel.clone(), self.bearer(who))
+    }
+
+    /// A plan client sending a raw authorization header.
+    pub fn plans_raw(
+        &self,
+        authorization: &str,
+    ) -> PlanServiceClient<InterceptedService<Channel, Bearer>> {
+        PlanServiceClient::with_interceptor(
+            self.channel.clone(),
+            Bearer(Some(authorization.into())),
+        )
+    }
+
+    /// A responsibility group client calling as `who`.
+    pub fn members(
+        &self,
+        who: Option<&Who>,
+    ) -> ResponsibilityGroupServiceClient<InterceptedService<Channel, Bearer>> {
+        ResponsibilityGroupServiceClient::with_interceptor(self.channel.clone(), self.bearer(who))
+    }
+
+    /// An organisation client calling as `who`.
+    pub fn organisations(
+        &self,
+        who: Option<&Who>,
+    ) -> OrganisationServiceClient<InterceptedService<Channel, Bearer>> {
+        OrganisationServiceClient::with_interceptor(self.channel.clone(), self.bearer(who))
+    }
+
+    /// The channel, for clients of other services (health).
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    /// Grants a role directly in the database, as `samvirke grant` does to bootstrap.
+    pub async fn bootstrap_grant(&self, org: &str, subject: &str, role: OrgRole) -> String {
+        let mut session = self.store.write().await.unwrap();
+        let grant = session
+            .insert_grant(
+                &OrgNumber::parse("org", org).unwrap(),
+                &Subject::parse("subject", subject).unwrap(),
+                role,
+                &Subject::parse("by", "system:test-bootstrap").unwrap(),
+                Instant::now(),
+            )
+            .await;
+        let grant = session.finish(grant).await.unwrap();
+        format!("organisations/{org}/roleGrants/{}", grant.id)
+    }
+
+    /// How many access-log rows about `plan` say `allowed`, read straight from the database.
+    pub async fn access_log_count(&self, plan: &str, allowed: bool) -> i64 {
+        sqlx::query_scalar(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM access_log WHERE plan_id = $1 AND allowed = $2",
+        )
+        .bind(plan.trim_start_matches("plans/").to_owned())
+        .bind(i64::from(allowed))
+        .fetch_one(&self.db)
+        .await
+        .unwrap()
+    }
+
+    /// How many rows `table` holds, read straight from the database: to prove a refused
+    /// request wrote nothing.
+    pub async fn row_count(&self, table: &'static str) -> i64 {
+        let sql = match table {
+            "plans" => "SELECT CAST(COUNT(*) AS BIGINT) FROM plans",
+            "members" => "SELECT CAST(COUNT(*) AS BIGINT) FROM members",
+            "role_grants" => "SELECT CAST(COUNT(*) AS BIGINT) FROM role_grants",
+            other => panic!("no count for {other}"),
+        };
+        sqlx::query_scalar(sql).fetch_one(&self.db).await.unwrap()
+    }
+
+    /// Creates a plan as `staff` and returns its name.
+    pub async fn create_plan(&self, staff: &Who, org: &str, patient: &str) -> String {
+        self.plans(Some(staff))
+            .create_plan(proto::CreatePlanRequest {
+                plan: Some(proto::Plan {
+                    organisation: org.into(),
+                    patient_id: patient.into(),
+                    patient_display_name: "Kari Nordmann".into(),
+                    kind: proto::PlanKind::General as i32,
+                    ..Default::default()
+                }),
+            })
+            .await
+            .expect("creating a plan")
+            .into_inner()
+            .plan
+            .unwrap()
+            .name
+    }
+
+    /// Adds `member` to `plan` as `by`, in `role`, and returns the membership's name.
+    pub async fn add_member(
+        &self,
+        by: &Who,
+        plan: &str,
+        member: &Who,
+        role: proto::MemberRole,
+    ) -> String {
+        self.members(Some(by))
+            .add_member(proto::AddMemberRequest {
+                parent: plan.into(),
+                member: Some(member.as_member(role)),
+            })
+            .await
+            .expect("adding a member")
+            .into_inner()
+            .member
+            .unwrap()
+            .name
+    }
+}
+
+/// Someone the tests call as.
+#[derive(Clone, Debug)]
+pub enum Who {
+    /// A citizen, by national identity number.
+    Citizen(&'static str),
+    /// Health or municipal personnel acting for an organisation.
+    Personnel(&'static str, &'static str),
+    /// An agency system acting for an organisation.
+    System(&'static str, &'static str),
+}
+
+impl Who {
+    fn identity(&self) -> DevIdentity {
+        match self {
+            Who::Citizen(pid) => DevIdentity::Citizen { pid: (*pid).into() },
+            Who::Personnel(sub, org) => DevIdentity::Personnel {
+                sub: (*sub).into(),
+                org: (*org).into(),
+            },
+            Who::System(client, org) => DevIdentity::System {
+                client: (*client).into(),
+                org: (*org).into(),
+            },
+        }
+    }
+
+    /// The subject text the API uses for them.
+    pub fn subject(&self) -> String {
+        match self {
+            Who::Citizen(pid) => format!("citizen:{pid}"),
+            Who::Personnel(sub, _) => format!("personnel:{sub}"),
+            Who::System(client, _) => format!("system:{client}"),
+        }
+    }
+
+    /// A membership for them in `role`, acting for their token's organisation.
+    pub fn as_member(&self, role: proto::MemberRole) -> proto::Member {
+        let organisation = match self {
+            Who::Citizen(_) => String::new(),
+            Who::Personnel(_, org) | Who::System(_, org) => (*org).into(),
+        };
+        proto::Member {
+            subject: self.subject(),
+            display_name: "Ola Nordmann".into(),
+            role: role as i32,
+            organisation,
+            ..Default::default()
+        }
+    }
+}
+
+/// Sets the authorization header on every call.
+#[derive(Clone)]
+pub struct Bearer(Option<String>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.parse().unwrap());
+        }
+        Ok(request)
+    }
+}
+
+/// The status code of a call's result.
+pub fn code<T>(result: &Result<T, Status>) -> Code {
+    match result {
+        Ok(_) => Code::Ok,
+        Err(status) => status.code(),
+    }
+}
+
+/// The fields an INVALID_ARGUMENT status names in its BadRequest details.
+pub fn violated_fields(status: &Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}

@@ -1,0 +1,13 @@
+//! Integration tests: the real server on an ephemeral port, real SQLite and real PostgreSQL,
+//! spoken to with the generated gRPC clients as the apps do. One test binary, one module per
+//! concern.
+
+mod common;
+
+mod authorization_matrix;
+mod bad_input;
+mod cli;
+mod health;
+mod members;
+mod organisations;
+mod plans;

@@ -78,12 +78,18 @@ pub struct TestServer {
     db: sqlx::AnyPool,
     key: Arc<DevKey>,
     channel: Channel,
+    config: ServerConfig,
     inner: Arc<tokio::sync::Mutex<Option<Running>>>,
 }
 
 struct Running {
     shutdown: oneshot::Sender<()>,
     handle: tokio::task::JoinHandle<()>,
+    cleanup: Option<Cleanup>,
+}
+
+/// What the first node of a database removes when it stops.
+struct Cleanup {
     dir: PathBuf,
     schema: Option<(String, String)>,
 }
@@ -137,10 +143,9 @@ impl TestServer {
                 (url, Some((postgres_url(), schema)))
             }
         };
-        let key_path = dir.join("dev-signing-key");
         let mut config = ServerConfig {
-            database_url: DatabaseUrl(database_url.clone()),
-            keys: KeySource::DevKey(key_path.clone()),
+            database_url: DatabaseUrl(database_url),
+            keys: KeySource::DevKey(dir.join("dev-signing-key")),
             verifier: VerifierConfig {
                 issuers: vec![DEV_ISSUER.into()],
                 audience: DEFAULT_AUDIENCE.into(),
@@ -151,6 +156,19 @@ impl TestServer {
             health_interval: Duration::from_millis(200),
         };
         adjust(&mut config);
+        Self::launch(backend, config, Some(Cleanup { dir, schema })).await
+    }
+
+    /// Another server node on the same database and keys, as behind a load balancer.
+    pub async fn second_node(&self) -> TestServer {
+        Self::launch(self.backend, self.config.clone(), None).await
+    }
+
+    async fn launch(
+        backend: Backend,
+        config: ServerConfig,
+        cleanup: Option<Cleanup>,
+    ) -> TestServer {
         let server = Server::build(config.clone())
             .await
             .expect("building the server");
@@ -174,18 +192,21 @@ impl TestServer {
         let db = sqlx::AnyPool::connect(&config.database_url.0)
             .await
             .unwrap();
+        let KeySource::DevKey(key_path) = &config.keys else {
+            panic!("test servers use the development key");
+        };
         TestServer {
             addr,
             backend,
             store,
             db,
-            key: Arc::new(DevKey::load_or_create(&key_path).unwrap()),
+            key: Arc::new(DevKey::load_or_create(key_path).unwrap()),
             channel,
+            config: config.clone(),
             inner: Arc::new(tokio::sync::Mutex::new(Some(Running {
                 shutdown: tx,
                 handle,
-                dir,
-                schema,
+                cleanup,
             }))),
         }
     }
@@ -199,8 +220,11 @@ impl TestServer {
         running.handle.await.expect("the server task");
         self.store.close().await;
         self.db.close().await;
-        let _ = std::fs::remove_dir_all(&running.dir);
-        if let Some((base, schema)) = running.schema {
+        let Some(cleanup) = running.cleanup else {
+            return;
+        };
+        let _ = std::fs::remove_dir_all(&cleanup.dir);
+        if let Some((base, schema)) = cleanup.schema {
             let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&base)
                 .await
                 .unwrap();

@@ -51,17 +51,18 @@ pub struct ServerConfig {
 /// A built server, ready to serve on a listener.
 pub struct Server {
     store: Store,
-    router: tonic::transport::server::Router<
-        tower::layer::util::Stack<
-            tower::util::MapResponseLayer<fn(HttpResponse) -> HttpResponse>,
-            tower::layer::util::Stack<RpcTelemetryLayer, tower::layer::util::Identity>,
-        >,
-    >,
+    router: tonic::transport::server::Router<Layers>,
     health: HealthReporter,
     health_interval: Duration,
 }
 
 type HttpResponse = http::Response<tonic::body::Body>;
+
+/// The layers around every service: telemetry outermost, so it records the final status.
+type Layers = tower::layer::util::Stack<
+    tower::util::MapResponseLayer<fn(HttpResponse) -> HttpResponse>,
+    tower::layer::util::Stack<RpcTelemetryLayer, tower::layer::util::Identity>,
+>;
 
 /// The names the health service reports on: the whole server ("") and each service.
 const SERVICES: [&str; 4] = [

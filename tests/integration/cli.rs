@@ -1,1 +1,178 @@
-//! placeholder
+//! The `samvirke` binary as a newcomer uses it: grant, serve, mint tokens, call, stop.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use samvirke::proto;
+use samvirke::proto::plan_service_client::PlanServiceClient;
+use tonic::transport::Channel;
+
+use super::common::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_samvirke");
+
+fn samvirke(dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("SAMVIRKE_DATABASE_URL")
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+fn with_token(
+    channel: Channel,
+    token: String,
+) -> PlanServiceClient<
+    tonic::service::interceptor::InterceptedService<Channel, impl tonic::service::Interceptor>,
+> {
+    PlanServiceClient::with_interceptor(channel, move |mut request: tonic::Request<()>| {
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        Ok(request)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_session_on_the_embedded_default() {
+    let dir = std::env::temp_dir().join(format!("samvirke-cli-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+
+    let (ok, _, err) = samvirke(
+        &dir,
+        &[
+            "grant",
+            "--org",
+            MUNICIPALITY,
+            "--subject",
+            "personnel:unit-staff",
+            "--role",
+            "unit_staff",
+        ],
+    );
+    assert!(ok, "grant failed: {err}");
+
+    let mut server = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(&dir)
+        .env_remove("SAMVIRKE_DATABASE_URL")
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(server.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let addr = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line was {first:?}"))
+        .to_owned();
+    let stderr = server.stderr.take().unwrap();
+    let logs = std::thread::spawn(move || {
+        let mut text = String::new();
+        BufReader::new(stderr).read_to_string(&mut text).unwrap();
+        text
+    });
+
+    let (ok, staff_token, _) = samvirke(
+        &dir,
+        &["token", "--sub", "unit-staff", "--org", MUNICIPALITY],
+    );
+    assert!(ok);
+    assert_eq!(staff_token.lines().count(), 1, "the token alone on stdout");
+    let (ok, patient_token, _) = samvirke(&dir, &["token", "--pid", PATIENT]);
+    assert!(ok);
+    let (ok, _, err) = samvirke(&dir, &["token", "--pid", "01818010084"]);
+    assert!(
+        !ok && err.contains("pid") && !err.contains("01818010084"),
+        "{err}"
+    );
+    let (ok, _, _) = samvirke(&dir, &["token", "--sub", "someone"]);
+    assert!(!ok, "--sub without --org must fail");
+
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let plan = with_token(channel.clone(), staff_token.trim().to_owned())
+        .create_plan(proto::CreatePlanRequest {
+            plan: Some(proto::Plan {
+                organisation: MUNICIPALITY.into(),
+                patient_id: PATIENT.into(),
+                patient_display_name: "Kari Nordmann".into(),
+                kind: proto::PlanKind::General as i32,
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .plan
+        .unwrap();
+    let seen = with_token(channel, patient_token.trim().to_owned())
+        .get_plan(proto::GetPlanRequest {
+            name: plan.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .plan
+        .unwrap();
+    assert_eq!(seen.patient_id, PATIENT);
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = server.wait().unwrap();
+    assert!(
+        status.success(),
+        "the server did not stop cleanly: {status:?}"
+    );
+    let logs = logs.join().unwrap();
+    assert!(
+        logs.contains("rpc finished"),
+        "no per-RPC log line:\n{logs}"
+    );
+    assert!(logs.contains("shutting down"));
+    assert!(
+        !logs.contains(PATIENT),
+        "an identity number reached the logs:\n{logs}"
+    );
+    assert!(
+        !logs.contains("Kari Nordmann"),
+        "a patient's name reached the logs"
+    );
+
+    let (ok, help, _) = samvirke(&dir, &["serve", "--help"]);
+    assert!(ok && help.contains("SAMVIRKE_DATABASE_URL") && help.contains("SAMVIRKE_JWKS_FILE"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn production_refuses_development_keys_on_postgres() {
+    let dir = std::env::temp_dir();
+    let output = Command::new(BIN)
+        .args([
+            "serve",
+            "--database-url",
+            "postgres://nobody@127.0.0.1:1/none",
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let err = String::from_utf8(output.stderr).unwrap();
+    assert!(err.contains("jwks-file"), "{err}");
+}

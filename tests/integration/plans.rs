@@ -214,3 +214,41 @@ on_both_backends! {
         assert_eq!(server.access_log_count(&plan, false).await, 2);
     }
 }
+
+on_both_backends! {
+    async fn concurrent_writers_all_land(server: TestServer) {
+        let staff = with_staff(&server).await;
+        let plan = server.create_plan(&staff, MUNICIPALITY, PATIENT).await;
+        let mut calls = tokio::task::JoinSet::new();
+        for i in 0..24 {
+            let server = server.clone();
+            let staff = staff.clone();
+            let plan = plan.clone();
+            calls.spawn(async move {
+                if i % 2 == 0 {
+                    server.create_plan(&staff, MUNICIPALITY, OTHER_PATIENT).await;
+                } else {
+                    server
+                        .members(Some(&staff))
+                        .add_member(proto::AddMemberRequest {
+                            parent: plan,
+                            member: Some(proto::Member {
+                                subject: format!("personnel:p{i}"),
+                                display_name: "Provider".into(),
+                                role: proto::MemberRole::Nurse as i32,
+                                organisation: MUNICIPALITY.into(),
+                                ..Default::default()
+                            }),
+                        })
+                        .await
+                        .expect("a concurrent add");
+                }
+            });
+        }
+        while let Some(done) = calls.join_next().await {
+            done.unwrap();
+        }
+        assert_eq!(server.row_count("plans").await, 13);
+        assert_eq!(server.row_count("members").await, 12);
+    }
+}

@@ -58,23 +58,17 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
             .ok_or_else(|| Error::invalid("member", "must be set"))?;
         let start = v.check(instant("member.start_time", member.start_time.as_ref()));
         let end = v.check(instant("member.end_time", member.end_time.as_ref()));
-        let new = match NewMember::parse(
-            &member.subject,
-            &member.display_name,
-            member_role(member.role),
-            &member.organisation,
-            start.flatten(),
-            end.flatten(),
-        ) {
-            Ok(new) => Some(new),
-            Err(Error::InvalidArgument(violations)) => {
-                violations
-                    .into_iter()
-                    .for_each(|x| v.push(x.under("member")));
-                None
-            }
-            Err(other) => return Err(other.into()),
-        };
+        let new = v.check_under(
+            "member",
+            NewMember::parse(
+                &member.subject,
+                &member.display_name,
+                member_role(member.role),
+                &member.organisation,
+                start.flatten(),
+                end.flatten(),
+            ),
+        );
         let (Some(plan), Some(new)) = (plan, new) else {
             return Err(v.into_error().into());
         };
@@ -90,10 +84,7 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
             let member = session
                 .insert_member(&access.plan, &new, &who.subject, now)
                 .await?;
-            let show = self
-                .0
-                .guard
-                .may(&access, &who, Object::Plan, Action::ReadIdentity)?;
+            let show = self.0.guard.may_see_identities(&access, &who)?;
             Ok(encode_member(&member, show))
         }
         .await;
@@ -127,10 +118,7 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
                 )
                 .await?;
             let member = session.end_member(plan, member, expected, now).await?;
-            let show = self
-                .0
-                .guard
-                .may(&access, &who, Object::Plan, Action::ReadIdentity)?;
+            let show = self.0.guard.may_see_identities(&access, &who)?;
             Ok(encode_member(&member, show))
         }
         .await;
@@ -148,13 +136,7 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
         let req = request.get_ref();
         let mut v = Violations::default();
         let plan = v.check(plan_name("parent", &req.parent));
-        let page = match Page::parse(req.page_size, &req.page_token) {
-            Ok(page) => Some(page),
-            Err(violations) => {
-                violations.into_iter().for_each(|x| v.push(x));
-                None
-            }
-        };
+        let page = v.check_all(Page::parse(req.page_size, &req.page_token));
         let (Some(plan), Some(page)) = (plan, page) else {
             return Err(v.into_error().into());
         };
@@ -169,10 +151,7 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
             .list_members(plan, req.show_ended, page, now)
             .await?;
         let next_page_token = page.next_token(&mut members, |m| m.id);
-        let show = self
-            .0
-            .guard
-            .may(&access, &who, Object::Plan, Action::ReadIdentity)?;
+        let show = self.0.guard.may_see_identities(&access, &who)?;
         Ok(Response::new(proto::ListMembersResponse {
             members: members.iter().map(|m| encode_member(m, show)).collect(),
             next_page_token,

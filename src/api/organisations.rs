@@ -124,13 +124,7 @@ impl OrganisationService for OrganisationApi {
         let req = request.get_ref();
         let mut v = Violations::default();
         let organisation = v.check(organisation_name("parent", &req.parent));
-        let page = match Page::parse(req.page_size, &req.page_token) {
-            Ok(page) => Some(page),
-            Err(violations) => {
-                violations.into_iter().for_each(|x| v.push(x));
-                None
-            }
-        };
+        let page = v.check_all(Page::parse(req.page_size, &req.page_token));
         let (Some(organisation), Some(page)) = (organisation, page) else {
             return Err(v.into_error().into());
         };

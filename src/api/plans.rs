@@ -20,10 +20,7 @@ impl PlanApi {
     /// The plan as `who` may see it: the patient's identity number only when the policy lets
     /// them read identities on this plan.
     fn encode(&self, access: &PlanAccess, who: &Principal) -> Result<proto::Plan, Error> {
-        let show_identity = self
-            .0
-            .guard
-            .may(access, who, Object::Plan, Action::ReadIdentity)?;
+        let show_identity = self.0.guard.may_see_identities(access, who)?;
         Ok(encode_plan(&access.plan, show_identity))
     }
 }
@@ -63,7 +60,7 @@ impl PlanService for PlanApi {
             &plan.patient_display_name,
             plan_kind(plan.kind),
         )
-        .map_err(|e| e.under("plan"))?;
+        .map_err(|vs| Error::InvalidArgument(vs).under("plan"))?;
         let now = Instant::now();
         let mut session = self.0.store.write().await?;
         let result = async {

@@ -96,6 +96,12 @@ impl Guard {
         )
     }
 
+    /// Whether the caller may see identity numbers on the plan: the patient's, and those of
+    /// citizen members.
+    pub fn may_see_identities(&self, access: &PlanAccess, who: &Principal) -> Result<bool, Error> {
+        self.may(access, who, Object::Plan, Action::ReadIdentity)
+    }
+
     /// Checks that `who` may do `action` to `object` in `organisation`, through a role they
     /// hold there and act for it now. Organisation numbers are public, so a denial is
     /// `PERMISSION_DENIED`.

@@ -151,7 +151,7 @@ impl TokenVerifier {
     }
 
     fn key(&self, kid: &str) -> Option<Jwk> {
-        let found = {
+        let cooled_down = {
             let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
             if let Some(jwk) = keys.set.find(kid) {
                 return Some(jwk.clone());
@@ -162,7 +162,7 @@ impl TokenVerifier {
         let KeySource::File(path) = &self.source else {
             return None;
         };
-        if !found {
+        if !cooled_down {
             return None;
         }
         let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());

@@ -114,6 +114,26 @@ impl Violations {
         }
     }
 
+    /// Keeps the value of `result`, or records all its violations and returns `None`.
+    pub fn check_all<T>(&mut self, result: Result<T, Vec<FieldViolation>>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(vs) => {
+                self.0.extend(vs);
+                None
+            }
+        }
+    }
+
+    /// Like `check_all`, with the violations' fields nested under `parent`.
+    pub fn check_under<T>(
+        &mut self,
+        parent: &str,
+        result: Result<T, Vec<FieldViolation>>,
+    ) -> Option<T> {
+        self.check_all(result.map_err(|vs| vs.into_iter().map(|v| v.under(parent)).collect()))
+    }
+
     /// Records a violation.
     pub fn push(&mut self, v: FieldViolation) {
         self.0.push(v);
@@ -122,6 +142,11 @@ impl Violations {
     /// Whether nothing was recorded.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Every recorded violation.
+    pub fn into_violations(self) -> Vec<FieldViolation> {
+        self.0
     }
 
     /// The invalid-argument error with every recorded violation.

@@ -5,7 +5,7 @@ use super::ids::{OrgNumber, ResourceId};
 use super::plan::display_text;
 use super::subject::{Subject, SubjectKind};
 use super::time::Instant;
-use super::{Error, FieldViolation, stored_enum};
+use super::{FieldViolation, stored_enum};
 
 stored_enum! {
     /// The role a member has in the responsibility group.
@@ -76,7 +76,7 @@ impl NewMember {
         organisation: &str,
         start_time: Option<Instant>,
         end_time: Option<Instant>,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, Vec<FieldViolation>> {
         let mut v = Violations::default();
         let subject = v.check(Subject::parse("subject", subject));
         let display_name = v.check(display_text("display_name", display_name));
@@ -117,7 +117,7 @@ impl NewMember {
                     end_time,
                 })
             }
-            _ => Err(v.into_error()),
+            _ => Err(v.into_violations()),
         }
     }
 }

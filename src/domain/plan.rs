@@ -3,7 +3,7 @@
 use super::error::Violations;
 use super::ids::{NationalId, OrgNumber, ResourceId};
 use super::time::Instant;
-use super::{Error, FieldViolation, stored_enum};
+use super::{FieldViolation, stored_enum};
 
 stored_enum! {
     /// The kind of plan, which decides which template sections it carries.
@@ -60,7 +60,7 @@ impl NewPlan {
         patient: &str,
         display_name: &str,
         kind: Option<PlanKind>,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, Vec<FieldViolation>> {
         let mut v = Violations::default();
         let organisation = v.check(OrgNumber::parse("organisation", organisation));
         let patient = v.check(NationalId::parse("patient_id", patient));
@@ -79,7 +79,7 @@ impl NewPlan {
                     kind,
                 })
             }
-            _ => Err(v.into_error()),
+            _ => Err(v.into_violations()),
         }
     }
 }

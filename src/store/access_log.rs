@@ -31,6 +31,7 @@ const COLUMNS: usize = 10;
 
 impl Session {
     /// Writes access-log rows, all in one statement.
+    #[tracing::instrument(skip_all)]
     pub async fn log_access(
         &mut self,
         entries: &[AccessEntry<'_>],

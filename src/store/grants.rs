@@ -15,6 +15,7 @@ const GRANT_COLUMNS: &str = "id, organisation_id, subject, role, granted_by, cre
 
 impl Session {
     /// The current role grants' epoch.
+    #[tracing::instrument(skip_all)]
     pub async fn grants_epoch(&mut self) -> Result<i64, Error> {
         sqlx::query_scalar("SELECT epoch FROM role_grants_epoch WHERE id = 1")
             .fetch_one(self.conn())
@@ -24,6 +25,7 @@ impl Session {
 
     /// Every role grant, with the epoch read before them: the grants are at least as new as the
     /// epoch says.
+    #[tracing::instrument(skip_all)]
     pub async fn all_grants(&mut self) -> Result<(i64, Vec<RoleGrant>), Error> {
         let epoch = self.grants_epoch().await?;
         let sql = format!("SELECT {GRANT_COLUMNS} FROM role_grants");
@@ -36,6 +38,7 @@ impl Session {
     }
 
     /// Grants `role` in `organisation` to `subject`.
+    #[tracing::instrument(skip_all)]
     pub async fn insert_grant(
         &mut self,
         organisation: &OrgNumber,
@@ -76,6 +79,7 @@ impl Session {
     }
 
     /// Revokes a grant of `organisation`; `NOT_FOUND` when it has no such grant.
+    #[tracing::instrument(skip_all)]
     pub async fn delete_grant(
         &mut self,
         organisation: &OrgNumber,
@@ -94,6 +98,7 @@ impl Session {
     }
 
     /// The grants of `organisation` after the page's position; one more than the page size.
+    #[tracing::instrument(skip_all)]
     pub async fn list_grants(
         &mut self,
         organisation: &OrgNumber,

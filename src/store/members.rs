@@ -21,6 +21,7 @@ fn already_member() -> Error {
 
 impl Session {
     /// Adds a member to `plan`'s group. A subject serves at most once at a time.
+    #[tracing::instrument(skip_all)]
     pub async fn insert_member(
         &mut self,
         plan: &Plan,
@@ -82,6 +83,7 @@ impl Session {
     }
 
     /// One membership of `plan`, ended or not.
+    #[tracing::instrument(skip_all)]
     pub async fn member(&mut self, plan: ResourceId, id: ResourceId) -> Result<Member, Error> {
         let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE id = $1 AND plan_id = $2");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -98,6 +100,7 @@ impl Session {
 
     /// Ends a membership now. `FAILED_PRECONDITION` when it has ended already, `ABORTED` when
     /// `expected_revision` is given and stale.
+    #[tracing::instrument(skip_all)]
     pub async fn end_member(
         &mut self,
         plan: ResourceId,
@@ -135,6 +138,7 @@ impl Session {
 
     /// The members of `plan` after the page's position, current ones only unless `show_ended`;
     /// one more than the page size.
+    #[tracing::instrument(skip_all)]
     pub async fn list_members(
         &mut self,
         plan: ResourceId,

@@ -203,6 +203,7 @@ impl Session {
 pub(crate) fn db(e: sqlx::Error) -> Error {
     match &e {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            tracing::warn!(error = %e, "database unreachable");
             Error::Unavailable("the database cannot be reached".into())
         }
         _ => Error::internal(e),

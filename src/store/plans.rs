@@ -75,6 +75,7 @@ pub struct ReadFilter {
 
 impl Session {
     /// Stores a new plan.
+    #[tracing::instrument(skip_all)]
     pub async fn insert_plan(
         &mut self,
         new: &NewPlan,
@@ -114,6 +115,7 @@ impl Session {
     }
 
     /// Loads a plan and the caller's relations to it in one query; `None` when absent.
+    #[tracing::instrument(skip_all)]
     pub async fn plan_access(
         &mut self,
         plan: ResourceId,
@@ -131,6 +133,7 @@ impl Session {
     /// Lists the plans `filter` lets the caller see, with the caller's relations to each, after
     /// the page's position; one more than the page size so the caller knows whether another
     /// page follows.
+    #[tracing::instrument(skip_all)]
     pub async fn list_plans(
         &mut self,
         filter: &ReadFilter,

@@ -8,6 +8,7 @@ const PROTOS: &[&str] = &[
     "proto/samvirke/v1/plans.proto",
     "proto/samvirke/v1/responsibility_group.proto",
     "proto/samvirke/v1/organisations.proto",
+    "proto/samvirke/v1/complaints.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

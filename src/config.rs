@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::auth::token::{DEFAULT_AUDIENCE, DEV_ISSUER};
 use crate::auth::{Policy, VerifierConfig};
 use crate::domain::Error;
+use crate::domain::ids::OrgNumber;
 use crate::server::{KeySource, ServerConfig};
 use crate::store::{Backend, DatabaseUrl};
 
@@ -96,6 +97,10 @@ pub struct ServeArgs {
     /// Seconds between database checks for the health service.
     #[arg(long, env = "SAMVIRKE_HEALTH_INTERVAL_SECONDS", default_value_t = 5)]
     pub health_interval_seconds: u64,
+    /// Organisation numbers of the county governors (Statsforvalteren) that decide forwarded
+    /// complaints, comma-separated. Complaints can be forwarded only to these.
+    #[arg(long, env = "SAMVIRKE_COMPLAINT_AUTHORITIES", value_delimiter = ',')]
+    pub complaint_authorities: Vec<String>,
 }
 
 /// `samvirke token`: exactly one of --pid, --sub or --client.
@@ -193,6 +198,11 @@ impl ServeArgs {
             policy,
             max_message_bytes: self.max_message_bytes,
             health_interval: Duration::from_secs(self.health_interval_seconds.max(1)),
+            complaint_authorities: self
+                .complaint_authorities
+                .iter()
+                .map(|org| OrgNumber::parse("complaint-authorities", org.trim()))
+                .collect::<Result<_, _>>()?,
         })
     }
 }

@@ -12,10 +12,14 @@ use tonic::service::interceptor::InterceptedService;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
-use crate::api::{Authenticate, Context, OrganisationApi, PlanApi, ResponsibilityGroupApi};
+use crate::api::{
+    Authenticate, ComplaintApi, Context, OrganisationApi, PlanApi, ResponsibilityGroupApi,
+};
 use crate::auth::{Authorizer, DevKey, Guard, Policy, TokenVerifier, VerifierConfig};
 use crate::domain::Error;
+use crate::domain::ids::OrgNumber;
 use crate::proto;
+use crate::proto::complaint_service_server::ComplaintServiceServer;
 use crate::proto::organisation_service_server::OrganisationServiceServer;
 use crate::proto::plan_service_server::PlanServiceServer;
 use crate::proto::responsibility_group_service_server::ResponsibilityGroupServiceServer;
@@ -46,6 +50,8 @@ pub struct ServerConfig {
     pub max_message_bytes: usize,
     /// How often the database is checked for the health service.
     pub health_interval: Duration,
+    /// The county governors' organisations, which decide forwarded complaints.
+    pub complaint_authorities: Vec<OrgNumber>,
 }
 
 /// A built server, ready to serve on a listener.
@@ -65,11 +71,12 @@ type Layers = tower::layer::util::Stack<
 >;
 
 /// The names the health service reports on: the whole server ("") and each service.
-const SERVICES: [&str; 4] = [
+const SERVICES: [&str; 5] = [
     "",
     proto::plan_service_server::SERVICE_NAME,
     proto::responsibility_group_service_server::SERVICE_NAME,
     proto::organisation_service_server::SERVICE_NAME,
+    proto::complaint_service_server::SERVICE_NAME,
 ];
 
 impl Server {
@@ -86,6 +93,7 @@ impl Server {
         let context = Context {
             store: store.clone(),
             guard: Guard::new(authz),
+            complaint_authorities: config.complaint_authorities.into(),
         };
         let authenticate = Authenticate(verifier);
         let limit = config.max_message_bytes;
@@ -95,8 +103,10 @@ impl Server {
         let members =
             ResponsibilityGroupServiceServer::new(ResponsibilityGroupApi(context.clone()))
                 .max_decoding_message_size(limit);
-        let organisations = OrganisationServiceServer::new(OrganisationApi(context))
+        let organisations = OrganisationServiceServer::new(OrganisationApi(context.clone()))
             .max_decoding_message_size(limit);
+        let complaints =
+            ComplaintServiceServer::new(ComplaintApi(context)).max_decoding_message_size(limit);
 
         let (health, health_service) = tonic_health::server::health_reporter();
         let reflection = tonic_reflection::server::Builder::configure()
@@ -114,7 +124,8 @@ impl Server {
             .add_service(reflection)
             .add_service(InterceptedService::new(plans, authenticate.clone()))
             .add_service(InterceptedService::new(members, authenticate.clone()))
-            .add_service(InterceptedService::new(organisations, authenticate));
+            .add_service(InterceptedService::new(organisations, authenticate.clone()))
+            .add_service(InterceptedService::new(complaints, authenticate));
         Ok(Server {
             store,
             router,

@@ -2,12 +2,12 @@
 
 use prost_types::Timestamp;
 
+use crate::domain::FieldViolation;
 use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::member::MemberRole;
 use crate::domain::organisation::OrgRole;
 use crate::domain::plan::{PlanKind, PlanStatus};
 use crate::domain::time::Instant;
-use crate::domain::{Error, FieldViolation};
 use crate::proto;
 
 /// Parses `plans/{plan}`.
@@ -143,6 +143,8 @@ pub fn org_role(value: i32) -> Option<OrgRole> {
         proto::OrganisationRole::Unspecified => None,
         proto::OrganisationRole::Admin => Some(OrgRole::Admin),
         proto::OrganisationRole::UnitStaff => Some(OrgRole::UnitStaff),
+        proto::OrganisationRole::ComplaintHandler => Some(OrgRole::ComplaintHandler),
+        proto::OrganisationRole::ComplaintAuthority => Some(OrgRole::ComplaintAuthority),
     }
 }
 
@@ -151,11 +153,13 @@ pub fn org_role_out(role: OrgRole) -> proto::OrganisationRole {
     match role {
         OrgRole::Admin => proto::OrganisationRole::Admin,
         OrgRole::UnitStaff => proto::OrganisationRole::UnitStaff,
+        OrgRole::ComplaintHandler => proto::OrganisationRole::ComplaintHandler,
+        OrgRole::ComplaintAuthority => proto::OrganisationRole::ComplaintAuthority,
     }
 }
 
 /// An etag from the wire: the revision it names; empty means none was given.
-pub fn etag(field: &str, value: &str) -> Result<Option<i64>, Error> {
+pub fn etag(field: &str, value: &str) -> Result<Option<i64>, FieldViolation> {
     if value.is_empty() {
         return Ok(None);
     }
@@ -164,7 +168,7 @@ pub fn etag(field: &str, value: &str) -> Result<Option<i64>, Error> {
         .ok()
         .filter(|rev| *rev > 0)
         .map(Some)
-        .ok_or_else(|| Error::invalid(field, "is not an etag this service returned"))
+        .ok_or_else(|| FieldViolation::new(field, "is not an etag this service returned"))
 }
 
 /// The etag of a revision.

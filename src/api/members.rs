@@ -101,7 +101,7 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
         let who = principal(&request)?;
         let req = request.get_ref();
         let (plan, member) = member_name("name", &req.name).map_err(Error::from)?;
-        let expected = etag("etag", &req.etag)?;
+        let expected = etag("etag", &req.etag).map_err(Error::from)?;
         let now = Instant::now();
         let mut session = self.0.store.write().await?;
         let result = async {

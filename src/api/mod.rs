@@ -3,6 +3,7 @@
 //! place, `status.rs`. Nothing here knows SQL.
 
 mod authn;
+mod complaints;
 mod convert;
 mod members;
 mod organisations;
@@ -10,14 +11,18 @@ mod plans;
 pub mod status;
 
 pub use authn::Authenticate;
+pub use complaints::ComplaintApi;
 pub use members::ResponsibilityGroupApi;
 pub use organisations::OrganisationApi;
 pub use plans::PlanApi;
+
+use std::sync::Arc;
 
 use tonic::Request;
 
 use crate::auth::Guard;
 use crate::domain::Error;
+use crate::domain::ids::OrgNumber;
 use crate::domain::principal::Principal;
 use crate::store::Store;
 
@@ -28,6 +33,8 @@ pub struct Context {
     pub store: Store,
     /// The access path.
     pub guard: Guard,
+    /// The organisations that decide forwarded complaints: the county governors.
+    pub complaint_authorities: Arc<[OrgNumber]>,
 }
 
 /// The caller the authentication interceptor identified.

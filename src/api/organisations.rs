@@ -5,7 +5,7 @@ use tonic::{Request, Response, Status};
 use super::convert::{grant_name, org_role, org_role_out, organisation_name, timestamp};
 use super::{Context, principal};
 use crate::auth::{Action, Object};
-use crate::domain::organisation::RoleGrant;
+use crate::domain::organisation::{OrgRole, RoleGrant};
 use crate::domain::page::Page;
 use crate::domain::subject::{Subject, SubjectKind};
 use crate::domain::time::Instant;
@@ -77,6 +77,14 @@ impl OrganisationService for OrganisationApi {
                     now,
                 )
                 .await?;
+            if role == OrgRole::ComplaintAuthority
+                && !self.0.complaint_authorities.contains(&organisation)
+            {
+                return Err(Error::FailedPrecondition(
+                    "the organisation is not a configured complaint authority (county governor)"
+                        .into(),
+                ));
+            }
             session
                 .insert_grant(&organisation, &subject, role, &who.subject, now)
                 .await

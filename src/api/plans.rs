@@ -112,16 +112,13 @@ impl PlanService for PlanApi {
         let page = Page::parse(req.page_size, &req.page_token).map_err(Error::InvalidArgument)?;
         let now = Instant::now();
         let mut session = self.0.store.read().await?;
-        let filter = self.0.guard.plan_read_filter(&mut session).await?;
+        let filter = self.0.guard.read_filter(&mut session, Object::Plan).await?;
         let mut rows = session.list_plans(&filter, &who, page, now).await?;
         let next_page_token = page.next_token(&mut rows, |row| row.plan.id);
-        let listed: Vec<PlanAccess> = rows
-            .into_iter()
-            .map(|row| PlanAccess::of(row, &who))
-            .collect();
+        let listed: Vec<PlanAccess> = rows.into_iter().map(PlanAccess::from).collect();
         self.0
             .guard
-            .record_listed(&mut session, &who, &listed, now)
+            .record_listed_plans(&mut session, &who, &listed, now)
             .await?;
         let plans = listed
             .iter()

@@ -1,16 +1,19 @@
-//! The access path every RPC takes: load the target and the caller's relations in one query,
-//! ask the policy, log the decision in the request's session, then let the caller act. A plan the
-//! caller may not read is `NOT_FOUND`, exactly as an absent one, so ids cannot be probed.
+//! The access path every RPC takes: load the target and the caller's relations to it in one
+//! query, ask the policy, log the decision in the request's session, then let the caller act.
+//! A target the caller may not read is `NOT_FOUND`, exactly as an absent one, so ids cannot be
+//! probed.
 
 use std::sync::Arc;
 
 use super::policy::{Action, Authorizer, Object, Relation};
 use crate::domain::Error;
+use crate::domain::complaint::Complaint;
 use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::plan::Plan;
 use crate::domain::principal::Principal;
+use crate::domain::subject::SubjectKind;
 use crate::domain::time::Instant;
-use crate::store::{AccessEntry, PlanAccessRow, ReadFilter, Session};
+use crate::store::{AccessEntry, ComplaintAccessRow, PlanAccessRow, ReadFilter, Session};
 
 /// A plan the caller was allowed to act on, with the relations that allowed it.
 #[derive(Debug)]
@@ -19,8 +22,15 @@ pub struct PlanAccess {
     pub plan: Plan,
     /// The caller's relations to it.
     pub relations: Vec<Relation>,
-    /// Whether the caller acts for the plan's organisation, so its roles there count.
-    acts_for_plan_organisation: bool,
+}
+
+/// A complaint the caller was allowed to act on, with the relations that allowed it.
+#[derive(Debug)]
+pub struct ComplaintAccess {
+    /// The complaint as loaded in this session.
+    pub complaint: Complaint,
+    /// The caller's relations to it.
+    pub relations: Vec<Relation>,
 }
 
 /// Authorizes requests against the policy and records each decision in the access log.
@@ -33,6 +43,25 @@ impl Guard {
     /// A guard over `authz`.
     pub fn new(authz: Arc<Authorizer>) -> Self {
         Guard { authz }
+    }
+
+    /// Whether relations, or the caller's roles in one of `organisations` they act for now,
+    /// allow `action` on `object`.
+    fn allowed(
+        &self,
+        relations: &[Relation],
+        who: &Principal,
+        organisations: &[Option<&OrgNumber>],
+        object: Object,
+        action: Action,
+    ) -> Result<bool, Error> {
+        let held = relations.iter().map(|r| (r.as_str(), ""));
+        let roles = organisations
+            .iter()
+            .flatten()
+            .filter(|org| who.acts_for(org))
+            .map(|org| (who.subject.as_stored(), org.as_str()));
+        self.authz.allows(held.chain(roles), object, action)
     }
 
     /// Checks that `who` may do `action` to `object` of `plan`. Someone who may not read the
@@ -51,32 +80,26 @@ impl Guard {
             .await?
             .ok_or(Error::NotFound("plan"))?;
         self.refresh(session, row.grants_epoch).await?;
-        let access = PlanAccess::of(row, who);
+        let access = PlanAccess::from(row);
         let may_read = self.may(&access, who, Object::Plan, Action::Read)?;
         let allowed = may_read && self.may(&access, who, object, action)?;
         let entry = AccessEntry {
             organisation: &access.plan.organisation,
             plan: Some(access.plan.id),
+            complaint: None,
             who,
-            relations: access.relation_names(),
+            relations: names(&access.relations),
             object: object.as_str(),
             action: action.as_str(),
             allowed,
         };
         self.record(session, entry, now).await?;
-        match (allowed, may_read) {
-            (true, _) => Ok(access),
-            (false, true) => Err(Error::PermissionDenied(format!(
-                "you may not {} this {}",
-                action.as_str(),
-                object.as_str()
-            ))),
-            (false, false) => Err(Error::NotFound("plan")),
-        }
+        decision(allowed, may_read, object, action, "plan")?;
+        Ok(access)
     }
 
     /// Whether the caller, with the access already established, may also do `action` to
-    /// `object` (for example see the patient's identity number).
+    /// `object`.
     pub fn may(
         &self,
         access: &PlanAccess,
@@ -84,13 +107,10 @@ impl Guard {
         object: Object,
         action: Action,
     ) -> Result<bool, Error> {
-        let relations = access.relations.iter().map(|r| r.as_str());
-        let own = access
-            .acts_for_plan_organisation
-            .then(|| who.subject.as_stored());
-        self.authz.allows(
-            relations.chain(own),
-            access.plan.organisation.as_str(),
+        self.allowed(
+            &access.relations,
+            who,
+            &[Some(&access.plan.organisation)],
             object,
             action,
         )
@@ -100,6 +120,86 @@ impl Guard {
     /// citizen members.
     pub fn may_see_identities(&self, access: &PlanAccess, who: &Principal) -> Result<bool, Error> {
         self.may(access, who, Object::Plan, Action::ReadIdentity)
+    }
+
+    /// Checks that `who` may do `action` to a complaint: its complainant or patient by
+    /// relation, its organisation's handlers, and the complaint authority it was forwarded to,
+    /// by role. Someone who may not read it gets `NOT_FOUND`.
+    pub async fn complaint(
+        &self,
+        session: &mut Session,
+        who: &Principal,
+        complaint: ResourceId,
+        action: Action,
+        now: Instant,
+    ) -> Result<ComplaintAccess, Error> {
+        let row = session
+            .complaint_access(complaint, who)
+            .await?
+            .ok_or(Error::NotFound("complaint"))?;
+        self.refresh(session, row.grants_epoch).await?;
+        let access = ComplaintAccess::from(row);
+        let may_read = self.may_on_complaint(&access, who, Action::Read)?;
+        let allowed = may_read && self.may_on_complaint(&access, who, action)?;
+        let entry = AccessEntry {
+            organisation: &access.complaint.organisation,
+            plan: None,
+            complaint: Some(access.complaint.id),
+            who,
+            relations: names(&access.relations),
+            object: Object::Complaint.as_str(),
+            action: action.as_str(),
+            allowed,
+        };
+        self.record(session, entry, now).await?;
+        decision(allowed, may_read, Object::Complaint, action, "complaint")?;
+        Ok(access)
+    }
+
+    fn may_on_complaint(
+        &self,
+        access: &ComplaintAccess,
+        who: &Principal,
+        action: Action,
+    ) -> Result<bool, Error> {
+        let complaint = &access.complaint;
+        self.allowed(
+            &access.relations,
+            who,
+            &[
+                Some(&complaint.organisation),
+                complaint.forwarded_to.as_ref(),
+            ],
+            Object::Complaint,
+            action,
+        )
+    }
+
+    /// Checks that `who` may file a complaint against `organisation`.
+    pub async fn file_complaint(
+        &self,
+        session: &mut Session,
+        who: &Principal,
+        organisation: &OrgNumber,
+        now: Instant,
+    ) -> Result<(), Error> {
+        let relations: &[Relation] = match who.subject.kind() {
+            SubjectKind::Citizen => &[Relation::Citizen],
+            _ => &[],
+        };
+        let allowed = self.allowed(relations, who, &[], Object::Complaint, Action::File)?;
+        let entry = AccessEntry {
+            organisation,
+            plan: None,
+            complaint: None,
+            who,
+            relations: names(relations),
+            object: Object::Complaint.as_str(),
+            action: Action::File.as_str(),
+            allowed,
+        };
+        self.record(session, entry, now).await?;
+        decision(allowed, true, Object::Complaint, Action::File, "complaint")
     }
 
     /// Checks that `who` may do `action` to `object` in `organisation`, through a role they
@@ -116,16 +216,11 @@ impl Guard {
     ) -> Result<(), Error> {
         let epoch = session.grants_epoch().await?;
         self.refresh(session, epoch).await?;
-        let allowed = who.acts_for(organisation)
-            && self.authz.allows(
-                [who.subject.as_stored()],
-                organisation.as_str(),
-                object,
-                action,
-            )?;
+        let allowed = self.allowed(&[], who, &[Some(organisation)], object, action)?;
         let entry = AccessEntry {
             organisation,
             plan: None,
+            complaint: None,
             who,
             relations: String::new(),
             object: object.as_str(),
@@ -133,32 +228,27 @@ impl Guard {
             allowed,
         };
         self.record(session, entry, now).await?;
-        if allowed {
-            Ok(())
-        } else {
-            Err(Error::PermissionDenied(format!(
-                "you may not {} a {} in this organisation",
-                action.as_str(),
-                object.as_str()
-            )))
-        }
+        decision(allowed, true, object, action, "organisation")
     }
 
-    /// Which relations and roles let a caller see a plan in a list, as the policy says now.
-    pub async fn plan_read_filter(&self, session: &mut Session) -> Result<ReadFilter, Error> {
+    /// Which relations and roles let a caller see an `object` in a list, as the policy says
+    /// now: what the list's SQL filters on.
+    pub async fn read_filter(
+        &self,
+        session: &mut Session,
+        object: Object,
+    ) -> Result<ReadFilter, Error> {
         let epoch = session.grants_epoch().await?;
         self.refresh(session, epoch).await?;
-        let (relations, org_roles) = self.authz.granting(Object::Plan, Action::Read)?;
+        let (relations, org_roles) = self.authz.granting(object, Action::Read)?;
         Ok(ReadFilter {
-            owner: relations.contains(&Relation::Owner),
-            member: relations.contains(&Relation::Member),
-            coordinator: relations.contains(&Relation::Coordinator),
+            relations,
             org_roles,
         })
     }
 
     /// Logs that `who` read the plans a list returned. The list's SQL filter decided access.
-    pub async fn record_listed(
+    pub async fn record_listed_plans(
         &self,
         session: &mut Session,
         who: &Principal,
@@ -170,9 +260,34 @@ impl Guard {
             .map(|access| AccessEntry {
                 organisation: &access.plan.organisation,
                 plan: Some(access.plan.id),
+                complaint: None,
                 who,
-                relations: access.relation_names(),
+                relations: names(&access.relations),
                 object: Object::Plan.as_str(),
+                action: Action::Read.as_str(),
+                allowed: true,
+            })
+            .collect();
+        session.log_access(&entries, now).await
+    }
+
+    /// Logs that `who` read the complaints a list returned.
+    pub async fn record_listed_complaints(
+        &self,
+        session: &mut Session,
+        who: &Principal,
+        complaints: &[ComplaintAccess],
+        now: Instant,
+    ) -> Result<(), Error> {
+        let entries: Vec<_> = complaints
+            .iter()
+            .map(|access| AccessEntry {
+                organisation: &access.complaint.organisation,
+                plan: None,
+                complaint: Some(access.complaint.id),
+                who,
+                relations: names(&access.relations),
+                object: Object::Complaint.as_str(),
                 action: Action::Read.as_str(),
                 allowed: true,
             })
@@ -191,6 +306,7 @@ impl Guard {
             subject = %entry.who.subject,
             organisation = %entry.organisation,
             plan = ?entry.plan.map(|p| p.to_string()),
+            complaint = ?entry.complaint.map(|c| c.to_string()),
             relations = %entry.relations,
             object = entry.object,
             action = entry.action,
@@ -212,26 +328,59 @@ impl Guard {
     }
 }
 
-impl PlanAccess {
-    /// The access a loaded row gives `who`; whether it allows anything is the guard's question.
-    pub fn of(row: PlanAccessRow, who: &Principal) -> Self {
-        let relations = [
-            (row.owner, Relation::Owner),
-            (row.member, Relation::Member),
-            (row.coordinator, Relation::Coordinator),
-        ]
-        .into_iter()
-        .filter_map(|(held, relation)| held.then_some(relation))
-        .collect();
+/// The answer to an access question: allowed, `PERMISSION_DENIED` for a target the caller may
+/// see, `NOT_FOUND` for one they may not.
+fn decision(
+    allowed: bool,
+    may_read: bool,
+    object: Object,
+    action: Action,
+    target: &'static str,
+) -> Result<(), Error> {
+    match (allowed, may_read) {
+        (true, _) => Ok(()),
+        (false, true) => Err(Error::PermissionDenied(format!(
+            "you may not {} this {}",
+            action.as_str(),
+            object.as_str()
+        ))),
+        (false, false) => Err(Error::NotFound(target)),
+    }
+}
+
+fn names(relations: &[Relation]) -> String {
+    let names: Vec<_> = relations.iter().map(|r| r.as_str()).collect();
+    names.join(",")
+}
+
+fn held(flags: &[(bool, Relation)]) -> Vec<Relation> {
+    flags
+        .iter()
+        .filter_map(|(held, relation)| held.then_some(*relation))
+        .collect()
+}
+
+impl From<PlanAccessRow> for PlanAccess {
+    fn from(row: PlanAccessRow) -> Self {
         PlanAccess {
-            relations,
-            acts_for_plan_organisation: who.acts_for(&row.plan.organisation),
+            relations: held(&[
+                (row.owner, Relation::Owner),
+                (row.member, Relation::Member),
+                (row.coordinator, Relation::Coordinator),
+            ]),
             plan: row.plan,
         }
     }
+}
 
-    fn relation_names(&self) -> String {
-        let names: Vec<_> = self.relations.iter().map(|r| r.as_str()).collect();
-        names.join(",")
+impl From<ComplaintAccessRow> for ComplaintAccess {
+    fn from(row: ComplaintAccessRow) -> Self {
+        ComplaintAccess {
+            relations: held(&[
+                (row.complainant, Relation::Complainant),
+                (row.patient, Relation::ComplaintPatient),
+            ]),
+            complaint: row.complaint,
+        }
     }
 }

@@ -5,6 +5,6 @@ pub mod guard;
 pub mod policy;
 pub mod token;
 
-pub use guard::{Guard, PlanAccess};
+pub use guard::{ComplaintAccess, Guard, PlanAccess};
 pub use policy::{Action, Authorizer, Object, Policy, Relation};
 pub use token::{DevIdentity, DevKey, TokenVerifier, VerifierConfig};

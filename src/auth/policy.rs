@@ -11,23 +11,12 @@ use casbin::{CoreApi, DefaultModel, Enforcer, MgmtApi, StringAdapter};
 
 use crate::domain::Error;
 use crate::domain::organisation::{OrgRole, RoleGrant};
+pub use crate::domain::relation::Relation;
 use crate::domain::stored_enum;
 
 stored_enum! {
-    /// A relation a caller holds to a plan, derived from database rows on every request.
-    Relation {
-        /// The patient the plan is for.
-        Owner = "owner",
-        /// Serves on the plan's responsibility group now, for the organisation they act for.
-        Member = "member",
-        /// The plan's coordinator (koordinator): the member who runs the plan.
-        Coordinator = "coordinator",
-    }
-}
-
-stored_enum! {
     /// What a policy line is about.
-    Object { Plan = "plan", Member = "member", RoleGrant = "role_grant" }
+    Object { Plan = "plan", Member = "member", RoleGrant = "role_grant", Complaint = "complaint" }
 }
 
 stored_enum! {
@@ -40,6 +29,12 @@ stored_enum! {
         Remove = "remove",
         Grant = "grant",
         Revoke = "revoke",
+        File = "file",
+        Review = "review",
+        Reconsider = "reconsider",
+        Forward = "forward",
+        Decide = "decide",
+        Withdraw = "withdraw",
     }
 }
 
@@ -123,17 +118,17 @@ impl Authorizer {
         Ok(())
     }
 
-    /// Whether any of `subjects` (relation names, or the caller's own subject for its roles)
-    /// may do `action` to `object` in `organisation`.
+    /// Whether any of `subjects` may do `action` to `object`. Each subject comes with the
+    /// organisation (casbin domain) it is asked about: a relation name counts anywhere, the
+    /// caller's own subject reaches only the roles granted in that organisation.
     pub fn allows<'a>(
         &self,
-        subjects: impl IntoIterator<Item = &'a str>,
-        organisation: &str,
+        subjects: impl IntoIterator<Item = (&'a str, &'a str)>,
         object: Object,
         action: Action,
     ) -> Result<bool, Error> {
         let snapshot = self.snapshot();
-        for subject in subjects {
+        for (subject, organisation) in subjects {
             let allowed = snapshot
                 .enforcer
                 .enforce((subject, organisation, object.as_str(), action.as_str()))
@@ -154,13 +149,13 @@ impl Authorizer {
     ) -> Result<(Vec<Relation>, Vec<OrgRole>), Error> {
         let mut relations = Vec::new();
         for &r in Relation::ALL {
-            if self.allows([r.as_str()], "", object, action)? {
+            if self.allows([(r.as_str(), "")], object, action)? {
                 relations.push(r);
             }
         }
         let mut roles = Vec::new();
         for &r in OrgRole::ALL {
-            if self.allows([r.as_str()], "", object, action)? {
+            if self.allows([(r.as_str(), "")], object, action)? {
                 roles.push(r);
             }
         }
@@ -205,12 +200,12 @@ mod tests {
         let authz = Authorizer::new(Policy::embedded()).await.unwrap();
         assert!(
             authz
-                .allows(["owner"], "910000004", Object::Plan, Action::Read)
+                .allows([("owner", "")], Object::Plan, Action::Read)
                 .unwrap()
         );
         assert!(
             !authz
-                .allows(["member"], "910000004", Object::Plan, Action::ReadIdentity)
+                .allows([("member", "")], Object::Plan, Action::ReadIdentity)
                 .unwrap()
         );
         let (relations, roles) = authz.granting(Object::Plan, Action::Read).unwrap();

@@ -1,6 +1,8 @@
 //! Types and rules of the individual plan: identifiers, statuses, validation. No I/O, no gRPC,
 //! no SQL: the api layer converts to and from these, the store persists them.
 
+pub mod complaint;
+pub mod date;
 pub mod error;
 pub mod ids;
 pub mod member;
@@ -8,6 +10,7 @@ pub mod organisation;
 pub mod page;
 pub mod plan;
 pub mod principal;
+pub mod relation;
 pub mod subject;
 pub mod time;
 

@@ -14,6 +14,11 @@ stored_enum! {
         /// Staff of the coordinating unit (koordinerende enhet), which receives requests, creates
         /// plans and appoints coordinators for its own organisation.
         UnitStaff = "unit_staff",
+        /// Handles complaints against the organisation: reviews, reconsiders, forwards.
+        ComplaintHandler = "complaint_handler",
+        /// The county governor's staff who decide forwarded complaints; granted only in an
+        /// organisation configured as a complaint authority.
+        ComplaintAuthority = "complaint_authority",
     }
 }
 

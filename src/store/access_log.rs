@@ -15,6 +15,8 @@ pub struct AccessEntry<'a> {
     pub organisation: &'a OrgNumber,
     /// The plan, when the target is one or lies within one.
     pub plan: Option<ResourceId>,
+    /// The complaint, when the target is one.
+    pub complaint: Option<ResourceId>,
     /// Who asked.
     pub who: &'a Principal,
     /// The relations the caller held, comma-separated (empty when none).
@@ -27,7 +29,7 @@ pub struct AccessEntry<'a> {
     pub allowed: bool,
 }
 
-const COLUMNS: usize = 10;
+const COLUMNS: usize = 11;
 
 impl Session {
     /// Writes access-log rows, all in one statement.
@@ -49,8 +51,8 @@ impl Session {
             })
             .collect();
         let sql = format!(
-            "INSERT INTO access_log (id, organisation_id, plan_id, subject, acting_organisation, \
-             relations, object, action, allowed, time) VALUES {}",
+            "INSERT INTO access_log (id, organisation_id, plan_id, complaint_id, subject, \
+             acting_organisation, relations, object, action, allowed, time) VALUES {}",
             rows.join(", ")
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -59,6 +61,7 @@ impl Session {
                 .bind(ResourceId::generate().to_string())
                 .bind(e.organisation.as_str().to_owned())
                 .bind(e.plan.map(|p| p.to_string()))
+                .bind(e.complaint.map(|c| c.to_string()))
                 .bind(e.who.subject.as_stored().to_owned())
                 .bind(e.who.acting_organisation().to_owned())
                 .bind(e.relations.clone())

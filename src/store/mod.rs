@@ -4,6 +4,7 @@
 //! nothing of gRPC.
 
 mod access_log;
+mod complaints;
 mod grants;
 mod members;
 mod plans;
@@ -20,6 +21,7 @@ use sqlx::{Any, AnyConnection, AnyPool, Connection, Transaction};
 use crate::domain::Error;
 
 pub use access_log::AccessEntry;
+pub use complaints::{ComplaintAccessRow, ComplaintListFilter};
 pub use plans::{PlanAccessRow, ReadFilter};
 
 /// Which database the store runs on, chosen by the URL's scheme.

@@ -10,6 +10,7 @@ use crate::domain::organisation::OrgRole;
 use crate::domain::page::Page;
 use crate::domain::plan::{NewPlan, Plan, PlanKind, PlanStatus};
 use crate::domain::principal::Principal;
+use crate::domain::relation::Relation;
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
 
@@ -59,18 +60,31 @@ pub struct PlanAccessRow {
     pub grants_epoch: i64,
 }
 
-/// Which of a caller's relations and roles let them see a plan in a list: the policy decides,
-/// the SQL filters on it.
+/// Which relations and organisation roles let a caller see an item in a list: the policy
+/// decides, the SQL filters on it.
 #[derive(Debug, Default)]
 pub struct ReadFilter {
-    /// Patients see the plans they own.
-    pub owner: bool,
-    /// Members see the plans they serve on.
-    pub member: bool,
-    /// Coordinators see the plans they coordinate.
-    pub coordinator: bool,
-    /// Holders of these roles see the plans of the organisation they act for.
+    /// Relations that grant read.
+    pub relations: Vec<Relation>,
+    /// Roles that grant read, in the organisation the caller acts for.
     pub org_roles: Vec<OrgRole>,
+}
+
+impl ReadFilter {
+    /// Whether `relation` grants read.
+    pub fn grants(&self, relation: Relation) -> bool {
+        self.relations.contains(&relation)
+    }
+
+    /// The roles as an SQL list of their fixed names, never caller input.
+    pub(super) fn role_list(&self) -> String {
+        let roles: Vec<String> = self
+            .org_roles
+            .iter()
+            .map(|r| format!("'{}'", r.as_str()))
+            .collect();
+        roles.join(", ")
+    }
 }
 
 impl Session {
@@ -142,27 +156,21 @@ impl Session {
         now: Instant,
     ) -> Result<Vec<PlanAccessRow>, Error> {
         let mut clauses: Vec<String> = Vec::new();
-        if filter.owner && who.national_id.is_some() {
+        if filter.grants(Relation::Owner) && who.national_id.is_some() {
             clauses.push("p.patient_id = $1".into());
         }
-        if filter.member {
+        if filter.grants(Relation::Member) {
             clauses.push(concat!(active_membership!(), ")").into());
         }
-        if filter.coordinator {
+        if filter.grants(Relation::Coordinator) {
             clauses.push(concat!(active_membership!(), " AND m.role = 'coordinator')").into());
         }
         if !filter.org_roles.is_empty() && who.organisation.is_some() {
-            // Role names are the enum's fixed texts, never caller input.
-            let roles: Vec<String> = filter
-                .org_roles
-                .iter()
-                .map(|r| format!("'{}'", r.as_str()))
-                .collect();
             clauses.push(format!(
                 "(p.organisation_id = $3 AND EXISTS (SELECT 1 FROM role_grants g \
                  WHERE g.organisation_id = p.organisation_id AND g.subject = $2 \
                  AND g.role IN ({})))",
-                roles.join(", ")
+                filter.role_list()
             ));
         }
         if clauses.is_empty() {

@@ -35,6 +35,10 @@ pub const NAV: &str = "930000000";
 pub const SCHOOL: &str = "940000009";
 /// A health trust.
 pub const HOSPITAL: &str = "950000007";
+/// The county governor (Statsforvalteren), configured as the complaint authority.
+pub const COUNTY_GOVERNOR: &str = "960000005";
+/// Another county governor, not configured as a complaint authority.
+pub const NOT_AN_AUTHORITY: &str = "974760673";
 
 /// Synthetic national identity numbers (month + 80), as the test population uses.
 pub const PATIENT: &str = "01818010083";
@@ -154,6 +158,7 @@ impl TestServer {
             policy: Policy::embedded(),
             max_message_bytes: 64 * 1024,
             health_interval: Duration::from_millis(200),
+            complaint_authorities: vec![OrgNumber::parse("org", COUNTY_GOVERNOR).unwrap()],
         };
         adjust(&mut config);
         Self::launch(backend, config, Some(Cleanup { dir, schema })).await

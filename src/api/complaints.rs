@@ -1,0 +1,503 @@
+//! `samvirke.v1.ComplaintService`.
+
+use tonic::{Request, Response, Status};
+
+use super::convert::{etag, etag_of, plan_name, plan_resource, timestamp};
+use super::{Context, principal};
+use crate::auth::{Action, ComplaintAccess, Object};
+use crate::domain::complaint::{
+    Complaint, ComplaintEvent, ComplaintInput, ComplaintKind, ComplaintState, Outcome,
+    RepresentativeRelation, Step, long_text,
+};
+use crate::domain::date::Date;
+use crate::domain::ids::{OrgNumber, ResourceId};
+use crate::domain::page::Page;
+use crate::domain::time::Instant;
+use crate::domain::{Error, FieldViolation, Violations};
+use crate::proto;
+use crate::proto::complaint_service_server::ComplaintService;
+
+/// The complaint service.
+pub struct ComplaintApi(pub Context);
+
+const KINDS: [(proto::ComplaintKind, ComplaintKind); 6] = [
+    (
+        proto::ComplaintKind::NoPlanOffered,
+        ComplaintKind::NoPlanOffered,
+    ),
+    (
+        proto::ComplaintKind::NoCoordinator,
+        ComplaintKind::NoCoordinator,
+    ),
+    (
+        proto::ComplaintKind::NoChildCoordinator,
+        ComplaintKind::NoChildCoordinator,
+    ),
+    (
+        proto::ComplaintKind::PlanNotFollowed,
+        ComplaintKind::PlanNotFollowed,
+    ),
+    (
+        proto::ComplaintKind::CoordinatorNotFollowingUp,
+        ComplaintKind::CoordinatorNotFollowingUp,
+    ),
+    (proto::ComplaintKind::Other, ComplaintKind::Other),
+];
+
+const STATES: [(proto::ComplaintState, ComplaintState); 8] = [
+    (proto::ComplaintState::Submitted, ComplaintState::Submitted),
+    (
+        proto::ComplaintState::UnderReview,
+        ComplaintState::UnderReview,
+    ),
+    (proto::ComplaintState::Upheld, ComplaintState::Upheld),
+    (proto::ComplaintState::NotUpheld, ComplaintState::NotUpheld),
+    (proto::ComplaintState::Forwarded, ComplaintState::Forwarded),
+    (proto::ComplaintState::Returned, ComplaintState::Returned),
+    (proto::ComplaintState::Decided, ComplaintState::Decided),
+    (proto::ComplaintState::Withdrawn, ComplaintState::Withdrawn),
+];
+
+const OUTCOMES: [(proto::ComplaintDecision, Outcome); 3] = [
+    (proto::ComplaintDecision::Upheld, Outcome::Upheld),
+    (proto::ComplaintDecision::NotUpheld, Outcome::NotUpheld),
+    (proto::ComplaintDecision::Returned, Outcome::Returned),
+];
+
+const RELATIONS: [(proto::RepresentativeRelation, RepresentativeRelation); 5] = [
+    (
+        proto::RepresentativeRelation::Parent,
+        RepresentativeRelation::Parent,
+    ),
+    (
+        proto::RepresentativeRelation::Guardian,
+        RepresentativeRelation::Guardian,
+    ),
+    (
+        proto::RepresentativeRelation::NextOfKin,
+        RepresentativeRelation::NextOfKin,
+    ),
+    (
+        proto::RepresentativeRelation::PowerOfAttorney,
+        RepresentativeRelation::PowerOfAttorney,
+    ),
+    (
+        proto::RepresentativeRelation::Other,
+        RepresentativeRelation::Other,
+    ),
+];
+
+/// The domain value of a wire enum in `table`; `None` for unspecified or unknown values.
+fn from_wire<W: Copy + PartialEq + TryFrom<i32>, D: Copy>(
+    table: &[(W, D)],
+    value: i32,
+) -> Option<D> {
+    let wire = W::try_from(value).ok()?;
+    table.iter().find(|(w, _)| *w == wire).map(|(_, d)| *d)
+}
+
+/// The wire value of a domain enum in `table`.
+fn to_wire<W: Copy + Into<i32>, D: Copy + PartialEq>(table: &[(W, D)], value: D) -> i32 {
+    table
+        .iter()
+        .find(|(_, d)| *d == value)
+        .map_or(0, |(w, _)| (*w).into())
+}
+
+fn date(d: Date) -> proto::Date {
+    let (year, month, day) = d.parts();
+    proto::Date {
+        year,
+        month: month as i32,
+        day: day as i32,
+    }
+}
+
+fn encode(c: &Complaint) -> proto::Complaint {
+    proto::Complaint {
+        name: format!("complaints/{}", c.id),
+        organisation: c.organisation.to_string(),
+        patient_id: c.patient.expose().to_owned(),
+        complainant: c.complainant.as_stored().to_owned(),
+        representative_relation: c.representative.map_or(0, |r| to_wire(&RELATIONS, r)),
+        kind: to_wire(&KINDS, c.kind),
+        text: c.text.clone(),
+        plan: c.plan.map(plan_resource).unwrap_or_default(),
+        learned_of: Some(date(c.learned_of)),
+        deadline: Some(date(c.deadline)),
+        late: c.late,
+        state: to_wire(&STATES, c.state),
+        forwarded_to: c
+            .forwarded_to
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        decision: c.decision.map_or(0, |d| to_wire(&OUTCOMES, d)),
+        create_time: Some(timestamp(c.create_time)),
+        update_time: Some(timestamp(c.update_time)),
+        etag: etag_of(c.revision),
+    }
+}
+
+fn encode_event(e: &ComplaintEvent) -> proto::ComplaintEvent {
+    proto::ComplaintEvent {
+        time: Some(timestamp(e.time)),
+        actor: e.actor.as_stored().to_owned(),
+        actor_organisation: e
+            .actor_organisation
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        from_state: e.from.map_or(0, |s| to_wire(&STATES, s)),
+        to_state: to_wire(&STATES, e.to),
+        text: e.text.clone(),
+    }
+}
+
+/// Parses `complaints/{complaint}`.
+fn complaint_name(field: &str, name: &str) -> Result<ResourceId, FieldViolation> {
+    name.strip_prefix("complaints/")
+        .and_then(ResourceId::parse)
+        .ok_or_else(|| {
+            FieldViolation::new(field, "must be a complaint name, complaints/{complaint}")
+        })
+}
+
+/// What a state change needs besides the step itself.
+struct Change<'a> {
+    step: Step,
+    action: Action,
+    forwarded_to: Option<&'a OrgNumber>,
+    text: &'a str,
+}
+
+impl ComplaintApi {
+    /// Authorizes and applies one step of a complaint's handling in one transaction.
+    async fn change<T>(
+        &self,
+        request: &Request<T>,
+        name: ResourceId,
+        expected: Option<i64>,
+        change: Change<'_>,
+    ) -> Result<proto::Complaint, Status> {
+        let who = principal(request)?;
+        let now = Instant::now();
+        let mut session = self.0.store.write().await?;
+        let result = async {
+            let ComplaintAccess { complaint, .. } = self
+                .0
+                .guard
+                .complaint(&mut session, &who, name, change.action, now)
+                .await?;
+            let next = complaint.state.after(change.step)?;
+            let decision = match change.step {
+                Step::Decide(outcome) if next == ComplaintState::Decided => Some(outcome),
+                _ => None,
+            };
+            session
+                .transition_complaint(
+                    &complaint,
+                    next,
+                    expected,
+                    change.forwarded_to,
+                    decision,
+                    &who,
+                    change.text,
+                    now,
+                )
+                .await
+        }
+        .await;
+        Ok(encode(&session.finish(result).await?))
+    }
+}
+
+#[tonic::async_trait]
+impl ComplaintService for ComplaintApi {
+    async fn file_complaint(
+        &self,
+        request: Request<proto::FileComplaintRequest>,
+    ) -> Result<Response<proto::FileComplaintResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let complaint = req
+            .complaint
+            .ok_or_else(|| Error::invalid("complaint", "must be set"))?;
+        let now = Instant::now();
+        let today = Date::today_in_norway(now);
+        let (patient, representative) = match &req.on_behalf_of {
+            None => (
+                who.national_id.clone().ok_or_else(|| {
+                    FieldViolation::new(
+                        "on_behalf_of",
+                        "must be set unless the patient files for themselves",
+                    )
+                }),
+                None,
+            ),
+            Some(behalf) => {
+                let patient = crate::domain::ids::NationalId::parse(
+                    "on_behalf_of.patient_id",
+                    &behalf.patient_id,
+                )
+                .and_then(|p| {
+                    if Some(&p) == who.national_id.as_ref() {
+                        Err(FieldViolation::new(
+                            "on_behalf_of.patient_id",
+                            "is your own: file without on_behalf_of",
+                        ))
+                    } else {
+                        Ok(p)
+                    }
+                });
+                let relation = from_wire(&RELATIONS, behalf.relation)
+                    .ok_or_else(|| FieldViolation::new("on_behalf_of.relation", "must be set"));
+                (patient, Some(relation))
+            }
+        };
+        let new = ComplaintInput {
+            organisation: &complaint.organisation,
+            kind: from_wire(&KINDS, complaint.kind),
+            text: &complaint.text,
+            plan: (!complaint.plan.is_empty())
+                .then(|| plan_name("complaint.plan", &complaint.plan)),
+            learned_of: complaint
+                .learned_of
+                .map(|d| Date::parse("complaint.learned_of", d.year, d.month, d.day)),
+            patient,
+            representative,
+        }
+        .parse(today)
+        .map_err(Error::InvalidArgument)?;
+        let deadline = new.deadline(today);
+        let mut session = self.0.store.write().await?;
+        let result = async {
+            self.0
+                .guard
+                .file_complaint(&mut session, &who, &new.organisation, now)
+                .await?;
+            if let Some(plan) = new.plan {
+                // The same answer for a plan that does not exist and one of another patient.
+                let row = session.plan_access(plan, &who, now).await?;
+                if !row.is_some_and(|row| row.plan.patient == new.patient) {
+                    return Err(Error::NotFound("plan"));
+                }
+            }
+            session.insert_complaint(&new, &who, deadline, now).await
+        }
+        .await;
+        let complaint = session.finish(result).await?;
+        Ok(Response::new(proto::FileComplaintResponse {
+            complaint: Some(encode(&complaint)),
+        }))
+    }
+
+    async fn get_complaint(
+        &self,
+        request: Request<proto::GetComplaintRequest>,
+    ) -> Result<Response<proto::GetComplaintResponse>, Status> {
+        let who = principal(&request)?;
+        let id = complaint_name("name", &request.get_ref().name).map_err(Error::from)?;
+        let now = Instant::now();
+        let mut session = self.0.store.read().await?;
+        let access = self
+            .0
+            .guard
+            .complaint(&mut session, &who, id, Action::Read, now)
+            .await?;
+        let history = session.complaint_events(id).await?;
+        Ok(Response::new(proto::GetComplaintResponse {
+            complaint: Some(encode(&access.complaint)),
+            history: history.iter().map(encode_event).collect(),
+        }))
+    }
+
+    async fn list_complaints(
+        &self,
+        request: Request<proto::ListComplaintsRequest>,
+    ) -> Result<Response<proto::ListComplaintsResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.get_ref();
+        let mut v = Violations::default();
+        let page = v.check_all(Page::parse(req.page_size, &req.page_token));
+        let days = v.check(match req.waiting_longer_than_days {
+            0 => Ok(None),
+            d @ 1..=3650 => Ok(Some(i64::from(d))),
+            _ => Err(FieldViolation::new(
+                "waiting_longer_than_days",
+                "must be between 0 and 3650",
+            )),
+        });
+        let (Some(page), Some(days)) = (page, days) else {
+            return Err(v.into_error().into());
+        };
+        let now = Instant::now();
+        let mut session = self.0.store.read().await?;
+        let filter = crate::store::ComplaintListFilter {
+            read: self
+                .0
+                .guard
+                .read_filter(&mut session, Object::Complaint)
+                .await?,
+            awaiting_organisation: req.awaiting_organisation,
+            filed_before: days.map(|d| Instant(now.0 - d * 86_400 * 1_000_000)),
+        };
+        let mut rows = session.list_complaints(&filter, &who, page).await?;
+        let next_page_token = page.next_token(&mut rows, |row| row.complaint.id);
+        let listed: Vec<ComplaintAccess> = rows.into_iter().map(ComplaintAccess::from).collect();
+        self.0
+            .guard
+            .record_listed_complaints(&mut session, &who, &listed, now)
+            .await?;
+        Ok(Response::new(proto::ListComplaintsResponse {
+            complaints: listed.iter().map(|a| encode(&a.complaint)).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn start_complaint_review(
+        &self,
+        request: Request<proto::StartComplaintReviewRequest>,
+    ) -> Result<Response<proto::StartComplaintReviewResponse>, Status> {
+        let req = request.get_ref();
+        let id = complaint_name("name", &req.name).map_err(Error::from)?;
+        let expected = etag("etag", &req.etag).map_err(Error::from)?;
+        let change = Change {
+            step: Step::StartReview,
+            action: Action::Review,
+            forwarded_to: None,
+            text: "",
+        };
+        let complaint = self.change(&request, id, expected, change).await?;
+        Ok(Response::new(proto::StartComplaintReviewResponse {
+            complaint: Some(complaint),
+        }))
+    }
+
+    async fn reconsider_complaint(
+        &self,
+        request: Request<proto::ReconsiderComplaintRequest>,
+    ) -> Result<Response<proto::ReconsiderComplaintResponse>, Status> {
+        let req = request.get_ref();
+        let mut v = Violations::default();
+        let id = v.check(complaint_name("name", &req.name));
+        let outcome = v.check(
+            from_wire(&OUTCOMES, req.outcome)
+                .filter(|o| *o != Outcome::Returned)
+                .ok_or_else(|| {
+                    FieldViolation::new(
+                        "outcome",
+                        "must be COMPLAINT_DECISION_UPHELD or COMPLAINT_DECISION_NOT_UPHELD",
+                    )
+                }),
+        );
+        let text = v.check(long_text("text", &req.text, true));
+        let expected = v.check(etag("etag", &req.etag));
+        let (Some(id), Some(outcome), Some(text), Some(expected)) = (id, outcome, text, expected)
+        else {
+            return Err(v.into_error().into());
+        };
+        let change = Change {
+            step: Step::Reconsider(outcome),
+            action: Action::Reconsider,
+            forwarded_to: None,
+            text: &text,
+        };
+        let complaint = self.change(&request, id, expected, change).await?;
+        Ok(Response::new(proto::ReconsiderComplaintResponse {
+            complaint: Some(complaint),
+        }))
+    }
+
+    async fn forward_complaint(
+        &self,
+        request: Request<proto::ForwardComplaintRequest>,
+    ) -> Result<Response<proto::ForwardComplaintResponse>, Status> {
+        let req = request.get_ref();
+        let mut v = Violations::default();
+        let id = v.check(complaint_name("name", &req.name));
+        let authority = v.check(
+            OrgNumber::parse("authority", &req.authority).and_then(|org| {
+                if self.0.complaint_authorities.contains(&org) {
+                    Ok(org)
+                } else {
+                    Err(FieldViolation::new(
+                        "authority",
+                        "is not a configured complaint authority (county governor)",
+                    ))
+                }
+            }),
+        );
+        let assessment = v.check(long_text("assessment", &req.assessment, true));
+        let expected = v.check(etag("etag", &req.etag));
+        let (Some(id), Some(authority), Some(assessment), Some(expected)) =
+            (id, authority, assessment, expected)
+        else {
+            return Err(v.into_error().into());
+        };
+        let change = Change {
+            step: Step::Forward,
+            action: Action::Forward,
+            forwarded_to: Some(&authority),
+            text: &assessment,
+        };
+        let complaint = self.change(&request, id, expected, change).await?;
+        Ok(Response::new(proto::ForwardComplaintResponse {
+            complaint: Some(complaint),
+        }))
+    }
+
+    async fn decide_complaint(
+        &self,
+        request: Request<proto::DecideComplaintRequest>,
+    ) -> Result<Response<proto::DecideComplaintResponse>, Status> {
+        let req = request.get_ref();
+        let mut v = Violations::default();
+        let id = v.check(complaint_name("name", &req.name));
+        let decision = v.check(
+            from_wire(&OUTCOMES, req.decision)
+                .ok_or_else(|| FieldViolation::new("decision", "must be set")),
+        );
+        let reasons = v.check(long_text("reasons", &req.reasons, true));
+        let expected = v.check(etag("etag", &req.etag));
+        let (Some(id), Some(decision), Some(reasons), Some(expected)) =
+            (id, decision, reasons, expected)
+        else {
+            return Err(v.into_error().into());
+        };
+        let change = Change {
+            step: Step::Decide(decision),
+            action: Action::Decide,
+            forwarded_to: None,
+            text: &reasons,
+        };
+        let complaint = self.change(&request, id, expected, change).await?;
+        Ok(Response::new(proto::DecideComplaintResponse {
+            complaint: Some(complaint),
+        }))
+    }
+
+    async fn withdraw_complaint(
+        &self,
+        request: Request<proto::WithdrawComplaintRequest>,
+    ) -> Result<Response<proto::WithdrawComplaintResponse>, Status> {
+        let req = request.get_ref();
+        let mut v = Violations::default();
+        let id = v.check(complaint_name("name", &req.name));
+        let reason = v.check(long_text("reason", &req.reason, false));
+        let expected = v.check(etag("etag", &req.etag));
+        let (Some(id), Some(reason), Some(expected)) = (id, reason, expected) else {
+            return Err(v.into_error().into());
+        };
+        let change = Change {
+            step: Step::Withdraw,
+            action: Action::Withdraw,
+            forwarded_to: None,
+            text: &reason,
+        };
+        let complaint = self.change(&request, id, expected, change).await?;
+        Ok(Response::new(proto::WithdrawComplaintResponse {
+            complaint: Some(complaint),
+        }))
+    }
+}

@@ -1,0 +1,381 @@
+//! Complaints and the rules of their handling: the four-week deadline and the state machine.
+
+use super::date::Date;
+use super::error::Violations;
+use super::ids::{NationalId, OrgNumber, ResourceId};
+use super::subject::Subject;
+use super::time::Instant;
+use super::{Error, FieldViolation, stored_enum};
+
+/// The complaint deadline: four weeks from when the complainant learned of the matter
+/// (pasient- og brukerrettighetsloven § 7-5).
+pub const DEADLINE_DAYS: i64 = 28;
+
+/// The longest complaint text, reason or assessment, in characters.
+pub const MAX_TEXT: usize = 10_000;
+
+stored_enum! {
+    /// What a complaint is about.
+    ComplaintKind {
+        NoPlanOffered = "no_plan_offered",
+        NoCoordinator = "no_coordinator",
+        NoChildCoordinator = "no_child_coordinator",
+        PlanNotFollowed = "plan_not_followed",
+        CoordinatorNotFollowingUp = "coordinator_not_following_up",
+        Other = "other",
+    }
+}
+
+stored_enum! {
+    /// Where a complaint is in its handling.
+    ComplaintState {
+        Submitted = "submitted",
+        UnderReview = "under_review",
+        Upheld = "upheld",
+        NotUpheld = "not_upheld",
+        Forwarded = "forwarded",
+        Returned = "returned",
+        Decided = "decided",
+        Withdrawn = "withdrawn",
+    }
+}
+
+stored_enum! {
+    /// An outcome: of the organisation's reconsideration (upheld or not), or of the county
+    /// governor's decision (also: returned for a new assessment).
+    Outcome { Upheld = "upheld", NotUpheld = "not_upheld", Returned = "returned" }
+}
+
+stored_enum! {
+    /// How a representative is related to the patient they complain for.
+    RepresentativeRelation {
+        Parent = "parent",
+        Guardian = "guardian",
+        NextOfKin = "next_of_kin",
+        PowerOfAttorney = "power_of_attorney",
+        Other = "other",
+    }
+}
+
+/// A step in a complaint's handling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// The organisation starts or resumes its review.
+    StartReview,
+    /// The organisation's reconsideration: upheld or not upheld.
+    Reconsider(Outcome),
+    /// Forwarding to the county governor.
+    Forward,
+    /// The county governor's decision.
+    Decide(Outcome),
+    /// The complainant withdraws.
+    Withdraw,
+}
+
+impl ComplaintState {
+    /// Whether the complaint is still open: not upheld by the organisation, decided or
+    /// withdrawn.
+    pub fn is_open(self) -> bool {
+        !matches!(
+            self,
+            ComplaintState::Upheld | ComplaintState::Decided | ComplaintState::Withdrawn
+        )
+    }
+
+    /// The state after `step`, or `FAILED_PRECONDITION` naming the current state.
+    pub fn after(self, step: Step) -> Result<ComplaintState, Error> {
+        use ComplaintState::*;
+        let next = match (self, step) {
+            (Submitted | Returned, Step::StartReview) => Some(UnderReview),
+            (UnderReview, Step::Reconsider(Outcome::Upheld)) => Some(Upheld),
+            (UnderReview, Step::Reconsider(Outcome::NotUpheld)) => Some(NotUpheld),
+            (NotUpheld, Step::Forward) => Some(Forwarded),
+            (Forwarded, Step::Decide(Outcome::Returned)) => Some(Returned),
+            (Forwarded, Step::Decide(_)) => Some(Decided),
+            (state, Step::Withdraw) if state.is_open() => Some(Withdrawn),
+            _ => None,
+        };
+        next.ok_or_else(|| {
+            let needs = match step {
+                Step::StartReview => "SUBMITTED or RETURNED",
+                Step::Reconsider(_) => "UNDER_REVIEW",
+                Step::Forward => "NOT_UPHELD",
+                Step::Decide(_) => "FORWARDED",
+                Step::Withdraw => "an open state",
+            };
+            Error::FailedPrecondition(format!(
+                "the complaint is {}; this needs {needs}",
+                self.as_str().to_uppercase()
+            ))
+        })
+    }
+}
+
+/// A complaint (klage) that a patient's right to an individual plan, a coordinator or a child
+/// coordinator was not met, lodged with the organisation that failed them and, if not upheld
+/// there, decided by the county governor (Statsforvalteren).
+#[derive(Clone, Debug)]
+pub struct Complaint {
+    /// Its id.
+    pub id: ResourceId,
+    /// The organisation complained against.
+    pub organisation: OrgNumber,
+    /// The patient concerned.
+    pub patient: NationalId,
+    /// Who filed it.
+    pub complainant: Subject,
+    /// The complainant's relation to the patient, when filed on their behalf.
+    pub representative: Option<RepresentativeRelation>,
+    /// What it is about.
+    pub kind: ComplaintKind,
+    /// The complaint in the complainant's words.
+    pub text: String,
+    /// The plan concerned, if any.
+    pub plan: Option<ResourceId>,
+    /// When the complainant learned of the matter.
+    pub learned_of: Date,
+    /// The deadline computed from it.
+    pub deadline: Date,
+    /// Whether it was filed after the deadline.
+    pub late: bool,
+    /// Where it is in its handling.
+    pub state: ComplaintState,
+    /// The county governor it was forwarded to.
+    pub forwarded_to: Option<OrgNumber>,
+    /// The county governor's decision.
+    pub decision: Option<Outcome>,
+    /// Increases with every change; the etag.
+    pub revision: i64,
+    /// When it was filed.
+    pub create_time: Instant,
+    /// When it last changed.
+    pub update_time: Instant,
+}
+
+/// What it takes to file a complaint, validated.
+#[derive(Clone, Debug)]
+pub struct NewComplaint {
+    /// The organisation complained against.
+    pub organisation: OrgNumber,
+    /// The patient concerned.
+    pub patient: NationalId,
+    /// The complainant's relation to the patient, when filing on their behalf.
+    pub representative: Option<RepresentativeRelation>,
+    /// What it is about.
+    pub kind: ComplaintKind,
+    /// The complaint text.
+    pub text: String,
+    /// The plan concerned, if any.
+    pub plan: Option<ResourceId>,
+    /// When the complainant learned of the matter.
+    pub learned_of: Date,
+}
+
+impl NewComplaint {
+    /// The deadline for this complaint and whether filing it `today` is late.
+    pub fn deadline(&self, today: Date) -> (Date, bool) {
+        let deadline = self.learned_of.plus_days(DEADLINE_DAYS);
+        (deadline, today > deadline)
+    }
+}
+
+/// Checks the parts of a complaint a request carries; the api gathers field names.
+pub struct ComplaintInput<'a> {
+    /// The organisation number complained against.
+    pub organisation: &'a str,
+    /// The kind, `None` when unspecified or unknown.
+    pub kind: Option<ComplaintKind>,
+    /// The text.
+    pub text: &'a str,
+    /// The plan concerned, when the request named one.
+    pub plan: Option<Result<ResourceId, FieldViolation>>,
+    /// When the complainant learned of the matter.
+    pub learned_of: Option<Result<Date, FieldViolation>>,
+    /// The patient: the caller's own number, or the one given on their behalf.
+    pub patient: Result<NationalId, FieldViolation>,
+    /// The representative's relation, when filing on behalf.
+    pub representative: Option<Result<RepresentativeRelation, FieldViolation>>,
+}
+
+impl ComplaintInput<'_> {
+    /// Validates every part, reporting all violations at once, with `today` bounding
+    /// `learned_of`.
+    pub fn parse(self, today: Date) -> Result<NewComplaint, Vec<FieldViolation>> {
+        let mut v = Violations::default();
+        let organisation = v.check(OrgNumber::parse(
+            "complaint.organisation",
+            self.organisation,
+        ));
+        let kind = v.check(
+            self.kind
+                .ok_or_else(|| FieldViolation::new("complaint.kind", "must be set")),
+        );
+        let text = v.check(long_text("complaint.text", self.text, true));
+        let plan = match self.plan {
+            None => Some(None),
+            Some(plan) => v.check(plan).map(Some),
+        };
+        let learned_of = match self.learned_of {
+            None => {
+                v.push(FieldViolation::new("complaint.learned_of", "must be set"));
+                None
+            }
+            Some(Ok(date)) if date > today => {
+                v.push(FieldViolation::new(
+                    "complaint.learned_of",
+                    "must not be in the future",
+                ));
+                None
+            }
+            Some(date) => v.check(date),
+        };
+        if kind == Some(ComplaintKind::NoPlanOffered) && matches!(plan, Some(Some(_))) {
+            v.push(FieldViolation::new(
+                "complaint.plan",
+                "must be empty for a complaint that no plan was offered",
+            ));
+        }
+        let patient = v.check(self.patient);
+        let representative = match self.representative {
+            None => Some(None),
+            Some(r) => v.check(r).map(Some),
+        };
+        match (
+            organisation,
+            kind,
+            text,
+            plan,
+            learned_of,
+            patient,
+            representative,
+        ) {
+            (
+                Some(organisation),
+                Some(kind),
+                Some(text),
+                Some(plan),
+                Some(learned_of),
+                Some(patient),
+                Some(representative),
+            ) if v.is_empty() => Ok(NewComplaint {
+                organisation,
+                patient,
+                representative,
+                kind,
+                text,
+                plan,
+                learned_of,
+            }),
+            _ => Err(v.into_violations()),
+        }
+    }
+}
+
+/// Validates a free text of at most `MAX_TEXT` characters; `required` forbids a blank one.
+/// Returns it trimmed.
+pub fn long_text(field: &str, value: &str, required: bool) -> Result<String, FieldViolation> {
+    let trimmed = value.trim();
+    if required && trimmed.is_empty() {
+        return Err(FieldViolation::new(field, "must not be empty"));
+    }
+    if trimmed.chars().count() > MAX_TEXT {
+        return Err(FieldViolation::new(
+            field,
+            format!("must be at most {MAX_TEXT} characters"),
+        ));
+    }
+    if trimmed
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
+        return Err(FieldViolation::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// One step of a complaint's history.
+#[derive(Clone, Debug)]
+pub struct ComplaintEvent {
+    /// When.
+    pub time: Instant,
+    /// Who.
+    pub actor: Subject,
+    /// The organisation they acted for.
+    pub actor_organisation: Option<OrgNumber>,
+    /// The state before; `None` for the filing.
+    pub from: Option<ComplaintState>,
+    /// The state after.
+    pub to: ComplaintState,
+    /// What was done, or the reasons.
+    pub text: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ComplaintState::*;
+
+    #[test]
+    fn the_state_machine() {
+        assert_eq!(Submitted.after(Step::StartReview).unwrap(), UnderReview);
+        assert_eq!(Returned.after(Step::StartReview).unwrap(), UnderReview);
+        assert_eq!(
+            UnderReview
+                .after(Step::Reconsider(Outcome::Upheld))
+                .unwrap(),
+            Upheld
+        );
+        assert_eq!(
+            UnderReview
+                .after(Step::Reconsider(Outcome::NotUpheld))
+                .unwrap(),
+            NotUpheld
+        );
+        assert_eq!(NotUpheld.after(Step::Forward).unwrap(), Forwarded);
+        assert_eq!(
+            Forwarded.after(Step::Decide(Outcome::Returned)).unwrap(),
+            Returned
+        );
+        assert_eq!(
+            Forwarded.after(Step::Decide(Outcome::Upheld)).unwrap(),
+            Decided
+        );
+        for open in [Submitted, UnderReview, NotUpheld, Forwarded, Returned] {
+            assert_eq!(open.after(Step::Withdraw).unwrap(), Withdrawn);
+        }
+        for closed in [Upheld, Decided, Withdrawn] {
+            assert!(closed.after(Step::Withdraw).is_err());
+        }
+        let Err(Error::FailedPrecondition(message)) = Upheld.after(Step::Forward) else {
+            panic!("forwarding an upheld complaint must fail");
+        };
+        assert!(message.contains("UPHELD"));
+        assert!(Submitted.after(Step::Decide(Outcome::Upheld)).is_err());
+        assert!(
+            UnderReview
+                .after(Step::Reconsider(Outcome::Returned))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn deadline_is_four_weeks() {
+        let learned = Date::new(2026, 10, 1).unwrap();
+        let new = NewComplaint {
+            organisation: OrgNumber::parse("", "910000004").unwrap(),
+            patient: NationalId::parse("", "01818010083").unwrap(),
+            representative: None,
+            kind: ComplaintKind::Other,
+            text: "x".into(),
+            plan: None,
+            learned_of: learned,
+        };
+        let (deadline, late) = new.deadline(Date::new(2026, 10, 29).unwrap());
+        assert_eq!(deadline.to_string(), "2026-10-29");
+        assert!(!late);
+        assert!(new.deadline(Date::new(2026, 10, 30).unwrap()).1);
+    }
+}

@@ -1,0 +1,22 @@
+//! The relations a caller can hold to a plan or a complaint.
+
+use super::stored_enum;
+
+stored_enum! {
+    /// A relation a caller holds to a plan, derived from database rows on every
+    /// request. The text is the relation's name in the casbin policy.
+    Relation {
+        /// The patient the plan is for.
+        Owner = "owner",
+        /// Serves on the plan's responsibility group now, for the organisation they act for.
+        Member = "member",
+        /// The plan's coordinator (koordinator): the member who runs the plan.
+        Coordinator = "coordinator",
+        /// Filed the complaint.
+        Complainant = "complainant",
+        /// The patient a complaint concerns.
+        ComplaintPatient = "complaint_patient",
+        /// Any citizen (logged in with ID-porten), for what citizens may start themselves.
+        Citizen = "citizen",
+    }
+}

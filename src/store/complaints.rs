@@ -1,0 +1,367 @@
+//! Complaints and their history.
+
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+
+use super::plans::ReadFilter;
+use super::{Session, db, stored};
+use crate::domain::Error;
+use crate::domain::complaint::{
+    Complaint, ComplaintEvent, ComplaintKind, ComplaintState, NewComplaint, Outcome,
+    RepresentativeRelation,
+};
+use crate::domain::date::Date;
+use crate::domain::ids::{NationalId, OrgNumber, ResourceId};
+use crate::domain::page::Page;
+use crate::domain::principal::Principal;
+use crate::domain::relation::Relation;
+use crate::domain::subject::Subject;
+use crate::domain::time::Instant;
+
+// A complaint's columns and the caller's relations to it. The caller's parameters: $1 their
+// national id (or ''), $2 their subject, $3 the organisation they act for (or '').
+macro_rules! complaint_select {
+    () => {
+        concat!(
+            "SELECT c.id, c.organisation_id, c.patient_id, c.complainant, ",
+            "c.representative_relation, c.kind, c.text, c.plan_id, c.learned_of, c.deadline, ",
+            "c.late, c.state, c.forwarded_to, c.decision, c.revision, c.create_time, ",
+            "c.update_time, ",
+            "CAST(CASE WHEN c.complainant = $2 THEN 1 ELSE 0 END AS BIGINT) AS is_complainant, ",
+            "CAST(CASE WHEN c.patient_id = $1 THEN 1 ELSE 0 END AS BIGINT) AS is_patient, ",
+            "(SELECT e.epoch FROM role_grants_epoch e WHERE e.id = 1) AS grants_epoch ",
+            "FROM complaints c "
+        )
+    };
+}
+
+/// A complaint with the caller's relations to it, as one query found them.
+#[derive(Debug)]
+pub struct ComplaintAccessRow {
+    /// The complaint.
+    pub complaint: Complaint,
+    /// The caller filed it.
+    pub complainant: bool,
+    /// The caller is the patient it concerns.
+    pub patient: bool,
+    /// The role grants' epoch at the time of the query.
+    pub grants_epoch: i64,
+}
+
+/// What a complaint list shows.
+#[derive(Debug, Default)]
+pub struct ComplaintListFilter {
+    /// Who may see what, from the policy.
+    pub read: ReadFilter,
+    /// Only complaints waiting for the organisation (submitted, under review, returned).
+    pub awaiting_organisation: bool,
+    /// Only complaints filed before this instant.
+    pub filed_before: Option<Instant>,
+}
+
+impl Session {
+    /// Stores a filed complaint and the first step of its history.
+    #[tracing::instrument(skip_all)]
+    pub async fn insert_complaint(
+        &mut self,
+        new: &NewComplaint,
+        complainant: &Principal,
+        (deadline, late): (Date, bool),
+        now: Instant,
+    ) -> Result<Complaint, Error> {
+        let complaint = Complaint {
+            id: ResourceId::generate(),
+            organisation: new.organisation.clone(),
+            patient: new.patient.clone(),
+            complainant: complainant.subject.clone(),
+            representative: new.representative,
+            kind: new.kind,
+            text: new.text.clone(),
+            plan: new.plan,
+            learned_of: new.learned_of,
+            deadline,
+            late,
+            state: ComplaintState::Submitted,
+            forwarded_to: None,
+            decision: None,
+            revision: 1,
+            create_time: now,
+            update_time: now,
+        };
+        sqlx::query(
+            "INSERT INTO complaints (id, organisation_id, patient_id, complainant, \
+             representative_relation, kind, text, plan_id, learned_of, deadline, late, state, \
+             revision, create_time, update_time) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        )
+        .bind(complaint.id.to_string())
+        .bind(complaint.organisation.as_str())
+        .bind(complaint.patient.expose())
+        .bind(complaint.complainant.as_stored())
+        .bind(
+            complaint
+                .representative
+                .map_or("", RepresentativeRelation::as_str),
+        )
+        .bind(complaint.kind.as_str())
+        .bind(complaint.text.as_str())
+        .bind(complaint.plan.map(|p| p.to_string()))
+        .bind(complaint.learned_of.to_string())
+        .bind(complaint.deadline.to_string())
+        .bind(i64::from(complaint.late))
+        .bind(complaint.state.as_str())
+        .bind(complaint.revision)
+        .bind(now.0)
+        .bind(now.0)
+        .execute(self.conn())
+        .await
+        .map_err(db)?;
+        self.insert_event(&complaint, None, complainant, "", now)
+            .await?;
+        Ok(complaint)
+    }
+
+    /// Loads a complaint and the caller's relations to it; `None` when absent.
+    #[tracing::instrument(skip_all)]
+    pub async fn complaint_access(
+        &mut self,
+        id: ResourceId,
+        who: &Principal,
+    ) -> Result<Option<ComplaintAccessRow>, Error> {
+        let row = caller_params(
+            sqlx::query(concat!(complaint_select!(), "WHERE c.id = $4")),
+            who,
+        )
+        .bind(id.to_string())
+        .fetch_optional(self.conn())
+        .await
+        .map_err(db)?;
+        row.as_ref().map(access_from_row).transpose()
+    }
+
+    /// Moves a complaint to `next`, recording the step. `ABORTED` when `expected_revision` is
+    /// stale or someone else changed the complaint since it was loaded.
+    #[allow(clippy::too_many_arguments)]
+    #[tracing::instrument(skip_all)]
+    pub async fn transition_complaint(
+        &mut self,
+        complaint: &Complaint,
+        next: ComplaintState,
+        expected_revision: Option<i64>,
+        forwarded_to: Option<&OrgNumber>,
+        decision: Option<Outcome>,
+        actor: &Principal,
+        text: &str,
+        now: Instant,
+    ) -> Result<Complaint, Error> {
+        let stale =
+            || Error::Aborted("the complaint changed since it was read: read it again".into());
+        if expected_revision.is_some_and(|rev| rev != complaint.revision) {
+            return Err(stale());
+        }
+        let updated = sqlx::query(
+            "UPDATE complaints SET state = $1, forwarded_to = COALESCE($2, forwarded_to), \
+             decision = COALESCE($3, decision), revision = revision + 1, update_time = $4 \
+             WHERE id = $5 AND revision = $6",
+        )
+        .bind(next.as_str())
+        .bind(forwarded_to.map(|o| o.as_str().to_owned()))
+        .bind(decision.map(|d| d.as_str().to_owned()))
+        .bind(now.0)
+        .bind(complaint.id.to_string())
+        .bind(complaint.revision)
+        .execute(self.conn())
+        .await
+        .map_err(db)?;
+        if updated.rows_affected() != 1 {
+            return Err(stale());
+        }
+        let mut changed = complaint.clone();
+        changed.state = next;
+        changed.forwarded_to = forwarded_to.cloned().or(changed.forwarded_to);
+        changed.decision = decision.or(changed.decision);
+        changed.revision += 1;
+        changed.update_time = now;
+        self.insert_event(&changed, Some(complaint.state), actor, text, now)
+            .await?;
+        Ok(changed)
+    }
+
+    async fn insert_event(
+        &mut self,
+        complaint: &Complaint,
+        from: Option<ComplaintState>,
+        actor: &Principal,
+        text: &str,
+        now: Instant,
+    ) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO complaint_events (id, organisation_id, complaint_id, time, actor, \
+             actor_organisation, from_state, to_state, text) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(ResourceId::generate().to_string())
+        .bind(complaint.organisation.as_str())
+        .bind(complaint.id.to_string())
+        .bind(now.0)
+        .bind(actor.subject.as_stored())
+        .bind(actor.acting_organisation())
+        .bind(from.map_or("", ComplaintState::as_str))
+        .bind(complaint.state.as_str())
+        .bind(text)
+        .execute(self.conn())
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    /// A complaint's history, oldest first.
+    #[tracing::instrument(skip_all)]
+    pub async fn complaint_events(&mut self, id: ResourceId) -> Result<Vec<ComplaintEvent>, Error> {
+        let rows = sqlx::query(
+            "SELECT time, actor, actor_organisation, from_state, to_state, text \
+             FROM complaint_events WHERE complaint_id = $1 ORDER BY id",
+        )
+        .bind(id.to_string())
+        .fetch_all(self.conn())
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|row| {
+                let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
+                let acting = text("actor_organisation")?;
+                let from = text("from_state")?;
+                Ok(ComplaintEvent {
+                    time: Instant(row.try_get("time").map_err(db)?),
+                    actor: Subject::from_stored(text("actor")?),
+                    actor_organisation: if acting.is_empty() {
+                        None
+                    } else {
+                        Some(stored("organisation", OrgNumber::parse("", &acting).ok())?)
+                    },
+                    from: if from.is_empty() {
+                        None
+                    } else {
+                        Some(stored("state", ComplaintState::from_stored(&from))?)
+                    },
+                    to: stored("state", ComplaintState::from_stored(&text("to_state")?))?,
+                    text: text("text")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The complaints the caller may see, oldest first, after the page's position; one more
+    /// than the page size.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_complaints(
+        &mut self,
+        filter: &ComplaintListFilter,
+        who: &Principal,
+        page: Page,
+    ) -> Result<Vec<ComplaintAccessRow>, Error> {
+        let mut clauses: Vec<String> = Vec::new();
+        if filter.read.grants(Relation::Complainant) {
+            clauses.push("c.complainant = $2".into());
+        }
+        if filter.read.grants(Relation::ComplaintPatient) && who.national_id.is_some() {
+            clauses.push("c.patient_id = $1".into());
+        }
+        if !filter.read.org_roles.is_empty() && who.organisation.is_some() {
+            clauses.push(format!(
+                "((c.organisation_id = $3 OR c.forwarded_to = $3) AND EXISTS (SELECT 1 \
+                 FROM role_grants g WHERE g.organisation_id = $3 AND g.subject = $2 \
+                 AND g.role IN ({})))",
+                filter.read.role_list()
+            ));
+        }
+        if clauses.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = format!(
+            "{} WHERE c.id > $4 AND c.create_time < $5 AND ({})",
+            complaint_select!(),
+            clauses.join(" OR ")
+        );
+        if filter.awaiting_organisation {
+            sql.push_str(" AND c.state IN ('submitted', 'under_review', 'returned')");
+        }
+        sql.push_str(" ORDER BY c.id LIMIT $6");
+        let rows = caller_params(sqlx::query(AssertSqlSafe(sql)), who)
+            .bind(page.after.map(|id| id.to_string()).unwrap_or_default())
+            .bind(filter.filed_before.map_or(i64::MAX, |t| t.0))
+            .bind(i64::from(page.size) + 1)
+            .fetch_all(self.conn())
+            .await
+            .map_err(db)?;
+        rows.iter().map(access_from_row).collect()
+    }
+}
+
+type AnyQuery = sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// Binds the caller's parameters $1 to $3.
+fn caller_params(query: AnyQuery, who: &Principal) -> AnyQuery {
+    query
+        .bind(
+            who.national_id
+                .as_ref()
+                .map(|id| id.expose().to_owned())
+                .unwrap_or_default(),
+        )
+        .bind(who.subject.as_stored().to_owned())
+        .bind(who.acting_organisation().to_owned())
+}
+
+fn access_from_row(row: &AnyRow) -> Result<ComplaintAccessRow, Error> {
+    let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
+    let optional = |name: &str| row.try_get::<Option<String>, _>(name).map_err(db);
+    let flag = |name: &str| row.try_get::<i64, _>(name).map(|v| v == 1).map_err(db);
+    let date =
+        |name: &str| -> Result<Date, Error> { stored("date", Date::from_stored(&text(name)?)) };
+    let relation = text("representative_relation")?;
+    let complaint = Complaint {
+        id: stored("complaint id", ResourceId::parse(&text("id")?))?,
+        organisation: stored(
+            "organisation",
+            OrgNumber::parse("", &text("organisation_id")?).ok(),
+        )?,
+        patient: stored(
+            "patient id",
+            NationalId::parse("", &text("patient_id")?).ok(),
+        )?,
+        complainant: Subject::from_stored(text("complainant")?),
+        representative: if relation.is_empty() {
+            None
+        } else {
+            Some(stored(
+                "relation",
+                RepresentativeRelation::from_stored(&relation),
+            )?)
+        },
+        kind: stored("kind", ComplaintKind::from_stored(&text("kind")?))?,
+        text: text("text")?,
+        plan: optional("plan_id")?
+            .map(|p| stored("plan id", ResourceId::parse(&p)))
+            .transpose()?,
+        learned_of: date("learned_of")?,
+        deadline: date("deadline")?,
+        late: flag("late")?,
+        state: stored("state", ComplaintState::from_stored(&text("state")?))?,
+        forwarded_to: optional("forwarded_to")?
+            .map(|o| stored("organisation", OrgNumber::parse("", &o).ok()))
+            .transpose()?,
+        decision: optional("decision")?
+            .map(|d| stored("decision", Outcome::from_stored(&d)))
+            .transpose()?,
+        revision: row.try_get("revision").map_err(db)?,
+        create_time: Instant(row.try_get("create_time").map_err(db)?),
+        update_time: Instant(row.try_get("update_time").map_err(db)?),
+    };
+    Ok(ComplaintAccessRow {
+        complaint,
+        complainant: flag("is_complainant")?,
+        patient: flag("is_patient")?,
+        grants_epoch: row.try_get("grants_epoch").map_err(db)?,
+    })
+}

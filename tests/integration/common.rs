@@ -14,6 +14,7 @@ use samvirke::domain::organisation::OrgRole;
 use samvirke::domain::subject::Subject;
 use samvirke::domain::time::Instant;
 use samvirke::proto;
+use samvirke::proto::complaint_service_client::ComplaintServiceClient;
 use samvirke::proto::organisation_service_client::OrganisationServiceClient;
 use samvirke::proto::plan_service_client::PlanServiceClient;
 use samvirke::proto::responsibility_group_service_client::ResponsibilityGroupServiceClient;
@@ -45,6 +46,7 @@ pub const PATIENT: &str = "01818010083";
 pub const OTHER_PATIENT: &str = "02828020075";
 pub const NEXT_OF_KIN: &str = "15858530080";
 pub const STRANGER: &str = "20898540260";
+pub const YET_ANOTHER_PATIENT: &str = "05838560018";
 
 /// Runs a test body against SQLite and against PostgreSQL, as two tests.
 macro_rules! on_both_backends {
@@ -291,6 +293,14 @@ impl TestServer {
         )
     }
 
+    /// A complaint client calling as `who`.
+    pub fn complaints(
+        &self,
+        who: Option<&Who>,
+    ) -> ComplaintServiceClient<InterceptedService<Channel, Bearer>> {
+        ComplaintServiceClient::with_interceptor(self.channel.clone(), self.bearer(who))
+    }
+
     /// A responsibility group client calling as `who`.
     pub fn members(
         &self,
@@ -347,6 +357,8 @@ impl TestServer {
             "plans" => "SELECT CAST(COUNT(*) AS BIGINT) FROM plans",
             "members" => "SELECT CAST(COUNT(*) AS BIGINT) FROM members",
             "role_grants" => "SELECT CAST(COUNT(*) AS BIGINT) FROM role_grants",
+            "complaints" => "SELECT CAST(COUNT(*) AS BIGINT) FROM complaints",
+            "complaint_events" => "SELECT CAST(COUNT(*) AS BIGINT) FROM complaint_events",
             other => panic!("no count for {other}"),
         };
         sqlx::query_scalar(sql).fetch_one(&self.db).await.unwrap()

@@ -7,6 +7,7 @@ mod common;
 mod authorization_matrix;
 mod bad_input;
 mod cli;
+mod complaints;
 mod health;
 mod members;
 mod organisations;

@@ -34,6 +34,28 @@ pub enum Command {
     /// Grant an organisation role directly in the database: bootstraps an organisation's first
     /// admin, who then grants further roles through the API.
     Grant(GrantArgs),
+    /// Measure how list calls scale with the size of the database; writes the figures to a file.
+    Bench(BenchArgs),
+}
+
+/// `samvirke bench`.
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Plans in the baseline database.
+    #[arg(long, default_value_t = 1_000)]
+    pub baseline_plans: usize,
+    /// Plans in the large database.
+    #[arg(long, default_value_t = 20_000)]
+    pub large_plans: usize,
+    /// Calls timed per caller and size.
+    #[arg(long, default_value_t = 100)]
+    pub repeats: usize,
+    /// PostgreSQL to measure on as well, in a schema of its own (SQLite is always measured).
+    #[arg(long, env = "SAMVIRKE_BENCH_DATABASE_URL")]
+    pub postgres_url: Option<String>,
+    /// Where to write the figures (JSON).
+    #[arg(long, default_value = "bench-results/list_plans.json")]
+    pub out: PathBuf,
 }
 
 /// The database to use.

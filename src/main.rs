@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Parser;
 use samvirke::auth::token::DEV_ISSUER;
 use samvirke::auth::{DevIdentity, DevKey};
-use samvirke::config::{Cli, Command, GrantArgs, ServeArgs, TokenArgs};
+use samvirke::config::{BenchArgs, Cli, Command, GrantArgs, ServeArgs, TokenArgs};
 use samvirke::domain::Error;
 use samvirke::domain::ids::{NationalId, OrgNumber};
 use samvirke::domain::organisation::OrgRole;
@@ -32,6 +32,7 @@ async fn main() -> ExitCode {
             .map(|_| eprintln!("migrations applied")),
         Command::Token(args) => token(args),
         Command::Grant(args) => grant(args).await,
+        Command::Bench(args) => bench(args).await,
     };
     telemetry.shutdown().await;
     match result {
@@ -152,5 +153,30 @@ async fn grant(args: GrantArgs) -> Result<(), Error> {
         grant.id
     );
     store.close().await;
+    Ok(())
+}
+
+async fn bench(args: BenchArgs) -> Result<(), Error> {
+    let report = samvirke::bench::run(samvirke::bench::BenchConfig {
+        baseline_plans: args.baseline_plans,
+        large_plans: args.large_plans,
+        repeats: args.repeats,
+        postgres_url: args.postgres_url,
+        out: args.out.clone(),
+    })
+    .await?;
+    for f in &report.figures {
+        println!(
+            "{:<9} {:<32} {:>7} us at {} plans, {:>7} us at {} plans: x{:.2}",
+            f.backend,
+            f.caller,
+            f.baseline_median_us,
+            report.baseline_plans,
+            f.large_median_us,
+            report.large_plans,
+            f.ratio
+        );
+    }
+    println!("figures written to {}", args.out.display());
     Ok(())
 }

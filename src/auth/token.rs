@@ -373,14 +373,12 @@ impl DevKey {
             .duration_since(UNIX_EPOCH)
             .map_err(Error::internal)?
             .as_secs();
-        let mut claims = serde_json::json!({
-            "iss": issuer,
-            "aud": audience,
-            "iat": now,
-            "nbf": now,
-            "exp": now + ttl.as_secs(),
-        });
-        let map = claims.as_object_mut().expect("a json object");
+        let mut map = serde_json::Map::new();
+        map.insert("iss".into(), issuer.into());
+        map.insert("aud".into(), audience.into());
+        map.insert("iat".into(), now.into());
+        map.insert("nbf".into(), now.into());
+        map.insert("exp".into(), (now + ttl.as_secs()).into());
         match who {
             DevIdentity::Citizen { pid } => {
                 map.insert("pid".into(), pid.as_str().into());
@@ -406,7 +404,7 @@ impl DevKey {
         header.kid = Some(self.kid.clone());
         let mut der = ED25519_PKCS8_PREFIX.to_vec();
         der.extend_from_slice(&self.seed);
-        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&der))
+        jsonwebtoken::encode(&header, &map, &EncodingKey::from_ed_der(&der))
             .map_err(Error::internal)
     }
 }

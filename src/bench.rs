@@ -1,0 +1,283 @@
+//! `samvirke bench`: measures what the access model promises about lists. A provider's "plans I
+//! serve on" should cost O(page), not O(all plans): the same ListPlans call is timed over a
+//! small database (the baseline) and a large one, in the same run, on each backend, and the
+//! ratio written to a file. A ratio near 1 keeps the promise; one near large/small breaks it.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant as MonoInstant};
+
+use serde::Serialize;
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+
+use crate::auth::token::{DEFAULT_AUDIENCE, DEV_ISSUER};
+use crate::auth::{DevIdentity, DevKey, Policy, VerifierConfig};
+use crate::domain::Error;
+use crate::domain::ids::{NationalId, OrgNumber};
+use crate::domain::member::{MemberRole, NewMember};
+use crate::domain::organisation::OrgRole;
+use crate::domain::plan::{NewPlan, PlanKind};
+use crate::domain::subject::Subject;
+use crate::domain::time::Instant;
+use crate::proto;
+use crate::proto::plan_service_client::PlanServiceClient;
+use crate::server::{KeySource, Server, ServerConfig};
+use crate::store::{DatabaseUrl, Store};
+
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct BenchConfig {
+    /// Plans in the baseline database.
+    pub baseline_plans: usize,
+    /// Plans in the large database.
+    pub large_plans: usize,
+    /// Calls timed per caller and size.
+    pub repeats: usize,
+    /// A PostgreSQL URL to measure on too, in a schema of its own.
+    pub postgres_url: Option<String>,
+    /// Where the figures go.
+    pub out: PathBuf,
+}
+
+const MUNICIPALITY: &str = "910000004";
+const NAV: &str = "930000000";
+const PATIENT: &str = "01818010083";
+const OTHER_PATIENT: &str = "02828020075";
+/// Plans the measured member serves on and the measured patient owns: always the newest.
+const OWN_PLANS: usize = 10;
+
+/// One caller's figures on one backend.
+#[derive(Serialize, Debug)]
+pub struct Figure {
+    /// The backend.
+    pub backend: &'static str,
+    /// Who listed.
+    pub caller: &'static str,
+    /// Median latency over the baseline database, in microseconds.
+    pub baseline_median_us: u128,
+    /// Median latency over the large database, in microseconds.
+    pub large_median_us: u128,
+    /// large / baseline.
+    pub ratio: f64,
+}
+
+/// The whole report.
+#[derive(Serialize, Debug)]
+pub struct Report {
+    /// Plans in the baseline database.
+    pub baseline_plans: usize,
+    /// Plans in the large database.
+    pub large_plans: usize,
+    /// Calls timed per figure.
+    pub repeats: usize,
+    /// The figures.
+    pub figures: Vec<Figure>,
+}
+
+/// Runs the benchmark and writes the report to `config.out`.
+pub async fn run(config: BenchConfig) -> Result<Report, Error> {
+    let mut figures = Vec::new();
+    let mut backends: Vec<&'static str> = vec!["sqlite"];
+    if config.postgres_url.is_some() {
+        backends.push("postgres");
+    }
+    for backend in backends {
+        let mut medians = Vec::new();
+        for plans in [config.baseline_plans, config.large_plans] {
+            medians.push(measure(&config, backend, plans).await?);
+        }
+        for ((caller, small), (_, large)) in medians[0].iter().zip(&medians[1]) {
+            figures.push(Figure {
+                backend,
+                caller,
+                baseline_median_us: small.as_micros(),
+                large_median_us: large.as_micros(),
+                ratio: large.as_secs_f64() / small.as_secs_f64().max(1e-9),
+            });
+        }
+    }
+    let report = Report {
+        baseline_plans: config.baseline_plans,
+        large_plans: config.large_plans,
+        repeats: config.repeats,
+        figures,
+    };
+    if let Some(dir) = config.out.parent() {
+        std::fs::create_dir_all(dir).map_err(Error::internal)?;
+    }
+    let json = serde_json::to_string_pretty(&report).map_err(Error::internal)?;
+    std::fs::write(&config.out, json).map_err(Error::internal)?;
+    Ok(report)
+}
+
+/// Seeds a fresh database with `plans` plans and times ListPlans for each caller.
+async fn measure(
+    config: &BenchConfig,
+    backend: &str,
+    plans: usize,
+) -> Result<Vec<(&'static str, Duration)>, Error> {
+    let dir = std::env::temp_dir().join(format!("samvirke-bench-{}", uuid::Uuid::now_v7()));
+    let (url, schema) = match (backend, &config.postgres_url) {
+        ("postgres", Some(base)) => {
+            let schema = format!("bench_{}", uuid::Uuid::now_v7().simple());
+            admin(base, &format!("CREATE SCHEMA {schema}")).await?;
+            let separator = if base.contains('?') { '&' } else { '?' };
+            let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+            (url, Some((base.clone(), schema)))
+        }
+        _ => (format!("sqlite://{}/bench.db", dir.display()), None),
+    };
+    let server_config = ServerConfig {
+        database_url: DatabaseUrl(url),
+        keys: KeySource::DevKey(dir.join("dev-signing-key")),
+        verifier: VerifierConfig {
+            issuers: vec![DEV_ISSUER.into()],
+            audience: DEFAULT_AUDIENCE.into(),
+            leeway: Duration::from_secs(5),
+        },
+        policy: Policy::embedded(),
+        max_message_bytes: 1024 * 1024,
+        health_interval: Duration::from_secs(5),
+        complaint_authorities: Vec::new(),
+    };
+    let server = Server::build(server_config.clone()).await?;
+    let store = Store::open(&server_config.database_url).await?;
+    seed(&store, plans).await?;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(Error::internal)?;
+    let addr = listener.local_addr().map_err(Error::internal)?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let serving = tokio::spawn(server.serve(listener, async {
+        let _ = stopped.await;
+    }));
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .map_err(Error::internal)?
+        .connect()
+        .await
+        .map_err(Error::internal)?;
+    let key = DevKey::load_or_create(&dir.join("dev-signing-key"))?;
+    let callers: [(&'static str, DevIdentity); 3] = [
+        (
+            "member serving on 10 plans",
+            DevIdentity::Personnel {
+                sub: "nav-adviser".into(),
+                org: NAV.into(),
+            },
+        ),
+        (
+            "patient owning 10 plans",
+            DevIdentity::Citizen {
+                pid: PATIENT.into(),
+            },
+        ),
+        (
+            "unit staff, first page of all",
+            DevIdentity::Personnel {
+                sub: "unit-staff".into(),
+                org: MUNICIPALITY.into(),
+            },
+        ),
+    ];
+    let mut medians = Vec::new();
+    for (name, who) in callers {
+        let token = key.mint(
+            &who,
+            DEV_ISSUER,
+            DEFAULT_AUDIENCE,
+            Duration::from_secs(3600),
+            Default::default(),
+        )?;
+        let header: tonic::metadata::MetadataValue<_> =
+            format!("Bearer {token}").parse().map_err(Error::internal)?;
+        let mut client = PlanServiceClient::with_interceptor(
+            channel.clone(),
+            move |mut r: tonic::Request<()>| {
+                r.metadata_mut().insert("authorization", header.clone());
+                Ok(r)
+            },
+        );
+        let mut times = Vec::with_capacity(config.repeats);
+        for i in 0..config.repeats + 5 {
+            let start = MonoInstant::now();
+            let listed = client
+                .list_plans(proto::ListPlansRequest {
+                    page_size: 50,
+                    page_token: String::new(),
+                })
+                .await
+                .map_err(|s| Error::internal(format!("list plans: {s}")))?;
+            // The first calls warm caches and connections.
+            if i >= 5 {
+                times.push(start.elapsed());
+            }
+            if listed.into_inner().plans.is_empty() {
+                return Err(Error::internal("the benchmark caller saw no plans"));
+            }
+        }
+        times.sort();
+        medians.push((name, times[times.len() / 2]));
+    }
+    let _ = stop.send(());
+    let _ = serving.await;
+    if let Some((base, schema)) = schema {
+        admin(&base, &format!("DROP SCHEMA {schema} CASCADE")).await?;
+    }
+    store.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(medians)
+}
+
+/// `plans` plans in the municipality, the newest `OWN_PLANS` of them the measured patient's,
+/// with the measured member serving on them.
+async fn seed(store: &Store, plans: usize) -> Result<(), Error> {
+    let org = OrgNumber::parse("org", MUNICIPALITY).map_err(Error::from)?;
+    let staff = Subject::parse("subject", "personnel:unit-staff").map_err(Error::from)?;
+    let now = Instant::now();
+    let mut session = store.write().await?;
+    let result = async {
+        session
+            .insert_grant(&org, &staff, OrgRole::UnitStaff, &staff, now)
+            .await?;
+        for i in 0..plans {
+            let own = i >= plans.saturating_sub(OWN_PLANS);
+            let new = NewPlan {
+                organisation: org.clone(),
+                patient: NationalId::parse("patient", if own { PATIENT } else { OTHER_PATIENT })
+                    .map_err(Error::from)?,
+                patient_display_name: "Benchmark".into(),
+                kind: PlanKind::General,
+            };
+            let plan = session.insert_plan(&new, &staff, now).await?;
+            if own {
+                let member = NewMember {
+                    subject: Subject::parse("subject", "personnel:nav-adviser")
+                        .map_err(Error::from)?,
+                    display_name: "NAV".into(),
+                    role: MemberRole::Nav,
+                    organisation: Some(OrgNumber::parse("org", NAV).map_err(Error::from)?),
+                    start_time: None,
+                    end_time: None,
+                };
+                session.insert_member(&plan, &member, &staff, now).await?;
+            }
+        }
+        Ok(())
+    }
+    .await;
+    session.finish(result).await
+}
+
+/// Creates or drops the benchmark's own schema, on a connection of its own (no migrations run
+/// on the base database).
+async fn admin(base: &str, statement: &str) -> Result<(), Error> {
+    use sqlx::{Connection, Executor};
+    let mut conn = sqlx::PgConnection::connect(base)
+        .await
+        .map_err(Error::internal)?;
+    conn.execute(sqlx::AssertSqlSafe(statement.to_owned()))
+        .await
+        .map_err(Error::internal)?;
+    conn.close().await.map_err(Error::internal)
+}

@@ -260,33 +260,40 @@ impl Session {
         who: &Principal,
         page: Page,
     ) -> Result<Vec<ComplaintAccessRow>, Error> {
-        let mut clauses: Vec<String> = Vec::new();
+        // One branch per source of visibility, each on its own index and stopping after a page.
+        let mut conditions = String::from("c.id > $4 AND c.create_time < $5");
+        if filter.awaiting_organisation {
+            conditions.push_str(" AND c.state IN ('submitted', 'under_review', 'returned')");
+        }
+        let branch = |column: &str, extra: &str| {
+            format!(
+                "SELECT c.id AS id FROM complaints c WHERE {column} AND {conditions}{extra} \
+                 ORDER BY c.id LIMIT $6"
+            )
+        };
+        let mut branches: Vec<String> = Vec::new();
         if filter.read.grants(Relation::Complainant) {
-            clauses.push("c.complainant = $2".into());
+            branches.push(branch("c.complainant = $2", ""));
         }
         if filter.read.grants(Relation::ComplaintPatient) && who.national_id.is_some() {
-            clauses.push("c.patient_id = $1".into());
+            branches.push(branch("c.patient_id = $1", ""));
         }
         if !filter.read.org_roles.is_empty() && who.organisation.is_some() {
-            clauses.push(format!(
-                "((c.organisation_id = $3 OR c.forwarded_to = $3) AND EXISTS (SELECT 1 \
-                 FROM role_grants g WHERE g.organisation_id = $3 AND g.subject = $2 \
-                 AND g.role IN ({})))",
+            let held = format!(
+                " AND EXISTS (SELECT 1 FROM role_grants g WHERE g.organisation_id = $3 \
+                 AND g.subject = $2 AND g.role IN ({}))",
                 filter.read.role_list()
-            ));
+            );
+            branches.push(branch("c.organisation_id = $3", &held));
+            branches.push(branch("c.forwarded_to = $3", &held));
         }
-        if clauses.is_empty() {
+        let Some(visible) = super::union_of_pages(&branches) else {
             return Ok(Vec::new());
-        }
-        let mut sql = format!(
-            "{} WHERE c.id > $4 AND c.create_time < $5 AND ({})",
-            complaint_select!(),
-            clauses.join(" OR ")
+        };
+        let sql = format!(
+            "{visible} {} WHERE c.id IN (SELECT id FROM visible) ORDER BY c.id LIMIT $6",
+            complaint_select!()
         );
-        if filter.awaiting_organisation {
-            sql.push_str(" AND c.state IN ('submitted', 'under_review', 'returned')");
-        }
-        sql.push_str(" ORDER BY c.id LIMIT $6");
         let rows = caller_params(sqlx::query(AssertSqlSafe(sql)), who)
             .bind(page.after.map(|id| id.to_string()).unwrap_or_default())
             .bind(filter.filed_before.map_or(i64::MAX, |t| t.0))

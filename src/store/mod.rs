@@ -200,6 +200,22 @@ impl Session {
     }
 }
 
+/// `WITH visible(id) AS (...)`: the union of `branches`, each a query of ids in id order that
+/// stops after a page. The first page of the union lies within the first page of each branch,
+/// so a list costs a few pages of index walks whatever the table holds. `None` when there are
+/// no branches: the caller sees nothing.
+pub(crate) fn union_of_pages(branches: &[String]) -> Option<String> {
+    if branches.is_empty() {
+        return None;
+    }
+    let selects: Vec<String> = branches
+        .iter()
+        .enumerate()
+        .map(|(i, branch)| format!("SELECT id FROM ({branch}) AS branch{i}"))
+        .collect();
+    Some(format!("WITH visible(id) AS ({})", selects.join(" UNION ")))
+}
+
 /// Translates a database failure into the domain's terms. Callers that expect a particular
 /// constraint violation check for it first.
 pub(crate) fn db(e: sqlx::Error) -> Error {

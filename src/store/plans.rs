@@ -155,31 +155,47 @@ impl Session {
         page: Page,
         now: Instant,
     ) -> Result<Vec<PlanAccessRow>, Error> {
-        let mut clauses: Vec<String> = Vec::new();
+        // One branch per source of visibility, each walking its own index in id order and
+        // stopping after a page: the cost follows the page, not the number of plans.
+        let mut branches: Vec<String> = Vec::new();
         if filter.grants(Relation::Owner) && who.national_id.is_some() {
-            clauses.push("p.patient_id = $1".into());
+            branches.push(
+                "SELECT p.id AS id FROM plans p WHERE p.patient_id = $1 AND p.id > $5 \
+                 ORDER BY p.id LIMIT $6"
+                    .into(),
+            );
         }
-        if filter.grants(Relation::Member) {
-            clauses.push(concat!(active_membership!(), ")").into());
-        }
-        if filter.grants(Relation::Coordinator) {
-            clauses.push(concat!(active_membership!(), " AND m.role = 'coordinator')").into());
+        // Every coordinator is a member: the member branch covers both when both grant read.
+        let role_condition = match (
+            filter.grants(Relation::Member),
+            filter.grants(Relation::Coordinator),
+        ) {
+            (true, _) => Some(""),
+            (false, true) => Some(" AND m.role = 'coordinator'"),
+            (false, false) => None,
+        };
+        if let Some(role_condition) = role_condition {
+            branches.push(format!(
+                "SELECT m.plan_id AS id FROM members m WHERE m.subject = $2 \
+                 AND m.acting_organisation = $3 AND m.start_time <= $4 \
+                 AND (m.end_time IS NULL OR m.end_time > $4) AND m.plan_id > $5{role_condition} \
+                 ORDER BY m.plan_id LIMIT $6"
+            ));
         }
         if !filter.org_roles.is_empty() && who.organisation.is_some() {
-            clauses.push(format!(
-                "(p.organisation_id = $3 AND EXISTS (SELECT 1 FROM role_grants g \
-                 WHERE g.organisation_id = p.organisation_id AND g.subject = $2 \
-                 AND g.role IN ({})))",
+            branches.push(format!(
+                "SELECT p.id AS id FROM plans p WHERE p.organisation_id = $3 AND p.id > $5 \
+                 AND EXISTS (SELECT 1 FROM role_grants g WHERE g.organisation_id = $3 \
+                 AND g.subject = $2 AND g.role IN ({})) ORDER BY p.id LIMIT $6",
                 filter.role_list()
             ));
         }
-        if clauses.is_empty() {
+        let Some(visible) = super::union_of_pages(&branches) else {
             return Ok(Vec::new());
-        }
+        };
         let sql = format!(
-            "{} WHERE p.id > $5 AND ({}) ORDER BY p.id LIMIT $6",
+            "{visible} {} WHERE p.id IN (SELECT id FROM visible) ORDER BY p.id LIMIT $6",
             access_select!(),
-            clauses.join(" OR ")
         );
         let rows = caller_params(sqlx::query(AssertSqlSafe(sql)), who, now)
             .bind(page.after.map(|id| id.to_string()).unwrap_or_default())

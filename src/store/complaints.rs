@@ -128,7 +128,7 @@ impl Session {
         id: ResourceId,
         who: &Principal,
     ) -> Result<Option<ComplaintAccessRow>, Error> {
-        let row = caller_params(
+        let row = super::caller_params(
             sqlx::query(concat!(complaint_select!(), "WHERE c.id = $4")),
             who,
         )
@@ -294,7 +294,7 @@ impl Session {
             "{visible} {} WHERE c.id IN (SELECT id FROM visible) ORDER BY c.id LIMIT $6",
             complaint_select!()
         );
-        let rows = caller_params(sqlx::query(AssertSqlSafe(sql)), who)
+        let rows = super::caller_params(sqlx::query(AssertSqlSafe(sql)), who)
             .bind(page.after.map(|id| id.to_string()).unwrap_or_default())
             .bind(filter.filed_before.map_or(i64::MAX, |t| t.0))
             .bind(i64::from(page.size) + 1)
@@ -303,21 +303,6 @@ impl Session {
             .map_err(db)?;
         rows.iter().map(access_from_row).collect()
     }
-}
-
-type AnyQuery = sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>;
-
-/// Binds the caller's parameters $1 to $3.
-fn caller_params(query: AnyQuery, who: &Principal) -> AnyQuery {
-    query
-        .bind(
-            who.national_id
-                .as_ref()
-                .map(|id| id.expose().to_owned())
-                .unwrap_or_default(),
-        )
-        .bind(who.subject.as_stored().to_owned())
-        .bind(who.acting_organisation().to_owned())
 }
 
 fn access_from_row(row: &AnyRow) -> Result<ComplaintAccessRow, Error> {

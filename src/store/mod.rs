@@ -216,6 +216,25 @@ pub(crate) fn union_of_pages(branches: &[String]) -> Option<String> {
     Some(format!("WITH visible(id) AS ({})", selects.join(" UNION ")))
 }
 
+type AnyQuery = sqlx::query::Query<'static, Any, sqlx::any::AnyArguments>;
+
+/// Binds the caller's parameters, numbered alike in every access query: $1 their national id
+/// (or '', which no row has), $2 their subject, $3 the organisation they act for (or '').
+pub(crate) fn caller_params(
+    query: AnyQuery,
+    who: &crate::domain::principal::Principal,
+) -> AnyQuery {
+    query
+        .bind(
+            who.national_id
+                .as_ref()
+                .map(|id| id.expose().to_owned())
+                .unwrap_or_default(),
+        )
+        .bind(who.subject.as_stored().to_owned())
+        .bind(who.acting_organisation().to_owned())
+}
+
 /// Translates a database failure into the domain's terms. Callers that expect a particular
 /// constraint violation check for it first.
 pub(crate) fn db(e: sqlx::Error) -> Error {

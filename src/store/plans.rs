@@ -14,8 +14,7 @@ use crate::domain::relation::Relation;
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
 
-// The caller's parameters, numbered alike in every query here: $1 the caller's national id (or
-// '', which no plan has), $2 their subject, $3 the organisation they act for (or ''), $4 now.
+// The caller's parameters $1 to $3 (see `caller_params`), then $4 now.
 macro_rules! active_membership {
     () => {
         "EXISTS (SELECT 1 FROM members m WHERE m.plan_id = p.id AND m.subject = $2 \
@@ -136,7 +135,8 @@ impl Session {
         who: &Principal,
         now: Instant,
     ) -> Result<Option<PlanAccessRow>, Error> {
-        let row = caller_params(sqlx::query(ACCESS_QUERY), who, now)
+        let row = super::caller_params(sqlx::query(ACCESS_QUERY), who)
+            .bind(now.0)
             .bind(plan.to_string())
             .fetch_optional(self.conn())
             .await
@@ -197,7 +197,8 @@ impl Session {
             "{visible} {} WHERE p.id IN (SELECT id FROM visible) ORDER BY p.id LIMIT $6",
             access_select!(),
         );
-        let rows = caller_params(sqlx::query(AssertSqlSafe(sql)), who, now)
+        let rows = super::caller_params(sqlx::query(AssertSqlSafe(sql)), who)
+            .bind(now.0)
             .bind(page.after.map(|id| id.to_string()).unwrap_or_default())
             .bind(i64::from(page.size) + 1)
             .fetch_all(self.conn())
@@ -216,22 +217,6 @@ fn access_from_row(row: &AnyRow) -> Result<PlanAccessRow, Error> {
         coordinator: flag("is_coordinator")?,
         grants_epoch: row.try_get("grants_epoch").map_err(db)?,
     })
-}
-
-type AnyQuery = sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>;
-
-/// Binds the caller's parameters $1 to $4.
-fn caller_params(query: AnyQuery, who: &Principal, now: Instant) -> AnyQuery {
-    query
-        .bind(
-            who.national_id
-                .as_ref()
-                .map(|id| id.expose().to_owned())
-                .unwrap_or_default(),
-        )
-        .bind(who.subject.as_stored().to_owned())
-        .bind(who.acting_organisation().to_owned())
-        .bind(now.0)
 }
 
 fn plan_from_row(row: &AnyRow) -> Result<Plan, Error> {

@@ -9,11 +9,6 @@ use tonic::Code;
 
 use super::common::*;
 
-const OK: Code = Code::Ok;
-const NF: Code = Code::NotFound;
-const PD: Code = Code::PermissionDenied;
-const UA: Code = Code::Unauthenticated;
-
 /// The callers, in the order of every row below.
 const CALLERS: [&str; 11] = [
     "owner",
@@ -145,17 +140,7 @@ const LISTED: [Option<[bool; 3]>; 11] = [
 ];
 
 fn check(rpc: &str, target: &str, expected: &Row, actual: &[Code]) {
-    let mismatches: Vec<String> = CALLERS
-        .iter()
-        .zip(expected.iter().zip(actual))
-        .filter(|(_, (e, a))| e != a)
-        .map(|(c, (e, a))| format!("{c}: expected {e:?}, got {a:?}"))
-        .collect();
-    assert!(
-        mismatches.is_empty(),
-        "{rpc} on {target}:\n  {}",
-        mismatches.join("\n  ")
-    );
+    check_matrix_row(&CALLERS, rpc, target, expected, actual);
 }
 
 /// The staff member who runs `plan`'s group, to set up each remove.

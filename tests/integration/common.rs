@@ -489,3 +489,35 @@ pub fn violated_fields(status: &Status) -> Vec<String> {
         .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
         .unwrap_or_default()
 }
+
+/// Shorthands for the matrices' tables.
+pub const OK: Code = Code::Ok;
+pub const NF: Code = Code::NotFound;
+pub const PD: Code = Code::PermissionDenied;
+pub const UA: Code = Code::Unauthenticated;
+
+/// Compares one row of an authorization matrix, naming every caller whose outcome differs.
+pub fn check_matrix_row(
+    callers: &[&str],
+    rpc: &str,
+    target: &str,
+    expected: &[Code],
+    actual: &[Code],
+) {
+    assert_eq!(
+        callers.len(),
+        actual.len(),
+        "{rpc} on {target}: a caller was skipped"
+    );
+    let mismatches: Vec<String> = callers
+        .iter()
+        .zip(expected.iter().zip(actual))
+        .filter(|(_, (e, a))| e != a)
+        .map(|(c, (e, a))| format!("{c}: expected {e:?}, got {a:?}"))
+        .collect();
+    assert!(
+        mismatches.is_empty(),
+        "{rpc} on {target}:\n  {}",
+        mismatches.join("\n  ")
+    );
+}

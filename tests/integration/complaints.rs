@@ -7,11 +7,6 @@ use tonic::Code;
 
 use super::common::*;
 
-const OK: Code = Code::Ok;
-const NF: Code = Code::NotFound;
-const PD: Code = Code::PermissionDenied;
-const UA: Code = Code::Unauthenticated;
-
 const CALLERS: [&str; 11] = [
     "complainant",
     "representative",
@@ -186,17 +181,7 @@ async fn forward(server: &TestServer, name: &str) {
 type Row = [Code; 11];
 
 fn check(rpc: &str, target: &str, expected: &Row, actual: &[Code]) {
-    let mismatches: Vec<String> = CALLERS
-        .iter()
-        .zip(expected.iter().zip(actual))
-        .filter(|(_, (e, a))| e != a)
-        .map(|(c, (e, a))| format!("{c}: expected {e:?}, got {a:?}"))
-        .collect();
-    assert!(
-        mismatches.is_empty(),
-        "{rpc} on {target}:\n  {}",
-        mismatches.join("\n  ")
-    );
+    check_matrix_row(&CALLERS, rpc, target, expected, actual);
 }
 
 //                                 cmpl rep  pat  hand hoth auth coor memb staf strg none

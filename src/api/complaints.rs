@@ -10,7 +10,7 @@ use crate::domain::complaint::{
     RepresentativeRelation, Step, long_text,
 };
 use crate::domain::date::Date;
-use crate::domain::ids::{OrgNumber, ResourceId};
+use crate::domain::ids::{NationalId, OrgNumber, ResourceId};
 use crate::domain::page::Page;
 use crate::domain::time::Instant;
 use crate::domain::{Error, FieldViolation, Violations};
@@ -236,20 +236,17 @@ impl ComplaintService for ComplaintApi {
                 None,
             ),
             Some(behalf) => {
-                let patient = crate::domain::ids::NationalId::parse(
-                    "on_behalf_of.patient_id",
-                    &behalf.patient_id,
-                )
-                .and_then(|p| {
-                    if Some(&p) == who.national_id.as_ref() {
-                        Err(FieldViolation::new(
-                            "on_behalf_of.patient_id",
-                            "is your own: file without on_behalf_of",
-                        ))
-                    } else {
-                        Ok(p)
-                    }
-                });
+                let patient = NationalId::parse("on_behalf_of.patient_id", &behalf.patient_id)
+                    .and_then(|p| {
+                        if Some(&p) == who.national_id.as_ref() {
+                            Err(FieldViolation::new(
+                                "on_behalf_of.patient_id",
+                                "is your own: file without on_behalf_of",
+                            ))
+                        } else {
+                            Ok(p)
+                        }
+                    });
                 let relation = from_wire(&RELATIONS, behalf.relation)
                     .ok_or_else(|| FieldViolation::new("on_behalf_of.relation", "must be set"));
                 (patient, Some(relation))

@@ -83,17 +83,8 @@ impl Guard {
         let access = PlanAccess::from(row);
         let may_read = self.may(&access, who, Object::Plan, Action::Read)?;
         let allowed = may_read && self.may(&access, who, object, action)?;
-        let entry = AccessEntry {
-            organisation: &access.plan.organisation,
-            plan: Some(access.plan.id),
-            complaint: None,
-            who,
-            relations: names(&access.relations),
-            object: object.as_str(),
-            action: action.as_str(),
-            allowed,
-        };
-        self.record(session, entry, now).await?;
+        self.record(session, access.entry(who, object, action, allowed), now)
+            .await?;
         decision(allowed, may_read, object, action, "plan")?;
         Ok(access)
     }
@@ -141,17 +132,8 @@ impl Guard {
         let access = ComplaintAccess::from(row);
         let may_read = self.may_on_complaint(&access, who, Action::Read)?;
         let allowed = may_read && self.may_on_complaint(&access, who, action)?;
-        let entry = AccessEntry {
-            organisation: &access.complaint.organisation,
-            plan: None,
-            complaint: Some(access.complaint.id),
-            who,
-            relations: names(&access.relations),
-            object: Object::Complaint.as_str(),
-            action: action.as_str(),
-            allowed,
-        };
-        self.record(session, entry, now).await?;
+        self.record(session, access.entry(who, action, allowed), now)
+            .await?;
         decision(allowed, may_read, Object::Complaint, action, "complaint")?;
         Ok(access)
     }
@@ -257,16 +239,7 @@ impl Guard {
     ) -> Result<(), Error> {
         let entries: Vec<_> = plans
             .iter()
-            .map(|access| AccessEntry {
-                organisation: &access.plan.organisation,
-                plan: Some(access.plan.id),
-                complaint: None,
-                who,
-                relations: names(&access.relations),
-                object: Object::Plan.as_str(),
-                action: Action::Read.as_str(),
-                allowed: true,
-            })
+            .map(|access| access.entry(who, Object::Plan, Action::Read, true))
             .collect();
         session.log_access(&entries, now).await
     }
@@ -281,16 +254,7 @@ impl Guard {
     ) -> Result<(), Error> {
         let entries: Vec<_> = complaints
             .iter()
-            .map(|access| AccessEntry {
-                organisation: &access.complaint.organisation,
-                plan: None,
-                complaint: Some(access.complaint.id),
-                who,
-                relations: names(&access.relations),
-                object: Object::Complaint.as_str(),
-                action: Action::Read.as_str(),
-                allowed: true,
-            })
+            .map(|access| access.entry(who, Action::Read, true))
             .collect();
         session.log_access(&entries, now).await
     }
@@ -358,6 +322,44 @@ fn held(flags: &[(bool, Relation)]) -> Vec<Relation> {
         .iter()
         .filter_map(|(held, relation)| held.then_some(*relation))
         .collect()
+}
+
+impl PlanAccess {
+    /// The access-log entry of `who` doing `action` to `object` of this plan.
+    fn entry<'a>(
+        &'a self,
+        who: &'a Principal,
+        object: Object,
+        action: Action,
+        allowed: bool,
+    ) -> AccessEntry<'a> {
+        AccessEntry {
+            organisation: &self.plan.organisation,
+            plan: Some(self.plan.id),
+            complaint: None,
+            who,
+            relations: names(&self.relations),
+            object: object.as_str(),
+            action: action.as_str(),
+            allowed,
+        }
+    }
+}
+
+impl ComplaintAccess {
+    /// The access-log entry of `who` doing `action` to this complaint.
+    fn entry<'a>(&'a self, who: &'a Principal, action: Action, allowed: bool) -> AccessEntry<'a> {
+        AccessEntry {
+            organisation: &self.complaint.organisation,
+            plan: None,
+            complaint: Some(self.complaint.id),
+            who,
+            relations: names(&self.relations),
+            object: Object::Complaint.as_str(),
+            action: action.as_str(),
+            allowed,
+        }
+    }
 }
 
 impl From<PlanAccessRow> for PlanAccess {

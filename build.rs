@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 /// The contract, listed explicitly: a proto file added to `proto/` must be added here too.
 const PROTOS: &[&str] = &[
+    "proto/samvirke/v1/types.proto",
     "proto/samvirke/v1/plans.proto",
+    "proto/samvirke/v1/goals.proto",
     "proto/samvirke/v1/responsibility_group.proto",
     "proto/samvirke/v1/organisations.proto",
     "proto/samvirke/v1/complaints.proto",

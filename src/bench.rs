@@ -203,6 +203,8 @@ async fn measure(
             let start = MonoInstant::now();
             let listed = client
                 .list_plans(proto::ListPlansRequest {
+                    statuses: Vec::new(),
+                    review_overdue: false,
                     page_size: 50,
                     page_token: String::new(),
                 })

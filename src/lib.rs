@@ -5,6 +5,7 @@ pub mod auth;
 pub mod bench;
 pub mod config;
 pub mod domain;
+pub mod export;
 pub mod proto;
 pub mod server;
 pub mod store;

@@ -1,5 +1,5 @@
-//! The one place that builds the server: store, policy, token verification, the three services
-//! behind authentication, health checking, reflection and the per-RPC telemetry layer.
+//! The one place that builds the server: store, policy, token verification, the services behind
+//! authentication, health checking, reflection and the per-RPC telemetry layer.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -13,13 +13,16 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::api::{
-    Authenticate, ComplaintApi, Context, OrganisationApi, PlanApi, ResponsibilityGroupApi,
+    Authenticate, ComplaintApi, Context, GoalApi, MeasureApi, OrganisationApi, PlanApi,
+    ResponsibilityGroupApi,
 };
 use crate::auth::{Authorizer, DevKey, Guard, Policy, TokenVerifier, VerifierConfig};
 use crate::domain::Error;
 use crate::domain::ids::OrgNumber;
 use crate::proto;
 use crate::proto::complaint_service_server::ComplaintServiceServer;
+use crate::proto::goal_service_server::GoalServiceServer;
+use crate::proto::measure_service_server::MeasureServiceServer;
 use crate::proto::organisation_service_server::OrganisationServiceServer;
 use crate::proto::plan_service_server::PlanServiceServer;
 use crate::proto::responsibility_group_service_server::ResponsibilityGroupServiceServer;
@@ -71,9 +74,11 @@ type Layers = tower::layer::util::Stack<
 >;
 
 /// The names the health service reports on: the whole server ("") and each service.
-const SERVICES: [&str; 5] = [
+const SERVICES: [&str; 7] = [
     "",
     proto::plan_service_server::SERVICE_NAME,
+    proto::goal_service_server::SERVICE_NAME,
+    proto::measure_service_server::SERVICE_NAME,
     proto::responsibility_group_service_server::SERVICE_NAME,
     proto::organisation_service_server::SERVICE_NAME,
     proto::complaint_service_server::SERVICE_NAME,
@@ -100,6 +105,10 @@ impl Server {
 
         let plans =
             PlanServiceServer::new(PlanApi(context.clone())).max_decoding_message_size(limit);
+        let goals =
+            GoalServiceServer::new(GoalApi(context.clone())).max_decoding_message_size(limit);
+        let measures =
+            MeasureServiceServer::new(MeasureApi(context.clone())).max_decoding_message_size(limit);
         let members =
             ResponsibilityGroupServiceServer::new(ResponsibilityGroupApi(context.clone()))
                 .max_decoding_message_size(limit);
@@ -123,6 +132,8 @@ impl Server {
             .add_service(health_service)
             .add_service(reflection)
             .add_service(InterceptedService::new(plans, authenticate.clone()))
+            .add_service(InterceptedService::new(goals, authenticate.clone()))
+            .add_service(InterceptedService::new(measures, authenticate.clone()))
             .add_service(InterceptedService::new(members, authenticate.clone()))
             .add_service(InterceptedService::new(organisations, authenticate.clone()))
             .add_service(InterceptedService::new(complaints, authenticate));

@@ -2,7 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{etag, etag_of, plan_name, plan_resource, timestamp};
+use super::convert::{date, date_in, etag, etag_of, plan_name, plan_resource, timestamp};
 use super::{Context, principal};
 use crate::auth::{Action, ComplaintAccess, Object};
 use crate::domain::complaint::{
@@ -102,15 +102,6 @@ fn to_wire<W: Copy + Into<i32>, D: Copy + PartialEq>(table: &[(W, D)], value: D)
         .iter()
         .find(|(_, d)| *d == value)
         .map_or(0, |(w, _)| (*w).into())
-}
-
-fn date(d: Date) -> proto::Date {
-    let (year, month, day) = d.parts();
-    proto::Date {
-        year,
-        month: month as i32,
-        day: day as i32,
-    }
 }
 
 fn encode(c: &Complaint) -> proto::Complaint {
@@ -260,7 +251,7 @@ impl ComplaintService for ComplaintApi {
                 .then(|| plan_name("complaint.plan", &complaint.plan)),
             learned_of: complaint
                 .learned_of
-                .map(|d| Date::parse("complaint.learned_of", d.year, d.month, d.day)),
+                .map(|d| date_in("complaint.learned_of", d)),
             patient,
             representative,
         }

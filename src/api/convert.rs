@@ -3,7 +3,10 @@
 use prost_types::Timestamp;
 
 use crate::domain::FieldViolation;
+use crate::domain::date::Date;
+use crate::domain::goal::GoalStatus;
 use crate::domain::ids::{OrgNumber, ResourceId};
+use crate::domain::measure::MeasureStatus;
 use crate::domain::member::MemberRole;
 use crate::domain::organisation::OrgRole;
 use crate::domain::plan::{PlanKind, PlanStatus};
@@ -31,6 +34,58 @@ pub fn member_name(field: &str, name: &str) -> Result<(ResourceId, ResourceId), 
         (Some(plan), Some(member)) => Ok((plan, member)),
         _ => Err(bad()),
     }
+}
+
+/// Parses `plans/{plan}/{collection}/{item}`.
+fn plan_item_name(
+    field: &str,
+    name: &str,
+    collection: &str,
+    what: &str,
+) -> Result<(ResourceId, ResourceId), FieldViolation> {
+    let bad = || {
+        FieldViolation::new(
+            field,
+            format!("must be a {what} name, plans/{{plan}}/{collection}/{{{what}}}"),
+        )
+    };
+    let rest = name.strip_prefix("plans/").ok_or_else(bad)?;
+    let (plan, item) = rest
+        .split_once(&format!("/{collection}/"))
+        .ok_or_else(bad)?;
+    match (ResourceId::parse(plan), ResourceId::parse(item)) {
+        (Some(plan), Some(item)) => Ok((plan, item)),
+        _ => Err(bad()),
+    }
+}
+
+/// Parses `plans/{plan}/goals/{goal}`.
+pub fn goal_name(field: &str, name: &str) -> Result<(ResourceId, ResourceId), FieldViolation> {
+    plan_item_name(field, name, "goals", "goal")
+}
+
+/// Parses `plans/{plan}/measures/{measure}`.
+pub fn measure_name(field: &str, name: &str) -> Result<(ResourceId, ResourceId), FieldViolation> {
+    plan_item_name(field, name, "measures", "measure")
+}
+
+/// Parses a reference from one of `plan`'s items to another item of the same plan.
+pub fn same_plan(
+    field: &str,
+    plan: ResourceId,
+    parsed: Result<(ResourceId, ResourceId), FieldViolation>,
+) -> Result<ResourceId, FieldViolation> {
+    let (of, item) = parsed?;
+    if of == plan {
+        Ok(item)
+    } else {
+        Err(FieldViolation::new(field, "must belong to the same plan"))
+    }
+}
+
+/// `plans/{plan}/{collection}/{item}`.
+pub fn plan_item(plan: ResourceId, collection: &str, item: ResourceId) -> String {
+    format!("plans/{plan}/{collection}/{item}")
 }
 
 /// Parses `organisations/{organisation}`.
@@ -106,7 +161,11 @@ pub fn plan_kind_out(kind: PlanKind) -> proto::PlanKind {
     }
 }
 
-const MEMBER_ROLES: [(proto::MemberRole, MemberRole); 11] = [
+const MEMBER_ROLES: [(proto::MemberRole, MemberRole); 12] = [
+    (
+        proto::MemberRole::Representative,
+        MemberRole::Representative,
+    ),
     (proto::MemberRole::Patient, MemberRole::Patient),
     (proto::MemberRole::NextOfKin, MemberRole::NextOfKin),
     (proto::MemberRole::Coordinator, MemberRole::Coordinator),
@@ -169,6 +228,99 @@ pub fn etag(field: &str, value: &str) -> Result<Option<i64>, FieldViolation> {
         .filter(|rev| *rev > 0)
         .map(Some)
         .ok_or_else(|| FieldViolation::new(field, "is not an etag this service returned"))
+}
+
+/// An etag a mutation must carry (AIP-154).
+pub fn required_etag(field: &str, value: &str) -> Result<i64, FieldViolation> {
+    etag(field, value)?.ok_or_else(|| {
+        FieldViolation::new(
+            field,
+            "must be set to the etag last read, so no one else's change is overwritten",
+        )
+    })
+}
+
+/// A date on the wire.
+pub fn date(d: Date) -> proto::Date {
+    let (year, month, day) = d.parts();
+    proto::Date {
+        year,
+        month: month as i32,
+        day: day as i32,
+    }
+}
+
+/// A date from the wire.
+pub fn date_in(field: &str, d: proto::Date) -> Result<Date, FieldViolation> {
+    Date::parse(field, d.year, d.month, d.day)
+}
+
+/// An optional date from the wire.
+pub fn optional_date(field: &str, d: Option<proto::Date>) -> Result<Option<Date>, FieldViolation> {
+    d.map(|d| date_in(field, d)).transpose()
+}
+
+/// A goal status from the wire; `None` for unspecified or unknown values.
+pub fn goal_status(value: i32) -> Option<GoalStatus> {
+    match proto::GoalStatus::try_from(value).ok()? {
+        proto::GoalStatus::Unspecified => None,
+        proto::GoalStatus::Proposed => Some(GoalStatus::Proposed),
+        proto::GoalStatus::Agreed => Some(GoalStatus::Agreed),
+        proto::GoalStatus::Achieved => Some(GoalStatus::Achieved),
+        proto::GoalStatus::Dropped => Some(GoalStatus::Dropped),
+    }
+}
+
+/// A goal status on the wire.
+pub fn goal_status_out(status: GoalStatus) -> proto::GoalStatus {
+    match status {
+        GoalStatus::Proposed => proto::GoalStatus::Proposed,
+        GoalStatus::Agreed => proto::GoalStatus::Agreed,
+        GoalStatus::Achieved => proto::GoalStatus::Achieved,
+        GoalStatus::Dropped => proto::GoalStatus::Dropped,
+    }
+}
+
+/// A measure status from the wire; `None` for unspecified or unknown values.
+pub fn measure_status(value: i32) -> Option<MeasureStatus> {
+    match proto::MeasureStatus::try_from(value).ok()? {
+        proto::MeasureStatus::Unspecified => None,
+        proto::MeasureStatus::Planned => Some(MeasureStatus::Planned),
+        proto::MeasureStatus::Ongoing => Some(MeasureStatus::Ongoing),
+        proto::MeasureStatus::Done => Some(MeasureStatus::Done),
+        proto::MeasureStatus::Cancelled => Some(MeasureStatus::Cancelled),
+    }
+}
+
+/// A measure status on the wire.
+pub fn measure_status_out(status: MeasureStatus) -> proto::MeasureStatus {
+    match status {
+        MeasureStatus::Planned => proto::MeasureStatus::Planned,
+        MeasureStatus::Ongoing => proto::MeasureStatus::Ongoing,
+        MeasureStatus::Done => proto::MeasureStatus::Done,
+        MeasureStatus::Cancelled => proto::MeasureStatus::Cancelled,
+    }
+}
+
+/// A plan status from the wire; `None` for unspecified or unknown values.
+pub fn plan_status_in(value: i32) -> Option<PlanStatus> {
+    match proto::PlanStatus::try_from(value).ok()? {
+        proto::PlanStatus::Unspecified => None,
+        proto::PlanStatus::Requested => Some(PlanStatus::Requested),
+        proto::PlanStatus::Active => Some(PlanStatus::Active),
+        proto::PlanStatus::Declined => Some(PlanStatus::Declined),
+        proto::PlanStatus::Closed => Some(PlanStatus::Closed),
+    }
+}
+
+/// A stored subject as a caller may see it: a citizen's identity number only for those who may
+/// see identities on the plan.
+pub fn shown_subject(stored: &str, show_identity: bool) -> String {
+    if !show_identity && stored.starts_with("citizen:") {
+        "citizen".to_owned()
+    } else {
+        stored.to_owned()
+    }
 }
 
 /// The etag of a revision.

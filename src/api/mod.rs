@@ -5,6 +5,10 @@
 mod authn;
 mod complaints;
 mod convert;
+mod document;
+mod export;
+mod goals;
+mod measures;
 mod members;
 mod organisations;
 mod plans;
@@ -12,6 +16,8 @@ pub mod status;
 
 pub use authn::Authenticate;
 pub use complaints::ComplaintApi;
+pub use goals::GoalApi;
+pub use measures::MeasureApi;
 pub use members::ResponsibilityGroupApi;
 pub use organisations::OrganisationApi;
 pub use plans::PlanApi;

@@ -2,44 +2,258 @@
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{plan_kind, plan_kind_out, plan_resource, plan_status, timestamp};
+use super::convert::{
+    optional_date, plan_kind, plan_name, plan_status_in, required_etag, shown_subject, timestamp,
+};
+use super::document::{Change, current, decode_snapshot, encode_plan};
 use super::{Context, principal};
 use crate::auth::{Action, Object, PlanAccess};
-use crate::domain::Error;
+use crate::domain::date::Date;
+use crate::domain::goal::reason;
+use crate::domain::mask;
 use crate::domain::page::Page;
-use crate::domain::plan::{NewPlan, Plan};
+use crate::domain::plan::{
+    Contact, MAX_CONTACTS, NewConsent, NewPlan, Plan, PlanStatus, Section, Signature, display_text,
+    section_text,
+};
 use crate::domain::principal::Principal;
+use crate::domain::relation::Relation;
 use crate::domain::time::Instant;
+use crate::domain::{Error, FieldViolation, Violations};
 use crate::proto;
 use crate::proto::plan_service_server::PlanService;
+use crate::store::{PlanListFilter, check_plan_version};
 
 /// The plan service.
 pub struct PlanApi(pub Context);
 
-impl PlanApi {
-    /// The plan as `who` may see it: the patient's identity number only when the policy lets
-    /// them read identities on this plan.
-    fn encode(&self, access: &PlanAccess, who: &Principal) -> Result<proto::Plan, Error> {
-        let show_identity = self.0.guard.may_see_identities(access, who)?;
-        Ok(encode_plan(&access.plan, show_identity))
+/// The field groups of a plan an update mask may name; each has its writers in the policy.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum PlanField {
+    Sections,
+    Section(Section),
+    Contacts,
+    NextReviewDate,
+    DisplayName,
+}
+
+impl PlanField {
+    fn policy(self) -> (Object, Action) {
+        match self {
+            PlanField::Sections | PlanField::Section(_) => {
+                (Object::PatientSections, Action::Update)
+            }
+            PlanField::Contacts => (Object::Contacts, Action::Update),
+            PlanField::NextReviewDate | PlanField::DisplayName => (Object::Plan, Action::Update),
+        }
     }
 }
 
-fn encode_plan(plan: &Plan, show_identity: bool) -> proto::Plan {
-    proto::Plan {
-        name: plan_resource(plan.id),
-        organisation: plan.organisation.to_string(),
-        patient_id: if show_identity {
-            plan.patient.expose().to_owned()
-        } else {
-            String::new()
-        },
-        patient_display_name: plan.patient_display_name.clone(),
-        kind: plan_kind_out(plan.kind) as i32,
-        status: plan_status(plan.status) as i32,
-        create_time: Some(timestamp(plan.create_time)),
-        update_time: Some(timestamp(plan.update_time)),
-        etag: super::convert::etag_of(plan.revision),
+const UPDATABLE: &[(&str, PlanField)] = &[
+    ("sections", PlanField::Sections),
+    (
+        "sections.important_to_me",
+        PlanField::Section(Section::ImportantToMe),
+    ),
+    (
+        "sections.resources_and_strengths",
+        PlanField::Section(Section::ResourcesAndStrengths),
+    ),
+    (
+        "sections.what_works_now",
+        PlanField::Section(Section::WhatWorksNow),
+    ),
+    (
+        "sections.what_i_need",
+        PlanField::Section(Section::WhatINeed),
+    ),
+    (
+        "sections.first_priority",
+        PlanField::Section(Section::FirstPriority),
+    ),
+    (
+        "sections.thoughts_on_illness",
+        PlanField::Section(Section::ThoughtsOnIllness),
+    ),
+    (
+        "sections.admission_agreement",
+        PlanField::Section(Section::AdmissionAgreement),
+    ),
+    ("contacts", PlanField::Contacts),
+    ("next_review_date", PlanField::NextReviewDate),
+    ("patient_display_name", PlanField::DisplayName),
+];
+
+const FIXED: &[&str] = &[
+    "name",
+    "organisation",
+    "patient_id",
+    "kind",
+    "status",
+    "create_time",
+    "update_time",
+    "etag",
+    "consent",
+    "signature",
+    "status_reason",
+    "revision",
+];
+
+/// A section's text from the wire message.
+fn section_of(sections: &proto::PatientSections, section: Section) -> &str {
+    match section {
+        Section::ImportantToMe => &sections.important_to_me,
+        Section::ResourcesAndStrengths => &sections.resources_and_strengths,
+        Section::WhatWorksNow => &sections.what_works_now,
+        Section::WhatINeed => &sections.what_i_need,
+        Section::FirstPriority => &sections.first_priority,
+        Section::ThoughtsOnIllness => &sections.thoughts_on_illness,
+        Section::AdmissionAgreement => &sections.admission_agreement,
+    }
+}
+
+/// Applies the masked fields of `input` to `plan`, naming every bad value at once.
+fn apply_update(
+    plan: &mut Plan,
+    input: &proto::Plan,
+    fields: &[(String, PlanField)],
+) -> Result<Vec<String>, Error> {
+    let mut v = Violations::default();
+    let empty = proto::PatientSections::default();
+    let sections = input.sections.as_ref().unwrap_or(&empty);
+    let set_section = |v: &mut Violations, plan: &mut Plan, section: Section| {
+        let field = format!("plan.sections.{}", section.as_str());
+        if let Some(text) = v.check(section_text(
+            &field,
+            section,
+            plan.kind,
+            section_of(sections, section),
+        )) {
+            plan.sections.set(section, text);
+        }
+    };
+    for (_, field) in fields {
+        match *field {
+            PlanField::Sections => {
+                for &section in Section::ALL {
+                    set_section(&mut v, plan, section);
+                }
+            }
+            PlanField::Section(section) => set_section(&mut v, plan, section),
+            PlanField::Contacts => {
+                if input.contacts.len() > MAX_CONTACTS {
+                    v.push(FieldViolation::new(
+                        "plan.contacts",
+                        format!("must hold at most {MAX_CONTACTS} contacts"),
+                    ));
+                }
+                let contacts: Vec<Contact> = input
+                    .contacts
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, c)| {
+                        v.check_all(Contact::parse(
+                            &format!("plan.contacts[{i}]"),
+                            &c.name,
+                            &c.role,
+                            &c.organisation,
+                            &c.phone,
+                            &c.note,
+                        ))
+                    })
+                    .collect();
+                plan.contacts = contacts;
+            }
+            PlanField::NextReviewDate => {
+                if let Some(d) = v.check(optional_date(
+                    "plan.next_review_date",
+                    input.next_review_date,
+                )) {
+                    plan.next_review_date = d;
+                }
+            }
+            PlanField::DisplayName => {
+                if let Some(name) = v.check(display_text(
+                    "plan.patient_display_name",
+                    &input.patient_display_name,
+                )) {
+                    plan.patient_display_name = name;
+                }
+            }
+        }
+    }
+    v.finish()?;
+    Ok(fields
+        .iter()
+        .map(|(path, _)| format!("{path} updated"))
+        .collect())
+}
+
+/// The policy action that moves a plan to `to`.
+fn transition_action(to: PlanStatus) -> Action {
+    match to {
+        PlanStatus::Requested => Action::Reopen,
+        PlanStatus::Active => Action::Activate,
+        PlanStatus::Declined => Action::Decline,
+        PlanStatus::Closed => Action::Close,
+    }
+}
+
+impl PlanApi {
+    /// The plan as `who` may see it.
+    fn encode(
+        &self,
+        access: &PlanAccess,
+        plan: &Plan,
+        who: &Principal,
+    ) -> Result<proto::Plan, Error> {
+        let show_identity = self.0.guard.may_see_identities(access, who)?;
+        Ok(encode_plan(plan, show_identity))
+    }
+
+    /// Runs a change to the plan's own fields: authorize `action` on `object`, check the etag
+    /// and that the plan is open, let `change` alter the plan, save it if its version still
+    /// matches, and write the revision. Returns the plan as the caller may see it.
+    async fn change(
+        &self,
+        who: &Principal,
+        plan: crate::domain::ids::ResourceId,
+        expected: i64,
+        authorize: &[(Object, Action)],
+        content: bool,
+        change: impl AsyncFnOnce(
+            &mut crate::store::Session,
+            &PlanAccess,
+            &mut Plan,
+            &Change,
+        ) -> Result<Vec<String>, Error>,
+    ) -> Result<proto::Plan, Error> {
+        let now = Instant::now();
+        let mut session = self.0.store.write().await?;
+        let result = async {
+            let access = self
+                .0
+                .guard
+                .plan(&mut session, who, plan, Object::Plan, Action::Read, now)
+                .await?;
+            for &(object, action) in authorize {
+                self.0
+                    .guard
+                    .require(&mut session, &access, who, object, action, now)
+                    .await?;
+            }
+            check_plan_version(&access.plan, expected)?;
+            let begun = Change::begin(&mut session, &access, who, content, now).await?;
+            let mut updated = access.plan.clone();
+            let changes = change(&mut session, &access, &mut updated, &begun).await?;
+            session.save_plan(&updated, expected, now).await?;
+            let saved = begun
+                .finish(&mut session, &access, who, &changes, now)
+                .await?;
+            self.encode(&access, &saved, who)
+        }
+        .await;
+        session.finish(result).await
     }
 }
 
@@ -75,7 +289,16 @@ impl PlanService for PlanApi {
                     now,
                 )
                 .await?;
-            session.insert_plan(&new, &who.subject, now).await
+            let plan = session.insert_plan(&new, &who.subject, now).await?;
+            // The creator acts through their organisation role, not a relation to the plan.
+            let access = PlanAccess {
+                plan,
+                relations: Vec::new(),
+            };
+            let change = Change::begin(&mut session, &access, &who, true, now).await?;
+            change
+                .finish(&mut session, &access, &who, &["plan created".into()], now)
+                .await
         }
         .await;
         let plan = session.finish(result).await?;
@@ -90,7 +313,19 @@ impl PlanService for PlanApi {
         request: Request<proto::GetPlanRequest>,
     ) -> Result<Response<proto::GetPlanResponse>, Status> {
         let who = principal(&request)?;
-        let id = super::convert::plan_name("name", &request.get_ref().name).map_err(Error::from)?;
+        let req = request.get_ref();
+        let mut v = Violations::default();
+        let id = v.check(plan_name("name", &req.name));
+        if req.revision < 0 {
+            v.push(FieldViolation::new(
+                "revision",
+                "must be a revision of the plan, or 0 for the current plan",
+            ));
+        }
+        let Some(id) = id else {
+            return Err(v.into_error().into());
+        };
+        v.finish()?;
         let now = Instant::now();
         let mut session = self.0.store.read().await?;
         let access = self
@@ -98,9 +333,17 @@ impl PlanService for PlanApi {
             .guard
             .plan(&mut session, &who, id, Object::Plan, Action::Read, now)
             .await?;
-        Ok(Response::new(proto::GetPlanResponse {
-            plan: Some(self.encode(&access, &who)?),
-        }))
+        let show = self.0.guard.may_see_identities(&access, &who)?;
+        let response = if req.revision == 0 {
+            current(&mut session, id, show).await?
+        } else {
+            let bytes = session
+                .revision_snapshot(id, req.revision)
+                .await?
+                .ok_or(Error::NotFound("revision"))?;
+            decode_snapshot(&bytes, show)?
+        };
+        Ok(Response::new(response))
     }
 
     async fn list_plans(
@@ -109,11 +352,30 @@ impl PlanService for PlanApi {
     ) -> Result<Response<proto::ListPlansResponse>, Status> {
         let who = principal(&request)?;
         let req = request.get_ref();
-        let page = Page::parse(req.page_size, &req.page_token).map_err(Error::InvalidArgument)?;
+        let mut v = Violations::default();
+        let page = v.check_all(Page::parse(req.page_size, &req.page_token));
+        let mut statuses = Vec::new();
+        for (i, s) in req.statuses.iter().enumerate() {
+            match plan_status_in(*s) {
+                Some(status) => statuses.push(status),
+                None => v.push(FieldViolation::new(
+                    format!("statuses[{i}]"),
+                    "must be a plan status other than PLAN_STATUS_UNSPECIFIED",
+                )),
+            }
+        }
+        let Some(page) = page else {
+            return Err(v.into_error().into());
+        };
+        v.finish()?;
         let now = Instant::now();
+        let list = PlanListFilter {
+            statuses,
+            review_before: req.review_overdue.then(|| Date::today_in_norway(now)),
+        };
         let mut session = self.0.store.read().await?;
         let filter = self.0.guard.read_filter(&mut session, Object::Plan).await?;
-        let mut rows = session.list_plans(&filter, &who, page, now).await?;
+        let mut rows = session.list_plans(&filter, &list, &who, page, now).await?;
         let next_page_token = page.next_token(&mut rows, |row| row.plan.id);
         let listed: Vec<PlanAccess> = rows.into_iter().map(PlanAccess::from).collect();
         self.0
@@ -122,11 +384,298 @@ impl PlanService for PlanApi {
             .await?;
         let plans = listed
             .iter()
-            .map(|access| self.encode(access, &who))
+            .map(|access| self.encode(access, &access.plan, &who))
             .collect::<Result<_, _>>()?;
         Ok(Response::new(proto::ListPlansResponse {
             plans,
             next_page_token,
         }))
     }
+
+    async fn update_plan(
+        &self,
+        request: Request<proto::UpdatePlanRequest>,
+    ) -> Result<Response<proto::UpdatePlanResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let input = req
+            .plan
+            .ok_or_else(|| Error::invalid("plan", "must be set"))?;
+        let mut v = Violations::default();
+        let id = v.check(plan_name("plan.name", &input.name));
+        let expected = v.check(required_etag("plan.etag", &input.etag));
+        let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
+        let fields = v.check_all(mask::resolve(&paths, UPDATABLE, FIXED));
+        let (Some(id), Some(expected), Some(fields)) = (id, expected, fields) else {
+            return Err(v.into_error().into());
+        };
+        v.finish()?;
+        let mut authorize: Vec<(Object, Action)> = Vec::new();
+        for (_, field) in &fields {
+            if !authorize.contains(&field.policy()) {
+                authorize.push(field.policy());
+            }
+        }
+        let content = true;
+        let plan = self
+            .change(
+                &who,
+                id,
+                expected,
+                &authorize,
+                content,
+                async |_, access, plan, _| {
+                    access.plan.check_open()?;
+                    apply_update(plan, &input, &fields)
+                },
+            )
+            .await?;
+        Ok(Response::new(proto::UpdatePlanResponse {
+            plan: Some(plan),
+        }))
+    }
+
+    async fn change_plan_status(
+        &self,
+        request: Request<proto::ChangePlanStatusRequest>,
+    ) -> Result<Response<proto::ChangePlanStatusResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let mut v = Violations::default();
+        let id = v.check(plan_name("name", &req.name));
+        let expected = v.check(required_etag("etag", &req.etag));
+        let to = v.check(plan_status_in(req.status).ok_or_else(|| {
+            FieldViolation::new(
+                "status",
+                "must be a plan status other than PLAN_STATUS_UNSPECIFIED",
+            )
+        }));
+        let needs_reason = matches!(to, Some(PlanStatus::Closed | PlanStatus::Declined));
+        let why = v.check(reason("reason", &req.reason, needs_reason));
+        let (Some(id), Some(expected), Some(to), Some(why)) = (id, expected, to, why) else {
+            return Err(v.into_error().into());
+        };
+        let plan = self
+            .change(
+                &who,
+                id,
+                expected,
+                &[(Object::Plan, transition_action(to))],
+                false,
+                async |_, access, plan, _| {
+                    access.plan.check_transition(to)?;
+                    plan.status = to;
+                    plan.status_reason = if needs_reason { why } else { String::new() };
+                    Ok(vec![format!(
+                        "status changed from {} to {}",
+                        access.plan.status.wire_name(),
+                        to.wire_name()
+                    )])
+                },
+            )
+            .await?;
+        Ok(Response::new(proto::ChangePlanStatusResponse {
+            plan: Some(plan),
+        }))
+    }
+
+    async fn record_consent(
+        &self,
+        request: Request<proto::RecordConsentRequest>,
+    ) -> Result<Response<proto::RecordConsentResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let mut v = Violations::default();
+        let id = v.check(plan_name("name", &req.name));
+        let expected = v.check(required_etag("etag", &req.etag));
+        let consent = req
+            .consent
+            .ok_or_else(|| Error::invalid("consent", "must be set"))?;
+        let (Some(id), Some(expected)) = (id, expected) else {
+            return Err(v.into_error().into());
+        };
+        v.finish()?;
+        let plan = self
+            .change(
+                &who,
+                id,
+                expected,
+                &[(Object::Consent, Action::Record)],
+                false,
+                async |session, access, _, _| {
+                    access.plan.check_open()?;
+                    let by_patient = access.relations.contains(&Relation::Owner);
+                    let new = NewConsent::parse(
+                        &consent.recipients,
+                        consent
+                            .on_behalf
+                            .as_ref()
+                            .map(|o| (o.given_by.as_str(), o.reason.as_str())),
+                        by_patient,
+                    )
+                    .map_err(Error::InvalidArgument)?;
+                    let recorded_by = recorder(access);
+                    session
+                        .record_consent(
+                            &access.plan,
+                            &new,
+                            &recorded_by,
+                            &who.subject,
+                            Instant::now(),
+                        )
+                        .await?;
+                    Ok(vec![format!(
+                        "consent recorded for {} organisation(s) besides the plan's own",
+                        new.recipients.len()
+                    )])
+                },
+            )
+            .await?;
+        Ok(Response::new(proto::RecordConsentResponse {
+            plan: Some(plan),
+        }))
+    }
+
+    async fn withdraw_consent(
+        &self,
+        request: Request<proto::WithdrawConsentRequest>,
+    ) -> Result<Response<proto::WithdrawConsentResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let mut v = Violations::default();
+        let id = v.check(plan_name("name", &req.name));
+        let expected = v.check(required_etag("etag", &req.etag));
+        let why = v.check(reason("reason", &req.reason, false));
+        let (Some(id), Some(expected), Some(why)) = (id, expected, why) else {
+            return Err(v.into_error().into());
+        };
+        let plan = self
+            .change(
+                &who,
+                id,
+                expected,
+                &[(Object::Consent, Action::Withdraw)],
+                false,
+                async |session, access, _, _| {
+                    session
+                        .withdraw_consent(access.plan.id, &who.subject, &why, Instant::now())
+                        .await?;
+                    Ok(vec!["consent withdrawn".to_owned()])
+                },
+            )
+            .await?;
+        Ok(Response::new(proto::WithdrawConsentResponse {
+            plan: Some(plan),
+        }))
+    }
+
+    async fn sign_plan(
+        &self,
+        request: Request<proto::SignPlanRequest>,
+    ) -> Result<Response<proto::SignPlanResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let mut v = Violations::default();
+        let id = v.check(plan_name("name", &req.name));
+        let expected = v.check(required_etag("etag", &req.etag));
+        let (Some(id), Some(expected)) = (id, expected) else {
+            return Err(v.into_error().into());
+        };
+        let plan = self
+            .change(
+                &who,
+                id,
+                expected,
+                &[(Object::Plan, Action::Sign)],
+                false,
+                async |_, access, plan, change| {
+                    access.plan.check_open()?;
+                    let signed_by = if access.relations.contains(&Relation::Owner) {
+                        Relation::Owner
+                    } else {
+                        Relation::Representative
+                    };
+                    plan.signature = Some(Signature {
+                        revision: change.revision(),
+                        sign_time: Instant::now(),
+                        signed_by,
+                    });
+                    Ok(vec![format!("signed by the {}", signed_by.as_str())])
+                },
+            )
+            .await?;
+        Ok(Response::new(proto::SignPlanResponse { plan: Some(plan) }))
+    }
+
+    async fn list_plan_revisions(
+        &self,
+        request: Request<proto::ListPlanRevisionsRequest>,
+    ) -> Result<Response<proto::ListPlanRevisionsResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.get_ref();
+        let mut v = Violations::default();
+        let plan = v.check(plan_name("parent", &req.parent));
+        let page = v.check_all(Page::parse(req.page_size, &req.page_token));
+        let (Some(plan), Some(page)) = (plan, page) else {
+            return Err(v.into_error().into());
+        };
+        let now = Instant::now();
+        let mut session = self.0.store.read().await?;
+        let access = self
+            .0
+            .guard
+            .plan(&mut session, &who, plan, Object::Plan, Action::Read, now)
+            .await?;
+        let show = self.0.guard.may_see_identities(&access, &who)?;
+        let mut rows = session.list_revisions(plan, page).await?;
+        let next_page_token = page.next_token(&mut rows, |r| r.id);
+        Ok(Response::new(proto::ListPlanRevisionsResponse {
+            revisions: rows
+                .into_iter()
+                .map(|r| proto::PlanRevision {
+                    revision: r.revision,
+                    create_time: Some(timestamp(r.time)),
+                    author: shown_subject(&r.author, show),
+                    author_relations: r.author_relations,
+                    changes: r.changes,
+                })
+                .collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn export_plan(
+        &self,
+        request: Request<proto::ExportPlanRequest>,
+    ) -> Result<Response<proto::ExportPlanResponse>, Status> {
+        let who = principal(&request)?;
+        let id = plan_name("name", &request.get_ref().name).map_err(Error::from)?;
+        let now = Instant::now();
+        let mut session = self.0.store.read().await?;
+        let access = self
+            .0
+            .guard
+            .plan(&mut session, &who, id, Object::Plan, Action::Read, now)
+            .await?;
+        let show = self.0.guard.may_see_identities(&access, &who)?;
+        let (content, revision) = super::export::export(&mut session, &access.plan, show).await?;
+        Ok(Response::new(proto::ExportPlanResponse {
+            content,
+            content_type: "application/pdf".into(),
+            revision,
+        }))
+    }
+}
+
+/// Whom a consent is recorded by, as the plan shows it: the caller's strongest relation, or
+/// their organisation role.
+fn recorder(access: &PlanAccess) -> String {
+    [
+        Relation::Owner,
+        Relation::Representative,
+        Relation::Coordinator,
+    ]
+    .into_iter()
+    .find(|r| access.relations.contains(r))
+    .map_or_else(|| "unit_staff".to_owned(), |r| r.as_str().to_owned())
 }

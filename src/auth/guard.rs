@@ -89,6 +89,23 @@ impl Guard {
         Ok(access)
     }
 
+    /// Checks that the caller, whose access to the plan is established, may also do `action` to
+    /// `object`, logging the decision; `PERMISSION_DENIED` if not, since they may read the plan.
+    pub async fn require(
+        &self,
+        session: &mut Session,
+        access: &PlanAccess,
+        who: &Principal,
+        object: Object,
+        action: Action,
+        now: Instant,
+    ) -> Result<(), Error> {
+        let allowed = self.may(access, who, object, action)?;
+        self.record(session, access.entry(who, object, action, allowed), now)
+            .await?;
+        decision(allowed, true, object, action, "plan")
+    }
+
     /// Whether the caller, with the access already established, may also do `action` to
     /// `object`.
     pub fn may(
@@ -325,6 +342,11 @@ fn held(flags: &[(bool, Relation)]) -> Vec<Relation> {
 }
 
 impl PlanAccess {
+    /// The caller's relations, comma-separated, as the access log and the history keep them.
+    pub fn relation_names(&self) -> String {
+        names(&self.relations)
+    }
+
     /// The access-log entry of `who` doing `action` to `object` of this plan.
     fn entry<'a>(
         &'a self,
@@ -369,6 +391,7 @@ impl From<PlanAccessRow> for PlanAccess {
                 (row.owner, Relation::Owner),
                 (row.member, Relation::Member),
                 (row.coordinator, Relation::Coordinator),
+                (row.representative, Relation::Representative),
             ]),
             plan: row.plan,
         }

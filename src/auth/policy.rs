@@ -16,7 +16,19 @@ use crate::domain::stored_enum;
 
 stored_enum! {
     /// What a policy line is about.
-    Object { Plan = "plan", Member = "member", RoleGrant = "role_grant", Complaint = "complaint" }
+    Object {
+        Plan = "plan",
+        PatientSections = "patient_sections",
+        Contacts = "contacts",
+        Consent = "consent",
+        Goal = "goal",
+        GoalWords = "goal_words",
+        Measure = "measure",
+        MeasureProgress = "measure_progress",
+        Member = "member",
+        RoleGrant = "role_grant",
+        Complaint = "complaint",
+    }
 }
 
 stored_enum! {
@@ -35,6 +47,15 @@ stored_enum! {
         Forward = "forward",
         Decide = "decide",
         Withdraw = "withdraw",
+        Update = "update",
+        Delete = "delete",
+        Activate = "activate",
+        Close = "close",
+        Decline = "decline",
+        Reopen = "reopen",
+        Sign = "sign",
+        Record = "record",
+        Adjust = "adjust",
     }
 }
 
@@ -211,7 +232,12 @@ mod tests {
         let (relations, roles) = authz.granting(Object::Plan, Action::Read).unwrap();
         assert_eq!(
             relations,
-            vec![Relation::Owner, Relation::Member, Relation::Coordinator]
+            vec![
+                Relation::Owner,
+                Relation::Member,
+                Relation::Representative,
+                Relation::Coordinator
+            ]
         );
         assert_eq!(roles, vec![OrgRole::UnitStaff]);
     }

@@ -274,26 +274,7 @@ impl ComplaintInput<'_> {
 /// Validates a free text of at most `MAX_TEXT` characters; `required` forbids a blank one.
 /// Returns it trimmed.
 pub fn long_text(field: &str, value: &str, required: bool) -> Result<String, FieldViolation> {
-    let trimmed = value.trim();
-    if required && trimmed.is_empty() {
-        return Err(FieldViolation::new(field, "must not be empty"));
-    }
-    if trimmed.chars().count() > MAX_TEXT {
-        return Err(FieldViolation::new(
-            field,
-            format!("must be at most {MAX_TEXT} characters"),
-        ));
-    }
-    if trimmed
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
-    {
-        return Err(FieldViolation::new(
-            field,
-            "must not contain control characters",
-        ));
-    }
-    Ok(trimmed.to_owned())
+    super::text::bounded(field, value, MAX_TEXT, required)
 }
 
 /// One step of a complaint's history.

@@ -21,6 +21,7 @@ stored_enum! {
         Kindergarten = "kindergarten",
         ChildWelfare = "child_welfare",
         Other = "other",
+        Representative = "representative",
     }
 }
 
@@ -101,6 +102,16 @@ impl NewMember {
                 .check(OrgNumber::parse("organisation", organisation))
                 .map(Some),
         };
+        if role == Some(MemberRole::Representative)
+            && subject
+                .as_ref()
+                .is_some_and(|s| s.kind() != SubjectKind::Citizen)
+        {
+            v.push(FieldViolation::new(
+                "role",
+                "a representative must be a citizen (next of kin or guardian)",
+            ));
+        }
         if let (Some(start), Some(end)) = (start_time, end_time)
             && end <= start
         {

@@ -4,7 +4,10 @@
 pub mod complaint;
 pub mod date;
 pub mod error;
+pub mod goal;
 pub mod ids;
+pub mod mask;
+pub mod measure;
 pub mod member;
 pub mod organisation;
 pub mod page;
@@ -12,6 +15,7 @@ pub mod plan;
 pub mod principal;
 pub mod relation;
 pub mod subject;
+pub mod text;
 pub mod time;
 
 pub use error::{Error, FieldViolation, Violations};

@@ -1,9 +1,14 @@
 //! The plan itself.
 
+use serde::{Deserialize, Serialize};
+
+use super::date::Date;
 use super::error::Violations;
 use super::ids::{NationalId, OrgNumber, ResourceId};
+use super::relation::Relation;
+use super::text::bounded;
 use super::time::Instant;
-use super::{FieldViolation, stored_enum};
+use super::{Error, FieldViolation, stored_enum};
 
 stored_enum! {
     /// The kind of plan, which decides which template sections it carries.
@@ -32,12 +37,327 @@ pub struct Plan {
     pub kind: PlanKind,
     /// Its status.
     pub status: PlanStatus,
-    /// Increases with every change; the etag.
+    /// Why it was closed or declined; empty otherwise.
+    pub status_reason: String,
+    /// The history revision: increases with every change to the plan, its goals, measures or
+    /// group.
     pub revision: i64,
+    /// The version of the plan's own fields; the etag. Goals and measures have their own, so
+    /// editing one does not conflict with editing the plan.
+    pub version: i64,
+    /// The last history revision that changed the plan's content, to tell whether a signature
+    /// still covers it.
+    pub content_revision: i64,
+    /// The patient's own sections.
+    pub sections: PatientSections,
+    /// Contacts and important phone numbers.
+    pub contacts: Vec<Contact>,
+    /// When the plan is next to be reviewed.
+    pub next_review_date: Option<Date>,
+    /// The consent in force.
+    pub consent: Option<Consent>,
+    /// The patient's latest signature.
+    pub signature: Option<Signature>,
     /// When it was created.
     pub create_time: Instant,
     /// When it last changed.
     pub update_time: Instant,
+}
+
+impl Plan {
+    /// Whether the content changed after the signed revision.
+    pub fn changed_since_signing(&self) -> bool {
+        self.signature
+            .as_ref()
+            .is_some_and(|s| self.content_revision > s.revision)
+    }
+
+    /// Checks that the plan's content may change: only while it is requested or active.
+    pub fn check_open(&self) -> Result<(), Error> {
+        match self.status {
+            PlanStatus::Requested | PlanStatus::Active => Ok(()),
+            status => Err(Error::FailedPrecondition(format!(
+                "the plan is {}: its content can no longer change",
+                status.wire_name()
+            ))),
+        }
+    }
+
+    /// Checks a move to `to` against the lifecycle: REQUESTED → ACTIVE (with consent in
+    /// force) → CLOSED, REQUESTED → DECLINED → REQUESTED.
+    pub fn check_transition(&self, to: PlanStatus) -> Result<(), Error> {
+        use PlanStatus::*;
+        let allowed = matches!(
+            (self.status, to),
+            (Requested, Active) | (Active, Closed) | (Requested, Declined) | (Declined, Requested)
+        );
+        if !allowed {
+            return Err(Error::FailedPrecondition(format!(
+                "the plan is {} and cannot move to {}",
+                self.status.wire_name(),
+                to.wire_name()
+            )));
+        }
+        if to == Active && self.consent.is_none() {
+            return Err(Error::FailedPrecondition(
+                "the plan has no consent in force: record the patient's consent first".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl PlanStatus {
+    /// The status as the API names it, for messages.
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            PlanStatus::Requested => "PLAN_STATUS_REQUESTED",
+            PlanStatus::Active => "PLAN_STATUS_ACTIVE",
+            PlanStatus::Declined => "PLAN_STATUS_DECLINED",
+            PlanStatus::Closed => "PLAN_STATUS_CLOSED",
+        }
+    }
+}
+
+stored_enum! {
+    /// One of the patient's own sections, named as in the API and the database.
+    Section {
+        ImportantToMe = "important_to_me",
+        ResourcesAndStrengths = "resources_and_strengths",
+        WhatWorksNow = "what_works_now",
+        WhatINeed = "what_i_need",
+        FirstPriority = "first_priority",
+        ThoughtsOnIllness = "thoughts_on_illness",
+        AdmissionAgreement = "admission_agreement",
+    }
+}
+
+impl Section {
+    /// Whether only palliative plans carry this section.
+    pub fn palliative_only(self) -> bool {
+        matches!(
+            self,
+            Section::ThoughtsOnIllness | Section::AdmissionAgreement
+        )
+    }
+
+    /// The heading the national template gives it.
+    pub fn heading(self) -> &'static str {
+        match self {
+            Section::ImportantToMe => "What is important to me and my closest",
+            Section::ResourcesAndStrengths => "My resources and strengths",
+            Section::WhatWorksNow => "What works well now",
+            Section::WhatINeed => "What I need to manage what I want",
+            Section::FirstPriority => "What matters most to get done first",
+            Section::ThoughtsOnIllness => {
+                "My thoughts on the illness, the course ahead and treatment"
+            }
+            Section::AdmissionAgreement => "Agreement for a hospital admission",
+        }
+    }
+
+    fn index(self) -> usize {
+        Section::ALL.iter().position(|s| *s == self).unwrap_or(0)
+    }
+}
+
+/// The longest section text accepted, in characters.
+pub const MAX_SECTION: usize = 10_000;
+
+/// The patient's own sections, in their words, one text per `Section`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PatientSections([String; 7]);
+
+impl PatientSections {
+    /// The text of one section.
+    pub fn get(&self, section: Section) -> &str {
+        &self.0[section.index()]
+    }
+
+    /// Sets the text of one section.
+    pub fn set(&mut self, section: Section, text: String) {
+        self.0[section.index()] = text;
+    }
+}
+
+/// Validates a section's text for a plan of `kind`.
+pub fn section_text(
+    field: &str,
+    section: Section,
+    kind: PlanKind,
+    text: &str,
+) -> Result<String, FieldViolation> {
+    let text = bounded(field, text, MAX_SECTION, false)?;
+    if section.palliative_only() && kind != PlanKind::Palliative && !text.is_empty() {
+        return Err(FieldViolation::new(
+            field,
+            "only palliative plans carry this section",
+        ));
+    }
+    Ok(text)
+}
+
+/// The most contacts a plan keeps.
+pub const MAX_CONTACTS: usize = 50;
+
+/// A contact and an important phone number.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    /// Their name.
+    pub name: String,
+    /// Their role for the patient.
+    pub role: String,
+    /// Where they work.
+    pub organisation: String,
+    /// Their phone number.
+    pub phone: String,
+    /// A note.
+    pub note: String,
+}
+
+impl Contact {
+    /// Validates a contact; fields are named under `field` (`plan.contacts[2]`).
+    pub fn parse(
+        field: &str,
+        name: &str,
+        role: &str,
+        organisation: &str,
+        phone: &str,
+        note: &str,
+    ) -> Result<Contact, Vec<FieldViolation>> {
+        let mut v = Violations::default();
+        let name = v.check(display_text(&format!("{field}.name"), name));
+        let role = v.check(bounded(
+            &format!("{field}.role"),
+            role,
+            MAX_DISPLAY_NAME,
+            false,
+        ));
+        let organisation = v.check(bounded(
+            &format!("{field}.organisation"),
+            organisation,
+            MAX_DISPLAY_NAME,
+            false,
+        ));
+        let phone = phone.trim();
+        let digits = phone.strip_prefix('+').unwrap_or(phone);
+        if phone.chars().count() > 20 || !digits.chars().all(|c| c.is_ascii_digit() || c == ' ') {
+            v.push(FieldViolation::new(
+                format!("{field}.phone"),
+                "must be digits and spaces with an optional leading +, at most 20 characters",
+            ));
+        }
+        let note = v.check(bounded(&format!("{field}.note"), note, 1000, false));
+        match (name, role, organisation, note) {
+            (Some(name), Some(role), Some(organisation), Some(note)) if v.is_empty() => {
+                Ok(Contact {
+                    name,
+                    role,
+                    organisation,
+                    phone: phone.to_owned(),
+                    note,
+                })
+            }
+            _ => Err(v.into_violations()),
+        }
+    }
+}
+
+/// Who gave consent for the patient, and why the patient could not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OnBehalf {
+    /// Who gave it and how they relate to the patient.
+    pub given_by: String,
+    /// Why the patient could not.
+    pub reason: String,
+}
+
+/// The patient's consent (samtykke) to the plan and to sharing it with the organisations in its
+/// scope. While none is in force, only the plan's own organisation and citizens serving on the
+/// group see the plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Consent {
+    /// The organisations besides the plan's own that may receive the plan.
+    pub recipients: Vec<OrgNumber>,
+    /// Set when given on the patient's behalf.
+    pub on_behalf: Option<OnBehalf>,
+    /// When it was recorded.
+    pub give_time: Instant,
+    /// The relation of whoever recorded it.
+    pub recorded_by: String,
+}
+
+/// The most recipient organisations a consent names.
+pub const MAX_RECIPIENTS: usize = 100;
+
+/// What it takes to record consent, validated.
+#[derive(Clone, Debug)]
+pub struct NewConsent {
+    /// The organisations that may receive the plan, without repeats.
+    pub recipients: Vec<OrgNumber>,
+    /// Set when given on the patient's behalf.
+    pub on_behalf: Option<OnBehalf>,
+}
+
+impl NewConsent {
+    /// Validates a consent; `on_behalf` is required unless the patient records it themselves.
+    pub fn parse(
+        recipients: &[String],
+        on_behalf: Option<(&str, &str)>,
+        by_patient: bool,
+    ) -> Result<NewConsent, Vec<FieldViolation>> {
+        let mut v = Violations::default();
+        if recipients.len() > MAX_RECIPIENTS {
+            v.push(FieldViolation::new(
+                "consent.recipients",
+                format!("must name at most {MAX_RECIPIENTS} organisations"),
+            ));
+        }
+        let mut parsed: Vec<OrgNumber> = Vec::new();
+        for (i, r) in recipients.iter().enumerate() {
+            if let Some(org) = v.check(OrgNumber::parse(&format!("consent.recipients[{i}]"), r))
+                && !parsed.contains(&org)
+            {
+                parsed.push(org);
+            }
+        }
+        let on_behalf = match on_behalf {
+            Some((given_by, reason)) => {
+                let given_by = v.check(display_text("consent.on_behalf.given_by", given_by));
+                let reason = v.check(bounded("consent.on_behalf.reason", reason, 1000, true));
+                given_by
+                    .zip(reason)
+                    .map(|(given_by, reason)| OnBehalf { given_by, reason })
+            }
+            None if !by_patient => {
+                v.push(FieldViolation::new(
+                    "consent.on_behalf",
+                    "must say who gave consent for the patient and why the patient could not",
+                ));
+                None
+            }
+            None => None,
+        };
+        if v.is_empty() {
+            Ok(NewConsent {
+                recipients: parsed,
+                on_behalf,
+            })
+        } else {
+            Err(v.into_violations())
+        }
+    }
+}
+
+/// The patient's signature on a revision of the plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signature {
+    /// The history revision signed.
+    pub revision: i64,
+    /// When.
+    pub sign_time: Instant,
+    /// Who signed: the owner or a representative.
+    pub signed_by: Relation,
 }
 
 /// What it takes to create a plan, validated.

@@ -8,8 +8,14 @@ stored_enum! {
     Relation {
         /// The patient the plan is for.
         Owner = "owner",
-        /// Serves on the plan's responsibility group now, for the organisation they act for.
+        /// Serves on the plan's responsibility group now, for the organisation they act for,
+        /// while that organisation is the plan's own or within the consent in force.
         Member = "member",
+        /// The patient's representative: next of kin with the patient's authorisation, or a
+        /// guardian (verge), serving on the group in that role.
+        Representative = "representative",
+        /// The member responsible for the measure at hand.
+        Responsible = "responsible",
         /// The plan's coordinator (koordinator): the member who runs the plan.
         Coordinator = "coordinator",
         /// Filed the complaint.

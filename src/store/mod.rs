@@ -5,10 +5,14 @@
 
 mod access_log;
 mod complaints;
+mod consents;
+mod goals;
 mod grants;
+mod measures;
 mod members;
 mod plans;
 mod postgres;
+mod revisions;
 mod sqlite;
 
 use std::fmt;
@@ -22,7 +26,9 @@ use crate::domain::Error;
 
 pub use access_log::AccessEntry;
 pub use complaints::{ComplaintAccessRow, ComplaintListFilter};
-pub use plans::{PlanAccessRow, ReadFilter};
+pub use measures::check_measure_revision;
+pub use plans::{PlanAccessRow, PlanListFilter, ReadFilter, check_plan_version};
+pub use revisions::{NewRevision, RevisionRow};
 
 /// Which database the store runs on, chosen by the URL's scheme.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

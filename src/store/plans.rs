@@ -5,39 +5,83 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::{Session, db, stored};
 use crate::domain::Error;
+use crate::domain::date::Date;
 use crate::domain::ids::{NationalId, OrgNumber, ResourceId};
 use crate::domain::organisation::OrgRole;
 use crate::domain::page::Page;
-use crate::domain::plan::{NewPlan, Plan, PlanKind, PlanStatus};
+use crate::domain::plan::{
+    Consent, Contact, NewPlan, OnBehalf, PatientSections, Plan, PlanKind, PlanStatus, Section,
+    Signature,
+};
 use crate::domain::principal::Principal;
 use crate::domain::relation::Relation;
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
 
-// The caller's parameters $1 to $3 (see `caller_params`), then $4 now.
+// A membership that counts: the caller's ($2, acting for $3), begun and not ended at $4 (now),
+// for an organisation the plan may be shared with: a citizen's (''), the plan's own, or one the
+// consent in force names. `$role` narrows it to one role.
 macro_rules! active_membership {
-    () => {
-        "EXISTS (SELECT 1 FROM members m WHERE m.plan_id = p.id AND m.subject = $2 \
-         AND m.acting_organisation = $3 AND m.start_time <= $4 \
-         AND (m.end_time IS NULL OR m.end_time > $4)"
+    ($role:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM members m WHERE m.plan_id = p.id AND m.subject = $2 ",
+            "AND m.acting_organisation = $3 AND m.start_time <= $4 ",
+            "AND (m.end_time IS NULL OR m.end_time > $4) ",
+            $role,
+            "AND ",
+            within_consent!(),
+            ")"
+        )
     };
 }
 
-// A plan's columns and the caller's relations to it, for one plan or a list of them.
+// The membership `m` of plan `p` is for an organisation the plan may be shared with.
+macro_rules! within_consent {
+    () => {
+        "(m.acting_organisation = '' OR m.acting_organisation = p.organisation_id \
+         OR EXISTS (SELECT 1 FROM consent_recipients cr WHERE cr.plan_id = p.id \
+         AND cr.recipient = m.acting_organisation))"
+    };
+}
+
+// A plan's columns, with the consent in force joined as `c`.
+macro_rules! plan_select {
+    () => {
+        "SELECT p.id, p.organisation_id, p.patient_id, p.patient_display_name, \
+         p.kind, p.status, p.status_reason, p.revision, p.version, p.content_revision, \
+         p.important_to_me, p.resources_and_strengths, p.what_works_now, p.what_i_need, \
+         p.first_priority, p.thoughts_on_illness, p.admission_agreement, p.contacts, \
+         p.next_review_date, p.signed_revision, p.sign_time, p.signed_by, \
+         p.create_time, p.update_time, \
+         c.recipients AS consent_recipients, c.on_behalf_given_by, c.on_behalf_reason, \
+         c.recorded_by AS consent_recorded_by, c.give_time AS consent_give_time"
+    };
+}
+
+macro_rules! plan_from {
+    () => {
+        " FROM plans p LEFT JOIN consents c ON c.plan_id = p.id AND c.withdraw_time IS NULL "
+    };
+}
+
+// A plan's columns and the caller's relations to it, for one plan or a list of them. The
+// caller's parameters are $1 to $3 (see `caller_params`), then $4 now.
 macro_rules! access_select {
     () => {
         concat!(
-            "SELECT p.id, p.organisation_id, p.patient_id, p.patient_display_name, ",
-            "p.kind, p.status, p.revision, p.create_time, p.update_time, ",
-            "CAST(CASE WHEN p.patient_id = $1 THEN 1 ELSE 0 END AS BIGINT) AS is_owner, ",
+            plan_select!(),
+            ", CAST(CASE WHEN p.patient_id = $1 THEN 1 ELSE 0 END AS BIGINT) AS is_owner, ",
             "CAST(CASE WHEN ",
-            active_membership!(),
-            ") THEN 1 ELSE 0 END AS BIGINT) AS is_member, ",
+            active_membership!(""),
+            " THEN 1 ELSE 0 END AS BIGINT) AS is_member, ",
             "CAST(CASE WHEN ",
-            active_membership!(),
-            " AND m.role = 'coordinator') THEN 1 ELSE 0 END AS BIGINT) AS is_coordinator, ",
-            "(SELECT e.epoch FROM role_grants_epoch e WHERE e.id = 1) AS grants_epoch ",
-            "FROM plans p "
+            active_membership!("AND m.role = 'coordinator' "),
+            " THEN 1 ELSE 0 END AS BIGINT) AS is_coordinator, ",
+            "CAST(CASE WHEN ",
+            active_membership!("AND m.role = 'representative' "),
+            " THEN 1 ELSE 0 END AS BIGINT) AS is_representative, ",
+            "(SELECT e.epoch FROM role_grants_epoch e WHERE e.id = 1) AS grants_epoch",
+            plan_from!()
         )
     };
 }
@@ -55,6 +99,8 @@ pub struct PlanAccessRow {
     pub member: bool,
     /// The caller is the plan's coordinator now.
     pub coordinator: bool,
+    /// The caller is the patient's representative on the plan now.
+    pub representative: bool,
     /// The role grants' epoch at the time of the query, to keep the policy fresh.
     pub grants_epoch: i64,
 }
@@ -67,6 +113,37 @@ pub struct ReadFilter {
     pub relations: Vec<Relation>,
     /// Roles that grant read, in the organisation the caller acts for.
     pub org_roles: Vec<OrgRole>,
+}
+
+/// Which plans a list returns, besides what the caller may read.
+#[derive(Debug, Default)]
+pub struct PlanListFilter {
+    /// Only plans in one of these statuses; empty for all.
+    pub statuses: Vec<PlanStatus>,
+    /// Only plans whose review date is before this date.
+    pub review_before: Option<Date>,
+}
+
+impl PlanListFilter {
+    /// The filter as SQL conditions on `p`, from fixed texts and validated dates only.
+    fn conditions(&self) -> String {
+        let mut sql = String::new();
+        if !self.statuses.is_empty() {
+            let list: Vec<String> = self
+                .statuses
+                .iter()
+                .map(|s| format!("'{}'", s.as_str()))
+                .collect();
+            sql.push_str(&format!(" AND p.status IN ({})", list.join(", ")));
+        }
+        if let Some(date) = self.review_before {
+            // A Date displays as YYYY-MM-DD: digits and dashes only.
+            sql.push_str(&format!(
+                " AND p.next_review_date IS NOT NULL AND p.next_review_date < '{date}'"
+            ));
+        }
+        sql
+    }
 }
 
 impl ReadFilter {
@@ -86,8 +163,10 @@ impl ReadFilter {
     }
 }
 
+const PLAN_QUERY: &str = concat!(plan_select!(), plan_from!(), "WHERE p.id = $1");
+
 impl Session {
-    /// Stores a new plan.
+    /// Stores a new plan at revision 0: the change that creates it makes revision 1.
     #[tracing::instrument(skip_all)]
     pub async fn insert_plan(
         &mut self,
@@ -95,36 +174,87 @@ impl Session {
         created_by: &Subject,
         now: Instant,
     ) -> Result<Plan, Error> {
-        let plan = Plan {
-            id: ResourceId::generate(),
-            organisation: new.organisation.clone(),
-            patient: new.patient.clone(),
-            patient_display_name: new.patient_display_name.clone(),
-            kind: new.kind,
-            status: PlanStatus::Requested,
-            revision: 1,
-            create_time: now,
-            update_time: now,
-        };
+        let id = ResourceId::generate();
         sqlx::query(
             "INSERT INTO plans (id, organisation_id, patient_id, patient_display_name, kind, \
-             status, revision, create_time, update_time, created_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             status, revision, content_revision, create_time, update_time, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0, 0, $7, $8, $9)",
         )
-        .bind(plan.id.to_string())
-        .bind(plan.organisation.as_str())
-        .bind(plan.patient.expose())
-        .bind(plan.patient_display_name.as_str())
-        .bind(plan.kind.as_str())
-        .bind(plan.status.as_str())
-        .bind(plan.revision)
+        .bind(id.to_string())
+        .bind(new.organisation.as_str())
+        .bind(new.patient.expose())
+        .bind(new.patient_display_name.as_str())
+        .bind(new.kind.as_str())
+        .bind(PlanStatus::Requested.as_str())
         .bind(now.0)
         .bind(now.0)
         .bind(created_by.as_stored())
         .execute(self.conn())
         .await
         .map_err(db)?;
-        Ok(plan)
+        self.load_plan(id).await
+    }
+
+    /// Loads a plan as it is now, without regard to who asks: for code that has already
+    /// authorized the caller.
+    #[tracing::instrument(skip_all)]
+    pub async fn load_plan(&mut self, plan: ResourceId) -> Result<Plan, Error> {
+        let row = sqlx::query(PLAN_QUERY)
+            .bind(plan.to_string())
+            .fetch_optional(self.conn())
+            .await
+            .map_err(db)?;
+        row.as_ref()
+            .map(plan_from_row)
+            .transpose()?
+            .ok_or(Error::NotFound("plan"))
+    }
+
+    /// Writes the plan's own fields (everything but consent, identity, kind and organisation)
+    /// if its version is still `expected_version`; `ABORTED` if someone changed it first.
+    #[tracing::instrument(skip_all)]
+    pub async fn save_plan(
+        &mut self,
+        plan: &Plan,
+        expected_version: i64,
+        now: Instant,
+    ) -> Result<(), Error> {
+        let sections = &plan.sections;
+        let contacts = serde_json::to_string(&plan.contacts).map_err(Error::internal)?;
+        let signature = plan.signature.as_ref();
+        let updated = sqlx::query(
+            "UPDATE plans SET patient_display_name = $1, status = $2, status_reason = $3, \
+             important_to_me = $4, resources_and_strengths = $5, what_works_now = $6, \
+             what_i_need = $7, first_priority = $8, thoughts_on_illness = $9, \
+             admission_agreement = $10, contacts = $11, next_review_date = $12, \
+             signed_revision = $13, sign_time = $14, signed_by = $15, update_time = $16, \
+             version = version + 1 WHERE id = $17 AND version = $18",
+        )
+        .bind(plan.patient_display_name.as_str())
+        .bind(plan.status.as_str())
+        .bind(plan.status_reason.as_str())
+        .bind(sections.get(Section::ImportantToMe))
+        .bind(sections.get(Section::ResourcesAndStrengths))
+        .bind(sections.get(Section::WhatWorksNow))
+        .bind(sections.get(Section::WhatINeed))
+        .bind(sections.get(Section::FirstPriority))
+        .bind(sections.get(Section::ThoughtsOnIllness))
+        .bind(sections.get(Section::AdmissionAgreement))
+        .bind(contacts)
+        .bind(plan.next_review_date.map(|d| d.to_string()))
+        .bind(signature.map(|s| s.revision))
+        .bind(signature.map(|s| s.sign_time.0))
+        .bind(signature.map(|s| s.signed_by.as_str()))
+        .bind(now.0)
+        .bind(plan.id.to_string())
+        .bind(expected_version)
+        .execute(self.conn())
+        .await
+        .map_err(db)?;
+        if updated.rows_affected() != 1 {
+            return Err(stale_plan());
+        }
+        Ok(())
     }
 
     /// Loads a plan and the caller's relations to it in one query; `None` when absent.
@@ -144,48 +274,58 @@ impl Session {
         row.as_ref().map(access_from_row).transpose()
     }
 
-    /// Lists the plans `filter` lets the caller see, with the caller's relations to each, after
-    /// the page's position; one more than the page size so the caller knows whether another
-    /// page follows.
+    /// Lists the plans `filter` lets the caller see and `list` selects, with the caller's
+    /// relations to each, after the page's position; one more than the page size so the caller
+    /// knows whether another page follows.
     #[tracing::instrument(skip_all)]
     pub async fn list_plans(
         &mut self,
         filter: &ReadFilter,
+        list: &PlanListFilter,
         who: &Principal,
         page: Page,
         now: Instant,
     ) -> Result<Vec<PlanAccessRow>, Error> {
+        let conditions = list.conditions();
         // One branch per source of visibility, each walking its own index in id order and
         // stopping after a page: the cost follows the page, not the number of plans.
         let mut branches: Vec<String> = Vec::new();
         if filter.grants(Relation::Owner) && who.national_id.is_some() {
-            branches.push(
-                "SELECT p.id AS id FROM plans p WHERE p.patient_id = $1 AND p.id > $5 \
-                 ORDER BY p.id LIMIT $6"
-                    .into(),
-            );
+            branches.push(format!(
+                "SELECT p.id AS id FROM plans p WHERE p.patient_id = $1 AND p.id > $5\
+                 {conditions} ORDER BY p.id LIMIT $6"
+            ));
         }
-        // Every coordinator is a member: the member branch covers both when both grant read.
-        let role_condition = match (
-            filter.grants(Relation::Member),
-            filter.grants(Relation::Coordinator),
-        ) {
-            (true, _) => Some(""),
-            (false, true) => Some(" AND m.role = 'coordinator'"),
-            (false, false) => None,
+        // Coordinators and representatives are members: the member branch covers them all
+        // when members may read; otherwise it narrows to the roles that may.
+        let roles: Vec<&str> = [
+            (Relation::Coordinator, "'coordinator'"),
+            (Relation::Representative, "'representative'"),
+        ]
+        .iter()
+        .filter(|(r, _)| filter.grants(*r))
+        .map(|(_, role)| *role)
+        .collect();
+        let role_condition = if filter.grants(Relation::Member) {
+            Some(String::new())
+        } else if roles.is_empty() {
+            None
+        } else {
+            Some(format!(" AND m.role IN ({})", roles.join(", ")))
         };
         if let Some(role_condition) = role_condition {
             branches.push(format!(
-                "SELECT m.plan_id AS id FROM members m WHERE m.subject = $2 \
-                 AND m.acting_organisation = $3 AND m.start_time <= $4 \
+                "SELECT m.plan_id AS id FROM members m JOIN plans p ON p.id = m.plan_id \
+                 WHERE m.subject = $2 AND m.acting_organisation = $3 AND m.start_time <= $4 \
                  AND (m.end_time IS NULL OR m.end_time > $4) AND m.plan_id > $5{role_condition} \
-                 ORDER BY m.plan_id LIMIT $6"
+                 AND {}{conditions} ORDER BY m.plan_id LIMIT $6",
+                within_consent!()
             ));
         }
         if !filter.org_roles.is_empty() && who.organisation.is_some() {
             branches.push(format!(
-                "SELECT p.id AS id FROM plans p WHERE p.organisation_id = $3 AND p.id > $5 \
-                 AND EXISTS (SELECT 1 FROM role_grants g WHERE g.organisation_id = $3 \
+                "SELECT p.id AS id FROM plans p WHERE p.organisation_id = $3 AND p.id > $5\
+                 {conditions} AND EXISTS (SELECT 1 FROM role_grants g WHERE g.organisation_id = $3 \
                  AND g.subject = $2 AND g.role IN ({})) ORDER BY p.id LIMIT $6",
                 filter.role_list()
             ));
@@ -208,6 +348,19 @@ impl Session {
     }
 }
 
+fn stale_plan() -> Error {
+    Error::Aborted("the plan changed since it was read: read it again".into())
+}
+
+/// Checks a caller's etag against the plan's version before anything is written.
+pub fn check_plan_version(plan: &Plan, expected: i64) -> Result<(), Error> {
+    if plan.version == expected {
+        Ok(())
+    } else {
+        Err(stale_plan())
+    }
+}
+
 fn access_from_row(row: &AnyRow) -> Result<PlanAccessRow, Error> {
     let flag = |name: &str| row.try_get::<i64, _>(name).map(|v| v == 1).map_err(db);
     Ok(PlanAccessRow {
@@ -215,13 +368,56 @@ fn access_from_row(row: &AnyRow) -> Result<PlanAccessRow, Error> {
         owner: flag("is_owner")?,
         member: flag("is_member")?,
         coordinator: flag("is_coordinator")?,
+        representative: flag("is_representative")?,
         grants_epoch: row.try_get("grants_epoch").map_err(db)?,
     })
 }
 
 fn plan_from_row(row: &AnyRow) -> Result<Plan, Error> {
     let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
+    let optional_text = |name: &str| row.try_get::<Option<String>, _>(name).map_err(db);
+    let optional_int = |name: &str| row.try_get::<Option<i64>, _>(name).map_err(db);
     let id = text("id")?;
+    let mut sections = PatientSections::default();
+    for &section in Section::ALL {
+        sections.set(section, text(section.as_str())?);
+    }
+    let contacts: Vec<Contact> = stored("contacts", serde_json::from_str(&text("contacts")?).ok())?;
+    let next_review_date = optional_text("next_review_date")?
+        .map(|d| stored("review date", Date::from_stored(&d)))
+        .transpose()?;
+    let signature = match (
+        optional_int("signed_revision")?,
+        optional_int("sign_time")?,
+        optional_text("signed_by")?,
+    ) {
+        (Some(revision), Some(sign_time), Some(by)) => Some(Signature {
+            revision,
+            sign_time: Instant(sign_time),
+            signed_by: stored("signer", Relation::from_stored(&by))?,
+        }),
+        _ => None,
+    };
+    let consent = match optional_int("consent_give_time")? {
+        Some(give_time) => {
+            let recipients = text("consent_recipients")?;
+            let recipients = recipients
+                .split(',')
+                .filter(|r| !r.is_empty())
+                .map(|r| stored("recipient", OrgNumber::parse("", r).ok()))
+                .collect::<Result<_, _>>()?;
+            let on_behalf = optional_text("on_behalf_given_by")?
+                .zip(optional_text("on_behalf_reason")?)
+                .map(|(given_by, reason)| OnBehalf { given_by, reason });
+            Some(Consent {
+                recipients,
+                on_behalf,
+                give_time: Instant(give_time),
+                recorded_by: text("consent_recorded_by")?,
+            })
+        }
+        None => None,
+    };
     Ok(Plan {
         id: stored("plan id", ResourceId::parse(&id))?,
         organisation: stored(
@@ -235,7 +431,15 @@ fn plan_from_row(row: &AnyRow) -> Result<Plan, Error> {
         patient_display_name: text("patient_display_name")?,
         kind: stored("plan kind", PlanKind::from_stored(&text("kind")?))?,
         status: stored("plan status", PlanStatus::from_stored(&text("status")?))?,
+        status_reason: text("status_reason")?,
         revision: row.try_get("revision").map_err(db)?,
+        version: row.try_get("version").map_err(db)?,
+        content_revision: row.try_get("content_revision").map_err(db)?,
+        sections,
+        contacts,
+        next_review_date,
+        consent,
+        signature,
         create_time: Instant(row.try_get("create_time").map_err(db)?),
         update_time: Instant(row.try_get("update_time").map_err(db)?),
     })

@@ -100,6 +100,10 @@ async fn world(server: &TestServer) -> World {
         })
         .await
         .unwrap();
+    // The patient shares the plan with NAV, whose adviser serves on it.
+    server
+        .give_consent(&caller("owner").unwrap(), &own, &[NAV])
+        .await;
     World {
         own,
         same_org,
@@ -170,7 +174,7 @@ on_both_backends! {
                 get.push(code(
                     &server
                         .plans(who.as_ref())
-                        .get_plan(proto::GetPlanRequest { name: plan.clone() })
+                        .get_plan(proto::GetPlanRequest { name: plan.clone(), revision: 0 })
                         .await,
                 ));
                 list_members.push(code(

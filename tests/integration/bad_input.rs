@@ -79,7 +79,7 @@ on_both_backends! {
         for name in ["", "plans/", "plans/not-a-uuid", upper.as_str(), "organisations/910000004"] {
             let status = server
                 .plans(Some(&staff()))
-                .get_plan(proto::GetPlanRequest { name: name.into() })
+                .get_plan(proto::GetPlanRequest { name: name.into(), revision: 0 })
                 .await
                 .unwrap_err();
             assert_eq!(violated_fields(&status), ["name"], "{name:?}");
@@ -87,7 +87,7 @@ on_both_backends! {
         let absent = format!("plans/{}", uuid::Uuid::now_v7());
         let status = server
             .plans(Some(&staff()))
-            .get_plan(proto::GetPlanRequest { name: absent })
+            .get_plan(proto::GetPlanRequest { name: absent, revision: 0 })
             .await
             .unwrap_err();
         assert_eq!(status.code(), Code::NotFound);
@@ -101,7 +101,7 @@ on_both_backends! {
         for token in &garbage {
             let status = server
                 .plans(Some(&staff()))
-                .list_plans(proto::ListPlansRequest { page_size: 0, page_token: token.clone() })
+                .list_plans(proto::ListPlansRequest { page_size: 0, page_token: token.clone(), ..Default::default() })
                 .await
                 .unwrap_err();
             assert_eq!(violated_fields(&status), ["page_token"]);
@@ -109,7 +109,7 @@ on_both_backends! {
         for size in [-1, 501, i32::MIN, i32::MAX] {
             let status = server
                 .plans(Some(&staff()))
-                .list_plans(proto::ListPlansRequest { page_size: size, page_token: String::new() })
+                .list_plans(proto::ListPlansRequest { page_size: size, page_token: String::new(), ..Default::default() })
                 .await
                 .unwrap_err();
             assert_eq!(violated_fields(&status), ["page_size"]);
@@ -307,11 +307,11 @@ on_both_backends! {
         for header in headers {
             let result = server
                 .plans_raw(&header)
-                .get_plan(proto::GetPlanRequest { name: plan.clone() })
+                .get_plan(proto::GetPlanRequest { name: plan.clone(), revision: 0 })
                 .await;
             assert_eq!(code(&result), Code::Unauthenticated, "{header}");
         }
-        let none = server.plans(None).get_plan(proto::GetPlanRequest { name: plan }).await;
+        let none = server.plans(None).get_plan(proto::GetPlanRequest { name: plan, revision: 0 }).await;
         assert_eq!(code(&none), Code::Unauthenticated);
     }
 }

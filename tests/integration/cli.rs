@@ -122,6 +122,7 @@ async fn a_first_session_on_the_embedded_default() {
     let seen = with_token(channel, patient_token.trim().to_owned())
         .get_plan(proto::GetPlanRequest {
             name: plan.name.clone(),
+            revision: 0,
         })
         .await
         .unwrap()

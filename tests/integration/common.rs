@@ -15,6 +15,8 @@ use samvirke::domain::subject::Subject;
 use samvirke::domain::time::Instant;
 use samvirke::proto;
 use samvirke::proto::complaint_service_client::ComplaintServiceClient;
+use samvirke::proto::goal_service_client::GoalServiceClient;
+use samvirke::proto::measure_service_client::MeasureServiceClient;
 use samvirke::proto::organisation_service_client::OrganisationServiceClient;
 use samvirke::proto::plan_service_client::PlanServiceClient;
 use samvirke::proto::responsibility_group_service_client::ResponsibilityGroupServiceClient;
@@ -293,6 +295,64 @@ impl TestServer {
         )
     }
 
+    /// A goal client calling as `who`.
+    pub fn goals(
+        &self,
+        who: Option<&Who>,
+    ) -> GoalServiceClient<InterceptedService<Channel, Bearer>> {
+        GoalServiceClient::with_interceptor(self.channel.clone(), self.bearer(who))
+    }
+
+    /// A measure client calling as `who`.
+    pub fn measures(
+        &self,
+        who: Option<&Who>,
+    ) -> MeasureServiceClient<InterceptedService<Channel, Bearer>> {
+        MeasureServiceClient::with_interceptor(self.channel.clone(), self.bearer(who))
+    }
+
+    /// The plan as `who` reads it now.
+    pub async fn get_plan(&self, who: &Who, plan: &str) -> proto::Plan {
+        self.plans(Some(who))
+            .get_plan(proto::GetPlanRequest {
+                name: plan.into(),
+                revision: 0,
+            })
+            .await
+            .expect("reading the plan")
+            .into_inner()
+            .plan
+            .unwrap()
+    }
+
+    /// Records consent as `by` to share `plan` with `recipients`; the patient's own consent
+    /// when `by` is the patient, otherwise given on their behalf by their mother.
+    pub async fn give_consent(&self, by: &Who, plan: &str, recipients: &[&str]) -> proto::Plan {
+        let etag = self.get_plan(by, plan).await.etag;
+        let on_behalf = match by {
+            Who::Citizen(pid) if *pid == PATIENT || *pid == OTHER_PATIENT => None,
+            _ => Some(proto::ConsentOnBehalf {
+                given_by: "Eva Nordmann, mother".into(),
+                reason: "The patient was too ill to answer".into(),
+            }),
+        };
+        self.plans(Some(by))
+            .record_consent(proto::RecordConsentRequest {
+                name: plan.into(),
+                etag,
+                consent: Some(proto::Consent {
+                    recipients: recipients.iter().map(|r| r.to_string()).collect(),
+                    on_behalf,
+                    ..Default::default()
+                }),
+            })
+            .await
+            .expect("recording consent")
+            .into_inner()
+            .plan
+            .unwrap()
+    }
+
     /// A complaint client calling as `who`.
     pub fn complaints(
         &self,
@@ -359,6 +419,12 @@ impl TestServer {
             "role_grants" => "SELECT CAST(COUNT(*) AS BIGINT) FROM role_grants",
             "complaints" => "SELECT CAST(COUNT(*) AS BIGINT) FROM complaints",
             "complaint_events" => "SELECT CAST(COUNT(*) AS BIGINT) FROM complaint_events",
+            "goals" => "SELECT CAST(COUNT(*) AS BIGINT) FROM goals",
+            "goal_adjustments" => "SELECT CAST(COUNT(*) AS BIGINT) FROM goal_adjustments",
+            "measures" => "SELECT CAST(COUNT(*) AS BIGINT) FROM measures",
+            "measure_evaluations" => "SELECT CAST(COUNT(*) AS BIGINT) FROM measure_evaluations",
+            "consents" => "SELECT CAST(COUNT(*) AS BIGINT) FROM consents",
+            "plan_revisions" => "SELECT CAST(COUNT(*) AS BIGINT) FROM plan_revisions",
             other => panic!("no count for {other}"),
         };
         sqlx::query_scalar(sql).fetch_one(&self.db).await.unwrap()
@@ -520,4 +586,196 @@ pub fn check_matrix_row(
         "{rpc} on {target}:\n  {}",
         mismatches.join("\n  ")
     );
+}
+
+/// A field mask of `paths`.
+pub fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
+    Some(prost_types::FieldMask {
+        paths: paths.iter().map(|p| p.to_string()).collect(),
+    })
+}
+
+/// A date on the wire.
+pub fn day(year: i32, month: i32, day: i32) -> Option<proto::Date> {
+    Some(proto::Date { year, month, day })
+}
+
+impl TestServer {
+    /// Updates `paths` of `plan` as `who`, sending the etag `reader` reads now and the values
+    /// `set` writes into the plan message.
+    pub async fn update_plan(
+        &self,
+        who: &Who,
+        reader: &Who,
+        plan: &str,
+        paths: &[&str],
+        set: impl FnOnce(&mut proto::Plan),
+    ) -> Result<proto::Plan, Status> {
+        let mut input = self.get_plan(reader, plan).await;
+        set(&mut input);
+        self.plans(Some(who))
+            .update_plan(proto::UpdatePlanRequest {
+                plan: Some(input),
+                update_mask: mask(paths),
+            })
+            .await
+            .map(|r| r.into_inner().plan.unwrap())
+    }
+
+    /// Moves `plan` to `status` as `who`, with the etag `reader` reads now.
+    pub async fn change_status(
+        &self,
+        who: &Who,
+        reader: &Who,
+        plan: &str,
+        status: proto::PlanStatus,
+        reason: &str,
+    ) -> Result<proto::Plan, Status> {
+        let etag = self.get_plan(reader, plan).await.etag;
+        self.plans(Some(who))
+            .change_plan_status(proto::ChangePlanStatusRequest {
+                name: plan.into(),
+                etag,
+                status: status as i32,
+                reason: reason.into(),
+            })
+            .await
+            .map(|r| r.into_inner().plan.unwrap())
+    }
+
+    /// Proposes a goal as `who`.
+    pub async fn create_goal(
+        &self,
+        who: &Who,
+        plan: &str,
+        text: &str,
+        priority: i32,
+    ) -> Result<proto::Goal, Status> {
+        self.goals(Some(who))
+            .create_goal(proto::CreateGoalRequest {
+                parent: plan.into(),
+                goal: Some(proto::Goal {
+                    text: text.into(),
+                    priority,
+                    ..Default::default()
+                }),
+            })
+            .await
+            .map(|r| r.into_inner().goal.unwrap())
+    }
+
+    /// The goal as `reader` reads it now.
+    pub async fn get_goal(&self, reader: &Who, goal: &str) -> proto::Goal {
+        self.goals(Some(reader))
+            .get_goal(proto::GetGoalRequest { name: goal.into() })
+            .await
+            .expect("reading the goal")
+            .into_inner()
+            .goal
+            .unwrap()
+    }
+
+    /// Updates `paths` of `goal` as `who`, with the etag `reader` reads now.
+    pub async fn update_goal(
+        &self,
+        who: &Who,
+        reader: &Who,
+        goal: &str,
+        paths: &[&str],
+        reason: &str,
+        set: impl FnOnce(&mut proto::Goal),
+    ) -> Result<proto::Goal, Status> {
+        let mut input = self.get_goal(reader, goal).await;
+        set(&mut input);
+        self.goals(Some(who))
+            .update_goal(proto::UpdateGoalRequest {
+                goal: Some(input),
+                update_mask: mask(paths),
+                reason: reason.into(),
+            })
+            .await
+            .map(|r| r.into_inner().goal.unwrap())
+    }
+
+    /// Adds a measure for `goal` as `who`, with `member` responsible.
+    pub async fn create_measure(
+        &self,
+        who: &Who,
+        plan: &str,
+        goal: &str,
+        member: &str,
+        description: &str,
+    ) -> Result<proto::Measure, Status> {
+        self.measures(Some(who))
+            .create_measure(proto::CreateMeasureRequest {
+                parent: plan.into(),
+                measure: Some(proto::Measure {
+                    goal: goal.into(),
+                    responsible_member: member.into(),
+                    description: description.into(),
+                    start_date: day(2026, 12, 1),
+                    end_date: day(2027, 6, 30),
+                    frequency: "twice a week".into(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .map(|r| r.into_inner().measure.unwrap())
+    }
+
+    /// The measure as `reader` reads it now.
+    pub async fn get_measure(&self, reader: &Who, measure: &str) -> proto::Measure {
+        self.measures(Some(reader))
+            .get_measure(proto::GetMeasureRequest {
+                name: measure.into(),
+            })
+            .await
+            .expect("reading the measure")
+            .into_inner()
+            .measure
+            .unwrap()
+    }
+
+    /// Updates `paths` of `measure` as `who`, with the etag `reader` reads now.
+    pub async fn update_measure(
+        &self,
+        who: &Who,
+        reader: &Who,
+        measure: &str,
+        paths: &[&str],
+        set: impl FnOnce(&mut proto::Measure),
+    ) -> Result<proto::Measure, Status> {
+        let mut input = self.get_measure(reader, measure).await;
+        set(&mut input);
+        self.measures(Some(who))
+            .update_measure(proto::UpdateMeasureRequest {
+                measure: Some(input),
+                update_mask: mask(paths),
+            })
+            .await
+            .map(|r| r.into_inner().measure.unwrap())
+    }
+
+    /// Adds an evaluation to `measure` as `who`, with the etag `reader` reads now.
+    pub async fn evaluate_measure(
+        &self,
+        who: &Who,
+        reader: &Who,
+        measure: &str,
+        text: &str,
+    ) -> Result<proto::Measure, Status> {
+        let etag = self.get_measure(reader, measure).await.etag;
+        self.measures(Some(who))
+            .add_measure_evaluation(proto::AddMeasureEvaluationRequest {
+                name: measure.into(),
+                etag,
+                evaluation: Some(proto::Evaluation {
+                    date: day(2026, 12, 15),
+                    text: text.into(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .map(|r| r.into_inner().measure.unwrap())
+    }
 }

@@ -11,4 +11,5 @@ mod complaints;
 mod health;
 mod members;
 mod organisations;
+mod plan_content;
 mod plans;

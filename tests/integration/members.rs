@@ -119,6 +119,7 @@ on_both_backends! {
         server
             .add_member(&staff, &plan, &Who::Citizen(NEXT_OF_KIN), proto::MemberRole::NextOfKin)
             .await;
+        server.give_consent(&Who::Citizen(PATIENT), &plan, &[NAV]).await;
         let subjects = |members: Vec<proto::Member>| -> Vec<String> {
             members.into_iter().map(|m| m.subject).collect()
         };
@@ -151,7 +152,7 @@ on_both_backends! {
         server.add_member(&staff, &plan, &kin, proto::MemberRole::NextOfKin).await;
         let got = server
             .plans(Some(&kin))
-            .get_plan(proto::GetPlanRequest { name: plan })
+            .get_plan(proto::GetPlanRequest { name: plan, revision: 0 })
             .await
             .unwrap()
             .into_inner()

@@ -74,7 +74,7 @@ on_both_backends! {
         assert_eq!(code(&server.plans(Some(&staff)).create_plan(new_plan()).await), Code::PermissionDenied);
         let read = server
             .plans(Some(&staff))
-            .get_plan(proto::GetPlanRequest { name: plan.name })
+            .get_plan(proto::GetPlanRequest { name: plan.name, revision: 0 })
             .await;
         assert_eq!(code(&read), Code::NotFound);
         let twice = server

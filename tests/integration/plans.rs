@@ -49,7 +49,7 @@ on_both_backends! {
 
         let fetched = server
             .plans(Some(&Who::Citizen(PATIENT)))
-            .get_plan(proto::GetPlanRequest { name: created.name.clone() })
+            .get_plan(proto::GetPlanRequest { name: created.name.clone(), revision: 0 })
             .await
             .unwrap()
             .into_inner()
@@ -67,6 +67,7 @@ on_both_backends! {
         let coordinator = Who::Personnel("coordinator", MUNICIPALITY);
         server.add_member(&staff, &plan, &nav, proto::MemberRole::Nav).await;
         server.add_member(&staff, &plan, &coordinator, proto::MemberRole::Coordinator).await;
+        server.give_consent(&Who::Citizen(PATIENT), &plan, &[NAV]).await;
         for (who, sees) in [
             (Who::Citizen(PATIENT), true),
             (staff.clone(), true),
@@ -75,7 +76,7 @@ on_both_backends! {
         ] {
             let get = server
                 .plans(Some(&who))
-                .get_plan(proto::GetPlanRequest { name: plan.clone() })
+                .get_plan(proto::GetPlanRequest { name: plan.clone(), revision: 0 })
                 .await
                 .unwrap()
                 .into_inner()
@@ -102,7 +103,8 @@ on_both_backends! {
         let plan = server.create_plan(&staff, MUNICIPALITY, PATIENT).await;
         let teacher = Who::Personnel("teacher", SCHOOL);
         let membership = server.add_member(&staff, &plan, &teacher, proto::MemberRole::School).await;
-        let get = proto::GetPlanRequest { name: plan.clone() };
+        server.give_consent(&Who::Citizen(PATIENT), &plan, &[SCHOOL]).await;
+        let get = proto::GetPlanRequest { name: plan.clone(), revision: 0 };
         assert!(server.plans(Some(&teacher)).get_plan(get.clone()).await.is_ok());
         server
             .members(Some(&staff))
@@ -140,7 +142,7 @@ on_both_backends! {
             .unwrap();
         let get = server
             .plans(Some(&teacher))
-            .get_plan(proto::GetPlanRequest { name: plan })
+            .get_plan(proto::GetPlanRequest { name: plan, revision: 0 })
             .await;
         assert_eq!(code(&get), Code::NotFound);
     }
@@ -159,7 +161,7 @@ on_both_backends! {
         loop {
             let page = server
                 .plans(Some(&staff))
-                .list_plans(proto::ListPlansRequest { page_size: 3, page_token: token.clone() })
+                .list_plans(proto::ListPlansRequest { page_size: 3, page_token: token.clone(), ..Default::default() })
                 .await
                 .unwrap()
                 .into_inner();
@@ -191,7 +193,7 @@ on_both_backends! {
     async fn reads_and_denials_are_logged(server: TestServer) {
         let staff = with_staff(&server).await;
         let plan = server.create_plan(&staff, MUNICIPALITY, PATIENT).await;
-        let get = proto::GetPlanRequest { name: plan.clone() };
+        let get = proto::GetPlanRequest { name: plan.clone(), revision: 0 };
         server.plans(Some(&Who::Citizen(PATIENT))).get_plan(get.clone()).await.unwrap();
         let denied = server.plans(Some(&Who::Citizen(STRANGER))).get_plan(get).await;
         assert_eq!(code(&denied), Code::NotFound);

@@ -1,0 +1,69 @@
+//! Update masks (AIP-134): which fields an update changes. Each updatable path maps to the field
+//! group that decides who may write it; anything else is rejected with the path named.
+
+use super::FieldViolation;
+
+/// Resolves `paths` against `updatable` (path → field group). `fixed` lists fields that exist
+/// but cannot be updated, for a clearer message. Returns the groups named, in mask order and
+/// without repeats, or every bad path at once.
+pub fn resolve<G: Copy + PartialEq>(
+    paths: &[String],
+    updatable: &[(&str, G)],
+    fixed: &[&str],
+) -> Result<Vec<(String, G)>, Vec<FieldViolation>> {
+    let mut violations = Vec::new();
+    let mut resolved: Vec<(String, G)> = Vec::new();
+    if paths.is_empty() {
+        violations.push(FieldViolation::new(
+            "update_mask",
+            "must name at least one field to update",
+        ));
+    }
+    for path in paths {
+        if let Some((_, group)) = updatable.iter().find(|(p, _)| p == path) {
+            if !resolved.iter().any(|(p, _)| p == path) {
+                resolved.push((path.clone(), *group));
+            }
+        } else if fixed.contains(&path.as_str()) {
+            violations.push(FieldViolation::new(
+                "update_mask",
+                format!("{path} is output only or fixed at creation"),
+            ));
+        } else {
+            violations.push(FieldViolation::new(
+                "update_mask",
+                format!("{path} is not a field of this resource"),
+            ));
+        }
+    }
+    if violations.is_empty() {
+        Ok(resolved)
+    } else {
+        Err(violations)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_known_paths_and_names_bad_ones() {
+        let updatable = [("text", 1), ("status", 2)];
+        let fixed = ["name", "etag"];
+        let ok = resolve(
+            &["status".into(), "text".into(), "status".into()],
+            &updatable,
+            &fixed,
+        );
+        assert_eq!(ok.unwrap(), vec![("status".into(), 2), ("text".into(), 1)]);
+        let bad = resolve(&["etag".into(), "colour".into()], &updatable, &fixed).unwrap_err();
+        assert_eq!(bad.len(), 2);
+        assert!(bad[0].description.contains("etag is output only"));
+        assert!(bad[1].description.contains("colour is not a field"));
+        assert_eq!(
+            resolve::<i32>(&[], &updatable, &fixed).unwrap_err().len(),
+            1
+        );
+    }
+}

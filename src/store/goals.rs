@@ -1,0 +1,277 @@
+//! Goals and their trail of adjustments.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Session, db, stored};
+use crate::domain::Error;
+use crate::domain::date::Date;
+use crate::domain::goal::{Goal, GoalAdjustment, GoalStatus, NewGoal};
+use crate::domain::ids::{OrgNumber, ResourceId};
+use crate::domain::page::Page;
+use crate::domain::plan::Plan;
+use crate::domain::subject::Subject;
+use crate::domain::time::Instant;
+
+const GOAL_COLUMNS: &str =
+    "id, plan_id, text, priority, status, target_date, revision, create_time, update_time";
+
+fn stale_goal() -> Error {
+    Error::Aborted("the goal changed since it was read: read it again".into())
+}
+
+impl Session {
+    /// Stores a proposed goal.
+    #[tracing::instrument(skip_all)]
+    pub async fn insert_goal(
+        &mut self,
+        plan: &Plan,
+        new: &NewGoal,
+        created_by: &Subject,
+        now: Instant,
+    ) -> Result<Goal, Error> {
+        let goal = Goal {
+            id: ResourceId::generate(),
+            plan: plan.id,
+            text: new.text.clone(),
+            priority: new.priority,
+            status: GoalStatus::Proposed,
+            target_date: new.target_date,
+            adjustments: Vec::new(),
+            revision: 1,
+            create_time: now,
+            update_time: now,
+        };
+        sqlx::query(
+            "INSERT INTO goals (id, organisation_id, plan_id, text, priority, status, \
+             target_date, revision, create_time, update_time, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(goal.id.to_string())
+        .bind(plan.organisation.as_str())
+        .bind(plan.id.to_string())
+        .bind(goal.text.as_str())
+        .bind(i64::from(goal.priority))
+        .bind(goal.status.as_str())
+        .bind(goal.target_date.map(|d| d.to_string()))
+        .bind(goal.revision)
+        .bind(now.0)
+        .bind(now.0)
+        .bind(created_by.as_stored())
+        .execute(self.conn())
+        .await
+        .map_err(db)?;
+        Ok(goal)
+    }
+
+    /// One goal of `plan`, with its trail.
+    #[tracing::instrument(skip_all)]
+    pub async fn goal(&mut self, plan: ResourceId, id: ResourceId) -> Result<Goal, Error> {
+        let sql = format!("SELECT {GOAL_COLUMNS} FROM goals WHERE id = $1 AND plan_id = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .bind(plan.to_string())
+            .fetch_optional(self.conn())
+            .await
+            .map_err(db)?;
+        let mut goal = row
+            .as_ref()
+            .map(goal_from_row)
+            .transpose()?
+            .ok_or(Error::NotFound("goal"))?;
+        goal.adjustments = self
+            .adjustments("goal_id", id)
+            .await?
+            .into_iter()
+            .map(|(_, step)| step)
+            .collect();
+        Ok(goal)
+    }
+
+    /// The goals of `plan` after the page's position, with their trails: one more than the
+    /// page, or all of them when `page` is `None`.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_goals(
+        &mut self,
+        plan: ResourceId,
+        page: Option<Page>,
+    ) -> Result<Vec<Goal>, Error> {
+        let sql = format!(
+            "SELECT {GOAL_COLUMNS} FROM goals WHERE plan_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(plan.to_string())
+            .bind(
+                page.and_then(|p| p.after)
+                    .map(|id| id.to_string())
+                    .unwrap_or_default(),
+            )
+            .bind(page.map_or(i64::MAX, |p| i64::from(p.size) + 1))
+            .fetch_all(self.conn())
+            .await
+            .map_err(db)?;
+        let mut goals: Vec<Goal> = rows.iter().map(goal_from_row).collect::<Result<_, _>>()?;
+        // The plan's trails in one query, handed to their goals.
+        let trail = self.adjustments("plan_id", plan).await?;
+        for goal in &mut goals {
+            goal.adjustments = trail
+                .iter()
+                .filter(|(g, _)| *g == goal.id)
+                .map(|(_, step)| step.clone())
+                .collect();
+        }
+        Ok(goals)
+    }
+
+    /// Writes a goal's fields if its revision is still `expected`, and the new step of its
+    /// trail if any.
+    #[tracing::instrument(skip_all)]
+    pub async fn save_goal(
+        &mut self,
+        organisation: &OrgNumber,
+        goal: &Goal,
+        expected: i64,
+        new_step: Option<&GoalAdjustment>,
+    ) -> Result<(), Error> {
+        let updated = sqlx::query(
+            "UPDATE goals SET text = $1, priority = $2, status = $3, target_date = $4, \
+             revision = revision + 1, update_time = $5 WHERE id = $6 AND revision = $7",
+        )
+        .bind(goal.text.as_str())
+        .bind(i64::from(goal.priority))
+        .bind(goal.status.as_str())
+        .bind(goal.target_date.map(|d| d.to_string()))
+        .bind(goal.update_time.0)
+        .bind(goal.id.to_string())
+        .bind(expected)
+        .execute(self.conn())
+        .await
+        .map_err(db)?;
+        if updated.rows_affected() != 1 {
+            return Err(stale_goal());
+        }
+        if let Some(step) = new_step {
+            sqlx::query(
+                "INSERT INTO goal_adjustments (id, organisation_id, plan_id, goal_id, author, \
+                 author_relations, reason, proposed_text, previous_text, new_text, \
+                 previous_status, new_status, create_time) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            )
+            .bind(ResourceId::generate().to_string())
+            .bind(organisation.as_str())
+            .bind(goal.plan.to_string())
+            .bind(goal.id.to_string())
+            .bind(step.author.as_str())
+            .bind(step.author_relations.as_str())
+            .bind(step.reason.as_str())
+            .bind(step.proposed_text.as_str())
+            .bind(step.previous_text.as_str())
+            .bind(step.new_text.as_str())
+            .bind(step.previous_status.map(GoalStatus::as_str))
+            .bind(step.new_status.map(GoalStatus::as_str))
+            .bind(step.time.0)
+            .execute(self.conn())
+            .await
+            .map_err(db)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes a goal no measure serves, if its revision is still `expected`.
+    #[tracing::instrument(skip_all)]
+    pub async fn delete_goal(&mut self, goal: &Goal, expected: i64) -> Result<(), Error> {
+        if goal.revision != expected {
+            return Err(stale_goal());
+        }
+        let served: Option<i64> =
+            sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM measures WHERE goal_id = $1 LIMIT 1")
+                .bind(goal.id.to_string())
+                .fetch_optional(self.conn())
+                .await
+                .map_err(db)?;
+        if served.is_some() {
+            return Err(Error::FailedPrecondition(
+                "measures serve this goal: move or delete them first".into(),
+            ));
+        }
+        sqlx::query("DELETE FROM goal_adjustments WHERE goal_id = $1")
+            .bind(goal.id.to_string())
+            .execute(self.conn())
+            .await
+            .map_err(db)?;
+        let deleted = sqlx::query("DELETE FROM goals WHERE id = $1 AND revision = $2")
+            .bind(goal.id.to_string())
+            .bind(expected)
+            .execute(self.conn())
+            .await
+            .map_err(db)?;
+        if deleted.rows_affected() != 1 {
+            return Err(stale_goal());
+        }
+        Ok(())
+    }
+
+    /// The trail steps whose `column` (goal_id or plan_id) is `id`, oldest first, each with
+    /// the goal it belongs to.
+    async fn adjustments(
+        &mut self,
+        column: &'static str,
+        id: ResourceId,
+    ) -> Result<Vec<(ResourceId, GoalAdjustment)>, Error> {
+        let sql = format!(
+            "SELECT goal_id, author, author_relations, reason, proposed_text, previous_text, \
+             new_text, previous_status, new_status, create_time FROM goal_adjustments \
+             WHERE {column} = $1 ORDER BY id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_all(self.conn())
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|row| {
+                let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
+                let status = |name: &str| {
+                    row.try_get::<Option<String>, _>(name)
+                        .map_err(db)?
+                        .map(|s| stored("goal status", GoalStatus::from_stored(&s)))
+                        .transpose()
+                };
+                let goal = stored("goal id", ResourceId::parse(&text("goal_id")?))?;
+                let step = GoalAdjustment {
+                    time: Instant(row.try_get("create_time").map_err(db)?),
+                    author: text("author")?,
+                    author_relations: text("author_relations")?,
+                    reason: text("reason")?,
+                    proposed_text: text("proposed_text")?,
+                    previous_text: text("previous_text")?,
+                    new_text: text("new_text")?,
+                    previous_status: status("previous_status")?,
+                    new_status: status("new_status")?,
+                };
+                Ok((goal, step))
+            })
+            .collect()
+    }
+}
+
+fn goal_from_row(row: &AnyRow) -> Result<Goal, Error> {
+    let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
+    let priority: i64 = row.try_get("priority").map_err(db)?;
+    Ok(Goal {
+        id: stored("goal id", ResourceId::parse(&text("id")?))?,
+        plan: stored("plan id", ResourceId::parse(&text("plan_id")?))?,
+        text: text("text")?,
+        priority: stored("priority", i32::try_from(priority).ok())?,
+        status: stored("goal status", GoalStatus::from_stored(&text("status")?))?,
+        target_date: row
+            .try_get::<Option<String>, _>("target_date")
+            .map_err(db)?
+            .map(|d| stored("target date", Date::from_stored(&d)))
+            .transpose()?,
+        adjustments: Vec::new(),
+        revision: row.try_get("revision").map_err(db)?,
+        create_time: Instant(row.try_get("create_time").map_err(db)?),
+        update_time: Instant(row.try_get("update_time").map_err(db)?),
+    })
+}

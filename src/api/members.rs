@@ -2,10 +2,11 @@
 
 use tonic::{Request, Response, Status};
 
+use super::convert::plan_item;
 use super::convert::{
-    etag, etag_of, instant, member_name, member_role, member_role_out, plan_name, plan_resource,
-    timestamp,
+    etag, etag_of, instant, member_name, member_role, member_role_out, plan_name, timestamp,
 };
+use super::document::Change;
 use super::{Context, principal};
 use crate::auth::{Action, Object};
 use crate::domain::member::{Member, NewMember};
@@ -24,7 +25,7 @@ pub struct ResponsibilityGroupApi(pub Context);
 fn encode_member(member: &Member, show_identity: bool) -> proto::Member {
     let hide = member.subject.kind() == SubjectKind::Citizen && !show_identity;
     proto::Member {
-        name: format!("{}/members/{}", plan_resource(member.plan), member.id),
+        name: plan_item(member.plan, "members", member.id),
         subject: if hide {
             String::new()
         } else {
@@ -81,8 +82,19 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
                 .guard
                 .plan(&mut session, &who, plan, Object::Member, Action::Add, now)
                 .await?;
+            let change = Change::begin(&mut session, &access, &who, false, now).await?;
             let member = session
                 .insert_member(&access.plan, &new, &who.subject, now)
+                .await?;
+            let name = plan_item(plan, "members", member.id);
+            change
+                .finish(
+                    &mut session,
+                    &access,
+                    &who,
+                    &[format!("member added: {name}")],
+                    now,
+                )
                 .await?;
             let show = self.0.guard.may_see_identities(&access, &who)?;
             Ok(encode_member(&member, show))
@@ -117,7 +129,18 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
                     now,
                 )
                 .await?;
+            let change = Change::begin(&mut session, &access, &who, false, now).await?;
             let member = session.end_member(plan, member, expected, now).await?;
+            let name = plan_item(plan, "members", member.id);
+            change
+                .finish(
+                    &mut session,
+                    &access,
+                    &who,
+                    &[format!("member removed: {name}")],
+                    now,
+                )
+                .await?;
             let show = self.0.guard.may_see_identities(&access, &who)?;
             Ok(encode_member(&member, show))
         }

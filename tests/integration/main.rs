@@ -8,6 +8,7 @@ mod authorization_matrix;
 mod bad_input;
 mod cli;
 mod complaints;
+mod content_bad_input;
 mod content_matrix;
 mod health;
 mod members;

@@ -16,7 +16,7 @@ use crate::domain::Error;
 use crate::domain::ids::{NationalId, OrgNumber};
 use crate::domain::member::{MemberRole, NewMember};
 use crate::domain::organisation::OrgRole;
-use crate::domain::plan::{NewPlan, PlanKind};
+use crate::domain::plan::{NewConsent, NewPlan, PlanKind};
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
 use crate::proto;
@@ -263,6 +263,14 @@ async fn seed(store: &Store, plans: usize) -> Result<(), Error> {
                     end_time: None,
                 };
                 session.insert_member(&plan, &member, &staff, now).await?;
+                // NAV sees the plan only while the patient's consent covers it.
+                let consent = NewConsent {
+                    recipients: vec![OrgNumber::parse("org", NAV).map_err(Error::from)?],
+                    on_behalf: None,
+                };
+                session
+                    .record_consent(&plan, &consent, "owner", &staff, now)
+                    .await?;
             }
         }
         Ok(())

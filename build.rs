@@ -8,6 +8,8 @@ const PROTOS: &[&str] = &[
     "proto/samvirke/v1/types.proto",
     "proto/samvirke/v1/plans.proto",
     "proto/samvirke/v1/goals.proto",
+    "proto/samvirke/v1/coordinators.proto",
+    "proto/samvirke/v1/referrals.proto",
     "proto/samvirke/v1/responsibility_group.proto",
     "proto/samvirke/v1/organisations.proto",
     "proto/samvirke/v1/complaints.proto",

@@ -13,18 +13,20 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::api::{
-    Authenticate, ComplaintApi, Context, GoalApi, MeasureApi, OrganisationApi, PlanApi,
-    ResponsibilityGroupApi,
+    Authenticate, ComplaintApi, Context, CoordinatorApi, GoalApi, MeasureApi, OrganisationApi,
+    PlanApi, ReferralApi, ResponsibilityGroupApi,
 };
 use crate::auth::{Authorizer, DevKey, Guard, Policy, TokenVerifier, VerifierConfig};
 use crate::domain::Error;
 use crate::domain::ids::OrgNumber;
 use crate::proto;
 use crate::proto::complaint_service_server::ComplaintServiceServer;
+use crate::proto::coordinator_service_server::CoordinatorServiceServer;
 use crate::proto::goal_service_server::GoalServiceServer;
 use crate::proto::measure_service_server::MeasureServiceServer;
 use crate::proto::organisation_service_server::OrganisationServiceServer;
 use crate::proto::plan_service_server::PlanServiceServer;
+use crate::proto::referral_service_server::ReferralServiceServer;
 use crate::proto::responsibility_group_service_server::ResponsibilityGroupServiceServer;
 use crate::store::{DatabaseUrl, Store};
 use crate::telemetry::RpcTelemetryLayer;
@@ -74,11 +76,13 @@ type Layers = tower::layer::util::Stack<
 >;
 
 /// The names the health service reports on: the whole server ("") and each service.
-const SERVICES: [&str; 7] = [
+const SERVICES: [&str; 9] = [
     "",
     proto::plan_service_server::SERVICE_NAME,
     proto::goal_service_server::SERVICE_NAME,
     proto::measure_service_server::SERVICE_NAME,
+    proto::coordinator_service_server::SERVICE_NAME,
+    proto::referral_service_server::SERVICE_NAME,
     proto::responsibility_group_service_server::SERVICE_NAME,
     proto::organisation_service_server::SERVICE_NAME,
     proto::complaint_service_server::SERVICE_NAME,
@@ -109,6 +113,10 @@ impl Server {
             GoalServiceServer::new(GoalApi(context.clone())).max_decoding_message_size(limit);
         let measures =
             MeasureServiceServer::new(MeasureApi(context.clone())).max_decoding_message_size(limit);
+        let coordinators = CoordinatorServiceServer::new(CoordinatorApi(context.clone()))
+            .max_decoding_message_size(limit);
+        let referrals = ReferralServiceServer::new(ReferralApi(context.clone()))
+            .max_decoding_message_size(limit);
         let members =
             ResponsibilityGroupServiceServer::new(ResponsibilityGroupApi(context.clone()))
                 .max_decoding_message_size(limit);
@@ -134,6 +142,8 @@ impl Server {
             .add_service(InterceptedService::new(plans, authenticate.clone()))
             .add_service(InterceptedService::new(goals, authenticate.clone()))
             .add_service(InterceptedService::new(measures, authenticate.clone()))
+            .add_service(InterceptedService::new(coordinators, authenticate.clone()))
+            .add_service(InterceptedService::new(referrals, authenticate.clone()))
             .add_service(InterceptedService::new(members, authenticate.clone()))
             .add_service(InterceptedService::new(organisations, authenticate.clone()))
             .add_service(InterceptedService::new(complaints, authenticate));

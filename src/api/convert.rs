@@ -204,6 +204,8 @@ pub fn org_role(value: i32) -> Option<OrgRole> {
         proto::OrganisationRole::UnitStaff => Some(OrgRole::UnitStaff),
         proto::OrganisationRole::ComplaintHandler => Some(OrgRole::ComplaintHandler),
         proto::OrganisationRole::ComplaintAuthority => Some(OrgRole::ComplaintAuthority),
+        proto::OrganisationRole::Referrer => Some(OrgRole::Referrer),
+        proto::OrganisationRole::WardStaff => Some(OrgRole::WardStaff),
     }
 }
 
@@ -214,6 +216,8 @@ pub fn org_role_out(role: OrgRole) -> proto::OrganisationRole {
         OrgRole::UnitStaff => proto::OrganisationRole::UnitStaff,
         OrgRole::ComplaintHandler => proto::OrganisationRole::ComplaintHandler,
         OrgRole::ComplaintAuthority => proto::OrganisationRole::ComplaintAuthority,
+        OrgRole::Referrer => proto::OrganisationRole::Referrer,
+        OrgRole::WardStaff => proto::OrganisationRole::WardStaff,
     }
 }
 

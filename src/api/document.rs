@@ -74,6 +74,23 @@ pub fn encode_plan(plan: &Plan, show_identity: bool) -> proto::Plan {
         }),
         status_reason: plan.status_reason.clone(),
         revision: plan.revision,
+        coordinator_wish: plan
+            .coordinator_wish
+            .as_ref()
+            .map(|w| proto::CoordinatorWish {
+                display_name: w.display_name.clone(),
+                organisation: w
+                    .organisation
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                note: w.note.clone(),
+                record_time: Some(timestamp(w.time)),
+            }),
+        referral: plan
+            .referral
+            .map(|r| format!("referrals/{r}"))
+            .unwrap_or_default(),
     }
 }
 

@@ -9,11 +9,11 @@ use super::convert::{
 use super::document::Change;
 use super::{Context, principal};
 use crate::auth::{Action, Object};
-use crate::domain::member::{Member, NewMember};
+use crate::domain::member::{Member, MemberRole, NewMember};
 use crate::domain::page::Page;
 use crate::domain::subject::SubjectKind;
 use crate::domain::time::Instant;
-use crate::domain::{Error, Violations};
+use crate::domain::{Error, FieldViolation, Violations};
 use crate::proto;
 use crate::proto::responsibility_group_service_server::ResponsibilityGroupService;
 
@@ -22,7 +22,7 @@ pub struct ResponsibilityGroupApi(pub Context);
 
 /// A member as the caller may see it: a citizen's identity number only for those who may read
 /// identities on the plan.
-fn encode_member(member: &Member, show_identity: bool) -> proto::Member {
+pub(super) fn encode_member(member: &Member, show_identity: bool) -> proto::Member {
     let hide = member.subject.kind() == SubjectKind::Citizen && !show_identity;
     proto::Member {
         name: plan_item(member.plan, "members", member.id),
@@ -70,6 +70,15 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
                 end.flatten(),
             ),
         );
+        if new
+            .as_ref()
+            .is_some_and(|n| n.role == MemberRole::Coordinator)
+        {
+            v.push(FieldViolation::new(
+                "member.role",
+                "coordinators are appointed with CoordinatorService.AppointCoordinator",
+            ));
+        }
         let (Some(plan), Some(new)) = (plan, new) else {
             return Err(v.into_error().into());
         };
@@ -178,6 +187,59 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
         Ok(Response::new(proto::ListMembersResponse {
             members: members.iter().map(|m| encode_member(m, show)).collect(),
             next_page_token,
+        }))
+    }
+
+    async fn list_my_plans(
+        &self,
+        request: Request<proto::ListMyPlansRequest>,
+    ) -> Result<Response<proto::ListMyPlansResponse>, Status> {
+        let who = principal(&request)?;
+        Ok(Response::new(
+            self.0.list_my_plans(&who, request.get_ref()).await?,
+        ))
+    }
+
+    async fn create_meeting(
+        &self,
+        request: Request<proto::CreateMeetingRequest>,
+    ) -> Result<Response<proto::CreateMeetingResponse>, Status> {
+        let who = principal(&request)?;
+        let meeting = self.0.create_meeting(&who, request.into_inner()).await?;
+        Ok(Response::new(proto::CreateMeetingResponse {
+            meeting: Some(meeting),
+        }))
+    }
+
+    async fn get_meeting(
+        &self,
+        request: Request<proto::GetMeetingRequest>,
+    ) -> Result<Response<proto::GetMeetingResponse>, Status> {
+        let who = principal(&request)?;
+        let meeting = self.0.get_meeting(&who, &request.get_ref().name).await?;
+        Ok(Response::new(proto::GetMeetingResponse {
+            meeting: Some(meeting),
+        }))
+    }
+
+    async fn list_meetings(
+        &self,
+        request: Request<proto::ListMeetingsRequest>,
+    ) -> Result<Response<proto::ListMeetingsResponse>, Status> {
+        let who = principal(&request)?;
+        Ok(Response::new(
+            self.0.list_meetings(&who, request.get_ref()).await?,
+        ))
+    }
+
+    async fn update_meeting(
+        &self,
+        request: Request<proto::UpdateMeetingRequest>,
+    ) -> Result<Response<proto::UpdateMeetingResponse>, Status> {
+        let who = principal(&request)?;
+        let meeting = self.0.update_meeting(&who, request.into_inner()).await?;
+        Ok(Response::new(proto::UpdateMeetingResponse {
+            meeting: Some(meeting),
         }))
     }
 }

@@ -5,22 +5,27 @@
 mod authn;
 mod complaints;
 mod convert;
+mod coordinators;
 mod document;
 mod export;
 mod goals;
 mod measures;
+mod meetings;
 mod members;
 mod organisations;
 mod plans;
+mod referrals;
 pub mod status;
 
 pub use authn::Authenticate;
 pub use complaints::ComplaintApi;
+pub use coordinators::CoordinatorApi;
 pub use goals::GoalApi;
 pub use measures::MeasureApi;
 pub use members::ResponsibilityGroupApi;
 pub use organisations::OrganisationApi;
 pub use plans::PlanApi;
+pub use referrals::ReferralApi;
 
 use std::sync::Arc;
 

@@ -11,9 +11,12 @@ use crate::domain::complaint::Complaint;
 use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::plan::Plan;
 use crate::domain::principal::Principal;
-use crate::domain::subject::SubjectKind;
+use crate::domain::referral::Referral;
+use crate::domain::subject::{Subject, SubjectKind};
 use crate::domain::time::Instant;
-use crate::store::{AccessEntry, ComplaintAccessRow, PlanAccessRow, ReadFilter, Session};
+use crate::store::{
+    AccessEntry, ComplaintAccessRow, PlanAccessRow, ReadFilter, ReferralAccessRow, Session,
+};
 
 /// A plan the caller was allowed to act on, with the relations that allowed it.
 #[derive(Debug)]
@@ -174,6 +177,66 @@ impl Guard {
         )
     }
 
+    /// Checks that `who` may do `action` to a referral. The sending side (its requester by
+    /// relation, the health trust's staff by role) is asked about `sent_referral`, the
+    /// receiving municipality's staff about `referral`, each only in its own organisation, so
+    /// that a role on one side never answers for the other. Someone who may not read it gets
+    /// `NOT_FOUND`. The access log files it under the plan it requested.
+    pub async fn referral(
+        &self,
+        session: &mut Session,
+        who: &Principal,
+        referral: ResourceId,
+        action: Action,
+        now: Instant,
+    ) -> Result<Referral, Error> {
+        let row = session
+            .referral_access(referral, who)
+            .await?
+            .ok_or(Error::NotFound("referral"))?;
+        self.refresh(session, row.grants_epoch).await?;
+        let relations = held(&[(row.requester, Relation::Requester)]);
+        let r = &row.referral;
+        let may = |action| -> Result<bool, Error> {
+            Ok(self.allowed(
+                &relations,
+                who,
+                &[Some(&r.health_trust)],
+                Object::SentReferral,
+                action,
+            )? || self.allowed(&[], who, &[Some(&r.municipality)], Object::Referral, action)?)
+        };
+        let may_read = may(Action::Read)?;
+        let allowed = may_read && may(action)?;
+        let entry = AccessEntry {
+            organisation: &r.municipality,
+            plan: Some(r.plan),
+            complaint: None,
+            who,
+            relations: names(&relations),
+            object: Object::Referral.as_str(),
+            action: action.as_str(),
+            allowed,
+        };
+        self.record(session, entry, now).await?;
+        decision(allowed, may_read, Object::Referral, action, "referral")?;
+        Ok(row.referral)
+    }
+
+    /// Whether the local rules in the policy bar `subject`, acting for `organisation`, from
+    /// being appointed coordinator (for example ward staff, by their role there).
+    pub fn barred_from_coordinating(
+        &self,
+        subject: &Subject,
+        organisation: &OrgNumber,
+    ) -> Result<bool, Error> {
+        self.authz.allows(
+            [(subject.as_stored(), organisation.as_str())],
+            Object::Coordinator,
+            Action::Barred,
+        )
+    }
+
     /// Checks that `who` may file a complaint against `organisation`.
     pub async fn file_complaint(
         &self,
@@ -257,6 +320,34 @@ impl Guard {
         let entries: Vec<_> = plans
             .iter()
             .map(|access| access.entry(who, Object::Plan, Action::Read, true))
+            .collect();
+        session.log_access(&entries, now).await
+    }
+
+    /// Logs that `who` read the referrals a list returned, under the plans they requested.
+    pub async fn record_listed_referrals(
+        &self,
+        session: &mut Session,
+        who: &Principal,
+        referrals: &[ReferralAccessRow],
+        now: Instant,
+    ) -> Result<(), Error> {
+        let entries: Vec<_> = referrals
+            .iter()
+            .map(|row| AccessEntry {
+                organisation: &row.referral.municipality,
+                plan: Some(row.referral.plan),
+                complaint: None,
+                who,
+                relations: if row.requester {
+                    Relation::Requester.as_str().to_owned()
+                } else {
+                    String::new()
+                },
+                object: Object::Referral.as_str(),
+                action: Action::Read.as_str(),
+                allowed: true,
+            })
             .collect();
         session.log_access(&entries, now).await
     }

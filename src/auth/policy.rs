@@ -26,6 +26,11 @@ stored_enum! {
         Measure = "measure",
         MeasureProgress = "measure_progress",
         Member = "member",
+        CoordinatorWish = "coordinator_wish",
+        Coordinator = "coordinator",
+        Meeting = "meeting",
+        Referral = "referral",
+        SentReferral = "sent_referral",
         RoleGrant = "role_grant",
         Complaint = "complaint",
     }
@@ -56,6 +61,10 @@ stored_enum! {
         Sign = "sign",
         Record = "record",
         Adjust = "adjust",
+        Appoint = "appoint",
+        Barred = "barred",
+        Accept = "accept",
+        Return = "return",
     }
 }
 

@@ -2,17 +2,20 @@
 //! no SQL: the api layer converts to and from these, the store persists them.
 
 pub mod complaint;
+pub mod coordinator;
 pub mod date;
 pub mod error;
 pub mod goal;
 pub mod ids;
 pub mod mask;
 pub mod measure;
+pub mod meeting;
 pub mod member;
 pub mod organisation;
 pub mod page;
 pub mod plan;
 pub mod principal;
+pub mod referral;
 pub mod relation;
 pub mod subject;
 pub mod text;

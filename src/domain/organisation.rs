@@ -19,6 +19,11 @@ stored_enum! {
         /// The county governor's staff who decide forwarded complaints; granted only in an
         /// organisation configured as a complaint authority.
         ComplaintAuthority = "complaint_authority",
+        /// Sends referrals from a health trust to municipalities.
+        Referrer = "referrer",
+        /// Hospital ward staff: a role local rules in the policy can name, as the shipped one
+        /// that bars them from being coordinator.
+        WardStaff = "ward_staff",
     }
 }
 

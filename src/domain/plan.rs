@@ -58,6 +58,10 @@ pub struct Plan {
     pub consent: Option<Consent>,
     /// The patient's latest signature.
     pub signature: Option<Signature>,
+    /// Whom the patient wishes as coordinator.
+    pub coordinator_wish: Option<super::coordinator::CoordinatorWish>,
+    /// The referral the plan was requested by.
+    pub referral: Option<ResourceId>,
     /// When it was created.
     pub create_time: Instant,
     /// When it last changed.
@@ -81,6 +85,16 @@ impl Plan {
                 status.wire_name()
             ))),
         }
+    }
+
+    /// Checks that the plan's group may still meet: anything but closed.
+    pub fn check_open_or_declined(&self) -> Result<(), Error> {
+        if self.status == PlanStatus::Closed {
+            return Err(Error::FailedPrecondition(
+                "the plan is PLAN_STATUS_CLOSED".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Checks a move to `to` against the lifecycle: REQUESTED → ACTIVE (with consent in

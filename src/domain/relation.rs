@@ -18,6 +18,8 @@ stored_enum! {
         Responsible = "responsible",
         /// The plan's coordinator (koordinator): the member who runs the plan.
         Coordinator = "coordinator",
+        /// Sent the referral.
+        Requester = "requester",
         /// Filed the complaint.
         Complainant = "complainant",
         /// The patient a complaint concerns.

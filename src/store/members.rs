@@ -98,6 +98,30 @@ impl Session {
             .ok_or(Error::NotFound("member"))
     }
 
+    /// The caller's membership of `plan` now, if any.
+    #[tracing::instrument(skip_all)]
+    pub async fn my_membership(
+        &mut self,
+        plan: ResourceId,
+        who: &crate::domain::principal::Principal,
+        now: Instant,
+    ) -> Result<Option<Member>, Error> {
+        let sql = format!(
+            "SELECT {MEMBER_COLUMNS} FROM members WHERE plan_id = $1 AND subject = $2 \
+             AND acting_organisation = $3 AND start_time <= $4 \
+             AND (end_time IS NULL OR end_time > $4) ORDER BY id LIMIT 1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(plan.to_string())
+            .bind(who.subject.as_stored())
+            .bind(who.acting_organisation())
+            .bind(now.0)
+            .fetch_optional(self.conn())
+            .await
+            .map_err(db)?;
+        row.as_ref().map(member_from_row).transpose()
+    }
+
     /// Ends a membership now. `FAILED_PRECONDITION` when it has ended already, `ABORTED` when
     /// `expected_revision` is given and stale.
     #[tracing::instrument(skip_all)]

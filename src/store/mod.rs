@@ -6,12 +6,15 @@
 mod access_log;
 mod complaints;
 mod consents;
+mod coordinators;
 mod goals;
 mod grants;
 mod measures;
+mod meetings;
 mod members;
 mod plans;
 mod postgres;
+mod referrals;
 mod revisions;
 mod sqlite;
 
@@ -28,6 +31,7 @@ pub use access_log::AccessEntry;
 pub use complaints::{ComplaintAccessRow, ComplaintListFilter};
 pub use measures::check_measure_revision;
 pub use plans::{PlanAccessRow, PlanListFilter, ReadFilter, check_plan_version};
+pub use referrals::ReferralAccessRow;
 pub use revisions::{NewRevision, RevisionRow};
 
 /// Which database the store runs on, chosen by the URL's scheme.

@@ -5,6 +5,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::{Session, db, stored};
 use crate::domain::Error;
+use crate::domain::coordinator::CoordinatorWish;
 use crate::domain::date::Date;
 use crate::domain::ids::{NationalId, OrgNumber, ResourceId};
 use crate::domain::organisation::OrgRole;
@@ -52,6 +53,7 @@ macro_rules! plan_select {
          p.important_to_me, p.resources_and_strengths, p.what_works_now, p.what_i_need, \
          p.first_priority, p.thoughts_on_illness, p.admission_agreement, p.contacts, \
          p.next_review_date, p.signed_revision, p.sign_time, p.signed_by, \
+         p.wish_display_name, p.wish_organisation, p.wish_note, p.wish_time, p.referral_id, \
          p.create_time, p.update_time, \
          c.recipients AS consent_recipients, c.on_behalf_given_by, c.on_behalf_reason, \
          c.recorded_by AS consent_recorded_by, c.give_time AS consent_give_time"
@@ -222,13 +224,15 @@ impl Session {
         let sections = &plan.sections;
         let contacts = serde_json::to_string(&plan.contacts).map_err(Error::internal)?;
         let signature = plan.signature.as_ref();
+        let wish = plan.coordinator_wish.as_ref();
         let updated = sqlx::query(
             "UPDATE plans SET patient_display_name = $1, status = $2, status_reason = $3, \
              important_to_me = $4, resources_and_strengths = $5, what_works_now = $6, \
              what_i_need = $7, first_priority = $8, thoughts_on_illness = $9, \
              admission_agreement = $10, contacts = $11, next_review_date = $12, \
              signed_revision = $13, sign_time = $14, signed_by = $15, update_time = $16, \
-             version = version + 1 WHERE id = $17 AND version = $18",
+             wish_display_name = $17, wish_organisation = $18, wish_note = $19, wish_time = $20, \
+             referral_id = $21, version = version + 1 WHERE id = $22 AND version = $23",
         )
         .bind(plan.patient_display_name.as_str())
         .bind(plan.status.as_str())
@@ -246,6 +250,16 @@ impl Session {
         .bind(signature.map(|s| s.sign_time.0))
         .bind(signature.map(|s| s.signed_by.as_str()))
         .bind(now.0)
+        .bind(wish.map(|w| w.display_name.clone()))
+        .bind(wish.map(|w| {
+            w.organisation
+                .as_ref()
+                .map_or("", OrgNumber::as_str)
+                .to_owned()
+        }))
+        .bind(wish.map(|w| w.note.clone()))
+        .bind(wish.map(|w| w.time.0))
+        .bind(plan.referral.map(|r| r.to_string()))
         .bind(plan.id.to_string())
         .bind(expected_version)
         .execute(self.conn())
@@ -348,6 +362,33 @@ impl Session {
     }
 }
 
+impl Session {
+    /// The plans of `organisation` that are not closed and have no current coordinator, after
+    /// the page's position; one more than the page.
+    #[tracing::instrument(skip_all)]
+    pub async fn plans_without_coordinator(
+        &mut self,
+        organisation: &OrgNumber,
+        page: Page,
+    ) -> Result<Vec<Plan>, Error> {
+        let sql = concat!(
+            plan_select!(),
+            plan_from!(),
+            "WHERE p.organisation_id = $1 AND p.status <> 'closed' AND p.id > $2 \
+             AND NOT EXISTS (SELECT 1 FROM coordinator_assignments a WHERE a.plan_id = p.id \
+             AND a.end_time IS NULL) ORDER BY p.id LIMIT $3"
+        );
+        let rows = sqlx::query(sql)
+            .bind(organisation.as_str())
+            .bind(page.after.map(|id| id.to_string()).unwrap_or_default())
+            .bind(i64::from(page.size) + 1)
+            .fetch_all(self.conn())
+            .await
+            .map_err(db)?;
+        rows.iter().map(plan_from_row).collect()
+    }
+}
+
 fn stale_plan() -> Error {
     Error::Aborted("the plan changed since it was read: read it again".into())
 }
@@ -418,6 +459,28 @@ fn plan_from_row(row: &AnyRow) -> Result<Plan, Error> {
         }
         None => None,
     };
+    let coordinator_wish = match optional_int("wish_time")? {
+        Some(time) => {
+            let organisation = optional_text("wish_organisation")?.unwrap_or_default();
+            Some(CoordinatorWish {
+                display_name: optional_text("wish_display_name")?.unwrap_or_default(),
+                organisation: if organisation.is_empty() {
+                    None
+                } else {
+                    Some(stored(
+                        "wish organisation",
+                        OrgNumber::parse("", &organisation).ok(),
+                    )?)
+                },
+                note: optional_text("wish_note")?.unwrap_or_default(),
+                time: Instant(time),
+            })
+        }
+        None => None,
+    };
+    let referral = optional_text("referral_id")?
+        .map(|r| stored("referral id", ResourceId::parse(&r)))
+        .transpose()?;
     Ok(Plan {
         id: stored("plan id", ResourceId::parse(&id))?,
         organisation: stored(
@@ -440,6 +503,8 @@ fn plan_from_row(row: &AnyRow) -> Result<Plan, Error> {
         next_review_date,
         consent,
         signature,
+        coordinator_wish,
+        referral,
         create_time: Instant(row.try_get("create_time").map_err(db)?),
         update_time: Instant(row.try_get("update_time").map_err(db)?),
     })

@@ -15,10 +15,12 @@ use samvirke::domain::subject::Subject;
 use samvirke::domain::time::Instant;
 use samvirke::proto;
 use samvirke::proto::complaint_service_client::ComplaintServiceClient;
+use samvirke::proto::coordinator_service_client::CoordinatorServiceClient;
 use samvirke::proto::goal_service_client::GoalServiceClient;
 use samvirke::proto::measure_service_client::MeasureServiceClient;
 use samvirke::proto::organisation_service_client::OrganisationServiceClient;
 use samvirke::proto::plan_service_client::PlanServiceClient;
+use samvirke::proto::referral_service_client::ReferralServiceClient;
 use samvirke::proto::responsibility_group_service_client::ResponsibilityGroupServiceClient;
 use samvirke::server::{KeySource, Server, ServerConfig};
 use samvirke::store::{Backend, DatabaseUrl, Store};
@@ -369,6 +371,22 @@ impl TestServer {
         ResponsibilityGroupServiceClient::with_interceptor(self.channel.clone(), self.bearer(who))
     }
 
+    /// A coordinator client calling as `who`.
+    pub fn coordinators(
+        &self,
+        who: Option<&Who>,
+    ) -> CoordinatorServiceClient<InterceptedService<Channel, Bearer>> {
+        CoordinatorServiceClient::with_interceptor(self.channel.clone(), self.bearer(who))
+    }
+
+    /// A referral client calling as `who`.
+    pub fn referrals(
+        &self,
+        who: Option<&Who>,
+    ) -> ReferralServiceClient<InterceptedService<Channel, Bearer>> {
+        ReferralServiceClient::with_interceptor(self.channel.clone(), self.bearer(who))
+    }
+
     /// An organisation client calling as `who`.
     pub fn organisations(
         &self,
@@ -425,6 +443,11 @@ impl TestServer {
             "measure_evaluations" => "SELECT CAST(COUNT(*) AS BIGINT) FROM measure_evaluations",
             "consents" => "SELECT CAST(COUNT(*) AS BIGINT) FROM consents",
             "plan_revisions" => "SELECT CAST(COUNT(*) AS BIGINT) FROM plan_revisions",
+            "coordinator_assignments" => {
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM coordinator_assignments"
+            }
+            "meetings" => "SELECT CAST(COUNT(*) AS BIGINT) FROM meetings",
+            "referrals" => "SELECT CAST(COUNT(*) AS BIGINT) FROM referrals",
             other => panic!("no count for {other}"),
         };
         sqlx::query_scalar(sql).fetch_one(&self.db).await.unwrap()
@@ -458,6 +481,9 @@ impl TestServer {
         member: &Who,
         role: proto::MemberRole,
     ) -> String {
+        if role == proto::MemberRole::Coordinator {
+            return self.appoint_coordinator(by, plan, member).await.member;
+        }
         self.members(Some(by))
             .add_member(proto::AddMemberRequest {
                 parent: plan.into(),
@@ -469,6 +495,27 @@ impl TestServer {
             .member
             .unwrap()
             .name
+    }
+}
+
+impl TestServer {
+    /// Appoints `coordinator` on `plan` as `by` (unit staff), the wish followed.
+    pub async fn appoint_coordinator(
+        &self,
+        by: &Who,
+        plan: &str,
+        coordinator: &Who,
+    ) -> proto::CoordinatorAssignment {
+        self.coordinators(Some(by))
+            .appoint_coordinator(proto::AppointCoordinatorRequest {
+                parent: plan.into(),
+                assignment: Some(coordinator.as_assignment()),
+            })
+            .await
+            .expect("appointing a coordinator")
+            .into_inner()
+            .assignment
+            .unwrap()
     }
 }
 
@@ -504,6 +551,19 @@ impl Who {
             Who::Citizen(pid) => format!("citizen:{pid}"),
             Who::Personnel(sub, _) => format!("personnel:{sub}"),
             Who::System(client, _) => format!("system:{client}"),
+        }
+    }
+
+    /// An appointment of them as coordinator, acting for their token's organisation, the
+    /// patient's wish followed.
+    pub fn as_assignment(&self) -> proto::CoordinatorAssignment {
+        let member = self.as_member(proto::MemberRole::Coordinator);
+        proto::CoordinatorAssignment {
+            subject: member.subject,
+            display_name: "Kari Koordinator".into(),
+            organisation: member.organisation,
+            wish_followed: true,
+            ..Default::default()
         }
     }
 

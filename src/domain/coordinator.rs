@@ -1,0 +1,138 @@
+//! Coordinators: the patient's wish, and the unit's appointments.
+
+use super::FieldViolation;
+use super::error::Violations;
+use super::ids::{OrgNumber, ResourceId};
+use super::plan::display_text;
+use super::subject::Subject;
+use super::text::bounded;
+use super::time::Instant;
+
+/// Whom the patient would like as coordinator, recorded before one is appointed and weighed by
+/// the unit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoordinatorWish {
+    /// The person wished for.
+    pub display_name: String,
+    /// Where they work, if known.
+    pub organisation: Option<OrgNumber>,
+    /// Why, or anything else.
+    pub note: String,
+    /// When it was recorded.
+    pub time: Instant,
+}
+
+impl CoordinatorWish {
+    /// Validates a wish from a request; fields are named under `wish`.
+    pub fn parse(
+        display_name: &str,
+        organisation: &str,
+        note: &str,
+        now: Instant,
+    ) -> Result<Self, Vec<FieldViolation>> {
+        let mut v = Violations::default();
+        let display_name = v.check(display_text("wish.display_name", display_name));
+        let organisation = if organisation.is_empty() {
+            Some(None)
+        } else {
+            v.check(OrgNumber::parse("wish.organisation", organisation))
+                .map(Some)
+        };
+        let note = v.check(bounded("wish.note", note, 1000, false));
+        match (display_name, organisation, note) {
+            (Some(display_name), Some(organisation), Some(note)) if v.is_empty() => {
+                Ok(CoordinatorWish {
+                    display_name,
+                    organisation,
+                    note,
+                    time: now,
+                })
+            }
+            _ => Err(v.into_violations()),
+        }
+    }
+}
+
+/// One appointment of a coordinator (koordinator) to a plan. The coordinator is a member of the
+/// group with that role; the appointment keeps why they were chosen and when it ended.
+#[derive(Clone, Debug)]
+pub struct Assignment {
+    /// The appointment's id.
+    pub id: ResourceId,
+    /// The plan.
+    pub plan: ResourceId,
+    /// The coordinator's membership.
+    pub member: ResourceId,
+    /// Who.
+    pub subject: Subject,
+    /// Their name as shown.
+    pub display_name: String,
+    /// The organisation they act for.
+    pub organisation: OrgNumber,
+    /// Whether the patient's wish was followed.
+    pub wish_followed: bool,
+    /// Why not, when it was not.
+    pub reason: String,
+    /// When it started.
+    pub start_time: Instant,
+    /// When it ended.
+    pub end_time: Option<Instant>,
+    /// Why it ended.
+    pub end_reason: String,
+}
+
+/// What it takes to appoint a coordinator, validated.
+#[derive(Clone, Debug)]
+pub struct NewAssignment {
+    /// Who.
+    pub subject: Subject,
+    /// Their name as shown.
+    pub display_name: String,
+    /// The organisation they act for.
+    pub organisation: OrgNumber,
+    /// Whether the patient's wish was followed.
+    pub wish_followed: bool,
+    /// Why not.
+    pub reason: String,
+}
+
+impl NewAssignment {
+    /// Validates an appointment; fields are named under `field`. A coordinator acts for an
+    /// organisation, and when the wish was not followed the unit must say why.
+    pub fn parse(
+        field: &str,
+        subject: &str,
+        display_name: &str,
+        organisation: &str,
+        wish_followed: bool,
+        reason: &str,
+    ) -> Result<Self, Vec<FieldViolation>> {
+        let mut v = Violations::default();
+        let subject = v.check(Subject::parse(&format!("{field}.subject"), subject));
+        let display_name = v.check(display_text(&format!("{field}.display_name"), display_name));
+        let organisation = v.check(OrgNumber::parse(
+            &format!("{field}.organisation"),
+            organisation,
+        ));
+        let reason = v.check(bounded(
+            &format!("{field}.reason"),
+            reason,
+            1000,
+            !wish_followed,
+        ));
+        match (subject, display_name, organisation, reason) {
+            (Some(subject), Some(display_name), Some(organisation), Some(reason))
+                if v.is_empty() =>
+            {
+                Ok(NewAssignment {
+                    subject,
+                    display_name,
+                    organisation,
+                    wish_followed,
+                    reason,
+                })
+            }
+            _ => Err(v.into_violations()),
+        }
+    }
+}

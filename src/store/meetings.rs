@@ -1,0 +1,145 @@
+//! Meetings of a plan's group.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Session, db, stored};
+use crate::domain::Error;
+use crate::domain::ids::ResourceId;
+use crate::domain::meeting::Meeting;
+use crate::domain::page::Page;
+use crate::domain::plan::Plan;
+use crate::domain::subject::Subject;
+use crate::domain::time::Instant;
+
+const COLUMNS: &str = "id, plan_id, start_time, location, video_link, agenda, invited, attended, \
+     minutes, revision, create_time, update_time";
+
+fn ids_json(ids: &[ResourceId]) -> Result<String, Error> {
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    serde_json::to_string(&ids).map_err(Error::internal)
+}
+
+impl Session {
+    /// Stores a new meeting.
+    #[tracing::instrument(skip_all)]
+    pub async fn insert_meeting(
+        &mut self,
+        plan: &Plan,
+        meeting: &Meeting,
+        created_by: &Subject,
+    ) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO meetings (id, organisation_id, plan_id, start_time, location, video_link, \
+             agenda, invited, attended, minutes, revision, create_time, update_time, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(meeting.id.to_string())
+        .bind(plan.organisation.as_str())
+        .bind(plan.id.to_string())
+        .bind(meeting.start_time.0)
+        .bind(meeting.location.as_str())
+        .bind(meeting.video_link.as_str())
+        .bind(meeting.agenda.as_str())
+        .bind(ids_json(&meeting.invited)?)
+        .bind(ids_json(&meeting.attended)?)
+        .bind(meeting.minutes.as_str())
+        .bind(meeting.revision)
+        .bind(meeting.create_time.0)
+        .bind(meeting.update_time.0)
+        .bind(created_by.as_stored())
+        .execute(self.conn())
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    /// One meeting of `plan`.
+    #[tracing::instrument(skip_all)]
+    pub async fn meeting(&mut self, plan: ResourceId, id: ResourceId) -> Result<Meeting, Error> {
+        let sql = format!("SELECT {COLUMNS} FROM meetings WHERE id = $1 AND plan_id = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .bind(plan.to_string())
+            .fetch_optional(self.conn())
+            .await
+            .map_err(db)?;
+        row.as_ref()
+            .map(meeting_from_row)
+            .transpose()?
+            .ok_or(Error::NotFound("meeting"))
+    }
+
+    /// The meetings of `plan` after the page's position; one more than the page.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_meetings(
+        &mut self,
+        plan: ResourceId,
+        page: Page,
+    ) -> Result<Vec<Meeting>, Error> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM meetings WHERE plan_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(plan.to_string())
+            .bind(page.after.map(|id| id.to_string()).unwrap_or_default())
+            .bind(i64::from(page.size) + 1)
+            .fetch_all(self.conn())
+            .await
+            .map_err(db)?;
+        rows.iter().map(meeting_from_row).collect()
+    }
+
+    /// Writes a meeting if its revision is still `expected`.
+    #[tracing::instrument(skip_all)]
+    pub async fn save_meeting(&mut self, meeting: &Meeting, expected: i64) -> Result<(), Error> {
+        let updated = sqlx::query(
+            "UPDATE meetings SET start_time = $1, location = $2, video_link = $3, agenda = $4, \
+             invited = $5, attended = $6, minutes = $7, revision = revision + 1, \
+             update_time = $8 WHERE id = $9 AND revision = $10",
+        )
+        .bind(meeting.start_time.0)
+        .bind(meeting.location.as_str())
+        .bind(meeting.video_link.as_str())
+        .bind(meeting.agenda.as_str())
+        .bind(ids_json(&meeting.invited)?)
+        .bind(ids_json(&meeting.attended)?)
+        .bind(meeting.minutes.as_str())
+        .bind(meeting.update_time.0)
+        .bind(meeting.id.to_string())
+        .bind(expected)
+        .execute(self.conn())
+        .await
+        .map_err(db)?;
+        if updated.rows_affected() != 1 {
+            return Err(Error::Aborted(
+                "the meeting changed since it was read: read it again".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn meeting_from_row(row: &AnyRow) -> Result<Meeting, Error> {
+    let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
+    let ids = |name: &str| -> Result<Vec<ResourceId>, Error> {
+        let list: Vec<String> = stored("member list", serde_json::from_str(&text(name)?).ok())?;
+        list.iter()
+            .map(|id| stored("member id", ResourceId::parse(id)))
+            .collect()
+    };
+    Ok(Meeting {
+        id: stored("meeting id", ResourceId::parse(&text("id")?))?,
+        plan: stored("plan id", ResourceId::parse(&text("plan_id")?))?,
+        start_time: Instant(row.try_get("start_time").map_err(db)?),
+        location: text("location")?,
+        video_link: text("video_link")?,
+        agenda: text("agenda")?,
+        invited: ids("invited")?,
+        attended: ids("attended")?,
+        minutes: text("minutes")?,
+        revision: row.try_get("revision").map_err(db)?,
+        create_time: Instant(row.try_get("create_time").map_err(db)?),
+        update_time: Instant(row.try_get("update_time").map_err(db)?),
+    })
+}

@@ -1,0 +1,205 @@
+//! Referrals, and the query that loads one with the caller's relation to it.
+
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+
+use super::{Session, db, stored};
+use crate::domain::Error;
+use crate::domain::ids::{NationalId, OrgNumber, ResourceId};
+use crate::domain::organisation::OrgRole;
+use crate::domain::page::Page;
+use crate::domain::plan::OnBehalf;
+use crate::domain::principal::Principal;
+use crate::domain::referral::{Referral, ReferralStatus};
+use crate::domain::time::Instant;
+
+const COLUMNS: &str = "r.id, r.organisation_id, r.from_organisation, r.requester, r.patient_id, \
+     r.patient_display_name, r.patient_goals, r.wants_plan, r.on_behalf_given_by, \
+     r.on_behalf_reason, r.status, r.plan_id, r.response, r.create_time, r.response_time";
+
+/// A referral with the caller's relation to it.
+#[derive(Debug)]
+pub struct ReferralAccessRow {
+    /// The referral.
+    pub referral: Referral,
+    /// The caller sent it.
+    pub requester: bool,
+    /// The role grants' epoch, to keep the policy fresh.
+    pub grants_epoch: i64,
+}
+
+impl Session {
+    /// Stores a sent referral.
+    #[tracing::instrument(skip_all)]
+    pub async fn insert_referral(&mut self, r: &Referral) -> Result<(), Error> {
+        let goals = serde_json::to_string(&r.patient_goals).map_err(Error::internal)?;
+        sqlx::query(
+            "INSERT INTO referrals (id, organisation_id, from_organisation, requester, patient_id, \
+             patient_display_name, patient_goals, wants_plan, on_behalf_given_by, on_behalf_reason, \
+             status, plan_id, response, create_time) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, '', $13)",
+        )
+        .bind(r.id.to_string())
+        .bind(r.municipality.as_str())
+        .bind(r.health_trust.as_str())
+        .bind(r.requester.as_str())
+        .bind(r.patient.expose())
+        .bind(r.patient_display_name.as_str())
+        .bind(goals)
+        .bind(i64::from(r.wants_plan))
+        .bind(r.answered_on_behalf.as_ref().map(|o| o.given_by.clone()))
+        .bind(r.answered_on_behalf.as_ref().map(|o| o.reason.clone()))
+        .bind(r.status.as_str())
+        .bind(r.plan.to_string())
+        .bind(r.create_time.0)
+        .execute(self.conn())
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    /// Loads a referral and whether the caller sent it; `None` when absent.
+    #[tracing::instrument(skip_all)]
+    pub async fn referral_access(
+        &mut self,
+        id: ResourceId,
+        who: &Principal,
+    ) -> Result<Option<ReferralAccessRow>, Error> {
+        let sql = format!(
+            "SELECT {COLUMNS}, CAST(CASE WHEN r.requester = $2 THEN 1 ELSE 0 END AS BIGINT) \
+             AS is_requester, (SELECT e.epoch FROM role_grants_epoch e WHERE e.id = 1) \
+             AS grants_epoch FROM referrals r WHERE r.id = $4"
+        );
+        let row = super::caller_params(sqlx::query(AssertSqlSafe(sql)), who)
+            .bind(id.to_string())
+            .fetch_optional(self.conn())
+            .await
+            .map_err(db)?;
+        row.as_ref().map(access_from_row).transpose()
+    }
+
+    /// Lists the referrals the caller sent, or may read through `sender_roles` in the health
+    /// trust or `receiver_roles` in the municipality they act for; one more than the page.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_referrals(
+        &mut self,
+        who: &Principal,
+        requester_reads: bool,
+        sender_roles: &[OrgRole],
+        receiver_roles: &[OrgRole],
+        page: Page,
+    ) -> Result<Vec<ReferralAccessRow>, Error> {
+        let roles = |roles: &[OrgRole]| {
+            let list: Vec<String> = roles.iter().map(|r| format!("'{}'", r.as_str())).collect();
+            list.join(", ")
+        };
+        let mut branches = Vec::new();
+        if requester_reads {
+            branches.push(
+                "SELECT r.id AS id FROM referrals r WHERE r.requester = $2 AND r.id > $4 \
+                 ORDER BY r.id LIMIT $5"
+                    .to_owned(),
+            );
+        }
+        for (column, granted) in [
+            ("from_organisation", sender_roles),
+            ("organisation_id", receiver_roles),
+        ] {
+            if !granted.is_empty() && who.organisation.is_some() {
+                branches.push(format!(
+                    "SELECT r.id AS id FROM referrals r WHERE r.{column} = $3 AND r.id > $4 \
+                     AND EXISTS (SELECT 1 FROM role_grants g WHERE g.organisation_id = $3 \
+                     AND g.subject = $2 AND g.role IN ({})) ORDER BY r.id LIMIT $5",
+                    roles(granted)
+                ));
+            }
+        }
+        let Some(visible) = super::union_of_pages(&branches) else {
+            return Ok(Vec::new());
+        };
+        let sql = format!(
+            "{visible} SELECT {COLUMNS}, CAST(CASE WHEN r.requester = $2 THEN 1 ELSE 0 END AS \
+             BIGINT) AS is_requester, CAST(0 AS BIGINT) AS grants_epoch FROM referrals r \
+             WHERE r.id IN (SELECT id FROM visible) ORDER BY r.id LIMIT $5"
+        );
+        let rows = super::caller_params(sqlx::query(AssertSqlSafe(sql)), who)
+            .bind(page.after.map(|id| id.to_string()).unwrap_or_default())
+            .bind(i64::from(page.size) + 1)
+            .fetch_all(self.conn())
+            .await
+            .map_err(db)?;
+        rows.iter().map(access_from_row).collect()
+    }
+
+    /// Records the municipality's answer, if the referral is still sent; `FAILED_PRECONDITION`
+    /// naming its status otherwise.
+    #[tracing::instrument(skip_all)]
+    pub async fn answer_referral(
+        &mut self,
+        referral: &Referral,
+        status: ReferralStatus,
+        response: &str,
+        by: &str,
+        now: Instant,
+    ) -> Result<(), Error> {
+        let updated = sqlx::query(
+            "UPDATE referrals SET status = $1, response = $2, responded_by = $3, \
+             response_time = $4 WHERE id = $5 AND status = 'sent'",
+        )
+        .bind(status.as_str())
+        .bind(response)
+        .bind(by)
+        .bind(now.0)
+        .bind(referral.id.to_string())
+        .execute(self.conn())
+        .await
+        .map_err(db)?;
+        if updated.rows_affected() != 1 {
+            return Err(Error::FailedPrecondition(format!(
+                "the referral is {} already",
+                referral.status.as_str()
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn access_from_row(row: &AnyRow) -> Result<ReferralAccessRow, Error> {
+    let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
+    let optional = |name: &str| row.try_get::<Option<String>, _>(name).map_err(db);
+    let org = |name: &str| -> Result<OrgNumber, Error> {
+        stored("organisation", OrgNumber::parse("", &text(name)?).ok())
+    };
+    let referral = Referral {
+        id: stored("referral id", ResourceId::parse(&text("id")?))?,
+        municipality: org("organisation_id")?,
+        health_trust: org("from_organisation")?,
+        requester: text("requester")?,
+        patient: stored(
+            "patient id",
+            NationalId::parse("", &text("patient_id")?).ok(),
+        )?,
+        patient_display_name: text("patient_display_name")?,
+        patient_goals: stored("goals", serde_json::from_str(&text("patient_goals")?).ok())?,
+        wants_plan: row.try_get::<i64, _>("wants_plan").map_err(db)? == 1,
+        answered_on_behalf: optional("on_behalf_given_by")?
+            .zip(optional("on_behalf_reason")?)
+            .map(|(given_by, reason)| OnBehalf { given_by, reason }),
+        status: stored(
+            "referral status",
+            ReferralStatus::from_stored(&text("status")?),
+        )?,
+        plan: stored("plan id", ResourceId::parse(&text("plan_id")?))?,
+        response: text("response")?,
+        create_time: Instant(row.try_get("create_time").map_err(db)?),
+        response_time: row
+            .try_get::<Option<i64>, _>("response_time")
+            .map_err(db)?
+            .map(Instant),
+    };
+    Ok(ReferralAccessRow {
+        referral,
+        requester: row.try_get::<i64, _>("is_requester").map_err(db)? == 1,
+        grants_epoch: row.try_get("grants_epoch").map_err(db)?,
+    })
+}

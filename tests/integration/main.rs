@@ -10,6 +10,7 @@ mod cli;
 mod complaints;
 mod content_bad_input;
 mod content_matrix;
+mod coordination;
 mod health;
 mod members;
 mod organisations;

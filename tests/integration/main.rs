@@ -11,6 +11,7 @@ mod complaints;
 mod content_bad_input;
 mod content_matrix;
 mod coordination;
+mod coordination_matrix;
 mod health;
 mod members;
 mod organisations;

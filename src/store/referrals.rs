@@ -155,10 +155,13 @@ impl Session {
         .await
         .map_err(db)?;
         if updated.rows_affected() != 1 {
-            return Err(Error::FailedPrecondition(format!(
-                "the referral is {} already",
-                referral.status.as_str()
-            )));
+            return Err(Error::FailedPrecondition(
+                if referral.status == ReferralStatus::Sent {
+                    "the referral was answered meanwhile: read it again".to_owned()
+                } else {
+                    format!("the referral is {} already", referral.status.as_str())
+                },
+            ));
         }
         Ok(())
     }

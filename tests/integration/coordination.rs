@@ -424,6 +424,17 @@ on_both_backends! {
         assert_eq!(status.code(), Code::FailedPrecondition);
         assert!(status.message().contains("returned"), "{}", status.message());
         assert_eq!(server.row_count("coordinator_assignments").await, assignments);
+        let again = server
+            .referrals(Some(&unit_staff()))
+            .return_referral(proto::ReturnReferralRequest {
+                name: sent.name.clone(),
+                reason: "Returned twice".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(again.code(), Code::FailedPrecondition);
+        let seen = get_referral(&server, &referrer(), &sent.name).await.unwrap();
+        assert_eq!(seen.response, "The patient lives in another municipality");
         for who in [referrer(), unit_staff()] {
             let listed = server
                 .referrals(Some(&who))

@@ -21,6 +21,7 @@ use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
 use crate::proto;
 use crate::proto::plan_service_client::PlanServiceClient;
+use crate::proto::responsibility_group_service_client::ResponsibilityGroupServiceClient;
 use crate::server::{KeySource, Server, ServerConfig};
 use crate::store::{DatabaseUrl, Store};
 
@@ -45,6 +46,13 @@ const PATIENT: &str = "01818010083";
 const OTHER_PATIENT: &str = "02828020075";
 /// Plans the measured member serves on and the measured patient owns: always the newest.
 const OWN_PLANS: usize = 10;
+
+/// The list a caller times.
+#[derive(Clone, Copy, Debug)]
+enum Call {
+    ListPlans,
+    ListMyPlans,
+}
 
 /// One caller's figures on one backend.
 #[derive(Serialize, Debug)]
@@ -158,19 +166,19 @@ async fn measure(
         .await
         .map_err(Error::internal)?;
     let key = DevKey::load_or_create(&dir.join("dev-signing-key"))?;
-    let callers: [(&'static str, DevIdentity); 3] = [
-        (
-            "member serving on 10 plans",
-            DevIdentity::Personnel {
-                sub: "nav-adviser".into(),
-                org: NAV.into(),
-            },
-        ),
+    let member = || DevIdentity::Personnel {
+        sub: "nav-adviser".into(),
+        org: NAV.into(),
+    };
+    let callers: [(&'static str, DevIdentity, Call); 4] = [
+        ("member serving on 10 plans", member(), Call::ListPlans),
+        ("member, ListMyPlans", member(), Call::ListMyPlans),
         (
             "patient owning 10 plans",
             DevIdentity::Citizen {
                 pid: PATIENT.into(),
             },
+            Call::ListPlans,
         ),
         (
             "unit staff, first page of all",
@@ -178,10 +186,11 @@ async fn measure(
                 sub: "unit-staff".into(),
                 org: MUNICIPALITY.into(),
             },
+            Call::ListPlans,
         ),
     ];
     let mut medians = Vec::new();
-    for (name, who) in callers {
+    for (name, who, call) in callers {
         let token = key.mint(
             &who,
             DEV_ISSUER,
@@ -191,30 +200,39 @@ async fn measure(
         )?;
         let header: tonic::metadata::MetadataValue<_> =
             format!("Bearer {token}").parse().map_err(Error::internal)?;
-        let mut client = PlanServiceClient::with_interceptor(
-            channel.clone(),
-            move |mut r: tonic::Request<()>| {
-                r.metadata_mut().insert("authorization", header.clone());
-                Ok(r)
-            },
-        );
+        let bearer = move |mut r: tonic::Request<()>| {
+            r.metadata_mut().insert("authorization", header.clone());
+            Ok(r)
+        };
+        let mut plans = PlanServiceClient::with_interceptor(channel.clone(), bearer.clone());
+        let mut group = ResponsibilityGroupServiceClient::with_interceptor(channel.clone(), bearer);
         let mut times = Vec::with_capacity(config.repeats);
         for i in 0..config.repeats + 5 {
             let start = MonoInstant::now();
-            let listed = client
-                .list_plans(proto::ListPlansRequest {
-                    statuses: Vec::new(),
-                    review_overdue: false,
-                    page_size: 50,
-                    page_token: String::new(),
-                })
-                .await
-                .map_err(|s| Error::internal(format!("list plans: {s}")))?;
+            let seen = match call {
+                Call::ListPlans => plans
+                    .list_plans(proto::ListPlansRequest {
+                        statuses: Vec::new(),
+                        review_overdue: false,
+                        page_size: 50,
+                        page_token: String::new(),
+                    })
+                    .await
+                    .map(|r| r.into_inner().plans.len()),
+                Call::ListMyPlans => group
+                    .list_my_plans(proto::ListMyPlansRequest {
+                        page_size: 50,
+                        page_token: String::new(),
+                    })
+                    .await
+                    .map(|r| r.into_inner().plans.len()),
+            }
+            .map_err(|s| Error::internal(format!("{name}: {s}")))?;
             // The first calls warm caches and connections.
             if i >= 5 {
                 times.push(start.elapsed());
             }
-            if listed.into_inner().plans.is_empty() {
+            if seen == 0 {
                 return Err(Error::internal("the benchmark caller saw no plans"));
             }
         }

@@ -69,6 +69,11 @@ pub fn measure_name(field: &str, name: &str) -> Result<(ResourceId, ResourceId),
     plan_item_name(field, name, "measures", "measure")
 }
 
+/// Parses `plans/{plan}/meetings/{meeting}`.
+pub fn meeting_name(field: &str, name: &str) -> Result<(ResourceId, ResourceId), FieldViolation> {
+    plan_item_name(field, name, "meetings", "meeting")
+}
+
 /// Parses a reference from one of `plan`'s items to another item of the same plan.
 pub fn same_plan(
     field: &str,

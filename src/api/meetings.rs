@@ -3,7 +3,7 @@
 
 use super::Context;
 use super::convert::{
-    instant, member_name, plan_item, plan_name, required_etag, same_plan, timestamp,
+    instant, meeting_name, member_name, plan_item, plan_name, required_etag, same_plan, timestamp,
 };
 use super::document::{Change, encode_plan};
 use super::members::encode_member;
@@ -40,21 +40,6 @@ fn encode(m: &Meeting) -> proto::Meeting {
         update_time: Some(timestamp(m.update_time)),
         etag: super::convert::etag_of(m.revision),
     }
-}
-
-/// Parses `plans/{plan}/meetings/{meeting}`.
-fn meeting_name(field: &str, name: &str) -> Result<(ResourceId, ResourceId), FieldViolation> {
-    let bad = || {
-        FieldViolation::new(
-            field,
-            "must be a meeting name, plans/{plan}/meetings/{meeting}",
-        )
-    };
-    let rest = name.strip_prefix("plans/").ok_or_else(bad)?;
-    let (plan, meeting) = rest.split_once("/meetings/").ok_or_else(bad)?;
-    ResourceId::parse(plan)
-        .zip(ResourceId::parse(meeting))
-        .ok_or_else(bad)
 }
 
 /// The meeting fields an update mask may name.

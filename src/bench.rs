@@ -10,7 +10,7 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
 
-use crate::auth::token::{DEFAULT_AUDIENCE, DEV_ISSUER};
+use crate::auth::token::DEFAULT_AUDIENCE;
 use crate::auth::{DevIdentity, DevKey, Policy, VerifierConfig};
 use crate::domain::Error;
 use crate::domain::ids::{NationalId, OrgNumber};
@@ -138,11 +138,7 @@ async fn measure(
     let server_config = ServerConfig {
         database_url: DatabaseUrl(url),
         keys: KeySource::DevKey(dir.join("dev-signing-key")),
-        verifier: VerifierConfig {
-            issuers: vec![DEV_ISSUER.into()],
-            audience: DEFAULT_AUDIENCE.into(),
-            leeway: Duration::from_secs(5),
-        },
+        verifier: VerifierConfig::new(DEFAULT_AUDIENCE, Duration::from_secs(5)),
         policy: Policy::embedded(),
         max_message_bytes: 1024 * 1024,
         health_interval: Duration::from_secs(5),
@@ -169,6 +165,7 @@ async fn measure(
     let member = || DevIdentity::Personnel {
         sub: "nav-adviser".into(),
         org: NAV.into(),
+        person: None,
     };
     let callers: [(&'static str, DevIdentity, Call); 4] = [
         ("member serving on 10 plans", member(), Call::ListPlans),
@@ -185,6 +182,7 @@ async fn measure(
             DevIdentity::Personnel {
                 sub: "unit-staff".into(),
                 org: MUNICIPALITY.into(),
+                person: None,
             },
             Call::ListPlans,
         ),
@@ -193,7 +191,6 @@ async fn measure(
     for (name, who, call) in callers {
         let token = key.mint(
             &who,
-            DEV_ISSUER,
             DEFAULT_AUDIENCE,
             Duration::from_secs(3600),
             Default::default(),

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::auth::token::{DEFAULT_AUDIENCE, DEV_ISSUER};
+use crate::auth::token::{DEFAULT_AUDIENCE, DEFAULT_CITIZEN_ACR, ProviderConfig};
 use crate::auth::{Policy, VerifierConfig};
 use crate::domain::Error;
 use crate::domain::ids::OrgNumber;
+use crate::domain::subject::SubjectKind;
 use crate::server::{KeySource, ServerConfig};
 use crate::store::{Backend, DatabaseUrl};
 
@@ -71,23 +72,67 @@ pub struct DatabaseArgs {
     pub database_url: String,
 }
 
-/// Token verification.
+/// Token verification. Each identity provider is configured with its issuer and its JWKS file,
+/// and vouches for one kind of caller only: ID-porten for citizens, HelseID for personnel,
+/// Maskinporten for systems.
 #[derive(Args, Debug, Clone)]
 pub struct AuthArgs {
-    /// JWKS file with the identity providers' public keys (production). Without it, the local
-    /// development key signs and verifies tokens.
-    #[arg(long, env = "SAMVIRKE_JWKS_FILE")]
-    pub jwks_file: Option<PathBuf>,
-    /// Accepted token issuers (`iss`), comma-separated. Required with --jwks-file; defaults to
-    /// the development issuer otherwise.
-    #[arg(long, env = "SAMVIRKE_ISSUERS", value_delimiter = ',')]
-    pub issuers: Vec<String>,
+    /// ID-porten's issuer (`iss`); its tokens name citizens. Needs --idporten-jwks-file.
+    #[arg(
+        long,
+        env = "SAMVIRKE_IDPORTEN_ISSUER",
+        requires = "idporten_jwks_file"
+    )]
+    pub idporten_issuer: Option<String>,
+    /// JWKS file with ID-porten's public keys.
+    #[arg(
+        long,
+        env = "SAMVIRKE_IDPORTEN_JWKS_FILE",
+        requires = "idporten_issuer"
+    )]
+    pub idporten_jwks_file: Option<PathBuf>,
+    /// HelseID's issuer (`iss`); its tokens name health personnel. Needs --helseid-jwks-file.
+    #[arg(long, env = "SAMVIRKE_HELSEID_ISSUER", requires = "helseid_jwks_file")]
+    pub helseid_issuer: Option<String>,
+    /// JWKS file with HelseID's public keys.
+    #[arg(long, env = "SAMVIRKE_HELSEID_JWKS_FILE", requires = "helseid_issuer")]
+    pub helseid_jwks_file: Option<PathBuf>,
+    /// Maskinporten's issuer (`iss`); its tokens name agency systems. Needs
+    /// --maskinporten-jwks-file.
+    #[arg(
+        long,
+        env = "SAMVIRKE_MASKINPORTEN_ISSUER",
+        requires = "maskinporten_jwks_file"
+    )]
+    pub maskinporten_issuer: Option<String>,
+    /// JWKS file with Maskinporten's public keys.
+    #[arg(
+        long,
+        env = "SAMVIRKE_MASKINPORTEN_JWKS_FILE",
+        requires = "maskinporten_issuer"
+    )]
+    pub maskinporten_jwks_file: Option<PathBuf>,
     /// The audience (`aud`) tokens must carry.
     #[arg(long, env = "SAMVIRKE_AUDIENCE", default_value = DEFAULT_AUDIENCE)]
     pub audience: String,
-    /// Clock skew tolerated on `exp` and `nbf`, in seconds.
+    /// Clock skew tolerated on `exp`, `nbf`, `iat` and the lifetime, in seconds.
     #[arg(long, env = "SAMVIRKE_CLOCK_SKEW_SECONDS", default_value_t = 60)]
     pub clock_skew_seconds: u64,
+    /// The longest lifetime (`exp - iat`) a token may have, in seconds, before the skew.
+    #[arg(
+        long,
+        env = "SAMVIRKE_MAX_TOKEN_LIFETIME_SECONDS",
+        default_value_t = 3600
+    )]
+    pub max_token_lifetime_seconds: u64,
+    /// The assurance levels (`acr`) a citizen's token may carry, comma-separated.
+    #[arg(
+        long,
+        env = "SAMVIRKE_CITIZEN_ACR",
+        value_delimiter = ',',
+        default_value = DEFAULT_CITIZEN_ACR
+    )]
+    pub citizen_acr: Vec<String>,
     /// Where the development signing key is kept (created when missing).
     #[arg(
         long,
@@ -98,6 +143,38 @@ pub struct AuthArgs {
     /// Allow the development key with PostgreSQL. Never in production.
     #[arg(long, env = "SAMVIRKE_ALLOW_DEV_KEYS")]
     pub allow_dev_keys: bool,
+}
+
+impl AuthArgs {
+    /// The identity providers configured, each with its kind of caller.
+    fn providers(&self) -> Vec<ProviderConfig> {
+        [
+            (
+                SubjectKind::Citizen,
+                &self.idporten_issuer,
+                &self.idporten_jwks_file,
+            ),
+            (
+                SubjectKind::Personnel,
+                &self.helseid_issuer,
+                &self.helseid_jwks_file,
+            ),
+            (
+                SubjectKind::System,
+                &self.maskinporten_issuer,
+                &self.maskinporten_jwks_file,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(kind, issuer, file)| {
+            Some(ProviderConfig {
+                kind,
+                issuer: issuer.clone()?,
+                jwks_file: file.clone()?,
+            })
+        })
+        .collect()
+    }
 }
 
 /// `samvirke serve`.
@@ -141,7 +218,12 @@ pub struct TokenArgs {
     /// The organisation number the personnel or system acts for.
     #[arg(long)]
     pub org: Option<String>,
-    /// How long the token is valid, in seconds.
+    /// The personnel's own national identity number, as HelseID's `pid` claim carries it: lets
+    /// samvirke refuse relations they would create for themselves as a citizen.
+    #[arg(long, requires = "sub")]
+    pub person_id: Option<String>,
+    /// How long the token is valid, in seconds; the server refuses tokens that live longer than
+    /// its --max-token-lifetime-seconds.
     #[arg(long, default_value_t = 3600)]
     pub ttl_seconds: u64,
     /// Where the development signing key is kept (created when missing).
@@ -180,31 +262,32 @@ impl ServeArgs {
             Error::invalid("database-url", "must start with sqlite: or postgres:")
         })?;
         let auth = &self.auth;
-        let (keys, issuers) = match &auth.jwks_file {
-            Some(file) => {
-                if auth.issuers.is_empty() {
-                    return Err(Error::invalid(
-                        "issuers",
-                        "must name the trusted issuers when --jwks-file is set",
-                    ));
-                }
-                (KeySource::JwksFile(file.clone()), auth.issuers.clone())
+        let providers = auth.providers();
+        let keys = if providers.is_empty() {
+            if backend == Backend::Postgres && !auth.allow_dev_keys {
+                return Err(Error::invalid(
+                    "jwks-file",
+                    "the identity providers' issuers and JWKS files (--idporten-jwks-file, \
+                     --helseid-jwks-file, --maskinporten-jwks-file) are required with PostgreSQL; \
+                     pass --allow-dev-keys outside production",
+                ));
             }
-            None => {
-                if backend == Backend::Postgres && !auth.allow_dev_keys {
-                    return Err(Error::invalid(
-                        "jwks-file",
-                        "is required with PostgreSQL (or pass --allow-dev-keys outside production)",
-                    ));
-                }
-                let issuers = if auth.issuers.is_empty() {
-                    vec![DEV_ISSUER.to_owned()]
-                } else {
-                    auth.issuers.clone()
-                };
-                (KeySource::DevKey(auth.dev_key_file.clone()), issuers)
-            }
+            KeySource::DevKey(auth.dev_key_file.clone())
+        } else {
+            KeySource::Providers(providers)
         };
+        let citizen_acr: Vec<String> = auth
+            .citizen_acr
+            .iter()
+            .map(|a| a.trim().to_owned())
+            .filter(|a| !a.is_empty())
+            .collect();
+        if citizen_acr.is_empty() {
+            return Err(Error::invalid(
+                "citizen-acr",
+                "must name at least one assurance level",
+            ));
+        }
         let policy = match &self.policy_dir {
             Some(dir) => Policy::from_dir(dir)?,
             None => Policy::embedded(),
@@ -213,9 +296,10 @@ impl ServeArgs {
             database_url,
             keys,
             verifier: VerifierConfig {
-                issuers,
                 audience: auth.audience.clone(),
                 leeway: Duration::from_secs(auth.clock_skew_seconds),
+                max_lifetime: Duration::from_secs(auth.max_token_lifetime_seconds),
+                citizen_acr,
             },
             policy,
             max_message_bytes: self.max_message_bytes,

@@ -4,7 +4,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use samvirke::auth::token::DEV_ISSUER;
 use samvirke::auth::{DevIdentity, DevKey};
 use samvirke::config::{BenchArgs, Cli, Command, GrantArgs, ServeArgs, TokenArgs};
 use samvirke::domain::Error;
@@ -96,6 +95,11 @@ fn token(args: TokenArgs) -> Result<(), Error> {
         (None, Some(sub), None, Some(org)) => DevIdentity::Personnel {
             sub: checked(SubjectKind::Personnel, "sub", sub)?,
             org: org.to_string(),
+            person: args
+                .person_id
+                .as_deref()
+                .map(|id| NationalId::parse("person-id", id).map(|_| id.to_owned()))
+                .transpose()?,
         },
         (None, None, Some(client), Some(org)) => DevIdentity::System {
             client: checked(SubjectKind::System, "client", client)?,
@@ -111,7 +115,6 @@ fn token(args: TokenArgs) -> Result<(), Error> {
     let key = DevKey::load_or_create(&args.dev_key_file)?;
     let token = key.mint(
         &who,
-        DEV_ISSUER,
         &args.audience,
         Duration::from_secs(args.ttl_seconds),
         Default::default(),

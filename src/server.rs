@@ -16,6 +16,7 @@ use crate::api::{
     Authenticate, ComplaintApi, Context, CoordinatorApi, GoalApi, MeasureApi, OrganisationApi,
     PlanApi, ReferralApi, ResponsibilityGroupApi,
 };
+use crate::auth::token::ProviderConfig;
 use crate::auth::{Authorizer, DevKey, Guard, Policy, TokenVerifier, VerifierConfig};
 use crate::domain::Error;
 use crate::domain::ids::OrgNumber;
@@ -34,10 +35,11 @@ use crate::telemetry::RpcTelemetryLayer;
 /// Where the keys that sign tokens come from.
 #[derive(Clone, Debug)]
 pub enum KeySource {
-    /// The local development key at this path, created when missing.
+    /// The local development key at this path, created when missing: it signs for the three
+    /// development issuers.
     DevKey(PathBuf),
-    /// The identity providers' public keys, in a JWKS file.
-    JwksFile(PathBuf),
+    /// The identity providers, each with its issuer, kind of caller and JWKS file.
+    Providers(Vec<ProviderConfig>),
 }
 
 /// Everything the server is built from.
@@ -97,7 +99,9 @@ impl Server {
             KeySource::DevKey(path) => {
                 TokenVerifier::from_dev_key(&DevKey::load_or_create(path)?, config.verifier)
             }
-            KeySource::JwksFile(path) => TokenVerifier::from_jwks_file(path, config.verifier)?,
+            KeySource::Providers(providers) => {
+                TokenVerifier::from_providers(providers, config.verifier)?
+            }
         });
         let context = Context {
             store: store.clone(),

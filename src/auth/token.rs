@@ -1,6 +1,10 @@
-//! Bearer tokens. Production trusts the keys of a JWKS file (ID-porten for citizens, HelseID for
-//! health personnel, Maskinporten for agency systems); the embedded default keeps a local Ed25519
-//! key and mints development tokens with the same claims, so both paths verify alike.
+//! Bearer tokens. Each trusted identity provider is configured with the one kind of caller it
+//! vouches for and the keys it publishes: ID-porten for citizens, HelseID for health personnel,
+//! Maskinporten for agency systems. A key is trusted only for the issuer that published it, and
+//! a token's kind of caller comes from that configuration, never from the claims it happens to
+//! carry. The embedded default keeps a local Ed25519 key that stands in for all three providers,
+//! each under its own development issuer, and mints development tokens with the same claims, so
+//! both paths verify alike.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -21,29 +25,83 @@ use crate::domain::ids::{NationalId, OrgNumber};
 use crate::domain::principal::Principal;
 use crate::domain::subject::{Subject, SubjectKind};
 
-/// The issuer of development tokens.
-pub const DEV_ISSUER: &str = "samvirke-dev";
+/// The development issuer standing in for ID-porten.
+pub const DEV_ISSUER_CITIZENS: &str = "samvirke-dev-idporten";
+/// The development issuer standing in for HelseID.
+pub const DEV_ISSUER_PERSONNEL: &str = "samvirke-dev-helseid";
+/// The development issuer standing in for Maskinporten.
+pub const DEV_ISSUER_SYSTEMS: &str = "samvirke-dev-maskinporten";
 /// The audience tokens must name unless configured otherwise.
 pub const DEFAULT_AUDIENCE: &str = "samvirke";
+/// The longest lifetime (`exp - iat`) a token may have unless configured otherwise: one hour, as
+/// the Norwegian identity providers issue access tokens.
+pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(3600);
+/// The assurance level (`acr`) citizens must have logged in with unless configured otherwise:
+/// ID-porten's high level, which health data requires.
+pub const DEFAULT_CITIZEN_ACR: &str = "idporten-loa-high";
+
+/// The development issuer of each kind of caller.
+pub fn dev_issuer(kind: SubjectKind) -> &'static str {
+    match kind {
+        SubjectKind::Citizen => DEV_ISSUER_CITIZENS,
+        SubjectKind::Personnel => DEV_ISSUER_PERSONNEL,
+        SubjectKind::System => DEV_ISSUER_SYSTEMS,
+    }
+}
 
 /// HelseID's claim for the organisation (legal entity) a person acts for. A sub-unit claim
 /// (`orgnr_child`), when present, wins over it.
 const HELSEID_ORG_PARENT: &str = "helseid://claims/client/claims/orgnr_parent";
-/// Maskinporten names the consumer organisation as `0192:{organisation number}`.
+/// HelseID's claim for the person's national identity number.
+const HELSEID_PID: &str = "helseid://claims/identity/pid";
+/// Maskinporten and Altinn name organisations as `0192:{organisation number}` (ISO 6523).
 const MASKINPORTEN_ORG_PREFIX: &str = "0192:";
+/// The `authorization_details` type of an Altinn system user token (RFC 9396).
+const ALTINN_SYSTEM_USER: &str = "urn:altinn:systemuser";
+/// The JOSE `typ` values accepted, compared without regard to case (RFC 7515 § 4.1.9): access
+/// tokens (RFC 9068) and the plain `JWT` Maskinporten issues.
+const ACCEPTED_TYPES: [&str; 3] = ["at+jwt", "application/at+jwt", "jwt"];
+/// Tokens longer than this are refused before any parsing: real ones are a few KiB.
+const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
-/// What a token must say to be accepted.
+/// What a token must say to be accepted, whoever issued it.
 #[derive(Clone, Debug)]
 pub struct VerifierConfig {
-    /// Accepted `iss` values: one per identity provider.
-    pub issuers: Vec<String>,
     /// The `aud` value tokens must carry.
     pub audience: String,
-    /// Clock skew tolerated on `exp` and `nbf`.
+    /// Clock skew tolerated on `exp`, `nbf`, `iat` and the lifetime.
     pub leeway: Duration,
+    /// The longest `exp - iat` accepted, before the leeway.
+    pub max_lifetime: Duration,
+    /// The `acr` values a citizen's token may carry; any other is refused.
+    pub citizen_acr: Vec<String>,
 }
 
-/// Where the trusted keys come from.
+impl VerifierConfig {
+    /// The defaults, for `audience` and `leeway`.
+    pub fn new(audience: &str, leeway: Duration) -> Self {
+        VerifierConfig {
+            audience: audience.to_owned(),
+            leeway,
+            max_lifetime: DEFAULT_MAX_LIFETIME,
+            citizen_acr: vec![DEFAULT_CITIZEN_ACR.to_owned()],
+        }
+    }
+}
+
+/// One trusted identity provider: its issuer, the kind of caller it vouches for, and the file
+/// holding the public keys it publishes (a JWKS).
+#[derive(Clone, Debug)]
+pub struct ProviderConfig {
+    /// The kind of caller its tokens name.
+    pub kind: SubjectKind,
+    /// Its `iss` value, compared exactly.
+    pub issuer: String,
+    /// Its JWKS file.
+    pub jwks_file: PathBuf,
+}
+
+/// Where a provider's keys come from.
 enum KeySource {
     /// Fixed for the process's lifetime (the development key).
     Fixed,
@@ -58,66 +116,138 @@ struct Keys {
     loaded_at: MonoInstant,
 }
 
-/// Verifies bearer tokens and maps their claims to a `Principal`.
-pub struct TokenVerifier {
-    config: VerifierConfig,
+/// A trusted provider and the keys it published.
+struct Provider {
+    kind: SubjectKind,
+    issuer: String,
     source: KeySource,
     keys: RwLock<Keys>,
 }
 
+/// Verifies bearer tokens and maps their claims to a `Principal`.
+pub struct TokenVerifier {
+    config: VerifierConfig,
+    providers: Vec<Provider>,
+}
+
 #[derive(Deserialize)]
 struct Claims {
+    exp: i64,
+    iat: i64,
     #[serde(default)]
     sub: Option<String>,
     #[serde(default)]
     pid: Option<String>,
     #[serde(default)]
+    acr: Option<String>,
+    #[serde(default)]
     client_id: Option<String>,
     #[serde(default)]
-    consumer: Option<Consumer>,
+    consumer: Option<OrgClaim>,
+    #[serde(default)]
+    authorization_details: Option<Vec<AuthorizationDetail>>,
     #[serde(default, rename = "helseid://claims/client/claims/orgnr_parent")]
     orgnr_parent: Option<String>,
     #[serde(default, rename = "helseid://claims/client/claims/orgnr_child")]
     orgnr_child: Option<String>,
+    #[serde(default, rename = "helseid://claims/identity/pid")]
+    person: Option<String>,
 }
 
+/// An organisation as Maskinporten and Altinn name it: `{"authority": ..., "ID": "0192:..."}`.
 #[derive(Deserialize)]
-struct Consumer {
+struct OrgClaim {
     #[serde(rename = "ID")]
     id: String,
 }
 
+/// One entry of `authorization_details` (RFC 9396); only Altinn's system user is read.
+#[derive(Deserialize)]
+struct AuthorizationDetail {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    systemuser_org: Option<OrgClaim>,
+}
+
+/// The one claim read before the signature is checked, to choose whose keys check it.
+#[derive(Deserialize)]
+struct Issuer {
+    iss: String,
+}
+
 impl TokenVerifier {
-    /// Trusts the keys of a JWKS file.
-    pub fn from_jwks_file(path: &Path, config: VerifierConfig) -> Result<Self, Error> {
-        let set = read_jwks(path)?;
-        Ok(Self::new(set, KeySource::File(path.to_owned()), config))
+    /// Trusts the providers configured, reading each one's JWKS file now.
+    pub fn from_providers(
+        providers: &[ProviderConfig],
+        config: VerifierConfig,
+    ) -> Result<Self, Error> {
+        let providers = providers
+            .iter()
+            .map(|p| {
+                Ok(Provider {
+                    kind: p.kind,
+                    issuer: p.issuer.clone(),
+                    source: KeySource::File(p.jwks_file.clone()),
+                    keys: RwLock::new(Keys {
+                        set: read_jwks(&p.jwks_file)?,
+                        loaded_at: MonoInstant::now(),
+                    }),
+                })
+            })
+            .collect::<Result<_, Error>>()?;
+        Ok(TokenVerifier { config, providers })
     }
 
-    /// Trusts the development key.
+    /// Trusts the development key for the three development issuers, one per kind of caller.
     pub fn from_dev_key(key: &DevKey, config: VerifierConfig) -> Self {
-        Self::new(key.jwks(), KeySource::Fixed, config)
-    }
-
-    fn new(set: JwkSet, source: KeySource, config: VerifierConfig) -> Self {
-        TokenVerifier {
-            config,
-            source,
+        let providers = [
+            SubjectKind::Citizen,
+            SubjectKind::Personnel,
+            SubjectKind::System,
+        ]
+        .into_iter()
+        .map(|kind| Provider {
+            kind,
+            issuer: dev_issuer(kind).to_owned(),
+            source: KeySource::Fixed,
             keys: RwLock::new(Keys {
-                set,
+                set: key.jwks(),
                 loaded_at: MonoInstant::now(),
             }),
-        }
+        })
+        .collect();
+        TokenVerifier { config, providers }
     }
 
-    /// Verifies a bearer token (signature, `iss`, `aud`, `exp`, `nbf`) and says who it names.
+    /// Verifies a bearer token — its `typ`, signature by a key of the provider named in `iss`,
+    /// `aud`, `exp`, `nbf`, `iat` and lifetime — and says who it names, as that provider's kind
+    /// of caller.
     pub fn verify(&self, token: &str) -> Result<Principal, Error> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(Error::Unauthenticated("token is too large"));
+        }
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| Error::Unauthenticated("malformed token"))?;
+        let typ_accepted = header
+            .typ
+            .as_deref()
+            .is_some_and(|t| ACCEPTED_TYPES.iter().any(|a| t.eq_ignore_ascii_case(a)));
+        if !typ_accepted {
+            return Err(Error::Unauthenticated(
+                "token type (typ) must be at+jwt or JWT",
+            ));
+        }
         let kid = header
             .kid
             .ok_or(Error::Unauthenticated("token names no key (kid)"))?;
-        let jwk = self
+        let issuer = peek_issuer(token)?;
+        let provider = self
+            .providers
+            .iter()
+            .find(|p| p.issuer == issuer)
+            .ok_or(Error::Unauthenticated("token is from an untrusted issuer"))?;
+        let jwk = provider
             .key(&kid)
             .ok_or(Error::Unauthenticated("token signed by an unknown key"))?;
         let algorithm =
@@ -130,9 +260,9 @@ impl TokenVerifier {
         let key = DecodingKey::from_jwk(&jwk)
             .map_err(|_| Error::Unauthenticated("token signed by an unusable key"))?;
         let mut validation = Validation::new(algorithm);
-        validation.set_issuer(&self.config.issuers);
+        validation.set_issuer(&[&provider.issuer]);
         validation.set_audience(&[&self.config.audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud"]);
         validation.validate_nbf = true;
         validation.leeway = self.config.leeway.as_secs();
         let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|e| {
@@ -143,13 +273,26 @@ impl TokenVerifier {
                 ErrorKind::InvalidAudience => "token is for another audience",
                 ErrorKind::InvalidIssuer => "token is from an untrusted issuer",
                 ErrorKind::InvalidSignature => "token signature is invalid",
-                ErrorKind::MissingRequiredClaim(_) => "token lacks exp, iss or aud",
+                ErrorKind::MissingRequiredClaim(_) => "token lacks exp, iat, iss or aud",
                 _ => "token is invalid",
             })
         })?;
-        principal(data.claims)
+        let claims = data.claims;
+        let leeway = i64::try_from(self.config.leeway.as_secs()).unwrap_or(i64::MAX);
+        let max_lifetime = i64::try_from(self.config.max_lifetime.as_secs()).unwrap_or(i64::MAX);
+        if claims.exp.saturating_sub(claims.iat) > max_lifetime.saturating_add(leeway) {
+            return Err(Error::Unauthenticated(
+                "token lives longer than the maximum lifetime",
+            ));
+        }
+        if claims.iat > unix_now()?.saturating_add(leeway) {
+            return Err(Error::Unauthenticated("token is issued in the future"));
+        }
+        principal(provider.kind, claims, &self.config)
     }
+}
 
+impl Provider {
     fn key(&self, kid: &str) -> Option<Jwk> {
         let cooled_down = {
             let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
@@ -175,6 +318,29 @@ impl TokenVerifier {
         }
         keys.set.find(kid).cloned()
     }
+}
+
+/// The `iss` of a token, read before its signature is checked only to choose whose keys check
+/// it; the verification then requires exactly that issuer.
+fn peek_issuer(token: &str) -> Result<String, Error> {
+    let payload = token
+        .split('.')
+        .nth(1)
+        .ok_or(Error::Unauthenticated("malformed token"))?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| Error::Unauthenticated("malformed token"))?;
+    serde_json::from_slice::<Issuer>(&bytes)
+        .map(|i| i.iss)
+        .map_err(|_| Error::Unauthenticated("token names no issuer (iss)"))
+}
+
+fn unix_now() -> Result<i64, Error> {
+    let seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(Error::internal)?
+        .as_secs();
+    i64::try_from(seconds).map_err(Error::internal)
 }
 
 fn read_jwks(path: &Path) -> Result<JwkSet, Error> {
@@ -207,55 +373,104 @@ fn algorithm_of(jwk: &Jwk) -> Option<Algorithm> {
     (!symmetric).then_some(algorithm)
 }
 
-/// Maps the claims of the three identity providers to a principal. A Maskinporten token names
-/// its consumer organisation; a HelseID token names the organisation the person acts for; an
-/// ID-porten token names the citizen by national identity number.
-fn principal(claims: Claims) -> Result<Principal, Error> {
-    if let Some(consumer) = claims.consumer {
-        let org = consumer
-            .id
-            .strip_prefix(MASKINPORTEN_ORG_PREFIX)
-            .and_then(|n| OrgNumber::parse("", n).ok())
-            .ok_or(Error::Unauthenticated(
-                "token names an invalid consumer organisation",
-            ))?;
-        let client = claims
-            .client_id
-            .as_deref()
-            .and_then(|c| Subject::external(SubjectKind::System, c))
-            .ok_or(Error::Unauthenticated("token names no valid client_id"))?;
-        return Ok(Principal {
-            subject: client,
-            organisation: Some(org),
-            national_id: None,
-        });
+/// An organisation named `0192:{number}`.
+fn org_claim(claim: &OrgClaim) -> Option<OrgNumber> {
+    claim
+        .id
+        .strip_prefix(MASKINPORTEN_ORG_PREFIX)
+        .and_then(|n| OrgNumber::parse("", n).ok())
+}
+
+/// Maps the claims of a token to the principal of the provider's kind of caller:
+/// - ID-porten: the citizen by `pid`, logged in at an accepted `acr`;
+/// - HelseID: the person by `sub`, acting for `orgnr_child` or else `orgnr_parent`, with their
+///   `pid` kept only to refuse relations they would create for themselves;
+/// - Maskinporten: the system by `client_id`, acting for `systemuser_org` when the token is an
+///   Altinn system user's (`authorization_details` of type `urn:altinn:systemuser`), else for
+///   its `consumer` (the customer, in a supplier-delegated token).
+fn principal(
+    kind: SubjectKind,
+    claims: Claims,
+    config: &VerifierConfig,
+) -> Result<Principal, Error> {
+    match kind {
+        SubjectKind::Citizen => {
+            let acr_accepted = claims
+                .acr
+                .as_deref()
+                .is_some_and(|acr| config.citizen_acr.iter().any(|a| a == acr));
+            if !acr_accepted {
+                return Err(Error::Unauthenticated(
+                    "the citizen did not log in at the required assurance level (acr)",
+                ));
+            }
+            let id = claims
+                .pid
+                .as_deref()
+                .and_then(|pid| NationalId::parse("", pid).ok())
+                .ok_or(Error::Unauthenticated("token names no valid pid"))?;
+            Ok(Principal {
+                subject: Subject::citizen(&id),
+                organisation: None,
+                national_id: Some(id),
+                person: None,
+            })
+        }
+        SubjectKind::Personnel => {
+            let org = claims
+                .orgnr_child
+                .or(claims.orgnr_parent)
+                .and_then(|org| OrgNumber::parse("", &org).ok())
+                .ok_or(Error::Unauthenticated(
+                    "token names no valid organisation (orgnr_child or orgnr_parent)",
+                ))?;
+            let subject = claims
+                .sub
+                .as_deref()
+                .and_then(|s| Subject::external(SubjectKind::Personnel, s))
+                .ok_or(Error::Unauthenticated("token names no valid sub"))?;
+            let person = match claims.person.as_deref() {
+                Some(pid) => Some(
+                    NationalId::parse("", pid)
+                        .map_err(|_| Error::Unauthenticated("token names an invalid pid"))?,
+                ),
+                None => None,
+            };
+            Ok(Principal {
+                subject,
+                organisation: Some(org),
+                national_id: None,
+                person,
+            })
+        }
+        SubjectKind::System => {
+            let system_user = claims
+                .authorization_details
+                .iter()
+                .flatten()
+                .find(|d| d.kind == ALTINN_SYSTEM_USER);
+            let org =
+                match system_user {
+                    Some(detail) => detail.systemuser_org.as_ref().and_then(org_claim).ok_or(
+                        Error::Unauthenticated("system user token names no valid systemuser_org"),
+                    )?,
+                    None => claims.consumer.as_ref().and_then(org_claim).ok_or(
+                        Error::Unauthenticated("token names no valid consumer organisation"),
+                    )?,
+                };
+            let client = claims
+                .client_id
+                .as_deref()
+                .and_then(|c| Subject::external(SubjectKind::System, c))
+                .ok_or(Error::Unauthenticated("token names no valid client_id"))?;
+            Ok(Principal {
+                subject: client,
+                organisation: Some(org),
+                national_id: None,
+                person: None,
+            })
+        }
     }
-    if let Some(org) = claims.orgnr_child.or(claims.orgnr_parent) {
-        let org = OrgNumber::parse("", &org)
-            .map_err(|_| Error::Unauthenticated("token names an invalid organisation"))?;
-        let subject = claims
-            .sub
-            .as_deref()
-            .and_then(|s| Subject::external(SubjectKind::Personnel, s))
-            .ok_or(Error::Unauthenticated("token names no valid sub"))?;
-        return Ok(Principal {
-            subject,
-            organisation: Some(org),
-            national_id: None,
-        });
-    }
-    if let Some(pid) = claims.pid {
-        let id = NationalId::parse("", &pid)
-            .map_err(|_| Error::Unauthenticated("token names an invalid pid"))?;
-        return Ok(Principal {
-            subject: Subject::citizen(&id),
-            organisation: None,
-            national_id: Some(id),
-        });
-    }
-    Err(Error::Unauthenticated(
-        "token identifies no citizen, personnel or system",
-    ))
 }
 
 /// Whom a development token is for.
@@ -272,6 +487,8 @@ pub enum DevIdentity {
         sub: String,
         /// The organisation they act for.
         org: String,
+        /// Their own national identity number (HelseID's `pid`), if the token carries it.
+        person: Option<String>,
     },
     /// An agency system, as Maskinporten would name it.
     System {
@@ -280,6 +497,17 @@ pub enum DevIdentity {
         /// The consumer organisation.
         org: String,
     },
+}
+
+impl DevIdentity {
+    /// The kind of caller, which decides the development issuer.
+    pub fn kind(&self) -> SubjectKind {
+        match self {
+            DevIdentity::Citizen { .. } => SubjectKind::Citizen,
+            DevIdentity::Personnel { .. } => SubjectKind::Personnel,
+            DevIdentity::System { .. } => SubjectKind::System,
+        }
+    }
 }
 
 /// The local Ed25519 key of the embedded default. Its seed is kept in a file readable by the
@@ -360,11 +588,11 @@ impl DevKey {
         }
     }
 
-    /// Signs a token for `who`, valid from now for `ttl`, with any extra claims merged in.
+    /// Signs a token for `who`, from the development issuer of their kind, valid from now for
+    /// `ttl`, with any extra claims merged in.
     pub fn mint(
         &self,
         who: &DevIdentity,
-        issuer: &str,
         audience: &str,
         ttl: Duration,
         extra: serde_json::Map<String, serde_json::Value>,
@@ -374,7 +602,7 @@ impl DevKey {
             .map_err(Error::internal)?
             .as_secs();
         let mut map = serde_json::Map::new();
-        map.insert("iss".into(), issuer.into());
+        map.insert("iss".into(), dev_issuer(who.kind()).into());
         map.insert("aud".into(), audience.into());
         map.insert("iat".into(), now.into());
         map.insert("nbf".into(), now.into());
@@ -384,9 +612,12 @@ impl DevKey {
                 map.insert("pid".into(), pid.as_str().into());
                 map.insert("acr".into(), "idporten-loa-high".into());
             }
-            DevIdentity::Personnel { sub, org } => {
+            DevIdentity::Personnel { sub, org, person } => {
                 map.insert("sub".into(), sub.as_str().into());
                 map.insert(HELSEID_ORG_PARENT.into(), org.as_str().into());
+                if let Some(pid) = person {
+                    map.insert(HELSEID_PID.into(), pid.as_str().into());
+                }
             }
             DevIdentity::System { client, org } => {
                 map.insert("client_id".into(), client.as_str().into());
@@ -402,6 +633,7 @@ impl DevKey {
         map.extend(extra);
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());
+        header.typ = Some("at+jwt".into());
         let mut der = ED25519_PKCS8_PREFIX.to_vec();
         der.extend_from_slice(&self.seed);
         jsonwebtoken::encode(&header, &map, &EncodingKey::from_ed_der(&der))
@@ -432,11 +664,7 @@ mod tests {
     use super::*;
 
     fn config() -> VerifierConfig {
-        VerifierConfig {
-            issuers: vec![DEV_ISSUER.into()],
-            audience: DEFAULT_AUDIENCE.into(),
-            leeway: Duration::from_secs(5),
-        }
+        VerifierConfig::new(DEFAULT_AUDIENCE, Duration::from_secs(5))
     }
 
     fn key() -> DevKey {
@@ -445,14 +673,33 @@ mod tests {
 
     fn mint(key: &DevKey, who: &DevIdentity, extra: serde_json::Value) -> String {
         let extra = extra.as_object().cloned().unwrap_or_default();
-        key.mint(
-            who,
-            DEV_ISSUER,
-            DEFAULT_AUDIENCE,
-            Duration::from_secs(60),
-            extra,
-        )
-        .unwrap()
+        key.mint(who, DEFAULT_AUDIENCE, Duration::from_secs(60), extra)
+            .unwrap()
+    }
+
+    fn personnel() -> DevIdentity {
+        DevIdentity::Personnel {
+            sub: "gp-1".into(),
+            org: "910000004".into(),
+            person: None,
+        }
+    }
+
+    fn system() -> DevIdentity {
+        DevIdentity::System {
+            client: "nav-system".into(),
+            org: "920000002".into(),
+        }
+    }
+
+    /// Signs `claims` as they are, with `typ` in the header.
+    fn sign_raw(key: &DevKey, typ: Option<&str>, claims: serde_json::Value) -> String {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(key.kid.clone());
+        header.typ = typ.map(str::to_owned);
+        let mut der = ED25519_PKCS8_PREFIX.to_vec();
+        der.extend_from_slice(&key.seed);
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&der)).unwrap()
     }
 
     #[test]
@@ -466,38 +713,93 @@ mod tests {
             .verify(&mint(&key, &citizen, serde_json::json!({})))
             .unwrap();
         assert!(p.national_id.is_some() && p.organisation.is_none());
-        let personnel = DevIdentity::Personnel {
-            sub: "gp-1".into(),
-            org: "910000004".into(),
-        };
         let p = verifier
-            .verify(&mint(&key, &personnel, serde_json::json!({})))
+            .verify(&mint(&key, &personnel(), serde_json::json!({})))
             .unwrap();
         assert_eq!(p.subject.as_stored(), "personnel:gp-1");
         assert_eq!(p.organisation.unwrap().as_str(), "910000004");
-        let system = DevIdentity::System {
-            client: "nav-system".into(),
-            org: "920000002".into(),
+        assert!(p.person.is_none());
+        let with_pid = DevIdentity::Personnel {
+            sub: "gp-1".into(),
+            org: "910000004".into(),
+            person: Some("15858530080".into()),
         };
         let p = verifier
-            .verify(&mint(&key, &system, serde_json::json!({})))
+            .verify(&mint(&key, &with_pid, serde_json::json!({})))
+            .unwrap();
+        assert!(p.is(&Subject::parse("s", "citizen:15858530080").unwrap()));
+        assert!(
+            p.national_id.is_none(),
+            "a person's pid never makes them an owner"
+        );
+        let p = verifier
+            .verify(&mint(&key, &system(), serde_json::json!({})))
             .unwrap();
         assert_eq!(p.subject.as_stored(), "system:nav-system");
+        assert_eq!(p.organisation.unwrap().as_str(), "920000002");
+    }
+
+    #[test]
+    fn a_system_user_acts_for_its_customer() {
+        let key = key();
+        let verifier = TokenVerifier::from_dev_key(&key, config());
+        let details = serde_json::json!({"authorization_details": [{
+            "type": "urn:altinn:systemuser",
+            "systemuser_id": ["a"],
+            "systemuser_org": {"authority": "iso6523-actorid-upis", "ID": "0192:940000009"},
+            "system_id": "vendor_system"
+        }]});
+        let p = verifier.verify(&mint(&key, &system(), details)).unwrap();
+        assert_eq!(p.organisation.unwrap().as_str(), "940000009");
+        let no_org =
+            serde_json::json!({"authorization_details": [{"type": "urn:altinn:systemuser"}]});
+        assert!(verifier.verify(&mint(&key, &system(), no_org)).is_err());
+    }
+
+    #[test]
+    fn kinds_come_from_the_issuer_not_the_claims() {
+        let key = key();
+        let verifier = TokenVerifier::from_dev_key(&key, config());
+        // A HelseID token that also carries a citizen's pid is personnel, not that citizen.
+        let token = mint(
+            &key,
+            &personnel(),
+            serde_json::json!({"pid": "01818010083"}),
+        );
+        let p = verifier.verify(&token).unwrap();
+        assert!(p.national_id.is_none());
+        // A Maskinporten token whose claims look like HelseID's is refused as a system without
+        // a client id.
+        let token = mint(
+            &key,
+            &personnel(),
+            serde_json::json!({"iss": DEV_ISSUER_SYSTEMS}),
+        );
+        assert!(verifier.verify(&token).is_err());
+        // An ID-porten token naming an organisation is still a citizen with none.
+        let citizen = DevIdentity::Citizen {
+            pid: "01818010083".into(),
+        };
+        let token = mint(
+            &key,
+            &citizen,
+            serde_json::json!({"consumer": {"ID": "0192:910000004"}}),
+        );
+        assert!(verifier.verify(&token).unwrap().organisation.is_none());
     }
 
     #[test]
     fn rejects_bad_tokens() {
         let key = key();
         let verifier = TokenVerifier::from_dev_key(&key, config());
-        let who = DevIdentity::Personnel {
-            sub: "gp-1".into(),
-            org: "910000004".into(),
-        };
+        let who = personnel();
         let cases = [
             serde_json::json!({"aud": "someone-else"}),
             serde_json::json!({"iss": "someone-else"}),
             serde_json::json!({"exp": 1_000_000}),
             serde_json::json!({"nbf": 4_000_000_000u64}),
+            serde_json::json!({"iat": null}),
+            serde_json::json!({"iat": 4_000_000_000u64, "exp": 4_000_000_060u64}),
         ];
         for extra in cases {
             let token = mint(&key, &who, extra.clone());
@@ -517,5 +819,47 @@ mod tests {
         let tampered = format!("{}x", &token[..token.len() - 1]);
         assert!(verifier.verify(&tampered).is_err());
         assert!(verifier.verify("not a token").is_err());
+        assert!(verifier.verify(&"a".repeat(MAX_TOKEN_BYTES + 1)).is_err());
+    }
+
+    #[test]
+    fn the_token_type_must_be_an_access_token_or_jwt() {
+        let key = key();
+        let verifier = TokenVerifier::from_dev_key(&key, config());
+        let now = unix_now().unwrap();
+        let claims = serde_json::json!({
+            "iss": DEV_ISSUER_PERSONNEL, "aud": DEFAULT_AUDIENCE, "iat": now, "exp": now + 60,
+            "sub": "gp-1", "helseid://claims/client/claims/orgnr_parent": "910000004"
+        });
+        for typ in ["at+jwt", "AT+JWT", "application/at+jwt", "JWT"] {
+            let token = sign_raw(&key, Some(typ), claims.clone());
+            assert!(verifier.verify(&token).is_ok(), "{typ}");
+        }
+        for typ in [Some("foo"), Some("dpop+jwt"), Some("logout+jwt"), None] {
+            let token = sign_raw(&key, typ, claims.clone());
+            assert!(verifier.verify(&token).is_err(), "{typ:?}");
+        }
+    }
+
+    #[test]
+    fn lifetimes_and_assurance_levels_are_bounded() {
+        let key = key();
+        let verifier = TokenVerifier::from_dev_key(&key, config());
+        let who = personnel();
+        let now = unix_now().unwrap();
+        let long = serde_json::json!({"iat": now, "exp": now + 3600 + 6});
+        assert!(verifier.verify(&mint(&key, &who, long)).is_err());
+        let hour = serde_json::json!({"iat": now, "exp": now + 3600});
+        assert!(verifier.verify(&mint(&key, &who, hour)).is_ok());
+        let citizen = DevIdentity::Citizen {
+            pid: "01818010083".into(),
+        };
+        for acr in [
+            serde_json::json!("idporten-loa-substantial"),
+            serde_json::Value::Null,
+        ] {
+            let token = mint(&key, &citizen, serde_json::json!({"acr": acr}));
+            assert!(verifier.verify(&token).is_err(), "{acr}");
+        }
     }
 }

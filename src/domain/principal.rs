@@ -1,7 +1,7 @@
 //! Who is calling.
 
 use super::ids::{NationalId, OrgNumber};
-use super::subject::Subject;
+use super::subject::{Subject, SubjectKind};
 
 /// An authenticated caller: who they are and the organisation they act for in this call.
 #[derive(Clone, Debug)]
@@ -12,6 +12,10 @@ pub struct Principal {
     pub organisation: Option<OrgNumber>,
     /// A citizen's national identity number, which makes them the owner of their plans.
     pub national_id: Option<NationalId>,
+    /// The personal identity number of health personnel, as HelseID vouches for it (`pid`).
+    /// It grants nothing: it only lets samvirke refuse a relation that personnel would create
+    /// for themselves as a citizen (a representative, a next of kin).
+    pub person: Option<NationalId>,
 }
 
 impl Principal {
@@ -23,5 +27,19 @@ impl Principal {
     /// Whether the caller acts for `organisation` in this call.
     pub fn acts_for(&self, organisation: &OrgNumber) -> bool {
         self.organisation.as_ref() == Some(organisation)
+    }
+
+    /// Whether `subject` is the caller themselves: their own subject, or, for personnel whose
+    /// token names their identity number, the citizen they are in private life. Nobody creates a
+    /// relation for themselves, so every relation-creating call asks this of its subject.
+    pub fn is(&self, subject: &Subject) -> bool {
+        if *subject == self.subject {
+            return true;
+        }
+        subject.kind() == SubjectKind::Citizen
+            && [&self.national_id, &self.person]
+                .into_iter()
+                .flatten()
+                .any(|id| *subject == Subject::citizen(id))
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use samvirke::auth::token::{DEFAULT_AUDIENCE, DEV_ISSUER};
+use samvirke::auth::token::DEFAULT_AUDIENCE;
 use samvirke::auth::{DevIdentity, DevKey};
 use samvirke::domain::organisation::OrgRole;
 use samvirke::proto;
@@ -277,8 +277,7 @@ on_both_backends! {
         let _ = std::fs::remove_file(&foreign_key_path);
         let forged = foreign
             .mint(
-                &DevIdentity::Personnel { sub: "unit-staff".into(), org: MUNICIPALITY.into() },
-                DEV_ISSUER,
+                &DevIdentity::Personnel { sub: "unit-staff".into(), org: MUNICIPALITY.into(), person: None },
                 DEFAULT_AUDIENCE,
                 Duration::from_secs(60),
                 Default::default(),

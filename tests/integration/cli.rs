@@ -157,7 +157,9 @@ async fn a_first_session_on_the_embedded_default() {
     );
 
     let (ok, help, _) = samvirke(&dir, &["serve", "--help"]);
-    assert!(ok && help.contains("SAMVIRKE_DATABASE_URL") && help.contains("SAMVIRKE_JWKS_FILE"));
+    assert!(
+        ok && help.contains("SAMVIRKE_DATABASE_URL") && help.contains("SAMVIRKE_HELSEID_JWKS_FILE")
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use samvirke::auth::token::{DEFAULT_AUDIENCE, DEV_ISSUER};
+use samvirke::auth::token::DEFAULT_AUDIENCE;
 use samvirke::auth::{DevIdentity, DevKey, Policy, VerifierConfig};
 use samvirke::domain::ids::OrgNumber;
 use samvirke::domain::organisation::OrgRole;
@@ -156,11 +156,7 @@ impl TestServer {
         let mut config = ServerConfig {
             database_url: DatabaseUrl(database_url),
             keys: KeySource::DevKey(dir.join("dev-signing-key")),
-            verifier: VerifierConfig {
-                issuers: vec![DEV_ISSUER.into()],
-                audience: DEFAULT_AUDIENCE.into(),
-                leeway: Duration::from_secs(5),
-            },
+            verifier: VerifierConfig::new(DEFAULT_AUDIENCE, Duration::from_secs(5)),
             policy: Policy::embedded(),
             max_message_bytes: 64 * 1024,
             health_interval: Duration::from_millis(200),
@@ -253,7 +249,6 @@ impl TestServer {
         self.key
             .mint(
                 &who.identity(),
-                DEV_ISSUER,
                 DEFAULT_AUDIENCE,
                 Duration::from_secs(600),
                 Default::default(),
@@ -266,7 +261,6 @@ impl TestServer {
         self.key
             .mint(
                 &who.identity(),
-                DEV_ISSUER,
                 DEFAULT_AUDIENCE,
                 Duration::from_secs(600),
                 extra.as_object().cloned().unwrap_or_default(),
@@ -526,6 +520,8 @@ pub enum Who {
     Citizen(&'static str),
     /// Health or municipal personnel acting for an organisation.
     Personnel(&'static str, &'static str),
+    /// Personnel whose token also names their own national identity number (HelseID's `pid`).
+    PersonnelWithPid(&'static str, &'static str, &'static str),
     /// An agency system acting for an organisation.
     System(&'static str, &'static str),
 }
@@ -537,6 +533,12 @@ impl Who {
             Who::Personnel(sub, org) => DevIdentity::Personnel {
                 sub: (*sub).into(),
                 org: (*org).into(),
+                person: None,
+            },
+            Who::PersonnelWithPid(sub, org, pid) => DevIdentity::Personnel {
+                sub: (*sub).into(),
+                org: (*org).into(),
+                person: Some((*pid).into()),
             },
             Who::System(client, org) => DevIdentity::System {
                 client: (*client).into(),
@@ -549,7 +551,9 @@ impl Who {
     pub fn subject(&self) -> String {
         match self {
             Who::Citizen(pid) => format!("citizen:{pid}"),
-            Who::Personnel(sub, _) => format!("personnel:{sub}"),
+            Who::Personnel(sub, _) | Who::PersonnelWithPid(sub, _, _) => {
+                format!("personnel:{sub}")
+            }
             Who::System(client, _) => format!("system:{client}"),
         }
     }
@@ -571,7 +575,9 @@ impl Who {
     pub fn as_member(&self, role: proto::MemberRole) -> proto::Member {
         let organisation = match self {
             Who::Citizen(_) => String::new(),
-            Who::Personnel(_, org) | Who::System(_, org) => (*org).into(),
+            Who::Personnel(_, org) | Who::PersonnelWithPid(_, org, _) | Who::System(_, org) => {
+                (*org).into()
+            }
         };
         proto::Member {
             subject: self.subject(),

@@ -23,6 +23,40 @@ impl Date {
         valid.then_some(Date { year, month, day })
     }
 
+    /// Any valid date of the years 1 to 9999, for dates no request gave (a birth date read from
+    /// an identity number), or `None`.
+    pub fn civil(year: i32, month: u32, day: u32) -> Option<Self> {
+        let valid = (1..=9999).contains(&year)
+            && (1..=12).contains(&month)
+            && day >= 1
+            && day <= days_in_month(year, month);
+        valid.then_some(Date { year, month, day })
+    }
+
+    /// The date `years` later: the same day and month, or 1 March for 29 February in a year
+    /// without one.
+    pub fn plus_years(self, years: i32) -> Self {
+        let year = self.year + years;
+        Date::civil(year, self.month, self.day).unwrap_or(Date {
+            year,
+            month: 3,
+            day: 1,
+        })
+    }
+
+    /// The instant this date begins in Norway (00:00 Europe/Oslo).
+    pub fn start_in_norway(self) -> Instant {
+        let midnight_utc = to_days(self) * 86_400;
+        // Midnight falls outside the hour the clocks change, so the offset at 23:00 UTC the
+        // evening before decides.
+        let offset_hours = if is_summer_time(midnight_utc - 3600, self.year) {
+            2
+        } else {
+            1
+        };
+        Instant((midnight_utc - offset_hours * 3600) * 1_000_000)
+    }
+
     /// Checks a date from a request; `field` names it in the violation.
     pub fn parse(field: &str, year: i32, month: i32, day: i32) -> Result<Self, FieldViolation> {
         u32::try_from(month)
@@ -142,6 +176,30 @@ mod tests {
         assert_eq!(from_days(to_days(d)), d);
         assert_eq!(Date::from_stored("2026-03-05"), Date::new(2026, 3, 5));
         assert_eq!(Date::from_stored("2026-02-30"), None);
+    }
+
+    #[test]
+    fn years_later_and_the_start_of_a_day() {
+        let leap = Date::new(2024, 2, 29).unwrap();
+        assert_eq!(leap.plus_years(1).to_string(), "2025-03-01");
+        assert_eq!(leap.plus_years(4).to_string(), "2028-02-29");
+        assert!(Date::civil(1854, 1, 1).is_some());
+        // 2026-07-01 begins at 2026-06-30T22:00Z (summer time), 2026-01-31 at 2026-01-30T23:00Z.
+        let summer = Date::new(2026, 7, 1).unwrap().start_in_norway();
+        assert_eq!(summer.0, 1_782_856_800 * 1_000_000);
+        assert_eq!(
+            Date::today_in_norway(summer),
+            Date::new(2026, 7, 1).unwrap()
+        );
+        let winter = Date::new(2026, 1, 31).unwrap().start_in_norway();
+        assert_eq!(
+            Date::today_in_norway(winter),
+            Date::new(2026, 1, 31).unwrap()
+        );
+        assert_eq!(
+            Date::today_in_norway(Instant(winter.0 - 1)),
+            Date::new(2026, 1, 30).unwrap()
+        );
     }
 
     #[test]

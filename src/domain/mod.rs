@@ -11,6 +11,7 @@ pub mod mask;
 pub mod measure;
 pub mod meeting;
 pub mod member;
+pub mod national_id;
 pub mod organisation;
 pub mod page;
 pub mod plan;

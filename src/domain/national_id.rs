@@ -1,0 +1,333 @@
+//! Norwegian national identity numbers, by the rules the population register (Folkeregisteret)
+//! issues them under. Sources:
+//!
+//! - Skatteetaten, "Fødselsnummer" and "D-nummer": eleven digits, `DDMMYY` then a three-digit
+//!   individual number that with the year gives the century, then two mod-11 control digits
+//!   (weights 3 7 6 1 8 9 4 5 2 and 5 4 3 2 7 6 5 4 3 2). A D-number adds 4 to the first digit
+//!   (day + 40).
+//! - Skatteetaten, "Nye fødselsnummer og d-nummer fra 2032": numbers issued from 1 January 2032
+//!   compute the first control digit so that the weighted sum over the first ten digits leaves a
+//!   remainder of 0, 1, 2 or 3 modulo 11, where today's rule allows only 0; the second control
+//!   digit is unchanged, and systems must accept both rules side by side.
+//! - The health sector's help numbers (H-numbers, hjelpenummer) add 4 to the third digit
+//!   (month + 40).
+//! - Skatteetaten's synthetic test population (Tenor) adds 8 to the third digit (month + 80),
+//!   for fødselsnumre and D-numbers alike; the README's examples use it.
+
+use std::fmt;
+
+use super::FieldViolation;
+use super::date::Date;
+use super::ids::digits;
+
+/// Weights of the first control digit, over the first nine digits.
+const WEIGHTS_K1: [u32; 9] = [3, 7, 6, 1, 8, 9, 4, 5, 2];
+/// Weights of the second control digit, over the first ten digits.
+const WEIGHTS_K2: [u32; 10] = [5, 4, 3, 2, 7, 6, 5, 4, 3, 2];
+
+/// How a national identity number was issued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdKind {
+    /// A birth number (fødselsnummer), for those registered as residents.
+    BirthNumber,
+    /// A D-number (d-nummer), for those not resident: day + 40.
+    DNumber,
+    /// A help number (hjelpenummer) of the health sector: month + 40.
+    HNumber,
+}
+
+/// A national identity number (fødselsnummer, D-number or H-number, real or of the synthetic
+/// test population), with a real birth date and valid control digits. Sensitive: `Debug` and
+/// `Display` redact it, so it cannot reach a log line or an error message by accident; only
+/// `expose` gives the digits, for storage and for the callers who may see them.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct NationalId(String);
+
+impl NationalId {
+    /// Parses and checks a national identity number — eleven digits, a real birth date, the
+    /// control digits by today's or the 2032 rule; `field` names it in the violation, which
+    /// never repeats the value.
+    pub fn parse(field: &str, value: &str) -> Result<Self, FieldViolation> {
+        let d = digits::<11>(value).ok_or_else(|| {
+            FieldViolation::new(field, "must be an 11-digit national identity number")
+        })?;
+        if decode(&d).is_none() {
+            return Err(FieldViolation::new(
+                field,
+                "is not a valid national identity number (birth date)",
+            ));
+        }
+        let k1_sum: u32 = d[..9]
+            .iter()
+            .zip(WEIGHTS_K1)
+            .map(|(d, w)| d * w)
+            .sum::<u32>()
+            + d[9];
+        let k2_sum: u32 = d[..10]
+            .iter()
+            .zip(WEIGHTS_K2)
+            .map(|(d, w)| d * w)
+            .sum::<u32>()
+            + d[10];
+        if k1_sum % 11 > 3 || k2_sum % 11 != 0 {
+            return Err(FieldViolation::new(
+                field,
+                "is not a valid national identity number (control digits)",
+            ));
+        }
+        Ok(NationalId(value.to_owned()))
+    }
+
+    /// The digits, for storage and for callers the policy lets see them.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// How the number was issued.
+    pub fn kind(&self) -> IdKind {
+        self.decoded().0
+    }
+
+    /// Whether the number belongs to Skatteetaten's synthetic test population (month + 80).
+    pub fn is_synthetic(&self) -> bool {
+        self.decoded().2
+    }
+
+    /// The birth date the number carries.
+    pub fn birth_date(&self) -> Date {
+        self.decoded().1
+    }
+
+    /// The person's age in whole years on `day`: they turn a year older on their birthday (one
+    /// born on 29 February, on 1 March in other years).
+    pub fn age_on(&self, day: Date) -> i32 {
+        let born = self.birth_date();
+        let (by, bm, bd) = born.parts();
+        let (y, m, d) = day.parts();
+        y - by - i32::from((m, d) < (bm, bd))
+    }
+
+    fn decoded(&self) -> (IdKind, Date, bool) {
+        // Only numbers that decode are ever built.
+        digits::<11>(&self.0)
+            .and_then(|d| decode(&d))
+            .expect("a parsed national identity number decodes")
+    }
+}
+
+/// The kind, birth date and whether synthetic, or `None` when the first nine digits carry no
+/// real date.
+fn decode(d: &[u32; 11]) -> Option<(IdKind, Date, bool)> {
+    let mut day = d[0] * 10 + d[1];
+    let mut month = d[2] * 10 + d[3];
+    let yy = d[4] * 10 + d[5];
+    let individual = d[6] * 100 + d[7] * 10 + d[8];
+    let d_number = day > 40;
+    if d_number {
+        day -= 40;
+    }
+    let (h_number, synthetic) = match month {
+        1..=12 => (false, false),
+        41..=52 => (true, false),
+        81..=92 => (false, true),
+        _ => return None,
+    };
+    month -= match (h_number, synthetic) {
+        (true, _) => 40,
+        (_, true) => 80,
+        _ => 0,
+    };
+    let kind = match (d_number, h_number) {
+        (false, false) => IdKind::BirthNumber,
+        (true, false) => IdKind::DNumber,
+        (false, true) => IdKind::HNumber,
+        (true, true) => return None,
+    };
+    let century = match (individual, yy) {
+        (0..=499, _) => 1900,
+        (500..=749, 54..) => 1800,
+        (500..=999, ..=39) => 2000,
+        (900..=999, 40..) => 1900,
+        _ => return None,
+    };
+    let year = i32::try_from(century + yy).ok()?;
+    Date::civil(year, month, day).map(|date| (kind, date, synthetic))
+}
+
+impl fmt::Debug for NationalId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NationalId(<redacted>)")
+    }
+}
+
+impl fmt::Display for NationalId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Valid numbers of every kind, with the birth date each carries.
+    const VALID: &[(&str, &str, IdKind, bool, &str)] = &[
+        (
+            "birth number, 1900s",
+            "01018010018",
+            IdKind::BirthNumber,
+            false,
+            "1980-01-01",
+        ),
+        (
+            "birth number, 2000s",
+            "15061550043",
+            IdKind::BirthNumber,
+            false,
+            "2015-06-15",
+        ),
+        (
+            "birth number, 1800s",
+            "31129950016",
+            IdKind::BirthNumber,
+            false,
+            "1899-12-31",
+        ),
+        (
+            "birth number, 900 series",
+            "01014590001",
+            IdKind::BirthNumber,
+            false,
+            "1945-01-01",
+        ),
+        (
+            "D-number",
+            "41018010001",
+            IdKind::DNumber,
+            false,
+            "1980-01-01",
+        ),
+        (
+            "H-number",
+            "01418010181",
+            IdKind::HNumber,
+            false,
+            "1980-01-01",
+        ),
+        (
+            "synthetic",
+            "01818010083",
+            IdKind::BirthNumber,
+            true,
+            "1980-01-01",
+        ),
+        (
+            "synthetic D-number",
+            "41818010077",
+            IdKind::DNumber,
+            true,
+            "1980-01-01",
+        ),
+        (
+            "29 February of 2000",
+            "29020050088",
+            IdKind::BirthNumber,
+            false,
+            "2000-02-29",
+        ),
+        (
+            "2032 rule, remainder 2",
+            "01013250096",
+            IdKind::BirthNumber,
+            false,
+            "2032-01-01",
+        ),
+        (
+            "2032 rule, remainder 1",
+            "01018010026",
+            IdKind::BirthNumber,
+            false,
+            "1980-01-01",
+        ),
+        (
+            "2032 rule, remainder 3",
+            "01818010008",
+            IdKind::BirthNumber,
+            true,
+            "1980-01-01",
+        ),
+    ];
+
+    /// Numbers with eleven digits that are not valid, and why.
+    const INVALID: &[(&str, &str, &str)] = &[
+        (
+            "month 13, control digits right",
+            "15138013453",
+            "birth date",
+        ),
+        ("30 February", "30028010091", "birth date"),
+        ("29 February of 1900", "29020000064", "birth date"),
+        ("day 0", "00018010089", "birth date"),
+        ("D-number with day 72", "72018010063", "birth date"),
+        ("D-number and H-number at once", "41418010094", "birth date"),
+        ("synthetic month 93", "01938010001", "birth date"),
+        (
+            "individual number without a century",
+            "01018080067",
+            "birth date",
+        ),
+        (
+            "first control digit, remainder 4",
+            "01018010050",
+            "control digits",
+        ),
+        (
+            "second control digit wrong",
+            "01018010019",
+            "control digits",
+        ),
+    ];
+
+    #[test]
+    fn valid_numbers_of_every_kind() {
+        for (what, number, kind, synthetic, born) in VALID {
+            let id = NationalId::parse("f", number).unwrap_or_else(|e| panic!("{what}: {e:?}"));
+            assert_eq!(id.kind(), *kind, "{what}");
+            assert_eq!(id.is_synthetic(), *synthetic, "{what}");
+            assert_eq!(id.birth_date().to_string(), *born, "{what}");
+        }
+    }
+
+    #[test]
+    fn invalid_numbers_say_why_without_the_number() {
+        for (what, number, why) in INVALID {
+            let err = NationalId::parse("patient_id", number).expect_err(what);
+            assert!(err.description.contains(why), "{what}: {}", err.description);
+            assert!(!err.description.contains(&number[..6]), "{what}");
+            assert_eq!(err.field, "patient_id");
+        }
+        for shape in [
+            "",
+            "0101801001",
+            "010180100189",
+            "0101801001a",
+            " 1018010018",
+        ] {
+            assert!(NationalId::parse("f", shape).is_err(), "{shape:?}");
+        }
+    }
+
+    #[test]
+    fn redacted_and_aged() {
+        let id = NationalId::parse("f", "01818010083").unwrap();
+        assert_eq!(format!("{id:?} {id}"), "NationalId(<redacted>) <redacted>");
+        let child = NationalId::parse("f", "15861550009").unwrap();
+        assert_eq!(child.birth_date().to_string(), "2015-06-15");
+        let on = |y, m, d| Date::new(y, m, d).unwrap();
+        assert_eq!(child.age_on(on(2033, 6, 14)), 17);
+        assert_eq!(child.age_on(on(2033, 6, 15)), 18);
+        let leap = NationalId::parse("f", "29020050088").unwrap();
+        assert_eq!(leap.age_on(on(2018, 2, 28)), 17);
+        assert_eq!(leap.age_on(on(2018, 3, 1)), 18);
+    }
+}

@@ -142,7 +142,6 @@ async fn measure(
         policy: Policy::embedded(),
         max_message_bytes: 1024 * 1024,
         health_interval: Duration::from_secs(5),
-        complaint_authorities: Vec::new(),
     };
     let server = Server::build(server_config.clone()).await?;
     let store = Store::open(&server_config.database_url).await?;

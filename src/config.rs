@@ -9,7 +9,6 @@ use clap::{Args, Parser, Subcommand};
 use crate::auth::token::{DEFAULT_AUDIENCE, DEFAULT_CITIZEN_ACR, ProviderConfig};
 use crate::auth::{Policy, VerifierConfig};
 use crate::domain::Error;
-use crate::domain::ids::OrgNumber;
 use crate::domain::subject::SubjectKind;
 use crate::server::{KeySource, ServerConfig};
 use crate::store::{Backend, DatabaseUrl};
@@ -37,6 +36,28 @@ pub enum Command {
     Grant(GrantArgs),
     /// Measure how list calls scale with the size of the database; writes the figures to a file.
     Bench(BenchArgs),
+    /// The organisation registry.
+    #[command(subcommand)]
+    Organisations(OrganisationsCommand),
+}
+
+/// `samvirke organisations`.
+#[derive(Subcommand, Debug)]
+pub enum OrganisationsCommand {
+    /// Import organisations from a CSV file shaped like Enhetsregisteret's open data: the columns
+    /// organisasjonsnummer, navn and organisasjonsform.kode, plus kind where the form code does
+    /// not tell (municipality, health_trust, nav_office, school, kindergarten, child_welfare,
+    /// county_governor, other). Organisations already held are updated.
+    Import(ImportArgs),
+}
+
+/// `samvirke organisations import`.
+#[derive(Args, Debug, Clone)]
+pub struct ImportArgs {
+    /// The CSV file; `registry/sample.csv` holds a synthetic sample for development.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 /// `samvirke bench`.
@@ -196,10 +217,6 @@ pub struct ServeArgs {
     /// Seconds between database checks for the health service.
     #[arg(long, env = "SAMVIRKE_HEALTH_INTERVAL_SECONDS", default_value_t = 5)]
     pub health_interval_seconds: u64,
-    /// Organisation numbers of the county governors (Statsforvalteren) that decide forwarded
-    /// complaints, comma-separated. Complaints can be forwarded only to these.
-    #[arg(long, env = "SAMVIRKE_COMPLAINT_AUTHORITIES", value_delimiter = ',')]
-    pub complaint_authorities: Vec<String>,
 }
 
 /// `samvirke token`: exactly one of --pid, --sub or --client.
@@ -304,11 +321,6 @@ impl ServeArgs {
             policy,
             max_message_bytes: self.max_message_bytes,
             health_interval: Duration::from_secs(self.health_interval_seconds.max(1)),
-            complaint_authorities: self
-                .complaint_authorities
-                .iter()
-                .map(|org| OrgNumber::parse("complaint-authorities", org.trim()))
-                .collect::<Result<_, _>>()?,
         })
     }
 }

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use clap::Parser;
 use samvirke::auth::{DevIdentity, DevKey};
-use samvirke::config::{BenchArgs, Cli, Command, GrantArgs, ServeArgs, TokenArgs};
+use samvirke::config::{
+    BenchArgs, Cli, Command, GrantArgs, ImportArgs, OrganisationsCommand, ServeArgs, TokenArgs,
+};
 use samvirke::domain::Error;
 use samvirke::domain::ids::{NationalId, OrgNumber};
 use samvirke::domain::organisation::OrgRole;
@@ -32,6 +34,7 @@ async fn main() -> ExitCode {
         Command::Token(args) => token(args),
         Command::Grant(args) => grant(args).await,
         Command::Bench(args) => bench(args).await,
+        Command::Organisations(OrganisationsCommand::Import(args)) => import(args).await,
     };
     telemetry.shutdown().await;
     match result {
@@ -156,6 +159,25 @@ async fn grant(args: GrantArgs) -> Result<(), Error> {
         grant.id
     );
     store.close().await;
+    Ok(())
+}
+
+async fn import(args: ImportArgs) -> Result<(), Error> {
+    let file = std::fs::File::open(&args.file)
+        .map_err(|e| Error::invalid("file", format!("{}: {e}", args.file.display())))?;
+    let organisations = samvirke::registry::parse_csv(std::io::BufReader::new(file))?;
+    let store = Store::open(&DatabaseUrl(args.database.database_url)).await?;
+    let mut session = store.write().await?;
+    let result = session
+        .upsert_organisations(&organisations, Instant::now())
+        .await;
+    session.finish(result).await?;
+    store.close().await;
+    eprintln!(
+        "imported {} organisations from {}",
+        organisations.len(),
+        args.file.display()
+    );
     Ok(())
 }
 

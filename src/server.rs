@@ -19,7 +19,6 @@ use crate::api::{
 use crate::auth::token::ProviderConfig;
 use crate::auth::{Authorizer, DevKey, Guard, Policy, TokenVerifier, VerifierConfig};
 use crate::domain::Error;
-use crate::domain::ids::OrgNumber;
 use crate::proto;
 use crate::proto::complaint_service_server::ComplaintServiceServer;
 use crate::proto::coordinator_service_server::CoordinatorServiceServer;
@@ -57,8 +56,6 @@ pub struct ServerConfig {
     pub max_message_bytes: usize,
     /// How often the database is checked for the health service.
     pub health_interval: Duration,
-    /// The county governors' organisations, which decide forwarded complaints.
-    pub complaint_authorities: Vec<OrgNumber>,
 }
 
 /// A built server, ready to serve on a listener.
@@ -106,7 +103,6 @@ impl Server {
         let context = Context {
             store: store.clone(),
             guard: Guard::new(authz),
-            complaint_authorities: config.complaint_authorities.into(),
         };
         let authenticate = Authenticate(verifier);
         let limit = config.max_message_bytes;

@@ -11,6 +11,7 @@ use crate::domain::complaint::{
 };
 use crate::domain::date::Date;
 use crate::domain::ids::{NationalId, OrgNumber, ResourceId};
+use crate::domain::organisation::{OrgKind, OrgRole};
 use crate::domain::page::Page;
 use crate::domain::time::Instant;
 use crate::domain::{Error, FieldViolation, Violations};
@@ -181,6 +182,11 @@ impl ComplaintApi {
                 .complaint(&mut session, &who, name, change.action, now)
                 .await?;
             let next = complaint.state.after(change.step)?;
+            if let Some(authority) = change.forwarded_to {
+                session
+                    .organisation_of_kind("authority", authority, &[OrgKind::CountyGovernor])
+                    .await?;
+            }
             let decision = match change.step {
                 Step::Decide(outcome) if next == ComplaintState::Decided => Some(outcome),
                 _ => None,
@@ -263,6 +269,13 @@ impl ComplaintService for ComplaintApi {
             self.0
                 .guard
                 .file_complaint(&mut session, &who, &new.organisation, now)
+                .await?;
+            session
+                .organisation_of_kind(
+                    "complaint.organisation",
+                    &new.organisation,
+                    OrgRole::ComplaintHandler.held_in(),
+                )
                 .await?;
             if let Some(plan) = new.plan {
                 // The same answer for a plan that does not exist and one of another patient.
@@ -404,18 +417,7 @@ impl ComplaintService for ComplaintApi {
         let req = request.get_ref();
         let mut v = Violations::default();
         let id = v.check(complaint_name("name", &req.name));
-        let authority = v.check(
-            OrgNumber::parse("authority", &req.authority).and_then(|org| {
-                if self.0.complaint_authorities.contains(&org) {
-                    Ok(org)
-                } else {
-                    Err(FieldViolation::new(
-                        "authority",
-                        "is not a configured complaint authority (county governor)",
-                    ))
-                }
-            }),
-        );
+        let authority = v.check(OrgNumber::parse("authority", &req.authority));
         let assessment = v.check(long_text("assessment", &req.assessment, true));
         let expected = v.check(etag("etag", &req.etag));
         let (Some(id), Some(authority), Some(assessment), Some(expected)) =

@@ -8,7 +8,7 @@ use crate::domain::goal::GoalStatus;
 use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::measure::MeasureStatus;
 use crate::domain::member::MemberRole;
-use crate::domain::organisation::OrgRole;
+use crate::domain::organisation::{OrgKind, OrgRole};
 use crate::domain::plan::{PlanKind, PlanStatus};
 use crate::domain::time::Instant;
 use crate::proto;
@@ -223,6 +223,20 @@ pub fn org_role_out(role: OrgRole) -> proto::OrganisationRole {
         OrgRole::ComplaintAuthority => proto::OrganisationRole::ComplaintAuthority,
         OrgRole::Referrer => proto::OrganisationRole::Referrer,
         OrgRole::WardStaff => proto::OrganisationRole::WardStaff,
+    }
+}
+
+/// An organisation kind on the wire.
+pub fn org_kind_out(kind: OrgKind) -> proto::OrganisationKind {
+    match kind {
+        OrgKind::Municipality => proto::OrganisationKind::Municipality,
+        OrgKind::HealthTrust => proto::OrganisationKind::HealthTrust,
+        OrgKind::NavOffice => proto::OrganisationKind::NavOffice,
+        OrgKind::School => proto::OrganisationKind::School,
+        OrgKind::Kindergarten => proto::OrganisationKind::Kindergarten,
+        OrgKind::ChildWelfare => proto::OrganisationKind::ChildWelfare,
+        OrgKind::CountyGovernor => proto::OrganisationKind::CountyGovernor,
+        OrgKind::Other => proto::OrganisationKind::Other,
     }
 }
 

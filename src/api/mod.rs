@@ -27,13 +27,10 @@ pub use organisations::OrganisationApi;
 pub use plans::PlanApi;
 pub use referrals::ReferralApi;
 
-use std::sync::Arc;
-
 use tonic::Request;
 
 use crate::auth::Guard;
 use crate::domain::Error;
-use crate::domain::ids::OrgNumber;
 use crate::domain::principal::Principal;
 use crate::store::Store;
 
@@ -44,8 +41,6 @@ pub struct Context {
     pub store: Store,
     /// The access path.
     pub guard: Guard,
-    /// The organisations that decide forwarded complaints: the county governors.
-    pub complaint_authorities: Arc<[OrgNumber]>,
 }
 
 /// The caller the authentication interceptor identified.

@@ -2,10 +2,12 @@
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{grant_name, org_role, org_role_out, organisation_name, timestamp};
+use super::convert::{
+    grant_name, org_kind_out, org_role, org_role_out, organisation_name, timestamp,
+};
 use super::{Context, principal};
 use crate::auth::{Action, Object};
-use crate::domain::organisation::{OrgRole, RoleGrant};
+use crate::domain::organisation::{Organisation, RoleGrant};
 use crate::domain::page::Page;
 use crate::domain::subject::{Subject, SubjectKind};
 use crate::domain::time::Instant;
@@ -42,8 +44,38 @@ fn grantee(field: &str, value: &str) -> Result<Subject, FieldViolation> {
     Ok(subject)
 }
 
+fn encode_organisation(org: &Organisation) -> proto::Organisation {
+    proto::Organisation {
+        name: format!("organisations/{}", org.number),
+        organisation_number: org.number.to_string(),
+        display_name: org.name.clone(),
+        kind: org_kind_out(org.kind) as i32,
+    }
+}
+
 #[tonic::async_trait]
 impl OrganisationService for OrganisationApi {
+    async fn get_organisation(
+        &self,
+        request: Request<proto::GetOrganisationRequest>,
+    ) -> Result<Response<proto::GetOrganisationResponse>, Status> {
+        let who = principal(&request)?;
+        let number = organisation_name("name", &request.get_ref().name).map_err(Error::from)?;
+        let now = Instant::now();
+        let mut session = self.0.store.read().await?;
+        self.0
+            .guard
+            .registry(&mut session, &who, &number, now)
+            .await?;
+        let org = session
+            .organisation(&number)
+            .await?
+            .ok_or(Error::NotFound("organisation"))?;
+        Ok(Response::new(proto::GetOrganisationResponse {
+            organisation: Some(encode_organisation(&org)),
+        }))
+    }
+
     async fn grant_role(
         &self,
         request: Request<proto::GrantRoleRequest>,
@@ -77,13 +109,19 @@ impl OrganisationService for OrganisationApi {
                     now,
                 )
                 .await?;
-            if role == OrgRole::ComplaintAuthority
-                && !self.0.complaint_authorities.contains(&organisation)
-            {
-                return Err(Error::FailedPrecondition(
-                    "the organisation is not a configured complaint authority (county governor)"
-                        .into(),
+            if who.is(&subject) {
+                return Err(Error::PermissionDenied(
+                    "nobody grants a role to themselves: another admin must".into(),
                 ));
+            }
+            let kinds = role.held_in();
+            let held = session.organisation(&organisation).await?;
+            if !held.is_some_and(|org| kinds.contains(&org.kind)) {
+                let names: Vec<String> = kinds.iter().map(|k| k.wire_name()).collect();
+                return Err(Error::FailedPrecondition(format!(
+                    "this role may be held only in an organisation of the registry of kind {}",
+                    names.join(" or ")
+                )));
             }
             session
                 .insert_grant(&organisation, &subject, role, &who.subject, now)
@@ -117,6 +155,12 @@ impl OrganisationService for OrganisationApi {
                     now,
                 )
                 .await?;
+            let grant = session.grant(&organisation, id).await?;
+            if who.is(&grant.subject) {
+                return Err(Error::PermissionDenied(
+                    "nobody revokes their own role: another admin must".into(),
+                ));
+            }
             session.delete_grant(&organisation, id).await
         }
         .await;

@@ -11,6 +11,7 @@ use crate::auth::{Action, Object, PlanAccess};
 use crate::domain::date::Date;
 use crate::domain::goal::reason;
 use crate::domain::mask;
+use crate::domain::organisation::OrgKind;
 use crate::domain::page::Page;
 use crate::domain::plan::{
     Contact, MAX_CONTACTS, NewConsent, NewPlan, Plan, PlanStatus, Section, Signature, display_text,
@@ -287,6 +288,13 @@ impl PlanService for PlanApi {
                     Object::Plan,
                     Action::Create,
                     now,
+                )
+                .await?;
+            session
+                .organisation_of_kind(
+                    "plan.organisation",
+                    &new.organisation,
+                    &[OrgKind::Municipality, OrgKind::HealthTrust],
                 )
                 .await?;
             let plan = session.insert_plan(&new, &who.subject, now).await?;

@@ -10,6 +10,7 @@ use crate::auth::{Action, Object, PlanAccess};
 use crate::domain::goal::{NewGoal, reason};
 use crate::domain::ids::ResourceId;
 use crate::domain::member::{MemberRole, NewMember};
+use crate::domain::organisation::OrgKind;
 use crate::domain::page::Page;
 use crate::domain::plan::{NewConsent, NewPlan, PlanKind, PlanStatus};
 use crate::domain::referral::{NewReferral, Referral, ReferralStatus};
@@ -105,6 +106,13 @@ impl ReferralService for ReferralApi {
                     Object::SentReferral,
                     Action::Create,
                     now,
+                )
+                .await?;
+            session
+                .organisation_of_kind(
+                    "referral.municipality",
+                    &new.municipality,
+                    &[OrgKind::Municipality],
                 )
                 .await?;
             let plan = session

@@ -293,6 +293,37 @@ impl Guard {
         decision(allowed, true, object, action, "organisation")
     }
 
+    /// Checks that `who` may read `organisation` in the registry: public reference data, which
+    /// the policy opens to any caller. The decision is logged like any other.
+    pub async fn registry(
+        &self,
+        session: &mut Session,
+        who: &Principal,
+        organisation: &OrgNumber,
+        now: Instant,
+    ) -> Result<(), Error> {
+        let relations = [Relation::Caller];
+        let allowed = self.allowed(&relations, who, &[], Object::Organisation, Action::Read)?;
+        let entry = AccessEntry {
+            organisation,
+            plan: None,
+            complaint: None,
+            who,
+            relations: names(&relations),
+            object: Object::Organisation.as_str(),
+            action: Action::Read.as_str(),
+            allowed,
+        };
+        self.record(session, entry, now).await?;
+        decision(
+            allowed,
+            true,
+            Object::Organisation,
+            Action::Read,
+            "organisation",
+        )
+    }
+
     /// Which relations and roles let a caller see an `object` in a list, as the policy says
     /// now: what the list's SQL filters on.
     pub async fn read_filter(

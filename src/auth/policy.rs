@@ -33,6 +33,7 @@ stored_enum! {
         SentReferral = "sent_referral",
         RoleGrant = "role_grant",
         Complaint = "complaint",
+        Organisation = "organisation",
     }
 }
 

@@ -43,3 +43,76 @@ pub struct RoleGrant {
     /// When.
     pub create_time: Instant,
 }
+
+stored_enum! {
+    /// What kind of organisation one is, as the registry says. Kinds decide where referrals may
+    /// go, who decides forwarded complaints and where each role may be held.
+    OrgKind {
+        /// A municipality (kommune), whose coordinating unit leads the plan (helse- og
+        /// omsorgstjenesteloven § 7-1).
+        Municipality = "municipality",
+        /// A health trust (helseforetak), the specialist health service (spesialisthelsetjeneste-
+        /// loven § 2-5).
+        HealthTrust = "health_trust",
+        /// A NAV office.
+        NavOffice = "nav_office",
+        /// A school.
+        School = "school",
+        /// A kindergarten.
+        Kindergarten = "kindergarten",
+        /// Child welfare services (barnevernstjenesten).
+        ChildWelfare = "child_welfare",
+        /// A county governor (Statsforvalteren), which decides forwarded complaints
+        /// (pasient- og brukerrettighetsloven § 7-6).
+        CountyGovernor = "county_governor",
+        /// Any other organisation: a GP practice, a private provider.
+        Other = "other",
+    }
+}
+
+impl OrgKind {
+    /// The kind an Enhetsregisteret organisation form code tells by itself: `KOMM` a
+    /// municipality, `HF` a health trust. Other forms (`ORGL`, `BEDR`, ...) need the kind given.
+    pub fn of_form(code: &str) -> Option<OrgKind> {
+        match code {
+            "KOMM" => Some(OrgKind::Municipality),
+            "HF" => Some(OrgKind::HealthTrust),
+            _ => None,
+        }
+    }
+
+    /// The kind as the API names it, for messages.
+    pub fn wire_name(self) -> String {
+        format!("ORGANISATION_KIND_{}", self.as_str().to_uppercase())
+    }
+}
+
+impl OrgRole {
+    /// The kinds of organisation the role may be held in: the coordinating unit's roles in a
+    /// municipality or health trust, referrers and ward staff in a health trust, complaint
+    /// authorities in a county governor; admins anywhere.
+    pub fn held_in(self) -> &'static [OrgKind] {
+        use OrgKind::*;
+        match self {
+            OrgRole::Admin => OrgKind::ALL,
+            OrgRole::UnitStaff => &[Municipality, HealthTrust],
+            OrgRole::ComplaintHandler => &[Municipality, HealthTrust, NavOffice],
+            OrgRole::ComplaintAuthority => &[CountyGovernor],
+            OrgRole::Referrer | OrgRole::WardStaff => &[HealthTrust],
+        }
+    }
+}
+
+/// An organisation of the registry (from Enhetsregisteret, the Central Coordinating Register
+/// for Legal Entities).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Organisation {
+    /// Its organisation number.
+    pub number: OrgNumber,
+    /// Its name, as the register spells it.
+    pub name: String,
+    /// Its kind.
+    pub kind: OrgKind,
+    /// Its organisation form code in the register (`KOMM`, `HF`, `ORGL`, ...).
+    pub form_code: String,
+}

@@ -26,5 +26,8 @@ stored_enum! {
         ComplaintPatient = "complaint_patient",
         /// Any citizen (logged in with ID-porten), for what citizens may start themselves.
         Citizen = "citizen",
+        /// Any authenticated caller, for public reference data such as the organisation
+        /// registry.
+        Caller = "caller",
     }
 }

@@ -78,6 +78,28 @@ impl Session {
         Ok(grant)
     }
 
+    /// One grant of `organisation`; `NOT_FOUND` when it has no such grant.
+    #[tracing::instrument(skip_all)]
+    pub async fn grant(
+        &mut self,
+        organisation: &OrgNumber,
+        id: ResourceId,
+    ) -> Result<RoleGrant, Error> {
+        let sql = format!(
+            "SELECT {GRANT_COLUMNS} FROM role_grants WHERE id = $1 AND organisation_id = $2"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .bind(organisation.as_str())
+            .fetch_optional(self.conn())
+            .await
+            .map_err(db)?;
+        row.as_ref()
+            .map(grant_from_row)
+            .transpose()?
+            .ok_or(Error::NotFound("role grant"))
+    }
+
     /// Revokes a grant of `organisation`; `NOT_FOUND` when it has no such grant.
     #[tracing::instrument(skip_all)]
     pub async fn delete_grant(

@@ -12,6 +12,7 @@ mod grants;
 mod measures;
 mod meetings;
 mod members;
+mod organisations;
 mod plans;
 mod postgres;
 mod referrals;

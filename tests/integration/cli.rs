@@ -45,6 +45,10 @@ async fn a_first_session_on_the_embedded_default() {
     let dir = std::env::temp_dir().join(format!("samvirke-cli-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&dir).unwrap();
 
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("registry/sample.csv");
+    let (ok, _, err) = samvirke(&dir, &["organisations", "import", sample.to_str().unwrap()]);
+    assert!(ok && err.contains("imported"), "import failed: {err}");
+
     let (ok, _, err) = samvirke(
         &dir,
         &[

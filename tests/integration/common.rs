@@ -42,7 +42,7 @@ pub const SCHOOL: &str = "940000009";
 pub const HOSPITAL: &str = "950000007";
 /// The county governor (Statsforvalteren), configured as the complaint authority.
 pub const COUNTY_GOVERNOR: &str = "960000005";
-/// Another county governor, not configured as a complaint authority.
+/// Another health trust: not a county governor, so no complaint authority.
 pub const NOT_AN_AUTHORITY: &str = "974760673";
 
 /// Synthetic national identity numbers (month + 80), as the test population uses.
@@ -133,6 +133,18 @@ pub async fn fresh_postgres_schema() -> (String, String) {
     (url, schema)
 }
 
+/// Imports the synthetic sample registry the README's first session uses, as
+/// `samvirke organisations import registry/sample.csv` does.
+async fn import_sample_registry(store: &Store) {
+    let sample = include_str!("../../registry/sample.csv");
+    let organisations = samvirke::registry::parse_csv(sample.as_bytes()).unwrap();
+    let mut session = store.write().await.unwrap();
+    let result = session
+        .upsert_organisations(&organisations, Instant::now())
+        .await;
+    session.finish(result).await.unwrap();
+}
+
 impl TestServer {
     /// Starts a server on a fresh database of `backend`.
     pub async fn start(backend: Backend) -> TestServer {
@@ -160,7 +172,6 @@ impl TestServer {
             policy: Policy::embedded(),
             max_message_bytes: 64 * 1024,
             health_interval: Duration::from_millis(200),
-            complaint_authorities: vec![OrgNumber::parse("org", COUNTY_GOVERNOR).unwrap()],
         };
         adjust(&mut config);
         Self::launch(backend, config, Some(Cleanup { dir, schema })).await
@@ -196,6 +207,9 @@ impl TestServer {
             .await
             .expect("connecting to the test server");
         let store = Store::open(&config.database_url).await.unwrap();
+        if cleanup.is_some() {
+            import_sample_registry(&store).await;
+        }
         let db = sqlx::AnyPool::connect(&config.database_url.0)
             .await
             .unwrap();

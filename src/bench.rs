@@ -267,15 +267,12 @@ async fn seed(store: &Store, plans: usize) -> Result<(), Error> {
             };
             let plan = session.insert_plan(&new, &staff, now).await?;
             if own {
-                let member = NewMember {
-                    subject: Subject::parse("subject", "personnel:nav-adviser")
-                        .map_err(Error::from)?,
-                    display_name: "NAV".into(),
-                    role: MemberRole::Nav,
-                    organisation: Some(OrgNumber::parse("org", NAV).map_err(Error::from)?),
-                    start_time: None,
-                    end_time: None,
-                };
+                let member = NewMember::serving(
+                    Subject::parse("subject", "personnel:nav-adviser").map_err(Error::from)?,
+                    "NAV",
+                    MemberRole::Nav,
+                    OrgNumber::parse("org", NAV).map_err(Error::from)?,
+                );
                 session.insert_member(&plan, &member, &staff, now).await?;
                 // NAV sees the plan only while the patient's consent covers it.
                 let consent = NewConsent {

@@ -2,7 +2,9 @@
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{date, date_in, etag, etag_of, plan_name, plan_resource, timestamp};
+use super::convert::{
+    date, date_in, etag, etag_of, plan_name, plan_resource, shown_subject, timestamp,
+};
 use super::{Context, principal};
 use crate::auth::{Action, ComplaintAccess, Object};
 use crate::domain::complaint::{
@@ -13,6 +15,8 @@ use crate::domain::date::Date;
 use crate::domain::ids::{NationalId, OrgNumber, ResourceId};
 use crate::domain::organisation::{OrgKind, OrgRole};
 use crate::domain::page::Page;
+use crate::domain::principal::Principal;
+use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
 use crate::domain::{Error, FieldViolation, Violations};
 use crate::proto;
@@ -105,12 +109,20 @@ fn to_wire<W: Copy + Into<i32>, D: Copy + PartialEq>(table: &[(W, D)], value: D)
         .map_or(0, |(w, _)| (*w).into())
 }
 
-fn encode(c: &Complaint) -> proto::Complaint {
+/// A subject on a complaint as `viewer` may see it: a citizen's identity number only to that
+/// citizen themselves. The patient concerned sees who complained on their behalf by relation,
+/// not by number; handlers see the patient, whose case it is.
+fn shown_to(subject: &Subject, viewer: &Principal) -> String {
+    shown_subject(subject.as_stored(), viewer.is(subject))
+}
+
+/// A complaint as `viewer` may see it.
+fn encode(c: &Complaint, viewer: &Principal) -> proto::Complaint {
     proto::Complaint {
         name: format!("complaints/{}", c.id),
         organisation: c.organisation.to_string(),
         patient_id: c.patient.expose().to_owned(),
-        complainant: c.complainant.as_stored().to_owned(),
+        complainant: shown_to(&c.complainant, viewer),
         representative_relation: c.representative.map_or(0, |r| to_wire(&RELATIONS, r)),
         kind: to_wire(&KINDS, c.kind),
         text: c.text.clone(),
@@ -131,10 +143,10 @@ fn encode(c: &Complaint) -> proto::Complaint {
     }
 }
 
-fn encode_event(e: &ComplaintEvent) -> proto::ComplaintEvent {
+fn encode_event(e: &ComplaintEvent, viewer: &Principal) -> proto::ComplaintEvent {
     proto::ComplaintEvent {
         time: Some(timestamp(e.time)),
-        actor: e.actor.as_stored().to_owned(),
+        actor: shown_to(&e.actor, viewer),
         actor_organisation: e
             .actor_organisation
             .as_ref()
@@ -205,7 +217,7 @@ impl ComplaintApi {
                 .await
         }
         .await;
-        Ok(encode(&session.finish(result).await?))
+        Ok(encode(&session.finish(result).await?, &who))
     }
 }
 
@@ -278,10 +290,18 @@ impl ComplaintService for ComplaintApi {
                 )
                 .await?;
             if let Some(plan) = new.plan {
-                // The same answer for a plan that does not exist and one of another patient.
-                let row = session.plan_access(plan, &who, now).await?;
-                if !row.is_some_and(|row| row.plan.patient == new.patient) {
-                    return Err(Error::NotFound("plan"));
+                // A plan the complainant may not read is NOT_FOUND, exactly as GetPlan answers,
+                // so a complaint cannot tell whose plan an id is.
+                let access = self
+                    .0
+                    .guard
+                    .plan(&mut session, &who, plan, Object::Plan, Action::Read, now)
+                    .await?;
+                if access.plan.patient != new.patient {
+                    return Err(Error::invalid(
+                        "complaint.plan",
+                        "must be a plan of the patient the complaint concerns",
+                    ));
                 }
             }
             session.insert_complaint(&new, &who, deadline, now).await
@@ -289,7 +309,7 @@ impl ComplaintService for ComplaintApi {
         .await;
         let complaint = session.finish(result).await?;
         Ok(Response::new(proto::FileComplaintResponse {
-            complaint: Some(encode(&complaint)),
+            complaint: Some(encode(&complaint, &who)),
         }))
     }
 
@@ -308,8 +328,8 @@ impl ComplaintService for ComplaintApi {
             .await?;
         let history = session.complaint_events(id).await?;
         Ok(Response::new(proto::GetComplaintResponse {
-            complaint: Some(encode(&access.complaint)),
-            history: history.iter().map(encode_event).collect(),
+            complaint: Some(encode(&access.complaint, &who)),
+            history: history.iter().map(|e| encode_event(e, &who)).collect(),
         }))
     }
 
@@ -351,7 +371,7 @@ impl ComplaintService for ComplaintApi {
             .record_listed_complaints(&mut session, &who, &listed, now)
             .await?;
         Ok(Response::new(proto::ListComplaintsResponse {
-            complaints: listed.iter().map(|a| encode(&a.complaint)).collect(),
+            complaints: listed.iter().map(|a| encode(&a.complaint, &who)).collect(),
             next_page_token,
         }))
     }

@@ -7,7 +7,7 @@ use crate::domain::date::Date;
 use crate::domain::goal::GoalStatus;
 use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::measure::MeasureStatus;
-use crate::domain::member::MemberRole;
+use crate::domain::member::{MemberRole, RepresentativeBasis};
 use crate::domain::organisation::{OrgKind, OrgRole};
 use crate::domain::plan::{PlanKind, PlanStatus};
 use crate::domain::time::Instant;
@@ -199,6 +199,26 @@ pub fn member_role_out(role: MemberRole) -> proto::MemberRole {
         .iter()
         .find(|(_, r)| *r == role)
         .map_or(proto::MemberRole::Unspecified, |(w, _)| *w)
+}
+
+/// A representative's basis from the wire; `None` for unspecified or unknown values.
+pub fn representative_basis(value: i32) -> Option<RepresentativeBasis> {
+    match proto::RepresentativeBasis::try_from(value).ok()? {
+        proto::RepresentativeBasis::Unspecified => None,
+        proto::RepresentativeBasis::PowerOfAttorney => Some(RepresentativeBasis::PowerOfAttorney),
+        proto::RepresentativeBasis::Guardian => Some(RepresentativeBasis::Guardian),
+        proto::RepresentativeBasis::Parent => Some(RepresentativeBasis::Parent),
+    }
+}
+
+/// A representative's basis on the wire.
+pub fn representative_basis_out(basis: Option<RepresentativeBasis>) -> proto::RepresentativeBasis {
+    match basis {
+        None => proto::RepresentativeBasis::Unspecified,
+        Some(RepresentativeBasis::PowerOfAttorney) => proto::RepresentativeBasis::PowerOfAttorney,
+        Some(RepresentativeBasis::Guardian) => proto::RepresentativeBasis::Guardian,
+        Some(RepresentativeBasis::Parent) => proto::RepresentativeBasis::Parent,
+    }
 }
 
 /// An organisation role from the wire; `None` for unspecified or unknown values.

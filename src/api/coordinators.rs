@@ -66,6 +66,11 @@ pub async fn appoint(
     who: &Principal,
     now: Instant,
 ) -> Result<Assignment, Error> {
+    if who.is(&new.subject) {
+        return Err(Error::PermissionDenied(
+            "nobody appoints themselves coordinator: another of the unit's staff must".into(),
+        ));
+    }
     if plan.status == PlanStatus::Closed {
         return Err(Error::FailedPrecondition(
             "the plan is PLAN_STATUS_CLOSED: it cannot get a coordinator".into(),
@@ -81,14 +86,12 @@ pub async fn appoint(
             "a local rule in the policy bars this person from being coordinator".into(),
         ));
     }
-    let member = NewMember {
-        subject: new.subject.clone(),
-        display_name: new.display_name.clone(),
-        role: MemberRole::Coordinator,
-        organisation: Some(new.organisation.clone()),
-        start_time: None,
-        end_time: None,
-    };
+    let member = NewMember::serving(
+        new.subject.clone(),
+        &new.display_name,
+        MemberRole::Coordinator,
+        new.organisation.clone(),
+    );
     let member = session
         .insert_member(plan, &member, &who.subject, now)
         .await?;

@@ -13,7 +13,7 @@ use crate::domain::Error;
 use crate::domain::goal::Goal;
 use crate::domain::ids::ResourceId;
 use crate::domain::measure::Measure;
-use crate::domain::plan::{Plan, Section};
+use crate::domain::plan::{Consent, Plan, Section};
 use crate::domain::principal::Principal;
 use crate::domain::time::Instant;
 use crate::proto;
@@ -57,15 +57,7 @@ pub fn encode_plan(plan: &Plan, show_identity: bool) -> proto::Plan {
             })
             .collect(),
         next_review_date: plan.next_review_date.map(date),
-        consent: plan.consent.as_ref().map(|c| proto::Consent {
-            recipients: c.recipients.iter().map(ToString::to_string).collect(),
-            on_behalf: c.on_behalf.as_ref().map(|o| proto::ConsentOnBehalf {
-                given_by: o.given_by.clone(),
-                reason: o.reason.clone(),
-            }),
-            give_time: Some(timestamp(c.give_time)),
-            recorded_by: c.recorded_by.clone(),
-        }),
+        consent: plan.consent.as_ref().map(encode_consent),
         signature: plan.signature.as_ref().map(|s| proto::Signature {
             revision: s.revision,
             sign_time: Some(timestamp(s.sign_time)),
@@ -91,6 +83,20 @@ pub fn encode_plan(plan: &Plan, show_identity: bool) -> proto::Plan {
             .referral
             .map(|r| format!("referrals/{r}"))
             .unwrap_or_default(),
+    }
+}
+
+/// A consent on the wire, as the plan shows the one in force.
+pub fn encode_consent(c: &Consent) -> proto::Consent {
+    proto::Consent {
+        recipients: c.recipients.iter().map(ToString::to_string).collect(),
+        on_behalf: c.on_behalf.as_ref().map(|o| proto::ConsentOnBehalf {
+            given_by: o.given_by.clone(),
+            reason: o.reason.clone(),
+        }),
+        give_time: Some(timestamp(c.give_time)),
+        recorded_by: c.recorded_by.clone(),
+        ..Default::default()
     }
 }
 

@@ -294,6 +294,7 @@ impl Context {
                     now,
                 )
                 .await?;
+            access.plan.check_open_or_declined()?;
             let mut meeting = session.meeting(plan, id).await?;
             if meeting.revision != expected {
                 return Err(Error::Aborted(

@@ -2,34 +2,34 @@
 
 use tonic::{Request, Response, Status};
 
-use super::convert::plan_item;
 use super::convert::{
-    etag, etag_of, instant, member_name, member_role, member_role_out, plan_name, timestamp,
+    etag, etag_of, instant, member_name, member_role, member_role_out, plan_item, plan_name,
+    representative_basis, representative_basis_out, shown_subject, timestamp,
 };
 use super::document::Change;
 use super::{Context, principal};
-use crate::auth::{Action, Object};
+use crate::auth::{Action, Object, Relation};
+use crate::domain::date::Date;
 use crate::domain::member::{Member, MemberRole, NewMember};
 use crate::domain::page::Page;
-use crate::domain::subject::SubjectKind;
+use crate::domain::plan::PlanStatus;
+use crate::domain::subject::{Subject, SubjectKind};
 use crate::domain::time::Instant;
-use crate::domain::{Error, FieldViolation, Violations};
+use crate::domain::{Error, Violations};
 use crate::proto;
 use crate::proto::responsibility_group_service_server::ResponsibilityGroupService;
 
 /// The responsibility group service.
 pub struct ResponsibilityGroupApi(pub Context);
 
-/// A member as the caller may see it: a citizen's identity number only for those who may read
-/// identities on the plan.
+/// A member as the caller may see it: a citizen's identity number, as member or as the one who
+/// added them, only for those who may read identities on the plan.
 pub(super) fn encode_member(member: &Member, show_identity: bool) -> proto::Member {
-    let hide = member.subject.kind() == SubjectKind::Citizen && !show_identity;
     proto::Member {
         name: plan_item(member.plan, "members", member.id),
-        subject: if hide {
-            String::new()
-        } else {
-            member.subject.as_stored().to_owned()
+        subject: match member.subject.kind() {
+            SubjectKind::Citizen if !show_identity => String::new(),
+            _ => member.subject.as_stored().to_owned(),
         },
         display_name: member.display_name.clone(),
         role: member_role_out(member.role) as i32,
@@ -41,6 +41,20 @@ pub(super) fn encode_member(member: &Member, show_identity: bool) -> proto::Memb
         start_time: Some(timestamp(member.start_time)),
         end_time: member.end_time.map(timestamp),
         etag: etag_of(member.revision),
+        representative_basis: representative_basis_out(member.basis) as i32,
+        basis_reference: member.basis_reference.clone(),
+        powers_end_time: member.powers_end_time.map(timestamp),
+        added_by: shown_subject(member.added_by.as_stored(), show_identity),
+        create_time: Some(timestamp(member.create_time)),
+    }
+}
+
+/// How a membership reads in the plan's history: its name, role and basis.
+fn described(member: &Member) -> String {
+    let name = plan_item(member.plan, "members", member.id);
+    match member.basis {
+        Some(basis) => format!("{name} ({}, {})", member.role.as_str(), basis.as_str()),
+        None => format!("{name} ({})", member.role.as_str()),
     }
 }
 
@@ -68,40 +82,50 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
                 &member.organisation,
                 start.flatten(),
                 end.flatten(),
+                representative_basis(member.representative_basis),
+                &member.basis_reference,
             ),
         );
-        if new
-            .as_ref()
-            .is_some_and(|n| n.role == MemberRole::Coordinator)
-        {
-            v.push(FieldViolation::new(
-                "member.role",
-                "coordinators are appointed with CoordinatorService.AppointCoordinator",
-            ));
-        }
-        let (Some(plan), Some(new)) = (plan, new) else {
+        let (Some(plan), Some(mut new)) = (plan, new) else {
             return Err(v.into_error().into());
         };
         v.finish()?;
+        let object = Object::of_membership(new.role, new.basis);
         let now = Instant::now();
         let mut session = self.0.store.write().await?;
         let result = async {
             let access = self
                 .0
                 .guard
-                .plan(&mut session, &who, plan, Object::Member, Action::Add, now)
+                .plan(&mut session, &who, plan, object, Action::Add, now)
                 .await?;
+            if who.is(&new.subject) {
+                return Err(Error::PermissionDenied(
+                    "nobody adds themselves to a plan: someone entitled must".into(),
+                ));
+            }
+            if new.subject == Subject::citizen(&access.plan.patient) {
+                return Err(Error::invalid(
+                    "member.subject",
+                    "is the plan's patient, who owns the plan and never serves as its member",
+                ));
+            }
+            if access.plan.status == PlanStatus::Closed {
+                return Err(Error::FailedPrecondition(
+                    "the plan is PLAN_STATUS_CLOSED: its group takes no new members".into(),
+                ));
+            }
+            new.limit_parent_to_minor(&access.plan.patient, Date::today_in_norway(now))?;
             let change = Change::begin(&mut session, &access, &who, false, now).await?;
             let member = session
                 .insert_member(&access.plan, &new, &who.subject, now)
                 .await?;
-            let name = plan_item(plan, "members", member.id);
             change
                 .finish(
                     &mut session,
                     &access,
                     &who,
-                    &[format!("member added: {name}")],
+                    &[format!("member added: {}", described(&member))],
                     now,
                 )
                 .await?;
@@ -121,32 +145,55 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
     ) -> Result<Response<proto::RemoveMemberResponse>, Status> {
         let who = principal(&request)?;
         let req = request.get_ref();
-        let (plan, member) = member_name("name", &req.name).map_err(Error::from)?;
-        let expected = etag("etag", &req.etag).map_err(Error::from)?;
+        let mut v = Violations::default();
+        let name = v.check(member_name("name", &req.name));
+        let expected = v.check(etag("etag", &req.etag));
+        let (Some((plan, member)), Some(expected)) = (name, expected) else {
+            return Err(v.into_error().into());
+        };
         let now = Instant::now();
         let mut session = self.0.store.write().await?;
         let result = async {
             let access = self
                 .0
                 .guard
-                .plan(
+                .plan(&mut session, &who, plan, Object::Plan, Action::Read, now)
+                .await?;
+            let current = session.member(plan, member).await?;
+            if current.role == MemberRole::Coordinator {
+                return Err(Error::FailedPrecondition(
+                    "a coordinator leaves the group only through CoordinatorService: \
+                     ReplaceCoordinator"
+                        .into(),
+                ));
+            }
+            // Anyone may end a relation of their own; nobody may create one.
+            let own: &[Relation] = if who.is(&current.subject) {
+                &[Relation::OwnRelation]
+            } else {
+                &[]
+            };
+            let object = Object::of_membership(current.role, current.basis);
+            self.0
+                .guard
+                .require_with(
                     &mut session,
+                    &access,
                     &who,
-                    plan,
-                    Object::Member,
+                    own,
+                    object,
                     Action::Remove,
                     now,
                 )
                 .await?;
             let change = Change::begin(&mut session, &access, &who, false, now).await?;
             let member = session.end_member(plan, member, expected, now).await?;
-            let name = plan_item(plan, "members", member.id);
             change
                 .finish(
                     &mut session,
                     &access,
                     &who,
-                    &[format!("member removed: {name}")],
+                    &[format!("member removed: {}", described(&member))],
                     now,
                 )
                 .await?;

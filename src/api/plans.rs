@@ -3,19 +3,20 @@
 use tonic::{Request, Response, Status};
 
 use super::convert::{
-    optional_date, plan_kind, plan_name, plan_status_in, required_etag, shown_subject, timestamp,
+    optional_date, plan_item, plan_kind, plan_name, plan_status_in, required_etag, shown_subject,
+    timestamp,
 };
-use super::document::{Change, current, decode_snapshot, encode_plan};
+use super::document::{Change, current, decode_snapshot, encode_consent, encode_plan};
 use super::{Context, principal};
 use crate::auth::{Action, Object, PlanAccess};
 use crate::domain::date::Date;
 use crate::domain::goal::reason;
 use crate::domain::mask;
-use crate::domain::organisation::OrgKind;
+use crate::domain::organisation::{OrgKind, OrgRole};
 use crate::domain::page::Page;
 use crate::domain::plan::{
     Contact, MAX_CONTACTS, NewConsent, NewPlan, Plan, PlanStatus, Section, Signature, display_text,
-    section_text,
+    is_patients_own, section_text,
 };
 use crate::domain::principal::Principal;
 use crate::domain::relation::Relation;
@@ -220,7 +221,7 @@ impl PlanApi {
         who: &Principal,
         plan: crate::domain::ids::ResourceId,
         expected: i64,
-        authorize: &[(Object, Action)],
+        authorize: impl Fn(&PlanAccess) -> Vec<(Object, Action)>,
         content: bool,
         change: impl AsyncFnOnce(
             &mut crate::store::Session,
@@ -237,7 +238,7 @@ impl PlanApi {
                 .guard
                 .plan(&mut session, who, plan, Object::Plan, Action::Read, now)
                 .await?;
-            for &(object, action) in authorize {
+            for (object, action) in authorize(&access) {
                 self.0
                     .guard
                     .require(&mut session, &access, who, object, action, now)
@@ -430,7 +431,7 @@ impl PlanService for PlanApi {
                 &who,
                 id,
                 expected,
-                &authorize,
+                |_| authorize.clone(),
                 content,
                 async |_, access, plan, _| {
                     access.plan.check_open()?;
@@ -468,7 +469,7 @@ impl PlanService for PlanApi {
                 &who,
                 id,
                 expected,
-                &[(Object::Plan, transition_action(to))],
+                |_| vec![(Object::Plan, transition_action(to))],
                 false,
                 async |_, access, plan, _| {
                     access.plan.check_transition(to)?;
@@ -508,10 +509,16 @@ impl PlanService for PlanApi {
                 &who,
                 id,
                 expected,
-                &[(Object::Consent, Action::Record)],
+                |access| vec![(consent_object(access), Action::Record)],
                 false,
                 async |session, access, _, _| {
                     access.plan.check_open()?;
+                    if consent_object(access) == Object::ConsentOnBehalf
+                        && let Some(latest) =
+                            session.latest_consent_decision(access.plan.id).await?
+                    {
+                        latest.check_on_behalf()?;
+                    }
                     let by_patient = access.relations.contains(&Relation::Owner);
                     let new = NewConsent::parse(
                         &consent.recipients,
@@ -544,6 +551,49 @@ impl PlanService for PlanApi {
         }))
     }
 
+    async fn list_consents(
+        &self,
+        request: Request<proto::ListConsentsRequest>,
+    ) -> Result<Response<proto::ListConsentsResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.get_ref();
+        let mut v = Violations::default();
+        let plan = v.check(plan_name("parent", &req.parent));
+        let page = v.check_all(Page::parse(req.page_size, &req.page_token));
+        let (Some(plan), Some(page)) = (plan, page) else {
+            return Err(v.into_error().into());
+        };
+        let now = Instant::now();
+        let mut session = self.0.store.read().await?;
+        let access = self
+            .0
+            .guard
+            .plan(&mut session, &who, plan, Object::Consent, Action::Read, now)
+            .await?;
+        let show = self.0.guard.may_see_identities(&access, &who)?;
+        let mut records = session.list_consents(plan, page).await?;
+        let next_page_token = page.next_token(&mut records, |r| r.id);
+        Ok(Response::new(proto::ListConsentsResponse {
+            consents: records
+                .iter()
+                .map(|r| proto::Consent {
+                    name: plan_item(plan, "consents", r.id),
+                    recorder: shown_subject(r.recorder.as_stored(), show),
+                    withdraw_time: r.withdraw_time.map(timestamp),
+                    withdrawn_by: r.withdrawn_by.clone(),
+                    withdrawer: r
+                        .withdrawer
+                        .as_ref()
+                        .map(|s| shown_subject(s.as_stored(), show))
+                        .unwrap_or_default(),
+                    withdraw_reason: r.withdraw_reason.clone(),
+                    ..encode_consent(&r.consent)
+                })
+                .collect(),
+            next_page_token,
+        }))
+    }
+
     async fn withdraw_consent(
         &self,
         request: Request<proto::WithdrawConsentRequest>,
@@ -562,11 +612,29 @@ impl PlanService for PlanApi {
                 &who,
                 id,
                 expected,
-                &[(Object::Consent, Action::Withdraw)],
+                |access| vec![(consent_object(access), Action::Withdraw)],
                 false,
                 async |session, access, _, _| {
+                    if consent_object(access) == Object::ConsentOnBehalf
+                        && session
+                            .consent_in_force_recorded_by(access.plan.id)
+                            .await?
+                            .is_some_and(|by| is_patients_own(&by))
+                    {
+                        return Err(Error::FailedPrecondition(
+                            "the consent in force is the patient's own: only the patient or \
+                             their representative may withdraw it"
+                                .into(),
+                        ));
+                    }
                     session
-                        .withdraw_consent(access.plan.id, &who.subject, &why, Instant::now())
+                        .withdraw_consent(
+                            access.plan.id,
+                            &who.subject,
+                            &recorder(access),
+                            &why,
+                            Instant::now(),
+                        )
                         .await?;
                     Ok(vec!["consent withdrawn".to_owned()])
                 },
@@ -594,7 +662,7 @@ impl PlanService for PlanApi {
                 &who,
                 id,
                 expected,
-                &[(Object::Plan, Action::Sign)],
+                |_| vec![(Object::Plan, Action::Sign)],
                 false,
                 async |_, access, plan, change| {
                     access.plan.check_open()?;
@@ -675,15 +743,29 @@ impl PlanService for PlanApi {
     }
 }
 
-/// Whom a consent is recorded by, as the plan shows it: the caller's strongest relation, or
-/// their organisation role.
+/// Which consent decision the caller makes: the patient's own, when they are the patient or
+/// their representative; otherwise one on the patient's behalf, which the policy gives to the
+/// coordinating unit.
+fn consent_object(access: &PlanAccess) -> Object {
+    let patients_side = access
+        .relations
+        .iter()
+        .any(|r| matches!(r, Relation::Owner | Relation::Representative));
+    if patients_side {
+        Object::Consent
+    } else {
+        Object::ConsentOnBehalf
+    }
+}
+
+/// Who decides on consent, as the plan and its history show it: the patient or their
+/// representative, or the coordinating unit's staff, on the patient's behalf.
 fn recorder(access: &PlanAccess) -> String {
-    [
-        Relation::Owner,
-        Relation::Representative,
-        Relation::Coordinator,
-    ]
-    .into_iter()
-    .find(|r| access.relations.contains(r))
-    .map_or_else(|| "unit_staff".to_owned(), |r| r.as_str().to_owned())
+    [Relation::Owner, Relation::Representative]
+        .into_iter()
+        .find(|r| access.relations.contains(r))
+        .map_or_else(
+            || OrgRole::UnitStaff.as_str().to_owned(),
+            |r| r.as_str().to_owned(),
+        )
 }

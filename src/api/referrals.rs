@@ -10,15 +10,20 @@ use crate::auth::{Action, Object, PlanAccess};
 use crate::domain::goal::{NewGoal, reason};
 use crate::domain::ids::ResourceId;
 use crate::domain::member::{MemberRole, NewMember};
-use crate::domain::organisation::OrgKind;
+use crate::domain::organisation::{OrgKind, OrgRole};
 use crate::domain::page::Page;
 use crate::domain::plan::{NewConsent, NewPlan, PlanKind, PlanStatus};
 use crate::domain::referral::{NewReferral, Referral, ReferralStatus};
 use crate::domain::relation::Relation;
+use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
 use crate::domain::{Error, FieldViolation, Violations};
 use crate::proto;
 use crate::proto::referral_service_server::ReferralService;
+
+/// How the plan shows consent a referral recorded for its health trust: given on the patient's
+/// behalf when they could not answer, and ended if the referral is returned.
+const REFERRAL_CONSENT: &str = "referral";
 
 /// The referral service.
 pub struct ReferralApi(pub Context);
@@ -134,14 +139,12 @@ impl ReferralService for ReferralApi {
             let change = Change::begin(&mut session, &access, &who, true, now).await?;
             // The requester serves on the plan, and the patient's consent to share covers the
             // trust, so the hospital follows the work it asked for.
-            let requester = NewMember {
-                subject: who.subject.clone(),
-                display_name: "Requester at the health trust".into(),
-                role: MemberRole::Specialist,
-                organisation: Some(trust.clone()),
-                start_time: None,
-                end_time: None,
-            };
+            let requester = NewMember::serving(
+                who.subject.clone(),
+                "Requester at the health trust",
+                MemberRole::Specialist,
+                trust.clone(),
+            );
             session
                 .insert_member(&access.plan, &requester, &who.subject, now)
                 .await?;
@@ -150,7 +153,7 @@ impl ReferralService for ReferralApi {
                 on_behalf: new.answered_on_behalf.clone(),
             };
             session
-                .record_consent(&access.plan, &consent, "referral", &who.subject, now)
+                .record_consent(&access.plan, &consent, REFERRAL_CONSENT, &who.subject, now)
                 .await?;
             for text in &new.patient_goals {
                 let goal = NewGoal {
@@ -370,6 +373,48 @@ impl ReferralService for ReferralApi {
                     who.subject.as_stored(),
                     now,
                 )
+                .await?;
+            // The relations the referral created end with it: the requester's membership, and
+            // the consent it recorded for the health trust, if that is still the one in force.
+            let access = self
+                .0
+                .guard
+                .plan(
+                    &mut session,
+                    &who,
+                    referral.plan,
+                    Object::Plan,
+                    Action::Read,
+                    now,
+                )
+                .await?;
+            let change = Change::begin(&mut session, &access, &who, false, now).await?;
+            let requester = Subject::from_stored(referral.requester.clone());
+            session
+                .end_memberships_of(referral.plan, &requester, &referral.health_trust, now)
+                .await?;
+            let mut changes = vec![format!(
+                "referrals/{id} returned; the requester's membership ended"
+            )];
+            if session
+                .consent_in_force_recorded_by(referral.plan)
+                .await?
+                .as_deref()
+                == Some(REFERRAL_CONSENT)
+            {
+                session
+                    .withdraw_consent(
+                        referral.plan,
+                        &who.subject,
+                        OrgRole::UnitStaff.as_str(),
+                        "the referral that recorded it was returned",
+                        now,
+                    )
+                    .await?;
+                changes.push("the consent the referral recorded ended".into());
+            }
+            change
+                .finish(&mut session, &access, &who, &changes, now)
                 .await?;
             Ok(encode(&Referral {
                 status: ReferralStatus::Returned,

@@ -103,9 +103,37 @@ impl Guard {
         action: Action,
         now: Instant,
     ) -> Result<(), Error> {
-        let allowed = self.may(access, who, object, action)?;
-        self.record(session, access.entry(who, object, action, allowed), now)
-            .await?;
+        self.require_with(session, access, who, &[], object, action, now)
+            .await
+    }
+
+    /// Like `require`, with `extra` relations the caller holds to the target at hand besides
+    /// those to the plan (`self`, for a membership of their own).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn require_with(
+        &self,
+        session: &mut Session,
+        access: &PlanAccess,
+        who: &Principal,
+        extra: &[Relation],
+        object: Object,
+        action: Action,
+        now: Instant,
+    ) -> Result<(), Error> {
+        let mut relations = access.relations.clone();
+        relations.extend_from_slice(extra);
+        let allowed = self.allowed(
+            &relations,
+            who,
+            &[Some(&access.plan.organisation)],
+            object,
+            action,
+        )?;
+        let entry = AccessEntry {
+            relations: names(&relations),
+            ..access.entry(who, object, action, allowed)
+        };
+        self.record(session, entry, now).await?;
         decision(allowed, true, object, action, "plan")
     }
 

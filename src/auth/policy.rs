@@ -10,6 +10,7 @@ use std::sync::{Arc, RwLock};
 use casbin::{CoreApi, DefaultModel, Enforcer, MgmtApi, StringAdapter};
 
 use crate::domain::Error;
+use crate::domain::member::{MemberRole, RepresentativeBasis};
 use crate::domain::organisation::{OrgRole, RoleGrant};
 pub use crate::domain::relation::Relation;
 use crate::domain::stored_enum;
@@ -21,11 +22,16 @@ stored_enum! {
         PatientSections = "patient_sections",
         Contacts = "contacts",
         Consent = "consent",
+        ConsentOnBehalf = "consent_on_behalf",
         Goal = "goal",
         GoalWords = "goal_words",
         Measure = "measure",
         MeasureProgress = "measure_progress",
         Member = "member",
+        NextOfKin = "next_of_kin",
+        RepresentativePowerOfAttorney = "representative_power_of_attorney",
+        RepresentativeGuardian = "representative_guardian",
+        RepresentativeParent = "representative_parent",
         CoordinatorWish = "coordinator_wish",
         Coordinator = "coordinator",
         Meeting = "meeting",
@@ -66,6 +72,24 @@ stored_enum! {
         Barred = "barred",
         Accept = "accept",
         Return = "return",
+    }
+}
+
+impl Object {
+    /// The object that decides who may add or end a membership in `role`, on `basis` for a
+    /// representative: each kind of relation has writers of its own.
+    pub fn of_membership(role: MemberRole, basis: Option<RepresentativeBasis>) -> Object {
+        match (role, basis) {
+            (MemberRole::Representative, Some(RepresentativeBasis::Guardian)) => {
+                Object::RepresentativeGuardian
+            }
+            (MemberRole::Representative, Some(RepresentativeBasis::Parent)) => {
+                Object::RepresentativeParent
+            }
+            (MemberRole::Representative, _) => Object::RepresentativePowerOfAttorney,
+            (MemberRole::NextOfKin, _) => Object::NextOfKin,
+            _ => Object::Member,
+        }
     }
 }
 

@@ -4,7 +4,7 @@ use super::FieldViolation;
 use super::error::Violations;
 use super::ids::{OrgNumber, ResourceId};
 use super::plan::display_text;
-use super::subject::Subject;
+use super::subject::{Subject, SubjectKind};
 use super::text::bounded;
 use super::time::Instant;
 
@@ -108,7 +108,19 @@ impl NewAssignment {
         reason: &str,
     ) -> Result<Self, Vec<FieldViolation>> {
         let mut v = Violations::default();
-        let subject = v.check(Subject::parse(&format!("{field}.subject"), subject));
+        let subject = v.check(
+            Subject::parse(&format!("{field}.subject"), subject).and_then(|s| {
+                if s.kind() == SubjectKind::Personnel {
+                    Ok(s)
+                } else {
+                    Err(FieldViolation::new(
+                        format!("{field}.subject"),
+                        "must be personnel:{sub}: a coordinator is a person acting for an \
+                         organisation",
+                    ))
+                }
+            }),
+        );
         let display_name = v.check(display_text(&format!("{field}.display_name"), display_name));
         let organisation = v.check(OrgNumber::parse(
             &format!("{field}.organisation"),

@@ -6,6 +6,7 @@ use super::date::Date;
 use super::error::Violations;
 use super::ids::{NationalId, OrgNumber, ResourceId};
 use super::relation::Relation;
+use super::subject::Subject;
 use super::text::bounded;
 use super::time::Instant;
 use super::{Error, FieldViolation, stored_enum};
@@ -299,6 +300,63 @@ pub struct Consent {
     pub give_time: Instant,
     /// The relation of whoever recorded it.
     pub recorded_by: String,
+}
+
+/// Whether a consent decision recorded by `relation` is the patient's own: made by the patient
+/// or their representative. Such a decision stands against consent given on the patient's
+/// behalf until the patient's side decides again.
+pub fn is_patients_own(relation: &str) -> bool {
+    relation == Relation::Owner.as_str() || relation == Relation::Representative.as_str()
+}
+
+/// One consent as the history keeps it: given, and perhaps withdrawn or replaced.
+#[derive(Clone, Debug)]
+pub struct ConsentRecord {
+    /// Its id.
+    pub id: ResourceId,
+    /// The consent as given.
+    pub consent: Consent,
+    /// Who recorded it.
+    pub recorder: Subject,
+    /// When it was withdrawn or replaced; `None` while in force.
+    pub withdraw_time: Option<Instant>,
+    /// The relation of whoever withdrew or replaced it.
+    pub withdrawn_by: String,
+    /// Who withdrew or replaced it.
+    pub withdrawer: Option<Subject>,
+    /// Why, as they put it.
+    pub withdraw_reason: String,
+}
+
+/// The latest decision on a plan's consent: who made it, by relation, and whether it gave or
+/// withdrew consent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsentDecision {
+    /// The relation of whoever made it (owner, representative, unit_staff, referral).
+    pub by: String,
+    /// Whether it withdrew consent, leaving none in force.
+    pub withdrawn: bool,
+}
+
+impl ConsentDecision {
+    /// Refuses a decision made on the patient's behalf when the patient's side made the latest
+    /// one: a withdrawal by the patient or their representative stands until one of them gives
+    /// consent again, and consent they gave is theirs to change.
+    pub fn check_on_behalf(&self) -> Result<(), Error> {
+        match (is_patients_own(&self.by), self.withdrawn) {
+            (false, _) => Ok(()),
+            (true, true) => Err(Error::FailedPrecondition(
+                "the patient or their representative withdrew consent: only they may give it \
+                 again"
+                    .into(),
+            )),
+            (true, false) => Err(Error::FailedPrecondition(
+                "the consent in force is the patient's own: only the patient or their \
+                 representative may change it"
+                    .into(),
+            )),
+        }
+    }
 }
 
 /// The most recipient organisations a consent names.

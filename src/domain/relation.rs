@@ -29,5 +29,8 @@ stored_enum! {
         /// Any authenticated caller, for public reference data such as the organisation
         /// registry.
         Caller = "caller",
+        /// The caller is the subject of the relation at hand (the membership being ended):
+        /// nobody creates a relation for themselves, but anyone may end their own.
+        OwnRelation = "self",
     }
 }

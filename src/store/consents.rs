@@ -1,10 +1,14 @@
 //! Consent: every consent ever recorded, and the recipients of the one in force, which the
 //! access query reads to decide whether a member's organisation may see the plan.
 
-use super::{Session, db};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Session, db, stored};
 use crate::domain::Error;
-use crate::domain::ids::ResourceId;
-use crate::domain::plan::{NewConsent, Plan};
+use crate::domain::ids::{OrgNumber, ResourceId};
+use crate::domain::page::Page;
+use crate::domain::plan::{Consent, ConsentDecision, ConsentRecord, NewConsent, OnBehalf, Plan};
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
 
@@ -20,8 +24,14 @@ impl Session {
         subject: &Subject,
         now: Instant,
     ) -> Result<(), Error> {
-        self.end_consent(plan.id, subject, "replaced by a new consent", now)
-            .await?;
+        self.end_consent(
+            plan.id,
+            subject,
+            recorded_by,
+            "replaced by a new consent",
+            now,
+        )
+        .await?;
         let id = ResourceId::generate().to_string();
         let recipients: Vec<&str> = consent.recipients.iter().map(|r| r.as_str()).collect();
         sqlx::query(
@@ -57,16 +67,21 @@ impl Session {
         Ok(())
     }
 
-    /// Withdraws the consent in force; `FAILED_PRECONDITION` when there is none.
+    /// Withdraws the consent in force, as `subject` holding `relation`; `FAILED_PRECONDITION`
+    /// when there is none.
     #[tracing::instrument(skip_all)]
     pub async fn withdraw_consent(
         &mut self,
         plan: ResourceId,
         subject: &Subject,
+        relation: &str,
         reason: &str,
         now: Instant,
     ) -> Result<(), Error> {
-        if self.end_consent(plan, subject, reason, now).await? {
+        if self
+            .end_consent(plan, subject, relation, reason, now)
+            .await?
+        {
             Ok(())
         } else {
             Err(Error::FailedPrecondition(
@@ -80,6 +95,7 @@ impl Session {
         &mut self,
         plan: ResourceId,
         subject: &Subject,
+        relation: &str,
         reason: &str,
         now: Instant,
     ) -> Result<bool, Error> {
@@ -89,16 +105,118 @@ impl Session {
             .await
             .map_err(db)?;
         let ended = sqlx::query(
-            "UPDATE consents SET withdraw_time = $1, withdrawn_subject = $2, withdraw_reason = $3 \
-             WHERE plan_id = $4 AND withdraw_time IS NULL",
+            "UPDATE consents SET withdraw_time = $1, withdrawn_subject = $2, withdraw_reason = $3, \
+             withdrawn_by = $4 WHERE plan_id = $5 AND withdraw_time IS NULL",
         )
         .bind(now.0)
         .bind(subject.as_stored())
         .bind(reason)
+        .bind(relation)
         .bind(plan.to_string())
         .execute(self.conn())
         .await
         .map_err(db)?;
         Ok(ended.rows_affected() > 0)
     }
+}
+
+impl Session {
+    /// The latest decision on `plan`'s consent, if any was ever made.
+    #[tracing::instrument(skip_all)]
+    pub async fn latest_consent_decision(
+        &mut self,
+        plan: ResourceId,
+    ) -> Result<Option<ConsentDecision>, Error> {
+        let row = sqlx::query(
+            "SELECT recorded_by, withdrawn_by, withdraw_time FROM consents WHERE plan_id = $1 \
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(plan.to_string())
+        .fetch_optional(self.conn())
+        .await
+        .map_err(db)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let withdrawn = row
+            .try_get::<Option<i64>, _>("withdraw_time")
+            .map_err(db)?
+            .is_some();
+        let by: String = if withdrawn {
+            row.try_get::<Option<String>, _>("withdrawn_by")
+                .map_err(db)?
+                .unwrap_or_default()
+        } else {
+            row.try_get("recorded_by").map_err(db)?
+        };
+        Ok(Some(ConsentDecision { by, withdrawn }))
+    }
+
+    /// The relation that recorded the consent in force, if one is.
+    #[tracing::instrument(skip_all)]
+    pub async fn consent_in_force_recorded_by(
+        &mut self,
+        plan: ResourceId,
+    ) -> Result<Option<String>, Error> {
+        sqlx::query_scalar(
+            "SELECT recorded_by FROM consents WHERE plan_id = $1 AND withdraw_time IS NULL",
+        )
+        .bind(plan.to_string())
+        .fetch_optional(self.conn())
+        .await
+        .map_err(db)
+    }
+
+    /// The consents of `plan`, newest first, before the page's position; one more than the
+    /// page size.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_consents(
+        &mut self,
+        plan: ResourceId,
+        page: Page,
+    ) -> Result<Vec<ConsentRecord>, Error> {
+        let rows = sqlx::query(
+            "SELECT id, recipients, on_behalf_given_by, on_behalf_reason, recorded_by, \
+             recorded_subject, give_time, withdraw_time, withdrawn_by, withdrawn_subject, \
+             withdraw_reason FROM consents WHERE plan_id = $1 AND ($2 = '' OR id < $2) \
+             ORDER BY id DESC LIMIT $3",
+        )
+        .bind(plan.to_string())
+        .bind(page.after.map(|id| id.to_string()).unwrap_or_default())
+        .bind(i64::from(page.size) + 1)
+        .fetch_all(self.conn())
+        .await
+        .map_err(db)?;
+        rows.iter().map(consent_from_row).collect()
+    }
+}
+
+fn consent_from_row(row: &AnyRow) -> Result<ConsentRecord, Error> {
+    let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
+    let optional = |name: &str| row.try_get::<Option<String>, _>(name).map_err(db);
+    let recipients = text("recipients")?
+        .split(',')
+        .filter(|r| !r.is_empty())
+        .map(|r| stored("recipient", OrgNumber::parse("", r).ok()))
+        .collect::<Result<_, _>>()?;
+    let on_behalf = optional("on_behalf_given_by")?
+        .zip(optional("on_behalf_reason")?)
+        .map(|(given_by, reason)| OnBehalf { given_by, reason });
+    Ok(ConsentRecord {
+        id: stored("consent id", ResourceId::parse(&text("id")?))?,
+        consent: Consent {
+            recipients,
+            on_behalf,
+            give_time: Instant(row.try_get("give_time").map_err(db)?),
+            recorded_by: text("recorded_by")?,
+        },
+        recorder: Subject::from_stored(text("recorded_subject")?),
+        withdraw_time: row
+            .try_get::<Option<i64>, _>("withdraw_time")
+            .map_err(db)?
+            .map(Instant),
+        withdrawn_by: optional("withdrawn_by")?.unwrap_or_default(),
+        withdrawer: optional("withdrawn_subject")?.map(Subject::from_stored),
+        withdraw_reason: optional("withdraw_reason")?.unwrap_or_default(),
+    })
 }

@@ -6,14 +6,15 @@ use sqlx::any::AnyRow;
 use super::{Session, db, is_unique_violation, stored};
 use crate::domain::Error;
 use crate::domain::ids::{OrgNumber, ResourceId};
-use crate::domain::member::{Member, MemberRole, NewMember};
+use crate::domain::member::{Member, MemberRole, NewMember, RepresentativeBasis};
 use crate::domain::page::Page;
 use crate::domain::plan::Plan;
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
 
 const MEMBER_COLUMNS: &str = "id, plan_id, subject, display_name, role, acting_organisation, \
-     start_time, end_time, revision";
+     start_time, end_time, basis, basis_reference, powers_end_time, created_by, create_time, \
+     revision";
 
 fn already_member() -> Error {
     Error::AlreadyExists("the subject already serves on this plan".into())
@@ -51,12 +52,18 @@ impl Session {
             organisation: new.organisation.clone(),
             start_time: new.start_time.unwrap_or(now),
             end_time: new.end_time,
+            basis: new.basis,
+            basis_reference: new.basis_reference.clone(),
+            powers_end_time: new.powers_end_time,
+            added_by: created_by.clone(),
+            create_time: now,
             revision: 1,
         };
         sqlx::query(
             "INSERT INTO members (id, organisation_id, plan_id, subject, display_name, role, \
-             acting_organisation, start_time, end_time, revision, create_time, created_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             acting_organisation, start_time, end_time, revision, create_time, created_by, basis, \
+             basis_reference, powers_end_time) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(member.id.to_string())
         .bind(plan.organisation.as_str())
@@ -70,6 +77,9 @@ impl Session {
         .bind(member.revision)
         .bind(now.0)
         .bind(created_by.as_stored())
+        .bind(member.basis.map_or("", RepresentativeBasis::as_str))
+        .bind(member.basis_reference.as_str())
+        .bind(member.powers_end_time.map(|t| t.0))
         .execute(self.conn())
         .await
         .map_err(|e| {
@@ -120,6 +130,30 @@ impl Session {
             .await
             .map_err(db)?;
         row.as_ref().map(member_from_row).transpose()
+    }
+
+    /// Ends now the open memberships of `subject` acting for `organisation` on `plan`; how many
+    /// it ended.
+    #[tracing::instrument(skip_all)]
+    pub async fn end_memberships_of(
+        &mut self,
+        plan: ResourceId,
+        subject: &Subject,
+        organisation: &OrgNumber,
+        now: Instant,
+    ) -> Result<u64, Error> {
+        let ended = sqlx::query(
+            "UPDATE members SET end_time = $1, revision = revision + 1 WHERE plan_id = $2 \
+             AND subject = $3 AND acting_organisation = $4 AND (end_time IS NULL OR end_time > $1)",
+        )
+        .bind(now.0)
+        .bind(plan.to_string())
+        .bind(subject.as_stored())
+        .bind(organisation.as_str())
+        .execute(self.conn())
+        .await
+        .map_err(db)?;
+        Ok(ended.rows_affected())
     }
 
     /// Ends a membership now. `FAILED_PRECONDITION` when it has ended already, `ABORTED` when
@@ -210,6 +244,20 @@ fn member_from_row(row: &AnyRow) -> Result<Member, Error> {
             .try_get::<Option<i64>, _>("end_time")
             .map_err(db)?
             .map(Instant),
+        basis: match text("basis")?.as_str() {
+            "" => None,
+            basis => Some(stored(
+                "representative basis",
+                RepresentativeBasis::from_stored(basis),
+            )?),
+        },
+        basis_reference: text("basis_reference")?,
+        powers_end_time: row
+            .try_get::<Option<i64>, _>("powers_end_time")
+            .map_err(db)?
+            .map(Instant),
+        added_by: Subject::from_stored(text("created_by")?),
+        create_time: Instant(row.try_get("create_time").map_err(db)?),
         revision: row.try_get("revision").map_err(db)?,
     })
 }

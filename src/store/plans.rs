@@ -80,7 +80,10 @@ macro_rules! access_select {
             active_membership!("AND m.role = 'coordinator' "),
             " THEN 1 ELSE 0 END AS BIGINT) AS is_coordinator, ",
             "CAST(CASE WHEN ",
-            active_membership!("AND m.role = 'representative' "),
+            active_membership!(
+                "AND m.role = 'representative' \
+                 AND (m.powers_end_time IS NULL OR m.powers_end_time > $4) "
+            ),
             " THEN 1 ELSE 0 END AS BIGINT) AS is_representative, ",
             "(SELECT e.epoch FROM role_grants_epoch e WHERE e.id = 1) AS grants_epoch",
             plan_from!()
@@ -313,8 +316,12 @@ impl Session {
         // Coordinators and representatives are members: the member branch covers them all
         // when members may read; otherwise it narrows to the roles that may.
         let roles: Vec<&str> = [
-            (Relation::Coordinator, "'coordinator'"),
-            (Relation::Representative, "'representative'"),
+            (Relation::Coordinator, "m.role = 'coordinator'"),
+            (
+                Relation::Representative,
+                "(m.role = 'representative' \
+                 AND (m.powers_end_time IS NULL OR m.powers_end_time > $4))",
+            ),
         ]
         .iter()
         .filter(|(r, _)| filter.grants(*r))
@@ -325,7 +332,7 @@ impl Session {
         } else if roles.is_empty() {
             None
         } else {
-            Some(format!(" AND m.role IN ({})", roles.join(", ")))
+            Some(format!(" AND ({})", roles.join(" OR ")))
         };
         if let Some(role_condition) = role_condition {
             branches.push(format!(

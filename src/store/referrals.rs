@@ -17,6 +17,13 @@ const COLUMNS: &str = "r.id, r.organisation_id, r.from_organisation, r.requester
      r.patient_display_name, r.patient_goals, r.wants_plan, r.on_behalf_given_by, \
      r.on_behalf_reason, r.status, r.plan_id, r.response, r.create_time, r.response_time";
 
+// The caller ($2, acting for $3) requested referral `r`, and still acts for the sending health
+// trust and holds the referrer role ($5) there: the same rule as a membership, which counts only
+// while its reason does.
+const REQUESTER: &str = "(r.requester = $2 AND r.from_organisation = $3 AND EXISTS (SELECT 1 \
+     FROM role_grants g WHERE g.organisation_id = r.from_organisation AND g.subject = $2 \
+     AND g.role = $5))";
+
 /// A referral with the caller's relation to it.
 #[derive(Debug)]
 pub struct ReferralAccessRow {
@@ -66,12 +73,13 @@ impl Session {
         who: &Principal,
     ) -> Result<Option<ReferralAccessRow>, Error> {
         let sql = format!(
-            "SELECT {COLUMNS}, CAST(CASE WHEN r.requester = $2 THEN 1 ELSE 0 END AS BIGINT) \
+            "SELECT {COLUMNS}, CAST(CASE WHEN {REQUESTER} THEN 1 ELSE 0 END AS BIGINT) \
              AS is_requester, (SELECT e.epoch FROM role_grants_epoch e WHERE e.id = 1) \
              AS grants_epoch FROM referrals r WHERE r.id = $4"
         );
         let row = super::caller_params(sqlx::query(AssertSqlSafe(sql)), who)
             .bind(id.to_string())
+            .bind(OrgRole::Referrer.as_str())
             .fetch_optional(self.conn())
             .await
             .map_err(db)?;
@@ -95,11 +103,10 @@ impl Session {
         };
         let mut branches = Vec::new();
         if requester_reads {
-            branches.push(
-                "SELECT r.id AS id FROM referrals r WHERE r.requester = $2 AND r.id > $4 \
-                 ORDER BY r.id LIMIT $5"
-                    .to_owned(),
-            );
+            branches.push(format!(
+                "SELECT r.id AS id FROM referrals r WHERE {REQUESTER} AND r.id > $4 \
+                 ORDER BY r.id LIMIT $6"
+            ));
         }
         for (column, granted) in [
             ("from_organisation", sender_roles),
@@ -109,7 +116,7 @@ impl Session {
                 branches.push(format!(
                     "SELECT r.id AS id FROM referrals r WHERE r.{column} = $3 AND r.id > $4 \
                      AND EXISTS (SELECT 1 FROM role_grants g WHERE g.organisation_id = $3 \
-                     AND g.subject = $2 AND g.role IN ({})) ORDER BY r.id LIMIT $5",
+                     AND g.subject = $2 AND g.role IN ({})) ORDER BY r.id LIMIT $6",
                     roles(granted)
                 ));
             }
@@ -118,12 +125,13 @@ impl Session {
             return Ok(Vec::new());
         };
         let sql = format!(
-            "{visible} SELECT {COLUMNS}, CAST(CASE WHEN r.requester = $2 THEN 1 ELSE 0 END AS \
+            "{visible} SELECT {COLUMNS}, CAST(CASE WHEN {REQUESTER} THEN 1 ELSE 0 END AS \
              BIGINT) AS is_requester, CAST(0 AS BIGINT) AS grants_epoch FROM referrals r \
-             WHERE r.id IN (SELECT id FROM visible) ORDER BY r.id LIMIT $5"
+             WHERE r.id IN (SELECT id FROM visible) ORDER BY r.id LIMIT $6"
         );
         let rows = super::caller_params(sqlx::query(AssertSqlSafe(sql)), who)
             .bind(page.after.map(|id| id.to_string()).unwrap_or_default())
+            .bind(OrgRole::Referrer.as_str())
             .bind(i64::from(page.size) + 1)
             .fetch_all(self.conn())
             .await

@@ -160,7 +160,7 @@ on_both_backends! {
             (
                 plan.clone(),
                 Some(member(&format!("citizen:{NEXT_OF_KIN}"), nav, NAV)),
-                vec!["member.organisation"],
+                vec!["member.organisation", "member.role"],
             ),
             (plan.clone(), Some(reversed), vec!["member.end_time"]),
             (plan.clone(), Some(bad_nanos), vec!["member.start_time"]),

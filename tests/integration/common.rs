@@ -481,7 +481,9 @@ impl TestServer {
             .name
     }
 
-    /// Adds `member` to `plan` as `by`, in `role`, and returns the membership's name.
+    /// Adds `member` to `plan` in `role` and returns the membership's name: as `by`, or for a
+    /// citizen's role (next of kin, a representative by power of attorney) as the patient, whose
+    /// relations those are to create; a coordinator is appointed by `by`.
     pub async fn add_member(
         &self,
         by: &Who,
@@ -492,7 +494,17 @@ impl TestServer {
         if role == proto::MemberRole::Coordinator {
             return self.appoint_coordinator(by, plan, member).await.member;
         }
-        self.members(Some(by))
+        let citizens_role = matches!(
+            role,
+            proto::MemberRole::NextOfKin | proto::MemberRole::Representative
+        );
+        let by = if citizens_role && !matches!(by, Who::Citizen(_)) {
+            let patient = self.get_plan(by, plan).await.patient_id;
+            Who::Citizen(Box::leak(patient.into_boxed_str()))
+        } else {
+            by.clone()
+        };
+        self.members(Some(&by))
             .add_member(proto::AddMemberRequest {
                 parent: plan.into(),
                 member: Some(member.as_member(role)),
@@ -593,11 +605,17 @@ impl Who {
                 (*org).into()
             }
         };
+        let representative_basis = if role == proto::MemberRole::Representative {
+            proto::RepresentativeBasis::PowerOfAttorney as i32
+        } else {
+            0
+        };
         proto::Member {
             subject: self.subject(),
             display_name: "Ola Nordmann".into(),
             role: role as i32,
             organisation,
+            representative_basis,
             ..Default::default()
         }
     }
@@ -641,6 +659,7 @@ pub const OK: Code = Code::Ok;
 pub const NF: Code = Code::NotFound;
 pub const PD: Code = Code::PermissionDenied;
 pub const UA: Code = Code::Unauthenticated;
+pub const FP: Code = Code::FailedPrecondition;
 
 /// Compares one row of an authorization matrix, naming every caller whose outcome differs.
 pub fn check_matrix_row(

@@ -101,7 +101,7 @@ on_both_backends! {
             .unwrap_err();
         assert_eq!(violated_fields(&status), ["etag", "status"]);
         let consent = server
-            .plans(Some(&coordinator))
+            .plans(Some(&staff))
             .record_consent(proto::RecordConsentRequest {
                 name: plan.clone(),
                 etag: current.etag.clone(),

@@ -63,10 +63,16 @@ const COORDINATOR_OWN: Row = [PD, PD, PD, NF, OK, PD, NF, NF, NF, NF, UA];
 const COORDINATOR_SAME_ORG: Row = PATIENT_SAME_ORG;
 const COORDINATOR_OTHER_ORG: Row = [PD, NF, NF, NF, NF, NF, PD, NF, NF, NF, UA];
 
-/// The patient's side, the coordinator and unit staff: consent and declining.
+/// The patient's side, the coordinator and unit staff: declining.
 const ADMINISTER_OWN: Row = [OK, OK, PD, NF, OK, OK, NF, NF, NF, NF, UA];
 const ADMINISTER_SAME_ORG: Row = [NF, NF, NF, NF, NF, OK, NF, NF, NF, NF, UA];
 const ADMINISTER_OTHER_ORG: Row = [OK, NF, NF, NF, NF, NF, OK, NF, NF, NF, UA];
+
+/// Consent decisions: the patient's side. Every plan holds consent the patient gave, which unit
+/// staff, who record consent only on the behalf of a patient who cannot answer, may not change.
+const CONSENT_OWN: Row = [OK, OK, PD, NF, PD, FP, NF, NF, NF, NF, UA];
+const CONSENT_SAME_ORG: Row = [NF, NF, NF, NF, NF, FP, NF, NF, NF, NF, UA];
+const CONSENT_OTHER_ORG: Row = [OK, NF, NF, NF, NF, NF, FP, NF, NF, NF, UA];
 
 /// Progress of a measure the member is responsible for: the coordinator and that member.
 const PROGRESS_OWN: Row = [PD, PD, OK, NF, OK, PD, NF, NF, NF, NF, UA];
@@ -601,6 +607,7 @@ on_both_backends! {
         let shared = [&SHARED_OWN, &SHARED_SAME_ORG, &SHARED_OTHER_ORG];
         let coordinator = [&COORDINATOR_OWN, &COORDINATOR_SAME_ORG, &COORDINATOR_OTHER_ORG];
         let administer = [&ADMINISTER_OWN, &ADMINISTER_SAME_ORG, &ADMINISTER_OTHER_ORG];
+        let consent = [&CONSENT_OWN, &CONSENT_SAME_ORG, &CONSENT_OTHER_ORG];
         for (rpc, rows) in [
             (Rpc::GetPlanRevision, read),
             (Rpc::ListPlanRevisions, read),
@@ -609,8 +616,8 @@ on_both_backends! {
             (Rpc::UpdateContacts, shared),
             (Rpc::UpdateReviewDate, coordinator),
             (Rpc::DeclinePlan, administer),
-            (Rpc::RecordConsent, administer),
-            (Rpc::WithdrawConsent, shared),
+            (Rpc::RecordConsent, consent),
+            (Rpc::WithdrawConsent, consent),
             (Rpc::SignPlan, patient),
         ] {
             check(&server, &world, rpc, rows).await;

@@ -17,3 +17,5 @@ mod members;
 mod organisations;
 mod plan_content;
 mod plans;
+mod relation_matrix;
+mod relations;

@@ -266,8 +266,11 @@ pub struct GrantArgs {
     /// Who gets the role: personnel:{sub} or system:{client_id}.
     #[arg(long)]
     pub subject: String,
-    /// The role: admin or unit_staff.
-    #[arg(long, value_parser = ["admin", "unit_staff"])]
+    /// The role; it must fit the organisation's kind in the registry (referrer and ward_staff in
+    /// a health trust, complaint_authority in a county governor, ...).
+    #[arg(long, value_parser = [
+        "admin", "unit_staff", "complaint_handler", "complaint_authority", "referrer", "ward_staff"
+    ])]
     pub role: String,
 }
 

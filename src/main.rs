@@ -146,9 +146,15 @@ async fn grant(args: GrantArgs) -> Result<(), Error> {
     let granted_by = Subject::external(SubjectKind::System, "samvirke-cli")
         .ok_or_else(|| Error::internal("cli subject"))?;
     let mut session = store.write().await?;
-    let result = session
-        .insert_grant(&org, &subject, role, &granted_by, Instant::now())
-        .await;
+    let result = async {
+        session
+            .organisation_of_kind("org", &org, role.held_in())
+            .await?;
+        session
+            .insert_grant(&org, &subject, role, &granted_by, Instant::now())
+            .await
+    }
+    .await;
     let grant = session.finish(result).await?;
     eprintln!(
         "granted {} in {} to {} (organisations/{}/roleGrants/{})",

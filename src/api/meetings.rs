@@ -8,7 +8,9 @@ use super::convert::{
 use super::document::{Change, encode_plan};
 use super::members::encode_member;
 use crate::auth::{Action, Object, PlanAccess};
+use crate::domain::error::at_most;
 use crate::domain::ids::ResourceId;
+use crate::domain::limits::Holding;
 use crate::domain::mask;
 use crate::domain::meeting::{MAX_MEETING_TEXT, Meeting, video_link};
 use crate::domain::page::Page;
@@ -57,18 +59,24 @@ const FIXED: &[&str] = &["name", "create_time", "update_time", "etag"];
 /// Applies the fields `paths` names from `input` to `meeting`, naming every bad value.
 fn apply(meeting: &mut Meeting, input: &proto::Meeting, paths: &[String]) -> Result<(), Error> {
     let mut v = Violations::default();
+    // A list of members holds at most as many as a group may, each once.
     let members = |v: &mut Violations, field: &str, names: &[String]| -> Vec<ResourceId> {
-        names
-            .iter()
-            .enumerate()
-            .filter_map(|(i, n)| {
-                v.check(same_plan(
-                    &format!("{field}[{i}]"),
-                    meeting.plan,
-                    member_name(&format!("{field}[{i}]"), n),
-                ))
-            })
-            .collect()
+        let cap = usize::try_from(Holding::Members.cap()).unwrap_or(usize::MAX);
+        let names = v.check(at_most(field, names, cap)).unwrap_or_default();
+        let mut ids: Vec<ResourceId> = Vec::new();
+        for (i, n) in names.iter().enumerate() {
+            let id = v.check(same_plan(
+                &format!("{field}[{i}]"),
+                meeting.plan,
+                member_name(&format!("{field}[{i}]"), n),
+            ));
+            if let Some(id) = id
+                && !ids.contains(&id)
+            {
+                ids.push(id);
+            }
+        }
+        ids
     };
     for path in paths {
         match path.as_str() {

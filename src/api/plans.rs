@@ -10,6 +10,7 @@ use super::document::{Change, current, decode_snapshot, encode_consent, encode_p
 use super::{Context, principal};
 use crate::auth::{Action, Object, PlanAccess};
 use crate::domain::date::Date;
+use crate::domain::error::at_most;
 use crate::domain::goal::reason;
 use crate::domain::mask;
 use crate::domain::organisation::{OrgKind, OrgRole};
@@ -143,14 +144,10 @@ fn apply_update(
             }
             PlanField::Section(section) => set_section(&mut v, plan, section),
             PlanField::Contacts => {
-                if input.contacts.len() > MAX_CONTACTS {
-                    v.push(FieldViolation::new(
-                        "plan.contacts",
-                        format!("must hold at most {MAX_CONTACTS} contacts"),
-                    ));
-                }
-                let contacts: Vec<Contact> = input
-                    .contacts
+                let given = v
+                    .check(at_most("plan.contacts", &input.contacts, MAX_CONTACTS))
+                    .unwrap_or_default();
+                let contacts: Vec<Contact> = given
                     .iter()
                     .enumerate()
                     .filter_map(|(i, c)| {
@@ -364,7 +361,10 @@ impl PlanService for PlanApi {
         let mut v = Violations::default();
         let page = v.check_all(Page::parse(req.page_size, &req.page_token));
         let mut statuses = Vec::new();
-        for (i, s) in req.statuses.iter().enumerate() {
+        let given = v
+            .check(at_most("statuses", &req.statuses, PlanStatus::ALL.len()))
+            .unwrap_or_default();
+        for (i, s) in given.iter().enumerate() {
             match plan_status_in(*s) {
                 Some(status) => statuses.push(status),
                 None => v.push(FieldViolation::new(

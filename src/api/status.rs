@@ -1,28 +1,114 @@
 //! The one mapping from domain errors to gRPC status codes. Invalid arguments carry
 //! google.rpc.BadRequest field violations; internal causes are logged, never sent.
+//!
+//! Every error is small, whatever the request: at most `MAX_VIOLATIONS` violations, each field
+//! and description cut to a bound and all of them to a byte budget, the rest counted in one
+//! last violation; a message that names the first violation, never the list. The whole status,
+//! once `grpc-status-details-bin` is base64-encoded, stays under 4 KiB, which every client's
+//! trailer limit (8 to 16 KiB) accepts.
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::domain::Error;
+use crate::domain::error::{MAX_VIOLATIONS, more_violations};
+use crate::domain::{Error, FieldViolation};
+
+/// The longest field path shown, in characters.
+const MAX_FIELD_CHARS: usize = 100;
+/// The longest description shown, in characters.
+const MAX_DESCRIPTION_CHARS: usize = 200;
+/// The bytes of fields and descriptions one error carries; with the message and the encoding's
+/// overhead, base64 keeps the trailer under 4 KiB.
+const DETAILS_BUDGET: usize = 2_000;
+/// The longest message of any status, in characters.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+/// `text` cut to `max` characters, marking the cut.
+fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+/// The violations an error carries: the first ones within the count and byte budgets, each cut
+/// to its bounds, then one counting the rest (including those the domain counted already).
+fn bounded(violations: Vec<FieldViolation>) -> Vec<FieldViolation> {
+    let mut kept: Vec<FieldViolation> = Vec::new();
+    let mut bytes = 0;
+    let mut more = 0;
+    for v in violations {
+        if let Some(counted) = counted_elsewhere(&v) {
+            more += counted;
+            continue;
+        }
+        let v = FieldViolation::new(
+            cut(&v.field, MAX_FIELD_CHARS),
+            cut(&v.description, MAX_DESCRIPTION_CHARS),
+        );
+        let size = v.field.len() + v.description.len();
+        if kept.len() < MAX_VIOLATIONS && bytes + size <= DETAILS_BUDGET {
+            bytes += size;
+            kept.push(v);
+        } else {
+            more += 1;
+        }
+    }
+    if more > 0 {
+        kept.push(more_violations(more));
+    }
+    kept
+}
+
+/// How many violations `v` stands for, when it is the count `Violations` appends.
+fn counted_elsewhere(v: &FieldViolation) -> Option<usize> {
+    let expected = more_violations(0);
+    if !v.field.is_empty() {
+        return None;
+    }
+    let rest = v.description.strip_prefix("and ")?;
+    let (n, tail) = rest.split_once(' ')?;
+    let n: usize = n.parse().ok()?;
+    (format!("and 0 {tail}") == expected.description).then_some(n)
+}
 
 impl From<Error> for Status {
     fn from(error: Error) -> Status {
         match error {
             Error::Unauthenticated(reason) => Status::unauthenticated(reason),
             Error::InvalidArgument(violations) => {
+                let violations = bounded(violations);
                 let mut details = ErrorDetails::new();
                 for v in &violations {
                     details.add_bad_request_violation(v.field.clone(), v.description.clone());
                 }
-                let message = Error::InvalidArgument(violations).to_string();
-                Status::with_error_details(Code::InvalidArgument, message, details)
+                let message = match violations.as_slice() {
+                    [] => "invalid argument".to_owned(),
+                    [only] => format!("invalid argument: {}: {}", only.field, only.description),
+                    [first, rest @ ..] => format!(
+                        "invalid argument: {}: {} (and {} more in the details)",
+                        first.field,
+                        first.description,
+                        rest.len()
+                    ),
+                };
+                Status::with_error_details(
+                    Code::InvalidArgument,
+                    cut(&message, MAX_MESSAGE_CHARS),
+                    details,
+                )
             }
             Error::NotFound(what) => Status::not_found(format!("{what} not found")),
-            Error::PermissionDenied(message) => Status::permission_denied(message),
-            Error::AlreadyExists(message) => Status::already_exists(message),
-            Error::FailedPrecondition(message) => Status::failed_precondition(message),
-            Error::Aborted(message) => Status::aborted(message),
+            Error::PermissionDenied(message) => {
+                Status::permission_denied(cut(&message, MAX_MESSAGE_CHARS))
+            }
+            Error::AlreadyExists(message) => {
+                Status::already_exists(cut(&message, MAX_MESSAGE_CHARS))
+            }
+            Error::FailedPrecondition(message) => {
+                Status::failed_precondition(cut(&message, MAX_MESSAGE_CHARS))
+            }
+            Error::Aborted(message) => Status::aborted(cut(&message, MAX_MESSAGE_CHARS)),
             Error::Unavailable(message) => {
                 tracing::warn!(reason = %message, "database unavailable");
                 Status::unavailable(message)
@@ -80,5 +166,36 @@ mod tests {
             .map(|v| v.field.as_str())
             .collect();
         assert_eq!(fields, ["a", "b.c"]);
+        assert_eq!(
+            status.message(),
+            "invalid argument: a: bad (and 1 more in the details)"
+        );
+    }
+
+    #[test]
+    fn errors_stay_small_whatever_was_sent() {
+        let huge = "x".repeat(100_000);
+        let violations: Vec<FieldViolation> = (0..10_000)
+            .map(|i| FieldViolation::new(format!("{huge}{i}"), huge.clone()))
+            .collect();
+        let status = Status::from(Error::InvalidArgument(violations));
+        let details = status.get_details_bad_request().unwrap();
+        assert!(details.field_violations.len() <= MAX_VIOLATIONS + 1);
+        let last = details.field_violations.last().unwrap();
+        assert!(last.description.starts_with("and "), "{}", last.description);
+        let encoded = status.details().len() * 4 / 3 + status.message().len();
+        assert!(encoded < 4096, "{encoded} bytes");
+        // Counts from the domain add up with those cut here.
+        let mut v = crate::domain::Violations::default();
+        for i in 0..25 {
+            v.push(FieldViolation::new(format!("f{i}"), "bad"));
+        }
+        let status = Status::from(v.into_error());
+        let details = status.get_details_bad_request().unwrap();
+        assert_eq!(details.field_violations.len(), MAX_VIOLATIONS + 1);
+        assert_eq!(
+            details.field_violations.last().unwrap().description,
+            "and 5 more invalid fields, not named here"
+        );
     }
 }

@@ -98,9 +98,30 @@ impl From<FieldViolation> for Error {
     }
 }
 
-/// Collects field violations so a client learns of every bad field at once, not one per call.
+/// The most field violations one error names; the rest are counted. The gRPC error carrying them
+/// must fit in a trailer that ordinary clients accept (8 to 16 KiB), however much was sent.
+pub const MAX_VIOLATIONS: usize = 20;
+
+/// Refuses a repeated request field of more than `max` items, before any item is looked at, so
+/// the work a bad request costs is bounded by the cap and not by what was sent.
+pub fn at_most<'a, T>(field: &str, items: &'a [T], max: usize) -> Result<&'a [T], FieldViolation> {
+    if items.len() > max {
+        Err(FieldViolation::new(
+            field,
+            format!("must hold at most {max} items"),
+        ))
+    } else {
+        Ok(items)
+    }
+}
+
+/// Collects field violations so a client learns of every bad field at once, not one per call:
+/// the first `MAX_VIOLATIONS`, and how many more there were.
 #[derive(Default)]
-pub struct Violations(Vec<FieldViolation>);
+pub struct Violations {
+    kept: Vec<FieldViolation>,
+    more: usize,
+}
 
 impl Violations {
     /// Keeps the value of `result`, or records its violation and returns `None`.
@@ -108,7 +129,7 @@ impl Violations {
         match result {
             Ok(value) => Some(value),
             Err(v) => {
-                self.0.push(v);
+                self.push(v);
                 None
             }
         }
@@ -119,7 +140,7 @@ impl Violations {
         match result {
             Ok(value) => Some(value),
             Err(vs) => {
-                self.0.extend(vs);
+                vs.into_iter().for_each(|v| self.push(v));
                 None
             }
         }
@@ -134,29 +155,36 @@ impl Violations {
         self.check_all(result.map_err(|vs| vs.into_iter().map(|v| v.under(parent)).collect()))
     }
 
-    /// Records a violation.
+    /// Records a violation; past `MAX_VIOLATIONS`, only counts it.
     pub fn push(&mut self, v: FieldViolation) {
-        self.0.push(v);
+        if self.kept.len() < MAX_VIOLATIONS {
+            self.kept.push(v);
+        } else {
+            self.more += 1;
+        }
     }
 
     /// Whether nothing was recorded.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.kept.is_empty()
     }
 
-    /// Every recorded violation.
-    pub fn into_violations(self) -> Vec<FieldViolation> {
-        self.0
+    /// The recorded violations, with one more saying how many were only counted.
+    pub fn into_violations(mut self) -> Vec<FieldViolation> {
+        if self.more > 0 {
+            self.kept.push(more_violations(self.more));
+        }
+        self.kept
     }
 
-    /// The invalid-argument error with every recorded violation.
+    /// The invalid-argument error with the recorded violations.
     pub fn into_error(self) -> Error {
-        Error::InvalidArgument(self.0)
+        Error::InvalidArgument(self.into_violations())
     }
 
-    /// `Ok` when nothing was recorded, else the invalid-argument error with all of them.
+    /// `Ok` when nothing was recorded, else the invalid-argument error.
     pub fn finish(self) -> Result<(), Error> {
-        if self.0.is_empty() {
+        if self.is_empty() {
             Ok(())
         } else {
             Err(self.into_error())
@@ -164,8 +192,17 @@ impl Violations {
     }
 }
 
+/// The violation that stands for `n` more than an error names.
+pub fn more_violations(n: usize) -> FieldViolation {
+    FieldViolation::new("", format!("and {n} more invalid fields, not named here"))
+}
+
 impl fmt::Debug for Violations {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(&self.0).finish()
+        f.debug_list().entries(&self.kept).finish()?;
+        if self.more > 0 {
+            write!(f, " and {} more", self.more)?;
+        }
+        Ok(())
     }
 }

@@ -13,6 +13,17 @@ pub fn resolve<G: Copy + PartialEq>(
 ) -> Result<Vec<(String, G)>, Vec<FieldViolation>> {
     let mut violations = Vec::new();
     let mut resolved: Vec<(String, G)> = Vec::new();
+    // More paths than the resource has fields cannot all be right: refuse before reading any.
+    let known = updatable.len() + fixed.len();
+    if paths.len() > known {
+        return Err(vec![FieldViolation::new(
+            "update_mask",
+            format!(
+                "names {} paths; the resource has {known} fields",
+                paths.len()
+            ),
+        )]);
+    }
     if paths.is_empty() {
         violations.push(FieldViolation::new(
             "update_mask",
@@ -30,9 +41,11 @@ pub fn resolve<G: Copy + PartialEq>(
                 format!("{path} is output only or fixed at creation"),
             ));
         } else {
+            // The path is the client's own text: named only when it is short.
+            let shown: String = path.chars().take(64).collect();
             violations.push(FieldViolation::new(
                 "update_mask",
-                format!("{path} is not a field of this resource"),
+                format!("{shown} is not a field of this resource"),
             ));
         }
     }

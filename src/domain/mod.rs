@@ -7,6 +7,7 @@ pub mod date;
 pub mod error;
 pub mod goal;
 pub mod ids;
+pub mod limits;
 pub mod mask;
 pub mod measure;
 pub mod meeting;

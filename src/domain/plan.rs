@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::date::Date;
-use super::error::Violations;
+use super::error::{Violations, at_most};
 use super::ids::{NationalId, OrgNumber, ResourceId};
 use super::relation::Relation;
 use super::subject::Subject;
@@ -379,12 +379,9 @@ impl NewConsent {
         by_patient: bool,
     ) -> Result<NewConsent, Vec<FieldViolation>> {
         let mut v = Violations::default();
-        if recipients.len() > MAX_RECIPIENTS {
-            v.push(FieldViolation::new(
-                "consent.recipients",
-                format!("must name at most {MAX_RECIPIENTS} organisations"),
-            ));
-        }
+        let recipients = v
+            .check(at_most("consent.recipients", recipients, MAX_RECIPIENTS))
+            .unwrap_or_default();
         let mut parsed: Vec<OrgNumber> = Vec::new();
         for (i, r) in recipients.iter().enumerate() {
             if let Some(org) = v.check(OrgNumber::parse(&format!("consent.recipients[{i}]"), r))

@@ -1,6 +1,6 @@
 //! Referrals from a health trust to a municipality.
 
-use super::error::Violations;
+use super::error::{Violations, at_most};
 use super::goal::goal_text;
 use super::ids::{NationalId, OrgNumber, ResourceId};
 use super::plan::{OnBehalf, display_text};
@@ -90,12 +90,9 @@ impl NewReferral {
                 "must be true: a referral shares the patient's information with the municipality",
             ));
         }
-        if goals.len() > MAX_REFERRAL_GOALS {
-            v.push(FieldViolation::new(
-                "referral.patient_goals",
-                format!("must hold at most {MAX_REFERRAL_GOALS} goals"),
-            ));
-        }
+        let goals = v
+            .check(at_most("referral.patient_goals", goals, MAX_REFERRAL_GOALS))
+            .unwrap_or_default();
         let goals: Vec<String> = goals
             .iter()
             .enumerate()

@@ -8,6 +8,7 @@ use crate::domain::Error;
 use crate::domain::date::Date;
 use crate::domain::goal::{Goal, GoalAdjustment, GoalStatus, NewGoal};
 use crate::domain::ids::{OrgNumber, ResourceId};
+use crate::domain::limits::Holding;
 use crate::domain::page::Page;
 use crate::domain::plan::Plan;
 use crate::domain::subject::Subject;
@@ -30,6 +31,7 @@ impl Session {
         created_by: &Subject,
         now: Instant,
     ) -> Result<Goal, Error> {
+        self.check_room(Holding::Goals, plan.id, now).await?;
         let goal = Goal {
             id: ResourceId::generate(),
             plan: plan.id,

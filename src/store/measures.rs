@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 use super::{Session, db, stored};
 use crate::domain::date::Date;
 use crate::domain::ids::{OrgNumber, ResourceId};
+use crate::domain::limits::Holding;
 use crate::domain::measure::{Evaluation, Measure, MeasureStatus, NewMeasure};
 use crate::domain::page::Page;
 use crate::domain::plan::Plan;
@@ -69,6 +70,7 @@ impl Session {
         created_by: &Subject,
         now: Instant,
     ) -> Result<Measure, Error> {
+        self.check_room(Holding::Measures, plan.id, now).await?;
         let measure = Measure {
             id: ResourceId::generate(),
             plan: plan.id,
@@ -230,6 +232,8 @@ impl Session {
         measure: &Measure,
         evaluation: &Evaluation,
     ) -> Result<(), Error> {
+        self.check_room(Holding::Evaluations, measure.id, evaluation.time)
+            .await?;
         sqlx::query(
             "INSERT INTO measure_evaluations (id, organisation_id, plan_id, measure_id, date, \
              text, author, author_relations, create_time) \

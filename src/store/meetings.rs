@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 use super::{Session, db, stored};
 use crate::domain::Error;
 use crate::domain::ids::ResourceId;
+use crate::domain::limits::Holding;
 use crate::domain::meeting::Meeting;
 use crate::domain::page::Page;
 use crate::domain::plan::Plan;
@@ -29,6 +30,8 @@ impl Session {
         meeting: &Meeting,
         created_by: &Subject,
     ) -> Result<(), Error> {
+        self.check_room(Holding::Meetings, plan.id, meeting.create_time)
+            .await?;
         sqlx::query(
             "INSERT INTO meetings (id, organisation_id, plan_id, start_time, location, video_link, \
              agenda, invited, attended, minutes, revision, create_time, update_time, created_by) \

@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 use super::{Session, db, is_unique_violation, stored};
 use crate::domain::Error;
 use crate::domain::ids::{OrgNumber, ResourceId};
+use crate::domain::limits::Holding;
 use crate::domain::member::{Member, MemberRole, NewMember, RepresentativeBasis};
 use crate::domain::page::Page;
 use crate::domain::plan::Plan;
@@ -43,6 +44,7 @@ impl Session {
         if serving.is_some() {
             return Err(already_member());
         }
+        self.check_room(Holding::Members, plan.id, now).await?;
         let member = Member {
             id: ResourceId::generate(),
             plan: plan.id,

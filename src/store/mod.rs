@@ -27,6 +27,9 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Transaction};
 
 use crate::domain::Error;
+use crate::domain::ids::ResourceId;
+use crate::domain::limits::Holding;
+use crate::domain::time::Instant;
 
 pub use access_log::AccessEntry;
 pub use complaints::{ComplaintAccessRow, ComplaintListFilter};
@@ -244,6 +247,37 @@ pub(crate) fn caller_params(
         )
         .bind(who.subject.as_stored().to_owned())
         .bind(who.acting_organisation().to_owned())
+}
+
+impl Session {
+    /// Checks that `plan` (or, for evaluations, the measure `of`) has room for one more of
+    /// `holding`; `FAILED_PRECONDITION` when full. Writes to a plan hold its row lock, so the
+    /// count cannot change before the insert that follows.
+    pub(crate) async fn check_room(
+        &mut self,
+        holding: Holding,
+        of: ResourceId,
+        now: Instant,
+    ) -> Result<(), Error> {
+        let sql = match holding {
+            Holding::Goals => "SELECT CAST(COUNT(*) AS BIGINT) FROM goals WHERE plan_id = $1",
+            Holding::Measures => "SELECT CAST(COUNT(*) AS BIGINT) FROM measures WHERE plan_id = $1",
+            Holding::Evaluations => {
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM measure_evaluations WHERE measure_id = $1"
+            }
+            Holding::Members => {
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM members WHERE plan_id = $1 \
+                 AND (end_time IS NULL OR end_time > $2)"
+            }
+            Holding::Meetings => "SELECT CAST(COUNT(*) AS BIGINT) FROM meetings WHERE plan_id = $1",
+        };
+        let mut query = sqlx::query_scalar::<_, i64>(sql).bind(of.to_string());
+        if holding == Holding::Members {
+            query = query.bind(now.0);
+        }
+        let held = query.fetch_one(self.conn()).await.map_err(db)?;
+        holding.check_room(held)
+    }
 }
 
 /// Translates a database failure into the domain's terms. Callers that expect a particular

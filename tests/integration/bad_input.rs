@@ -249,8 +249,8 @@ on_both_backends! {
     async fn oversized_messages_are_resource_exhausted(server: TestServer) {
         setup(&server).await;
         let before = server.row_count("plans").await;
-        // The test server accepts 64 KiB.
-        let huge = "x".repeat(100 * 1024);
+        // The test server accepts 1 MiB, as production does by default.
+        let huge = "x".repeat(1100 * 1024);
         let status = server
             .plans(Some(&staff()))
             .create_plan(plan(MUNICIPALITY, PATIENT, &huge, GENERAL))

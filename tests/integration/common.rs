@@ -170,7 +170,8 @@ impl TestServer {
             keys: KeySource::DevKey(dir.join("dev-signing-key")),
             verifier: VerifierConfig::new(DEFAULT_AUDIENCE, Duration::from_secs(5)),
             policy: Policy::embedded(),
-            max_message_bytes: 64 * 1024,
+            // The production default, so hostile requests meet the limits they would there.
+            max_message_bytes: 1024 * 1024,
             health_interval: Duration::from_millis(200),
         };
         adjust(&mut config);

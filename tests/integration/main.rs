@@ -13,6 +13,7 @@ mod content_matrix;
 mod coordination;
 mod coordination_matrix;
 mod health;
+mod hostile_input;
 mod members;
 mod organisations;
 mod plan_content;

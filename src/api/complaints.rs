@@ -116,12 +116,20 @@ fn shown_to(subject: &Subject, viewer: &Principal) -> String {
     shown_subject(subject.as_stored(), viewer.is(subject))
 }
 
-/// A complaint as `viewer` may see it.
+/// A complaint as `viewer` may see it. The patient's identity number goes to the patient, to
+/// those who handle the complaint by role, and to a representative who complained naming it;
+/// one who named the patient by their plan alone never learns it here.
 fn encode(c: &Complaint, viewer: &Principal) -> proto::Complaint {
+    let complainant_only =
+        viewer.is(&c.complainant) && viewer.national_id.as_ref() != Some(&c.patient);
     proto::Complaint {
         name: format!("complaints/{}", c.id),
         organisation: c.organisation.to_string(),
-        patient_id: c.patient.expose().to_owned(),
+        patient_id: if complainant_only && !c.patient_named {
+            String::new()
+        } else {
+            c.patient.expose().to_owned()
+        },
         complainant: shown_to(&c.complainant, viewer),
         representative_relation: c.representative.map_or(0, |r| to_wire(&RELATIONS, r)),
         kind: to_wire(&KINDS, c.kind),
@@ -236,7 +244,7 @@ impl ComplaintService for ComplaintApi {
         let today = Date::today_in_norway(now);
         let (patient, representative) = match &req.on_behalf_of {
             None => (
-                who.national_id.clone().ok_or_else(|| {
+                who.national_id.clone().map(Some).ok_or_else(|| {
                     FieldViolation::new(
                         "on_behalf_of",
                         "must be set unless the patient files for themselves",
@@ -244,6 +252,11 @@ impl ComplaintService for ComplaintApi {
                 }),
                 None,
             ),
+            Some(behalf) if behalf.patient_id.is_empty() => {
+                let relation = from_wire(&RELATIONS, behalf.relation)
+                    .ok_or_else(|| FieldViolation::new("on_behalf_of.relation", "must be set"));
+                (Ok(None), Some(relation))
+            }
             Some(behalf) => {
                 let patient = NationalId::parse("on_behalf_of.patient_id", &behalf.patient_id)
                     .and_then(|p| {
@@ -253,7 +266,7 @@ impl ComplaintService for ComplaintApi {
                                 "is your own: file without on_behalf_of",
                             ))
                         } else {
-                            Ok(p)
+                            Ok(Some(p))
                         }
                     });
                 let relation = from_wire(&RELATIONS, behalf.relation)
@@ -275,6 +288,7 @@ impl ComplaintService for ComplaintApi {
         }
         .parse(today)
         .map_err(Error::InvalidArgument)?;
+        let mut new = new;
         let deadline = new.deadline(today);
         let mut session = self.0.store.write().await?;
         let result = async {
@@ -297,12 +311,10 @@ impl ComplaintService for ComplaintApi {
                     .guard
                     .plan(&mut session, &who, plan, Object::Plan, Action::Read, now)
                     .await?;
-                if access.plan.patient != new.patient {
-                    return Err(Error::invalid(
-                        "complaint.plan",
-                        "must be a plan of the patient the complaint concerns",
-                    ));
-                }
+                let show = self.0.guard.may_see_identities(&access, &who)?;
+                new.resolve_patient(Some(&access.plan.patient), show)?;
+            } else {
+                new.resolve_patient(None, false)?;
             }
             session.insert_complaint(&new, &who, deadline, now).await
         }

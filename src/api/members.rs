@@ -92,6 +92,7 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
         v.finish()?;
         let object = Object::of_membership(new.role, new.basis);
         let now = Instant::now();
+        new.check_not_backdated(now)?;
         let mut session = self.0.store.write().await?;
         let result = async {
             let access = self

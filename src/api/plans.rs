@@ -17,10 +17,11 @@ use crate::domain::organisation::{OrgKind, OrgRole};
 use crate::domain::page::Page;
 use crate::domain::plan::{
     Contact, MAX_CONTACTS, NewConsent, NewPlan, Plan, PlanStatus, Section, Signature, display_text,
-    is_patients_own, section_text,
+    section_text,
 };
 use crate::domain::principal::Principal;
 use crate::domain::relation::Relation;
+use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
 use crate::domain::{Error, FieldViolation, Violations};
 use crate::proto;
@@ -288,6 +289,11 @@ impl PlanService for PlanApi {
                     now,
                 )
                 .await?;
+            if who.is(&Subject::citizen(&new.patient)) {
+                return Err(Error::PermissionDenied(
+                    "nobody opens a plan for themselves: another of the unit's staff must".into(),
+                ));
+            }
             session
                 .organisation_of_kind(
                     "plan.organisation",
@@ -513,11 +519,8 @@ impl PlanService for PlanApi {
                 false,
                 async |session, access, _, _| {
                     access.plan.check_open()?;
-                    if consent_object(access) == Object::ConsentOnBehalf
-                        && let Some(latest) =
-                            session.latest_consent_decision(access.plan.id).await?
-                    {
-                        latest.check_on_behalf()?;
+                    if let Some(latest) = session.latest_consent_decision(access.plan.id).await? {
+                        latest.check_may_change(&access.relations)?;
                     }
                     let by_patient = access.relations.contains(&Relation::Owner);
                     let new = NewConsent::parse(
@@ -615,17 +618,8 @@ impl PlanService for PlanApi {
                 |access| vec![(consent_object(access), Action::Withdraw)],
                 false,
                 async |session, access, _, _| {
-                    if consent_object(access) == Object::ConsentOnBehalf
-                        && session
-                            .consent_in_force_recorded_by(access.plan.id)
-                            .await?
-                            .is_some_and(|by| is_patients_own(&by))
-                    {
-                        return Err(Error::FailedPrecondition(
-                            "the consent in force is the patient's own: only the patient or \
-                             their representative may withdraw it"
-                                .into(),
-                        ));
+                    if let Some(latest) = session.latest_consent_decision(access.plan.id).await? {
+                        latest.check_may_change(&access.relations)?;
                     }
                     session
                         .withdraw_consent(

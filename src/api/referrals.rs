@@ -113,6 +113,11 @@ impl ReferralService for ReferralApi {
                     now,
                 )
                 .await?;
+            if who.is(&Subject::citizen(&new.patient)) {
+                return Err(Error::PermissionDenied(
+                    "nobody refers themselves: another of the trust's staff must".into(),
+                ));
+            }
             session
                 .organisation_of_kind(
                     "referral.municipality",

@@ -542,6 +542,7 @@ impl From<PlanAccessRow> for PlanAccess {
                 (row.member, Relation::Member),
                 (row.coordinator, Relation::Coordinator),
                 (row.representative, Relation::Representative),
+                (row.attorney, Relation::Attorney),
             ]),
             plan: row.plan,
         }

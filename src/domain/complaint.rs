@@ -138,6 +138,9 @@ pub struct Complaint {
     pub deadline: Date,
     /// Whether it was filed after the deadline.
     pub late: bool,
+    /// Whether the complainant named the patient's identity number themselves; when they named
+    /// the patient by their plan alone, the complaint never shows them the number.
+    pub patient_named: bool,
     /// Where it is in its handling.
     pub state: ComplaintState,
     /// The county governor it was forwarded to.
@@ -157,8 +160,11 @@ pub struct Complaint {
 pub struct NewComplaint {
     /// The organisation complained against.
     pub organisation: OrgNumber,
-    /// The patient concerned.
-    pub patient: NationalId,
+    /// The patient concerned; `None` when the plan named in the complaint names them, which
+    /// the caller resolves (`resolve_patient`) before storing it.
+    pub patient: Option<NationalId>,
+    /// Whether the complainant named the patient's identity number themselves.
+    pub patient_named: bool,
     /// The complainant's relation to the patient, when filing on their behalf.
     pub representative: Option<RepresentativeRelation>,
     /// What it is about.
@@ -191,8 +197,9 @@ pub struct ComplaintInput<'a> {
     pub plan: Option<Result<ResourceId, FieldViolation>>,
     /// When the complainant learned of the matter.
     pub learned_of: Option<Result<Date, FieldViolation>>,
-    /// The patient: the caller's own number, or the one given on their behalf.
-    pub patient: Result<NationalId, FieldViolation>,
+    /// The patient: the caller's own number, or the one given on their behalf; `Ok(None)` when
+    /// a representative leaves it to the plan they name.
+    pub patient: Result<Option<NationalId>, FieldViolation>,
     /// The representative's relation, when filing on behalf.
     pub representative: Option<Result<RepresentativeRelation, FieldViolation>>,
 }
@@ -236,6 +243,12 @@ impl ComplaintInput<'_> {
             ));
         }
         let patient = v.check(self.patient);
+        if matches!(patient, Some(None)) && !matches!(plan, Some(Some(_))) {
+            v.push(FieldViolation::new(
+                "on_behalf_of.patient_id",
+                "must be set unless complaint.plan names the patient's plan",
+            ));
+        }
         let representative = match self.representative {
             None => Some(None),
             Some(r) => v.check(r).map(Some),
@@ -259,6 +272,7 @@ impl ComplaintInput<'_> {
                 Some(representative),
             ) if v.is_empty() => Ok(NewComplaint {
                 organisation,
+                patient_named: patient.is_some(),
                 patient,
                 representative,
                 kind,
@@ -268,6 +282,38 @@ impl ComplaintInput<'_> {
             }),
             _ => Err(v.into_violations()),
         }
+    }
+}
+
+impl NewComplaint {
+    /// Settles who the patient is, given the patient of the plan the complaint names when the
+    /// request named one (`None` when it named none) and whether the caller may see that
+    /// plan's identity numbers. A caller who may not is told the same whatever number they gave,
+    /// so a complaint never tells them whose plan it is.
+    pub fn resolve_patient(
+        &mut self,
+        plan_patient: Option<&NationalId>,
+        may_see_identities: bool,
+    ) -> Result<NationalId, Error> {
+        match (&self.patient, plan_patient) {
+            (None, Some(of_plan)) => self.patient = Some(of_plan.clone()),
+            (Some(_), Some(_)) if !may_see_identities => {
+                return Err(Error::invalid(
+                    "on_behalf_of.patient_id",
+                    "must be empty when complaint.plan is set: the plan names the patient",
+                ));
+            }
+            (Some(given), Some(of_plan)) if given != of_plan => {
+                return Err(Error::invalid(
+                    "complaint.plan",
+                    "must be a plan of the patient the complaint concerns",
+                ));
+            }
+            _ => {}
+        }
+        self.patient
+            .clone()
+            .ok_or_else(|| Error::internal("a complaint's patient was not resolved"))
     }
 }
 
@@ -347,7 +393,8 @@ mod tests {
         let learned = Date::new(2026, 10, 1).unwrap();
         let new = NewComplaint {
             organisation: OrgNumber::parse("", "910000004").unwrap(),
-            patient: NationalId::parse("", "01818010083").unwrap(),
+            patient: Some(NationalId::parse("", "01818010083").unwrap()),
+            patient_named: true,
             representative: None,
             kind: ComplaintKind::Other,
             text: "x".into(),

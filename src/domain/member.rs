@@ -246,7 +246,30 @@ impl NewMember {
     }
 }
 
+/// How far in the past a membership may say it starts: clock skew between client and server.
+const START_LEEWAY_MICROS: i64 = 5 * 60 * 1_000_000;
+
 impl NewMember {
+    /// Refuses a membership that would start, or end, in the past: the group's history records
+    /// when people served, and nobody rewrites it by backdating.
+    pub fn check_not_backdated(&self, now: Instant) -> Result<(), Error> {
+        let mut v = Violations::default();
+        let earliest = Instant(now.0 - START_LEEWAY_MICROS);
+        if self.start_time.is_some_and(|t| t < earliest) {
+            v.push(FieldViolation::new(
+                "member.start_time",
+                "must not be in the past",
+            ));
+        }
+        if self.end_time.is_some_and(|t| t <= now) {
+            v.push(FieldViolation::new(
+                "member.end_time",
+                "must be in the future",
+            ));
+        }
+        v.finish()
+    }
+
     /// Fits a parent's membership to the patient's age on `today`: their powers end when the
     /// patient turns 16 and their membership when the patient turns 18, or earlier if asked.
     /// `FAILED_PRECONDITION` when the patient is 18 already.

@@ -339,10 +339,27 @@ pub struct ConsentDecision {
 }
 
 impl ConsentDecision {
-    /// Refuses a decision made on the patient's behalf when the patient's side made the latest
-    /// one: a withdrawal by the patient or their representative stands until one of them gives
-    /// consent again, and consent they gave is theirs to change.
-    pub fn check_on_behalf(&self) -> Result<(), Error> {
+    /// Checks that a caller holding `relations` may change this decision:
+    /// - one the patient made personally, only the patient or whom they gave a power of
+    ///   attorney may change (a representative the unit recorded, a guardian or a parent, may
+    ///   not overrule the patient);
+    /// - one the patient's side made, only the patient's side (a withdrawal stands until one of
+    ///   them gives consent again; consent they gave is theirs to change).
+    pub fn check_may_change(&self, relations: &[Relation]) -> Result<(), Error> {
+        let holds = |r: Relation| relations.contains(&r);
+        if self.by == Relation::Owner.as_str()
+            && !holds(Relation::Owner)
+            && !holds(Relation::Attorney)
+        {
+            return Err(Error::FailedPrecondition(
+                "the patient decided on consent themselves: only they, or whom they gave a power \
+                 of attorney, may change that"
+                    .into(),
+            ));
+        }
+        if holds(Relation::Owner) || holds(Relation::Representative) {
+            return Ok(());
+        }
         match (is_patients_own(&self.by), self.withdrawn) {
             (false, _) => Ok(()),
             (true, true) => Err(Error::FailedPrecondition(

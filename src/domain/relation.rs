@@ -14,6 +14,9 @@ stored_enum! {
         /// The patient's representative: next of kin with the patient's authorisation, or a
         /// guardian (verge), serving on the group in that role.
         Representative = "representative",
+        /// A representative by the power of attorney the patient gave: whom the patient chose,
+        /// who alone besides the patient may change a consent decision the patient made.
+        Attorney = "attorney",
         /// The member responsible for the measure at hand.
         Responsible = "responsible",
         /// The plan's coordinator (koordinator): the member who runs the plan.

@@ -25,7 +25,8 @@ macro_rules! complaint_select {
         concat!(
             "SELECT c.id, c.organisation_id, c.patient_id, c.complainant, ",
             "c.representative_relation, c.kind, c.text, c.plan_id, c.learned_of, c.deadline, ",
-            "c.late, c.state, c.forwarded_to, c.decision, c.revision, c.create_time, ",
+            "c.late, c.patient_named, c.state, c.forwarded_to, c.decision, c.revision, ",
+            "c.create_time, ",
             "c.update_time, ",
             "CAST(CASE WHEN c.complainant = $2 THEN 1 ELSE 0 END AS BIGINT) AS is_complainant, ",
             "CAST(CASE WHEN c.patient_id = $1 THEN 1 ELSE 0 END AS BIGINT) AS is_patient, ",
@@ -72,7 +73,10 @@ impl Session {
         let complaint = Complaint {
             id: ResourceId::generate(),
             organisation: new.organisation.clone(),
-            patient: new.patient.clone(),
+            patient: new
+                .patient
+                .clone()
+                .ok_or_else(|| Error::internal("a complaint's patient was not resolved"))?,
             complainant: complainant.subject.clone(),
             representative: new.representative,
             kind: new.kind,
@@ -81,6 +85,7 @@ impl Session {
             learned_of: new.learned_of,
             deadline,
             late,
+            patient_named: new.patient_named,
             state: ComplaintState::Submitted,
             forwarded_to: None,
             decision: None,
@@ -91,8 +96,8 @@ impl Session {
         sqlx::query(
             "INSERT INTO complaints (id, organisation_id, patient_id, complainant, \
              representative_relation, kind, text, plan_id, learned_of, deadline, late, state, \
-             revision, create_time, update_time) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             revision, create_time, update_time, patient_named) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(complaint.id.to_string())
         .bind(complaint.organisation.as_str())
@@ -113,6 +118,7 @@ impl Session {
         .bind(complaint.revision)
         .bind(now.0)
         .bind(now.0)
+        .bind(i64::from(complaint.patient_named))
         .execute(self.conn())
         .await
         .map_err(db)?;
@@ -339,6 +345,7 @@ fn access_from_row(row: &AnyRow) -> Result<ComplaintAccessRow, Error> {
         learned_of: date("learned_of")?,
         deadline: date("deadline")?,
         late: flag("late")?,
+        patient_named: flag("patient_named")?,
         state: stored("state", ComplaintState::from_stored(&text("state")?))?,
         forwarded_to: optional("forwarded_to")?
             .map(|o| stored("organisation", OrgNumber::parse("", &o).ok()))

@@ -85,6 +85,9 @@ macro_rules! access_select {
                  AND (m.powers_end_time IS NULL OR m.powers_end_time > $4) "
             ),
             " THEN 1 ELSE 0 END AS BIGINT) AS is_representative, ",
+            "CAST(CASE WHEN ",
+            active_membership!("AND m.role = 'representative' AND m.basis = 'power_of_attorney' "),
+            " THEN 1 ELSE 0 END AS BIGINT) AS is_attorney, ",
             "(SELECT e.epoch FROM role_grants_epoch e WHERE e.id = 1) AS grants_epoch",
             plan_from!()
         )
@@ -106,6 +109,8 @@ pub struct PlanAccessRow {
     pub coordinator: bool,
     /// The caller is the patient's representative on the plan now.
     pub representative: bool,
+    /// The caller represents the patient by a power of attorney the patient gave.
+    pub attorney: bool,
     /// The role grants' epoch at the time of the query, to keep the policy fresh.
     pub grants_epoch: i64,
 }
@@ -417,6 +422,7 @@ fn access_from_row(row: &AnyRow) -> Result<PlanAccessRow, Error> {
         member: flag("is_member")?,
         coordinator: flag("is_coordinator")?,
         representative: flag("is_representative")?,
+        attorney: flag("is_attorney")?,
         grants_epoch: row.try_get("grants_epoch").map_err(db)?,
     })
 }

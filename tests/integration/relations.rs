@@ -239,7 +239,7 @@ on_both_backends! {
         let consents = server.row_count("consents").await;
         let refused = on_behalf(staff()).await.unwrap_err();
         assert_eq!(refused.code(), Code::FailedPrecondition);
-        assert!(refused.message().contains("withdrew"), "{}", refused.message());
+        assert!(refused.message().contains("the patient decided"), "{}", refused.message());
         assert_eq!(code(&on_behalf(coordinator()).await), Code::PermissionDenied);
         assert_eq!(server.row_count("consents").await, consents);
         let nav_reads = server
@@ -774,5 +774,138 @@ on_both_backends! {
         .await
         .unwrap_err();
         assert_eq!(adult.code(), Code::FailedPrecondition);
+    }
+}
+
+on_both_backends! {
+    /// Found by trying: unit staff recorded an accomplice as the patient's guardian, who then
+    /// overruled the patient's withdrawal. A decision the patient made personally is changed
+    /// only by the patient, or by whom they gave a power of attorney.
+    async fn a_representative_the_unit_recorded_cannot_overrule_the_patient(server: TestServer) {
+        let plan = world(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        let guardian = Who::Citizen(YET_ANOTHER_PATIENT);
+        add(&server, &staff(), &plan, representative(&guardian.subject(), proto::RepresentativeBasis::Guardian))
+            .await
+            .unwrap();
+        let etag = server.get_plan(&patient, &plan).await.etag;
+        server
+            .plans(Some(&patient))
+            .withdraw_consent(proto::WithdrawConsentRequest { name: plan.clone(), etag, reason: String::new() })
+            .await
+            .unwrap();
+        let decide = |who: Who| {
+            let server = server.clone();
+            let plan = plan.clone();
+            async move {
+                let etag = server.get_plan(&staff(), &plan).await.etag;
+                server
+                    .plans(Some(&who))
+                    .record_consent(proto::RecordConsentRequest {
+                        name: plan,
+                        etag,
+                        consent: Some(proto::Consent {
+                            recipients: vec![NAV.into(), SCHOOL.into()],
+                            on_behalf: Some(proto::ConsentOnBehalf {
+                                given_by: "Verge".into(),
+                                reason: "Som verge".into(),
+                            }),
+                            ..Default::default()
+                        }),
+                    })
+                    .await
+            }
+        };
+        assert_eq!(code(&decide(guardian.clone()).await), Code::FailedPrecondition);
+        let nav_reads = server
+            .plans(Some(&nav()))
+            .get_plan(proto::GetPlanRequest { name: plan.clone(), revision: 0 })
+            .await;
+        assert_eq!(code(&nav_reads), Code::NotFound);
+        // Whom the patient chose may.
+        let attorney = Who::Citizen(NEXT_OF_KIN);
+        add(&server, &patient, &plan, representative(&attorney.subject(), proto::RepresentativeBasis::PowerOfAttorney))
+            .await
+            .unwrap();
+        assert_eq!(code(&decide(attorney).await), Code::Ok);
+        // A decision of the patient's side that the patient did not make personally is the
+        // guardian's to change too.
+        assert_eq!(code(&decide(guardian).await), Code::Ok);
+    }
+}
+
+on_both_backends! {
+    /// Found by trying: next of kin, who may not see the patient's identity number, guessed it
+    /// by naming the plan in complaints with candidate numbers.
+    async fn a_complaint_does_not_reveal_the_patients_identity_number(server: TestServer) {
+        let plan = world(&server).await;
+        let kin = Who::Citizen(NEXT_OF_KIN);
+        server.add_member(&staff(), &plan, &kin, proto::MemberRole::NextOfKin).await;
+        let file = |patient_id: &str| {
+            let server = server.clone();
+            let kin = kin.clone();
+            let request = proto::FileComplaintRequest {
+                complaint: Some(proto::Complaint {
+                    organisation: MUNICIPALITY.into(),
+                    kind: proto::ComplaintKind::PlanNotFollowed as i32,
+                    text: "Planen følges ikke opp.".into(),
+                    plan: plan.clone(),
+                    learned_of: day(2026, 11, 20),
+                    ..Default::default()
+                }),
+                on_behalf_of: Some(proto::OnBehalfOf {
+                    patient_id: patient_id.into(),
+                    relation: proto::RepresentativeRelation::NextOfKin as i32,
+                }),
+            };
+            async move { server.complaints(Some(&kin)).file_complaint(request).await }
+        };
+        let wrong = file(OTHER_PATIENT).await.unwrap_err();
+        let right = file(PATIENT).await.unwrap_err();
+        assert_eq!(violated_fields(&wrong), ["on_behalf_of.patient_id"]);
+        assert_eq!(wrong.message(), right.message());
+        let filed = file("").await.unwrap().into_inner().complaint.unwrap();
+        assert_eq!(filed.patient_id, "", "the complainant learns no number they did not send");
+        let read = server
+            .complaints(Some(&Who::Citizen(PATIENT)))
+            .get_complaint(proto::GetComplaintRequest { name: filed.name })
+            .await
+            .unwrap()
+            .into_inner()
+            .complaint
+            .unwrap();
+        assert_eq!(read.patient_id, PATIENT, "the complaint concerns the plan's patient");
+    }
+}
+
+on_both_backends! {
+    /// Found by trying: personnel opened a plan, or a referral, for the citizen their own token
+    /// names; and a membership could say it began years before the plan.
+    async fn nobody_opens_a_plan_for_themselves_or_backdates_a_membership(server: TestServer) {
+        let plan = world(&server).await;
+        let staff_as_patient = Who::PersonnelWithPid("unit-staff", MUNICIPALITY, OTHER_PATIENT);
+        let created = server
+            .plans(Some(&staff_as_patient))
+            .create_plan(proto::CreatePlanRequest {
+                plan: Some(proto::Plan {
+                    organisation: MUNICIPALITY.into(),
+                    patient_id: OTHER_PATIENT.into(),
+                    patient_display_name: "Meg selv".into(),
+                    kind: proto::PlanKind::General as i32,
+                    ..Default::default()
+                }),
+            })
+            .await;
+        assert_eq!(code(&created), Code::PermissionDenied);
+        let referrer_as_patient = Who::PersonnelWithPid("discharge-nurse", HOSPITAL, OTHER_PATIENT);
+        let referred = server
+            .referrals(Some(&referrer_as_patient))
+            .create_referral(proto::CreateReferralRequest { referral: Some(referral(MUNICIPALITY)) })
+            .await;
+        assert_eq!(code(&referred), Code::PermissionDenied);
+        let mut backdated = Who::Personnel("teacher", SCHOOL).as_member(proto::MemberRole::School);
+        backdated.start_time = Some(prost_types::Timestamp { seconds: 1_577_836_800, nanos: 0 });
+        let status = add(&server, &staff(), &plan, backdated).await.unwrap_err();
+        assert_eq!(violated_fields(&status), ["member.start_time"]);
     }
 }

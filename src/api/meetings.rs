@@ -16,7 +16,7 @@ use crate::domain::meeting::{MAX_MEETING_TEXT, Meeting, video_link};
 use crate::domain::page::Page;
 use crate::domain::principal::Principal;
 use crate::domain::relation::Relation;
-use crate::domain::text::bounded;
+use crate::domain::text::{bounded, line};
 use crate::domain::time::Instant;
 use crate::domain::{Error, FieldViolation, Violations};
 use crate::proto;
@@ -87,7 +87,7 @@ fn apply(meeting: &mut Meeting, input: &proto::Meeting, paths: &[String]) -> Res
                 None => {}
             },
             "location" => {
-                if let Some(l) = v.check(bounded("meeting.location", &input.location, 200, false)) {
+                if let Some(l) = v.check(line("meeting.location", &input.location, 200, false)) {
                     meeting.location = l;
                 }
             }

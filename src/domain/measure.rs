@@ -2,7 +2,7 @@
 
 use super::date::Date;
 use super::ids::ResourceId;
-use super::text::bounded;
+use super::text::{bounded, line};
 use super::time::Instant;
 use super::{FieldViolation, stored_enum};
 
@@ -71,7 +71,7 @@ pub fn description(field: &str, text: &str) -> Result<String, FieldViolation> {
 
 /// Validates a frequency.
 pub fn frequency(field: &str, text: &str) -> Result<String, FieldViolation> {
-    bounded(field, text, MAX_FREQUENCY, false)
+    line(field, text, MAX_FREQUENCY, false)
 }
 
 /// Validates an evaluation's text.

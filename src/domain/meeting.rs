@@ -35,13 +35,17 @@ pub struct Meeting {
 /// The longest agenda or minutes accepted, in characters.
 pub const MAX_MEETING_TEXT: usize = 10_000;
 
-/// Validates a video link: an https URL of at most 500 characters, without spaces.
+/// Validates a video link: an https URL with a host, of at most 500 characters, one line of the
+/// request's text type (`text::line`) without spaces.
 pub fn video_link(field: &str, link: &str) -> Result<String, super::FieldViolation> {
-    let link = link.trim();
+    let link = super::text::line(field, link, 500, false)?;
     if link.is_empty() {
         return Ok(String::new());
     }
-    if link.len() > 500 || !link.starts_with("https://") || link.chars().any(char::is_whitespace) {
+    let host = link
+        .strip_prefix("https://")
+        .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default());
+    if host.is_none_or(str::is_empty) || link.chars().any(char::is_whitespace) {
         return Err(super::FieldViolation::new(
             field,
             "must be an https:// URL of at most 500 characters",

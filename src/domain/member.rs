@@ -5,7 +5,7 @@ use super::error::Violations;
 use super::ids::{NationalId, OrgNumber, ResourceId};
 use super::plan::display_text;
 use super::subject::{Subject, SubjectKind};
-use super::text::bounded;
+use super::text::line;
 use super::time::Instant;
 use super::{Error, FieldViolation, stored_enum};
 
@@ -204,7 +204,7 @@ impl NewMember {
             ));
         }
         let basis_reference = v
-            .check(bounded(
+            .check(line(
                 "basis_reference",
                 basis_reference,
                 MAX_BASIS_REFERENCE,

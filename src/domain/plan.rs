@@ -7,7 +7,7 @@ use super::error::{Violations, at_most};
 use super::ids::{NationalId, OrgNumber, ResourceId};
 use super::relation::Relation;
 use super::subject::Subject;
-use super::text::bounded;
+use super::text::{bounded, line};
 use super::time::Instant;
 use super::{Error, FieldViolation, stored_enum};
 
@@ -242,13 +242,13 @@ impl Contact {
     ) -> Result<Contact, Vec<FieldViolation>> {
         let mut v = Violations::default();
         let name = v.check(display_text(&format!("{field}.name"), name));
-        let role = v.check(bounded(
+        let role = v.check(line(
             &format!("{field}.role"),
             role,
             MAX_DISPLAY_NAME,
             false,
         ));
-        let organisation = v.check(bounded(
+        let organisation = v.check(line(
             &format!("{field}.organisation"),
             organisation,
             MAX_DISPLAY_NAME,
@@ -493,24 +493,8 @@ impl NewPlan {
 /// The longest display name accepted, in characters.
 pub const MAX_DISPLAY_NAME: usize = 200;
 
-/// Validates a short display text: not blank, at most `MAX_DISPLAY_NAME` characters, no control
-/// characters. Returns it trimmed.
+/// Validates a short display text: one line, not blank, at most `MAX_DISPLAY_NAME` characters.
+/// Returns it in NFC, trimmed.
 pub fn display_text(field: &str, value: &str) -> Result<String, FieldViolation> {
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
-        return Err(FieldViolation::new(field, "must not be empty"));
-    }
-    if trimmed.chars().count() > MAX_DISPLAY_NAME {
-        return Err(FieldViolation::new(
-            field,
-            format!("must be at most {MAX_DISPLAY_NAME} characters"),
-        ));
-    }
-    if trimmed.chars().any(char::is_control) {
-        return Err(FieldViolation::new(
-            field,
-            "must not contain control characters",
-        ));
-    }
-    Ok(trimmed.to_owned())
+    line(field, value, MAX_DISPLAY_NAME, true)
 }

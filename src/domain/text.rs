@@ -1,34 +1,142 @@
-//! Free text from requests: trimmed, bounded, without control characters other than line
-//! breaks and tabs. Every limit is documented on the proto field it applies to.
+//! Free text from requests: one type for every free-text field of every request. The text is
+//! normalised to Unicode NFC (so `A` + combining ring and `Å` are one letter, for lengths,
+//! comparisons, both databases and the PDF alike), trimmed, and refused when it holds control
+//! characters (tabs and line breaks only in multi-line fields; NUL never, which PostgreSQL
+//! cannot store), bidirectional overrides (which make text read otherwise than it is stored,
+//! "Trojan Source", CVE-2021-42574), or more characters than the field allows, counted after
+//! NFC. Every limit is documented on the proto field it applies to.
+
+use unicode_normalization::UnicodeNormalization;
 
 use super::FieldViolation;
 
-/// Validates free text of at most `max` characters; `required` forbids a blank one. Returns it
-/// trimmed.
+/// Whether a text may span lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lines {
+    /// One line: a name, a place, a reference.
+    One,
+    /// Several lines: the patient's words, minutes, reasons. Line breaks become `\n`.
+    Many,
+}
+
+/// The most UTF-8 bytes read per character allowed: four bytes a character, times the
+/// characters that NFC can compose into one (a letter with several combining marks). Longer
+/// input is refused before it is normalised, so the work is bounded by the field's limit.
+const BYTES_PER_CHAR: usize = 16;
+
+/// Validates free text of at most `max` characters (after NFC); `required` forbids a blank one.
+/// Returns it in NFC, trimmed, with line breaks as `\n`.
+pub fn text(
+    field: &str,
+    value: &str,
+    max: usize,
+    lines: Lines,
+    required: bool,
+) -> Result<String, FieldViolation> {
+    let too_long = || FieldViolation::new(field, format!("must be at most {max} characters"));
+    if value.len() > max.saturating_mul(BYTES_PER_CHAR) {
+        return Err(too_long());
+    }
+    let normalised: String = value.nfc().collect();
+    let normalised = match lines {
+        Lines::One => normalised,
+        Lines::Many => normalised.replace("\r\n", "\n").replace('\r', "\n"),
+    };
+    let trimmed = normalised.trim();
+    if required && trimmed.is_empty() {
+        return Err(FieldViolation::new(field, "must not be empty"));
+    }
+    if trimmed.chars().count() > max {
+        return Err(too_long());
+    }
+    let allowed_control = |c: char| lines == Lines::Many && (c == '\n' || c == '\t');
+    if trimmed
+        .chars()
+        .any(|c| c.is_control() && !allowed_control(c))
+    {
+        return Err(FieldViolation::new(
+            field,
+            match lines {
+                Lines::One => "must not contain control characters or line breaks",
+                Lines::Many => {
+                    "must not contain control characters other than tabs and line breaks"
+                }
+            },
+        ));
+    }
+    if trimmed.chars().any(is_bidi_override) {
+        return Err(FieldViolation::new(
+            field,
+            "must not contain bidirectional embeddings, overrides or isolates",
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Validates multi-line free text: `text` with `Lines::Many`.
 pub fn bounded(
     field: &str,
     value: &str,
     max: usize,
     required: bool,
 ) -> Result<String, FieldViolation> {
-    let trimmed = value.trim();
-    if required && trimmed.is_empty() {
-        return Err(FieldViolation::new(field, "must not be empty"));
+    text(field, value, max, Lines::Many, required)
+}
+
+/// Validates one line of free text: `text` with `Lines::One`.
+pub fn line(
+    field: &str,
+    value: &str,
+    max: usize,
+    required: bool,
+) -> Result<String, FieldViolation> {
+    text(field, value, max, Lines::One, required)
+}
+
+/// The bidirectional formatting characters that change how the text around them is ordered:
+/// embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069). The marks U+200E and
+/// U+200F, which right-to-left scripts need, are allowed.
+fn is_bidi_override(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_form_of_each_letter() {
+        let decomposed = "A\u{030A}se og \u{00C5}se";
+        let text = bounded("f", decomposed, 100, true).unwrap();
+        assert_eq!(text, "\u{00C5}se og \u{00C5}se");
+        // Lengths count letters after composition: five decomposed letters fit in five.
+        assert!(line("f", &"a\u{0301}".repeat(5), 5, true).is_ok());
+        assert!(line("f", "Sámi Čđŋšŧž", 11, true).is_ok());
     }
-    if trimmed.chars().count() > max {
-        return Err(FieldViolation::new(
-            field,
-            format!("must be at most {max} characters"),
-        ));
+
+    #[test]
+    fn control_characters_by_kind_of_field() {
+        for bad in ["a\u{0}b", "a\u{1b}b", "a\u{7f}b", "a\u{85}b"] {
+            assert!(line("f", bad, 10, true).is_err(), "{bad:?}");
+            assert!(bounded("f", bad, 10, true).is_err(), "{bad:?}");
+        }
+        assert!(line("f", "a\nb", 10, true).is_err());
+        assert!(line("f", "a\tb", 10, true).is_err());
+        assert_eq!(
+            bounded("f", "a\r\nb\rc\td", 10, true).unwrap(),
+            "a\nb\nc\td"
+        );
+        assert!(line("f", "abc\u{202E}fed", 10, true).is_err());
+        assert!(line("f", "\u{200F}שלום", 10, true).is_ok());
     }
-    if trimmed
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
-    {
-        return Err(FieldViolation::new(
-            field,
-            "must not contain control characters",
-        ));
+
+    #[test]
+    fn blank_long_and_huge() {
+        assert!(line("f", "   ", 10, true).is_err());
+        assert_eq!(line("f", "   ", 10, false).unwrap(), "");
+        assert!(line("f", &"ø".repeat(11), 10, true).is_err());
+        assert!(line("f", &"ø".repeat(10), 10, true).is_ok());
+        let err = line("f", &"x".repeat(1_000_000), 10, true).unwrap_err();
+        assert_eq!(err.description, "must be at most 10 characters");
     }
-    Ok(trimmed.to_owned())
 }

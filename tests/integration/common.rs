@@ -879,3 +879,10 @@ impl TestServer {
             .map(|r| r.into_inner().measure.unwrap())
     }
 }
+
+/// The text of a PDF, page by page joined.
+pub fn pdf_text(bytes: &[u8]) -> String {
+    let document = lopdf::Document::load_mem(bytes).expect("a PDF that opens");
+    let pages: Vec<u32> = document.get_pages().keys().copied().collect();
+    document.extract_text(&pages).expect("text in the PDF")
+}

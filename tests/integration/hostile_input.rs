@@ -176,3 +176,89 @@ on_both_backends! {
         }
     }
 }
+
+on_both_backends! {
+    /// Instance 2: a NUL in `video_link` was stored on SQLite and INTERNAL on PostgreSQL, and ESC
+    /// and DEL were stored on both. Every text field now goes through one text type.
+    async fn text_means_the_same_on_both_databases(server: TestServer) {
+        let (plan, _) = world(&server).await;
+        let meetings = server.row_count("meetings").await;
+        for (field, link, location) in [
+            ("meeting.video_link", "https://meet.example.no/rom\u{0}x", "Helsehuset"),
+            ("meeting.video_link", "https://meet.example.no/rom\u{1b}x", "Helsehuset"),
+            ("meeting.video_link", "https://meet.example.no/rom\u{7f}x", "Helsehuset"),
+            ("meeting.video_link", "https://", "Helsehuset"),
+            ("meeting.location", "https://meet.example.no/rom", "Helse\u{0}huset"),
+            ("meeting.location", "https://meet.example.no/rom", "Helse\u{202e}huset"),
+        ] {
+            let status = server
+                .members(Some(&coordinator()))
+                .create_meeting(proto::CreateMeetingRequest {
+                    parent: plan.clone(),
+                    meeting: Some(proto::Meeting {
+                        start_time: Some(prost_types::Timestamp { seconds: 1_800_000_000, nanos: 0 }),
+                        location: location.into(),
+                        video_link: link.into(),
+                        ..Default::default()
+                    }),
+                })
+                .await
+                .unwrap_err();
+            assert_eq!(violated_fields(&status), [field], "{link:?} {location:?}");
+        }
+        assert_eq!(server.row_count("meetings").await, meetings);
+    }
+}
+
+on_both_backends! {
+    /// Instance 3: a section written in decomposed Unicode (`A` + combining ring) printed `A?`
+    /// in the PDF. Text is stored in NFC.
+    async fn decomposed_letters_are_stored_and_printed_as_one(server: TestServer) {
+        let (plan, _) = world(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        let written = server
+            .update_plan(&patient, &patient, &plan, &["sections.important_to_me"], |p| {
+                p.sections.get_or_insert_default().important_to_me =
+                    "A\u{030a}se og O\u{0308}ystein\r\nkommer".into();
+            })
+            .await
+            .unwrap();
+        let stored = written.sections.unwrap().important_to_me;
+        assert_eq!(stored, "\u{00c5}se og \u{00d6}ystein\nkommer");
+        let pdf = server
+            .plans(Some(&patient))
+            .export_plan(proto::ExportPlanRequest { name: plan })
+            .await
+            .unwrap()
+            .into_inner()
+            .content;
+        let text = pdf_text(&pdf);
+        assert!(text.contains("\u{00c5}se og \u{00d6}ystein"), "{text}");
+    }
+}
+
+on_both_backends! {
+    /// Instance 4: a patient with birth month 13 and right control digits got a plan.
+    async fn identity_numbers_need_a_real_birth_date(server: TestServer) {
+        world(&server).await;
+        let plans = server.row_count("plans").await;
+        for number in ["15138013453", "30028010091", "29020000064"] {
+            let status = server
+                .plans(Some(&staff()))
+                .create_plan(proto::CreatePlanRequest {
+                    plan: Some(proto::Plan {
+                        organisation: MUNICIPALITY.into(),
+                        patient_id: number.into(),
+                        patient_display_name: "Kari".into(),
+                        kind: proto::PlanKind::General as i32,
+                        ..Default::default()
+                    }),
+                })
+                .await
+                .unwrap_err();
+            assert_eq!(violated_fields(&status), ["plan.patient_id"], "{number}");
+            assert!(!status.message().contains(number));
+        }
+        assert_eq!(server.row_count("plans").await, plans);
+    }
+}

@@ -71,13 +71,6 @@ async fn cast(server: &TestServer, kind: proto::PlanKind) -> Cast {
     }
 }
 
-/// The text of a PDF, page by page joined.
-fn pdf_text(bytes: &[u8]) -> String {
-    let document = lopdf::Document::load_mem(bytes).expect("a PDF that opens");
-    let pages: Vec<u32> = document.get_pages().keys().copied().collect();
-    document.extract_text(&pages).expect("text in the PDF")
-}
-
 on_both_backends! {
     async fn a_plan_is_filled_in_followed_up_consented_signed_exported_and_closed(server: TestServer) {
         let c = cast(&server, proto::PlanKind::General).await;

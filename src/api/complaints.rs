@@ -14,7 +14,7 @@ use crate::domain::complaint::{
 use crate::domain::date::Date;
 use crate::domain::ids::{NationalId, OrgNumber, ResourceId};
 use crate::domain::organisation::{OrgKind, OrgRole};
-use crate::domain::page::Page;
+use crate::domain::page::{Page, Scope};
 use crate::domain::principal::Principal;
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
@@ -352,7 +352,18 @@ impl ComplaintService for ComplaintApi {
         let who = principal(&request)?;
         let req = request.get_ref();
         let mut v = Violations::default();
-        let page = v.check_all(Page::parse(req.page_size, &req.page_token));
+        let page = v.check_all(Page::parse(
+            req.page_size,
+            &req.page_token,
+            Scope::of(
+                "ListComplaints",
+                "",
+                &format!(
+                    "awaiting_organisation={};waiting_longer_than_days={}",
+                    req.awaiting_organisation, req.waiting_longer_than_days
+                ),
+            ),
+        ));
         let days = v.check(match req.waiting_longer_than_days {
             0 => Ok(None),
             d @ 1..=3650 => Ok(Some(i64::from(d))),

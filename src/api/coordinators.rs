@@ -10,7 +10,7 @@ use crate::domain::coordinator::{Assignment, CoordinatorWish, NewAssignment};
 use crate::domain::date::Date;
 use crate::domain::goal::reason;
 use crate::domain::member::{MemberRole, NewMember};
-use crate::domain::page::{MAX_PAGE_SIZE, Page};
+use crate::domain::page::{MAX_PAGE_SIZE, Page, Scope};
 use crate::domain::plan::{Plan, PlanStatus};
 use crate::domain::principal::Principal;
 use crate::domain::relation::Relation;
@@ -272,7 +272,15 @@ impl CoordinatorService for CoordinatorApi {
         let who = principal(&request)?;
         let req = request.get_ref();
         let mut v = Violations::default();
-        let page = v.check_all(Page::parse(req.page_size, &req.page_token));
+        let page = v.check_all(Page::parse(
+            req.page_size,
+            &req.page_token,
+            Scope::of(
+                "ListCoordinatorAssignments",
+                &req.parent,
+                &format!("view={}", req.view),
+            ),
+        ));
         let parent = if req.parent.is_empty() {
             None
         } else {
@@ -384,10 +392,7 @@ impl CoordinatorService for CoordinatorApi {
                 let mut rows = Vec::new();
                 let mut after = None;
                 loop {
-                    let all = Page {
-                        size: MAX_PAGE_SIZE,
-                        after,
-                    };
+                    let all = Page::unscoped(MAX_PAGE_SIZE, after);
                     let mut batch = session
                         .list_plans(
                             &only_coordinator,

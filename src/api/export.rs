@@ -45,10 +45,7 @@ pub async fn export(
     let now = Instant::now();
     let goals = session.list_goals(plan.id, None).await?;
     let measures = session.list_measures(plan.id, None).await?;
-    let all = Page {
-        size: MAX_PAGE_SIZE,
-        after: None,
-    };
+    let all = Page::unscoped(MAX_PAGE_SIZE, None);
     let members = session.list_members(plan.id, false, all, now).await?;
     let member_name = |id: ResourceId| {
         members

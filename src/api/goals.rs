@@ -11,7 +11,7 @@ use crate::domain::goal::{
 };
 use crate::domain::ids::ResourceId;
 use crate::domain::mask;
-use crate::domain::page::Page;
+use crate::domain::page::{Page, Scope};
 use crate::domain::principal::Principal;
 use crate::domain::text::bounded;
 use crate::domain::time::Instant;
@@ -247,7 +247,11 @@ impl GoalService for GoalApi {
         let req = request.get_ref();
         let mut v = Violations::default();
         let plan = v.check(plan_name("parent", &req.parent));
-        let page = v.check_all(Page::parse(req.page_size, &req.page_token));
+        let page = v.check_all(Page::parse(
+            req.page_size,
+            &req.page_token,
+            Scope::of("ListGoals", &req.parent, ""),
+        ));
         let (Some(plan), Some(page)) = (plan, page) else {
             return Err(v.into_error().into());
         };

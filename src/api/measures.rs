@@ -15,7 +15,7 @@ use crate::domain::measure::{
     Evaluation, Measure, MeasurePatch, NewMeasure, check_period, description, evaluation_text,
     frequency,
 };
-use crate::domain::page::Page;
+use crate::domain::page::{Page, Scope};
 use crate::domain::principal::Principal;
 use crate::domain::time::Instant;
 use crate::domain::{Error, FieldViolation, Violations};
@@ -289,7 +289,11 @@ impl MeasureService for MeasureApi {
         let req = request.get_ref();
         let mut v = Violations::default();
         let plan = v.check(plan_name("parent", &req.parent));
-        let page = v.check_all(Page::parse(req.page_size, &req.page_token));
+        let page = v.check_all(Page::parse(
+            req.page_size,
+            &req.page_token,
+            Scope::of("ListMeasures", &req.parent, ""),
+        ));
         let (Some(plan), Some(page)) = (plan, page) else {
             return Err(v.into_error().into());
         };

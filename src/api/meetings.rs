@@ -13,7 +13,7 @@ use crate::domain::ids::ResourceId;
 use crate::domain::limits::Holding;
 use crate::domain::mask;
 use crate::domain::meeting::{MAX_MEETING_TEXT, Meeting, video_link};
-use crate::domain::page::Page;
+use crate::domain::page::{Page, Scope};
 use crate::domain::principal::Principal;
 use crate::domain::relation::Relation;
 use crate::domain::text::{bounded, line};
@@ -253,7 +253,11 @@ impl Context {
     ) -> Result<proto::ListMeetingsResponse, Error> {
         let mut v = Violations::default();
         let plan = v.check(plan_name("parent", &req.parent));
-        let page = v.check_all(Page::parse(req.page_size, &req.page_token));
+        let page = v.check_all(Page::parse(
+            req.page_size,
+            &req.page_token,
+            Scope::of("ListMeetings", &req.parent, ""),
+        ));
         let (Some(plan), Some(page)) = (plan, page) else {
             return Err(v.into_error());
         };
@@ -338,7 +342,12 @@ impl Context {
         who: &Principal,
         req: &proto::ListMyPlansRequest,
     ) -> Result<proto::ListMyPlansResponse, Error> {
-        let page = Page::parse(req.page_size, &req.page_token).map_err(Error::InvalidArgument)?;
+        let page = Page::parse(
+            req.page_size,
+            &req.page_token,
+            Scope::of("ListMyPlans", "", ""),
+        )
+        .map_err(Error::InvalidArgument)?;
         let now = Instant::now();
         let mut session = self.store.read().await?;
         let filter = self.guard.read_filter(&mut session, Object::Plan).await?;

@@ -11,7 +11,7 @@ use super::{Context, principal};
 use crate::auth::{Action, Object, Relation};
 use crate::domain::date::Date;
 use crate::domain::member::{Member, MemberRole, NewMember};
-use crate::domain::page::Page;
+use crate::domain::page::{Page, Scope};
 use crate::domain::plan::PlanStatus;
 use crate::domain::subject::{Subject, SubjectKind};
 use crate::domain::time::Instant;
@@ -216,7 +216,15 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
         let req = request.get_ref();
         let mut v = Violations::default();
         let plan = v.check(plan_name("parent", &req.parent));
-        let page = v.check_all(Page::parse(req.page_size, &req.page_token));
+        let page = v.check_all(Page::parse(
+            req.page_size,
+            &req.page_token,
+            Scope::of(
+                "ListMembers",
+                &req.parent,
+                &format!("show_ended={}", req.show_ended),
+            ),
+        ));
         let (Some(plan), Some(page)) = (plan, page) else {
             return Err(v.into_error().into());
         };

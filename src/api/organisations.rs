@@ -8,7 +8,7 @@ use super::convert::{
 use super::{Context, principal};
 use crate::auth::{Action, Object};
 use crate::domain::organisation::{Organisation, RoleGrant};
-use crate::domain::page::Page;
+use crate::domain::page::{Page, Scope};
 use crate::domain::subject::{Subject, SubjectKind};
 use crate::domain::time::Instant;
 use crate::domain::{Error, FieldViolation, Violations};
@@ -176,7 +176,11 @@ impl OrganisationService for OrganisationApi {
         let req = request.get_ref();
         let mut v = Violations::default();
         let organisation = v.check(organisation_name("parent", &req.parent));
-        let page = v.check_all(Page::parse(req.page_size, &req.page_token));
+        let page = v.check_all(Page::parse(
+            req.page_size,
+            &req.page_token,
+            Scope::of("ListRoleGrants", &req.parent, ""),
+        ));
         let (Some(organisation), Some(page)) = (organisation, page) else {
             return Err(v.into_error().into());
         };

@@ -14,7 +14,7 @@ use crate::domain::error::at_most;
 use crate::domain::goal::reason;
 use crate::domain::mask;
 use crate::domain::organisation::{OrgKind, OrgRole};
-use crate::domain::page::Page;
+use crate::domain::page::{Page, Scope};
 use crate::domain::plan::{
     Contact, MAX_CONTACTS, NewConsent, NewPlan, Plan, PlanStatus, Section, Signature, display_text,
     section_text,
@@ -187,6 +187,27 @@ fn apply_update(
         .iter()
         .map(|(path, _)| format!("{path} updated"))
         .collect())
+}
+
+/// The query a ListPlans page belongs to: its statuses (as a set) and whether only overdue
+/// reviews.
+fn list_scope(req: &proto::ListPlansRequest) -> Scope {
+    let mut statuses: Vec<i32> = req
+        .statuses
+        .iter()
+        .take(PlanStatus::ALL.len() + 1)
+        .copied()
+        .collect();
+    statuses.sort_unstable();
+    statuses.dedup();
+    Scope::of(
+        "ListPlans",
+        "",
+        &format!(
+            "statuses={statuses:?};review_overdue={}",
+            req.review_overdue
+        ),
+    )
 }
 
 /// The policy action that moves a plan to `to`.
@@ -365,7 +386,7 @@ impl PlanService for PlanApi {
         let who = principal(&request)?;
         let req = request.get_ref();
         let mut v = Violations::default();
-        let page = v.check_all(Page::parse(req.page_size, &req.page_token));
+        let page = v.check_all(Page::parse(req.page_size, &req.page_token, list_scope(req)));
         let mut statuses = Vec::new();
         let given = v
             .check(at_most("statuses", &req.statuses, PlanStatus::ALL.len()))
@@ -562,7 +583,11 @@ impl PlanService for PlanApi {
         let req = request.get_ref();
         let mut v = Violations::default();
         let plan = v.check(plan_name("parent", &req.parent));
-        let page = v.check_all(Page::parse(req.page_size, &req.page_token));
+        let page = v.check_all(Page::parse(
+            req.page_size,
+            &req.page_token,
+            Scope::of("ListConsents", &req.parent, ""),
+        ));
         let (Some(plan), Some(page)) = (plan, page) else {
             return Err(v.into_error().into());
         };
@@ -685,7 +710,11 @@ impl PlanService for PlanApi {
         let req = request.get_ref();
         let mut v = Violations::default();
         let plan = v.check(plan_name("parent", &req.parent));
-        let page = v.check_all(Page::parse(req.page_size, &req.page_token));
+        let page = v.check_all(Page::parse(
+            req.page_size,
+            &req.page_token,
+            Scope::of("ListPlanRevisions", &req.parent, ""),
+        ));
         let (Some(plan), Some(page)) = (plan, page) else {
             return Err(v.into_error().into());
         };

@@ -11,7 +11,7 @@ use crate::domain::goal::{NewGoal, reason};
 use crate::domain::ids::ResourceId;
 use crate::domain::member::{MemberRole, NewMember};
 use crate::domain::organisation::{OrgKind, OrgRole};
-use crate::domain::page::Page;
+use crate::domain::page::{Page, Scope};
 use crate::domain::plan::{NewConsent, NewPlan, PlanKind, PlanStatus};
 use crate::domain::referral::{NewReferral, Referral, ReferralStatus};
 use crate::domain::relation::Relation;
@@ -238,7 +238,12 @@ impl ReferralService for ReferralApi {
     ) -> Result<Response<proto::ListReferralsResponse>, Status> {
         let who = principal(&request)?;
         let req = request.get_ref();
-        let page = Page::parse(req.page_size, &req.page_token).map_err(Error::InvalidArgument)?;
+        let page = Page::parse(
+            req.page_size,
+            &req.page_token,
+            Scope::of("ListReferrals", "", ""),
+        )
+        .map_err(Error::InvalidArgument)?;
         let now = Instant::now();
         let mut session = self.0.store.read().await?;
         // Each side reads through its own object: the sender's roles in the health trust they

@@ -262,3 +262,51 @@ on_both_backends! {
         assert_eq!(server.row_count("plans").await, plans);
     }
 }
+
+on_both_backends! {
+    /// Instance 5: a ListPlans page token, reused with a filter added, was accepted. A token
+    /// continues only the query it came from: the same RPC, parent and filters.
+    async fn a_page_token_continues_only_its_own_query(server: TestServer) {
+        let (plan, _) = world(&server).await;
+        server.create_plan(&staff(), MUNICIPALITY, OTHER_PATIENT).await;
+        let first = server
+            .plans(Some(&staff()))
+            .list_plans(proto::ListPlansRequest { page_size: 1, ..Default::default() })
+            .await
+            .unwrap()
+            .into_inner();
+        let token = first.next_page_token;
+        assert!(!token.is_empty());
+        // The same query continues, whatever the page size.
+        let second = server
+            .plans(Some(&staff()))
+            .list_plans(proto::ListPlansRequest { page_size: 5, page_token: token.clone(), ..Default::default() })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(second.plans.len(), 1);
+        let filtered = server
+            .plans(Some(&staff()))
+            .list_plans(proto::ListPlansRequest {
+                page_size: 1,
+                page_token: token.clone(),
+                statuses: vec![proto::PlanStatus::Active as i32],
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(violated_fields(&filtered), ["page_token"]);
+        let elsewhere = server
+            .members(Some(&staff()))
+            .list_members(proto::ListMembersRequest { parent: plan, page_size: 1, page_token: token.clone(), ..Default::default() })
+            .await
+            .unwrap_err();
+        assert_eq!(violated_fields(&elsewhere), ["page_token"]);
+        let complaints = server
+            .complaints(Some(&staff()))
+            .list_complaints(proto::ListComplaintsRequest { page_token: token, ..Default::default() })
+            .await
+            .unwrap_err();
+        assert_eq!(violated_fields(&complaints), ["page_token"]);
+    }
+}

@@ -407,7 +407,7 @@ on_both_backends! {
         let hospital = samvirke::domain::ids::OrgNumber::parse("org", HOSPITAL).unwrap();
         let mut session = server.store.write().await.unwrap();
         let grants = session
-            .list_grants(&hospital, samvirke::domain::page::Page { size: 10, after: None })
+            .list_grants(&hospital, samvirke::domain::page::Page::unscoped(10, None))
             .await
             .unwrap();
         let grant = grants.iter().find(|g| g.subject.as_stored() == referrer().subject()).unwrap();

@@ -2,6 +2,8 @@
 //! snapshot each revision keeps, and writing that revision. One place, so the current plan, a
 //! past revision and the export agree.
 
+use std::collections::BTreeMap;
+
 use prost::Message;
 
 use super::convert::{
@@ -17,7 +19,7 @@ use crate::domain::plan::{Consent, Plan, Section};
 use crate::domain::principal::Principal;
 use crate::domain::time::Instant;
 use crate::proto;
-use crate::store::{NewRevision, Session};
+use crate::store::{ItemKind, ItemVersion, NewRevision, Session};
 
 /// The plan on the wire; the patient's identity number only when `show_identity`.
 pub fn encode_plan(plan: &Plan, show_identity: bool) -> proto::Plan {
@@ -185,27 +187,193 @@ pub async fn current(
     })
 }
 
-/// A stored snapshot as the caller may see it.
-pub fn decode_snapshot(bytes: &[u8], show_identity: bool) -> Result<proto::GetPlanResponse, Error> {
-    let mut snapshot = proto::GetPlanResponse::decode(bytes).map_err(Error::internal)?;
-    if !show_identity {
-        if let Some(plan) = snapshot.plan.as_mut() {
-            plan.patient_id.clear();
-        }
-        let hide = |author: &mut String| *author = shown_subject(author, false);
-        for goal in &mut snapshot.goals {
-            goal.adjustments
-                .iter_mut()
-                .for_each(|a| hide(&mut a.author));
-        }
-        for measure in &mut snapshot.measures {
-            measure
-                .evaluations
-                .iter_mut()
-                .for_each(|e| hide(&mut e.author));
-        }
+/// Hides what a caller who may not see identities must not: the patient's number, and citizen
+/// authors of adjustments and evaluations.
+fn hide_identities(snapshot: &mut proto::GetPlanResponse, show_identity: bool) {
+    if show_identity {
+        return;
     }
-    Ok(snapshot)
+    if let Some(plan) = snapshot.plan.as_mut() {
+        plan.patient_id.clear();
+    }
+    let hide = |author: &mut String| *author = shown_subject(author, false);
+    for goal in &mut snapshot.goals {
+        goal.adjustments
+            .iter_mut()
+            .for_each(|a| hide(&mut a.author));
+    }
+    for measure in &mut snapshot.measures {
+        measure
+            .evaluations
+            .iter_mut()
+            .for_each(|e| hide(&mut e.author));
+    }
+}
+
+/// The last segment of a resource name: an item's id within its plan.
+fn item_id(name: &str) -> String {
+    name.rsplit('/').next().unwrap_or_default().to_owned()
+}
+
+/// The items of a plan as the history stores them: the plan's own fields (without the
+/// revision and update time every change moves), each goal and measure without their trails,
+/// and each adjustment and evaluation on its own, so a change stores only what it changed.
+fn items(snapshot: &proto::GetPlanResponse) -> Vec<ItemVersion> {
+    let mut items = Vec::new();
+    if let Some(plan) = &snapshot.plan {
+        let own = proto::Plan {
+            revision: 0,
+            update_time: None,
+            ..plan.clone()
+        };
+        items.push(ItemVersion {
+            kind: ItemKind::Plan,
+            item_id: item_id(&plan.name),
+            parent_id: String::new(),
+            state: Some(own.encode_to_vec()),
+        });
+    }
+    for goal in &snapshot.goals {
+        let id = item_id(&goal.name);
+        for (i, a) in goal.adjustments.iter().enumerate() {
+            items.push(ItemVersion {
+                kind: ItemKind::GoalAdjustment,
+                item_id: format!("{id}/{i}"),
+                parent_id: id.clone(),
+                state: Some(a.encode_to_vec()),
+            });
+        }
+        let own = proto::Goal {
+            adjustments: Vec::new(),
+            ..goal.clone()
+        };
+        items.push(ItemVersion {
+            kind: ItemKind::Goal,
+            item_id: id,
+            parent_id: String::new(),
+            state: Some(own.encode_to_vec()),
+        });
+    }
+    for measure in &snapshot.measures {
+        let id = item_id(&measure.name);
+        for (i, e) in measure.evaluations.iter().enumerate() {
+            items.push(ItemVersion {
+                kind: ItemKind::MeasureEvaluation,
+                item_id: format!("{id}/{i}"),
+                parent_id: id.clone(),
+                state: Some(e.encode_to_vec()),
+            });
+        }
+        let own = proto::Measure {
+            evaluations: Vec::new(),
+            ..measure.clone()
+        };
+        items.push(ItemVersion {
+            kind: ItemKind::Measure,
+            item_id: id,
+            parent_id: String::new(),
+            state: Some(own.encode_to_vec()),
+        });
+    }
+    items
+}
+
+/// The plan as it was at `revision`, as the caller may see it; `None` when it has no such
+/// revision. Rebuilt from the latest version of every item at or before it, or read from the
+/// full snapshot of a revision written before the history stored items.
+pub async fn plan_at(
+    session: &mut Session,
+    plan: ResourceId,
+    revision: i64,
+    show_identity: bool,
+) -> Result<Option<proto::GetPlanResponse>, Error> {
+    let Some((time, snapshot)) = session.revision_at(plan, revision).await? else {
+        return Ok(None);
+    };
+    let mut rebuilt = if snapshot.is_empty() {
+        rebuild(
+            session.item_versions_until(plan, revision).await?,
+            revision,
+            time,
+        )?
+    } else {
+        proto::GetPlanResponse::decode(snapshot.as_slice()).map_err(Error::internal)?
+    };
+    hide_identities(&mut rebuilt, show_identity);
+    Ok(Some(rebuilt))
+}
+
+/// The plan from its item versions, oldest first: the latest state of every item not deleted.
+fn rebuild(
+    versions: Vec<ItemVersion>,
+    revision: i64,
+    time: Instant,
+) -> Result<proto::GetPlanResponse, Error> {
+    let mut latest: BTreeMap<(&'static str, String), ItemVersion> = BTreeMap::new();
+    for v in versions {
+        latest.insert((v.kind.as_str(), v.item_id.clone()), v);
+    }
+    fn decode(v: &ItemVersion) -> Option<&[u8]> {
+        v.state.as_deref()
+    }
+    let of_kind = |kind: ItemKind| {
+        let mut found: Vec<&ItemVersion> = latest
+            .values()
+            .filter(|v| v.kind == kind && v.state.is_some())
+            .collect();
+        // Adjustments and evaluations in the order they were made; items by id, which is time.
+        found.sort_by_key(|v| {
+            let index = v
+                .item_id
+                .rsplit('/')
+                .next()
+                .and_then(|i| i.parse::<u64>().ok());
+            (v.parent_id.clone(), index, v.item_id.clone())
+        });
+        found
+    };
+    let mut plan = of_kind(ItemKind::Plan)
+        .first()
+        .and_then(|v| decode(v))
+        .map(proto::Plan::decode)
+        .transpose()
+        .map_err(Error::internal)?
+        .ok_or_else(|| Error::internal("a revision's history holds no plan"))?;
+    plan.revision = revision;
+    plan.update_time = Some(timestamp(time));
+    let mut goals = Vec::new();
+    for v in of_kind(ItemKind::Goal) {
+        let mut goal =
+            proto::Goal::decode(decode(v).unwrap_or_default()).map_err(Error::internal)?;
+        for a in of_kind(ItemKind::GoalAdjustment) {
+            if a.parent_id == v.item_id {
+                goal.adjustments.push(
+                    proto::GoalAdjustment::decode(decode(a).unwrap_or_default())
+                        .map_err(Error::internal)?,
+                );
+            }
+        }
+        goals.push(goal);
+    }
+    let mut measures = Vec::new();
+    for v in of_kind(ItemKind::Measure) {
+        let mut measure =
+            proto::Measure::decode(decode(v).unwrap_or_default()).map_err(Error::internal)?;
+        for e in of_kind(ItemKind::MeasureEvaluation) {
+            if e.parent_id == v.item_id {
+                measure.evaluations.push(
+                    proto::Evaluation::decode(decode(e).unwrap_or_default())
+                        .map_err(Error::internal)?,
+                );
+            }
+        }
+        measures.push(measure);
+    }
+    Ok(proto::GetPlanResponse {
+        plan: Some(plan),
+        goals,
+        measures,
+    })
 }
 
 /// A change to a plan under way: begun by taking the plan's next history revision (which also
@@ -250,8 +418,44 @@ impl Change {
         let snapshot = current(session, access.plan.id, true).await?;
         let relations = access.relation_names();
         let change = revision_of(access, who, &relations, changes, false);
+        // Only what changed since the history's latest version of each item is stored.
+        let latest: BTreeMap<(&'static str, String), (ItemKind, String)> = session
+            .latest_item_digests(access.plan.id)
+            .await?
+            .into_iter()
+            .map(|(kind, id, digest)| ((kind.as_str(), id), (kind, digest)))
+            .collect();
+        let now_held = items(&snapshot);
+        let mut changed: Vec<ItemVersion> = now_held
+            .iter()
+            .filter(|item| {
+                latest
+                    .get(&(item.kind.as_str(), item.item_id.clone()))
+                    .is_none_or(|(_, digest)| *digest != item.digest())
+            })
+            .cloned()
+            .collect();
+        for ((_, id), (kind, digest)) in &latest {
+            let still = now_held.iter().any(|i| i.kind == *kind && i.item_id == *id);
+            if !still && !digest.is_empty() {
+                changed.push(ItemVersion {
+                    kind: *kind,
+                    item_id: id.clone(),
+                    parent_id: String::new(),
+                    state: None,
+                });
+            }
+        }
         session
-            .insert_revision(&change, self.revision, snapshot.encode_to_vec(), now)
+            .insert_item_versions(
+                &access.plan.organisation,
+                access.plan.id,
+                self.revision,
+                &changed,
+            )
+            .await?;
+        session
+            .insert_revision(&change, self.revision, Vec::new(), now)
             .await?;
         session.load_plan(access.plan.id).await
     }

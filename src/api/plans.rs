@@ -6,7 +6,7 @@ use super::convert::{
     optional_date, plan_item, plan_kind, plan_name, plan_status_in, required_etag, shown_subject,
     timestamp,
 };
-use super::document::{Change, current, decode_snapshot, encode_consent, encode_plan};
+use super::document::{Change, current, encode_consent, encode_plan, plan_at};
 use super::{Context, principal};
 use crate::auth::{Action, Object, PlanAccess};
 use crate::domain::date::Date;
@@ -370,11 +370,9 @@ impl PlanService for PlanApi {
         let response = if req.revision == 0 {
             current(&mut session, id, show).await?
         } else {
-            let bytes = session
-                .revision_snapshot(id, req.revision)
+            plan_at(&mut session, id, req.revision, show)
                 .await?
-                .ok_or(Error::NotFound("revision"))?;
-            decode_snapshot(&bytes, show)?
+                .ok_or(Error::NotFound("revision"))?
         };
         Ok(Response::new(response))
     }

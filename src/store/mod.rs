@@ -36,7 +36,7 @@ pub use complaints::{ComplaintAccessRow, ComplaintListFilter};
 pub use measures::check_measure_revision;
 pub use plans::{PlanAccessRow, PlanListFilter, ReadFilter, check_plan_version};
 pub use referrals::ReferralAccessRow;
-pub use revisions::{NewRevision, RevisionRow};
+pub use revisions::{ItemKind, ItemVersion, NewRevision, RevisionRow};
 
 /// Which database the store runs on, chosen by the URL's scheme.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

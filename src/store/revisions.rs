@@ -1,13 +1,13 @@
-//! The plan's history: one row per revision, with who made it, what changed, and the plan as it
-//! then was.
+//! The plan's history: one row per revision, with who made it and what changed, and the
+//! versions of the items each revision changed, from which any revision is rebuilt.
 
 use sqlx::Row;
 
 use super::{Session, db, stored};
-use crate::domain::Error;
 use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::page::Page;
 use crate::domain::time::Instant;
+use crate::domain::{Error, stored_enum};
 
 /// One revision of a plan's history, without its snapshot.
 #[derive(Debug)]
@@ -129,21 +129,156 @@ impl Session {
             })
             .collect()
     }
+}
 
-    /// The snapshot of one revision of the plan; `None` when there is no such revision.
+stored_enum! {
+    /// What kind of item of a plan a history version holds.
+    ItemKind {
+        Plan = "plan",
+        Goal = "goal",
+        GoalAdjustment = "goal_adjustment",
+        Measure = "measure",
+        MeasureEvaluation = "measure_evaluation",
+    }
+}
+
+/// One version of one item of a plan, as a revision wrote it.
+#[derive(Clone, Debug)]
+pub struct ItemVersion {
+    /// What kind of item.
+    pub kind: ItemKind,
+    /// The item's id within the plan (for adjustments and evaluations, `{parent}/{index}`).
+    pub item_id: String,
+    /// The goal or measure an adjustment or evaluation belongs to; empty otherwise.
+    pub parent_id: String,
+    /// The item's encoded state; `None` when the revision deleted it.
+    pub state: Option<Vec<u8>>,
+}
+
+impl ItemVersion {
+    /// The digest that tells whether the item changed: SHA-256 of its state, empty when deleted.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        match &self.state {
+            Some(state) => Sha256::digest(state)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+            None => String::new(),
+        }
+    }
+}
+
+impl Session {
+    /// The digest of the latest version of every item of `plan` the history holds, by kind and
+    /// item id; empty for deleted items.
     #[tracing::instrument(skip_all)]
-    pub async fn revision_snapshot(
+    pub async fn latest_item_digests(
+        &mut self,
+        plan: ResourceId,
+    ) -> Result<Vec<(ItemKind, String, String)>, Error> {
+        let rows = sqlx::query(
+            "SELECT v.kind, v.item_id, v.digest FROM plan_item_versions v WHERE v.plan_id = $1 \
+             AND v.revision = (SELECT MAX(w.revision) FROM plan_item_versions w \
+             WHERE w.plan_id = v.plan_id AND w.kind = v.kind AND w.item_id = v.item_id)",
+        )
+        .bind(plan.to_string())
+        .fetch_all(self.conn())
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|row| {
+                let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
+                Ok((
+                    stored("item kind", ItemKind::from_stored(&text("kind")?))?,
+                    text("item_id")?,
+                    text("digest")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Writes the versions a revision made.
+    #[tracing::instrument(skip_all)]
+    pub async fn insert_item_versions(
+        &mut self,
+        organisation: &OrgNumber,
+        plan: ResourceId,
+        revision: i64,
+        versions: &[ItemVersion],
+    ) -> Result<(), Error> {
+        for v in versions {
+            sqlx::query(
+                "INSERT INTO plan_item_versions (id, organisation_id, plan_id, revision, kind, \
+                 item_id, parent_id, digest, state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(ResourceId::generate().to_string())
+            .bind(organisation.as_str())
+            .bind(plan.to_string())
+            .bind(revision)
+            .bind(v.kind.as_str())
+            .bind(v.item_id.as_str())
+            .bind(v.parent_id.as_str())
+            .bind(v.digest())
+            .bind(v.state.clone())
+            .execute(self.conn())
+            .await
+            .map_err(db)?;
+        }
+        Ok(())
+    }
+
+    /// Every version of `plan`'s items at or before `revision`, oldest first.
+    #[tracing::instrument(skip_all)]
+    pub async fn item_versions_until(
         &mut self,
         plan: ResourceId,
         revision: i64,
-    ) -> Result<Option<Vec<u8>>, Error> {
-        sqlx::query_scalar(
-            "SELECT snapshot FROM plan_revisions WHERE plan_id = $1 AND revision = $2",
+    ) -> Result<Vec<ItemVersion>, Error> {
+        let rows = sqlx::query(
+            "SELECT kind, item_id, parent_id, state FROM plan_item_versions \
+             WHERE plan_id = $1 AND revision <= $2 ORDER BY revision, id",
+        )
+        .bind(plan.to_string())
+        .bind(revision)
+        .fetch_all(self.conn())
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|row| {
+                let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
+                Ok(ItemVersion {
+                    kind: stored("item kind", ItemKind::from_stored(&text("kind")?))?,
+                    item_id: text("item_id")?,
+                    parent_id: text("parent_id")?,
+                    state: row.try_get::<Option<Vec<u8>>, _>("state").map_err(db)?,
+                })
+            })
+            .collect()
+    }
+
+    /// One revision of the plan: when it was made, and its full snapshot when it was written
+    /// before the history stored items (empty otherwise); `None` when there is no such revision.
+    #[tracing::instrument(skip_all)]
+    pub async fn revision_at(
+        &mut self,
+        plan: ResourceId,
+        revision: i64,
+    ) -> Result<Option<(Instant, Vec<u8>)>, Error> {
+        let row = sqlx::query(
+            "SELECT create_time, snapshot FROM plan_revisions WHERE plan_id = $1 AND revision = $2",
         )
         .bind(plan.to_string())
         .bind(revision)
         .fetch_optional(self.conn())
         .await
-        .map_err(db)
+        .map_err(db)?;
+        row.map(|row| {
+            Ok((
+                Instant(row.try_get("create_time").map_err(db)?),
+                row.try_get::<Vec<u8>, _>("snapshot").map_err(db)?,
+            ))
+        })
+        .transpose()
     }
 }

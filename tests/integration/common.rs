@@ -886,3 +886,45 @@ pub fn pdf_text(bytes: &[u8]) -> String {
     let pages: Vec<u32> = document.get_pages().keys().copied().collect();
     document.extract_text(&pages).expect("text in the PDF")
 }
+
+impl TestServer {
+    /// The bytes the database takes now: SQLite's pages, or PostgreSQL's tables with their
+    /// indexes and TOAST in the test's schema.
+    pub async fn database_bytes(&self) -> i64 {
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "SELECT CAST(page_count * page_size AS BIGINT) FROM pragma_page_count(), \
+                 pragma_page_size()"
+            }
+            Backend::Postgres => {
+                "SELECT CAST(COALESCE(SUM(pg_total_relation_size(c.oid)), 0) AS BIGINT) \
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+            }
+        };
+        sqlx::query_scalar(sql).fetch_one(&self.db).await.unwrap()
+    }
+}
+
+/// Text of `chars` letters that compresses poorly, as people's own words do: pseudo-random
+/// Norwegian letters and spaces from `seed`.
+pub fn prose(chars: usize, seed: u64) -> String {
+    const LETTERS: &[char] = &[
+        'a', 'b', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', 'p', 'r', 's', 't',
+        'u', 'v', 'y', 'æ', 'ø', 'å', ' ', ' ',
+    ];
+    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+    (0..chars)
+        .map(|i| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let c = LETTERS[(state >> 33) as usize % LETTERS.len()];
+            if c == ' ' && (i == 0 || i + 1 == chars) {
+                'a'
+            } else {
+                c
+            }
+        })
+        .collect()
+}

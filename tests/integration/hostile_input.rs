@@ -319,6 +319,7 @@ on_both_backends! {
         use prost::Message;
         let (plan, _) = world(&server).await;
         let patient = Who::Citizen(PATIENT);
+        let tables_before = server.table_bytes().await;
         let before = server.database_bytes().await;
         let mut sent = 0;
         for i in 0..50 {
@@ -331,6 +332,11 @@ on_both_backends! {
         }
         let grown = server.database_bytes().await - before;
         eprintln!("{:?}: 50 goals, {sent} bytes sent, the database grew by {grown}", server.backend);
+        for ((table, after), (_, before)) in server.table_bytes().await.iter().zip(&tables_before) {
+            if after != before {
+                eprintln!("  {table}: {}", after - before);
+            }
+        }
         assert!(grown <= 5 * sent, "the database grew by {grown} bytes for {sent} sent");
         let full = server.create_goal(&patient, &plan, "Én til", 1).await.unwrap_err();
         assert_eq!(full.code(), tonic::Code::FailedPrecondition);

@@ -12,6 +12,7 @@ mod content_bad_input;
 mod content_matrix;
 mod coordination;
 mod coordination_matrix;
+mod fuzz;
 mod health;
 mod hostile_input;
 mod members;

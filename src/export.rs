@@ -1,12 +1,16 @@
 //! Renders a plan as a PDF the patient can keep and bring along.
 //!
-//! Only the PDF base-14 fonts (Helvetica, Helvetica-Bold) are used, with
-//! WinAnsiEncoding: every reader has them, nothing is embedded and the file
-//! stays small. The cost is that only Windows-1252 characters can be shown
-//! (this covers Norwegian); anything else is printed as `?`. Layout is a plain
-//! greedy line breaker driven by the standard Helvetica metrics, which is all
-//! a one-column text document needs.
+//! The text is set in DejaVu Sans and DejaVu Sans Bold, embedded in the file (subsets of about
+//! 50 KB each, holding the Latin letters Norwegian and the Sami languages need: `assets/fonts/`),
+//! so every letter NFC text can hold prints as itself — å, č, đ, ŋ, š, ŧ, ž, ǯ — on any reader,
+//! and a ToUnicode map keeps the text searchable and copyable. A character the fonts lack
+//! prints as the replacement glyph (U+FFFD). Layout is a plain greedy line breaker driven by the
+//! fonts' advance widths, which is all a one-column text document needs.
 
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use pdf_writer::types::{CidFontType, FontFlags, SystemInfo, UnicodeCmap};
 use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 
 /// A document: a title and sections of paragraphs, already in the words to print.
@@ -23,7 +27,7 @@ pub struct Section {
     pub paragraphs: Vec<String>,
 }
 
-/// Renders the document as PDF bytes (A4, a built-in font such as Helvetica so nothing is embedded).
+/// Renders the document as PDF bytes (A4, DejaVu Sans embedded).
 ///
 /// Never fails: text that cannot be shown is replaced rather than rejected,
 /// so a plan always yields something the patient can print.
@@ -50,7 +54,8 @@ pub fn render_pdf(doc: &Document) -> Vec<u8> {
         }
     }
 
-    write_pdf(&doc.title, layout.finish())
+    let (pages, used) = layout.finish();
+    write_pdf(&doc.title, pages, &used)
 }
 
 // A4 in points, with 2 cm margins all round.
@@ -94,22 +99,130 @@ impl Font {
         }
     }
 
-    /// Width of WinAnsi-encoded text in points at `size`.
-    fn width(self, text: &[u8], size: f32) -> f32 {
-        let table = match self {
-            Font::Regular => &HELVETICA_WIDTHS,
-            Font::Bold => &HELVETICA_BOLD_WIDTHS,
-        };
-        let units: u32 = text
-            .iter()
-            .map(|&b| {
-                usize::from(b)
-                    .checked_sub(0x20)
-                    .and_then(|i| table.get(i))
-                    .map_or(0, |&w| u32::from(w))
+    fn index(self) -> usize {
+        match self {
+            Font::Regular => 0,
+            Font::Bold => 1,
+        }
+    }
+
+    fn face(self) -> &'static Face {
+        static FACES: OnceLock<[Face; 2]> = OnceLock::new();
+        &FACES.get_or_init(|| {
+            [
+                Face::load(
+                    "DejaVuSans",
+                    include_bytes!("../assets/fonts/DejaVuSans-Latin.ttf"),
+                ),
+                Face::load(
+                    "DejaVuSans-Bold",
+                    include_bytes!("../assets/fonts/DejaVuSans-Bold-Latin.ttf"),
+                ),
+            ]
+        })[self.index()]
+    }
+
+    /// Width of glyphs in points at `size`.
+    fn width(self, glyphs: &[Glyph], size: f32) -> f32 {
+        let units: u32 = glyphs.iter().map(|g| u32::from(g.advance)).sum();
+        units as f32 * size / self.face().units_per_em
+    }
+
+    /// The glyphs that show `text`: tabs as spaces, soft hyphens and control characters
+    /// dropped, anything the font lacks as the replacement glyph.
+    fn shape(self, text: &str) -> Vec<Glyph> {
+        let face = self.face();
+        text.chars()
+            .filter_map(|c| match c {
+                '\u{AD}' => None,
+                '\t' => Some(' '),
+                c if c.is_control() => None,
+                c => Some(c),
             })
-            .sum();
-        units as f32 * size / 1000.0
+            .map(|c| face.glyph(c))
+            .collect()
+    }
+}
+
+/// One glyph of a line: its id in the font, the character it shows, its advance in font units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Glyph {
+    id: u16,
+    shows: char,
+    advance: u16,
+}
+
+impl Glyph {
+    fn is_space(&self) -> bool {
+        self.shows == ' '
+    }
+}
+
+/// An embedded TrueType font: its file, and the metrics the layout and the PDF need.
+struct Face {
+    name: &'static str,
+    data: &'static [u8],
+    units_per_em: f32,
+    glyphs: std::collections::HashMap<char, Glyph>,
+    replacement: Glyph,
+    ascent: f32,
+    descent: f32,
+    cap_height: f32,
+    bbox: Rect,
+}
+
+impl Face {
+    /// Reads a font shipped in `assets/fonts`; the files are fixed, so a bad one is a build
+    /// defect the unit tests catch.
+    fn load(name: &'static str, data: &'static [u8]) -> Face {
+        let face = ttf_parser::Face::parse(data, 0).expect("an embedded font parses");
+        let units_per_em = f32::from(face.units_per_em());
+        let glyph = |c: char| {
+            face.glyph_index(c).map(|id| Glyph {
+                id: id.0,
+                shows: c,
+                advance: face.glyph_hor_advance(id).unwrap_or(0),
+            })
+        };
+        let mut glyphs = std::collections::HashMap::new();
+        if let Some(table) = face.tables().cmap {
+            for sub in table.subtables.into_iter().filter(|s| s.is_unicode()) {
+                sub.codepoints(|cp| {
+                    if let Some(g) = char::from_u32(cp).and_then(glyph) {
+                        glyphs.entry(g.shows).or_insert(g);
+                    }
+                });
+            }
+        }
+        let replacement = glyph('\u{FFFD}').expect("an embedded font has a replacement glyph");
+        let scale = |v: i16| f32::from(v) * 1000.0 / units_per_em;
+        let b = face.global_bounding_box();
+        Face {
+            name,
+            data,
+            units_per_em,
+            glyphs,
+            replacement,
+            ascent: scale(face.ascender()),
+            descent: scale(face.descender()),
+            cap_height: scale(face.capital_height().unwrap_or(face.ascender())),
+            bbox: Rect::new(
+                scale(b.x_min),
+                scale(b.y_min),
+                scale(b.x_max),
+                scale(b.y_max),
+            ),
+        }
+    }
+
+    /// The glyph of `c`, or the replacement glyph, which shows (and copies as) U+FFFD.
+    fn glyph(&self, c: char) -> Glyph {
+        self.glyphs.get(&c).copied().unwrap_or(self.replacement)
+    }
+
+    /// An advance in PDF text-space units (1/1000 em).
+    fn pdf_width(&self, advance: u16) -> f32 {
+        f32::from(advance) * 1000.0 / self.units_per_em
     }
 }
 
@@ -124,6 +237,8 @@ struct Style {
 struct Layout {
     pages: Vec<Content>,
     current: Content,
+    /// The glyphs each font showed, for the PDF's widths and ToUnicode maps.
+    shown: [BTreeMap<u16, Glyph>; 2],
     /// Top of the next line, in PDF coordinates (origin bottom left).
     y: f32,
     /// Whether anything was placed on the current page; gaps at the top of a
@@ -136,6 +251,7 @@ impl Layout {
         Self {
             pages: Vec::new(),
             current: Content::new(),
+            shown: [BTreeMap::new(), BTreeMap::new()],
             y: PAGE_HEIGHT - MARGIN,
             used: false,
         }
@@ -164,34 +280,40 @@ impl Layout {
     /// Lays out text in `style`; each source line starts a new line and is wrapped.
     fn block(&mut self, style: Style, text: &str) {
         for source_line in split_lines(text) {
-            let encoded = encode_win_ansi(source_line);
-            for line in wrap(&encoded, style.font, style.size, TEXT_WIDTH) {
+            let shaped = style.font.shape(source_line);
+            for line in wrap(&shaped, style.font, style.size, TEXT_WIDTH) {
                 self.line(style, &line);
             }
         }
     }
 
-    fn line(&mut self, style: Style, text: &[u8]) {
+    fn line(&mut self, style: Style, glyphs: &[Glyph]) {
         self.ensure_room(style.leading);
         let baseline = self.y - style.size;
-        if !text.is_empty() {
+        if !glyphs.is_empty() {
+            // Identity-H: each glyph id, big-endian, is its character code.
+            let text: Vec<u8> = glyphs.iter().flat_map(|g| g.id.to_be_bytes()).collect();
+            for g in glyphs {
+                self.shown[style.font.index()].entry(g.id).or_insert(*g);
+            }
             // One text object per line: readers and text extractors then see
             // each line as its own line.
             self.current
                 .begin_text()
                 .set_font(style.font.resource(), style.size)
                 .next_line(MARGIN, baseline)
-                .show(Str(text))
+                .show(Str(&text))
                 .end_text();
         }
         self.y -= style.leading;
         self.used = true;
     }
 
-    /// Returns the content of every page; there is always at least one.
-    fn finish(mut self) -> Vec<Content> {
+    /// Returns the content of every page (there is always at least one) and the glyphs each
+    /// font showed.
+    fn finish(mut self) -> (Vec<Content>, [BTreeMap<u16, Glyph>; 2]) {
         self.pages.push(self.current);
-        self.pages
+        (self.pages, self.shown)
     }
 }
 
@@ -201,75 +323,25 @@ fn split_lines(text: &str) -> impl Iterator<Item = &str> {
         .flat_map(|line| line.strip_suffix('\r').unwrap_or(line).split('\r'))
 }
 
-/// Encodes text for a WinAnsiEncoding font: one byte per character.
+/// Greedy word wrap of one shaped line to `max_width` points.
 ///
-/// Tabs become spaces and soft hyphens are dropped (both are invisible);
-/// control characters and anything outside Windows-1252 become `?`.
-fn encode_win_ansi(text: &str) -> Vec<u8> {
-    text.chars()
-        .filter_map(|c| match c {
-            '\u{AD}' => None,
-            '\t' => Some(b' '),
-            // In these ranges Windows-1252 and Unicode agree, so the code
-            // point is the byte.
-            ' '..='~' | '\u{A0}'..='\u{FF}' => Some(u8::try_from(c).unwrap_or(b'?')),
-            _ => Some(win_ansi_extra(c).unwrap_or(b'?')),
-        })
-        .collect()
-}
-
-/// The characters Windows-1252 places at 0x80..=0x9F.
-fn win_ansi_extra(c: char) -> Option<u8> {
-    Some(match c {
-        '€' => 0x80,
-        '‚' => 0x82,
-        'ƒ' => 0x83,
-        '„' => 0x84,
-        '…' => 0x85,
-        '†' => 0x86,
-        '‡' => 0x87,
-        'ˆ' => 0x88,
-        '‰' => 0x89,
-        'Š' => 0x8A,
-        '‹' => 0x8B,
-        'Œ' => 0x8C,
-        'Ž' => 0x8E,
-        '\u{2018}' => 0x91,
-        '\u{2019}' => 0x92,
-        '\u{201C}' => 0x93,
-        '\u{201D}' => 0x94,
-        '•' => 0x95,
-        '–' => 0x96,
-        '—' => 0x97,
-        '˜' => 0x98,
-        '™' => 0x99,
-        'š' => 0x9A,
-        '›' => 0x9B,
-        'œ' => 0x9C,
-        'ž' => 0x9E,
-        'Ÿ' => 0x9F,
-        _ => return None,
-    })
-}
-
-/// Greedy word wrap of one encoded line to `max_width` points.
-///
-/// Words are separated by spaces (runs collapse; a no-break space 0xA0 does
-/// not separate). A word wider than a whole line is cut wherever it must be.
-/// Always returns at least one (possibly empty) line.
-fn wrap(text: &[u8], font: Font, size: f32, max_width: f32) -> Vec<Vec<u8>> {
-    let space = font.width(b" ", size);
+/// Words are separated by spaces (runs collapse; a no-break space does not separate). A word
+/// wider than a whole line is cut wherever it must be. Always returns at least one (possibly
+/// empty) line.
+fn wrap(glyphs: &[Glyph], font: Font, size: f32, max_width: f32) -> Vec<Vec<Glyph>> {
+    let space_glyph = font.face().glyph(' ');
+    let space = font.width(&[space_glyph], size);
     let mut lines = Vec::new();
-    let mut line: Vec<u8> = Vec::new();
+    let mut line: Vec<Glyph> = Vec::new();
     let mut line_width = 0.0;
 
-    for word in text.split(|&b| b == b' ').filter(|w| !w.is_empty()) {
+    for word in glyphs.split(Glyph::is_space).filter(|w| !w.is_empty()) {
         let word_width = font.width(word, size);
         if line.is_empty() && word_width <= max_width {
             line.extend_from_slice(word);
             line_width = word_width;
         } else if !line.is_empty() && line_width + space + word_width <= max_width {
-            line.push(b' ');
+            line.push(space_glyph);
             line.extend_from_slice(word);
             line_width += space + word_width;
         } else if word_width <= max_width {
@@ -281,14 +353,14 @@ fn wrap(text: &[u8], font: Font, size: f32, max_width: f32) -> Vec<Vec<u8>> {
                 lines.push(std::mem::take(&mut line));
             }
             line_width = 0.0;
-            for &b in word {
-                let w = font.width(&[b], size);
-                // A piece always gets at least one character, so this ends.
+            for &g in word {
+                let w = font.width(&[g], size);
+                // A piece always gets at least one glyph, so this ends.
                 if !line.is_empty() && line_width + w > max_width {
                     lines.push(std::mem::take(&mut line));
                     line_width = 0.0;
                 }
-                line.push(b);
+                line.push(g);
                 line_width += w;
             }
         }
@@ -311,13 +383,15 @@ impl Ids {
     }
 }
 
-fn write_pdf(title: &str, pages: Vec<Content>) -> Vec<u8> {
+fn write_pdf(title: &str, pages: Vec<Content>, used: &[BTreeMap<u16, Glyph>; 2]) -> Vec<u8> {
     let mut ids = Ids(0);
     let catalog_id = ids.next();
     let tree_id = ids.next();
     let info_id = ids.next();
-    let regular_id = ids.next();
-    let bold_id = ids.next();
+    // Per font: the Type0 font, its CID font, descriptor, font file and ToUnicode map.
+    let font_ids: Vec<[Ref; 5]> = (0..2)
+        .map(|_| [ids.next(), ids.next(), ids.next(), ids.next(), ids.next()])
+        .collect();
     let page_ids: Vec<(Ref, Ref)> = pages.iter().map(|_| (ids.next(), ids.next())).collect();
 
     let mut pdf = Pdf::new();
@@ -330,10 +404,61 @@ fn write_pdf(title: &str, pages: Vec<Content>) -> Vec<u8> {
         info.title(TextStr(title));
     }
     info.finish();
-    for (id, base) in [(regular_id, "Helvetica"), (bold_id, "Helvetica-Bold")] {
-        pdf.type1_font(id)
-            .base_font(Name(base.as_bytes()))
-            .encoding_predefined(Name(b"WinAnsiEncoding"));
+    for (font, [type0, cid, descriptor, file, to_unicode]) in [Font::Regular, Font::Bold]
+        .into_iter()
+        .zip(font_ids.iter().copied())
+    {
+        let face = font.face();
+        let glyphs = &used[font.index()];
+        let name = Name(face.name.as_bytes());
+        pdf.type0_font(type0)
+            .base_font(name)
+            .encoding_predefined(Name(b"Identity-H"))
+            .descendant_font(cid)
+            .to_unicode(to_unicode);
+        let mut cid_font = pdf.cid_font(cid);
+        cid_font
+            .subtype(CidFontType::Type2)
+            .base_font(name)
+            .system_info(SystemInfo {
+                registry: Str(b"Adobe"),
+                ordering: Str(b"Identity"),
+                supplement: 0,
+            })
+            .font_descriptor(descriptor)
+            .cid_to_gid_map_predefined(Name(b"Identity"));
+        let mut widths = cid_font.widths();
+        for (id, g) in glyphs {
+            widths.consecutive(*id, [face.pdf_width(g.advance)]);
+        }
+        widths.finish();
+        cid_font.finish();
+        pdf.font_descriptor(descriptor)
+            .name(name)
+            .flags(FontFlags::NON_SYMBOLIC)
+            .bbox(face.bbox)
+            .italic_angle(0.0)
+            .ascent(face.ascent)
+            .descent(face.descent)
+            .cap_height(face.cap_height)
+            .stem_v(if font == Font::Bold { 120.0 } else { 80.0 })
+            .font_file2(file);
+        pdf.stream(file, face.data).pair(
+            Name(b"Length1"),
+            i32::try_from(face.data.len()).unwrap_or(i32::MAX),
+        );
+        let mut cmap = UnicodeCmap::new(
+            Name(b"Custom"),
+            SystemInfo {
+                registry: Str(b"Adobe"),
+                ordering: Str(b"UCS"),
+                supplement: 0,
+            },
+        );
+        for (id, g) in glyphs {
+            cmap.pair(*id, g.shows);
+        }
+        pdf.cmap(to_unicode, &cmap.finish());
     }
 
     for (content, &(page_id, content_id)) in pages.into_iter().zip(&page_ids) {
@@ -344,8 +469,8 @@ fn write_pdf(title: &str, pages: Vec<Content>) -> Vec<u8> {
         let mut resources = page.resources();
         resources
             .fonts()
-            .pair(Font::Regular.resource(), regular_id)
-            .pair(Font::Bold.resource(), bold_id);
+            .pair(Font::Regular.resource(), font_ids[0][0])
+            .pair(Font::Bold.resource(), font_ids[1][0]);
         resources.finish();
         page.finish();
         pdf.stream(content_id, &content.finish());
@@ -355,46 +480,6 @@ fn write_pdf(title: &str, pages: Vec<Content>) -> Vec<u8> {
     // only on a reused id) cannot panic.
     pdf.finish()
 }
-
-/// Helvetica advance widths (1/1000 em) for WinAnsi codes 0x20..=0xFF,
-/// from the Adobe core-font metrics (Helvetica.afm).
-#[rustfmt::skip]
-const HELVETICA_WIDTHS: [u16; 224] = [
-    278, 278, 355, 556, 556, 889, 667, 191, 333, 333, 389, 584, 278, 333, 278, 278, // 0x20
-    556, 556, 556, 556, 556, 556, 556, 556, 556, 556, 278, 278, 584, 584, 584, 556, // 0x30
-    1015, 667, 667, 722, 722, 667, 611, 778, 722, 278, 500, 667, 556, 833, 722, 778, // 0x40
-    667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611, 278, 278, 278, 469, 556, // 0x50
-    333, 556, 556, 500, 556, 556, 278, 556, 556, 222, 222, 500, 222, 833, 556, 556, // 0x60
-    556, 556, 333, 500, 278, 556, 500, 722, 500, 500, 500, 334, 260, 334, 584, 350, // 0x70
-    556, 350, 222, 556, 333, 1000, 556, 556, 333, 1000, 667, 333, 1000, 350, 611, 350, // 0x80
-    350, 222, 222, 333, 333, 350, 556, 1000, 333, 1000, 500, 333, 944, 350, 500, 667, // 0x90
-    278, 333, 556, 556, 556, 556, 260, 556, 333, 737, 370, 556, 584, 333, 737, 333, // 0xA0
-    400, 584, 333, 333, 333, 556, 537, 278, 333, 333, 365, 556, 834, 834, 834, 611, // 0xB0
-    667, 667, 667, 667, 667, 667, 1000, 722, 667, 667, 667, 667, 278, 278, 278, 278, // 0xC0
-    722, 722, 778, 778, 778, 778, 778, 584, 778, 722, 722, 722, 722, 667, 667, 611, // 0xD0
-    556, 556, 556, 556, 556, 556, 889, 500, 556, 556, 556, 556, 278, 278, 278, 278, // 0xE0
-    556, 556, 556, 556, 556, 556, 556, 584, 611, 556, 556, 556, 556, 500, 556, 500, // 0xF0
-];
-
-/// Helvetica-Bold advance widths (1/1000 em) for WinAnsi codes 0x20..=0xFF,
-/// from the Adobe core-font metrics (Helvetica-Bold.afm).
-#[rustfmt::skip]
-const HELVETICA_BOLD_WIDTHS: [u16; 224] = [
-    278, 333, 474, 556, 556, 889, 722, 238, 333, 333, 389, 584, 278, 333, 278, 278, // 0x20
-    556, 556, 556, 556, 556, 556, 556, 556, 556, 556, 333, 333, 584, 584, 584, 611, // 0x30
-    975, 722, 722, 722, 722, 667, 611, 778, 722, 278, 556, 722, 611, 833, 722, 778, // 0x40
-    667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611, 333, 278, 333, 584, 556, // 0x50
-    333, 556, 611, 556, 611, 556, 333, 611, 611, 278, 278, 556, 278, 889, 611, 611, // 0x60
-    611, 611, 389, 556, 333, 611, 556, 778, 556, 556, 500, 389, 280, 389, 584, 350, // 0x70
-    556, 350, 278, 556, 500, 1000, 556, 556, 333, 1000, 667, 333, 1000, 350, 611, 350, // 0x80
-    350, 278, 278, 500, 500, 350, 556, 1000, 333, 1000, 556, 333, 944, 350, 500, 667, // 0x90
-    278, 333, 556, 556, 556, 556, 280, 556, 333, 737, 370, 556, 584, 333, 737, 333, // 0xA0
-    400, 584, 333, 333, 333, 611, 556, 278, 333, 333, 365, 556, 834, 834, 834, 611, // 0xB0
-    722, 722, 722, 722, 722, 722, 1000, 722, 667, 667, 667, 667, 278, 278, 278, 278, // 0xC0
-    722, 722, 778, 778, 778, 778, 778, 584, 778, 722, 722, 722, 722, 667, 667, 611, // 0xD0
-    556, 556, 556, 556, 556, 556, 889, 556, 556, 556, 556, 556, 278, 278, 278, 278, // 0xE0
-    611, 611, 611, 611, 611, 611, 611, 584, 611, 611, 611, 611, 611, 556, 611, 556, // 0xF0
-];
 
 #[cfg(test)]
 mod tests {
@@ -458,8 +543,35 @@ mod tests {
         let text = String::from_utf8_lossy(&bytes);
         assert!(text.contains("/F2 13 Tf"));
         assert!(text.contains("/F1 11 Tf"));
-        assert!(text.contains("/BaseFont /Helvetica-Bold"));
-        assert!(text.contains("/Encoding /WinAnsiEncoding"));
+        assert!(text.contains("/BaseFont /DejaVuSans-Bold"));
+        assert!(text.contains("/Encoding /Identity-H"));
+        assert!(text.contains("/FontFile2"));
+    }
+
+    #[test]
+    fn prints_every_norwegian_and_sami_letter() {
+        let letters = "Æ æ Ø ø Å å Á á Č č Đ đ Ŋ ŋ Š š Ŧ ŧ Ž ž Ï ï Â â Ä ä Õ õ Ʒ ʒ Ǯ ǯ Ǧ ǧ Ǥ ǥ Ǩ ǩ";
+        for font in [Font::Regular, Font::Bold] {
+            for g in font.shape(letters) {
+                assert_ne!(
+                    g.id,
+                    font.face().replacement.id,
+                    "{} lacks {}",
+                    font.face().name,
+                    g.shows
+                );
+            }
+        }
+        let doc = Document {
+            title: letters.into(),
+            sections: vec![Section {
+                heading: "Sámegiella".into(),
+                paragraphs: vec![letters.into()],
+            }],
+        };
+        let (_, all, _) = extract(&render_pdf(&doc));
+        assert!(all.contains(letters), "{all}");
+        assert!(all.contains("Sámegiella"));
     }
 
     #[test]
@@ -490,25 +602,29 @@ mod tests {
         };
         let (pages, all, _) = extract(&render_pdf(&doc));
         assert!(pages > 10);
-        assert!(all.contains("emoji ? ??"));
-        assert!(all.contains("ord æøå (mer) ?"));
+        assert!(
+            all.contains("emoji \u{FFFD} \u{FFFD}\u{FFFD}"),
+            "{}",
+            &all[..200]
+        );
+        assert!(all.contains("ord æøå (mer)"));
     }
 
     #[test]
-    fn encodes_win_ansi() {
-        assert_eq!(encode_win_ansi("æøåÆØÅé"), b"\xE6\xF8\xE5\xC6\xD8\xC5\xE9");
-        assert_eq!(encode_win_ansi("€ – “x” ’"), b"\x80 \x96 \x93x\x94 \x92");
-        assert_eq!(encode_win_ansi("a\tb\u{AD}c\u{7}d😀"), b"a bc?d?");
+    fn shapes_what_it_can_show() {
+        let shown: String = Font::Regular
+            .shape("a\tb\u{AD}c\u{7}d😀€–")
+            .iter()
+            .map(|g| g.shows)
+            .collect();
+        assert_eq!(shown, "a bcd\u{FFFD}€–");
     }
 
     #[test]
     fn wrapped_lines_fit_and_keep_every_character() {
-        let text = encode_win_ansi(&format!(
-            "{} kort {} WWW",
-            "ord ".repeat(200),
-            "W".repeat(500)
-        ));
+        let source = format!("{} kort {} WWW", "ord ".repeat(200), "W".repeat(500));
         for (font, size) in [(Font::Regular, 11.0), (Font::Bold, 20.0)] {
+            let text = font.shape(&source);
             let lines = wrap(&text, font, size, TEXT_WIDTH);
             assert!(lines.len() > 5);
             for line in &lines {
@@ -516,14 +632,14 @@ mod tests {
             }
             let rejoined: usize = lines
                 .iter()
-                .map(|l| l.iter().filter(|&&b| b != b' ').count())
+                .map(|l| l.iter().filter(|g| !g.is_space()).count())
                 .sum();
-            let original = text.iter().filter(|&&b| b != b' ').count();
+            let original = text.iter().filter(|g| !g.is_space()).count();
             assert_eq!(rejoined, original);
         }
         assert_eq!(
-            wrap(b"", Font::Regular, 11.0, TEXT_WIDTH),
-            vec![Vec::<u8>::new()]
+            wrap(&[], Font::Regular, 11.0, TEXT_WIDTH),
+            vec![Vec::<Glyph>::new()]
         );
     }
 

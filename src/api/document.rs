@@ -234,48 +234,52 @@ fn items(snapshot: &proto::GetPlanResponse) -> Vec<ItemVersion> {
         });
     }
     for goal in &snapshot.goals {
-        let id = item_id(&goal.name);
-        for (i, a) in goal.adjustments.iter().enumerate() {
-            items.push(ItemVersion {
-                kind: ItemKind::GoalAdjustment,
-                item_id: format!("{id}/{i}"),
-                parent_id: id.clone(),
-                state: Some(a.encode_to_vec()),
-            });
-        }
         let own = proto::Goal {
             adjustments: Vec::new(),
             ..goal.clone()
         };
-        items.push(ItemVersion {
-            kind: ItemKind::Goal,
-            item_id: id,
-            parent_id: String::new(),
-            state: Some(own.encode_to_vec()),
-        });
+        let trail = goal.adjustments.iter().map(Message::encode_to_vec);
+        push_with_trail(&mut items, ItemKind::Goal, &goal.name, own, trail);
     }
     for measure in &snapshot.measures {
-        let id = item_id(&measure.name);
-        for (i, e) in measure.evaluations.iter().enumerate() {
-            items.push(ItemVersion {
-                kind: ItemKind::MeasureEvaluation,
-                item_id: format!("{id}/{i}"),
-                parent_id: id.clone(),
-                state: Some(e.encode_to_vec()),
-            });
-        }
         let own = proto::Measure {
             evaluations: Vec::new(),
             ..measure.clone()
         };
-        items.push(ItemVersion {
-            kind: ItemKind::Measure,
-            item_id: id,
-            parent_id: String::new(),
-            state: Some(own.encode_to_vec()),
-        });
+        let trail = measure.evaluations.iter().map(Message::encode_to_vec);
+        push_with_trail(&mut items, ItemKind::Measure, &measure.name, own, trail);
     }
     items
+}
+
+/// Adds a goal or measure (`own`, without its trail) and each step of its trail, in order, as
+/// items of their own: a trail only grows, so each step is stored once.
+fn push_with_trail(
+    items: &mut Vec<ItemVersion>,
+    kind: ItemKind,
+    name: &str,
+    own: impl Message,
+    trail: impl Iterator<Item = Vec<u8>>,
+) {
+    let id = item_id(name);
+    let step_kind = match kind {
+        ItemKind::Goal => ItemKind::GoalAdjustment,
+        _ => ItemKind::MeasureEvaluation,
+    };
+    for (i, step) in trail.enumerate() {
+        items.push(ItemVersion {
+            kind: step_kind,
+            item_id: format!("{id}/{i}"),
+            parent_id: id.clone(),
+            state: Some(step),
+        });
+    }
+    items.push(ItemVersion {
+        kind,
+        item_id: id,
+        parent_id: String::new(),
+        state: Some(own.encode_to_vec()),
+    });
 }
 
 /// The plan as it was at `revision`, as the caller may see it; `None` when it has no such
@@ -341,31 +345,34 @@ fn rebuild(
         .ok_or_else(|| Error::internal("a revision's history holds no plan"))?;
     plan.revision = revision;
     plan.update_time = Some(timestamp(time));
+    // A goal or measure with the steps of its trail, decoded.
+    let with_trail =
+        |v: &ItemVersion, step_kind: ItemKind| -> Result<(Vec<u8>, Vec<Vec<u8>>), Error> {
+            let steps = of_kind(step_kind)
+                .into_iter()
+                .filter(|step| step.parent_id == v.item_id)
+                .map(|step| decode(step).unwrap_or_default().to_vec())
+                .collect();
+            Ok((decode(v).unwrap_or_default().to_vec(), steps))
+        };
     let mut goals = Vec::new();
     for v in of_kind(ItemKind::Goal) {
-        let mut goal =
-            proto::Goal::decode(decode(v).unwrap_or_default()).map_err(Error::internal)?;
-        for a in of_kind(ItemKind::GoalAdjustment) {
-            if a.parent_id == v.item_id {
-                goal.adjustments.push(
-                    proto::GoalAdjustment::decode(decode(a).unwrap_or_default())
-                        .map_err(Error::internal)?,
-                );
-            }
+        let (own, steps) = with_trail(v, ItemKind::GoalAdjustment)?;
+        let mut goal = proto::Goal::decode(own.as_slice()).map_err(Error::internal)?;
+        for step in steps {
+            goal.adjustments
+                .push(proto::GoalAdjustment::decode(step.as_slice()).map_err(Error::internal)?);
         }
         goals.push(goal);
     }
     let mut measures = Vec::new();
     for v in of_kind(ItemKind::Measure) {
-        let mut measure =
-            proto::Measure::decode(decode(v).unwrap_or_default()).map_err(Error::internal)?;
-        for e in of_kind(ItemKind::MeasureEvaluation) {
-            if e.parent_id == v.item_id {
-                measure.evaluations.push(
-                    proto::Evaluation::decode(decode(e).unwrap_or_default())
-                        .map_err(Error::internal)?,
-                );
-            }
+        let (own, steps) = with_trail(v, ItemKind::MeasureEvaluation)?;
+        let mut measure = proto::Measure::decode(own.as_slice()).map_err(Error::internal)?;
+        for step in steps {
+            measure
+                .evaluations
+                .push(proto::Evaluation::decode(step.as_slice()).map_err(Error::internal)?);
         }
         measures.push(measure);
     }

@@ -85,6 +85,7 @@ pub fn encode_plan(plan: &Plan, show_identity: bool) -> proto::Plan {
             .referral
             .map(|r| format!("referrals/{r}"))
             .unwrap_or_default(),
+        organisation_display_name: plan.organisation_name.clone(),
     }
 }
 

@@ -45,6 +45,7 @@ pub(super) fn encode_member(member: &Member, show_identity: bool) -> proto::Memb
         basis_reference: member.basis_reference.clone(),
         powers_end_time: member.powers_end_time.map(timestamp),
         added_by: shown_subject(member.added_by.as_stored(), show_identity),
+        organisation_display_name: member.organisation_name.clone(),
         create_time: Some(timestamp(member.create_time)),
     }
 }

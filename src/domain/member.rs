@@ -83,6 +83,8 @@ pub struct Member {
     pub role: MemberRole,
     /// The organisation they act for; `None` for citizens.
     pub organisation: Option<OrgNumber>,
+    /// Its name in the registry; empty when none, or the registry does not hold it.
+    pub organisation_name: String,
     /// When the membership starts.
     pub start_time: Instant,
     /// When it ends, if set.

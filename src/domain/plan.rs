@@ -30,6 +30,8 @@ pub struct Plan {
     pub id: ResourceId,
     /// The responsible organisation.
     pub organisation: OrgNumber,
+    /// Its name in the registry; empty when the registry does not hold it.
+    pub organisation_name: String,
     /// The patient the plan is for.
     pub patient: NationalId,
     /// The patient's name as shown.

@@ -13,9 +13,12 @@ use crate::domain::plan::Plan;
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
 
-const MEMBER_COLUMNS: &str = "id, plan_id, subject, display_name, role, acting_organisation, \
-     start_time, end_time, basis, basis_reference, powers_end_time, created_by, create_time, \
-     revision";
+// A membership's columns, with the name of the organisation it acts for from the registry.
+const MEMBER_COLUMNS: &str = "m.id, m.plan_id, m.subject, m.display_name, m.role, \
+     m.acting_organisation, m.start_time, m.end_time, m.basis, m.basis_reference, \
+     m.powers_end_time, m.created_by, m.create_time, m.revision, o.name AS organisation_name";
+const MEMBER_FROM: &str =
+    "members m LEFT JOIN organisations o ON o.organisation_id = m.acting_organisation";
 
 fn already_member() -> Error {
     Error::AlreadyExists("the subject already serves on this plan".into())
@@ -45,7 +48,16 @@ impl Session {
             return Err(already_member());
         }
         self.check_room(Holding::Members, plan.id, now).await?;
+        let organisation_name = match &new.organisation {
+            Some(org) => self
+                .organisation(org)
+                .await?
+                .map(|o| o.name)
+                .unwrap_or_default(),
+            None => String::new(),
+        };
         let member = Member {
+            organisation_name,
             id: ResourceId::generate(),
             plan: plan.id,
             subject: new.subject.clone(),
@@ -97,7 +109,9 @@ impl Session {
     /// One membership of `plan`, ended or not.
     #[tracing::instrument(skip_all)]
     pub async fn member(&mut self, plan: ResourceId, id: ResourceId) -> Result<Member, Error> {
-        let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE id = $1 AND plan_id = $2");
+        let sql = format!(
+            "SELECT {MEMBER_COLUMNS} FROM {MEMBER_FROM} WHERE m.id = $1 AND m.plan_id = $2"
+        );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id.to_string())
             .bind(plan.to_string())
@@ -119,9 +133,9 @@ impl Session {
         now: Instant,
     ) -> Result<Option<Member>, Error> {
         let sql = format!(
-            "SELECT {MEMBER_COLUMNS} FROM members WHERE plan_id = $1 AND subject = $2 \
-             AND acting_organisation = $3 AND start_time <= $4 \
-             AND (end_time IS NULL OR end_time > $4) ORDER BY id LIMIT 1"
+            "SELECT {MEMBER_COLUMNS} FROM {MEMBER_FROM} WHERE m.plan_id = $1 AND m.subject = $2 \
+             AND m.acting_organisation = $3 AND m.start_time <= $4 \
+             AND (m.end_time IS NULL OR m.end_time > $4) ORDER BY m.id LIMIT 1"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(plan.to_string())
@@ -207,8 +221,8 @@ impl Session {
         now: Instant,
     ) -> Result<Vec<Member>, Error> {
         let sql = format!(
-            "SELECT {MEMBER_COLUMNS} FROM members WHERE plan_id = $1 AND id > $2 \
-             AND ($3 = 1 OR end_time IS NULL OR end_time > $4) ORDER BY id LIMIT $5"
+            "SELECT {MEMBER_COLUMNS} FROM {MEMBER_FROM} WHERE m.plan_id = $1 AND m.id > $2 \
+             AND ($3 = 1 OR m.end_time IS NULL OR m.end_time > $4) ORDER BY m.id LIMIT $5"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(plan.to_string())
@@ -259,6 +273,10 @@ fn member_from_row(row: &AnyRow) -> Result<Member, Error> {
             .map_err(db)?
             .map(Instant),
         added_by: Subject::from_stored(text("created_by")?),
+        organisation_name: row
+            .try_get::<Option<String>, _>("organisation_name")
+            .map_err(db)?
+            .unwrap_or_default(),
         create_time: Instant(row.try_get("create_time").map_err(db)?),
         revision: row.try_get("revision").map_err(db)?,
     })

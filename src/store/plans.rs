@@ -56,13 +56,15 @@ macro_rules! plan_select {
          p.wish_display_name, p.wish_organisation, p.wish_note, p.wish_time, p.referral_id, \
          p.create_time, p.update_time, \
          c.recipients AS consent_recipients, c.on_behalf_given_by, c.on_behalf_reason, \
-         c.recorded_by AS consent_recorded_by, c.give_time AS consent_give_time"
+         c.recorded_by AS consent_recorded_by, c.give_time AS consent_give_time, \
+         o.name AS organisation_name"
     };
 }
 
 macro_rules! plan_from {
     () => {
-        " FROM plans p LEFT JOIN consents c ON c.plan_id = p.id AND c.withdraw_time IS NULL "
+        " FROM plans p LEFT JOIN consents c ON c.plan_id = p.id AND c.withdraw_time IS NULL \
+         LEFT JOIN organisations o ON o.organisation_id = p.organisation_id "
     };
 }
 
@@ -505,6 +507,7 @@ fn plan_from_row(row: &AnyRow) -> Result<Plan, Error> {
             NationalId::parse("", &text("patient_id")?).ok(),
         )?,
         patient_display_name: text("patient_display_name")?,
+        organisation_name: optional_text("organisation_name")?.unwrap_or_default(),
         kind: stored("plan kind", PlanKind::from_stored(&text("kind")?))?,
         status: stored("plan status", PlanStatus::from_stored(&text("status")?))?,
         status_reason: text("status_reason")?,

@@ -166,6 +166,10 @@ on_both_backends! {
             .into_inner()
             .members;
         let find = |name: &str| listed.iter().find(|m| m.name == name).unwrap().clone();
+        // The patient sees organisations by name, from the registry.
+        let nav_member = listed.iter().find(|m| m.organisation == NAV).unwrap();
+        assert_eq!(nav_member.organisation_display_name, "NAV Nordby");
+        assert_eq!(server.get_plan(&patient, &plan).await.organisation_display_name, "Nordby kommune");
         let seen = find(&attorney.name);
         assert_eq!(seen.representative_basis, proto::RepresentativeBasis::PowerOfAttorney as i32);
         assert_eq!(seen.added_by, format!("citizen:{PATIENT}"));

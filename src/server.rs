@@ -135,7 +135,7 @@ impl Server {
         let router = tonic::transport::Server::builder()
             .layer(RpcTelemetryLayer::default())
             .layer(tower::util::MapResponseLayer::new(
-                oversized_is_resource_exhausted as fn(HttpResponse) -> HttpResponse,
+                codec_refusals_as_the_api_promises as fn(HttpResponse) -> HttpResponse,
             ))
             .add_service(health_service)
             .add_service(reflection)
@@ -203,25 +203,40 @@ async fn watch_database(store: Store, health: HealthReporter, interval: Duration
     }
 }
 
-/// tonic answers a request message over the size limit with OUT_OF_RANGE; the API promises
-/// RESOURCE_EXHAUSTED, as gRPC itself uses for a message over the limit. Our handlers never
-/// return OUT_OF_RANGE, so only the codec's refusal is rewritten.
-fn oversized_is_resource_exhausted(mut response: HttpResponse) -> HttpResponse {
+/// Rewrites the codec's refusals of a request into the codes the API promises, before any
+/// handler runs:
+/// - a message over the size limit, which tonic answers OUT_OF_RANGE, is RESOURCE_EXHAUSTED, as
+///   gRPC itself uses for a message over the limit;
+/// - bytes that are not a valid message of the method (a cut-off varint, invalid UTF-8 in a
+///   string, a wrong wire type), which tonic answers INTERNAL naming our types, are
+///   INVALID_ARGUMENT with a message that names none: the client sent them.
+///
+/// Our handlers never answer OUT_OF_RANGE, and their INTERNAL says only "internal error", so
+/// only the codec's refusals match.
+fn codec_refusals_as_the_api_promises(mut response: HttpResponse) -> HttpResponse {
     const OUT_OF_RANGE: &str = "11";
-    const RESOURCE_EXHAUSTED: http::HeaderValue = http::HeaderValue::from_static("8");
+    const INTERNAL: &str = "13";
     let headers = response.headers_mut();
-    let oversized = headers
+    let status = headers
         .get("grpc-status")
-        .is_some_and(|s| s == OUT_OF_RANGE)
-        && headers
-            .get("grpc-message")
-            .and_then(|m| m.to_str().ok())
-            .is_some_and(|m| {
-                m.contains("message%20length%20too%20large")
-                    || m.contains("message length too large")
-            });
-    if oversized {
-        headers.insert("grpc-status", RESOURCE_EXHAUSTED);
+        .and_then(|s| s.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let message = headers
+        .get("grpc-message")
+        .and_then(|m| m.to_str().ok())
+        .unwrap_or_default()
+        .replace("%20", " ");
+    if status == OUT_OF_RANGE && message.contains("message length too large") {
+        headers.insert("grpc-status", http::HeaderValue::from_static("8"));
+    } else if status == INTERNAL && message.starts_with("failed to decode Protobuf message") {
+        headers.insert("grpc-status", http::HeaderValue::from_static("3"));
+        headers.insert(
+            "grpc-message",
+            http::HeaderValue::from_static(
+                "the request is not a valid protobuf message of this method",
+            ),
+        );
     }
     response
 }

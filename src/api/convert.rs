@@ -9,9 +9,35 @@ use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::measure::MeasureStatus;
 use crate::domain::member::{MemberRole, RepresentativeBasis};
 use crate::domain::organisation::{OrgKind, OrgRole};
-use crate::domain::plan::{PlanKind, PlanStatus};
+use crate::domain::plan::{PlanKind, PlanStatus, Section};
 use crate::domain::time::Instant;
 use crate::proto;
+
+/// A section's text in the wire message.
+pub fn section_of(sections: &proto::PatientSections, section: Section) -> &str {
+    match section {
+        Section::ImportantToMe => &sections.important_to_me,
+        Section::ResourcesAndStrengths => &sections.resources_and_strengths,
+        Section::WhatWorksNow => &sections.what_works_now,
+        Section::WhatINeed => &sections.what_i_need,
+        Section::FirstPriority => &sections.first_priority,
+        Section::ThoughtsOnIllness => &sections.thoughts_on_illness,
+        Section::AdmissionAgreement => &sections.admission_agreement,
+    }
+}
+
+/// A section's text in the wire message, to set.
+pub fn section_mut(sections: &mut proto::PatientSections, section: Section) -> &mut String {
+    match section {
+        Section::ImportantToMe => &mut sections.important_to_me,
+        Section::ResourcesAndStrengths => &mut sections.resources_and_strengths,
+        Section::WhatWorksNow => &mut sections.what_works_now,
+        Section::WhatINeed => &mut sections.what_i_need,
+        Section::FirstPriority => &mut sections.first_priority,
+        Section::ThoughtsOnIllness => &mut sections.thoughts_on_illness,
+        Section::AdmissionAgreement => &mut sections.admission_agreement,
+    }
+}
 
 /// Parses `plans/{plan}`.
 pub fn plan_name(field: &str, name: &str) -> Result<ResourceId, FieldViolation> {
@@ -129,11 +155,18 @@ pub fn timestamp(instant: Instant) -> Timestamp {
     Timestamp { seconds, nanos }
 }
 
-/// An optional timestamp from the wire, checked for range.
+/// The first second a request's timestamp may name: 1900-01-01T00:00:00Z.
+const EARLIEST_SECONDS: i64 = -2_208_988_800;
+
+/// An optional timestamp from the wire, checked for range (1900 to 9999). Timestamps are kept to
+/// the microsecond.
 pub fn instant(field: &str, ts: Option<&Timestamp>) -> Result<Option<Instant>, FieldViolation> {
     ts.map(|ts| {
         Instant::from_parts(ts.seconds, ts.nanos)
-            .ok_or_else(|| FieldViolation::new(field, "is not a valid timestamp"))
+            .filter(|_| ts.seconds >= EARLIEST_SECONDS)
+            .ok_or_else(|| {
+                FieldViolation::new(field, "is not a valid timestamp between 1900 and 9999")
+            })
     })
     .transpose()
 }

@@ -8,7 +8,7 @@ use prost::Message;
 
 use super::convert::{
     date, etag_of, goal_status_out, measure_status_out, plan_item, plan_kind_out, plan_resource,
-    plan_status, shown_subject, timestamp,
+    plan_status, section_mut, section_of, shown_subject, timestamp,
 };
 use crate::auth::PlanAccess;
 use crate::domain::Error;
@@ -222,17 +222,38 @@ fn item_id(name: &str) -> String {
 fn items(snapshot: &proto::GetPlanResponse) -> Vec<ItemVersion> {
     let mut items = Vec::new();
     if let Some(plan) = &snapshot.plan {
+        // The plan's own fields, each of the patient's sections and the contacts are items of
+        // their own: a change to one stores only that one.
         let own = proto::Plan {
             revision: 0,
             update_time: None,
+            sections: None,
+            contacts: Vec::new(),
             ..plan.clone()
         };
-        items.push(ItemVersion {
-            kind: ItemKind::Plan,
-            item_id: item_id(&plan.name),
-            parent_id: String::new(),
-            state: Some(own.encode_to_vec()),
-        });
+        let mut item = |kind, item_id: String, state: Vec<u8>| {
+            items.push(ItemVersion {
+                kind,
+                item_id,
+                parent_id: String::new(),
+                state: Some(state),
+            });
+        };
+        item(ItemKind::Plan, item_id(&plan.name), own.encode_to_vec());
+        let sections = plan.sections.clone().unwrap_or_default();
+        for &section in Section::ALL {
+            let text = section_of(&sections, section).as_bytes().to_vec();
+            item(ItemKind::PlanSection, section.as_str().to_owned(), text);
+        }
+        let contacts = proto::Plan {
+            contacts: plan.contacts.clone(),
+            ..Default::default()
+        };
+        item(
+            ItemKind::PlanContacts,
+            "contacts".into(),
+            contacts.encode_to_vec(),
+        );
     }
     for goal in &snapshot.goals {
         let own = proto::Goal {
@@ -346,6 +367,19 @@ fn rebuild(
         .ok_or_else(|| Error::internal("a revision's history holds no plan"))?;
     plan.revision = revision;
     plan.update_time = Some(timestamp(time));
+    let mut sections = proto::PatientSections::default();
+    for v in of_kind(ItemKind::PlanSection) {
+        let section = Section::from_stored(&v.item_id)
+            .ok_or_else(|| Error::internal("a revision's history holds an unknown section"))?;
+        *section_mut(&mut sections, section) =
+            String::from_utf8(decode(v).unwrap_or_default().to_vec()).map_err(Error::internal)?;
+    }
+    plan.sections = Some(sections);
+    if let Some(v) = of_kind(ItemKind::PlanContacts).first() {
+        plan.contacts = proto::Plan::decode(decode(v).unwrap_or_default())
+            .map_err(Error::internal)?
+            .contacts;
+    }
     // A goal or measure with the steps of its trail, decoded.
     let with_trail =
         |v: &ItemVersion, step_kind: ItemKind| -> Result<(Vec<u8>, Vec<Vec<u8>>), Error> {

@@ -209,5 +209,10 @@ pub async fn export(
         title: format!("Individual plan for {}", plan.patient_display_name),
         sections,
     };
-    Ok((export::render_pdf(&document), plan.revision))
+    // Laying out a long plan takes CPU time: on a blocking thread, so the runtime's workers
+    // keep serving other calls meanwhile.
+    let pdf = tokio::task::spawn_blocking(move || export::render_pdf(&document))
+        .await
+        .map_err(Error::internal)?;
+    Ok((pdf, plan.revision))
 }

@@ -3,8 +3,8 @@
 use tonic::{Request, Response, Status};
 
 use super::convert::{
-    optional_date, plan_item, plan_kind, plan_name, plan_status_in, required_etag, shown_subject,
-    timestamp,
+    optional_date, plan_item, plan_kind, plan_name, plan_status_in, required_etag, section_of,
+    shown_subject, timestamp,
 };
 use super::document::{Change, current, encode_consent, encode_plan, plan_at};
 use super::{Context, principal};
@@ -102,19 +102,6 @@ const FIXED: &[&str] = &[
     "status_reason",
     "revision",
 ];
-
-/// A section's text from the wire message.
-fn section_of(sections: &proto::PatientSections, section: Section) -> &str {
-    match section {
-        Section::ImportantToMe => &sections.important_to_me,
-        Section::ResourcesAndStrengths => &sections.resources_and_strengths,
-        Section::WhatWorksNow => &sections.what_works_now,
-        Section::WhatINeed => &sections.what_i_need,
-        Section::FirstPriority => &sections.first_priority,
-        Section::ThoughtsOnIllness => &sections.thoughts_on_illness,
-        Section::AdmissionAgreement => &sections.admission_agreement,
-    }
-}
 
 /// Applies the masked fields of `input` to `plan`, naming every bad value at once.
 fn apply_update(

@@ -444,11 +444,18 @@ fn principal(
             })
         }
         SubjectKind::System => {
-            let system_user = claims
+            let mut system_users = claims
                 .authorization_details
                 .iter()
                 .flatten()
-                .find(|d| d.kind == ALTINN_SYSTEM_USER);
+                .filter(|d| d.kind == ALTINN_SYSTEM_USER);
+            let system_user = system_users.next();
+            if system_users.next().is_some() {
+                return Err(Error::Unauthenticated(
+                    "token names more than one system user: which organisation it acts for is \
+                     ambiguous",
+                ));
+            }
             let org =
                 match system_user {
                     Some(detail) => detail.systemuser_org.as_ref().and_then(org_claim).ok_or(
@@ -754,6 +761,11 @@ mod tests {
         let no_org =
             serde_json::json!({"authorization_details": [{"type": "urn:altinn:systemuser"}]});
         assert!(verifier.verify(&mint(&key, &system(), no_org)).is_err());
+        let two = serde_json::json!({"authorization_details": [
+            {"type": "urn:altinn:systemuser", "systemuser_org": {"ID": "0192:940000009"}},
+            {"type": "urn:altinn:systemuser", "systemuser_org": {"ID": "0192:930000000"}}
+        ]});
+        assert!(verifier.verify(&mint(&key, &system(), two)).is_err());
     }
 
     #[test]

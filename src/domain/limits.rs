@@ -12,8 +12,10 @@ pub enum Holding {
     Goals,
     /// Measures of the plan.
     Measures,
-    /// Evaluations of one measure.
+    /// Evaluations of the plan's measures.
     Evaluations,
+    /// Steps of the trails of the plan's goals (proposals and changes of their words).
+    Adjustments,
     /// Current members of the group (ended ones are history and do not count).
     Members,
     /// Meetings of the group.
@@ -21,12 +23,14 @@ pub enum Holding {
 }
 
 impl Holding {
-    /// The most the plan (or, for evaluations, the measure) holds.
+    /// The most the plan holds. With the longest texts each takes, a whole plan (what GetPlan
+    /// answers and the export prints) stays within a few million characters.
     pub fn cap(self) -> i64 {
         match self {
             Holding::Goals => 50,
             Holding::Measures => 100,
-            Holding::Evaluations => 100,
+            Holding::Evaluations => 500,
+            Holding::Adjustments => 200,
             Holding::Members => 100,
             Holding::Meetings => 500,
         }
@@ -36,7 +40,8 @@ impl Holding {
         match self {
             Holding::Goals => "goals",
             Holding::Measures => "measures",
-            Holding::Evaluations => "evaluations of a measure",
+            Holding::Evaluations => "evaluations of its measures",
+            Holding::Adjustments => "steps in its goals' trails",
             Holding::Members => "current members",
             Holding::Meetings => "meetings",
         }

@@ -16,7 +16,7 @@ pub const MAX_DESCRIPTION: usize = 2000;
 /// The longest frequency accepted, in characters.
 pub const MAX_FREQUENCY: usize = 200;
 /// The longest evaluation accepted, in characters.
-pub const MAX_EVALUATION: usize = 10_000;
+pub const MAX_EVALUATION: usize = 2_000;
 
 /// A measure (tiltak) of a plan, serving one of its goals, with one responsible member.
 #[derive(Clone, Debug)]

@@ -258,7 +258,9 @@ impl Contact {
         ));
         let phone = phone.trim();
         let digits = phone.strip_prefix('+').unwrap_or(phone);
-        if phone.chars().count() > 20 || !digits.chars().all(|c| c.is_ascii_digit() || c == ' ') {
+        let well_formed = digits.chars().all(|c| c.is_ascii_digit() || c == ' ')
+            && (phone.is_empty() || digits.chars().any(|c| c.is_ascii_digit()));
+        if phone.chars().count() > 20 || !well_formed {
             v.push(FieldViolation::new(
                 format!("{field}.phone"),
                 "must be digits and spaces with an optional leading +, at most 20 characters",

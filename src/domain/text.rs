@@ -40,19 +40,22 @@ pub fn text(
     let normalised: String = value.nfc().collect();
     let normalised = match lines {
         Lines::One => normalised,
-        Lines::Many => normalised.replace("\r\n", "\n").replace('\r', "\n"),
+        Lines::Many => normalised
+            .replace("\r\n", "\n")
+            .replace(['\r', '\u{2028}', '\u{2029}'], "\n"),
     };
     let trimmed = normalised.trim();
-    if required && trimmed.is_empty() {
+    if required && !trimmed.chars().any(is_visible) {
         return Err(FieldViolation::new(field, "must not be empty"));
     }
     if trimmed.chars().count() > max {
         return Err(too_long());
     }
     let allowed_control = |c: char| lines == Lines::Many && (c == '\n' || c == '\t');
+    let line_break = |c: char| matches!(c, '\u{2028}' | '\u{2029}');
     if trimmed
         .chars()
-        .any(|c| c.is_control() && !allowed_control(c))
+        .any(|c| (c.is_control() && !allowed_control(c)) || line_break(c))
     {
         return Err(FieldViolation::new(
             field,
@@ -68,6 +71,12 @@ pub fn text(
         return Err(FieldViolation::new(
             field,
             "must not contain bidirectional embeddings, overrides or isolates",
+        ));
+    }
+    if trimmed.chars().any(|c| is_noncharacter(c) || is_tag(c)) {
+        return Err(FieldViolation::new(
+            field,
+            "must not contain noncharacters or tag characters",
         ));
     }
     Ok(trimmed.to_owned())
@@ -91,6 +100,38 @@ pub fn line(
     required: bool,
 ) -> Result<String, FieldViolation> {
     text(field, value, max, Lines::One, required)
+}
+
+/// Unicode's noncharacters (U+FDD0–U+FDEF and the last two code points of every plane), which
+/// are never meant for interchange.
+fn is_noncharacter(c: char) -> bool {
+    let cp = u32::from(c);
+    (0xFDD0..=0xFDEF).contains(&cp) || cp & 0xFFFE == 0xFFFE
+}
+
+/// The tag characters (U+E0000–U+E007F), invisible text that rides along unseen.
+fn is_tag(c: char) -> bool {
+    ('\u{E0000}'..='\u{E007F}').contains(&c)
+}
+
+/// Whether `c` shows as something: not a space, a zero-width or format character, or a
+/// combining mark on its own, so a required text of only those counts as empty.
+fn is_visible(c: char) -> bool {
+    !c.is_whitespace()
+        && !c.is_control()
+        && !matches!(
+            c,
+            '\u{200B}'..='\u{200F}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{FEFF}'
+                | '\u{034F}'
+                | '\u{180E}'
+                | '\u{0300}'..='\u{036F}'
+                | '\u{1AB0}'..='\u{1AFF}'
+                | '\u{1DC0}'..='\u{1DFF}'
+                | '\u{20D0}'..='\u{20FF}'
+                | '\u{FE20}'..='\u{FE2F}'
+        )
 }
 
 /// The bidirectional formatting characters that change how the text around them is ordered:
@@ -133,6 +174,27 @@ mod tests {
     #[test]
     fn blank_long_and_huge() {
         assert!(line("f", "   ", 10, true).is_err());
+        for invisible in [
+            "\u{200B}",
+            "\u{FEFF}\u{200B}",
+            "\u{0301}\u{0301}",
+            "\u{2060}",
+        ] {
+            assert!(line("f", invisible, 10, true).is_err(), "{invisible:?}");
+        }
+        for odd in [
+            "a\u{2028}b",
+            "a\u{FFFE}",
+            "a\u{FDD0}",
+            "a\u{10FFFF}",
+            "a\u{E0041}",
+        ] {
+            assert!(line("f", odd, 10, false).is_err(), "{odd:?}");
+        }
+        assert_eq!(
+            bounded("f", "a\u{2028}b\u{2029}c", 10, true).unwrap(),
+            "a\nb\nc"
+        );
         assert_eq!(line("f", "   ", 10, false).unwrap(), "");
         assert!(line("f", &"ø".repeat(11), 10, true).is_err());
         assert!(line("f", &"ø".repeat(10), 10, true).is_ok());

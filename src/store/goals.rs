@@ -135,6 +135,10 @@ impl Session {
         expected: i64,
         new_step: Option<&GoalAdjustment>,
     ) -> Result<(), Error> {
+        if new_step.is_some() {
+            self.check_room(Holding::Adjustments, goal.plan, goal.update_time)
+                .await?;
+        }
         let updated = sqlx::query(
             "UPDATE goals SET text = $1, priority = $2, status = $3, target_date = $4, \
              revision = revision + 1, update_time = $5 WHERE id = $6 AND revision = $7",

@@ -232,7 +232,7 @@ impl Session {
         measure: &Measure,
         evaluation: &Evaluation,
     ) -> Result<(), Error> {
-        self.check_room(Holding::Evaluations, measure.id, evaluation.time)
+        self.check_room(Holding::Evaluations, measure.plan, evaluation.time)
             .await?;
         sqlx::query(
             "INSERT INTO measure_evaluations (id, organisation_id, plan_id, measure_id, date, \

@@ -148,6 +148,7 @@ impl Store {
         let conn = self.pool.acquire().await.map_err(db)?;
         Ok(Session {
             conn: Conn::Read(conn),
+            backend: self.backend,
             denied: false,
         })
     }
@@ -162,6 +163,7 @@ impl Store {
         .map_err(db)?;
         Ok(Session {
             conn: Conn::Write(tx),
+            backend: self.backend,
             denied: false,
         })
     }
@@ -181,6 +183,7 @@ enum Conn {
 /// changes and access-log rows commit together or not at all.
 pub struct Session {
     conn: Conn,
+    backend: Backend,
     denied: bool,
 }
 
@@ -190,6 +193,13 @@ impl Session {
             Conn::Read(c) => c,
             Conn::Write(tx) => tx,
         }
+    }
+
+    /// Whether this session writes, on PostgreSQL: its reads of a plan must take the plan's
+    /// row lock at once, as SQLite's `BEGIN IMMEDIATE` takes the database's, so that what a
+    /// write checks (a goal exists, a member serves) cannot change before it writes.
+    fn locks_rows(&self) -> bool {
+        matches!(self.conn, Conn::Write(_)) && self.backend == Backend::Postgres
     }
 
     /// Records that the access check denied this request, so that `finish` commits the logged
@@ -250,8 +260,8 @@ pub(crate) fn caller_params(
 }
 
 impl Session {
-    /// Checks that `plan` (or, for evaluations, the measure `of`) has room for one more of
-    /// `holding`; `FAILED_PRECONDITION` when full. Writes to a plan hold its row lock, so the
+    /// Checks that the plan `of` has room for one more of `holding`; `FAILED_PRECONDITION` when
+    /// full. Writes to a plan hold its row lock, so the
     /// count cannot change before the insert that follows.
     pub(crate) async fn check_room(
         &mut self,
@@ -263,7 +273,10 @@ impl Session {
             Holding::Goals => "SELECT CAST(COUNT(*) AS BIGINT) FROM goals WHERE plan_id = $1",
             Holding::Measures => "SELECT CAST(COUNT(*) AS BIGINT) FROM measures WHERE plan_id = $1",
             Holding::Evaluations => {
-                "SELECT CAST(COUNT(*) AS BIGINT) FROM measure_evaluations WHERE measure_id = $1"
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM measure_evaluations WHERE plan_id = $1"
+            }
+            Holding::Adjustments => {
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM goal_adjustments WHERE plan_id = $1"
             }
             Holding::Members => {
                 "SELECT CAST(COUNT(*) AS BIGINT) FROM members WHERE plan_id = $1 \

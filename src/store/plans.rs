@@ -97,6 +97,8 @@ macro_rules! access_select {
 }
 
 const ACCESS_QUERY: &str = concat!(access_select!(), "WHERE p.id = $5");
+/// The same, locking the plan's row until the write transaction ends (PostgreSQL).
+const ACCESS_QUERY_LOCKING: &str = concat!(access_select!(), "WHERE p.id = $5 FOR UPDATE OF p");
 
 /// A plan with the caller's relations to it, as one query found them.
 #[derive(Debug)]
@@ -236,10 +238,20 @@ impl Session {
         let signature = plan.signature.as_ref();
         let wish = plan.coordinator_wish.as_ref();
         let updated = sqlx::query(
+            // The long texts keep their stored value when unchanged, so PostgreSQL keeps their
+            // TOAST storage instead of writing it again with every change to the plan.
             "UPDATE plans SET patient_display_name = $1, status = $2, status_reason = $3, \
-             important_to_me = $4, resources_and_strengths = $5, what_works_now = $6, \
-             what_i_need = $7, first_priority = $8, thoughts_on_illness = $9, \
-             admission_agreement = $10, contacts = $11, next_review_date = $12, \
+             important_to_me = CASE WHEN important_to_me = $4 THEN important_to_me ELSE $4 END, \
+             resources_and_strengths = CASE WHEN resources_and_strengths = $5 \
+             THEN resources_and_strengths ELSE $5 END, \
+             what_works_now = CASE WHEN what_works_now = $6 THEN what_works_now ELSE $6 END, \
+             what_i_need = CASE WHEN what_i_need = $7 THEN what_i_need ELSE $7 END, \
+             first_priority = CASE WHEN first_priority = $8 THEN first_priority ELSE $8 END, \
+             thoughts_on_illness = CASE WHEN thoughts_on_illness = $9 \
+             THEN thoughts_on_illness ELSE $9 END, \
+             admission_agreement = CASE WHEN admission_agreement = $10 \
+             THEN admission_agreement ELSE $10 END, \
+             contacts = CASE WHEN contacts = $11 THEN contacts ELSE $11 END, next_review_date = $12, \
              signed_revision = $13, sign_time = $14, signed_by = $15, update_time = $16, \
              wish_display_name = $17, wish_organisation = $18, wish_note = $19, wish_time = $20, \
              referral_id = $21, version = version + 1 WHERE id = $22 AND version = $23",
@@ -289,7 +301,12 @@ impl Session {
         who: &Principal,
         now: Instant,
     ) -> Result<Option<PlanAccessRow>, Error> {
-        let row = super::caller_params(sqlx::query(ACCESS_QUERY), who)
+        let sql = if self.locks_rows() {
+            ACCESS_QUERY_LOCKING
+        } else {
+            ACCESS_QUERY
+        };
+        let row = super::caller_params(sqlx::query(sql), who)
             .bind(now.0)
             .bind(plan.to_string())
             .fetch_optional(self.conn())

@@ -135,6 +135,8 @@ stored_enum! {
     /// What kind of item of a plan a history version holds.
     ItemKind {
         Plan = "plan",
+        PlanSection = "plan_section",
+        PlanContacts = "plan_contacts",
         Goal = "goal",
         GoalAdjustment = "goal_adjustment",
         Measure = "measure",

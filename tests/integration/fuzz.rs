@@ -557,3 +557,35 @@ on_both_backends! {
         fuzz(&server).await;
     }
 }
+
+on_both_backends! {
+    /// Found by trying: bytes that are not a valid message of the method (a cut-off varint,
+    /// invalid UTF-8 in a string, a wrong wire type, field number 0) answered INTERNAL, naming
+    /// the server's types. The client sent them: INVALID_ARGUMENT, naming nothing inside.
+    async fn malformed_messages_are_invalid_argument(server: TestServer) {
+        let patient = Who::Citizen(PATIENT);
+        for (what, bytes) in [
+            ("a cut-off varint", vec![0x0a, 0xff]),
+            ("invalid UTF-8", vec![0x0a, 0x02, 0xc3, 0x28]),
+            ("a wrong wire type", vec![0x0d, 1, 2, 3, 4]),
+            ("field number 0", vec![0x02, 0x00]),
+            ("a group start", vec![0x0b]),
+        ] {
+            for path in ["/samvirke.v1.PlanService/GetPlan", "/samvirke.v1.PlanService/UpdatePlan"] {
+                let mut grpc = tonic::client::Grpc::new(server.channel());
+                grpc.ready().await.unwrap();
+                let mut call = tonic::Request::new(bytes.clone());
+                call.metadata_mut().insert(
+                    "authorization",
+                    format!("Bearer {}", server.token(&patient)).parse().unwrap(),
+                );
+                let status = grpc
+                    .unary(call, http::uri::PathAndQuery::from_str(path).unwrap(), Raw)
+                    .await
+                    .unwrap_err();
+                assert_eq!(status.code(), Code::InvalidArgument, "{what} to {path}: {status:?}");
+                assert!(!status.message().contains("Request"), "{}", status.message());
+            }
+        }
+    }
+}

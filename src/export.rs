@@ -1,7 +1,7 @@
 //! Renders a plan as a PDF the patient can keep and bring along.
 //!
 //! The text is set in DejaVu Sans and DejaVu Sans Bold, embedded in the file (subsets of about
-//! 50 KB each, holding the Latin letters Norwegian and the Sami languages need: `assets/fonts/`),
+//! 50 KB each, some 30 KB deflated, holding the Latin letters Norwegian and the Sami languages need: `assets/fonts/`),
 //! so every letter NFC text can hold prints as itself — å, č, đ, ŋ, š, ŧ, ž, ǯ — on any reader,
 //! and a ToUnicode map keeps the text searchable and copyable. A character the fonts lack
 //! prints as the replacement glyph (U+FFFD). Layout is a plain greedy line breaker driven by the
@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
+use pdf_writer::Filter;
 use pdf_writer::types::{CidFontType, FontFlags, SystemInfo, UnicodeCmap};
 use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 
@@ -165,6 +166,7 @@ struct Face {
     units_per_em: f32,
     glyphs: std::collections::HashMap<char, Glyph>,
     replacement: Glyph,
+    deflated: OnceLock<Vec<u8>>,
     ascent: f32,
     descent: f32,
     cap_height: f32,
@@ -203,6 +205,7 @@ impl Face {
             units_per_em,
             glyphs,
             replacement,
+            deflated: OnceLock::new(),
             ascent: scale(face.ascender()),
             descent: scale(face.descender()),
             cap_height: scale(face.capital_height().unwrap_or(face.ascender())),
@@ -213,6 +216,11 @@ impl Face {
                 scale(b.y_max),
             ),
         }
+    }
+
+    /// The font file deflated, once, for every PDF that embeds it.
+    fn deflated(&self) -> &[u8] {
+        self.deflated.get_or_init(|| deflate(self.data))
     }
 
     /// The glyph of `c`, or the replacement glyph, which shows (and copies as) U+FFFD.
@@ -369,6 +377,11 @@ fn wrap(glyphs: &[Glyph], font: Font, size: f32, max_width: f32) -> Vec<Vec<Glyp
     lines
 }
 
+/// A stream's bytes in zlib's format, as `FlateDecode` reads them.
+fn deflate(data: &[u8]) -> Vec<u8> {
+    miniz_oxide::deflate::compress_to_vec_zlib(data, 6)
+}
+
 /// Hands out object numbers 1, 2, 3, ...
 ///
 /// The count cannot overflow `i32`: objects are 5 plus two per page, and a
@@ -443,10 +456,12 @@ fn write_pdf(title: &str, pages: Vec<Content>, used: &[BTreeMap<u16, Glyph>; 2])
             .cap_height(face.cap_height)
             .stem_v(if font == Font::Bold { 120.0 } else { 80.0 })
             .font_file2(file);
-        pdf.stream(file, face.data).pair(
-            Name(b"Length1"),
-            i32::try_from(face.data.len()).unwrap_or(i32::MAX),
-        );
+        pdf.stream(file, face.deflated())
+            .filter(Filter::FlateDecode)
+            .pair(
+                Name(b"Length1"),
+                i32::try_from(face.data.len()).unwrap_or(i32::MAX),
+            );
         let mut cmap = UnicodeCmap::new(
             Name(b"Custom"),
             SystemInfo {
@@ -473,7 +488,8 @@ fn write_pdf(title: &str, pages: Vec<Content>, used: &[BTreeMap<u16, Glyph>; 2])
             .pair(Font::Bold.resource(), font_ids[1][0]);
         resources.finish();
         page.finish();
-        pdf.stream(content_id, &content.finish());
+        pdf.stream(content_id, &deflate(&content.finish()))
+            .filter(Filter::FlateDecode);
     }
 
     // Every id above came from `ids` exactly once, so `finish` (which panics
@@ -541,8 +557,12 @@ mod tests {
     fn headings_are_bold_and_body_regular() {
         let bytes = render_pdf(&sample());
         let text = String::from_utf8_lossy(&bytes);
-        assert!(text.contains("/F2 13 Tf"));
-        assert!(text.contains("/F1 11 Tf"));
+        let pdf = lopdf::Document::load_mem(&bytes).unwrap();
+        let first = *pdf.get_pages().values().next().unwrap();
+        let content = String::from_utf8_lossy(&pdf.get_page_content(first)).into_owned();
+        assert!(content.contains("/F2 13 Tf"), "{content}");
+        assert!(content.contains("/F1 11 Tf"));
+        assert!(text.contains("/FlateDecode"));
         assert!(text.contains("/BaseFont /DejaVuSans-Bold"));
         assert!(text.contains("/Encoding /Identity-H"));
         assert!(text.contains("/FontFile2"));

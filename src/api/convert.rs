@@ -2,15 +2,16 @@
 
 use prost_types::Timestamp;
 
-use crate::domain::FieldViolation;
 use crate::domain::date::Date;
 use crate::domain::goal::GoalStatus;
 use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::measure::MeasureStatus;
 use crate::domain::member::{MemberRole, RepresentativeBasis};
 use crate::domain::organisation::{OrgKind, OrgRole};
+use crate::domain::page::{Page, Scope};
 use crate::domain::plan::{PlanKind, PlanStatus, Section};
 use crate::domain::time::Instant;
+use crate::domain::{Error, FieldViolation, Violations};
 use crate::proto;
 
 /// A section's text in the wire message.
@@ -44,6 +45,28 @@ pub fn plan_name(field: &str, name: &str) -> Result<ResourceId, FieldViolation> 
     name.strip_prefix("plans/")
         .and_then(ResourceId::parse)
         .ok_or_else(|| FieldViolation::new(field, "must be a plan name, plans/{plan}"))
+}
+
+/// The plan a list request names in `parent`, and the page it asks for under the query
+/// `rpc`/`filters` (see `Scope`), with every violation of either at once.
+pub fn plan_page(
+    rpc: &str,
+    parent: &str,
+    page_size: i32,
+    page_token: &str,
+    filters: &str,
+) -> Result<(ResourceId, Page), Error> {
+    let mut v = Violations::default();
+    let plan = v.check(plan_name("parent", parent));
+    let page = v.check_all(Page::parse(
+        page_size,
+        page_token,
+        Scope::of(rpc, parent, filters),
+    ));
+    match (plan, page) {
+        (Some(plan), Some(page)) => Ok((plan, page)),
+        _ => Err(v.into_error()),
+    }
 }
 
 /// Parses `plans/{plan}/members/{member}`.

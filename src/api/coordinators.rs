@@ -66,11 +66,7 @@ pub async fn appoint(
     who: &Principal,
     now: Instant,
 ) -> Result<Assignment, Error> {
-    if who.is(&new.subject) {
-        return Err(Error::PermissionDenied(
-            "nobody appoints themselves coordinator: another of the unit's staff must".into(),
-        ));
-    }
+    who.refuse_own(&new.subject, "appoints a coordinator")?;
     if plan.status == PlanStatus::Closed {
         return Err(Error::FailedPrecondition(
             "the plan is PLAN_STATUS_CLOSED: it cannot get a coordinator".into(),

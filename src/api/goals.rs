@@ -2,7 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{goal_name, goal_status, optional_date, plan_name, required_etag};
+use super::convert::{goal_name, goal_status, optional_date, plan_name, plan_page, required_etag};
 use super::document::{Change, encode_goal};
 use super::{Context, principal};
 use crate::auth::{Action, Object, PlanAccess};
@@ -11,7 +11,6 @@ use crate::domain::goal::{
 };
 use crate::domain::ids::ResourceId;
 use crate::domain::mask;
-use crate::domain::page::{Page, Scope};
 use crate::domain::principal::Principal;
 use crate::domain::text::bounded;
 use crate::domain::time::Instant;
@@ -245,16 +244,7 @@ impl GoalService for GoalApi {
     ) -> Result<Response<proto::ListGoalsResponse>, Status> {
         let who = principal(&request)?;
         let req = request.get_ref();
-        let mut v = Violations::default();
-        let plan = v.check(plan_name("parent", &req.parent));
-        let page = v.check_all(Page::parse(
-            req.page_size,
-            &req.page_token,
-            Scope::of("ListGoals", &req.parent, ""),
-        ));
-        let (Some(plan), Some(page)) = (plan, page) else {
-            return Err(v.into_error().into());
-        };
+        let (plan, page) = plan_page("ListGoals", &req.parent, req.page_size, &req.page_token, "")?;
         let now = Instant::now();
         let mut session = self.0.store.read().await?;
         let access = self

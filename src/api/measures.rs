@@ -4,7 +4,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{
     date_in, goal_name, measure_name, measure_status, member_name, optional_date, plan_item,
-    plan_name, required_etag, same_plan,
+    plan_name, plan_page, required_etag, same_plan,
 };
 use super::document::{Change, encode_measure};
 use super::{Context, principal};
@@ -15,7 +15,6 @@ use crate::domain::measure::{
     Evaluation, Measure, MeasurePatch, NewMeasure, check_period, description, evaluation_text,
     frequency,
 };
-use crate::domain::page::{Page, Scope};
 use crate::domain::principal::Principal;
 use crate::domain::time::Instant;
 use crate::domain::{Error, FieldViolation, Violations};
@@ -287,16 +286,13 @@ impl MeasureService for MeasureApi {
     ) -> Result<Response<proto::ListMeasuresResponse>, Status> {
         let who = principal(&request)?;
         let req = request.get_ref();
-        let mut v = Violations::default();
-        let plan = v.check(plan_name("parent", &req.parent));
-        let page = v.check_all(Page::parse(
+        let (plan, page) = plan_page(
+            "ListMeasures",
+            &req.parent,
             req.page_size,
             &req.page_token,
-            Scope::of("ListMeasures", &req.parent, ""),
-        ));
-        let (Some(plan), Some(page)) = (plan, page) else {
-            return Err(v.into_error().into());
-        };
+            "",
+        )?;
         let now = Instant::now();
         let mut session = self.0.store.read().await?;
         let access = self

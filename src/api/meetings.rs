@@ -3,7 +3,8 @@
 
 use super::Context;
 use super::convert::{
-    instant, meeting_name, member_name, plan_item, plan_name, required_etag, same_plan, timestamp,
+    instant, meeting_name, member_name, plan_item, plan_name, plan_page, required_etag, same_plan,
+    timestamp,
 };
 use super::document::{Change, encode_plan};
 use super::members::encode_member;
@@ -251,16 +252,13 @@ impl Context {
         who: &Principal,
         req: &proto::ListMeetingsRequest,
     ) -> Result<proto::ListMeetingsResponse, Error> {
-        let mut v = Violations::default();
-        let plan = v.check(plan_name("parent", &req.parent));
-        let page = v.check_all(Page::parse(
+        let (plan, page) = plan_page(
+            "ListMeetings",
+            &req.parent,
             req.page_size,
             &req.page_token,
-            Scope::of("ListMeetings", &req.parent, ""),
-        ));
-        let (Some(plan), Some(page)) = (plan, page) else {
-            return Err(v.into_error());
-        };
+            "",
+        )?;
         let now = Instant::now();
         let mut session = self.store.read().await?;
         self.guard

@@ -4,14 +4,13 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{
     etag, etag_of, instant, member_name, member_role, member_role_out, plan_item, plan_name,
-    representative_basis, representative_basis_out, shown_subject, timestamp,
+    plan_page, representative_basis, representative_basis_out, shown_subject, timestamp,
 };
 use super::document::Change;
 use super::{Context, principal};
 use crate::auth::{Action, Object, Relation};
 use crate::domain::date::Date;
 use crate::domain::member::{Member, MemberRole, NewMember};
-use crate::domain::page::{Page, Scope};
 use crate::domain::plan::PlanStatus;
 use crate::domain::subject::{Subject, SubjectKind};
 use crate::domain::time::Instant;
@@ -101,11 +100,7 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
                 .guard
                 .plan(&mut session, &who, plan, object, Action::Add, now)
                 .await?;
-            if who.is(&new.subject) {
-                return Err(Error::PermissionDenied(
-                    "nobody adds themselves to a plan: someone entitled must".into(),
-                ));
-            }
+            who.refuse_own(&new.subject, "adds a member")?;
             if new.subject == Subject::citizen(&access.plan.patient) {
                 return Err(Error::invalid(
                     "member.subject",
@@ -215,20 +210,13 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
     ) -> Result<Response<proto::ListMembersResponse>, Status> {
         let who = principal(&request)?;
         let req = request.get_ref();
-        let mut v = Violations::default();
-        let plan = v.check(plan_name("parent", &req.parent));
-        let page = v.check_all(Page::parse(
+        let (plan, page) = plan_page(
+            "ListMembers",
+            &req.parent,
             req.page_size,
             &req.page_token,
-            Scope::of(
-                "ListMembers",
-                &req.parent,
-                &format!("show_ended={}", req.show_ended),
-            ),
-        ));
-        let (Some(plan), Some(page)) = (plan, page) else {
-            return Err(v.into_error().into());
-        };
+            &format!("show_ended={}", req.show_ended),
+        )?;
         let now = Instant::now();
         let mut session = self.0.store.read().await?;
         let access = self

@@ -109,11 +109,7 @@ impl OrganisationService for OrganisationApi {
                     now,
                 )
                 .await?;
-            if who.is(&subject) {
-                return Err(Error::PermissionDenied(
-                    "nobody grants a role to themselves: another admin must".into(),
-                ));
-            }
+            who.refuse_own(&subject, "grants a role")?;
             let kinds = role.held_in();
             let held = session.organisation(&organisation).await?;
             if !held.is_some_and(|org| kinds.contains(&org.kind)) {
@@ -156,11 +152,7 @@ impl OrganisationService for OrganisationApi {
                 )
                 .await?;
             let grant = session.grant(&organisation, id).await?;
-            if who.is(&grant.subject) {
-                return Err(Error::PermissionDenied(
-                    "nobody revokes their own role: another admin must".into(),
-                ));
-            }
+            who.refuse_own(&grant.subject, "revokes a role")?;
             session.delete_grant(&organisation, id).await
         }
         .await;

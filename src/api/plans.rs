@@ -3,8 +3,8 @@
 use tonic::{Request, Response, Status};
 
 use super::convert::{
-    optional_date, plan_item, plan_kind, plan_name, plan_status_in, required_etag, section_of,
-    shown_subject, timestamp,
+    optional_date, plan_item, plan_kind, plan_name, plan_page, plan_status_in, required_etag,
+    section_of, shown_subject, timestamp,
 };
 use super::document::{Change, current, encode_consent, encode_plan, plan_at};
 use super::{Context, principal};
@@ -297,11 +297,7 @@ impl PlanService for PlanApi {
                     now,
                 )
                 .await?;
-            if who.is(&Subject::citizen(&new.patient)) {
-                return Err(Error::PermissionDenied(
-                    "nobody opens a plan for themselves: another of the unit's staff must".into(),
-                ));
-            }
+            who.refuse_own(&Subject::citizen(&new.patient), "opens a plan")?;
             session
                 .organisation_of_kind(
                     "plan.organisation",
@@ -566,16 +562,13 @@ impl PlanService for PlanApi {
     ) -> Result<Response<proto::ListConsentsResponse>, Status> {
         let who = principal(&request)?;
         let req = request.get_ref();
-        let mut v = Violations::default();
-        let plan = v.check(plan_name("parent", &req.parent));
-        let page = v.check_all(Page::parse(
+        let (plan, page) = plan_page(
+            "ListConsents",
+            &req.parent,
             req.page_size,
             &req.page_token,
-            Scope::of("ListConsents", &req.parent, ""),
-        ));
-        let (Some(plan), Some(page)) = (plan, page) else {
-            return Err(v.into_error().into());
-        };
+            "",
+        )?;
         let now = Instant::now();
         let mut session = self.0.store.read().await?;
         let access = self
@@ -693,16 +686,13 @@ impl PlanService for PlanApi {
     ) -> Result<Response<proto::ListPlanRevisionsResponse>, Status> {
         let who = principal(&request)?;
         let req = request.get_ref();
-        let mut v = Violations::default();
-        let plan = v.check(plan_name("parent", &req.parent));
-        let page = v.check_all(Page::parse(
+        let (plan, page) = plan_page(
+            "ListPlanRevisions",
+            &req.parent,
             req.page_size,
             &req.page_token,
-            Scope::of("ListPlanRevisions", &req.parent, ""),
-        ));
-        let (Some(plan), Some(page)) = (plan, page) else {
-            return Err(v.into_error().into());
-        };
+            "",
+        )?;
         let now = Instant::now();
         let mut session = self.0.store.read().await?;
         let access = self

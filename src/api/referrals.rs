@@ -113,11 +113,7 @@ impl ReferralService for ReferralApi {
                     now,
                 )
                 .await?;
-            if who.is(&Subject::citizen(&new.patient)) {
-                return Err(Error::PermissionDenied(
-                    "nobody refers themselves: another of the trust's staff must".into(),
-                ));
-            }
+            who.refuse_own(&Subject::citizen(&new.patient), "refers a patient")?;
             session
                 .organisation_of_kind(
                     "referral.municipality",
@@ -406,12 +402,8 @@ impl ReferralService for ReferralApi {
             let mut changes = vec![format!(
                 "referrals/{id} returned; the requester's membership ended"
             )];
-            if session
-                .consent_in_force_recorded_by(referral.plan)
-                .await?
-                .as_deref()
-                == Some(REFERRAL_CONSENT)
-            {
+            let in_force = session.latest_consent_decision(referral.plan).await?;
+            if in_force.is_some_and(|d| !d.withdrawn && d.by == REFERRAL_CONSENT) {
                 session
                     .withdraw_consent(
                         referral.plan,

@@ -277,19 +277,20 @@ impl Guard {
             SubjectKind::Citizen => &[Relation::Citizen],
             _ => &[],
         };
-        let allowed = self.allowed(relations, who, &[], Object::Complaint, Action::File)?;
-        let entry = AccessEntry {
+        let target = OrganisationTarget {
             organisation,
-            plan: None,
-            complaint: None,
-            who,
-            relations: names(relations),
-            object: Object::Complaint.as_str(),
-            action: Action::File.as_str(),
-            allowed,
+            roles_in: None,
         };
-        self.record(session, entry, now).await?;
-        decision(allowed, true, Object::Complaint, Action::File, "complaint")
+        self.decide_in(
+            session,
+            who,
+            target,
+            relations,
+            Object::Complaint,
+            Action::File,
+            now,
+        )
+        .await
     }
 
     /// Checks that `who` may do `action` to `object` in `organisation`, through a role they
@@ -306,19 +307,12 @@ impl Guard {
     ) -> Result<(), Error> {
         let epoch = session.grants_epoch().await?;
         self.refresh(session, epoch).await?;
-        let allowed = self.allowed(&[], who, &[Some(organisation)], object, action)?;
-        let entry = AccessEntry {
+        let target = OrganisationTarget {
             organisation,
-            plan: None,
-            complaint: None,
-            who,
-            relations: String::new(),
-            object: object.as_str(),
-            action: action.as_str(),
-            allowed,
+            roles_in: Some(organisation),
         };
-        self.record(session, entry, now).await?;
-        decision(allowed, true, object, action, "organisation")
+        self.decide_in(session, who, target, &[], object, action, now)
+            .await
     }
 
     /// Checks that `who` may read `organisation` in the registry: public reference data, which
@@ -330,26 +324,50 @@ impl Guard {
         organisation: &OrgNumber,
         now: Instant,
     ) -> Result<(), Error> {
-        let relations = [Relation::Caller];
-        let allowed = self.allowed(&relations, who, &[], Object::Organisation, Action::Read)?;
-        let entry = AccessEntry {
+        let target = OrganisationTarget {
             organisation,
+            roles_in: None,
+        };
+        let relations = [Relation::Caller];
+        self.decide_in(
+            session,
+            who,
+            target,
+            &relations,
+            Object::Organisation,
+            Action::Read,
+            now,
+        )
+        .await
+    }
+
+    /// Decides an organisation-level question from `relations` and the caller's roles in
+    /// `target.roles_in`, and logs it under `target.organisation`; a denial is
+    /// `PERMISSION_DENIED`.
+    #[allow(clippy::too_many_arguments)]
+    async fn decide_in(
+        &self,
+        session: &mut Session,
+        who: &Principal,
+        target: OrganisationTarget<'_>,
+        relations: &[Relation],
+        object: Object,
+        action: Action,
+        now: Instant,
+    ) -> Result<(), Error> {
+        let allowed = self.allowed(relations, who, &[target.roles_in], object, action)?;
+        let entry = AccessEntry {
+            organisation: target.organisation,
             plan: None,
             complaint: None,
             who,
-            relations: names(&relations),
-            object: Object::Organisation.as_str(),
-            action: Action::Read.as_str(),
+            relations: names(relations),
+            object: object.as_str(),
+            action: action.as_str(),
             allowed,
         };
         self.record(session, entry, now).await?;
-        decision(
-            allowed,
-            true,
-            Object::Organisation,
-            Action::Read,
-            "organisation",
-        )
+        decision(allowed, true, object, action, "organisation")
     }
 
     /// Which relations and roles let a caller see an `object` in a list, as the policy says
@@ -457,6 +475,13 @@ impl Guard {
         }
         Ok(())
     }
+}
+
+/// Where an organisation-level question is asked: the organisation it is logged under, and the
+/// one whose role grants count (none when only relations do).
+struct OrganisationTarget<'a> {
+    organisation: &'a OrgNumber,
+    roles_in: Option<&'a OrgNumber>,
 }
 
 /// The answer to an access question: allowed, `PERMISSION_DENIED` for a target the caller may

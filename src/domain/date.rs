@@ -16,11 +16,7 @@ pub struct Date {
 impl Date {
     /// A valid date between the years 1900 and 9999, or `None`.
     pub fn new(year: i32, month: u32, day: u32) -> Option<Self> {
-        let valid = (1900..=9999).contains(&year)
-            && (1..=12).contains(&month)
-            && day >= 1
-            && day <= days_in_month(year, month);
-        valid.then_some(Date { year, month, day })
+        Date::civil(year, month, day).filter(|_| year >= 1900)
     }
 
     /// Any valid date of the years 1 to 9999, for dates no request gave (a birth date read from

@@ -1,5 +1,6 @@
 //! Who is calling.
 
+use super::Error;
 use super::ids::{NationalId, OrgNumber};
 use super::subject::{Subject, SubjectKind};
 
@@ -41,5 +42,18 @@ impl Principal {
                 .into_iter()
                 .flatten()
                 .any(|id| *subject == Subject::citizen(id))
+    }
+
+    /// `PERMISSION_DENIED` when `subject` is the caller themselves (`is`): the check every
+    /// relation-creating RPC makes of the relation's subject. `act` says what was refused
+    /// ("grants a role").
+    pub fn refuse_own(&self, subject: &Subject, act: &str) -> Result<(), Error> {
+        if self.is(subject) {
+            Err(Error::PermissionDenied(format!(
+                "nobody {act} for themselves: someone else entitled must"
+            )))
+        } else {
+            Ok(())
+        }
     }
 }

@@ -152,21 +152,6 @@ impl Session {
         Ok(Some(ConsentDecision { by, withdrawn }))
     }
 
-    /// The relation that recorded the consent in force, if one is.
-    #[tracing::instrument(skip_all)]
-    pub async fn consent_in_force_recorded_by(
-        &mut self,
-        plan: ResourceId,
-    ) -> Result<Option<String>, Error> {
-        sqlx::query_scalar(
-            "SELECT recorded_by FROM consents WHERE plan_id = $1 AND withdraw_time IS NULL",
-        )
-        .bind(plan.to_string())
-        .fetch_optional(self.conn())
-        .await
-        .map_err(db)
-    }
-
     /// The consents of `plan`, newest first, before the page's position; one more than the
     /// page size.
     #[tracing::instrument(skip_all)]

@@ -16,6 +16,7 @@ mod fuzz;
 mod health;
 mod hostile_input;
 mod members;
+mod national_ids;
 mod organisations;
 mod plan_content;
 mod plans;

@@ -12,6 +12,7 @@ use tonic::transport::Channel;
 
 use crate::auth::token::DEFAULT_AUDIENCE;
 use crate::auth::{DevIdentity, DevKey, Policy, VerifierConfig};
+use crate::auth::{OrgPass, PlanPass};
 use crate::domain::Error;
 use crate::domain::ids::{NationalId, OrgNumber};
 use crate::domain::member::{MemberRole, NewMember};
@@ -251,43 +252,47 @@ async fn seed(store: &Store, plans: usize) -> Result<(), Error> {
     let org = OrgNumber::parse("org", MUNICIPALITY).map_err(Error::from)?;
     let staff = Subject::parse("subject", "personnel:unit-staff").map_err(Error::from)?;
     let now = Instant::now();
-    let mut session = store.write().await?;
-    let result = async {
-        session
-            .insert_grant(&org, &staff, OrgRole::UnitStaff, &staff, now)
-            .await?;
-        for i in 0..plans {
-            let own = i >= plans.saturating_sub(OWN_PLANS);
-            let new = NewPlan {
-                organisation: org.clone(),
-                patient: NationalId::parse("patient", if own { PATIENT } else { OTHER_PATIENT })
+    store
+        .write_with(async |session| {
+            session
+                .insert_grant(&org, &staff, OrgRole::UnitStaff, &staff, now)
+                .await?;
+            let org_pass = OrgPass::operator(org.clone());
+            for i in 0..plans {
+                let own = i >= plans.saturating_sub(OWN_PLANS);
+                let new = NewPlan {
+                    organisation: org.clone(),
+                    patient: NationalId::parse(
+                        "patient",
+                        if own { PATIENT } else { OTHER_PATIENT },
+                    )
                     .map_err(Error::from)?,
-                patient_display_name: "Benchmark".into(),
-                kind: PlanKind::General,
-            };
-            let plan = session.insert_plan(&new, &staff, now).await?;
-            if own {
-                let member = NewMember::serving(
-                    Subject::parse("subject", "personnel:nav-adviser").map_err(Error::from)?,
-                    "NAV",
-                    MemberRole::Nav,
-                    OrgNumber::parse("org", NAV).map_err(Error::from)?,
-                );
-                session.insert_member(&plan, &member, &staff, now).await?;
-                // NAV sees the plan only while the patient's consent covers it.
-                let consent = NewConsent {
-                    recipients: vec![OrgNumber::parse("org", NAV).map_err(Error::from)?],
-                    on_behalf: None,
+                    patient_display_name: "Benchmark".into(),
+                    kind: PlanKind::General,
                 };
-                session
-                    .record_consent(&plan, &consent, "owner", &staff, now)
-                    .await?;
+                let plan = session.insert_plan(&org_pass, &new, &staff, now).await?;
+                let plan = PlanPass::operator(plan);
+                if own {
+                    let member = NewMember::serving(
+                        Subject::parse("subject", "personnel:nav-adviser").map_err(Error::from)?,
+                        "NAV",
+                        MemberRole::Nav,
+                        OrgNumber::parse("org", NAV).map_err(Error::from)?,
+                    );
+                    session.insert_member(&plan, &member, &staff, now).await?;
+                    // NAV sees the plan only while the patient's consent covers it.
+                    let consent = NewConsent {
+                        recipients: vec![OrgNumber::parse("org", NAV).map_err(Error::from)?],
+                        on_behalf: None,
+                    };
+                    session
+                        .record_consent(&plan, &consent, "owner", &staff, now)
+                        .await?;
+                }
             }
-        }
-        Ok(())
-    }
-    .await;
-    session.finish(result).await
+            Ok(())
+        })
+        .await
 }
 
 /// Creates or drops the benchmark's own schema, on a connection of its own (no migrations run

@@ -145,17 +145,16 @@ async fn grant(args: GrantArgs) -> Result<(), Error> {
     let store = Store::open(&DatabaseUrl(args.database.database_url)).await?;
     let granted_by = Subject::external(SubjectKind::System, "samvirke-cli")
         .ok_or_else(|| Error::internal("cli subject"))?;
-    let mut session = store.write().await?;
-    let result = async {
-        session
-            .organisation_of_kind("org", &org, role.held_in())
-            .await?;
-        session
-            .insert_grant(&org, &subject, role, &granted_by, Instant::now())
-            .await
-    }
-    .await;
-    let grant = session.finish(result).await?;
+    let grant = store
+        .write_with(async |session| {
+            session
+                .organisation_of_kind("org", &org, role.held_in())
+                .await?;
+            session
+                .insert_grant(&org, &subject, role, &granted_by, Instant::now())
+                .await
+        })
+        .await?;
     eprintln!(
         "granted {} in {} to {} (organisations/{}/roleGrants/{})",
         grant.role.as_str(),
@@ -173,11 +172,13 @@ async fn import(args: ImportArgs) -> Result<(), Error> {
         .map_err(|e| Error::invalid("file", format!("{}: {e}", args.file.display())))?;
     let organisations = samvirke::registry::parse_csv(std::io::BufReader::new(file))?;
     let store = Store::open(&DatabaseUrl(args.database.database_url)).await?;
-    let mut session = store.write().await?;
-    let result = session
-        .upsert_organisations(&organisations, Instant::now())
-        .await;
-    session.finish(result).await?;
+    store
+        .write_with(async |session| {
+            session
+                .upsert_organisations(&organisations, Instant::now())
+                .await
+        })
+        .await?;
     store.close().await;
     eprintln!(
         "imported {} organisations from {}",

@@ -5,20 +5,21 @@ use tonic::{Request, Response, Status};
 use super::convert::{
     date, date_in, etag, etag_of, plan_name, plan_resource, shown_subject, timestamp,
 };
-use super::{Context, principal};
-use crate::auth::{Action, ComplaintAccess, Object};
+use super::principal;
+use crate::auth::Action;
 use crate::domain::complaint::{
     Complaint, ComplaintEvent, ComplaintInput, ComplaintKind, ComplaintState, Outcome,
     RepresentativeRelation, Step, long_text,
 };
 use crate::domain::date::Date;
 use crate::domain::ids::{NationalId, OrgNumber, ResourceId};
-use crate::domain::organisation::{OrgKind, OrgRole};
 use crate::domain::page::{Page, Scope};
 use crate::domain::principal::Principal;
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
 use crate::domain::{Error, FieldViolation, Violations};
+use crate::ops::Context;
+use crate::ops::complaint::{ComplaintList, ComplaintStep};
 use crate::proto;
 use crate::proto::complaint_service_server::ComplaintService;
 
@@ -175,57 +176,16 @@ fn complaint_name(field: &str, name: &str) -> Result<ResourceId, FieldViolation>
         })
 }
 
-/// What a state change needs besides the step itself.
-struct Change<'a> {
-    step: Step,
-    action: Action,
-    forwarded_to: Option<&'a OrgNumber>,
-    text: &'a str,
-}
-
 impl ComplaintApi {
-    /// Authorizes and applies one step of a complaint's handling in one transaction.
-    async fn change<T>(
+    /// Runs one step of a complaint's handling and encodes the complaint for the caller.
+    async fn step<T>(
         &self,
         request: &Request<T>,
-        name: ResourceId,
-        expected: Option<i64>,
-        change: Change<'_>,
+        step: ComplaintStep,
     ) -> Result<proto::Complaint, Status> {
         let who = principal(request)?;
-        let now = Instant::now();
-        let mut session = self.0.store.write().await?;
-        let result = async {
-            let ComplaintAccess { complaint, .. } = self
-                .0
-                .guard
-                .complaint(&mut session, &who, name, change.action, now)
-                .await?;
-            let next = complaint.state.after(change.step)?;
-            if let Some(authority) = change.forwarded_to {
-                session
-                    .organisation_of_kind("authority", authority, &[OrgKind::CountyGovernor])
-                    .await?;
-            }
-            let decision = match change.step {
-                Step::Decide(outcome) if next == ComplaintState::Decided => Some(outcome),
-                _ => None,
-            };
-            session
-                .transition_complaint(
-                    &complaint,
-                    next,
-                    expected,
-                    change.forwarded_to,
-                    decision,
-                    &who,
-                    change.text,
-                    now,
-                )
-                .await
-        }
-        .await;
-        Ok(encode(&session.finish(result).await?, &who))
+        let complaint = self.0.edit_complaint(&who, step).await?;
+        Ok(encode(&complaint, &who))
     }
 }
 
@@ -288,38 +248,7 @@ impl ComplaintService for ComplaintApi {
         }
         .parse(today)
         .map_err(Error::InvalidArgument)?;
-        let mut new = new;
-        let deadline = new.deadline(today);
-        let mut session = self.0.store.write().await?;
-        let result = async {
-            self.0
-                .guard
-                .file_complaint(&mut session, &who, &new.organisation, now)
-                .await?;
-            session
-                .organisation_of_kind(
-                    "complaint.organisation",
-                    &new.organisation,
-                    OrgRole::ComplaintHandler.held_in(),
-                )
-                .await?;
-            if let Some(plan) = new.plan {
-                // A plan the complainant may not read is NOT_FOUND, exactly as GetPlan answers,
-                // so a complaint cannot tell whose plan an id is.
-                let access = self
-                    .0
-                    .guard
-                    .plan(&mut session, &who, plan, Object::Plan, Action::Read, now)
-                    .await?;
-                let show = self.0.guard.may_see_identities(&access, &who)?;
-                new.resolve_patient(Some(&access.plan.patient), show)?;
-            } else {
-                new.resolve_patient(None, false)?;
-            }
-            session.insert_complaint(&new, &who, deadline, now).await
-        }
-        .await;
-        let complaint = session.finish(result).await?;
+        let complaint = self.0.file_complaint(&who, new).await?;
         Ok(Response::new(proto::FileComplaintResponse {
             complaint: Some(encode(&complaint, &who)),
         }))
@@ -331,16 +260,9 @@ impl ComplaintService for ComplaintApi {
     ) -> Result<Response<proto::GetComplaintResponse>, Status> {
         let who = principal(&request)?;
         let id = complaint_name("name", &request.get_ref().name).map_err(Error::from)?;
-        let now = Instant::now();
-        let mut session = self.0.store.read().await?;
-        let access = self
-            .0
-            .guard
-            .complaint(&mut session, &who, id, Action::Read, now)
-            .await?;
-        let history = session.complaint_events(id).await?;
+        let (complaint, history) = self.0.get_complaint(&who, id).await?;
         Ok(Response::new(proto::GetComplaintResponse {
-            complaint: Some(encode(&access.complaint, &who)),
+            complaint: Some(encode(&complaint, &who)),
             history: history.iter().map(|e| encode_event(e, &who)).collect(),
         }))
     }
@@ -375,27 +297,14 @@ impl ComplaintService for ComplaintApi {
         let (Some(page), Some(days)) = (page, days) else {
             return Err(v.into_error().into());
         };
-        let now = Instant::now();
-        let mut session = self.0.store.read().await?;
-        let filter = crate::store::ComplaintListFilter {
-            read: self
-                .0
-                .guard
-                .read_filter(&mut session, Object::Complaint)
-                .await?,
+        let list = ComplaintList {
             awaiting_organisation: req.awaiting_organisation,
-            filed_before: days.map(|d| Instant(now.0 - d * 86_400 * 1_000_000)),
+            waiting_longer_than_days: days,
         };
-        let mut rows = session.list_complaints(&filter, &who, page).await?;
-        let next_page_token = page.next_token(&mut rows, |row| row.complaint.id);
-        let listed: Vec<ComplaintAccess> = rows.into_iter().map(ComplaintAccess::from).collect();
-        self.0
-            .guard
-            .record_listed_complaints(&mut session, &who, &listed, now)
-            .await?;
+        let listed = self.0.list_complaints(&who, list, page).await?;
         Ok(Response::new(proto::ListComplaintsResponse {
-            complaints: listed.iter().map(|a| encode(&a.complaint, &who)).collect(),
-            next_page_token,
+            complaints: listed.items.iter().map(|c| encode(c, &who)).collect(),
+            next_page_token: listed.next_page_token,
         }))
     }
 
@@ -406,13 +315,15 @@ impl ComplaintService for ComplaintApi {
         let req = request.get_ref();
         let id = complaint_name("name", &req.name).map_err(Error::from)?;
         let expected = etag("etag", &req.etag).map_err(Error::from)?;
-        let change = Change {
+        let step = ComplaintStep {
+            complaint: id,
+            etag: expected,
             step: Step::StartReview,
             action: Action::Review,
             forwarded_to: None,
-            text: "",
+            text: String::new(),
         };
-        let complaint = self.change(&request, id, expected, change).await?;
+        let complaint = self.step(&request, step).await?;
         Ok(Response::new(proto::StartComplaintReviewResponse {
             complaint: Some(complaint),
         }))
@@ -441,13 +352,15 @@ impl ComplaintService for ComplaintApi {
         else {
             return Err(v.into_error().into());
         };
-        let change = Change {
+        let step = ComplaintStep {
+            complaint: id,
+            etag: expected,
             step: Step::Reconsider(outcome),
             action: Action::Reconsider,
             forwarded_to: None,
-            text: &text,
+            text,
         };
-        let complaint = self.change(&request, id, expected, change).await?;
+        let complaint = self.step(&request, step).await?;
         Ok(Response::new(proto::ReconsiderComplaintResponse {
             complaint: Some(complaint),
         }))
@@ -468,13 +381,15 @@ impl ComplaintService for ComplaintApi {
         else {
             return Err(v.into_error().into());
         };
-        let change = Change {
+        let step = ComplaintStep {
+            complaint: id,
+            etag: expected,
             step: Step::Forward,
             action: Action::Forward,
-            forwarded_to: Some(&authority),
-            text: &assessment,
+            forwarded_to: Some(authority),
+            text: assessment,
         };
-        let complaint = self.change(&request, id, expected, change).await?;
+        let complaint = self.step(&request, step).await?;
         Ok(Response::new(proto::ForwardComplaintResponse {
             complaint: Some(complaint),
         }))
@@ -498,13 +413,15 @@ impl ComplaintService for ComplaintApi {
         else {
             return Err(v.into_error().into());
         };
-        let change = Change {
+        let step = ComplaintStep {
+            complaint: id,
+            etag: expected,
             step: Step::Decide(decision),
             action: Action::Decide,
             forwarded_to: None,
-            text: &reasons,
+            text: reasons,
         };
-        let complaint = self.change(&request, id, expected, change).await?;
+        let complaint = self.step(&request, step).await?;
         Ok(Response::new(proto::DecideComplaintResponse {
             complaint: Some(complaint),
         }))
@@ -522,13 +439,15 @@ impl ComplaintService for ComplaintApi {
         let (Some(id), Some(reason), Some(expected)) = (id, reason, expected) else {
             return Err(v.into_error().into());
         };
-        let change = Change {
+        let step = ComplaintStep {
+            complaint: id,
+            etag: expected,
             step: Step::Withdraw,
             action: Action::Withdraw,
             forwarded_to: None,
-            text: &reason,
+            text: reason,
         };
-        let complaint = self.change(&request, id, expected, change).await?;
+        let complaint = self.step(&request, step).await?;
         Ok(Response::new(proto::WithdrawComplaintResponse {
             complaint: Some(complaint),
         }))

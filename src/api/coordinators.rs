@@ -1,24 +1,19 @@
-//! `samvirke.v1.CoordinatorService`, and the appointment that referrals reuse.
+//! `samvirke.v1.CoordinatorService`.
 
 use tonic::{Request, Response, Status};
 
 use super::convert::{plan_item, plan_name, required_etag, shown_subject, timestamp};
-use super::document::{Change, encode_plan};
-use super::{Context, principal};
-use crate::auth::{Action, Guard, Object, PlanAccess};
+use super::encode::encode_plan;
+use super::principal;
 use crate::domain::coordinator::{Assignment, CoordinatorWish, NewAssignment};
-use crate::domain::date::Date;
 use crate::domain::goal::reason;
-use crate::domain::member::{MemberRole, NewMember};
-use crate::domain::page::{MAX_PAGE_SIZE, Page, Scope};
-use crate::domain::plan::{Plan, PlanStatus};
-use crate::domain::principal::Principal;
-use crate::domain::relation::Relation;
+use crate::domain::page::{Page, Scope};
 use crate::domain::time::Instant;
-use crate::domain::{Error, FieldViolation, Violations};
+use crate::domain::{FieldViolation, Violations};
+use crate::ops::Context;
+use crate::ops::coordinator::WorkList;
 use crate::proto;
 use crate::proto::coordinator_service_server::CoordinatorService;
-use crate::store::{PlanListFilter, ReadFilter, Session, check_plan_version};
 
 /// The coordinator service.
 pub struct CoordinatorApi(pub Context);
@@ -55,107 +50,15 @@ pub fn parse_assignment(
     )
 }
 
-/// Appoints `new` as the plan's coordinator: the plan must not be closed, must have no current
-/// coordinator, and the policy's local rules must not bar the person. The coordinator joins the
-/// group in that role. Part of the caller's session and change.
-pub async fn appoint(
-    guard: &Guard,
-    session: &mut Session,
-    plan: &Plan,
-    new: &NewAssignment,
-    who: &Principal,
-    now: Instant,
-) -> Result<Assignment, Error> {
-    who.refuse_own(&new.subject, "appoints a coordinator")?;
-    if plan.status == PlanStatus::Closed {
-        return Err(Error::FailedPrecondition(
-            "the plan is PLAN_STATUS_CLOSED: it cannot get a coordinator".into(),
-        ));
-    }
-    if session.current_assignment(plan.id).await?.is_some() {
-        return Err(Error::FailedPrecondition(
-            "the plan has a coordinator already: use ReplaceCoordinator".into(),
-        ));
-    }
-    if guard.barred_from_coordinating(&new.subject, &new.organisation)? {
-        return Err(Error::FailedPrecondition(
-            "a local rule in the policy bars this person from being coordinator".into(),
-        ));
-    }
-    let member = NewMember::serving(
-        new.subject.clone(),
-        &new.display_name,
-        MemberRole::Coordinator,
-        new.organisation.clone(),
-    );
-    let member = session
-        .insert_member(plan, &member, &who.subject, now)
-        .await?;
-    session
-        .insert_assignment(plan, &member, new, &who.subject, now)
-        .await
-}
-
-impl CoordinatorApi {
-    /// Runs an appointment or a replacement on a plan, in one session and one change.
-    async fn appointing(
-        &self,
-        who: &Principal,
-        plan: crate::domain::ids::ResourceId,
-        new: &NewAssignment,
-        end_reason: Option<&str>,
-    ) -> Result<
-        (
-            Option<proto::CoordinatorAssignment>,
-            proto::CoordinatorAssignment,
-        ),
-        Error,
-    > {
-        let now = Instant::now();
-        let mut session = self.0.store.write().await?;
-        let result = async {
-            let access = self
-                .0
-                .guard
-                .plan(
-                    &mut session,
-                    who,
-                    plan,
-                    Object::Coordinator,
-                    Action::Appoint,
-                    now,
-                )
-                .await?;
-            let change = Change::begin(&mut session, &access, who, false, now).await?;
-            let ended = match end_reason {
-                Some(reason) => {
-                    let current = session.current_assignment(plan).await?.ok_or_else(|| {
-                        Error::FailedPrecondition("the plan has no coordinator to replace".into())
-                    })?;
-                    Some(session.end_assignment(&current, reason, now).await?)
-                }
-                None => None,
-            };
-            let assignment =
-                appoint(&self.0.guard, &mut session, &access.plan, new, who, now).await?;
-            let name = plan_item(plan, "coordinatorAssignments", assignment.id);
-            let what = if ended.is_some() {
-                format!("coordinator replaced: {name}")
-            } else {
-                format!("coordinator appointed: {name}")
-            };
-            change
-                .finish(&mut session, &access, who, &[what], now)
-                .await?;
-            let show = self.0.guard.may_see_identities(&access, who)?;
-            Ok((
-                ended.map(|e| encode_assignment(&e, show)),
-                encode_assignment(&assignment, show),
-            ))
-        }
-        .await;
-        session.finish(result).await
-    }
+/// A plan's name and a new appointment, with every violation of either.
+fn appointment(
+    parent: &str,
+    assignment: Option<&proto::CoordinatorAssignment>,
+    v: &mut Violations,
+) -> Option<(crate::domain::ids::ResourceId, NewAssignment)> {
+    let plan = v.check(plan_name("parent", parent));
+    let new = v.check_all(parse_assignment("assignment", assignment));
+    plan.zip(new)
 }
 
 #[tonic::async_trait]
@@ -166,60 +69,22 @@ impl CoordinatorService for CoordinatorApi {
     ) -> Result<Response<proto::RecordCoordinatorWishResponse>, Status> {
         let who = principal(&request)?;
         let req = request.into_inner();
-        let now = Instant::now();
         let mut v = Violations::default();
-        let id = v.check(plan_name("name", &req.name));
-        let expected = v.check(required_etag("etag", &req.etag));
+        let plan = v.check(plan_name("name", &req.name));
+        let etag = v.check(required_etag("etag", &req.etag));
         let wish = req.wish.unwrap_or_default();
-        let wish = v.check_all(CoordinatorWish::parse(
-            &wish.display_name,
-            &wish.organisation,
-            &wish.note,
-            now,
-        ));
-        let (Some(id), Some(expected), Some(wish)) = (id, expected, wish) else {
+        let now = Instant::now();
+        let (name, organisation, note) = (&wish.display_name, &wish.organisation, &wish.note);
+        let wish = v.check_all(CoordinatorWish::parse(name, organisation, note, now));
+        let (Some(plan), Some(etag), Some(wish)) = (plan, etag, wish) else {
             return Err(v.into_error().into());
         };
-        let mut session = self.0.store.write().await?;
-        let result = async {
-            let access = self
-                .0
-                .guard
-                .plan(
-                    &mut session,
-                    &who,
-                    id,
-                    Object::CoordinatorWish,
-                    Action::Record,
-                    now,
-                )
-                .await?;
-            check_plan_version(&access.plan, expected)?;
-            if access.plan.status == PlanStatus::Closed {
-                return Err(Error::FailedPrecondition(
-                    "the plan is PLAN_STATUS_CLOSED".into(),
-                ));
-            }
-            let change = Change::begin(&mut session, &access, &who, false, now).await?;
-            let mut plan = access.plan.clone();
-            plan.coordinator_wish = Some(wish);
-            session.save_plan(&plan, expected, now).await?;
-            let saved = change
-                .finish(
-                    &mut session,
-                    &access,
-                    &who,
-                    &["coordinator wish recorded".into()],
-                    now,
-                )
-                .await?;
-            let show = self.0.guard.may_see_identities(&access, &who)?;
-            Ok(encode_plan(&saved, show))
-        }
-        .await;
-        let plan = session.finish(result).await?;
+        let plan = self
+            .0
+            .record_coordinator_wish(&who, plan, etag, wish)
+            .await?;
         Ok(Response::new(proto::RecordCoordinatorWishResponse {
-            plan: Some(plan),
+            plan: Some(encode_plan(&plan.value, plan.identities)),
         }))
     }
 
@@ -230,14 +95,12 @@ impl CoordinatorService for CoordinatorApi {
         let who = principal(&request)?;
         let req = request.into_inner();
         let mut v = Violations::default();
-        let plan = v.check(plan_name("parent", &req.parent));
-        let new = v.check_all(parse_assignment("assignment", req.assignment.as_ref()));
-        let (Some(plan), Some(new)) = (plan, new) else {
+        let Some((plan, new)) = appointment(&req.parent, req.assignment.as_ref(), &mut v) else {
             return Err(v.into_error().into());
         };
-        let (_, assignment) = self.appointing(&who, plan, &new, None).await?;
+        let pair = self.0.appoint_coordinator(&who, plan, new, None).await?;
         Ok(Response::new(proto::AppointCoordinatorResponse {
-            assignment: Some(assignment),
+            assignment: Some(encode_assignment(&pair.value.1, pair.identities)),
         }))
     }
 
@@ -248,16 +111,19 @@ impl CoordinatorService for CoordinatorApi {
         let who = principal(&request)?;
         let req = request.into_inner();
         let mut v = Violations::default();
-        let plan = v.check(plan_name("parent", &req.parent));
-        let new = v.check_all(parse_assignment("assignment", req.assignment.as_ref()));
+        let appointed = appointment(&req.parent, req.assignment.as_ref(), &mut v);
         let end_reason = v.check(reason("end_reason", &req.end_reason, true));
-        let (Some(plan), Some(new), Some(end_reason)) = (plan, new, end_reason) else {
+        let (Some((plan, new)), Some(end_reason)) = (appointed, end_reason) else {
             return Err(v.into_error().into());
         };
-        let (ended, assignment) = self.appointing(&who, plan, &new, Some(&end_reason)).await?;
+        let pair = self
+            .0
+            .appoint_coordinator(&who, plan, new, Some(end_reason))
+            .await?;
+        let show = pair.identities;
         Ok(Response::new(proto::ReplaceCoordinatorResponse {
-            ended,
-            assignment: Some(assignment),
+            ended: pair.value.0.as_ref().map(|e| encode_assignment(e, show)),
+            assignment: Some(encode_assignment(&pair.value.1, show)),
         }))
     }
 
@@ -268,15 +134,9 @@ impl CoordinatorService for CoordinatorApi {
         let who = principal(&request)?;
         let req = request.get_ref();
         let mut v = Violations::default();
-        let page = v.check_all(Page::parse(
-            req.page_size,
-            &req.page_token,
-            Scope::of(
-                "ListCoordinatorAssignments",
-                &req.parent,
-                &format!("view={}", req.view),
-            ),
-        ));
+        let filters = format!("view={}", req.view);
+        let scope = Scope::of("ListCoordinatorAssignments", &req.parent, &filters);
+        let page = v.check_all(Page::parse(req.page_size, &req.page_token, scope));
         let parent = if req.parent.is_empty() {
             None
         } else {
@@ -289,161 +149,33 @@ impl CoordinatorService for CoordinatorApi {
                 "must be set when parent is empty",
             ));
         }
-        let Some(page) = page else {
+        let (Some(page), true) = (page, v.is_empty()) else {
             return Err(v.into_error().into());
         };
-        v.finish()?;
-        let now = Instant::now();
-        let today = Date::today_in_norway(now);
-        let overdue = |plan: &Plan| plan.next_review_date.is_some_and(|d| d < today);
-        let mut session = self.0.store.read().await?;
-        let (entries, next_page_token) = match (parent, view) {
-            (Some(plan), _) => {
-                let access = self
-                    .0
-                    .guard
-                    .plan(&mut session, &who, plan, Object::Plan, Action::Read, now)
-                    .await?;
-                let show = self.0.guard.may_see_identities(&access, &who)?;
-                let encoded = encode_plan(&access.plan, show);
-                let mut all = session.assignments(plan).await?;
-                let start = page
-                    .after
-                    .and_then(|after| all.iter().position(|a| a.id == after).map(|i| i + 1))
-                    .unwrap_or(0);
-                let mut rest: Vec<Assignment> = all.drain(start.min(all.len())..).collect();
-                let next = page.next_token(&mut rest, |a| a.id);
-                let entries = rest
-                    .iter()
-                    .map(|a| proto::AssignmentEntry {
-                        plan: Some(encoded.clone()),
-                        assignment: Some(encode_assignment(a, show)),
-                        review_overdue: overdue(&access.plan),
-                    })
-                    .collect();
-                (entries, next)
-            }
+        let listed = match (parent, view) {
+            (Some(plan), _) => self.0.list_plan_assignments(&who, plan, page).await?,
             (None, proto::AssignmentView::WithoutCoordinator) => {
-                let organisation = who.organisation.clone().ok_or_else(|| {
-                    Error::PermissionDenied("only unit staff have this work list".into())
-                })?;
                 self.0
-                    .guard
-                    .organisation(
-                        &mut session,
-                        &who,
-                        &organisation,
-                        Object::Coordinator,
-                        Action::Appoint,
-                        now,
-                    )
-                    .await?;
-                let mut plans = session
-                    .plans_without_coordinator(&organisation, page)
-                    .await?;
-                let next = page.next_token(&mut plans, |p| p.id);
-                let listed: Vec<PlanAccess> = plans
-                    .into_iter()
-                    .map(|plan| PlanAccess {
-                        plan,
-                        relations: Vec::new(),
-                    })
-                    .collect();
-                self.0
-                    .guard
-                    .record_listed_plans(&mut session, &who, &listed, now)
-                    .await?;
-                let entries = listed
-                    .iter()
-                    .map(|access| {
-                        let show = self.0.guard.may_see_identities(access, &who)?;
-                        Ok(proto::AssignmentEntry {
-                            plan: Some(encode_plan(&access.plan, show)),
-                            assignment: None,
-                            review_overdue: overdue(&access.plan),
-                        })
-                    })
-                    .collect::<Result<_, Error>>()?;
-                (entries, next)
+                    .work_list(&who, WorkList::WithoutCoordinator, page)
+                    .await?
             }
-            (None, _) => {
-                // The plans the caller coordinates, read through the coordinator relation, most
-                // urgent review first. A coordinator's list is short: it is sorted whole and
-                // paged by position after the token's plan.
-                let Some(organisation) = who.organisation.clone() else {
-                    return Ok(Response::new(Default::default()));
-                };
-                let assignments = session
-                    .coordinated_plans(&who.subject, &organisation)
-                    .await?;
-                let filter = self.0.guard.read_filter(&mut session, Object::Plan).await?;
-                let only_coordinator = ReadFilter {
-                    relations: filter
-                        .relations
-                        .into_iter()
-                        .filter(|r| *r == Relation::Coordinator || *r == Relation::Member)
-                        .collect(),
-                    org_roles: Vec::new(),
-                };
-                let mut rows = Vec::new();
-                let mut after = None;
-                loop {
-                    let all = Page::unscoped(MAX_PAGE_SIZE, after);
-                    let mut batch = session
-                        .list_plans(
-                            &only_coordinator,
-                            &PlanListFilter::default(),
-                            &who,
-                            all,
-                            now,
-                        )
-                        .await?;
-                    let more = batch.len() > MAX_PAGE_SIZE as usize;
-                    batch.truncate(MAX_PAGE_SIZE as usize);
-                    after = batch.last().map(|r| r.plan.id);
-                    rows.extend(batch.into_iter().filter(|r| r.coordinator));
-                    if !more {
-                        break;
-                    }
-                }
-                rows.sort_by_key(|r| {
-                    (
-                        r.plan.next_review_date.is_none(),
-                        r.plan.next_review_date,
-                        r.plan.id,
-                    )
-                });
-                let start = page
-                    .after
-                    .and_then(|after| rows.iter().position(|r| r.plan.id == after).map(|i| i + 1))
-                    .unwrap_or(0);
-                let mut rest: Vec<_> = rows.drain(start.min(rows.len())..).collect();
-                let next = page.next_token(&mut rest, |r| r.plan.id);
-                let listed: Vec<PlanAccess> = rest.into_iter().map(PlanAccess::from).collect();
-                self.0
-                    .guard
-                    .record_listed_plans(&mut session, &who, &listed, now)
-                    .await?;
-                let entries = listed
-                    .iter()
-                    .map(|access| {
-                        let show = self.0.guard.may_see_identities(access, &who)?;
-                        Ok(proto::AssignmentEntry {
-                            plan: Some(encode_plan(&access.plan, show)),
-                            assignment: assignments
-                                .iter()
-                                .find(|a| a.plan == access.plan.id)
-                                .map(|a| encode_assignment(a, show)),
-                            review_overdue: overdue(&access.plan),
-                        })
-                    })
-                    .collect::<Result<_, Error>>()?;
-                (entries, next)
-            }
+            (None, _) => self.0.work_list(&who, WorkList::Mine, page).await?,
         };
         Ok(Response::new(proto::ListCoordinatorAssignmentsResponse {
-            entries,
-            next_page_token,
+            entries: listed
+                .items
+                .iter()
+                .map(|entry| {
+                    let show = entry.identities;
+                    let e = &entry.value;
+                    proto::AssignmentEntry {
+                        plan: Some(encode_plan(&e.plan, show)),
+                        assignment: e.assignment.as_ref().map(|a| encode_assignment(a, show)),
+                        review_overdue: e.review_overdue,
+                    }
+                })
+                .collect(),
+            next_page_token: listed.next_page_token,
         }))
     }
 }

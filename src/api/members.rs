@@ -3,18 +3,18 @@
 use tonic::{Request, Response, Status};
 
 use super::convert::{
-    etag, etag_of, instant, member_name, member_role, member_role_out, plan_item, plan_name,
-    plan_page, representative_basis, representative_basis_out, shown_subject, timestamp,
+    etag, etag_of, instant, meeting_name, member_name, member_role, member_role_out, plan_item,
+    plan_name, plan_page, representative_basis, representative_basis_out, shown_subject, timestamp,
 };
-use super::document::Change;
-use super::{Context, principal};
-use crate::auth::{Action, Object, Relation};
-use crate::domain::date::Date;
-use crate::domain::member::{Member, MemberRole, NewMember};
-use crate::domain::plan::PlanStatus;
-use crate::domain::subject::{Subject, SubjectKind};
-use crate::domain::time::Instant;
+use super::encode::encode_plan;
+use super::meetings::{encode, new_meeting};
+use super::principal;
+use crate::domain::member::{Member, NewMember};
+use crate::domain::page::{Page, Scope};
+use crate::domain::subject::SubjectKind;
 use crate::domain::{Error, Violations};
+use crate::ops::Context;
+use crate::ops::meeting::UpdateMeeting;
 use crate::proto;
 use crate::proto::responsibility_group_service_server::ResponsibilityGroupService;
 
@@ -49,15 +49,6 @@ pub(super) fn encode_member(member: &Member, show_identity: bool) -> proto::Memb
     }
 }
 
-/// How a membership reads in the plan's history: its name, role and basis.
-fn described(member: &Member) -> String {
-    let name = plan_item(member.plan, "members", member.id);
-    match member.basis {
-        Some(basis) => format!("{name} ({}, {})", member.role.as_str(), basis.as_str()),
-        None => format!("{name} ({})", member.role.as_str()),
-    }
-}
-
 #[tonic::async_trait]
 impl ResponsibilityGroupService for ResponsibilityGroupApi {
     async fn add_member(
@@ -86,53 +77,12 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
                 &member.basis_reference,
             ),
         );
-        let (Some(plan), Some(mut new)) = (plan, new) else {
+        let (Some(plan), Some(new), true) = (plan, new, v.is_empty()) else {
             return Err(v.into_error().into());
         };
-        v.finish()?;
-        let object = Object::of_membership(new.role, new.basis);
-        let now = Instant::now();
-        new.check_not_backdated(now)?;
-        let mut session = self.0.store.write().await?;
-        let result = async {
-            let access = self
-                .0
-                .guard
-                .plan(&mut session, &who, plan, object, Action::Add, now)
-                .await?;
-            who.refuse_own(&new.subject, "adds a member")?;
-            if new.subject == Subject::citizen(&access.plan.patient) {
-                return Err(Error::invalid(
-                    "member.subject",
-                    "is the plan's patient, who owns the plan and never serves as its member",
-                ));
-            }
-            if access.plan.status == PlanStatus::Closed {
-                return Err(Error::FailedPrecondition(
-                    "the plan is PLAN_STATUS_CLOSED: its group takes no new members".into(),
-                ));
-            }
-            new.limit_parent_to_minor(&access.plan.patient, Date::today_in_norway(now))?;
-            let change = Change::begin(&mut session, &access, &who, false, now).await?;
-            let member = session
-                .insert_member(&access.plan, &new, &who.subject, now)
-                .await?;
-            change
-                .finish(
-                    &mut session,
-                    &access,
-                    &who,
-                    &[format!("member added: {}", described(&member))],
-                    now,
-                )
-                .await?;
-            let show = self.0.guard.may_see_identities(&access, &who)?;
-            Ok(encode_member(&member, show))
-        }
-        .await;
-        let member = session.finish(result).await?;
+        let member = self.0.add_member(&who, plan, new).await?;
         Ok(Response::new(proto::AddMemberResponse {
-            member: Some(member),
+            member: Some(encode_member(&member.value, member.identities)),
         }))
     }
 
@@ -144,63 +94,13 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
         let req = request.get_ref();
         let mut v = Violations::default();
         let name = v.check(member_name("name", &req.name));
-        let expected = v.check(etag("etag", &req.etag));
-        let (Some((plan, member)), Some(expected)) = (name, expected) else {
+        let etag = v.check(etag("etag", &req.etag));
+        let (Some((plan, member)), Some(etag)) = (name, etag) else {
             return Err(v.into_error().into());
         };
-        let now = Instant::now();
-        let mut session = self.0.store.write().await?;
-        let result = async {
-            let access = self
-                .0
-                .guard
-                .plan(&mut session, &who, plan, Object::Plan, Action::Read, now)
-                .await?;
-            let current = session.member(plan, member).await?;
-            if current.role == MemberRole::Coordinator {
-                return Err(Error::FailedPrecondition(
-                    "a coordinator leaves the group only through CoordinatorService: \
-                     ReplaceCoordinator"
-                        .into(),
-                ));
-            }
-            // Anyone may end a relation of their own; nobody may create one.
-            let own: &[Relation] = if who.is(&current.subject) {
-                &[Relation::OwnRelation]
-            } else {
-                &[]
-            };
-            let object = Object::of_membership(current.role, current.basis);
-            self.0
-                .guard
-                .require_with(
-                    &mut session,
-                    &access,
-                    &who,
-                    own,
-                    object,
-                    Action::Remove,
-                    now,
-                )
-                .await?;
-            let change = Change::begin(&mut session, &access, &who, false, now).await?;
-            let member = session.end_member(plan, member, expected, now).await?;
-            change
-                .finish(
-                    &mut session,
-                    &access,
-                    &who,
-                    &[format!("member removed: {}", described(&member))],
-                    now,
-                )
-                .await?;
-            let show = self.0.guard.may_see_identities(&access, &who)?;
-            Ok(encode_member(&member, show))
-        }
-        .await;
-        let member = session.finish(result).await?;
+        let member = self.0.remove_member(&who, plan, member, etag).await?;
         Ok(Response::new(proto::RemoveMemberResponse {
-            member: Some(member),
+            member: Some(encode_member(&member.value, member.identities)),
         }))
     }
 
@@ -210,28 +110,27 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
     ) -> Result<Response<proto::ListMembersResponse>, Status> {
         let who = principal(&request)?;
         let req = request.get_ref();
+        let filters = format!("show_ended={}", req.show_ended);
         let (plan, page) = plan_page(
             "ListMembers",
             &req.parent,
             req.page_size,
             &req.page_token,
-            &format!("show_ended={}", req.show_ended),
+            &filters,
         )?;
-        let now = Instant::now();
-        let mut session = self.0.store.read().await?;
-        let access = self
+        let listed = self
             .0
-            .guard
-            .plan(&mut session, &who, plan, Object::Member, Action::Read, now)
+            .list_members(&who, plan, req.show_ended, page)
             .await?;
-        let mut members = session
-            .list_members(plan, req.show_ended, page, now)
-            .await?;
-        let next_page_token = page.next_token(&mut members, |m| m.id);
-        let show = self.0.guard.may_see_identities(&access, &who)?;
+        let show = listed.identities;
         Ok(Response::new(proto::ListMembersResponse {
-            members: members.iter().map(|m| encode_member(m, show)).collect(),
-            next_page_token,
+            members: listed
+                .value
+                .items
+                .iter()
+                .map(|m| encode_member(m, show))
+                .collect(),
+            next_page_token: listed.value.next_page_token,
         }))
     }
 
@@ -240,9 +139,26 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
         request: Request<proto::ListMyPlansRequest>,
     ) -> Result<Response<proto::ListMyPlansResponse>, Status> {
         let who = principal(&request)?;
-        Ok(Response::new(
-            self.0.list_my_plans(&who, request.get_ref()).await?,
-        ))
+        let req = request.get_ref();
+        let scope = Scope::of("ListMyPlans", "", "");
+        let page =
+            Page::parse(req.page_size, &req.page_token, scope).map_err(Error::InvalidArgument)?;
+        let listed = self.0.list_my_plans(&who, page).await?;
+        Ok(Response::new(proto::ListMyPlansResponse {
+            plans: listed
+                .items
+                .iter()
+                .map(|mine| proto::MyPlan {
+                    plan: Some(encode_plan(&mine.value.plan, mine.identities)),
+                    membership: mine
+                        .value
+                        .membership
+                        .as_ref()
+                        .map(|m| encode_member(m, mine.identities)),
+                })
+                .collect(),
+            next_page_token: listed.next_page_token,
+        }))
     }
 
     async fn create_meeting(
@@ -250,9 +166,10 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
         request: Request<proto::CreateMeetingRequest>,
     ) -> Result<Response<proto::CreateMeetingResponse>, Status> {
         let who = principal(&request)?;
-        let meeting = self.0.create_meeting(&who, request.into_inner()).await?;
+        let (plan, patch) = new_meeting(request.into_inner())?;
+        let meeting = self.0.create_meeting(&who, plan, patch).await?;
         Ok(Response::new(proto::CreateMeetingResponse {
-            meeting: Some(meeting),
+            meeting: Some(encode(&meeting)),
         }))
     }
 
@@ -261,9 +178,10 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
         request: Request<proto::GetMeetingRequest>,
     ) -> Result<Response<proto::GetMeetingResponse>, Status> {
         let who = principal(&request)?;
-        let meeting = self.0.get_meeting(&who, &request.get_ref().name).await?;
+        let (plan, meeting) = meeting_name("name", &request.get_ref().name).map_err(Error::from)?;
+        let meeting = self.0.get_meeting(&who, plan, meeting).await?;
         Ok(Response::new(proto::GetMeetingResponse {
-            meeting: Some(meeting),
+            meeting: Some(encode(&meeting)),
         }))
     }
 
@@ -272,9 +190,14 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
         request: Request<proto::ListMeetingsRequest>,
     ) -> Result<Response<proto::ListMeetingsResponse>, Status> {
         let who = principal(&request)?;
-        Ok(Response::new(
-            self.0.list_meetings(&who, request.get_ref()).await?,
-        ))
+        let req = request.get_ref();
+        let rpc = "ListMeetings";
+        let (plan, page) = plan_page(rpc, &req.parent, req.page_size, &req.page_token, "")?;
+        let listed = self.0.list_meetings(&who, plan, page).await?;
+        Ok(Response::new(proto::ListMeetingsResponse {
+            meetings: listed.items.iter().map(encode).collect(),
+            next_page_token: listed.next_page_token,
+        }))
     }
 
     async fn update_meeting(
@@ -282,9 +205,10 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
         request: Request<proto::UpdateMeetingRequest>,
     ) -> Result<Response<proto::UpdateMeetingResponse>, Status> {
         let who = principal(&request)?;
-        let meeting = self.0.update_meeting(&who, request.into_inner()).await?;
+        let update = UpdateMeeting::try_from(request.into_inner())?;
+        let meeting = self.0.update_meeting(&who, update).await?;
         Ok(Response::new(proto::UpdateMeetingResponse {
-            meeting: Some(meeting),
+            meeting: Some(encode(&meeting)),
         }))
     }
 }

@@ -1,13 +1,12 @@
-//! The gRPC services: decode and validate the request (naming each bad field), authorize
-//! through the guard, call the store, encode the reply. Errors become a `tonic::Status` in one
-//! place, `status.rs`. Nothing here knows SQL.
+//! The gRPC services, as wire adapters: decode and validate the request into a command
+//! (naming every bad field at once), call its use case in `ops`, encode the reply. Errors
+//! become a `tonic::Status` in one place, `status.rs`. Nothing here knows SQL or the policy.
 
 mod authn;
 mod complaints;
-mod convert;
+pub(crate) mod convert;
 mod coordinators;
-mod document;
-mod export;
+pub(crate) mod encode;
 mod goals;
 mod measures;
 mod meetings;
@@ -29,19 +28,10 @@ pub use referrals::ReferralApi;
 
 use tonic::Request;
 
-use crate::auth::Guard;
+pub use crate::ops::Context;
+
 use crate::domain::Error;
 use crate::domain::principal::Principal;
-use crate::store::Store;
-
-/// What every service needs: the store and the guard in front of it.
-#[derive(Clone)]
-pub struct Context {
-    /// The database.
-    pub store: Store,
-    /// The access path.
-    pub guard: Guard,
-}
 
 /// The caller the authentication interceptor identified.
 fn principal<T>(request: &Request<T>) -> Result<Principal, Error> {

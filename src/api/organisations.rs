@@ -5,13 +5,12 @@ use tonic::{Request, Response, Status};
 use super::convert::{
     grant_name, org_kind_out, org_role, org_role_out, organisation_name, timestamp,
 };
-use super::{Context, principal};
-use crate::auth::{Action, Object};
+use super::principal;
 use crate::domain::organisation::{Organisation, RoleGrant};
 use crate::domain::page::{Page, Scope};
 use crate::domain::subject::{Subject, SubjectKind};
-use crate::domain::time::Instant;
 use crate::domain::{Error, FieldViolation, Violations};
+use crate::ops::Context;
 use crate::proto;
 use crate::proto::organisation_service_server::OrganisationService;
 
@@ -61,16 +60,7 @@ impl OrganisationService for OrganisationApi {
     ) -> Result<Response<proto::GetOrganisationResponse>, Status> {
         let who = principal(&request)?;
         let number = organisation_name("name", &request.get_ref().name).map_err(Error::from)?;
-        let now = Instant::now();
-        let mut session = self.0.store.read().await?;
-        self.0
-            .guard
-            .registry(&mut session, &who, &number, now)
-            .await?;
-        let org = session
-            .organisation(&number)
-            .await?
-            .ok_or(Error::NotFound("organisation"))?;
+        let org = self.0.get_organisation(&who, number).await?;
         Ok(Response::new(proto::GetOrganisationResponse {
             organisation: Some(encode_organisation(&org)),
         }))
@@ -95,36 +85,7 @@ impl OrganisationService for OrganisationApi {
         let (Some(organisation), Some(subject), Some(role)) = (organisation, subject, role) else {
             return Err(v.into_error().into());
         };
-        let now = Instant::now();
-        let mut session = self.0.store.write().await?;
-        let result = async {
-            self.0
-                .guard
-                .organisation(
-                    &mut session,
-                    &who,
-                    &organisation,
-                    Object::RoleGrant,
-                    Action::Grant,
-                    now,
-                )
-                .await?;
-            who.refuse_own(&subject, "grants a role")?;
-            let kinds = role.held_in();
-            let held = session.organisation(&organisation).await?;
-            if !held.is_some_and(|org| kinds.contains(&org.kind)) {
-                let names: Vec<String> = kinds.iter().map(|k| k.wire_name()).collect();
-                return Err(Error::FailedPrecondition(format!(
-                    "this role may be held only in an organisation of the registry of kind {}",
-                    names.join(" or ")
-                )));
-            }
-            session
-                .insert_grant(&organisation, &subject, role, &who.subject, now)
-                .await
-        }
-        .await;
-        let grant = session.finish(result).await?;
+        let grant = self.0.grant_role(&who, organisation, subject, role).await?;
         Ok(Response::new(proto::GrantRoleResponse {
             role_grant: Some(encode_grant(&grant)),
         }))
@@ -137,26 +98,7 @@ impl OrganisationService for OrganisationApi {
         let who = principal(&request)?;
         let (organisation, id) =
             grant_name("name", &request.get_ref().name).map_err(Error::from)?;
-        let now = Instant::now();
-        let mut session = self.0.store.write().await?;
-        let result = async {
-            self.0
-                .guard
-                .organisation(
-                    &mut session,
-                    &who,
-                    &organisation,
-                    Object::RoleGrant,
-                    Action::Revoke,
-                    now,
-                )
-                .await?;
-            let grant = session.grant(&organisation, id).await?;
-            who.refuse_own(&grant.subject, "revokes a role")?;
-            session.delete_grant(&organisation, id).await
-        }
-        .await;
-        session.finish(result).await?;
+        self.0.revoke_role(&who, organisation, id).await?;
         Ok(Response::new(proto::RevokeRoleResponse {}))
     }
 
@@ -168,32 +110,15 @@ impl OrganisationService for OrganisationApi {
         let req = request.get_ref();
         let mut v = Violations::default();
         let organisation = v.check(organisation_name("parent", &req.parent));
-        let page = v.check_all(Page::parse(
-            req.page_size,
-            &req.page_token,
-            Scope::of("ListRoleGrants", &req.parent, ""),
-        ));
+        let scope = Scope::of("ListRoleGrants", &req.parent, "");
+        let page = v.check_all(Page::parse(req.page_size, &req.page_token, scope));
         let (Some(organisation), Some(page)) = (organisation, page) else {
             return Err(v.into_error().into());
         };
-        let now = Instant::now();
-        let mut session = self.0.store.read().await?;
-        self.0
-            .guard
-            .organisation(
-                &mut session,
-                &who,
-                &organisation,
-                Object::RoleGrant,
-                Action::Read,
-                now,
-            )
-            .await?;
-        let mut grants = session.list_grants(&organisation, page).await?;
-        let next_page_token = page.next_token(&mut grants, |g| g.id);
+        let listed = self.0.list_role_grants(&who, organisation, page).await?;
         Ok(Response::new(proto::ListRoleGrantsResponse {
-            role_grants: grants.iter().map(encode_grant).collect(),
-            next_page_token,
+            role_grants: listed.items.iter().map(encode_grant).collect(),
+            next_page_token: listed.next_page_token,
         }))
     }
 }

@@ -6,32 +6,28 @@ use super::convert::{
     optional_date, plan_item, plan_kind, plan_name, plan_page, plan_status_in, required_etag,
     section_of, shown_subject, timestamp,
 };
-use super::document::{Change, current, encode_consent, encode_plan, plan_at};
-use super::{Context, principal};
-use crate::auth::{Action, Object, PlanAccess};
+use super::encode::{encode_consent, encode_document, encode_plan};
+use super::principal;
 use crate::domain::date::Date;
 use crate::domain::error::at_most;
 use crate::domain::goal::reason;
 use crate::domain::mask;
-use crate::domain::organisation::{OrgKind, OrgRole};
 use crate::domain::page::{Page, Scope};
 use crate::domain::plan::{
-    Contact, MAX_CONTACTS, NewConsent, NewPlan, Plan, PlanStatus, Section, Signature, display_text,
-    section_text,
+    Contact, MAX_CONTACTS, NewPlan, Plan, PlanStatus, Section, display_text,
 };
-use crate::domain::principal::Principal;
-use crate::domain::relation::Relation;
-use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
 use crate::domain::{Error, FieldViolation, Violations};
+use crate::ops::plan::{ChangeStatus, ConsentInput, GetPlan, PlanPatch, PlanRead, UpdatePlan};
+use crate::ops::{Context, Shown};
 use crate::proto;
 use crate::proto::plan_service_server::PlanService;
-use crate::store::{PlanListFilter, check_plan_version};
+use crate::store::PlanListFilter;
 
 /// The plan service.
 pub struct PlanApi(pub Context);
 
-/// The field groups of a plan an update mask may name; each has its writers in the policy.
+/// The field groups of a plan an update mask may name.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum PlanField {
     Sections,
@@ -39,18 +35,6 @@ enum PlanField {
     Contacts,
     NextReviewDate,
     DisplayName,
-}
-
-impl PlanField {
-    fn policy(self) -> (Object, Action) {
-        match self {
-            PlanField::Sections | PlanField::Section(_) => {
-                (Object::PatientSections, Action::Update)
-            }
-            PlanField::Contacts => (Object::Contacts, Action::Update),
-            PlanField::NextReviewDate | PlanField::DisplayName => (Object::Plan, Action::Update),
-        }
-    }
 }
 
 const UPDATABLE: &[(&str, PlanField)] = &[
@@ -103,77 +87,114 @@ const FIXED: &[&str] = &[
     "revision",
 ];
 
-/// Applies the masked fields of `input` to `plan`, naming every bad value at once.
-fn apply_update(
-    plan: &mut Plan,
-    input: &proto::Plan,
-    fields: &[(String, PlanField)],
-) -> Result<Vec<String>, Error> {
-    let mut v = Violations::default();
-    let empty = proto::PatientSections::default();
-    let sections = input.sections.as_ref().unwrap_or(&empty);
-    let set_section = |v: &mut Violations, plan: &mut Plan, section: Section| {
-        let field = format!("plan.sections.{}", section.as_str());
-        if let Some(text) = v.check(section_text(
-            &field,
-            section,
-            plan.kind,
-            section_of(sections, section),
-        )) {
-            plan.sections.set(section, text);
-        }
-    };
-    for (_, field) in fields {
-        match *field {
-            PlanField::Sections => {
-                for &section in Section::ALL {
-                    set_section(&mut v, plan, section);
+impl TryFrom<proto::UpdatePlanRequest> for UpdatePlan {
+    type Error = Error;
+
+    /// Validates the mask and every masked field at once; the sections are checked against the
+    /// plan's kind once it is loaded.
+    fn try_from(req: proto::UpdatePlanRequest) -> Result<Self, Error> {
+        let input = req
+            .plan
+            .ok_or_else(|| Error::invalid("plan", "must be set"))?;
+        let mut v = Violations::default();
+        let plan = v.check(plan_name("plan.name", &input.name));
+        let etag = v.check(required_etag("plan.etag", &input.etag));
+        let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
+        let fields = v.check_all(mask::resolve(&paths, UPDATABLE, FIXED));
+        let mut patch = PlanPatch::default();
+        let sections = input.sections.clone().unwrap_or_default();
+        for (_, field) in fields.iter().flatten() {
+            match *field {
+                PlanField::Sections => {
+                    for &section in Section::ALL {
+                        let text = section_of(&sections, section).to_owned();
+                        patch.sections.push((section, text));
+                    }
                 }
-            }
-            PlanField::Section(section) => set_section(&mut v, plan, section),
-            PlanField::Contacts => {
-                let given = v
-                    .check(at_most("plan.contacts", &input.contacts, MAX_CONTACTS))
-                    .unwrap_or_default();
-                let contacts: Vec<Contact> = given
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, c)| {
+                PlanField::Section(section) => {
+                    let text = section_of(&sections, section).to_owned();
+                    patch.sections.push((section, text));
+                }
+                PlanField::Contacts => {
+                    let given = v
+                        .check(at_most("plan.contacts", &input.contacts, MAX_CONTACTS))
+                        .unwrap_or_default();
+                    let contacts = given.iter().enumerate().filter_map(|(i, c)| {
+                        let field = format!("plan.contacts[{i}]");
                         v.check_all(Contact::parse(
-                            &format!("plan.contacts[{i}]"),
+                            &field,
                             &c.name,
                             &c.role,
                             &c.organisation,
                             &c.phone,
                             &c.note,
                         ))
-                    })
-                    .collect();
-                plan.contacts = contacts;
-            }
-            PlanField::NextReviewDate => {
-                if let Some(d) = v.check(optional_date(
-                    "plan.next_review_date",
-                    input.next_review_date,
-                )) {
-                    plan.next_review_date = d;
+                    });
+                    patch.contacts = Some(contacts.collect());
                 }
-            }
-            PlanField::DisplayName => {
-                if let Some(name) = v.check(display_text(
-                    "plan.patient_display_name",
-                    &input.patient_display_name,
-                )) {
-                    plan.patient_display_name = name;
+                PlanField::NextReviewDate => {
+                    let field = "plan.next_review_date";
+                    patch.next_review_date = v.check(optional_date(field, input.next_review_date));
+                }
+                PlanField::DisplayName => {
+                    let field = "plan.patient_display_name";
+                    patch.display_name = v.check(display_text(field, &input.patient_display_name));
                 }
             }
         }
+        match (plan, etag, fields) {
+            (Some(plan), Some(etag), Some(fields)) if v.is_empty() => Ok(UpdatePlan {
+                plan,
+                etag,
+                paths: fields.into_iter().map(|(path, _)| path).collect(),
+                patch,
+            }),
+            _ => Err(v.into_error()),
+        }
     }
-    v.finish()?;
-    Ok(fields
-        .iter()
-        .map(|(path, _)| format!("{path} updated"))
-        .collect())
+}
+
+impl TryFrom<proto::ChangePlanStatusRequest> for ChangeStatus {
+    type Error = Error;
+
+    fn try_from(req: proto::ChangePlanStatusRequest) -> Result<Self, Error> {
+        let mut v = Violations::default();
+        let plan = v.check(plan_name("name", &req.name));
+        let etag = v.check(required_etag("etag", &req.etag));
+        let to = v.check(plan_status_in(req.status).ok_or_else(|| {
+            FieldViolation::new(
+                "status",
+                "must be a plan status other than PLAN_STATUS_UNSPECIFIED",
+            )
+        }));
+        let needs_reason = matches!(to, Some(PlanStatus::Closed | PlanStatus::Declined));
+        let why = v.check(reason("reason", &req.reason, needs_reason));
+        match (plan, etag, to, why) {
+            (Some(plan), Some(etag), Some(to), Some(why)) => Ok(ChangeStatus {
+                plan,
+                etag,
+                to,
+                reason: if needs_reason { why } else { String::new() },
+            }),
+            _ => Err(v.into_error()),
+        }
+    }
+}
+
+/// A plan name and etag, as the requests that change a plan as a whole give them.
+fn plan_at_etag(name: &str, etag: &str) -> Result<(crate::domain::ids::ResourceId, i64), Error> {
+    let mut v = Violations::default();
+    let plan = v.check(plan_name("name", name));
+    let etag = v.check(required_etag("etag", etag));
+    match (plan, etag) {
+        (Some(plan), Some(etag)) => Ok((plan, etag)),
+        _ => Err(v.into_error()),
+    }
+}
+
+/// A plan as the caller may see it.
+fn shown(plan: &Shown<Plan>) -> Option<proto::Plan> {
+    Some(encode_plan(&plan.value, plan.identities))
 }
 
 /// The query a ListPlans page belongs to: its statuses (as a set) and whether only overdue
@@ -197,74 +218,6 @@ fn list_scope(req: &proto::ListPlansRequest) -> Scope {
     )
 }
 
-/// The policy action that moves a plan to `to`.
-fn transition_action(to: PlanStatus) -> Action {
-    match to {
-        PlanStatus::Requested => Action::Reopen,
-        PlanStatus::Active => Action::Activate,
-        PlanStatus::Declined => Action::Decline,
-        PlanStatus::Closed => Action::Close,
-    }
-}
-
-impl PlanApi {
-    /// The plan as `who` may see it.
-    fn encode(
-        &self,
-        access: &PlanAccess,
-        plan: &Plan,
-        who: &Principal,
-    ) -> Result<proto::Plan, Error> {
-        let show_identity = self.0.guard.may_see_identities(access, who)?;
-        Ok(encode_plan(plan, show_identity))
-    }
-
-    /// Runs a change to the plan's own fields: authorize `action` on `object`, check the etag
-    /// and that the plan is open, let `change` alter the plan, save it if its version still
-    /// matches, and write the revision. Returns the plan as the caller may see it.
-    async fn change(
-        &self,
-        who: &Principal,
-        plan: crate::domain::ids::ResourceId,
-        expected: i64,
-        authorize: impl Fn(&PlanAccess) -> Vec<(Object, Action)>,
-        content: bool,
-        change: impl AsyncFnOnce(
-            &mut crate::store::Session,
-            &PlanAccess,
-            &mut Plan,
-            &Change,
-        ) -> Result<Vec<String>, Error>,
-    ) -> Result<proto::Plan, Error> {
-        let now = Instant::now();
-        let mut session = self.0.store.write().await?;
-        let result = async {
-            let access = self
-                .0
-                .guard
-                .plan(&mut session, who, plan, Object::Plan, Action::Read, now)
-                .await?;
-            for (object, action) in authorize(&access) {
-                self.0
-                    .guard
-                    .require(&mut session, &access, who, object, action, now)
-                    .await?;
-            }
-            check_plan_version(&access.plan, expected)?;
-            let begun = Change::begin(&mut session, &access, who, content, now).await?;
-            let mut updated = access.plan.clone();
-            let changes = change(&mut session, &access, &mut updated, &begun).await?;
-            session.save_plan(&updated, expected, now).await?;
-            let saved = begun
-                .finish(&mut session, &access, who, &changes, now)
-                .await?;
-            self.encode(&access, &saved, who)
-        }
-        .await;
-        session.finish(result).await
-    }
-}
-
 #[tonic::async_trait]
 impl PlanService for PlanApi {
     async fn create_plan(
@@ -276,51 +229,17 @@ impl PlanService for PlanApi {
             .into_inner()
             .plan
             .ok_or_else(|| Error::invalid("plan", "must be set"))?;
+        let kind = plan_kind(plan.kind);
         let new = NewPlan::parse(
             &plan.organisation,
             &plan.patient_id,
             &plan.patient_display_name,
-            plan_kind(plan.kind),
+            kind,
         )
         .map_err(|vs| Error::InvalidArgument(vs).under("plan"))?;
-        let now = Instant::now();
-        let mut session = self.0.store.write().await?;
-        let result = async {
-            self.0
-                .guard
-                .organisation(
-                    &mut session,
-                    &who,
-                    &new.organisation,
-                    Object::Plan,
-                    Action::Create,
-                    now,
-                )
-                .await?;
-            who.refuse_own(&Subject::citizen(&new.patient), "opens a plan")?;
-            session
-                .organisation_of_kind(
-                    "plan.organisation",
-                    &new.organisation,
-                    &[OrgKind::Municipality, OrgKind::HealthTrust],
-                )
-                .await?;
-            let plan = session.insert_plan(&new, &who.subject, now).await?;
-            // The creator acts through their organisation role, not a relation to the plan.
-            let access = PlanAccess {
-                plan,
-                relations: Vec::new(),
-            };
-            let change = Change::begin(&mut session, &access, &who, true, now).await?;
-            change
-                .finish(&mut session, &access, &who, &["plan created".into()], now)
-                .await
-        }
-        .await;
-        let plan = session.finish(result).await?;
-        // Creating a plan takes unit staff, whom the policy lets read identities.
+        let plan = self.0.create_plan(&who, new).await?;
         Ok(Response::new(proto::CreatePlanResponse {
-            plan: Some(encode_plan(&plan, true)),
+            plan: shown(&plan),
         }))
     }
 
@@ -331,33 +250,22 @@ impl PlanService for PlanApi {
         let who = principal(&request)?;
         let req = request.get_ref();
         let mut v = Violations::default();
-        let id = v.check(plan_name("name", &req.name));
+        let plan = v.check(plan_name("name", &req.name));
         if req.revision < 0 {
             v.push(FieldViolation::new(
                 "revision",
                 "must be a revision of the plan, or 0 for the current plan",
             ));
         }
-        let Some(id) = id else {
+        let (Some(plan), true) = (plan, v.is_empty()) else {
             return Err(v.into_error().into());
         };
-        v.finish()?;
-        let now = Instant::now();
-        let mut session = self.0.store.read().await?;
-        let access = self
-            .0
-            .guard
-            .plan(&mut session, &who, id, Object::Plan, Action::Read, now)
-            .await?;
-        let show = self.0.guard.may_see_identities(&access, &who)?;
-        let response = if req.revision == 0 {
-            current(&mut session, id, show).await?
-        } else {
-            plan_at(&mut session, id, req.revision, show)
-                .await?
-                .ok_or(Error::NotFound("revision"))?
-        };
-        Ok(Response::new(response))
+        let revision = req.revision;
+        let read = self.0.get_plan(&who, GetPlan { plan, revision }).await?;
+        Ok(Response::new(match read.value {
+            PlanRead::Now(doc) => encode_document(&doc, read.identities),
+            PlanRead::Past(past) => past.into_wire(read.identities),
+        }))
     }
 
     async fn list_plans(
@@ -381,31 +289,18 @@ impl PlanService for PlanApi {
                 )),
             }
         }
-        let Some(page) = page else {
+        let (Some(page), true) = (page, v.is_empty()) else {
             return Err(v.into_error().into());
         };
-        v.finish()?;
-        let now = Instant::now();
+        let today = Date::today_in_norway(Instant::now());
         let list = PlanListFilter {
             statuses,
-            review_before: req.review_overdue.then(|| Date::today_in_norway(now)),
+            review_before: req.review_overdue.then_some(today),
         };
-        let mut session = self.0.store.read().await?;
-        let filter = self.0.guard.read_filter(&mut session, Object::Plan).await?;
-        let mut rows = session.list_plans(&filter, &list, &who, page, now).await?;
-        let next_page_token = page.next_token(&mut rows, |row| row.plan.id);
-        let listed: Vec<PlanAccess> = rows.into_iter().map(PlanAccess::from).collect();
-        self.0
-            .guard
-            .record_listed_plans(&mut session, &who, &listed, now)
-            .await?;
-        let plans = listed
-            .iter()
-            .map(|access| self.encode(access, &access.plan, &who))
-            .collect::<Result<_, _>>()?;
+        let listed = self.0.list_plans(&who, list, page).await?;
         Ok(Response::new(proto::ListPlansResponse {
-            plans,
-            next_page_token,
+            plans: listed.items.iter().filter_map(shown).collect(),
+            next_page_token: listed.next_page_token,
         }))
     }
 
@@ -414,41 +309,10 @@ impl PlanService for PlanApi {
         request: Request<proto::UpdatePlanRequest>,
     ) -> Result<Response<proto::UpdatePlanResponse>, Status> {
         let who = principal(&request)?;
-        let req = request.into_inner();
-        let input = req
-            .plan
-            .ok_or_else(|| Error::invalid("plan", "must be set"))?;
-        let mut v = Violations::default();
-        let id = v.check(plan_name("plan.name", &input.name));
-        let expected = v.check(required_etag("plan.etag", &input.etag));
-        let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
-        let fields = v.check_all(mask::resolve(&paths, UPDATABLE, FIXED));
-        let (Some(id), Some(expected), Some(fields)) = (id, expected, fields) else {
-            return Err(v.into_error().into());
-        };
-        v.finish()?;
-        let mut authorize: Vec<(Object, Action)> = Vec::new();
-        for (_, field) in &fields {
-            if !authorize.contains(&field.policy()) {
-                authorize.push(field.policy());
-            }
-        }
-        let content = true;
-        let plan = self
-            .change(
-                &who,
-                id,
-                expected,
-                |_| authorize.clone(),
-                content,
-                async |_, access, plan, _| {
-                    access.plan.check_open()?;
-                    apply_update(plan, &input, &fields)
-                },
-            )
-            .await?;
+        let update = UpdatePlan::try_from(request.into_inner())?;
+        let plan = self.0.update_plan(&who, update).await?;
         Ok(Response::new(proto::UpdatePlanResponse {
-            plan: Some(plan),
+            plan: shown(&plan),
         }))
     }
 
@@ -457,42 +321,10 @@ impl PlanService for PlanApi {
         request: Request<proto::ChangePlanStatusRequest>,
     ) -> Result<Response<proto::ChangePlanStatusResponse>, Status> {
         let who = principal(&request)?;
-        let req = request.into_inner();
-        let mut v = Violations::default();
-        let id = v.check(plan_name("name", &req.name));
-        let expected = v.check(required_etag("etag", &req.etag));
-        let to = v.check(plan_status_in(req.status).ok_or_else(|| {
-            FieldViolation::new(
-                "status",
-                "must be a plan status other than PLAN_STATUS_UNSPECIFIED",
-            )
-        }));
-        let needs_reason = matches!(to, Some(PlanStatus::Closed | PlanStatus::Declined));
-        let why = v.check(reason("reason", &req.reason, needs_reason));
-        let (Some(id), Some(expected), Some(to), Some(why)) = (id, expected, to, why) else {
-            return Err(v.into_error().into());
-        };
-        let plan = self
-            .change(
-                &who,
-                id,
-                expected,
-                |_| vec![(Object::Plan, transition_action(to))],
-                false,
-                async |_, access, plan, _| {
-                    access.plan.check_transition(to)?;
-                    plan.status = to;
-                    plan.status_reason = if needs_reason { why } else { String::new() };
-                    Ok(vec![format!(
-                        "status changed from {} to {}",
-                        access.plan.status.wire_name(),
-                        to.wire_name()
-                    )])
-                },
-            )
-            .await?;
+        let change = ChangeStatus::try_from(request.into_inner())?;
+        let plan = self.0.change_plan_status(&who, change).await?;
         Ok(Response::new(proto::ChangePlanStatusResponse {
-            plan: Some(plan),
+            plan: shown(&plan),
         }))
     }
 
@@ -502,57 +334,17 @@ impl PlanService for PlanApi {
     ) -> Result<Response<proto::RecordConsentResponse>, Status> {
         let who = principal(&request)?;
         let req = request.into_inner();
-        let mut v = Violations::default();
-        let id = v.check(plan_name("name", &req.name));
-        let expected = v.check(required_etag("etag", &req.etag));
+        let (plan, etag) = plan_at_etag(&req.name, &req.etag)?;
         let consent = req
             .consent
             .ok_or_else(|| Error::invalid("consent", "must be set"))?;
-        let (Some(id), Some(expected)) = (id, expected) else {
-            return Err(v.into_error().into());
+        let input = ConsentInput {
+            recipients: consent.recipients,
+            on_behalf: consent.on_behalf.map(|o| (o.given_by, o.reason)),
         };
-        v.finish()?;
-        let plan = self
-            .change(
-                &who,
-                id,
-                expected,
-                |access| vec![(consent_object(access), Action::Record)],
-                false,
-                async |session, access, _, _| {
-                    access.plan.check_open()?;
-                    if let Some(latest) = session.latest_consent_decision(access.plan.id).await? {
-                        latest.check_may_change(&access.relations)?;
-                    }
-                    let by_patient = access.relations.contains(&Relation::Owner);
-                    let new = NewConsent::parse(
-                        &consent.recipients,
-                        consent
-                            .on_behalf
-                            .as_ref()
-                            .map(|o| (o.given_by.as_str(), o.reason.as_str())),
-                        by_patient,
-                    )
-                    .map_err(Error::InvalidArgument)?;
-                    let recorded_by = recorder(access);
-                    session
-                        .record_consent(
-                            &access.plan,
-                            &new,
-                            &recorded_by,
-                            &who.subject,
-                            Instant::now(),
-                        )
-                        .await?;
-                    Ok(vec![format!(
-                        "consent recorded for {} organisation(s) besides the plan's own",
-                        new.recipients.len()
-                    )])
-                },
-            )
-            .await?;
+        let plan = self.0.record_consent(&who, plan, etag, input).await?;
         Ok(Response::new(proto::RecordConsentResponse {
-            plan: Some(plan),
+            plan: shown(&plan),
         }))
     }
 
@@ -569,18 +361,12 @@ impl PlanService for PlanApi {
             &req.page_token,
             "",
         )?;
-        let now = Instant::now();
-        let mut session = self.0.store.read().await?;
-        let access = self
-            .0
-            .guard
-            .plan(&mut session, &who, plan, Object::Consent, Action::Read, now)
-            .await?;
-        let show = self.0.guard.may_see_identities(&access, &who)?;
-        let mut records = session.list_consents(plan, page).await?;
-        let next_page_token = page.next_token(&mut records, |r| r.id);
+        let listed = self.0.list_consents(&who, plan, page).await?;
+        let show = listed.identities;
         Ok(Response::new(proto::ListConsentsResponse {
-            consents: records
+            consents: listed
+                .value
+                .items
                 .iter()
                 .map(|r| proto::Consent {
                     name: plan_item(plan, "consents", r.id),
@@ -596,7 +382,7 @@ impl PlanService for PlanApi {
                     ..encode_consent(&r.consent)
                 })
                 .collect(),
-            next_page_token,
+            next_page_token: listed.value.next_page_token,
         }))
     }
 
@@ -607,38 +393,15 @@ impl PlanService for PlanApi {
         let who = principal(&request)?;
         let req = request.into_inner();
         let mut v = Violations::default();
-        let id = v.check(plan_name("name", &req.name));
-        let expected = v.check(required_etag("etag", &req.etag));
+        let plan = v.check(plan_name("name", &req.name));
+        let etag = v.check(required_etag("etag", &req.etag));
         let why = v.check(reason("reason", &req.reason, false));
-        let (Some(id), Some(expected), Some(why)) = (id, expected, why) else {
+        let (Some(plan), Some(etag), Some(why)) = (plan, etag, why) else {
             return Err(v.into_error().into());
         };
-        let plan = self
-            .change(
-                &who,
-                id,
-                expected,
-                |access| vec![(consent_object(access), Action::Withdraw)],
-                false,
-                async |session, access, _, _| {
-                    if let Some(latest) = session.latest_consent_decision(access.plan.id).await? {
-                        latest.check_may_change(&access.relations)?;
-                    }
-                    session
-                        .withdraw_consent(
-                            access.plan.id,
-                            &who.subject,
-                            &recorder(access),
-                            &why,
-                            Instant::now(),
-                        )
-                        .await?;
-                    Ok(vec!["consent withdrawn".to_owned()])
-                },
-            )
-            .await?;
+        let plan = self.0.withdraw_consent(&who, plan, etag, why).await?;
         Ok(Response::new(proto::WithdrawConsentResponse {
-            plan: Some(plan),
+            plan: shown(&plan),
         }))
     }
 
@@ -647,37 +410,12 @@ impl PlanService for PlanApi {
         request: Request<proto::SignPlanRequest>,
     ) -> Result<Response<proto::SignPlanResponse>, Status> {
         let who = principal(&request)?;
-        let req = request.into_inner();
-        let mut v = Violations::default();
-        let id = v.check(plan_name("name", &req.name));
-        let expected = v.check(required_etag("etag", &req.etag));
-        let (Some(id), Some(expected)) = (id, expected) else {
-            return Err(v.into_error().into());
-        };
-        let plan = self
-            .change(
-                &who,
-                id,
-                expected,
-                |_| vec![(Object::Plan, Action::Sign)],
-                false,
-                async |_, access, plan, change| {
-                    access.plan.check_open()?;
-                    let signed_by = if access.relations.contains(&Relation::Owner) {
-                        Relation::Owner
-                    } else {
-                        Relation::Representative
-                    };
-                    plan.signature = Some(Signature {
-                        revision: change.revision(),
-                        sign_time: Instant::now(),
-                        signed_by,
-                    });
-                    Ok(vec![format!("signed by the {}", signed_by.as_str())])
-                },
-            )
-            .await?;
-        Ok(Response::new(proto::SignPlanResponse { plan: Some(plan) }))
+        let req = request.get_ref();
+        let (plan, etag) = plan_at_etag(&req.name, &req.etag)?;
+        let plan = self.0.sign_plan(&who, plan, etag).await?;
+        Ok(Response::new(proto::SignPlanResponse {
+            plan: shown(&plan),
+        }))
     }
 
     async fn list_plan_revisions(
@@ -686,25 +424,14 @@ impl PlanService for PlanApi {
     ) -> Result<Response<proto::ListPlanRevisionsResponse>, Status> {
         let who = principal(&request)?;
         let req = request.get_ref();
-        let (plan, page) = plan_page(
-            "ListPlanRevisions",
-            &req.parent,
-            req.page_size,
-            &req.page_token,
-            "",
-        )?;
-        let now = Instant::now();
-        let mut session = self.0.store.read().await?;
-        let access = self
-            .0
-            .guard
-            .plan(&mut session, &who, plan, Object::Plan, Action::Read, now)
-            .await?;
-        let show = self.0.guard.may_see_identities(&access, &who)?;
-        let mut rows = session.list_revisions(plan, page).await?;
-        let next_page_token = page.next_token(&mut rows, |r| r.id);
+        let rpc = "ListPlanRevisions";
+        let (plan, page) = plan_page(rpc, &req.parent, req.page_size, &req.page_token, "")?;
+        let listed = self.0.list_plan_revisions(&who, plan, page).await?;
+        let show = listed.identities;
         Ok(Response::new(proto::ListPlanRevisionsResponse {
-            revisions: rows
+            revisions: listed
+                .value
+                .items
                 .into_iter()
                 .map(|r| proto::PlanRevision {
                     revision: r.revision,
@@ -714,7 +441,7 @@ impl PlanService for PlanApi {
                     changes: r.changes,
                 })
                 .collect(),
-            next_page_token,
+            next_page_token: listed.value.next_page_token,
         }))
     }
 
@@ -723,47 +450,12 @@ impl PlanService for PlanApi {
         request: Request<proto::ExportPlanRequest>,
     ) -> Result<Response<proto::ExportPlanResponse>, Status> {
         let who = principal(&request)?;
-        let id = plan_name("name", &request.get_ref().name).map_err(Error::from)?;
-        let now = Instant::now();
-        let mut session = self.0.store.read().await?;
-        let access = self
-            .0
-            .guard
-            .plan(&mut session, &who, id, Object::Plan, Action::Read, now)
-            .await?;
-        let show = self.0.guard.may_see_identities(&access, &who)?;
-        let (content, revision) = super::export::export(&mut session, &access.plan, show).await?;
+        let plan = plan_name("name", &request.get_ref().name).map_err(Error::from)?;
+        let (content, revision) = self.0.export_plan(&who, plan).await?;
         Ok(Response::new(proto::ExportPlanResponse {
             content,
             content_type: "application/pdf".into(),
             revision,
         }))
     }
-}
-
-/// Which consent decision the caller makes: the patient's own, when they are the patient or
-/// their representative; otherwise one on the patient's behalf, which the policy gives to the
-/// coordinating unit.
-fn consent_object(access: &PlanAccess) -> Object {
-    let patients_side = access
-        .relations
-        .iter()
-        .any(|r| matches!(r, Relation::Owner | Relation::Representative));
-    if patients_side {
-        Object::Consent
-    } else {
-        Object::ConsentOnBehalf
-    }
-}
-
-/// Who decides on consent, as the plan and its history show it: the patient or their
-/// representative, or the coordinating unit's staff, on the patient's behalf.
-fn recorder(access: &PlanAccess) -> String {
-    [Relation::Owner, Relation::Representative]
-        .into_iter()
-        .find(|r| access.relations.contains(r))
-        .map_or_else(
-            || OrgRole::UnitStaff.as_str().to_owned(),
-            |r| r.as_str().to_owned(),
-        )
 }

@@ -1,40 +1,21 @@
 //! The access path every RPC takes: load the target and the caller's relations to it in one
-//! query, ask the policy, log the decision in the request's session, then let the caller act.
+//! query, ask the policy, log the decision in the request's session, then hand the caller a
+//! pass (`pass.rs`), which the store demands.
 //! A target the caller may not read is `NOT_FOUND`, exactly as an absent one, so ids cannot be
 //! probed.
 
 use std::sync::Arc;
 
+use super::pass::{ComplaintPass, OrgPass, PlanPass, ReferralPass, names};
 use super::policy::{Action, Authorizer, Object, Relation};
 use crate::domain::Error;
-use crate::domain::complaint::Complaint;
 use crate::domain::ids::{OrgNumber, ResourceId};
-use crate::domain::plan::Plan;
 use crate::domain::principal::Principal;
-use crate::domain::referral::Referral;
 use crate::domain::subject::{Subject, SubjectKind};
 use crate::domain::time::Instant;
 use crate::store::{
     AccessEntry, ComplaintAccessRow, PlanAccessRow, ReadFilter, ReferralAccessRow, Session,
 };
-
-/// A plan the caller was allowed to act on, with the relations that allowed it.
-#[derive(Debug)]
-pub struct PlanAccess {
-    /// The plan as loaded in this session.
-    pub plan: Plan,
-    /// The caller's relations to it.
-    pub relations: Vec<Relation>,
-}
-
-/// A complaint the caller was allowed to act on, with the relations that allowed it.
-#[derive(Debug)]
-pub struct ComplaintAccess {
-    /// The complaint as loaded in this session.
-    pub complaint: Complaint,
-    /// The caller's relations to it.
-    pub relations: Vec<Relation>,
-}
 
 /// Authorizes requests against the policy and records each decision in the access log.
 #[derive(Clone)]
@@ -67,8 +48,39 @@ impl Guard {
         self.authz.allows(held.chain(roles), object, action)
     }
 
-    /// Checks that `who` may do `action` to `object` of `plan`. Someone who may not read the
-    /// plan gets `NOT_FOUND`; someone who may read it but not do this gets `PERMISSION_DENIED`.
+    /// Whether `relations` and the caller's roles in the plan's organisation allow `action` on
+    /// `object` of the plan.
+    fn on_plan(
+        &self,
+        plan: &crate::domain::plan::Plan,
+        relations: &[Relation],
+        who: &Principal,
+        object: Object,
+        action: Action,
+    ) -> Result<bool, Error> {
+        self.allowed(relations, who, &[Some(&plan.organisation)], object, action)
+    }
+
+    /// A pass for the plan of `row` with `relations`, asking once whether they may see
+    /// identities.
+    fn plan_pass(
+        &self,
+        plan: crate::domain::plan::Plan,
+        relations: Vec<Relation>,
+        who: &Principal,
+    ) -> Result<PlanPass, Error> {
+        let identities =
+            self.on_plan(&plan, &relations, who, Object::Plan, Action::ReadIdentity)?;
+        Ok(PlanPass {
+            plan,
+            relations,
+            identities,
+        })
+    }
+
+    /// Checks that `who` may do `action` to `object` of `plan`, and hands out the pass. Someone
+    /// who may not read the plan gets `NOT_FOUND`; someone who may read it but not do this gets
+    /// `PERMISSION_DENIED`. Each question is asked of the policy once.
     pub async fn plan(
         &self,
         session: &mut Session,
@@ -77,88 +89,116 @@ impl Guard {
         object: Object,
         action: Action,
         now: Instant,
-    ) -> Result<PlanAccess, Error> {
+    ) -> Result<PlanPass, Error> {
         let row = session
             .plan_access(plan, who, now)
             .await?
             .ok_or(Error::NotFound("plan"))?;
         self.refresh(session, row.grants_epoch).await?;
-        let access = PlanAccess::from(row);
-        let may_read = self.may(&access, who, Object::Plan, Action::Read)?;
-        let allowed = may_read && self.may(&access, who, object, action)?;
-        self.record(session, access.entry(who, object, action, allowed), now)
-            .await?;
+        let relations = plan_relations(&row);
+        let pass = self.plan_pass(row.plan, relations, who)?;
+        let may_read = self.may(&pass, who, Object::Plan, Action::Read)?;
+        let allowed = if (object, action) == (Object::Plan, Action::Read) {
+            may_read
+        } else {
+            may_read && self.may(&pass, who, object, action)?
+        };
+        self.record(
+            session,
+            plan_entry(&pass, who, object, action, allowed),
+            now,
+        )
+        .await?;
         decision(allowed, may_read, object, action, "plan")?;
-        Ok(access)
+        Ok(pass)
     }
 
-    /// Checks that the caller, whose access to the plan is established, may also do `action` to
+    /// Checks that the caller, whose pass to the plan is established, may also do `action` to
     /// `object`, logging the decision; `PERMISSION_DENIED` if not, since they may read the plan.
     pub async fn require(
         &self,
         session: &mut Session,
-        access: &PlanAccess,
+        pass: &PlanPass,
         who: &Principal,
         object: Object,
         action: Action,
         now: Instant,
     ) -> Result<(), Error> {
-        self.require_with(session, access, who, &[], object, action, now)
-            .await
+        let allowed = self.may(pass, who, object, action)?;
+        self.record(session, plan_entry(pass, who, object, action, allowed), now)
+            .await?;
+        decision(allowed, true, object, action, "plan")
     }
 
-    /// Like `require`, with `extra` relations the caller holds to the target at hand besides
-    /// those to the plan (`self`, for a membership of their own).
+    /// Like `require`, for a relation on the plan the caller holds: with the `self` relation
+    /// when `own` (a membership of their own, which anyone may end).
     #[allow(clippy::too_many_arguments)]
-    pub async fn require_with(
+    pub async fn require_on_relation(
         &self,
         session: &mut Session,
-        access: &PlanAccess,
+        pass: &PlanPass,
         who: &Principal,
-        extra: &[Relation],
+        own: bool,
         object: Object,
         action: Action,
         now: Instant,
     ) -> Result<(), Error> {
-        let mut relations = access.relations.clone();
-        relations.extend_from_slice(extra);
-        let allowed = self.allowed(
-            &relations,
-            who,
-            &[Some(&access.plan.organisation)],
-            object,
-            action,
-        )?;
+        let mut relations = pass.relations.clone();
+        if own {
+            relations.push(Relation::OwnRelation);
+        }
+        let allowed = self.on_plan(&pass.plan, &relations, who, object, action)?;
         let entry = AccessEntry {
             relations: names(&relations),
-            ..access.entry(who, object, action, allowed)
+            ..plan_entry(pass, who, object, action, allowed)
         };
         self.record(session, entry, now).await?;
         decision(allowed, true, object, action, "plan")
     }
 
-    /// Whether the caller, with the access already established, may also do `action` to
+    /// The pass with the `responsible` relation added when the caller is, now, the member
+    /// responsible for `measure`.
+    pub async fn responsibility(
+        &self,
+        session: &mut Session,
+        pass: PlanPass,
+        who: &Principal,
+        measure: &crate::domain::measure::Measure,
+        now: Instant,
+    ) -> Result<PlanPass, Error> {
+        if !session.is_responsible(&pass, measure, who, now).await? {
+            return Ok(pass);
+        }
+        let mut relations = pass.relations;
+        relations.push(Relation::Responsible);
+        self.plan_pass(pass.plan, relations, who)
+    }
+
+    /// The pass for a plan the caller has just created through `org`, in which they hold
+    /// `relations` (the referral's requester) or none (unit staff, by their role).
+    pub fn created_plan(
+        &self,
+        org: &OrgPass,
+        plan: crate::domain::plan::Plan,
+        relations: Vec<Relation>,
+        who: &Principal,
+    ) -> Result<PlanPass, Error> {
+        if plan.organisation != org.organisation && relations.is_empty() {
+            return Err(Error::internal("a plan was created outside its pass"));
+        }
+        self.plan_pass(plan, relations, who)
+    }
+
+    /// Whether the caller, with the pass already established, may also do `action` to
     /// `object`.
     pub fn may(
         &self,
-        access: &PlanAccess,
+        pass: &PlanPass,
         who: &Principal,
         object: Object,
         action: Action,
     ) -> Result<bool, Error> {
-        self.allowed(
-            &access.relations,
-            who,
-            &[Some(&access.plan.organisation)],
-            object,
-            action,
-        )
-    }
-
-    /// Whether the caller may see identity numbers on the plan: the patient's, and those of
-    /// citizen members.
-    pub fn may_see_identities(&self, access: &PlanAccess, who: &Principal) -> Result<bool, Error> {
-        self.may(access, who, Object::Plan, Action::ReadIdentity)
+        self.on_plan(&pass.plan, &pass.relations, who, object, action)
     }
 
     /// Checks that `who` may do `action` to a complaint: its complainant or patient by
@@ -171,30 +211,31 @@ impl Guard {
         complaint: ResourceId,
         action: Action,
         now: Instant,
-    ) -> Result<ComplaintAccess, Error> {
+    ) -> Result<ComplaintPass, Error> {
         let row = session
             .complaint_access(complaint, who)
             .await?
             .ok_or(Error::NotFound("complaint"))?;
         self.refresh(session, row.grants_epoch).await?;
-        let access = ComplaintAccess::from(row);
-        let may_read = self.may_on_complaint(&access, who, Action::Read)?;
-        let allowed = may_read && self.may_on_complaint(&access, who, action)?;
-        self.record(session, access.entry(who, action, allowed), now)
+        let pass = complaint_pass(row);
+        let may_read = self.may_on_complaint(&pass, who, Action::Read)?;
+        let allowed =
+            may_read && (action == Action::Read || self.may_on_complaint(&pass, who, action)?);
+        self.record(session, complaint_entry(&pass, who, action, allowed), now)
             .await?;
         decision(allowed, may_read, Object::Complaint, action, "complaint")?;
-        Ok(access)
+        Ok(pass)
     }
 
     fn may_on_complaint(
         &self,
-        access: &ComplaintAccess,
+        pass: &ComplaintPass,
         who: &Principal,
         action: Action,
     ) -> Result<bool, Error> {
-        let complaint = &access.complaint;
+        let complaint = &pass.complaint;
         self.allowed(
-            &access.relations,
+            &pass.relations,
             who,
             &[
                 Some(&complaint.organisation),
@@ -217,7 +258,7 @@ impl Guard {
         referral: ResourceId,
         action: Action,
         now: Instant,
-    ) -> Result<Referral, Error> {
+    ) -> Result<ReferralPass, Error> {
         let row = session
             .referral_access(referral, who)
             .await?
@@ -235,7 +276,7 @@ impl Guard {
             )? || self.allowed(&[], who, &[Some(&r.municipality)], Object::Referral, action)?)
         };
         let may_read = may(Action::Read)?;
-        let allowed = may_read && may(action)?;
+        let allowed = may_read && (action == Action::Read || may(action)?);
         let entry = AccessEntry {
             organisation: &r.municipality,
             plan: Some(r.plan),
@@ -248,7 +289,9 @@ impl Guard {
         };
         self.record(session, entry, now).await?;
         decision(allowed, may_read, Object::Referral, action, "referral")?;
-        Ok(row.referral)
+        Ok(ReferralPass {
+            referral: row.referral,
+        })
     }
 
     /// Whether the local rules in the policy bar `subject`, acting for `organisation`, from
@@ -294,8 +337,8 @@ impl Guard {
     }
 
     /// Checks that `who` may do `action` to `object` in `organisation`, through a role they
-    /// hold there and act for it now. Organisation numbers are public, so a denial is
-    /// `PERMISSION_DENIED`.
+    /// hold there and act for it now, and hands out the pass. Organisation numbers are public,
+    /// so a denial is `PERMISSION_DENIED`.
     pub async fn organisation(
         &self,
         session: &mut Session,
@@ -304,7 +347,7 @@ impl Guard {
         object: Object,
         action: Action,
         now: Instant,
-    ) -> Result<(), Error> {
+    ) -> Result<OrgPass, Error> {
         let epoch = session.grants_epoch().await?;
         self.refresh(session, epoch).await?;
         let target = OrganisationTarget {
@@ -312,7 +355,10 @@ impl Guard {
             roles_in: Some(organisation),
         };
         self.decide_in(session, who, target, &[], object, action, now)
-            .await
+            .await?;
+        Ok(OrgPass {
+            organisation: organisation.clone(),
+        })
     }
 
     /// Checks that `who` may read `organisation` in the registry: public reference data, which
@@ -386,30 +432,68 @@ impl Guard {
         })
     }
 
-    /// Logs that `who` read the plans a list returned. The list's SQL filter decided access.
-    pub async fn record_listed_plans(
+    /// Passes for the plans a list returned, whose SQL filter decided access, and the log of
+    /// `who` reading them.
+    pub async fn listed_plans(
         &self,
         session: &mut Session,
         who: &Principal,
-        plans: &[PlanAccess],
+        rows: Vec<PlanAccessRow>,
+        now: Instant,
+    ) -> Result<Vec<PlanPass>, Error> {
+        let passes = rows
+            .into_iter()
+            .map(|row| {
+                let relations = plan_relations(&row);
+                self.plan_pass(row.plan, relations, who)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.record_listed(session, who, &passes, now).await?;
+        Ok(passes)
+    }
+
+    /// Passes for the plans of an organisation's work list, which `org` lets the caller read
+    /// by their role there, and the log of `who` reading them.
+    pub async fn listed_org_plans(
+        &self,
+        session: &mut Session,
+        who: &Principal,
+        org: &OrgPass,
+        plans: Vec<crate::domain::plan::Plan>,
+        now: Instant,
+    ) -> Result<Vec<PlanPass>, Error> {
+        let passes = plans
+            .into_iter()
+            .filter(|plan| plan.organisation == org.organisation)
+            .map(|plan| self.plan_pass(plan, Vec::new(), who))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.record_listed(session, who, &passes, now).await?;
+        Ok(passes)
+    }
+
+    async fn record_listed(
+        &self,
+        session: &mut Session,
+        who: &Principal,
+        passes: &[PlanPass],
         now: Instant,
     ) -> Result<(), Error> {
-        let entries: Vec<_> = plans
+        let entries: Vec<_> = passes
             .iter()
-            .map(|access| access.entry(who, Object::Plan, Action::Read, true))
+            .map(|pass| plan_entry(pass, who, Object::Plan, Action::Read, true))
             .collect();
         session.log_access(&entries, now).await
     }
 
     /// Logs that `who` read the referrals a list returned, under the plans they requested.
-    pub async fn record_listed_referrals(
+    pub async fn listed_referrals(
         &self,
         session: &mut Session,
         who: &Principal,
-        referrals: &[ReferralAccessRow],
+        rows: Vec<ReferralAccessRow>,
         now: Instant,
-    ) -> Result<(), Error> {
-        let entries: Vec<_> = referrals
+    ) -> Result<Vec<ReferralPass>, Error> {
+        let entries: Vec<_> = rows
             .iter()
             .map(|row| AccessEntry {
                 organisation: &row.referral.municipality,
@@ -426,22 +510,30 @@ impl Guard {
                 allowed: true,
             })
             .collect();
-        session.log_access(&entries, now).await
+        session.log_access(&entries, now).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| ReferralPass {
+                referral: row.referral,
+            })
+            .collect())
     }
 
-    /// Logs that `who` read the complaints a list returned.
-    pub async fn record_listed_complaints(
+    /// Passes for the complaints a list returned, and the log of `who` reading them.
+    pub async fn listed_complaints(
         &self,
         session: &mut Session,
         who: &Principal,
-        complaints: &[ComplaintAccess],
+        rows: Vec<ComplaintAccessRow>,
         now: Instant,
-    ) -> Result<(), Error> {
-        let entries: Vec<_> = complaints
+    ) -> Result<Vec<ComplaintPass>, Error> {
+        let passes: Vec<ComplaintPass> = rows.into_iter().map(complaint_pass).collect();
+        let entries: Vec<_> = passes
             .iter()
-            .map(|access| access.entry(who, Action::Read, true))
+            .map(|pass| complaint_entry(pass, who, Action::Read, true))
             .collect();
-        session.log_access(&entries, now).await
+        session.log_access(&entries, now).await?;
+        Ok(passes)
     }
 
     async fn record(
@@ -504,11 +596,6 @@ fn decision(
     }
 }
 
-fn names(relations: &[Relation]) -> String {
-    let names: Vec<_> = relations.iter().map(|r| r.as_str()).collect();
-    names.join(",")
-}
-
 fn held(flags: &[(bool, Relation)]) -> Vec<Relation> {
     flags
         .iter()
@@ -516,72 +603,61 @@ fn held(flags: &[(bool, Relation)]) -> Vec<Relation> {
         .collect()
 }
 
-impl PlanAccess {
-    /// The caller's relations, comma-separated, as the access log and the history keep them.
-    pub fn relation_names(&self) -> String {
-        names(&self.relations)
-    }
-
-    /// The access-log entry of `who` doing `action` to `object` of this plan.
-    fn entry<'a>(
-        &'a self,
-        who: &'a Principal,
-        object: Object,
-        action: Action,
-        allowed: bool,
-    ) -> AccessEntry<'a> {
-        AccessEntry {
-            organisation: &self.plan.organisation,
-            plan: Some(self.plan.id),
-            complaint: None,
-            who,
-            relations: names(&self.relations),
-            object: object.as_str(),
-            action: action.as_str(),
-            allowed,
-        }
+/// The access-log entry of `who` doing `action` to `object` of the plan `pass` is for.
+fn plan_entry<'a>(
+    pass: &'a PlanPass,
+    who: &'a Principal,
+    object: Object,
+    action: Action,
+    allowed: bool,
+) -> AccessEntry<'a> {
+    AccessEntry {
+        organisation: &pass.plan.organisation,
+        plan: Some(pass.plan.id),
+        complaint: None,
+        who,
+        relations: names(&pass.relations),
+        object: object.as_str(),
+        action: action.as_str(),
+        allowed,
     }
 }
 
-impl ComplaintAccess {
-    /// The access-log entry of `who` doing `action` to this complaint.
-    fn entry<'a>(&'a self, who: &'a Principal, action: Action, allowed: bool) -> AccessEntry<'a> {
-        AccessEntry {
-            organisation: &self.complaint.organisation,
-            plan: None,
-            complaint: Some(self.complaint.id),
-            who,
-            relations: names(&self.relations),
-            object: Object::Complaint.as_str(),
-            action: action.as_str(),
-            allowed,
-        }
+/// The access-log entry of `who` doing `action` to the complaint `pass` is for.
+fn complaint_entry<'a>(
+    pass: &'a ComplaintPass,
+    who: &'a Principal,
+    action: Action,
+    allowed: bool,
+) -> AccessEntry<'a> {
+    AccessEntry {
+        organisation: &pass.complaint.organisation,
+        plan: None,
+        complaint: Some(pass.complaint.id),
+        who,
+        relations: names(&pass.relations),
+        object: Object::Complaint.as_str(),
+        action: action.as_str(),
+        allowed,
     }
 }
 
-impl From<PlanAccessRow> for PlanAccess {
-    fn from(row: PlanAccessRow) -> Self {
-        PlanAccess {
-            relations: held(&[
-                (row.owner, Relation::Owner),
-                (row.member, Relation::Member),
-                (row.coordinator, Relation::Coordinator),
-                (row.representative, Relation::Representative),
-                (row.attorney, Relation::Attorney),
-            ]),
-            plan: row.plan,
-        }
-    }
+fn plan_relations(row: &PlanAccessRow) -> Vec<Relation> {
+    held(&[
+        (row.owner, Relation::Owner),
+        (row.member, Relation::Member),
+        (row.coordinator, Relation::Coordinator),
+        (row.representative, Relation::Representative),
+        (row.attorney, Relation::Attorney),
+    ])
 }
 
-impl From<ComplaintAccessRow> for ComplaintAccess {
-    fn from(row: ComplaintAccessRow) -> Self {
-        ComplaintAccess {
-            relations: held(&[
-                (row.complainant, Relation::Complainant),
-                (row.patient, Relation::ComplaintPatient),
-            ]),
-            complaint: row.complaint,
-        }
+fn complaint_pass(row: ComplaintAccessRow) -> ComplaintPass {
+    ComplaintPass {
+        relations: held(&[
+            (row.complainant, Relation::Complainant),
+            (row.patient, Relation::ComplaintPatient),
+        ]),
+        complaint: row.complaint,
     }
 }

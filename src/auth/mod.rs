@@ -2,9 +2,11 @@
 //! what they allow from the casbin policy).
 
 pub mod guard;
+pub mod pass;
 pub mod policy;
 pub mod token;
 
-pub use guard::{ComplaintAccess, Guard, PlanAccess};
+pub use guard::Guard;
+pub use pass::{ComplaintPass, OrgPass, PlanPass, ReferralPass};
 pub use policy::{Action, Authorizer, Object, Policy, Relation};
 pub use token::{DevIdentity, DevKey, TokenVerifier, VerifierConfig};

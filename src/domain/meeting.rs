@@ -53,3 +53,67 @@ pub fn video_link(field: &str, link: &str) -> Result<String, super::FieldViolati
     }
     Ok(link.to_owned())
 }
+
+/// The fields of a meeting a request sets, each validated on its own; `None` leaves a field
+/// as it is.
+#[derive(Clone, Debug, Default)]
+pub struct MeetingPatch {
+    /// When it starts.
+    pub start_time: Option<Instant>,
+    /// Where.
+    pub location: Option<String>,
+    /// A video link.
+    pub video_link: Option<String>,
+    /// The agenda.
+    pub agenda: Option<String>,
+    /// The memberships invited, each once.
+    pub invited: Option<Vec<ResourceId>>,
+    /// The memberships that attended, each once.
+    pub attended: Option<Vec<ResourceId>>,
+    /// The minutes.
+    pub minutes: Option<String>,
+    /// What was wrong with the request's fields, reported together with what is wrong with
+    /// the meeting as a whole.
+    pub invalid: Vec<super::FieldViolation>,
+}
+
+impl MeetingPatch {
+    /// Applies the patch, then checks the meeting as a whole: it needs a location or a video
+    /// link, and only invited members attend. Names every violation at once, the request's
+    /// fields' first.
+    pub fn apply(self, meeting: &mut Meeting) -> Result<(), super::Error> {
+        fn set<T>(field: &mut T, value: Option<T>) {
+            if let Some(value) = value {
+                *field = value;
+            }
+        }
+        set(&mut meeting.start_time, self.start_time);
+        set(&mut meeting.location, self.location);
+        set(&mut meeting.video_link, self.video_link);
+        set(&mut meeting.agenda, self.agenda);
+        set(&mut meeting.invited, self.invited);
+        set(&mut meeting.attended, self.attended);
+        set(&mut meeting.minutes, self.minutes);
+        let mut v = super::Violations::default();
+        for violation in self.invalid {
+            v.push(violation);
+        }
+        if meeting.location.is_empty() && meeting.video_link.is_empty() {
+            v.push(super::FieldViolation::new(
+                "meeting.location",
+                "a meeting needs a location or a video link",
+            ));
+        }
+        if let Some(stranger) = meeting
+            .attended
+            .iter()
+            .position(|a| !meeting.invited.contains(a))
+        {
+            v.push(super::FieldViolation::new(
+                format!("meeting.attended_members[{stranger}]"),
+                "must be one of the invited members",
+            ));
+        }
+        v.finish()
+    }
+}

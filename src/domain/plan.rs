@@ -502,3 +502,15 @@ pub const MAX_DISPLAY_NAME: usize = 200;
 pub fn display_text(field: &str, value: &str) -> Result<String, FieldViolation> {
     line(field, value, MAX_DISPLAY_NAME, true)
 }
+
+/// A whole plan: the plan, all its goals and all its measures, as it is now or was at a
+/// revision of its history.
+#[derive(Clone, Debug)]
+pub struct PlanDocument {
+    /// The plan.
+    pub plan: Plan,
+    /// Its goals, oldest first, each with its adjustments.
+    pub goals: Vec<super::goal::Goal>,
+    /// Its measures, oldest first, each with its evaluations.
+    pub measures: Vec<super::measure::Measure>,
+}

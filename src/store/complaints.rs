@@ -5,6 +5,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::plans::ReadFilter;
 use super::{Session, db, stored};
+use crate::auth::ComplaintPass;
 use crate::domain::Error;
 use crate::domain::complaint::{
     Complaint, ComplaintEvent, ComplaintKind, ComplaintState, NewComplaint, Outcome,
@@ -151,7 +152,7 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn transition_complaint(
         &mut self,
-        complaint: &Complaint,
+        pass: &ComplaintPass,
         next: ComplaintState,
         expected_revision: Option<i64>,
         forwarded_to: Option<&OrgNumber>,
@@ -160,6 +161,7 @@ impl Session {
         text: &str,
         now: Instant,
     ) -> Result<Complaint, Error> {
+        let complaint = pass.complaint();
         let stale =
             || Error::Aborted("the complaint changed since it was read: read it again".into());
         if expected_revision.is_some_and(|rev| rev != complaint.revision) {
@@ -223,7 +225,11 @@ impl Session {
 
     /// A complaint's history, oldest first.
     #[tracing::instrument(skip_all)]
-    pub async fn complaint_events(&mut self, id: ResourceId) -> Result<Vec<ComplaintEvent>, Error> {
+    pub async fn complaint_events(
+        &mut self,
+        pass: &ComplaintPass,
+    ) -> Result<Vec<ComplaintEvent>, Error> {
+        let id = pass.id();
         let rows = sqlx::query(
             "SELECT time, actor, actor_organisation, from_state, to_state, text \
              FROM complaint_events WHERE complaint_id = $1 ORDER BY id",

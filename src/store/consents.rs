@@ -5,10 +5,11 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Session, db, stored};
+use crate::auth::PlanPass;
 use crate::domain::Error;
 use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::page::Page;
-use crate::domain::plan::{Consent, ConsentDecision, ConsentRecord, NewConsent, OnBehalf, Plan};
+use crate::domain::plan::{Consent, ConsentDecision, ConsentRecord, NewConsent, OnBehalf};
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
 
@@ -18,12 +19,13 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn record_consent(
         &mut self,
-        plan: &Plan,
+        pass: &PlanPass,
         consent: &NewConsent,
         recorded_by: &str,
         subject: &Subject,
         now: Instant,
     ) -> Result<(), Error> {
+        let plan = pass.plan();
         self.end_consent(
             plan.id,
             subject,
@@ -72,12 +74,13 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn withdraw_consent(
         &mut self,
-        plan: ResourceId,
+        pass: &PlanPass,
         subject: &Subject,
         relation: &str,
         reason: &str,
         now: Instant,
     ) -> Result<(), Error> {
+        let plan = pass.id();
         if self
             .end_consent(plan, subject, relation, reason, now)
             .await?
@@ -125,8 +128,9 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn latest_consent_decision(
         &mut self,
-        plan: ResourceId,
+        pass: &PlanPass,
     ) -> Result<Option<ConsentDecision>, Error> {
+        let plan = pass.id();
         let row = sqlx::query(
             "SELECT recorded_by, withdrawn_by, withdraw_time FROM consents WHERE plan_id = $1 \
              ORDER BY id DESC LIMIT 1",
@@ -157,9 +161,10 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn list_consents(
         &mut self,
-        plan: ResourceId,
+        pass: &PlanPass,
         page: Page,
     ) -> Result<Vec<ConsentRecord>, Error> {
+        let plan = pass.id();
         let rows = sqlx::query(
             "SELECT id, recipients, on_behalf_given_by, on_behalf_reason, recorded_by, \
              recorded_subject, give_time, withdraw_time, withdrawn_by, withdrawn_subject, \

@@ -4,11 +4,11 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Session, db, stored};
+use crate::auth::PlanPass;
 use crate::domain::Error;
 use crate::domain::coordinator::{Assignment, NewAssignment};
 use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::member::Member;
-use crate::domain::plan::Plan;
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
 
@@ -20,8 +20,9 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn current_assignment(
         &mut self,
-        plan: ResourceId,
+        pass: &PlanPass,
     ) -> Result<Option<Assignment>, Error> {
+        let plan = pass.id();
         let sql = format!(
             "SELECT {COLUMNS} FROM coordinator_assignments WHERE plan_id = $1 AND end_time IS NULL"
         );
@@ -35,7 +36,8 @@ impl Session {
 
     /// Every appointment of the plan, oldest first.
     #[tracing::instrument(skip_all)]
-    pub async fn assignments(&mut self, plan: ResourceId) -> Result<Vec<Assignment>, Error> {
+    pub async fn assignments(&mut self, pass: &PlanPass) -> Result<Vec<Assignment>, Error> {
+        let plan = pass.id();
         let sql =
             format!("SELECT {COLUMNS} FROM coordinator_assignments WHERE plan_id = $1 ORDER BY id");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -50,12 +52,13 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn insert_assignment(
         &mut self,
-        plan: &Plan,
+        pass: &PlanPass,
         member: &Member,
         new: &NewAssignment,
         appointed_by: &Subject,
         now: Instant,
     ) -> Result<Assignment, Error> {
+        let plan = pass.plan();
         let assignment = Assignment {
             id: ResourceId::generate(),
             plan: plan.id,
@@ -101,10 +104,12 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn end_assignment(
         &mut self,
+        pass: &PlanPass,
         assignment: &Assignment,
         reason: &str,
         now: Instant,
     ) -> Result<Assignment, Error> {
+        pass.covers(assignment.plan)?;
         let ended = sqlx::query(
             "UPDATE coordinator_assignments SET end_time = $1, end_reason = $2 \
              WHERE id = $3 AND end_time IS NULL",
@@ -121,10 +126,9 @@ impl Session {
             ));
         }
         // The membership may have been ended on its own already (RemoveMember).
-        let member = self.member(assignment.plan, assignment.member).await?;
+        let member = self.member(pass, assignment.member).await?;
         if member.end_time.is_none_or(|end| end > now) {
-            self.end_member(assignment.plan, assignment.member, None, now)
-                .await?;
+            self.end_member(pass, assignment.member, None, now).await?;
         }
         let mut ended = assignment.clone();
         ended.end_time = Some(now);

@@ -4,13 +4,13 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Session, db, stored};
+use crate::auth::PlanPass;
 use crate::domain::Error;
 use crate::domain::date::Date;
 use crate::domain::goal::{Goal, GoalAdjustment, GoalStatus, NewGoal};
-use crate::domain::ids::{OrgNumber, ResourceId};
+use crate::domain::ids::ResourceId;
 use crate::domain::limits::Holding;
 use crate::domain::page::Page;
-use crate::domain::plan::Plan;
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
 
@@ -26,12 +26,13 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn insert_goal(
         &mut self,
-        plan: &Plan,
+        pass: &PlanPass,
         new: &NewGoal,
         created_by: &Subject,
         now: Instant,
     ) -> Result<Goal, Error> {
-        self.check_room(Holding::Goals, plan.id, now).await?;
+        let plan = pass.plan();
+        self.check_room(Holding::Goals, pass, now).await?;
         let goal = Goal {
             id: ResourceId::generate(),
             plan: plan.id,
@@ -68,7 +69,8 @@ impl Session {
 
     /// One goal of `plan`, with its trail.
     #[tracing::instrument(skip_all)]
-    pub async fn goal(&mut self, plan: ResourceId, id: ResourceId) -> Result<Goal, Error> {
+    pub async fn goal(&mut self, pass: &PlanPass, id: ResourceId) -> Result<Goal, Error> {
+        let plan = pass.id();
         let sql = format!("SELECT {GOAL_COLUMNS} FROM goals WHERE id = $1 AND plan_id = $2");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id.to_string())
@@ -95,9 +97,10 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn list_goals(
         &mut self,
-        plan: ResourceId,
+        pass: &PlanPass,
         page: Option<Page>,
     ) -> Result<Vec<Goal>, Error> {
+        let plan = pass.id();
         let sql = format!(
             "SELECT {GOAL_COLUMNS} FROM goals WHERE plan_id = $1 AND id > $2 ORDER BY id LIMIT $3"
         );
@@ -130,13 +133,15 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn save_goal(
         &mut self,
-        organisation: &OrgNumber,
+        pass: &PlanPass,
         goal: &Goal,
         expected: i64,
         new_step: Option<&GoalAdjustment>,
     ) -> Result<(), Error> {
+        pass.covers(goal.plan)?;
+        let organisation = pass.organisation();
         if new_step.is_some() {
-            self.check_room(Holding::Adjustments, goal.plan, goal.update_time)
+            self.check_room(Holding::Adjustments, pass, goal.update_time)
                 .await?;
         }
         let updated = sqlx::query(
@@ -185,7 +190,13 @@ impl Session {
 
     /// Deletes a goal no measure serves, if its revision is still `expected`.
     #[tracing::instrument(skip_all)]
-    pub async fn delete_goal(&mut self, goal: &Goal, expected: i64) -> Result<(), Error> {
+    pub async fn delete_goal(
+        &mut self,
+        pass: &PlanPass,
+        goal: &Goal,
+        expected: i64,
+    ) -> Result<(), Error> {
+        pass.covers(goal.plan)?;
         if goal.revision != expected {
             return Err(stale_goal());
         }

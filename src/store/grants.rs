@@ -4,6 +4,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Session, db, is_unique_violation, stored};
+use crate::auth::OrgPass;
 use crate::domain::Error;
 use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::organisation::{OrgRole, RoleGrant};
@@ -80,11 +81,8 @@ impl Session {
 
     /// One grant of `organisation`; `NOT_FOUND` when it has no such grant.
     #[tracing::instrument(skip_all)]
-    pub async fn grant(
-        &mut self,
-        organisation: &OrgNumber,
-        id: ResourceId,
-    ) -> Result<RoleGrant, Error> {
+    pub async fn grant(&mut self, org: &OrgPass, id: ResourceId) -> Result<RoleGrant, Error> {
+        let organisation = org.organisation();
         let sql = format!(
             "SELECT {GRANT_COLUMNS} FROM role_grants WHERE id = $1 AND organisation_id = $2"
         );
@@ -102,11 +100,8 @@ impl Session {
 
     /// Revokes a grant of `organisation`; `NOT_FOUND` when it has no such grant.
     #[tracing::instrument(skip_all)]
-    pub async fn delete_grant(
-        &mut self,
-        organisation: &OrgNumber,
-        id: ResourceId,
-    ) -> Result<(), Error> {
+    pub async fn delete_grant(&mut self, org: &OrgPass, id: ResourceId) -> Result<(), Error> {
+        let organisation = org.organisation();
         let deleted = sqlx::query("DELETE FROM role_grants WHERE id = $1 AND organisation_id = $2")
             .bind(id.to_string())
             .bind(organisation.as_str())
@@ -123,9 +118,10 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn list_grants(
         &mut self,
-        organisation: &OrgNumber,
+        org: &OrgPass,
         page: Page,
     ) -> Result<Vec<RoleGrant>, Error> {
+        let organisation = org.organisation();
         let sql = format!(
             "SELECT {GRANT_COLUMNS} FROM role_grants WHERE organisation_id = $1 AND id > $2 \
              ORDER BY id LIMIT $3"

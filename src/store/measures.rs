@@ -4,12 +4,12 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Session, db, stored};
+use crate::auth::PlanPass;
 use crate::domain::date::Date;
-use crate::domain::ids::{OrgNumber, ResourceId};
+use crate::domain::ids::ResourceId;
 use crate::domain::limits::Holding;
 use crate::domain::measure::{Evaluation, Measure, MeasureStatus, NewMeasure};
 use crate::domain::page::Page;
-use crate::domain::plan::Plan;
 use crate::domain::principal::Principal;
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
@@ -28,14 +28,15 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn check_measure_refs(
         &mut self,
-        plan: ResourceId,
+        pass: &PlanPass,
         goal: Option<ResourceId>,
         responsible: Option<ResourceId>,
         now: Instant,
     ) -> Result<(), Error> {
+        let _plan = pass.id();
         let mut violations = Vec::new();
         if let Some(goal) = goal {
-            match self.goal(plan, goal).await {
+            match self.goal(pass, goal).await {
                 Ok(_) => {}
                 Err(Error::NotFound(_)) => violations.push(FieldViolation::new(
                     "measure.goal",
@@ -45,7 +46,7 @@ impl Session {
             }
         }
         if let Some(member) = responsible {
-            match self.member(plan, member).await {
+            match self.member(pass, member).await {
                 Ok(m) if m.start_time <= now && m.end_time.is_none_or(|end| end > now) => {}
                 Ok(_) | Err(Error::NotFound(_)) => violations.push(FieldViolation::new(
                     "measure.responsible_member",
@@ -65,12 +66,13 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn insert_measure(
         &mut self,
-        plan: &Plan,
+        pass: &PlanPass,
         new: &NewMeasure,
         created_by: &Subject,
         now: Instant,
     ) -> Result<Measure, Error> {
-        self.check_room(Holding::Measures, plan.id, now).await?;
+        let plan = pass.plan();
+        self.check_room(Holding::Measures, pass, now).await?;
         let measure = Measure {
             id: ResourceId::generate(),
             plan: plan.id,
@@ -114,7 +116,8 @@ impl Session {
 
     /// One measure of `plan`, with its evaluations.
     #[tracing::instrument(skip_all)]
-    pub async fn measure(&mut self, plan: ResourceId, id: ResourceId) -> Result<Measure, Error> {
+    pub async fn measure(&mut self, pass: &PlanPass, id: ResourceId) -> Result<Measure, Error> {
+        let plan = pass.id();
         let sql = format!("SELECT {MEASURE_COLUMNS} FROM measures WHERE id = $1 AND plan_id = $2");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id.to_string())
@@ -141,9 +144,10 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn list_measures(
         &mut self,
-        plan: ResourceId,
+        pass: &PlanPass,
         page: Option<Page>,
     ) -> Result<Vec<Measure>, Error> {
+        let plan = pass.id();
         let sql = format!(
             "SELECT {MEASURE_COLUMNS} FROM measures WHERE plan_id = $1 AND id > $2 \
              ORDER BY id LIMIT $3"
@@ -178,10 +182,12 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn is_responsible(
         &mut self,
+        pass: &PlanPass,
         measure: &Measure,
         who: &Principal,
         now: Instant,
     ) -> Result<bool, Error> {
+        pass.covers(measure.plan)?;
         let found: Option<i64> = sqlx::query_scalar(
             "SELECT CAST(1 AS BIGINT) FROM members m WHERE m.id = $1 AND m.subject = $2 \
              AND m.acting_organisation = $3 AND m.start_time <= $4 \
@@ -199,7 +205,13 @@ impl Session {
 
     /// Writes a measure's fields if its revision is still `expected`.
     #[tracing::instrument(skip_all)]
-    pub async fn save_measure(&mut self, measure: &Measure, expected: i64) -> Result<(), Error> {
+    pub async fn save_measure(
+        &mut self,
+        pass: &PlanPass,
+        measure: &Measure,
+        expected: i64,
+    ) -> Result<(), Error> {
+        pass.covers(measure.plan)?;
         let updated = sqlx::query(
             "UPDATE measures SET goal_id = $1, description = $2, responsible_member_id = $3, \
              start_date = $4, end_date = $5, frequency = $6, status = $7, \
@@ -228,11 +240,13 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn insert_evaluation(
         &mut self,
-        organisation: &OrgNumber,
+        pass: &PlanPass,
         measure: &Measure,
         evaluation: &Evaluation,
     ) -> Result<(), Error> {
-        self.check_room(Holding::Evaluations, measure.plan, evaluation.time)
+        pass.covers(measure.plan)?;
+        let organisation = pass.organisation();
+        self.check_room(Holding::Evaluations, pass, evaluation.time)
             .await?;
         sqlx::query(
             "INSERT INTO measure_evaluations (id, organisation_id, plan_id, measure_id, date, \
@@ -256,7 +270,13 @@ impl Session {
 
     /// Deletes a measure and its evaluations, if its revision is still `expected`.
     #[tracing::instrument(skip_all)]
-    pub async fn delete_measure(&mut self, measure: &Measure, expected: i64) -> Result<(), Error> {
+    pub async fn delete_measure(
+        &mut self,
+        pass: &PlanPass,
+        measure: &Measure,
+        expected: i64,
+    ) -> Result<(), Error> {
+        pass.covers(measure.plan)?;
         if measure.revision != expected {
             return Err(stale_measure());
         }

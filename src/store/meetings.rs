@@ -4,12 +4,12 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Session, db, stored};
+use crate::auth::PlanPass;
 use crate::domain::Error;
 use crate::domain::ids::ResourceId;
 use crate::domain::limits::Holding;
 use crate::domain::meeting::Meeting;
 use crate::domain::page::Page;
-use crate::domain::plan::Plan;
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
 
@@ -26,11 +26,12 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn insert_meeting(
         &mut self,
-        plan: &Plan,
+        pass: &PlanPass,
         meeting: &Meeting,
         created_by: &Subject,
     ) -> Result<(), Error> {
-        self.check_room(Holding::Meetings, plan.id, meeting.create_time)
+        let plan = pass.plan();
+        self.check_room(Holding::Meetings, pass, meeting.create_time)
             .await?;
         sqlx::query(
             "INSERT INTO meetings (id, organisation_id, plan_id, start_time, location, video_link, \
@@ -59,7 +60,8 @@ impl Session {
 
     /// One meeting of `plan`.
     #[tracing::instrument(skip_all)]
-    pub async fn meeting(&mut self, plan: ResourceId, id: ResourceId) -> Result<Meeting, Error> {
+    pub async fn meeting(&mut self, pass: &PlanPass, id: ResourceId) -> Result<Meeting, Error> {
+        let plan = pass.id();
         let sql = format!("SELECT {COLUMNS} FROM meetings WHERE id = $1 AND plan_id = $2");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id.to_string())
@@ -77,9 +79,10 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn list_meetings(
         &mut self,
-        plan: ResourceId,
+        pass: &PlanPass,
         page: Page,
     ) -> Result<Vec<Meeting>, Error> {
+        let plan = pass.id();
         let sql = format!(
             "SELECT {COLUMNS} FROM meetings WHERE plan_id = $1 AND id > $2 ORDER BY id LIMIT $3"
         );
@@ -95,7 +98,13 @@ impl Session {
 
     /// Writes a meeting if its revision is still `expected`.
     #[tracing::instrument(skip_all)]
-    pub async fn save_meeting(&mut self, meeting: &Meeting, expected: i64) -> Result<(), Error> {
+    pub async fn save_meeting(
+        &mut self,
+        pass: &PlanPass,
+        meeting: &Meeting,
+        expected: i64,
+    ) -> Result<(), Error> {
+        pass.covers(meeting.plan)?;
         let updated = sqlx::query(
             "UPDATE meetings SET start_time = $1, location = $2, video_link = $3, agenda = $4, \
              invited = $5, attended = $6, minutes = $7, revision = revision + 1, \

@@ -4,12 +4,12 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Session, db, is_unique_violation, stored};
+use crate::auth::PlanPass;
 use crate::domain::Error;
 use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::limits::Holding;
 use crate::domain::member::{Member, MemberRole, NewMember, RepresentativeBasis};
 use crate::domain::page::Page;
-use crate::domain::plan::Plan;
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
 
@@ -29,11 +29,12 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn insert_member(
         &mut self,
-        plan: &Plan,
+        pass: &PlanPass,
         new: &NewMember,
         created_by: &Subject,
         now: Instant,
     ) -> Result<Member, Error> {
+        let plan = pass.plan();
         let serving: Option<i64> = sqlx::query_scalar(
             "SELECT CAST(1 AS BIGINT) FROM members WHERE plan_id = $1 AND subject = $2 \
              AND (end_time IS NULL OR end_time > $3)",
@@ -47,7 +48,7 @@ impl Session {
         if serving.is_some() {
             return Err(already_member());
         }
-        self.check_room(Holding::Members, plan.id, now).await?;
+        self.check_room(Holding::Members, pass, now).await?;
         let organisation_name = match &new.organisation {
             Some(org) => self
                 .organisation(org)
@@ -108,7 +109,8 @@ impl Session {
 
     /// One membership of `plan`, ended or not.
     #[tracing::instrument(skip_all)]
-    pub async fn member(&mut self, plan: ResourceId, id: ResourceId) -> Result<Member, Error> {
+    pub async fn member(&mut self, pass: &PlanPass, id: ResourceId) -> Result<Member, Error> {
+        let plan = pass.id();
         let sql = format!(
             "SELECT {MEMBER_COLUMNS} FROM {MEMBER_FROM} WHERE m.id = $1 AND m.plan_id = $2"
         );
@@ -128,10 +130,11 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn my_membership(
         &mut self,
-        plan: ResourceId,
+        pass: &PlanPass,
         who: &crate::domain::principal::Principal,
         now: Instant,
     ) -> Result<Option<Member>, Error> {
+        let plan = pass.id();
         let sql = format!(
             "SELECT {MEMBER_COLUMNS} FROM {MEMBER_FROM} WHERE m.plan_id = $1 AND m.subject = $2 \
              AND m.acting_organisation = $3 AND m.start_time <= $4 \
@@ -153,11 +156,12 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn end_memberships_of(
         &mut self,
-        plan: ResourceId,
+        pass: &PlanPass,
         subject: &Subject,
         organisation: &OrgNumber,
         now: Instant,
     ) -> Result<u64, Error> {
+        let plan = pass.id();
         let ended = sqlx::query(
             "UPDATE members SET end_time = $1, revision = revision + 1 WHERE plan_id = $2 \
              AND subject = $3 AND acting_organisation = $4 AND (end_time IS NULL OR end_time > $1)",
@@ -177,12 +181,13 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn end_member(
         &mut self,
-        plan: ResourceId,
+        pass: &PlanPass,
         id: ResourceId,
         expected_revision: Option<i64>,
         now: Instant,
     ) -> Result<Member, Error> {
-        let mut member = self.member(plan, id).await?;
+        let _plan = pass.id();
+        let mut member = self.member(pass, id).await?;
         if member.end_time.is_some_and(|end| end <= now) {
             return Err(Error::FailedPrecondition(
                 "the membership has already ended".into(),
@@ -215,11 +220,12 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn list_members(
         &mut self,
-        plan: ResourceId,
+        pass: &PlanPass,
         show_ended: bool,
         page: Page,
         now: Instant,
     ) -> Result<Vec<Member>, Error> {
+        let plan = pass.id();
         let sql = format!(
             "SELECT {MEMBER_COLUMNS} FROM {MEMBER_FROM} WHERE m.plan_id = $1 AND m.id > $2 \
              AND ($3 = 1 OR m.end_time IS NULL OR m.end_time > $4) ORDER BY m.id LIMIT $5"

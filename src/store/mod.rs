@@ -26,8 +26,8 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Transaction};
 
+use crate::auth::PlanPass;
 use crate::domain::Error;
-use crate::domain::ids::ResourceId;
 use crate::domain::limits::Holding;
 use crate::domain::time::Instant;
 
@@ -36,7 +36,7 @@ pub use complaints::{ComplaintAccessRow, ComplaintListFilter};
 pub use measures::check_measure_revision;
 pub use plans::{PlanAccessRow, PlanListFilter, ReadFilter, check_plan_version};
 pub use referrals::ReferralAccessRow;
-pub use revisions::{ItemKind, ItemVersion, NewRevision, RevisionRow};
+pub use revisions::{ChangeKind, ItemKind, ItemVersion, NewRevision, RevisionRow};
 
 /// Which database the store runs on, chosen by the URL's scheme.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,8 +143,31 @@ impl Store {
         }
     }
 
+    /// Runs `work` in a session for reads, in which each statement commits on its own: the
+    /// access log's rows of a read are durable before the read answers.
+    pub async fn read_with<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut Session) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let mut session = self.read().await?;
+        work(&mut session).await
+    }
+
+    /// Runs `work` in one write transaction, which commits when `work` succeeds or when the
+    /// access check denied it (nothing but the denial's log row was written), and rolls back
+    /// otherwise, so a failed request changes nothing. Quickwit's metastore does the same with
+    /// `run_with_tx!`, to make the code trivially correct.
+    pub async fn write_with<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut Session) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let mut session = self.write().await?;
+        let result = work(&mut session).await;
+        session.finish(result).await
+    }
+
     /// A session for reads: each statement commits on its own.
-    pub async fn read(&self) -> Result<Session, Error> {
+    async fn read(&self) -> Result<Session, Error> {
         let conn = self.pool.acquire().await.map_err(db)?;
         Ok(Session {
             conn: Conn::Read(conn),
@@ -155,7 +178,7 @@ impl Store {
 
     /// A session for a write: one transaction, begun so that it holds the write lock from the
     /// start on SQLite (a deferred one fails under concurrent writers). End it with `finish`.
-    pub async fn write(&self) -> Result<Session, Error> {
+    async fn write(&self) -> Result<Session, Error> {
         let tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,
@@ -204,14 +227,14 @@ impl Session {
 
     /// Records that the access check denied this request, so that `finish` commits the logged
     /// denial even though the request fails.
-    pub fn note_denial(&mut self) {
+    pub(crate) fn note_denial(&mut self) {
         self.denied = true;
     }
 
     /// Ends the session with the request's result: a write commits when the request succeeded,
     /// or when it was denied (nothing but the denial's log row was written); otherwise it rolls
     /// back, so a failed request changes nothing.
-    pub async fn finish<T>(self, result: Result<T, Error>) -> Result<T, Error> {
+    async fn finish<T>(self, result: Result<T, Error>) -> Result<T, Error> {
         let Conn::Write(tx) = self.conn else {
             return result;
         };
@@ -266,9 +289,10 @@ impl Session {
     pub(crate) async fn check_room(
         &mut self,
         holding: Holding,
-        of: ResourceId,
+        pass: &PlanPass,
         now: Instant,
     ) -> Result<(), Error> {
+        let of = pass.id();
         let sql = match holding {
             Holding::Goals => "SELECT CAST(COUNT(*) AS BIGINT) FROM goals WHERE plan_id = $1",
             Holding::Measures => "SELECT CAST(COUNT(*) AS BIGINT) FROM measures WHERE plan_id = $1",

@@ -4,6 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::{Session, db, stored};
+use crate::auth::{OrgPass, PlanPass};
 use crate::domain::Error;
 use crate::domain::coordinator::CoordinatorWish;
 use crate::domain::date::Date;
@@ -180,10 +181,13 @@ impl ReadFilter {
 const PLAN_QUERY: &str = concat!(plan_select!(), plan_from!(), "WHERE p.id = $1");
 
 impl Session {
-    /// Stores a new plan at revision 0: the change that creates it makes revision 1.
+    /// Stores a new plan at revision 0: the change that creates it makes revision 1. `_pass`
+    /// is the proof that the caller may create plans: through the plan's organisation
+    /// (CreatePlan), or through the health trust that refers the patient (CreateReferral).
     #[tracing::instrument(skip_all)]
     pub async fn insert_plan(
         &mut self,
+        _pass: &OrgPass,
         new: &NewPlan,
         created_by: &Subject,
         now: Instant,
@@ -209,9 +213,14 @@ impl Session {
         self.load_plan(id).await
     }
 
-    /// Loads a plan as it is now, without regard to who asks: for code that has already
-    /// authorized the caller.
+    /// Loads the plan `pass` is for as it is now in this session.
     #[tracing::instrument(skip_all)]
+    pub async fn reload_plan(&mut self, pass: &PlanPass) -> Result<Plan, Error> {
+        self.load_plan(pass.id()).await
+    }
+
+    /// Loads a plan without a pass: for the command line (and its tests), which acts with the
+    /// database's own authority and builds an operator's pass from it.
     pub async fn load_plan(&mut self, plan: ResourceId) -> Result<Plan, Error> {
         let row = sqlx::query(PLAN_QUERY)
             .bind(plan.to_string())
@@ -229,10 +238,12 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn save_plan(
         &mut self,
+        pass: &PlanPass,
         plan: &Plan,
         expected_version: i64,
         now: Instant,
     ) -> Result<(), Error> {
+        pass.covers(plan.id)?;
         let sections = &plan.sections;
         let contacts = serde_json::to_string(&plan.contacts).map_err(Error::internal)?;
         let signature = plan.signature.as_ref();
@@ -399,9 +410,10 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn plans_without_coordinator(
         &mut self,
-        organisation: &OrgNumber,
+        org: &OrgPass,
         page: Page,
     ) -> Result<Vec<Plan>, Error> {
+        let organisation = org.organisation();
         let sql = concat!(
             plan_select!(),
             plan_from!(),
@@ -541,4 +553,40 @@ fn plan_from_row(row: &AnyRow) -> Result<Plan, Error> {
         create_time: Instant(row.try_get("create_time").map_err(db)?),
         update_time: Instant(row.try_get("update_time").map_err(db)?),
     })
+}
+
+impl Session {
+    /// The plan `pass` is for as it is now in this session, with all its goals and measures.
+    #[tracing::instrument(skip_all)]
+    pub async fn plan_document(
+        &mut self,
+        pass: &PlanPass,
+    ) -> Result<crate::domain::plan::PlanDocument, Error> {
+        let plan = self.reload_plan(pass).await?;
+        let (goals, measures) = self.plan_content(pass).await?;
+        Ok(crate::domain::plan::PlanDocument {
+            plan,
+            goals,
+            measures,
+        })
+    }
+}
+
+impl Session {
+    /// All goals and all measures of the plan `pass` is for, each with its trail.
+    #[tracing::instrument(skip_all)]
+    pub async fn plan_content(
+        &mut self,
+        pass: &PlanPass,
+    ) -> Result<
+        (
+            Vec<crate::domain::goal::Goal>,
+            Vec<crate::domain::measure::Measure>,
+        ),
+        Error,
+    > {
+        let goals = self.list_goals(pass, None).await?;
+        let measures = self.list_measures(pass, None).await?;
+        Ok((goals, measures))
+    }
 }

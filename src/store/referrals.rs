@@ -4,6 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::{Session, db, stored};
+use crate::auth::{OrgPass, ReferralPass};
 use crate::domain::Error;
 use crate::domain::ids::{NationalId, OrgNumber, ResourceId};
 use crate::domain::organisation::OrgRole;
@@ -36,9 +37,10 @@ pub struct ReferralAccessRow {
 }
 
 impl Session {
-    /// Stores a sent referral.
+    /// Stores a sent referral; `_pass` is the proof that the caller may send it for the
+    /// health trust.
     #[tracing::instrument(skip_all)]
-    pub async fn insert_referral(&mut self, r: &Referral) -> Result<(), Error> {
+    pub async fn insert_referral(&mut self, _pass: &OrgPass, r: &Referral) -> Result<(), Error> {
         let goals = serde_json::to_string(&r.patient_goals).map_err(Error::internal)?;
         sqlx::query(
             "INSERT INTO referrals (id, organisation_id, from_organisation, requester, patient_id, \
@@ -144,21 +146,23 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn answer_referral(
         &mut self,
-        referral: &Referral,
+        pass: &ReferralPass,
         status: ReferralStatus,
         response: &str,
         by: &str,
         now: Instant,
     ) -> Result<(), Error> {
+        let referral = pass.referral();
         let updated = sqlx::query(
             "UPDATE referrals SET status = $1, response = $2, responded_by = $3, \
-             response_time = $4 WHERE id = $5 AND status = 'sent'",
+             response_time = $4 WHERE id = $5 AND status = $6",
         )
         .bind(status.as_str())
         .bind(response)
         .bind(by)
         .bind(now.0)
         .bind(referral.id.to_string())
+        .bind(ReferralStatus::Sent.as_str())
         .execute(self.conn())
         .await
         .map_err(db)?;

@@ -4,7 +4,8 @@
 use sqlx::Row;
 
 use super::{Session, db, stored};
-use crate::domain::ids::{OrgNumber, ResourceId};
+use crate::auth::PlanPass;
+use crate::domain::ids::ResourceId;
 use crate::domain::page::Page;
 use crate::domain::time::Instant;
 use crate::domain::{Error, stored_enum};
@@ -26,21 +27,28 @@ pub struct RevisionRow {
     pub time: Instant,
 }
 
+/// What a change to a plan touches: its content, which a signature covers (the patient's
+/// sections, contacts, goals and measures), or only the record around it (status, consent,
+/// members, meetings, coordinators), which leaves a signature standing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// The content a signature covers.
+    Content,
+    /// Only the record around the content.
+    Record,
+}
+
 /// A change about to be written to a plan's history.
 #[derive(Debug)]
 pub struct NewRevision<'a> {
-    /// The plan's organisation, the row's tenant.
-    pub organisation: &'a OrgNumber,
-    /// The plan.
-    pub plan: ResourceId,
     /// Who made the change (a stored subject).
     pub author: &'a str,
     /// Their relations to the plan.
     pub author_relations: &'a str,
     /// What changed, one line each.
     pub changes: &'a [String],
-    /// Whether the plan's content changed, which a signature no longer covers.
-    pub content: bool,
+    /// What it touches.
+    pub kind: ChangeKind,
 }
 
 impl Session {
@@ -49,7 +57,8 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn next_revision(
         &mut self,
-        change: &NewRevision<'_>,
+        pass: &PlanPass,
+        kind: ChangeKind,
         now: Instant,
     ) -> Result<i64, Error> {
         sqlx::query(
@@ -57,25 +66,25 @@ impl Session {
              CASE WHEN $2 = 1 THEN revision + 1 ELSE content_revision END WHERE id = $3",
         )
         .bind(now.0)
-        .bind(i64::from(change.content))
-        .bind(change.plan.to_string())
+        .bind(i64::from(kind == ChangeKind::Content))
+        .bind(pass.id().to_string())
         .execute(self.conn())
         .await
         .map_err(db)?;
         sqlx::query_scalar("SELECT revision FROM plans WHERE id = $1")
-            .bind(change.plan.to_string())
+            .bind(pass.id().to_string())
             .fetch_one(self.conn())
             .await
             .map_err(db)
     }
 
-    /// Writes a revision of the plan with its snapshot.
+    /// Writes a revision of the plan; what it changed is in its item versions.
     #[tracing::instrument(skip_all)]
     pub async fn insert_revision(
         &mut self,
+        pass: &PlanPass,
         change: &NewRevision<'_>,
         revision: i64,
-        snapshot: Vec<u8>,
         now: Instant,
     ) -> Result<(), Error> {
         sqlx::query(
@@ -84,13 +93,13 @@ impl Session {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(ResourceId::generate().to_string())
-        .bind(change.organisation.as_str())
-        .bind(change.plan.to_string())
+        .bind(pass.organisation().as_str())
+        .bind(pass.id().to_string())
         .bind(revision)
         .bind(change.author)
         .bind(change.author_relations)
         .bind(change.changes.join("\n"))
-        .bind(snapshot)
+        .bind(Vec::<u8>::new())
         .bind(now.0)
         .execute(self.conn())
         .await
@@ -102,9 +111,10 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn list_revisions(
         &mut self,
-        plan: ResourceId,
+        pass: &PlanPass,
         page: Page,
     ) -> Result<Vec<RevisionRow>, Error> {
+        let plan = pass.id();
         let rows = sqlx::query(
             "SELECT id, revision, author, author_relations, changes, create_time \
              FROM plan_revisions WHERE plan_id = $1 AND id > $2 ORDER BY id LIMIT $3",
@@ -177,8 +187,9 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn latest_item_digests(
         &mut self,
-        plan: ResourceId,
+        pass: &PlanPass,
     ) -> Result<Vec<(ItemKind, String, String)>, Error> {
+        let plan = pass.id();
         let rows = sqlx::query(
             "SELECT v.kind, v.item_id, v.digest FROM plan_item_versions v WHERE v.plan_id = $1 \
              AND v.revision = (SELECT MAX(w.revision) FROM plan_item_versions w \
@@ -204,11 +215,11 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn insert_item_versions(
         &mut self,
-        organisation: &OrgNumber,
-        plan: ResourceId,
+        pass: &PlanPass,
         revision: i64,
         versions: &[ItemVersion],
     ) -> Result<(), Error> {
+        let (organisation, plan) = (pass.organisation(), pass.id());
         for v in versions {
             sqlx::query(
                 "INSERT INTO plan_item_versions (id, organisation_id, plan_id, revision, kind, \
@@ -234,9 +245,10 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn item_versions_until(
         &mut self,
-        plan: ResourceId,
+        pass: &PlanPass,
         revision: i64,
     ) -> Result<Vec<ItemVersion>, Error> {
+        let plan = pass.id();
         let rows = sqlx::query(
             "SELECT kind, item_id, parent_id, state FROM plan_item_versions \
              WHERE plan_id = $1 AND revision <= $2 ORDER BY revision, id",
@@ -264,9 +276,10 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn revision_at(
         &mut self,
-        plan: ResourceId,
+        pass: &PlanPass,
         revision: i64,
     ) -> Result<Option<(Instant, Vec<u8>)>, Error> {
+        let plan = pass.id();
         let row = sqlx::query(
             "SELECT create_time, snapshot FROM plan_revisions WHERE plan_id = $1 AND revision = $2",
         )

@@ -138,11 +138,14 @@ pub async fn fresh_postgres_schema() -> (String, String) {
 async fn import_sample_registry(store: &Store) {
     let sample = include_str!("../../registry/sample.csv");
     let organisations = samvirke::registry::parse_csv(sample.as_bytes()).unwrap();
-    let mut session = store.write().await.unwrap();
-    let result = session
-        .upsert_organisations(&organisations, Instant::now())
-        .await;
-    session.finish(result).await.unwrap();
+    store
+        .write_with(async |session| {
+            session
+                .upsert_organisations(&organisations, Instant::now())
+                .await
+        })
+        .await
+        .unwrap();
 }
 
 impl TestServer {
@@ -411,17 +414,21 @@ impl TestServer {
 
     /// Grants a role directly in the database, as `samvirke grant` does to bootstrap.
     pub async fn bootstrap_grant(&self, org: &str, subject: &str, role: OrgRole) -> String {
-        let mut session = self.store.write().await.unwrap();
-        let grant = session
-            .insert_grant(
-                &OrgNumber::parse("org", org).unwrap(),
-                &Subject::parse("subject", subject).unwrap(),
-                role,
-                &Subject::parse("by", "system:test-bootstrap").unwrap(),
-                Instant::now(),
-            )
-            .await;
-        let grant = session.finish(grant).await.unwrap();
+        let grant = self
+            .store
+            .write_with(async |session| {
+                session
+                    .insert_grant(
+                        &OrgNumber::parse("org", org).unwrap(),
+                        &Subject::parse("subject", subject).unwrap(),
+                        role,
+                        &Subject::parse("by", "system:test-bootstrap").unwrap(),
+                        Instant::now(),
+                    )
+                    .await
+            })
+            .await
+            .unwrap();
         format!("organisations/{org}/roleGrants/{}", grant.id)
     }
 

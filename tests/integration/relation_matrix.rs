@@ -271,8 +271,6 @@ async fn world(server: &TestServer) -> [Target; 3] {
 /// has decided nobody else may through the API.
 async fn reset_consent(server: &TestServer, t: &Target) {
     let id = ResourceId::parse(t.plan.trim_start_matches("plans/")).unwrap();
-    let mut session = server.store.write().await.unwrap();
-    let plan = session.load_plan(id).await.unwrap();
     let consent = NewConsent::parse(
         &[NAV.to_owned()],
         Some(("Eva Nordmann, mother", "The patient was unconscious")),
@@ -280,10 +278,16 @@ async fn reset_consent(server: &TestServer, t: &Target) {
     )
     .unwrap();
     let staff = Subject::parse("s", &t.staff.subject()).unwrap();
-    let result = session
-        .record_consent(&plan, &consent, "unit_staff", &staff, Instant::now())
-        .await;
-    session.finish(result).await.unwrap();
+    server
+        .store
+        .write_with(async |session| {
+            let plan = samvirke::auth::PlanPass::operator(session.load_plan(id).await?);
+            session
+                .record_consent(&plan, &consent, "unit_staff", &staff, Instant::now())
+                .await
+        })
+        .await
+        .unwrap();
 }
 
 /// The membership of the newcomer on `t`, as its adder makes it, for a removal to end.

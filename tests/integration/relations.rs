@@ -409,14 +409,17 @@ on_both_backends! {
         assert_eq!(list(elsewhere).await, 0);
         // Without the referrer role, not even for the trust.
         let hospital = samvirke::domain::ids::OrgNumber::parse("org", HOSPITAL).unwrap();
-        let mut session = server.store.write().await.unwrap();
-        let grants = session
-            .list_grants(&hospital, samvirke::domain::page::Page::unscoped(10, None))
+        let hospital = samvirke::auth::OrgPass::operator(hospital);
+        server
+            .store
+            .write_with(async |session| {
+                let page = samvirke::domain::page::Page::unscoped(10, None);
+                let grants = session.list_grants(&hospital, page).await?;
+                let grant = grants.iter().find(|g| g.subject.as_stored() == referrer().subject());
+                session.delete_grant(&hospital, grant.unwrap().id).await
+            })
             .await
             .unwrap();
-        let grant = grants.iter().find(|g| g.subject.as_stored() == referrer().subject()).unwrap();
-        let revoked = session.delete_grant(&hospital, grant.id).await;
-        session.finish(revoked).await.unwrap();
         assert_eq!(get(referrer()).await, Code::NotFound);
         assert_eq!(list(referrer()).await, 0);
     }

@@ -1,12 +1,13 @@
 //! The plan as a document the patient can keep and bring to the hospital: everything the plan
 //! holds now, in words, rendered to PDF.
 
+use crate::auth::PlanPass;
 use crate::domain::Error;
 use crate::domain::date::Date;
 use crate::domain::ids::ResourceId;
 use crate::domain::member::MemberRole;
 use crate::domain::page::{MAX_PAGE_SIZE, Page};
-use crate::domain::plan::{Plan, PlanKind, Section};
+use crate::domain::plan::{PlanKind, Section};
 use crate::domain::time::Instant;
 use crate::export::{self, Document};
 use crate::store::Session;
@@ -37,16 +38,12 @@ fn period(start: Option<Date>, end: Option<Date>) -> String {
 
 /// Renders the plan as it is now in this session; returns the PDF and the history revision it
 /// shows. The identity number is printed only for callers who may see it.
-pub async fn export(
-    session: &mut Session,
-    plan: &Plan,
-    show_identity: bool,
-) -> Result<(Vec<u8>, i64), Error> {
+pub async fn export(session: &mut Session, pass: &PlanPass) -> Result<(Vec<u8>, i64), Error> {
     let now = Instant::now();
-    let goals = session.list_goals(plan.id, None).await?;
-    let measures = session.list_measures(plan.id, None).await?;
+    let (plan, show_identity) = (pass.plan(), pass.identities());
+    let (goals, measures) = session.plan_content(pass).await?;
     let all = Page::unscoped(MAX_PAGE_SIZE, None);
-    let members = session.list_members(plan.id, false, all, now).await?;
+    let members = session.list_members(pass, false, all, now).await?;
     let member_name = |id: ResourceId| {
         members
             .iter()

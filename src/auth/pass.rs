@@ -1,0 +1,168 @@
+//! Passes: proof that the guard allowed the caller at a target. Their fields are private to
+//! `auth`, so only the guard issues them, and every store method that reads or writes a plan's,
+//! a complaint's, a referral's or an organisation's data demands one. An unchecked read then
+//! does not compile (the pattern of qdrant's `CollectionPass`, `lib/storage/src/rbac`).
+
+use super::policy::Relation;
+use crate::domain::Error;
+use crate::domain::complaint::Complaint;
+use crate::domain::ids::{OrgNumber, ResourceId};
+use crate::domain::plan::Plan;
+use crate::domain::referral::Referral;
+
+/// A plan the guard let the caller act on: the plan as loaded in the request's session, the
+/// caller's relations to it, and whether they may see identity numbers on it.
+#[derive(Debug, Clone)]
+pub struct PlanPass {
+    pub(super) plan: Plan,
+    pub(super) relations: Vec<Relation>,
+    pub(super) identities: bool,
+}
+
+impl PlanPass {
+    /// The plan, as loaded when the pass was issued.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The plan's id.
+    pub fn id(&self) -> ResourceId {
+        self.plan.id
+    }
+
+    /// The organisation responsible for the plan.
+    pub fn organisation(&self) -> &OrgNumber {
+        &self.plan.organisation
+    }
+
+    /// The caller's relations to the plan.
+    pub fn relations(&self) -> &[Relation] {
+        &self.relations
+    }
+
+    /// Whether the caller holds `relation` to the plan.
+    pub fn holds(&self, relation: Relation) -> bool {
+        self.relations.contains(&relation)
+    }
+
+    /// Whether the caller may see identity numbers on the plan: the patient's, and those of
+    /// citizen members (policy `plan, read_identity`).
+    pub fn identities(&self) -> bool {
+        self.identities
+    }
+
+    /// The caller's relations, comma-separated, as the access log and the history keep them.
+    pub fn relation_names(&self) -> String {
+        names(&self.relations)
+    }
+
+    /// Checks that an item loaded earlier belongs to this plan; a mismatch is a bug, never a
+    /// client's doing.
+    pub fn covers(&self, plan: ResourceId) -> Result<(), Error> {
+        if plan == self.plan.id {
+            Ok(())
+        } else {
+            Err(Error::internal(
+                "an item was used under another plan's pass",
+            ))
+        }
+    }
+
+    /// The pass with the plan as a change left it, for the rest of the same request.
+    pub fn updated(self, plan: Plan) -> Result<PlanPass, Error> {
+        self.covers(plan.id)?;
+        Ok(PlanPass { plan, ..self })
+    }
+}
+
+/// A complaint the guard let the caller act on, with the caller's relations to it.
+#[derive(Debug)]
+pub struct ComplaintPass {
+    pub(super) complaint: Complaint,
+    pub(super) relations: Vec<Relation>,
+}
+
+impl ComplaintPass {
+    /// The complaint, as loaded when the pass was issued.
+    pub fn complaint(&self) -> &Complaint {
+        &self.complaint
+    }
+
+    /// The complaint's id.
+    pub fn id(&self) -> ResourceId {
+        self.complaint.id
+    }
+}
+
+/// A referral the guard let the caller act on.
+#[derive(Debug)]
+pub struct ReferralPass {
+    pub(super) referral: Referral,
+}
+
+impl ReferralPass {
+    /// The referral, as loaded when the pass was issued.
+    pub fn referral(&self) -> &Referral {
+        &self.referral
+    }
+}
+
+/// An organisation in which the guard let the caller act, through a role they hold there.
+#[derive(Debug)]
+pub struct OrgPass {
+    pub(super) organisation: OrgNumber,
+}
+
+impl OrgPass {
+    /// The organisation.
+    pub fn organisation(&self) -> &OrgNumber {
+        &self.organisation
+    }
+}
+
+impl PlanPass {
+    /// A pass for the command line, which acts with the database's own authority (whoever
+    /// holds its URL): the benchmark's seed. Nothing that serves a request calls it; a test
+    /// below holds `src/ops` and `src/api` to that.
+    pub fn operator(plan: Plan) -> PlanPass {
+        PlanPass {
+            plan,
+            relations: Vec::new(),
+            identities: true,
+        }
+    }
+}
+
+impl OrgPass {
+    /// A pass for the command line, which acts with the database's own authority: the
+    /// benchmark's seed. Nothing that serves a request calls it (see the test below).
+    pub fn operator(organisation: OrgNumber) -> OrgPass {
+        OrgPass { organisation }
+    }
+}
+
+/// Relations, comma-separated.
+pub(super) fn names(relations: &[Relation]) -> String {
+    let names: Vec<_> = relations.iter().map(|r| r.as_str()).collect();
+    names.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    /// The operator's passes are the command line's alone: no request path constructs one.
+    #[test]
+    fn no_request_path_acts_as_operator() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        for dir in ["ops", "api"] {
+            for entry in std::fs::read_dir(root.join(dir)).expect("source folder") {
+                let path = entry.expect("entry").path();
+                let text = std::fs::read_to_string(&path).expect("source file");
+                assert!(
+                    !text.contains("::operator("),
+                    "{} builds an operator's pass",
+                    path.display()
+                );
+            }
+        }
+    }
+}

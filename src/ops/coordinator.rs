@@ -1,0 +1,341 @@
+//! The coordinator (koordinator): the patient's wish, appointing and replacing one, and the
+//! work lists of coordinators and their units.
+
+use super::{ChangeKind, Context, Listed, Shown, edit_plan, item_name};
+use crate::auth::{Action, Guard, Object, PlanPass};
+use crate::domain::Error;
+use crate::domain::coordinator::{Assignment, CoordinatorWish, NewAssignment};
+use crate::domain::date::Date;
+use crate::domain::ids::ResourceId;
+use crate::domain::member::{MemberRole, NewMember};
+use crate::domain::page::{MAX_PAGE_SIZE, Page};
+use crate::domain::plan::{Plan, PlanStatus};
+use crate::domain::principal::Principal;
+use crate::domain::relation::Relation;
+use crate::domain::time::Instant;
+use crate::store::{PlanListFilter, ReadFilter, Session, check_plan_version};
+
+/// Which work list a caller asks for when they name no plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkList {
+    /// The plans the caller coordinates, most urgent review first.
+    Mine,
+    /// The plans of the caller's unit that have no coordinator.
+    WithoutCoordinator,
+}
+
+/// One entry of a work list or of a plan's appointments.
+#[derive(Debug)]
+pub struct AssignmentEntry {
+    /// The plan.
+    pub plan: Plan,
+    /// The appointment, when there is one.
+    pub assignment: Option<Assignment>,
+    /// Whether the plan's review is overdue today.
+    pub review_overdue: bool,
+}
+
+/// Appoints `new` as the plan's coordinator: the plan must not be closed, must have no current
+/// coordinator, and the policy's local rules must not bar the person. The coordinator joins the
+/// group in that role. Part of the caller's session and change.
+pub(crate) async fn appoint(
+    guard: &Guard,
+    session: &mut Session,
+    pass: &PlanPass,
+    new: &NewAssignment,
+    who: &Principal,
+    now: Instant,
+) -> Result<Assignment, Error> {
+    who.refuse_own(&new.subject, "appoints a coordinator")?;
+    if pass.plan().status == PlanStatus::Closed {
+        return Err(Error::FailedPrecondition(
+            "the plan is PLAN_STATUS_CLOSED: it cannot get a coordinator".into(),
+        ));
+    }
+    if session.current_assignment(pass).await?.is_some() {
+        return Err(Error::FailedPrecondition(
+            "the plan has a coordinator already: use ReplaceCoordinator".into(),
+        ));
+    }
+    if guard.barred_from_coordinating(&new.subject, &new.organisation)? {
+        return Err(Error::FailedPrecondition(
+            "a local rule in the policy bars this person from being coordinator".into(),
+        ));
+    }
+    let member = NewMember::serving(
+        new.subject.clone(),
+        &new.display_name,
+        MemberRole::Coordinator,
+        new.organisation.clone(),
+    );
+    let member = session
+        .insert_member(pass, &member, &who.subject, now)
+        .await?;
+    session
+        .insert_assignment(pass, &member, new, &who.subject, now)
+        .await
+}
+
+impl Context {
+    /// RecordCoordinatorWish: whom the patient wishes as coordinator, on a plan not closed.
+    pub async fn record_coordinator_wish(
+        &self,
+        who: &Principal,
+        plan: ResourceId,
+        etag: i64,
+        wish: CoordinatorWish,
+    ) -> Result<Shown<Plan>, Error> {
+        let now = Instant::now();
+        self.store
+            .write_with(async |s| {
+                let pass = self
+                    .guard
+                    .plan(s, who, plan, Object::CoordinatorWish, Action::Record, now)
+                    .await?;
+                check_plan_version(pass.plan(), etag)?;
+                if pass.plan().status == PlanStatus::Closed {
+                    return Err(Error::FailedPrecondition(
+                        "the plan is PLAN_STATUS_CLOSED".into(),
+                    ));
+                }
+                let (_, pass) = edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
+                    let mut plan = pass.plan().clone();
+                    plan.coordinator_wish = Some(wish);
+                    s.save_plan(&pass, &plan, etag, now).await?;
+                    Ok(((), vec!["coordinator wish recorded".to_owned()]))
+                })
+                .await?;
+                Ok(Shown::by(&pass, pass.plan().clone()))
+            })
+            .await
+    }
+
+    /// AppointCoordinator, or ReplaceCoordinator when `end_reason` is given: the current
+    /// appointment ends with that reason and the new one begins, in one change.
+    pub async fn appoint_coordinator(
+        &self,
+        who: &Principal,
+        plan: ResourceId,
+        new: NewAssignment,
+        end_reason: Option<String>,
+    ) -> Result<Shown<(Option<Assignment>, Assignment)>, Error> {
+        let now = Instant::now();
+        self.store
+            .write_with(async |s| {
+                let pass = self
+                    .guard
+                    .plan(s, who, plan, Object::Coordinator, Action::Appoint, now)
+                    .await?;
+                let (pair, _) = edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
+                    let ended = match &end_reason {
+                        Some(reason) => {
+                            let current = s.current_assignment(&pass).await?.ok_or_else(|| {
+                                Error::FailedPrecondition(
+                                    "the plan has no coordinator to replace".into(),
+                                )
+                            })?;
+                            Some(s.end_assignment(&pass, &current, reason, now).await?)
+                        }
+                        None => None,
+                    };
+                    let assignment = appoint(&self.guard, s, &pass, &new, who, now).await?;
+                    let name = item_name(plan, "coordinatorAssignments", assignment.id);
+                    let line = if ended.is_some() {
+                        format!("coordinator replaced: {name}")
+                    } else {
+                        format!("coordinator appointed: {name}")
+                    };
+                    Ok(((ended, assignment), vec![line]))
+                })
+                .await?;
+                Ok(Shown::by(&pass, pair))
+            })
+            .await
+    }
+
+    /// ListCoordinatorAssignments for one plan: its appointments, oldest first.
+    pub async fn list_plan_assignments(
+        &self,
+        who: &Principal,
+        plan: ResourceId,
+        page: Page,
+    ) -> Result<Listed<Shown<AssignmentEntry>>, Error> {
+        let now = Instant::now();
+        let today = Date::today_in_norway(now);
+        self.store
+            .read_with(async |s| {
+                let pass = self.plan_pass(s, who, plan, &[], now).await?;
+                let mut all = s.assignments(&pass).await?;
+                let start = after(&all, page, |a| a.id);
+                let mut rest: Vec<Assignment> = all.drain(start..).collect();
+                let next_page_token = page.next_token(&mut rest, |a| a.id);
+                let items = rest
+                    .into_iter()
+                    .map(|a| {
+                        Shown::by(
+                            &pass,
+                            AssignmentEntry {
+                                review_overdue: overdue(pass.plan(), today),
+                                plan: pass.plan().clone(),
+                                assignment: Some(a),
+                            },
+                        )
+                    })
+                    .collect();
+                Ok(Listed {
+                    items,
+                    next_page_token,
+                })
+            })
+            .await
+    }
+
+    /// ListCoordinatorAssignments without a plan: the caller's work list.
+    pub async fn work_list(
+        &self,
+        who: &Principal,
+        list: WorkList,
+        page: Page,
+    ) -> Result<Listed<Shown<AssignmentEntry>>, Error> {
+        let now = Instant::now();
+        self.store
+            .read_with(async |s| match list {
+                WorkList::WithoutCoordinator => self.without_coordinator(s, who, page, now).await,
+                WorkList::Mine => self.coordinated_by(s, who, page, now).await,
+            })
+            .await
+    }
+
+    /// The plans of the caller's unit that have no coordinator, for unit staff who appoint.
+    async fn without_coordinator(
+        &self,
+        s: &mut Session,
+        who: &Principal,
+        page: Page,
+        now: Instant,
+    ) -> Result<Listed<Shown<AssignmentEntry>>, Error> {
+        let today = Date::today_in_norway(now);
+        let organisation = who
+            .organisation
+            .clone()
+            .ok_or_else(|| Error::PermissionDenied("only unit staff have this work list".into()))?;
+        let org = self
+            .guard
+            .organisation(
+                s,
+                who,
+                &organisation,
+                Object::Coordinator,
+                Action::Appoint,
+                now,
+            )
+            .await?;
+        let mut plans = s.plans_without_coordinator(&org, page).await?;
+        let next_page_token = page.next_token(&mut plans, |p| p.id);
+        let passes = self
+            .guard
+            .listed_org_plans(s, who, &org, plans, now)
+            .await?;
+        let items = passes
+            .iter()
+            .map(|pass| {
+                Shown::by(
+                    pass,
+                    AssignmentEntry {
+                        plan: pass.plan().clone(),
+                        assignment: None,
+                        review_overdue: overdue(pass.plan(), today),
+                    },
+                )
+            })
+            .collect();
+        Ok(Listed {
+            items,
+            next_page_token,
+        })
+    }
+
+    /// The plans the caller coordinates, read through the coordinator relation, most urgent
+    /// review first. A coordinator's list is short: it is sorted whole and paged by position
+    /// after the token's plan.
+    async fn coordinated_by(
+        &self,
+        s: &mut Session,
+        who: &Principal,
+        page: Page,
+        now: Instant,
+    ) -> Result<Listed<Shown<AssignmentEntry>>, Error> {
+        let today = Date::today_in_norway(now);
+        let Some(organisation) = who.organisation.clone() else {
+            return Ok(Listed {
+                items: Vec::new(),
+                next_page_token: String::new(),
+            });
+        };
+        let assignments = s.coordinated_plans(&who.subject, &organisation).await?;
+        let filter = self.guard.read_filter(s, Object::Plan).await?;
+        let only_coordinator = ReadFilter {
+            relations: filter
+                .relations
+                .into_iter()
+                .filter(|r| *r == Relation::Coordinator || *r == Relation::Member)
+                .collect(),
+            org_roles: Vec::new(),
+        };
+        let mut rows = Vec::new();
+        let mut after_id = None;
+        loop {
+            let all = Page::unscoped(MAX_PAGE_SIZE, after_id);
+            let mut batch = s
+                .list_plans(&only_coordinator, &PlanListFilter::default(), who, all, now)
+                .await?;
+            let more = batch.len() > MAX_PAGE_SIZE as usize;
+            batch.truncate(MAX_PAGE_SIZE as usize);
+            after_id = batch.last().map(|r| r.plan.id);
+            rows.extend(batch.into_iter().filter(|r| r.coordinator));
+            if !more {
+                break;
+            }
+        }
+        rows.sort_by_key(|r| {
+            (
+                r.plan.next_review_date.is_none(),
+                r.plan.next_review_date,
+                r.plan.id,
+            )
+        });
+        let start = after(&rows, page, |r| r.plan.id);
+        let mut rest: Vec<_> = rows.drain(start..).collect();
+        let next_page_token = page.next_token(&mut rest, |r| r.plan.id);
+        let passes = self.guard.listed_plans(s, who, rest, now).await?;
+        let items = passes
+            .iter()
+            .map(|pass| {
+                Shown::by(
+                    pass,
+                    AssignmentEntry {
+                        plan: pass.plan().clone(),
+                        assignment: assignments.iter().find(|a| a.plan == pass.id()).cloned(),
+                        review_overdue: overdue(pass.plan(), today),
+                    },
+                )
+            })
+            .collect();
+        Ok(Listed {
+            items,
+            next_page_token,
+        })
+    }
+}
+
+/// The position after the page token's item in a list sorted whole, or 0.
+fn after<T>(all: &[T], page: Page, id: impl Fn(&T) -> ResourceId) -> usize {
+    page.after
+        .and_then(|after| all.iter().position(|t| id(t) == after).map(|i| i + 1))
+        .unwrap_or(0)
+        .min(all.len())
+}
+
+fn overdue(plan: &Plan, today: Date) -> bool {
+    plan.next_review_date.is_some_and(|d| d < today)
+}

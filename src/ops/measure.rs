@@ -1,0 +1,233 @@
+//! Measures: what the coordinator plans for a goal, and the progress the responsible member
+//! reports.
+
+use super::{ChangeKind, Context, Listed, Shown, Wants, edit_plan, item_name};
+use crate::auth::{Action, Object, PlanPass};
+use crate::domain::Error;
+use crate::domain::date::Date;
+use crate::domain::ids::ResourceId;
+use crate::domain::measure::{Evaluation, Measure, MeasurePatch, NewMeasure};
+use crate::domain::page::Page;
+use crate::domain::principal::Principal;
+use crate::domain::time::Instant;
+use crate::store::{Session, check_measure_revision};
+
+/// A measure a request names, and the etag the caller read of it.
+#[derive(Debug, Clone, Copy)]
+pub struct MeasureRef {
+    /// The plan.
+    pub plan: ResourceId,
+    /// The measure.
+    pub measure: ResourceId,
+    /// Its etag as read.
+    pub etag: i64,
+}
+
+/// UpdateMeasure, validated.
+#[derive(Debug)]
+pub struct UpdateMeasure {
+    /// The measure.
+    pub measure: MeasureRef,
+    /// The mask's paths, for the history.
+    pub paths: Vec<String>,
+    /// Whether the plan of the measure changes (the coordinator's).
+    pub planned: bool,
+    /// Whether its progress (status) changes (the responsible member's too).
+    pub progress: bool,
+    /// What changes.
+    pub patch: MeasurePatch,
+}
+
+fn item(plan: ResourceId, measure: ResourceId) -> String {
+    item_name(plan, "measures", measure)
+}
+
+impl Context {
+    /// CreateMeasure: for a goal of the plan, with a member of its group responsible.
+    pub async fn create_measure(
+        &self,
+        who: &Principal,
+        plan: ResourceId,
+        new: NewMeasure,
+    ) -> Result<Shown<Measure>, Error> {
+        let now = Instant::now();
+        self.store
+            .write_with(async |s| {
+                let pass = self
+                    .guard
+                    .plan(s, who, plan, Object::Measure, Action::Create, now)
+                    .await?;
+                pass.plan().check_open()?;
+                s.check_measure_refs(&pass, Some(new.goal), Some(new.responsible_member), now)
+                    .await?;
+                let (measure, _) =
+                    edit_plan(s, &pass, who, ChangeKind::Content, now, async |s, _| {
+                        let measure = s.insert_measure(&pass, &new, &who.subject, now).await?;
+                        let line = format!("measure created: {}", item(plan, measure.id));
+                        Ok((measure, vec![line]))
+                    })
+                    .await?;
+                Ok(Shown::by(&pass, measure))
+            })
+            .await
+    }
+
+    /// GetMeasure.
+    pub async fn get_measure(
+        &self,
+        who: &Principal,
+        plan: ResourceId,
+        measure: ResourceId,
+    ) -> Result<Shown<Measure>, Error> {
+        let now = Instant::now();
+        self.store
+            .read_with(async |s| {
+                let pass = self.plan_pass(s, who, plan, &[], now).await?;
+                let measure = s.measure(&pass, measure).await?;
+                Ok(Shown::by(&pass, measure))
+            })
+            .await
+    }
+
+    /// ListMeasures.
+    pub async fn list_measures(
+        &self,
+        who: &Principal,
+        plan: ResourceId,
+        page: Page,
+    ) -> Result<Shown<Listed<Measure>>, Error> {
+        let now = Instant::now();
+        self.store
+            .read_with(async |s| {
+                let pass = self.plan_pass(s, who, plan, &[], now).await?;
+                let mut measures = s.list_measures(&pass, Some(page)).await?;
+                let next_page_token = page.next_token(&mut measures, |m| m.id);
+                let listed = Listed {
+                    items: measures,
+                    next_page_token,
+                };
+                Ok(Shown::by(&pass, listed))
+            })
+            .await
+    }
+
+    /// UpdateMeasure: the plan of the measure by the coordinator, its status also by the member
+    /// responsible for it.
+    pub async fn update_measure(
+        &self,
+        who: &Principal,
+        update: UpdateMeasure,
+    ) -> Result<Shown<Measure>, Error> {
+        let mut wants = Vec::new();
+        if update.planned {
+            wants.push((Object::Measure, Action::Update));
+        }
+        if update.progress {
+            wants.push((Object::MeasureProgress, Action::Update));
+        }
+        let at = update.measure;
+        let patch = update.patch;
+        self.change_measure(who, at, &wants, async |s, pass, mut measure| {
+            let now = Instant::now();
+            s.check_measure_refs(pass, patch.goal, patch.responsible_member, now)
+                .await?;
+            patch.apply(&mut measure, now).map_err(Error::from)?;
+            s.save_measure(pass, &measure, at.etag).await?;
+            let paths = update.paths.join(", ");
+            Ok((
+                true,
+                format!("measure updated ({paths}): {}", item(at.plan, measure.id)),
+            ))
+        })
+        .await?
+        .ok_or_else(|| Error::internal("an updated measure was deleted"))
+    }
+
+    /// DeleteMeasure, with its evaluations.
+    pub async fn delete_measure(&self, who: &Principal, at: MeasureRef) -> Result<(), Error> {
+        let wants = [(Object::Measure, Action::Delete)];
+        self.change_measure(who, at, &wants, async |s, pass, measure| {
+            s.delete_measure(pass, &measure, at.etag).await?;
+            Ok((
+                false,
+                format!("measure deleted: {}", item(at.plan, measure.id)),
+            ))
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// AddMeasureEvaluation: the progress of a measure, by its responsible member or the
+    /// coordinator.
+    pub async fn add_measure_evaluation(
+        &self,
+        who: &Principal,
+        at: MeasureRef,
+        date: Date,
+        text: String,
+    ) -> Result<Shown<Measure>, Error> {
+        let wants = [(Object::MeasureProgress, Action::Update)];
+        self.change_measure(who, at, &wants, async |s, pass, mut measure| {
+            let now = Instant::now();
+            let evaluation = Evaluation {
+                date,
+                text,
+                author: who.subject.as_stored().to_owned(),
+                author_relations: pass.relation_names(),
+                time: now,
+            };
+            s.insert_evaluation(pass, &measure, &evaluation).await?;
+            MeasurePatch::default()
+                .apply(&mut measure, now)
+                .map_err(Error::from)?;
+            s.save_measure(pass, &measure, at.etag).await?;
+            Ok((
+                true,
+                format!("measure evaluated: {}", item(at.plan, measure.id)),
+            ))
+        })
+        .await?
+        .ok_or_else(|| Error::internal("an evaluated measure was deleted"))
+    }
+
+    /// Runs a change to one measure: load the plan and the measure, add the `responsible`
+    /// relation when the caller is the member responsible for it, authorize `wants`, check the
+    /// plan is open and the etag, let `change` act (returning whether the measure stays, and
+    /// the history's line), and record the revision.
+    async fn change_measure(
+        &self,
+        who: &Principal,
+        at: MeasureRef,
+        wants: &Wants,
+        change: impl AsyncFnOnce(&mut Session, &PlanPass, Measure) -> Result<(bool, String), Error>,
+    ) -> Result<Option<Shown<Measure>>, Error> {
+        let now = Instant::now();
+        self.store
+            .write_with(async |s| {
+                let pass = self.plan_pass(s, who, at.plan, &[], now).await?;
+                let loaded = s.measure(&pass, at.measure).await?;
+                let pass = self
+                    .guard
+                    .responsibility(s, pass, who, &loaded, now)
+                    .await?;
+                for &(object, action) in wants {
+                    self.guard
+                        .require(s, &pass, who, object, action, now)
+                        .await?;
+                }
+                pass.plan().check_open()?;
+                check_measure_revision(&loaded, at.etag)?;
+                let (kept, _) = edit_plan(s, &pass, who, ChangeKind::Content, now, async |s, _| {
+                    let (kept, line) = change(s, &pass, loaded).await?;
+                    Ok((kept, vec![line]))
+                })
+                .await?;
+                if !kept {
+                    return Ok(None);
+                }
+                let measure = s.measure(&pass, at.measure).await?;
+                Ok(Some(Shown::by(&pass, measure)))
+            })
+            .await
+    }
+}

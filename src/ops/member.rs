@@ -1,0 +1,185 @@
+//! The responsibility group (ansvarsgruppe): who serves on a plan, and the plans a caller
+//! serves on.
+
+use super::{ChangeKind, Context, Listed, Shown, edit_plan, item_name};
+use crate::auth::{Action, Object};
+use crate::domain::Error;
+use crate::domain::date::Date;
+use crate::domain::ids::ResourceId;
+use crate::domain::member::{Member, MemberRole, NewMember};
+use crate::domain::page::Page;
+use crate::domain::plan::{Plan, PlanStatus};
+use crate::domain::principal::Principal;
+use crate::domain::relation::Relation;
+use crate::domain::subject::Subject;
+use crate::domain::time::Instant;
+use crate::store::{PlanListFilter, ReadFilter};
+
+/// How a membership reads in the plan's history: its name, role and basis.
+pub(crate) fn described(member: &Member) -> String {
+    let name = item_name(member.plan, "members", member.id);
+    match member.basis {
+        Some(basis) => format!("{name} ({}, {})", member.role.as_str(), basis.as_str()),
+        None => format!("{name} ({})", member.role.as_str()),
+    }
+}
+
+/// A plan the caller serves on, with their membership of it.
+#[derive(Debug)]
+pub struct MyPlan {
+    /// The plan.
+    pub plan: Plan,
+    /// The caller's membership, when they serve as a member (not only as the patient).
+    pub membership: Option<Member>,
+}
+
+impl Context {
+    /// AddMember: each kind of relation by its own writers (the policy's object for the role
+    /// and basis); never oneself, never the patient, never on a closed plan.
+    pub async fn add_member(
+        &self,
+        who: &Principal,
+        plan: ResourceId,
+        mut new: NewMember,
+    ) -> Result<Shown<Member>, Error> {
+        let object = Object::of_membership(new.role, new.basis);
+        let now = Instant::now();
+        new.check_not_backdated(now)?;
+        self.store
+            .write_with(async |s| {
+                let pass = self
+                    .guard
+                    .plan(s, who, plan, object, Action::Add, now)
+                    .await?;
+                who.refuse_own(&new.subject, "adds a member")?;
+                if new.subject == Subject::citizen(&pass.plan().patient) {
+                    return Err(Error::invalid(
+                        "member.subject",
+                        "is the plan's patient, who owns the plan and never serves as its member",
+                    ));
+                }
+                if pass.plan().status == PlanStatus::Closed {
+                    return Err(Error::FailedPrecondition(
+                        "the plan is PLAN_STATUS_CLOSED: its group takes no new members".into(),
+                    ));
+                }
+                new.limit_parent_to_minor(&pass.plan().patient, Date::today_in_norway(now))?;
+                let (member, _) =
+                    edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
+                        let member = s.insert_member(&pass, &new, &who.subject, now).await?;
+                        let line = format!("member added: {}", described(&member));
+                        Ok((member, vec![line]))
+                    })
+                    .await?;
+                Ok(Shown::by(&pass, member))
+            })
+            .await
+    }
+
+    /// RemoveMember: by the writers of the membership's kind, or by the member themselves; a
+    /// coordinator leaves only through ReplaceCoordinator.
+    pub async fn remove_member(
+        &self,
+        who: &Principal,
+        plan: ResourceId,
+        member: ResourceId,
+        etag: Option<i64>,
+    ) -> Result<Shown<Member>, Error> {
+        let now = Instant::now();
+        self.store
+            .write_with(async |s| {
+                let pass = self.plan_pass(s, who, plan, &[], now).await?;
+                let current = s.member(&pass, member).await?;
+                if current.role == MemberRole::Coordinator {
+                    return Err(Error::FailedPrecondition(
+                        "a coordinator leaves the group only through CoordinatorService: \
+                         ReplaceCoordinator"
+                            .into(),
+                    ));
+                }
+                // Anyone may end a relation of their own; nobody may create one.
+                let own = who.is(&current.subject);
+                let object = Object::of_membership(current.role, current.basis);
+                self.guard
+                    .require_on_relation(s, &pass, who, own, object, Action::Remove, now)
+                    .await?;
+                let (ended, _) = edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
+                    let ended = s.end_member(&pass, member, etag, now).await?;
+                    let line = format!("member removed: {}", described(&ended));
+                    Ok((ended, vec![line]))
+                })
+                .await?;
+                Ok(Shown::by(&pass, ended))
+            })
+            .await
+    }
+
+    /// ListMembers: the group now, or with those whose membership ended.
+    pub async fn list_members(
+        &self,
+        who: &Principal,
+        plan: ResourceId,
+        show_ended: bool,
+        page: Page,
+    ) -> Result<Shown<Listed<Member>>, Error> {
+        let now = Instant::now();
+        self.store
+            .read_with(async |s| {
+                let pass = self
+                    .guard
+                    .plan(s, who, plan, Object::Member, Action::Read, now)
+                    .await?;
+                let mut members = s.list_members(&pass, show_ended, page, now).await?;
+                let next_page_token = page.next_token(&mut members, |m| m.id);
+                let listed = Listed {
+                    items: members,
+                    next_page_token,
+                };
+                Ok(Shown::by(&pass, listed))
+            })
+            .await
+    }
+
+    /// ListMyPlans: the plans the caller serves on, read through the member relations the
+    /// policy lets read, filtered in SQL.
+    pub async fn list_my_plans(
+        &self,
+        who: &Principal,
+        page: Page,
+    ) -> Result<Listed<Shown<MyPlan>>, Error> {
+        let now = Instant::now();
+        self.store
+            .read_with(async |s| {
+                let filter = self.guard.read_filter(s, Object::Plan).await?;
+                let serving = ReadFilter {
+                    relations: filter
+                        .relations
+                        .into_iter()
+                        .filter(|r| {
+                            matches!(
+                                r,
+                                Relation::Member | Relation::Coordinator | Relation::Representative
+                            )
+                        })
+                        .collect(),
+                    org_roles: Vec::new(),
+                };
+                let mut rows = s
+                    .list_plans(&serving, &PlanListFilter::default(), who, page, now)
+                    .await?;
+                let next_page_token = page.next_token(&mut rows, |r| r.plan.id);
+                let passes = self.guard.listed_plans(s, who, rows, now).await?;
+                let mut items = Vec::new();
+                for pass in passes {
+                    let membership = s.my_membership(&pass, who, now).await?;
+                    let plan = pass.plan().clone();
+                    items.push(Shown::by(&pass, MyPlan { plan, membership }));
+                }
+                Ok(Listed {
+                    items,
+                    next_page_token,
+                })
+            })
+            .await
+    }
+}

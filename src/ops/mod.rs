@@ -1,0 +1,107 @@
+//! The use cases: one function per RPC, each taking a command the wire adapter has validated
+//! and returning domain values. Every one runs in one session (`Store::read_with` or
+//! `write_with`), asks the guard first, and reaches the store only through the pass the guard
+//! hands out. Nothing here knows gRPC or SQL.
+
+pub mod complaint;
+pub mod coordinator;
+mod edit;
+mod export;
+pub mod goal;
+pub mod measure;
+pub mod meeting;
+pub mod member;
+pub mod organisation;
+pub mod plan;
+pub mod referral;
+
+pub use edit::{ChangeKind, edit_plan};
+
+use crate::auth::{Action, Guard, Object, PlanPass};
+use crate::domain::Error;
+use crate::domain::ids::ResourceId;
+use crate::domain::principal::Principal;
+use crate::domain::time::Instant;
+use crate::store::{Session, Store};
+
+/// What every use case needs: the store and the guard in front of it.
+#[derive(Clone)]
+pub struct Context {
+    /// The database.
+    pub store: Store,
+    /// The access path.
+    pub guard: Guard,
+}
+
+/// A value read through a plan's pass, with whether its reader may see identity numbers in it
+/// (the patient's, citizen members', citizen authors').
+#[derive(Debug)]
+pub struct Shown<T> {
+    /// The value.
+    pub value: T,
+    /// Whether identity numbers in it may be shown to the reader.
+    pub identities: bool,
+}
+
+impl<T> Shown<T> {
+    /// `value`, shown as `pass` allows.
+    pub fn by(pass: &PlanPass, value: T) -> Self {
+        Shown {
+            value,
+            identities: pass.identities(),
+        }
+    }
+}
+
+/// One page of a list, and the token of the next (empty on the last).
+#[derive(Debug)]
+pub struct Listed<T> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// The token that continues the list.
+    pub next_page_token: String,
+}
+
+/// What a change to a plan asks of the policy: each pair is asked and logged on its own, after
+/// the caller was found to read the plan.
+pub type Wants = [(Object, Action)];
+
+impl Context {
+    /// The pass to `plan` for a caller who must read it and also hold each of `wants`.
+    pub(crate) async fn plan_pass(
+        &self,
+        session: &mut Session,
+        who: &Principal,
+        plan: ResourceId,
+        wants: &Wants,
+        now: Instant,
+    ) -> Result<PlanPass, Error> {
+        let pass = self
+            .guard
+            .plan(session, who, plan, Object::Plan, Action::Read, now)
+            .await?;
+        for &(object, action) in wants {
+            self.guard
+                .require(session, &pass, who, object, action, now)
+                .await?;
+        }
+        Ok(pass)
+    }
+}
+
+/// The pairs of `wants` once each, in order.
+pub(crate) fn distinct(wants: impl IntoIterator<Item = (Object, Action)>) -> Vec<(Object, Action)> {
+    let mut all: Vec<(Object, Action)> = Vec::new();
+    for want in wants {
+        if !all.contains(&want) {
+            all.push(want);
+        }
+    }
+    all
+}
+
+/// The resource name of an item of a plan, `plans/{plan}/{collection}/{item}` (AIP-122), as
+/// the history and the wire name it.
+pub fn item_name(plan: ResourceId, collection: &str, item: ResourceId) -> String {
+    format!("plans/{plan}/{collection}/{item}")
+}

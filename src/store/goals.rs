@@ -245,34 +245,36 @@ impl Session {
             .fetch_all(self.conn())
             .await
             .map_err(db)?;
-        rows.iter()
-            .map(|row| {
-                let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
-                let status = |name: &str| {
-                    row.try_get::<Option<String>, _>(name)
-                        .map_err(db)?
-                        .map(|s| stored("goal status", GoalStatus::from_stored(&s)))
-                        .transpose()
-                };
-                let goal = stored("goal id", ResourceId::parse(&text("goal_id")?))?;
-                let step = GoalAdjustment {
-                    time: Instant(row.try_get("create_time").map_err(db)?),
-                    author: text("author")?,
-                    author_relations: text("author_relations")?,
-                    reason: text("reason")?,
-                    proposed_text: text("proposed_text")?,
-                    previous_text: text("previous_text")?,
-                    new_text: text("new_text")?,
-                    previous_status: status("previous_status")?,
-                    new_status: status("new_status")?,
-                };
-                Ok((goal, step))
-            })
-            .collect()
+        rows.iter().map(adjustment_from_row).collect()
     }
 }
 
-fn goal_from_row(row: &AnyRow) -> Result<Goal, Error> {
+/// A step of a goal's trail, and the goal it belongs to.
+pub(super) fn adjustment_from_row(row: &AnyRow) -> Result<(ResourceId, GoalAdjustment), Error> {
+    let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
+    let status = |name: &str| {
+        row.try_get::<Option<String>, _>(name)
+            .map_err(db)?
+            .map(|s| stored("goal status", GoalStatus::from_stored(&s)))
+            .transpose()
+    };
+    let goal = stored("goal id", ResourceId::parse(&text("goal_id")?))?;
+    let step = GoalAdjustment {
+        time: Instant(row.try_get("create_time").map_err(db)?),
+        author: text("author")?,
+        author_relations: text("author_relations")?,
+        reason: text("reason")?,
+        proposed_text: text("proposed_text")?,
+        previous_text: text("previous_text")?,
+        new_text: text("new_text")?,
+        previous_status: status("previous_status")?,
+        new_status: status("new_status")?,
+    };
+    Ok((goal, step))
+}
+
+/// A goal, without its trail.
+pub(super) fn goal_from_row(row: &AnyRow) -> Result<Goal, Error> {
     let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
     let priority: i64 = row.try_get("priority").map_err(db)?;
     Ok(Goal {

@@ -313,23 +313,24 @@ impl Session {
             .fetch_all(self.conn())
             .await
             .map_err(db)?;
-        rows.iter()
-            .map(|row| {
-                let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
-                let measure = stored("measure id", ResourceId::parse(&text("measure_id")?))?;
-                Ok((
-                    measure,
-                    Evaluation {
-                        date: stored("evaluation date", Date::from_stored(&text("date")?))?,
-                        text: text("text")?,
-                        author: text("author")?,
-                        author_relations: text("author_relations")?,
-                        time: Instant(row.try_get("create_time").map_err(db)?),
-                    },
-                ))
-            })
-            .collect()
+        rows.iter().map(evaluation_from_row).collect()
     }
+}
+
+/// An evaluation, and the measure it belongs to.
+pub(super) fn evaluation_from_row(row: &AnyRow) -> Result<(ResourceId, Evaluation), Error> {
+    let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
+    let measure = stored("measure id", ResourceId::parse(&text("measure_id")?))?;
+    Ok((
+        measure,
+        Evaluation {
+            date: stored("evaluation date", Date::from_stored(&text("date")?))?,
+            text: text("text")?,
+            author: text("author")?,
+            author_relations: text("author_relations")?,
+            time: Instant(row.try_get("create_time").map_err(db)?),
+        },
+    ))
 }
 
 /// Checks a caller's etag against a measure before anything is written.
@@ -341,7 +342,8 @@ pub fn check_measure_revision(measure: &Measure, expected: i64) -> Result<(), Er
     }
 }
 
-fn measure_from_row(row: &AnyRow) -> Result<Measure, Error> {
+/// A measure, without its evaluations.
+pub(super) fn measure_from_row(row: &AnyRow) -> Result<Measure, Error> {
     let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
     let date = |name: &str| {
         row.try_get::<Option<String>, _>(name)

@@ -6,6 +6,7 @@
 mod access_log;
 mod complaints;
 mod consents;
+mod content;
 mod coordinators;
 mod goals;
 mod grants;
@@ -150,7 +151,9 @@ impl Store {
         work: impl AsyncFnOnce(&mut Session) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let mut session = self.read().await?;
-        work(&mut session).await
+        let result = work(&mut session).await;
+        session.count();
+        result
     }
 
     /// Runs `work` in one write transaction, which commits when `work` succeeds or when the
@@ -163,6 +166,7 @@ impl Store {
     ) -> Result<T, Error> {
         let mut session = self.write().await?;
         let result = work(&mut session).await;
+        session.count();
         session.finish(result).await
     }
 
@@ -173,6 +177,7 @@ impl Store {
             conn: Conn::Read(conn),
             backend: self.backend,
             denied: false,
+            statements: 0,
         })
     }
 
@@ -188,6 +193,7 @@ impl Store {
             conn: Conn::Write(tx),
             backend: self.backend,
             denied: false,
+            statements: 0,
         })
     }
 
@@ -208,10 +214,13 @@ pub struct Session {
     conn: Conn,
     backend: Backend,
     denied: bool,
+    statements: u32,
 }
 
 impl Session {
+    /// The connection, for one statement: each call counts one.
     fn conn(&mut self) -> &mut AnyConnection {
+        self.statements += 1;
         match &mut self.conn {
             Conn::Read(c) => c,
             Conn::Write(tx) => tx,
@@ -223,6 +232,17 @@ impl Session {
     /// write checks (a goal exists, a member serves) cannot change before it writes.
     fn locks_rows(&self) -> bool {
         matches!(self.conn, Conn::Write(_)) && self.backend == Backend::Postgres
+    }
+
+    /// Logs how many statements the session ran (target `samvirke::statements`, at debug
+    /// level), within the request's span: what a call costs the database.
+    fn count(&self) {
+        tracing::debug!(
+            target: "samvirke::statements",
+            statements = self.statements,
+            write = matches!(self.conn, Conn::Write(_)),
+            "session ended"
+        );
     }
 
     /// Records that the access check denied this request, so that `finish` commits the logged

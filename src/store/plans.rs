@@ -571,22 +571,3 @@ impl Session {
         })
     }
 }
-
-impl Session {
-    /// All goals and all measures of the plan `pass` is for, each with its trail.
-    #[tracing::instrument(skip_all)]
-    pub async fn plan_content(
-        &mut self,
-        pass: &PlanPass,
-    ) -> Result<
-        (
-            Vec<crate::domain::goal::Goal>,
-            Vec<crate::domain::measure::Measure>,
-        ),
-        Error,
-    > {
-        let goals = self.list_goals(pass, None).await?;
-        let measures = self.list_measures(pass, None).await?;
-        Ok((goals, measures))
-    }
-}

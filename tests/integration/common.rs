@@ -148,6 +148,22 @@ async fn import_sample_registry(store: &Store) {
         .unwrap();
 }
 
+/// Logs the servers' tracing events to stderr when `SAMVIRKE_TEST_LOG` holds a filter (for
+/// example `samvirke::statements=debug`, which `scripts/statements` reads): for looking into a
+/// run, never for what a test asserts.
+fn log_when_asked() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    if let Ok(filter) = std::env::var("SAMVIRKE_TEST_LOG") {
+        ONCE.call_once(|| {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .try_init();
+        });
+    }
+}
+
 impl TestServer {
     /// Starts a server on a fresh database of `backend`.
     pub async fn start(backend: Backend) -> TestServer {
@@ -159,6 +175,7 @@ impl TestServer {
         backend: Backend,
         adjust: impl FnOnce(&mut ServerConfig),
     ) -> TestServer {
+        log_when_asked();
         let dir = std::env::temp_dir().join(format!("samvirke-test-{}", uuid::Uuid::now_v7()));
         std::fs::create_dir_all(&dir).unwrap();
         let (database_url, schema) = match backend {

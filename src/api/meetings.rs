@@ -5,13 +5,14 @@ use super::convert::{
     instant, meeting_name, member_name, plan_item, plan_name, required_etag, same_plan, timestamp,
 };
 use crate::domain::error::at_most;
+use crate::domain::goal::reason;
 use crate::domain::ids::ResourceId;
 use crate::domain::limits::Holding;
 use crate::domain::mask;
 use crate::domain::meeting::{MAX_MEETING_TEXT, Meeting, MeetingPatch, video_link};
 use crate::domain::text::{bounded, line};
 use crate::domain::{Error, FieldViolation, Violations};
-use crate::ops::meeting::UpdateMeeting;
+use crate::ops::meeting::{MeetingRef, UpdateMeeting};
 use crate::proto;
 
 /// A meeting on the wire.
@@ -33,6 +34,8 @@ pub(super) fn encode(m: &Meeting) -> proto::Meeting {
         create_time: Some(timestamp(m.create_time)),
         update_time: Some(timestamp(m.update_time)),
         etag: super::convert::etag_of(m.revision),
+        cancel_time: m.cancel_time.map(timestamp),
+        cancel_reason: m.cancel_reason.clone(),
     }
 }
 
@@ -46,7 +49,14 @@ const UPDATABLE: &[(&str, ())] = &[
     ("attended_members", ()),
     ("minutes", ()),
 ];
-const FIXED: &[&str] = &["name", "create_time", "update_time", "etag"];
+const FIXED: &[&str] = &[
+    "name",
+    "create_time",
+    "update_time",
+    "etag",
+    "cancel_time",
+    "cancel_reason",
+];
 
 /// Validates the fields `paths` names from `input` into a patch for a meeting of `plan`; what
 /// is wrong goes with the patch, to be named with what is wrong with the meeting as a whole.
@@ -112,6 +122,27 @@ pub(super) fn new_meeting(
         .ok_or_else(|| Error::invalid("meeting", "must be set"))?;
     let all: Vec<String> = UPDATABLE.iter().map(|(p, _)| p.to_string()).collect();
     Ok((plan, parse_patch(plan, &input, &all)))
+}
+
+/// CancelMeeting's meeting, etag and reason, every violation at once.
+pub(super) fn cancellation(
+    req: &proto::CancelMeetingRequest,
+) -> Result<(MeetingRef, String), Error> {
+    let mut v = Violations::default();
+    let name = v.check(meeting_name("name", &req.name));
+    let etag = v.check(required_etag("etag", &req.etag));
+    let reason = v.check(reason("reason", &req.reason, true));
+    match (name, etag, reason) {
+        (Some((plan, meeting)), Some(etag), Some(reason)) => Ok((
+            MeetingRef {
+                plan,
+                meeting,
+                etag,
+            },
+            reason,
+        )),
+        _ => Err(v.into_error()),
+    }
 }
 
 impl TryFrom<proto::UpdateMeetingRequest> for UpdateMeeting {

@@ -7,7 +7,7 @@ use super::convert::{
     plan_name, plan_page, representative_basis, representative_basis_out, shown_subject, timestamp,
 };
 use super::encode::encode_plan;
-use super::meetings::{encode, new_meeting};
+use super::meetings::{cancellation, encode, new_meeting};
 use super::principal;
 use crate::domain::member::{Member, NewMember};
 use crate::domain::page::{Page, Scope};
@@ -208,6 +208,18 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
         let update = UpdateMeeting::try_from(request.into_inner())?;
         let meeting = self.0.update_meeting(&who, update).await?;
         Ok(Response::new(proto::UpdateMeetingResponse {
+            meeting: Some(encode(&meeting)),
+        }))
+    }
+
+    async fn cancel_meeting(
+        &self,
+        request: Request<proto::CancelMeetingRequest>,
+    ) -> Result<Response<proto::CancelMeetingResponse>, Status> {
+        let who = principal(&request)?;
+        let (at, reason) = cancellation(request.get_ref())?;
+        let meeting = self.0.cancel_meeting(&who, at, reason).await?;
+        Ok(Response::new(proto::CancelMeetingResponse {
             meeting: Some(encode(&meeting)),
         }))
     }

@@ -72,6 +72,7 @@ stored_enum! {
         Barred = "barred",
         Accept = "accept",
         Return = "return",
+        Cancel = "cancel",
     }
 }
 

@@ -30,6 +30,22 @@ pub struct Meeting {
     pub create_time: Instant,
     /// When it last changed.
     pub update_time: Instant,
+    /// When it was cancelled, if it was.
+    pub cancel_time: Option<Instant>,
+    /// Why it was cancelled; empty while it stands.
+    pub cancel_reason: String,
+}
+
+impl Meeting {
+    /// Checks that the meeting was not cancelled: a cancelled meeting takes no more changes.
+    pub fn check_not_cancelled(&self) -> Result<(), super::Error> {
+        match self.cancel_time {
+            None => Ok(()),
+            Some(_) => Err(super::Error::FailedPrecondition(
+                "the meeting was cancelled: it takes no more changes".into(),
+            )),
+        }
+    }
 }
 
 /// The longest agenda or minutes accepted, in characters.

@@ -72,6 +72,8 @@ impl Context {
             revision: 1,
             create_time: now,
             update_time: now,
+            cancel_time: None,
+            cancel_reason: String::new(),
         };
         patch.apply(&mut meeting)?;
         self.store
@@ -151,11 +153,8 @@ impl Context {
                     .await?;
                 pass.plan().check_open_or_declined()?;
                 let mut meeting = s.meeting(&pass, update.meeting).await?;
-                if meeting.revision != update.etag {
-                    return Err(Error::Aborted(
-                        "the meeting changed since it was read: read it again".into(),
-                    ));
-                }
+                check_etag(&meeting, update.etag)?;
+                meeting.check_not_cancelled()?;
                 update.patch.apply(&mut meeting)?;
                 check_members(s, &pass, &meeting).await?;
                 meeting.update_time = now;
@@ -173,6 +172,59 @@ impl Context {
                 Ok(meeting)
             })
             .await
+    }
+
+    /// CancelMeeting: the meeting stays on the list, marked cancelled with `reason`.
+    pub async fn cancel_meeting(
+        &self,
+        who: &Principal,
+        at: MeetingRef,
+        reason: String,
+    ) -> Result<Meeting, Error> {
+        let now = Instant::now();
+        self.store
+            .write_with(async |s| {
+                let pass = self
+                    .guard
+                    .plan(s, who, at.plan, Object::Meeting, Action::Cancel, now)
+                    .await?;
+                let mut meeting = s.meeting(&pass, at.meeting).await?;
+                check_etag(&meeting, at.etag)?;
+                meeting.check_not_cancelled()?;
+                meeting.cancel_time = Some(now);
+                meeting.cancel_reason = reason;
+                meeting.update_time = now;
+                edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
+                    s.save_meeting(&pass, &meeting, at.etag).await?;
+                    let line = format!("meeting cancelled: {}", item(at.plan, meeting.id));
+                    Ok(((), vec![line]))
+                })
+                .await?;
+                meeting.revision += 1;
+                Ok(meeting)
+            })
+            .await
+    }
+}
+
+/// A meeting a request names, and the etag the caller read of it.
+#[derive(Debug, Clone, Copy)]
+pub struct MeetingRef {
+    /// The plan.
+    pub plan: ResourceId,
+    /// The meeting.
+    pub meeting: ResourceId,
+    /// Its etag as read.
+    pub etag: i64,
+}
+
+fn check_etag(meeting: &Meeting, etag: i64) -> Result<(), Error> {
+    if meeting.revision == etag {
+        Ok(())
+    } else {
+        Err(Error::Aborted(
+            "the meeting changed since it was read: read it again".into(),
+        ))
     }
 }
 

@@ -14,7 +14,7 @@ use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
 
 const COLUMNS: &str = "id, plan_id, start_time, location, video_link, agenda, invited, attended, \
-     minutes, revision, create_time, update_time";
+     minutes, revision, create_time, update_time, cancel_time, cancel_reason";
 
 fn ids_json(ids: &[ResourceId]) -> Result<String, Error> {
     let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
@@ -108,7 +108,8 @@ impl Session {
         let updated = sqlx::query(
             "UPDATE meetings SET start_time = $1, location = $2, video_link = $3, agenda = $4, \
              invited = $5, attended = $6, minutes = $7, revision = revision + 1, \
-             update_time = $8 WHERE id = $9 AND revision = $10",
+             update_time = $8, cancel_time = $9, cancel_reason = $10 \
+             WHERE id = $11 AND revision = $12",
         )
         .bind(meeting.start_time.0)
         .bind(meeting.location.as_str())
@@ -118,6 +119,8 @@ impl Session {
         .bind(ids_json(&meeting.attended)?)
         .bind(meeting.minutes.as_str())
         .bind(meeting.update_time.0)
+        .bind(meeting.cancel_time.map(|t| t.0))
+        .bind(meeting.cancel_reason.as_str())
         .bind(meeting.id.to_string())
         .bind(expected)
         .execute(self.conn())
@@ -153,5 +156,10 @@ fn meeting_from_row(row: &AnyRow) -> Result<Meeting, Error> {
         revision: row.try_get("revision").map_err(db)?,
         create_time: Instant(row.try_get("create_time").map_err(db)?),
         update_time: Instant(row.try_get("update_time").map_err(db)?),
+        cancel_time: row
+            .try_get::<Option<i64>, _>("cancel_time")
+            .map_err(db)?
+            .map(Instant),
+        cancel_reason: text("cancel_reason")?,
     })
 }

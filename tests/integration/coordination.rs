@@ -392,6 +392,100 @@ on_both_backends! {
 }
 
 on_both_backends! {
+    /// CancelMeeting: with a reason, by the coordinator; the meeting stays listed, marked
+    /// cancelled, in the plan's history, and takes no more changes.
+    async fn cancelled_meetings_stay_listed_and_take_no_changes(server: TestServer) {
+        grants(&server).await;
+        let sent = send_referral(&server, true).await;
+        let accepted = server
+            .referrals(Some(&unit_staff()))
+            .accept_referral(proto::AcceptReferralRequest {
+                name: sent.name.clone(),
+                coordinator: Some(first_coordinator().as_assignment()),
+                comment: String::new(),
+            })
+            .await
+            .expect("accepting the referral")
+            .into_inner();
+        let coordinator_membership = accepted.coordinator.unwrap().member;
+        let meetings = server.members(Some(&first_coordinator()));
+        let scheduled = meetings
+            .clone()
+            .create_meeting(proto::CreateMeetingRequest {
+                parent: sent.plan.clone(),
+                meeting: Some(proto::Meeting {
+                    start_time: Some(prost_types::Timestamp { seconds: 1_795_000_000, nanos: 0 }),
+                    location: "Helsehuset, møterom 2".into(),
+                    invited_members: vec![coordinator_membership],
+                    ..Default::default()
+                }),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .meeting
+            .unwrap();
+        let cancel = |etag: &str, reason: &str| {
+            let mut client = meetings.clone();
+            let request = proto::CancelMeetingRequest {
+                name: scheduled.name.clone(),
+                etag: etag.into(),
+                reason: reason.into(),
+            };
+            async move { client.cancel_meeting(request).await }
+        };
+
+        let no_reason = cancel(&scheduled.etag, "").await.unwrap_err();
+        assert_eq!(no_reason.code(), Code::InvalidArgument);
+        assert_eq!(violated_fields(&no_reason), ["reason"]);
+        let stale = cancel("999", "Koordinator er syk").await.unwrap_err();
+        assert_eq!(stale.code(), Code::Aborted);
+
+        let cancelled = cancel(&scheduled.etag, "Koordinator er syk")
+            .await
+            .expect("the coordinator cancels the meeting")
+            .into_inner()
+            .meeting
+            .unwrap();
+        assert!(cancelled.cancel_time.is_some());
+        assert_eq!(cancelled.cancel_reason, "Koordinator er syk");
+        assert_ne!(cancelled.etag, scheduled.etag);
+        let listed = meetings
+            .clone()
+            .list_meetings(proto::ListMeetingsRequest {
+                parent: sent.plan.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .meetings;
+        assert_eq!(listed.len(), 1, "a cancelled meeting stays on the list");
+        assert_eq!(listed[0].cancel_reason, "Koordinator er syk");
+
+        let again = cancel(&cancelled.etag, "Igjen").await.unwrap_err();
+        assert_eq!(again.code(), Code::FailedPrecondition);
+        let changed = update_minutes(&server, &first_coordinator(), &cancelled, "Ingen møte")
+            .await
+            .unwrap_err();
+        assert_eq!(changed.code(), Code::FailedPrecondition);
+
+        let history = server
+            .plans(Some(&unit_staff()))
+            .list_plan_revisions(proto::ListPlanRevisionsRequest {
+                parent: sent.plan.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .revisions;
+        let last = history.last().unwrap();
+        assert_eq!(last.changes, [format!("meeting cancelled: {}", scheduled.name)]);
+    }
+}
+
+on_both_backends! {
     /// Referrals the municipality returns: the requester sees the reason; the referral cannot
     /// be accepted afterwards; both sides list what they may read.
     async fn returned_referral(server: TestServer) {

@@ -222,6 +222,7 @@ enum Rpc {
     GetMeeting,
     ListMeetings,
     UpdateMeeting,
+    CancelMeeting,
 }
 
 /// Whether `rpc` reads only.
@@ -335,11 +336,54 @@ async fn call(server: &TestServer, who: Option<&Who>, t: &Target, rpc: Rpc) -> C
                     .await,
             )
         }
+        Rpc::CancelMeeting => {
+            let etag = meeting_etag(server, t).await;
+            code(
+                &server
+                    .members(who)
+                    .cancel_meeting(proto::CancelMeetingRequest {
+                        name: t.meeting.clone(),
+                        etag,
+                        reason: "Koordinator er syk".into(),
+                    })
+                    .await,
+            )
+        }
     }
+}
+
+/// The etag of the target's meeting, as its coordinator reads it.
+async fn meeting_etag(server: &TestServer, t: &Target) -> String {
+    server
+        .members(Some(&t.coordinator))
+        .get_meeting(proto::GetMeetingRequest {
+            name: t.meeting.clone(),
+        })
+        .await
+        .expect("the coordinator reading the meeting")
+        .into_inner()
+        .meeting
+        .unwrap()
+        .etag
 }
 
 /// Undoes what an allowed `rpc` changed that would change the next caller's outcome.
 async fn undo(server: &TestServer, t: &mut Target, rpc: Rpc) {
+    if let Rpc::CancelMeeting = rpc {
+        // A cancelled meeting stays cancelled: the next caller gets a new one.
+        t.meeting = server
+            .members(Some(&t.coordinator))
+            .create_meeting(proto::CreateMeetingRequest {
+                parent: t.plan.clone(),
+                meeting: Some(meeting(&t.coordinator_membership)),
+            })
+            .await
+            .expect("the coordinator scheduling the next meeting")
+            .into_inner()
+            .meeting
+            .unwrap()
+            .name;
+    }
     if let Rpc::ReplaceCoordinator = rpc {
         let back = server
             .coordinators(Some(&t.staff))
@@ -415,6 +459,7 @@ on_both_backends! {
             (Rpc::GetMeeting, read),
             (Rpc::ListMeetings, read),
             (Rpc::UpdateMeeting, coordinator),
+            (Rpc::CancelMeeting, coordinator),
         ] {
             check(&server, &mut world, rpc, rows).await;
         }

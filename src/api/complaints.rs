@@ -3,16 +3,17 @@
 use tonic::{Request, Response, Status};
 
 use super::convert::{
-    date, date_in, etag, etag_of, plan_name, plan_resource, shown_subject, timestamp,
+    complaint_kind, complaint_kind_out, complaint_state_out, date, date_in, etag, etag_of, outcome,
+    outcome_out, relation, relation_out, shown_subject, timestamp,
 };
 use super::principal;
 use crate::auth::Action;
 use crate::domain::complaint::{
-    Complaint, ComplaintEvent, ComplaintInput, ComplaintKind, ComplaintState, Outcome,
-    RepresentativeRelation, Step, long_text,
+    Complaint, ComplaintEvent, ComplaintInput, Outcome, Step, long_text,
 };
 use crate::domain::date::Date;
-use crate::domain::ids::{NationalId, OrgNumber, ResourceId};
+use crate::domain::ids::{NationalId, OrgNumber};
+use crate::domain::names::{complaint_name, plan_name, plan_resource};
 use crate::domain::page::{Page, Scope};
 use crate::domain::principal::Principal;
 use crate::domain::subject::Subject;
@@ -25,90 +26,6 @@ use crate::proto::complaint_service_server::ComplaintService;
 
 /// The complaint service.
 pub struct ComplaintApi(pub Context);
-
-const KINDS: [(proto::ComplaintKind, ComplaintKind); 6] = [
-    (
-        proto::ComplaintKind::NoPlanOffered,
-        ComplaintKind::NoPlanOffered,
-    ),
-    (
-        proto::ComplaintKind::NoCoordinator,
-        ComplaintKind::NoCoordinator,
-    ),
-    (
-        proto::ComplaintKind::NoChildCoordinator,
-        ComplaintKind::NoChildCoordinator,
-    ),
-    (
-        proto::ComplaintKind::PlanNotFollowed,
-        ComplaintKind::PlanNotFollowed,
-    ),
-    (
-        proto::ComplaintKind::CoordinatorNotFollowingUp,
-        ComplaintKind::CoordinatorNotFollowingUp,
-    ),
-    (proto::ComplaintKind::Other, ComplaintKind::Other),
-];
-
-const STATES: [(proto::ComplaintState, ComplaintState); 8] = [
-    (proto::ComplaintState::Submitted, ComplaintState::Submitted),
-    (
-        proto::ComplaintState::UnderReview,
-        ComplaintState::UnderReview,
-    ),
-    (proto::ComplaintState::Upheld, ComplaintState::Upheld),
-    (proto::ComplaintState::NotUpheld, ComplaintState::NotUpheld),
-    (proto::ComplaintState::Forwarded, ComplaintState::Forwarded),
-    (proto::ComplaintState::Returned, ComplaintState::Returned),
-    (proto::ComplaintState::Decided, ComplaintState::Decided),
-    (proto::ComplaintState::Withdrawn, ComplaintState::Withdrawn),
-];
-
-const OUTCOMES: [(proto::ComplaintDecision, Outcome); 3] = [
-    (proto::ComplaintDecision::Upheld, Outcome::Upheld),
-    (proto::ComplaintDecision::NotUpheld, Outcome::NotUpheld),
-    (proto::ComplaintDecision::Returned, Outcome::Returned),
-];
-
-const RELATIONS: [(proto::RepresentativeRelation, RepresentativeRelation); 5] = [
-    (
-        proto::RepresentativeRelation::Parent,
-        RepresentativeRelation::Parent,
-    ),
-    (
-        proto::RepresentativeRelation::Guardian,
-        RepresentativeRelation::Guardian,
-    ),
-    (
-        proto::RepresentativeRelation::NextOfKin,
-        RepresentativeRelation::NextOfKin,
-    ),
-    (
-        proto::RepresentativeRelation::PowerOfAttorney,
-        RepresentativeRelation::PowerOfAttorney,
-    ),
-    (
-        proto::RepresentativeRelation::Other,
-        RepresentativeRelation::Other,
-    ),
-];
-
-/// The domain value of a wire enum in `table`; `None` for unspecified or unknown values.
-fn from_wire<W: Copy + PartialEq + TryFrom<i32>, D: Copy>(
-    table: &[(W, D)],
-    value: i32,
-) -> Option<D> {
-    let wire = W::try_from(value).ok()?;
-    table.iter().find(|(w, _)| *w == wire).map(|(_, d)| *d)
-}
-
-/// The wire value of a domain enum in `table`.
-fn to_wire<W: Copy + Into<i32>, D: Copy + PartialEq>(table: &[(W, D)], value: D) -> i32 {
-    table
-        .iter()
-        .find(|(_, d)| *d == value)
-        .map_or(0, |(w, _)| (*w).into())
-}
 
 /// A subject on a complaint as `viewer` may see it: a citizen's identity number only to that
 /// citizen themselves. The patient concerned sees who complained on their behalf by relation,
@@ -132,20 +49,20 @@ fn encode(c: &Complaint, viewer: &Principal) -> proto::Complaint {
             c.patient.expose().to_owned()
         },
         complainant: shown_to(&c.complainant, viewer),
-        representative_relation: c.representative.map_or(0, |r| to_wire(&RELATIONS, r)),
-        kind: to_wire(&KINDS, c.kind),
+        representative_relation: c.representative.map_or(0, |r| relation_out(r) as i32),
+        kind: complaint_kind_out(c.kind) as i32,
         text: c.text.clone(),
         plan: c.plan.map(plan_resource).unwrap_or_default(),
         learned_of: Some(date(c.learned_of)),
         deadline: Some(date(c.deadline)),
         late: c.late,
-        state: to_wire(&STATES, c.state),
+        state: complaint_state_out(c.state) as i32,
         forwarded_to: c
             .forwarded_to
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default(),
-        decision: c.decision.map_or(0, |d| to_wire(&OUTCOMES, d)),
+        decision: c.decision.map_or(0, |d| outcome_out(d) as i32),
         create_time: Some(timestamp(c.create_time)),
         update_time: Some(timestamp(c.update_time)),
         etag: etag_of(c.revision),
@@ -161,19 +78,10 @@ fn encode_event(e: &ComplaintEvent, viewer: &Principal) -> proto::ComplaintEvent
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default(),
-        from_state: e.from.map_or(0, |s| to_wire(&STATES, s)),
-        to_state: to_wire(&STATES, e.to),
+        from_state: e.from.map_or(0, |s| complaint_state_out(s) as i32),
+        to_state: complaint_state_out(e.to) as i32,
         text: e.text.clone(),
     }
-}
-
-/// Parses `complaints/{complaint}`.
-fn complaint_name(field: &str, name: &str) -> Result<ResourceId, FieldViolation> {
-    name.strip_prefix("complaints/")
-        .and_then(ResourceId::parse)
-        .ok_or_else(|| {
-            FieldViolation::new(field, "must be a complaint name, complaints/{complaint}")
-        })
 }
 
 impl ComplaintApi {
@@ -213,7 +121,7 @@ impl ComplaintService for ComplaintApi {
                 None,
             ),
             Some(behalf) if behalf.patient_id.is_empty() => {
-                let relation = from_wire(&RELATIONS, behalf.relation)
+                let relation = relation(behalf.relation)
                     .ok_or_else(|| FieldViolation::new("on_behalf_of.relation", "must be set"));
                 (Ok(None), Some(relation))
             }
@@ -229,14 +137,14 @@ impl ComplaintService for ComplaintApi {
                             Ok(Some(p))
                         }
                     });
-                let relation = from_wire(&RELATIONS, behalf.relation)
+                let relation = relation(behalf.relation)
                     .ok_or_else(|| FieldViolation::new("on_behalf_of.relation", "must be set"));
                 (patient, Some(relation))
             }
         };
         let new = ComplaintInput {
             organisation: &complaint.organisation,
-            kind: from_wire(&KINDS, complaint.kind),
+            kind: complaint_kind(complaint.kind),
             text: &complaint.text,
             plan: (!complaint.plan.is_empty())
                 .then(|| plan_name("complaint.plan", &complaint.plan)),
@@ -337,7 +245,7 @@ impl ComplaintService for ComplaintApi {
         let mut v = Violations::default();
         let id = v.check(complaint_name("name", &req.name));
         let outcome = v.check(
-            from_wire(&OUTCOMES, req.outcome)
+            outcome(req.outcome)
                 .filter(|o| *o != Outcome::Returned)
                 .ok_or_else(|| {
                     FieldViolation::new(
@@ -403,8 +311,7 @@ impl ComplaintService for ComplaintApi {
         let mut v = Violations::default();
         let id = v.check(complaint_name("name", &req.name));
         let decision = v.check(
-            from_wire(&OUTCOMES, req.decision)
-                .ok_or_else(|| FieldViolation::new("decision", "must be set")),
+            outcome(req.decision).ok_or_else(|| FieldViolation::new("decision", "must be set")),
         );
         let reasons = v.check(long_text("reasons", &req.reasons, true));
         let expected = v.check(etag("etag", &req.etag));

@@ -2,11 +2,12 @@
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{plan_item, plan_name, required_etag, shown_subject, timestamp};
+use super::convert::{required_etag, shown_subject, timestamp};
 use super::encode::encode_plan;
 use super::principal;
 use crate::domain::coordinator::{Assignment, CoordinatorWish, NewAssignment};
 use crate::domain::goal::reason;
+use crate::domain::names::{plan_item, plan_name};
 use crate::domain::page::{Page, Scope};
 use crate::domain::time::Instant;
 use crate::domain::{FieldViolation, Violations};

@@ -2,11 +2,12 @@
 //! place, so the current plan, a past revision and the export agree.
 
 use super::convert::{
-    date, etag_of, goal_status_out, measure_status_out, plan_item, plan_kind_out, plan_resource,
-    plan_status, shown_subject, timestamp,
+    date, etag_of, goal_status_out, measure_status_out, plan_kind_out, plan_status, shown_subject,
+    timestamp,
 };
 use crate::domain::goal::Goal;
 use crate::domain::measure::Measure;
+use crate::domain::names::{plan_item, plan_resource};
 use crate::domain::plan::{Consent, Plan, PlanDocument, Section};
 use crate::proto;
 

@@ -2,11 +2,12 @@
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{goal_name, goal_status, optional_date, plan_name, plan_page, required_etag};
+use super::convert::{goal_status, optional_date, plan_page, required_etag};
 use super::encode::encode_goal;
 use super::principal;
 use crate::domain::goal::{Goal, GoalPatch, MAX_GOAL_TEXT, NewGoal, goal_text, priority, reason};
 use crate::domain::mask;
+use crate::domain::names::{goal_name, plan_name};
 use crate::domain::text::bounded;
 use crate::domain::{Error, FieldViolation, Violations};
 use crate::ops::goal::{GoalRef, UpdateGoal};

@@ -2,10 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{
-    date_in, goal_name, measure_name, measure_status, member_name, optional_date, plan_name,
-    plan_page, required_etag, same_plan,
-};
+use super::convert::{date_in, measure_status, optional_date, plan_page, required_etag};
 use super::encode::encode_measure;
 use super::principal;
 use crate::domain::ids::ResourceId;
@@ -13,6 +10,7 @@ use crate::domain::mask;
 use crate::domain::measure::{
     Measure, MeasurePatch, NewMeasure, check_period, description, evaluation_text, frequency,
 };
+use crate::domain::names::{goal_name, measure_name, member_name, plan_name, same_plan};
 use crate::domain::{Error, FieldViolation, Violations};
 use crate::ops::measure::{MeasureRef, UpdateMeasure};
 use crate::ops::{Context, Shown};

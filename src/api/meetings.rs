@@ -1,15 +1,14 @@
 //! Meetings of the responsibility group on the wire, for
 //! `samvirke.v1.ResponsibilityGroupService` (see `members.rs`).
 
-use super::convert::{
-    instant, meeting_name, member_name, plan_item, plan_name, required_etag, same_plan, timestamp,
-};
+use super::convert::{instant, required_etag, timestamp};
 use crate::domain::error::at_most;
 use crate::domain::goal::reason;
 use crate::domain::ids::ResourceId;
 use crate::domain::limits::Holding;
 use crate::domain::mask;
 use crate::domain::meeting::{MAX_MEETING_TEXT, Meeting, MeetingPatch, video_link};
+use crate::domain::names::{meeting_name, member_name, plan_item, plan_name, same_plan};
 use crate::domain::text::{bounded, line};
 use crate::domain::{Error, FieldViolation, Violations};
 use crate::ops::meeting::{MeetingRef, UpdateMeeting};

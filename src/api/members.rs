@@ -3,13 +3,14 @@
 use tonic::{Request, Response, Status};
 
 use super::convert::{
-    etag, etag_of, instant, meeting_name, member_name, member_role, member_role_out, plan_item,
-    plan_name, plan_page, representative_basis, representative_basis_out, shown_subject, timestamp,
+    etag, etag_of, instant, member_role, member_role_out, plan_page, representative_basis,
+    representative_basis_out, shown_subject, timestamp,
 };
 use super::encode::encode_plan;
 use super::meetings::{cancellation, encode, new_meeting};
 use super::principal;
 use crate::domain::member::{Member, NewMember};
+use crate::domain::names::{meeting_name, member_name, plan_item, plan_name};
 use crate::domain::page::{Page, Scope};
 use crate::domain::subject::SubjectKind;
 use crate::domain::{Error, Violations};

@@ -2,10 +2,9 @@
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{
-    grant_name, org_kind_out, org_role, org_role_out, organisation_name, timestamp,
-};
+use super::convert::{org_kind_out, org_role, org_role_out, timestamp};
 use super::principal;
+use crate::domain::names::{grant_name, organisation_name};
 use crate::domain::organisation::{Organisation, RoleGrant};
 use crate::domain::page::{Page, Scope};
 use crate::domain::subject::{Subject, SubjectKind};

@@ -3,8 +3,8 @@
 use tonic::{Request, Response, Status};
 
 use super::convert::{
-    optional_date, plan_item, plan_kind, plan_name, plan_page, plan_status_in, required_etag,
-    section_of, shown_subject, timestamp,
+    optional_date, plan_kind, plan_page, plan_status_in, required_etag, section_of, shown_subject,
+    timestamp,
 };
 use super::encode::{encode_consent, encode_document, encode_plan};
 use super::principal;
@@ -12,6 +12,7 @@ use crate::domain::date::Date;
 use crate::domain::error::at_most;
 use crate::domain::goal::reason;
 use crate::domain::mask;
+use crate::domain::names::{plan_item, plan_name};
 use crate::domain::page::{Page, Scope};
 use crate::domain::plan::{
     Contact, MAX_CONTACTS, NewPlan, Plan, PlanStatus, Section, display_text,

@@ -2,26 +2,20 @@
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{plan_resource, timestamp};
+use super::convert::timestamp;
 use super::coordinators::{encode_assignment, parse_assignment};
 use super::principal;
 use crate::domain::goal::reason;
-use crate::domain::ids::ResourceId;
+use crate::domain::names::{plan_resource, referral_name};
 use crate::domain::page::{Page, Scope};
 use crate::domain::referral::{NewReferral, Referral, ReferralStatus};
-use crate::domain::{Error, FieldViolation, Violations};
+use crate::domain::{Error, Violations};
 use crate::ops::Context;
 use crate::proto;
 use crate::proto::referral_service_server::ReferralService;
 
 /// The referral service.
 pub struct ReferralApi(pub Context);
-
-fn referral_name(field: &str, name: &str) -> Result<ResourceId, FieldViolation> {
-    name.strip_prefix("referrals/")
-        .and_then(ResourceId::parse)
-        .ok_or_else(|| FieldViolation::new(field, "must be a referral name, referrals/{referral}"))
-}
 
 fn status_out(status: ReferralStatus) -> proto::ReferralStatus {
     match status {

@@ -12,6 +12,7 @@ pub mod mask;
 pub mod measure;
 pub mod meeting;
 pub mod member;
+pub mod names;
 pub mod national_id;
 pub mod organisation;
 pub mod page;

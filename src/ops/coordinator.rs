@@ -1,13 +1,14 @@
 //! The coordinator (koordinator): the patient's wish, appointing and replacing one, and the
 //! work lists of coordinators and their units.
 
-use super::{ChangeKind, Context, Listed, Shown, edit_plan, item_name};
+use super::{ChangeKind, Context, Listed, Shown, edit_plan};
 use crate::auth::{Action, Guard, Object, PlanPass};
 use crate::domain::Error;
 use crate::domain::coordinator::{Assignment, CoordinatorWish, NewAssignment};
 use crate::domain::date::Date;
 use crate::domain::ids::ResourceId;
 use crate::domain::member::{MemberRole, NewMember};
+use crate::domain::names::plan_item;
 use crate::domain::page::{MAX_PAGE_SIZE, Page};
 use crate::domain::plan::{Plan, PlanStatus};
 use crate::domain::principal::Principal;
@@ -139,7 +140,7 @@ impl Context {
                         None => None,
                     };
                     let assignment = appoint(&self.guard, s, &pass, &new, who, now).await?;
-                    let name = item_name(plan, "coordinatorAssignments", assignment.id);
+                    let name = plan_item(plan, "coordinatorAssignments", assignment.id);
                     let line = if ended.is_some() {
                         format!("coordinator replaced: {name}")
                     } else {

@@ -5,6 +5,7 @@ use crate::auth::{Action, Object, PlanPass};
 use crate::domain::Error;
 use crate::domain::goal::{Goal, GoalAdjustment, GoalPatch, NewGoal};
 use crate::domain::ids::ResourceId;
+use crate::domain::names::plan_item;
 use crate::domain::page::Page;
 use crate::domain::principal::Principal;
 use crate::domain::time::Instant;
@@ -232,5 +233,5 @@ impl Context {
 
 /// A goal's resource name, as the history names it.
 fn item(plan: ResourceId, goal: ResourceId) -> String {
-    super::item_name(plan, "goals", goal)
+    plan_item(plan, "goals", goal)
 }

@@ -1,12 +1,13 @@
 //! Measures: what the coordinator plans for a goal, and the progress the responsible member
 //! reports.
 
-use super::{ChangeKind, Context, Listed, Shown, Wants, edit_plan, item_name};
+use super::{ChangeKind, Context, Listed, Shown, Wants, edit_plan};
 use crate::auth::{Action, Object, PlanPass};
 use crate::domain::Error;
 use crate::domain::date::Date;
 use crate::domain::ids::ResourceId;
 use crate::domain::measure::{Evaluation, Measure, MeasurePatch, NewMeasure};
+use crate::domain::names::plan_item;
 use crate::domain::page::Page;
 use crate::domain::principal::Principal;
 use crate::domain::time::Instant;
@@ -39,7 +40,7 @@ pub struct UpdateMeasure {
 }
 
 fn item(plan: ResourceId, measure: ResourceId) -> String {
-    item_name(plan, "measures", measure)
+    plan_item(plan, "measures", measure)
 }
 
 impl Context {

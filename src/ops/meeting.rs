@@ -1,9 +1,10 @@
 //! Meetings of the responsibility group (ansvarsgruppemøter), with their minutes.
 
-use super::{ChangeKind, Context, Listed, edit_plan, item_name};
+use super::{ChangeKind, Context, Listed, edit_plan};
 use crate::auth::{Action, Object, PlanPass};
 use crate::domain::ids::ResourceId;
 use crate::domain::meeting::{Meeting, MeetingPatch};
+use crate::domain::names::plan_item;
 use crate::domain::page::Page;
 use crate::domain::principal::Principal;
 use crate::domain::time::Instant;
@@ -229,5 +230,5 @@ fn check_etag(meeting: &Meeting, etag: i64) -> Result<(), Error> {
 }
 
 fn item(plan: ResourceId, meeting: ResourceId) -> String {
-    item_name(plan, "meetings", meeting)
+    plan_item(plan, "meetings", meeting)
 }

@@ -1,12 +1,13 @@
 //! The responsibility group (ansvarsgruppe): who serves on a plan, and the plans a caller
 //! serves on.
 
-use super::{ChangeKind, Context, Listed, Shown, edit_plan, item_name};
+use super::{ChangeKind, Context, Listed, Shown, edit_plan};
 use crate::auth::{Action, Object};
 use crate::domain::Error;
 use crate::domain::date::Date;
 use crate::domain::ids::ResourceId;
 use crate::domain::member::{Member, MemberRole, NewMember};
+use crate::domain::names::plan_item;
 use crate::domain::page::Page;
 use crate::domain::plan::{Plan, PlanStatus};
 use crate::domain::principal::Principal;
@@ -17,7 +18,7 @@ use crate::store::{PlanListFilter, ReadFilter};
 
 /// How a membership reads in the plan's history: its name, role and basis.
 pub(crate) fn described(member: &Member) -> String {
-    let name = item_name(member.plan, "members", member.id);
+    let name = plan_item(member.plan, "members", member.id);
     match member.basis {
         Some(basis) => format!("{name} ({}, {})", member.role.as_str(), basis.as_str()),
         None => format!("{name} ({})", member.role.as_str()),

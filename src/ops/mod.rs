@@ -99,9 +99,3 @@ pub(crate) fn distinct(wants: impl IntoIterator<Item = (Object, Action)>) -> Vec
     }
     all
 }
-
-/// The resource name of an item of a plan, `plans/{plan}/{collection}/{item}` (AIP-122), as
-/// the history and the wire name it.
-pub fn item_name(plan: ResourceId, collection: &str, item: ResourceId) -> String {
-    format!("plans/{plan}/{collection}/{item}")
-}

@@ -148,9 +148,7 @@ async fn measure(
     let store = Store::open(&server_config.database_url).await?;
     seed(&store, plans).await?;
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(Error::internal)?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(Error::internal)?;
     let addr = listener.local_addr().map_err(Error::internal)?;
     let (stop, stopped) = oneshot::channel::<()>();
     let serving = tokio::spawn(server.serve(listener, async {
@@ -162,21 +160,12 @@ async fn measure(
         .await
         .map_err(Error::internal)?;
     let key = DevKey::load_or_create(&dir.join("dev-signing-key"))?;
-    let member = || DevIdentity::Personnel {
-        sub: "nav-adviser".into(),
-        org: NAV.into(),
-        person: None,
-    };
+    let member =
+        || DevIdentity::Personnel { sub: "nav-adviser".into(), org: NAV.into(), person: None };
     let callers: [(&'static str, DevIdentity, Call); 4] = [
         ("member serving on 10 plans", member(), Call::ListPlans),
         ("member, ListMyPlans", member(), Call::ListMyPlans),
-        (
-            "patient owning 10 plans",
-            DevIdentity::Citizen {
-                pid: PATIENT.into(),
-            },
-            Call::ListPlans,
-        ),
+        ("patient owning 10 plans", DevIdentity::Citizen { pid: PATIENT.into() }, Call::ListPlans),
         (
             "unit staff, first page of all",
             DevIdentity::Personnel {
@@ -189,12 +178,8 @@ async fn measure(
     ];
     let mut medians = Vec::new();
     for (name, who, call) in callers {
-        let token = key.mint(
-            &who,
-            DEFAULT_AUDIENCE,
-            Duration::from_secs(3600),
-            Default::default(),
-        )?;
+        let token =
+            key.mint(&who, DEFAULT_AUDIENCE, Duration::from_secs(3600), Default::default())?;
         let header: tonic::metadata::MetadataValue<_> =
             format!("Bearer {token}").parse().map_err(Error::internal)?;
         let bearer = move |mut r: tonic::Request<()>| {
@@ -254,9 +239,7 @@ async fn seed(store: &Store, plans: usize) -> Result<(), Error> {
     let now = Instant::now();
     store
         .write_with(async |session| {
-            session
-                .insert_grant(&org, &staff, OrgRole::UnitStaff, &staff, now)
-                .await?;
+            session.insert_grant(&org, &staff, OrgRole::UnitStaff, &staff, now).await?;
             let org_pass = OrgPass::operator(org.clone());
             for i in 0..plans {
                 let own = i >= plans.saturating_sub(OWN_PLANS);
@@ -285,9 +268,7 @@ async fn seed(store: &Store, plans: usize) -> Result<(), Error> {
                         recipients: vec![OrgNumber::parse("org", NAV).map_err(Error::from)?],
                         on_behalf: None,
                     };
-                    session
-                        .record_consent(&plan, &consent, "owner", &staff, now)
-                        .await?;
+                    session.record_consent(&plan, &consent, "owner", &staff, now).await?;
                 }
             }
             Ok(())
@@ -299,11 +280,7 @@ async fn seed(store: &Store, plans: usize) -> Result<(), Error> {
 /// on the base database).
 async fn admin(base: &str, statement: &str) -> Result<(), Error> {
     use sqlx::{Connection, Executor};
-    let mut conn = sqlx::PgConnection::connect(base)
-        .await
-        .map_err(Error::internal)?;
-    conn.execute(sqlx::AssertSqlSafe(statement.to_owned()))
-        .await
-        .map_err(Error::internal)?;
+    let mut conn = sqlx::PgConnection::connect(base).await.map_err(Error::internal)?;
+    conn.execute(sqlx::AssertSqlSafe(statement.to_owned())).await.map_err(Error::internal)?;
     conn.close().await.map_err(Error::internal)
 }

@@ -99,18 +99,10 @@ pub struct DatabaseArgs {
 #[derive(Args, Debug, Clone)]
 pub struct AuthArgs {
     /// ID-porten's issuer (`iss`); its tokens name citizens. Needs --idporten-jwks-file.
-    #[arg(
-        long,
-        env = "SAMVIRKE_IDPORTEN_ISSUER",
-        requires = "idporten_jwks_file"
-    )]
+    #[arg(long, env = "SAMVIRKE_IDPORTEN_ISSUER", requires = "idporten_jwks_file")]
     pub idporten_issuer: Option<String>,
     /// JWKS file with ID-porten's public keys.
-    #[arg(
-        long,
-        env = "SAMVIRKE_IDPORTEN_JWKS_FILE",
-        requires = "idporten_issuer"
-    )]
+    #[arg(long, env = "SAMVIRKE_IDPORTEN_JWKS_FILE", requires = "idporten_issuer")]
     pub idporten_jwks_file: Option<PathBuf>,
     /// HelseID's issuer (`iss`); its tokens name health personnel. Needs --helseid-jwks-file.
     #[arg(long, env = "SAMVIRKE_HELSEID_ISSUER", requires = "helseid_jwks_file")]
@@ -120,18 +112,10 @@ pub struct AuthArgs {
     pub helseid_jwks_file: Option<PathBuf>,
     /// Maskinporten's issuer (`iss`); its tokens name agency systems. Needs
     /// --maskinporten-jwks-file.
-    #[arg(
-        long,
-        env = "SAMVIRKE_MASKINPORTEN_ISSUER",
-        requires = "maskinporten_jwks_file"
-    )]
+    #[arg(long, env = "SAMVIRKE_MASKINPORTEN_ISSUER", requires = "maskinporten_jwks_file")]
     pub maskinporten_issuer: Option<String>,
     /// JWKS file with Maskinporten's public keys.
-    #[arg(
-        long,
-        env = "SAMVIRKE_MASKINPORTEN_JWKS_FILE",
-        requires = "maskinporten_issuer"
-    )]
+    #[arg(long, env = "SAMVIRKE_MASKINPORTEN_JWKS_FILE", requires = "maskinporten_issuer")]
     pub maskinporten_jwks_file: Option<PathBuf>,
     /// The audience (`aud`) tokens must carry.
     #[arg(long, env = "SAMVIRKE_AUDIENCE", default_value = DEFAULT_AUDIENCE)]
@@ -140,11 +124,7 @@ pub struct AuthArgs {
     #[arg(long, env = "SAMVIRKE_CLOCK_SKEW_SECONDS", default_value_t = 60)]
     pub clock_skew_seconds: u64,
     /// The longest lifetime (`exp - iat`) a token may have, in seconds, before the skew.
-    #[arg(
-        long,
-        env = "SAMVIRKE_MAX_TOKEN_LIFETIME_SECONDS",
-        default_value_t = 3600
-    )]
+    #[arg(long, env = "SAMVIRKE_MAX_TOKEN_LIFETIME_SECONDS", default_value_t = 3600)]
     pub max_token_lifetime_seconds: u64,
     /// The assurance levels (`acr`) a citizen's token may carry, comma-separated.
     #[arg(
@@ -155,11 +135,7 @@ pub struct AuthArgs {
     )]
     pub citizen_acr: Vec<String>,
     /// Where the development signing key is kept (created when missing).
-    #[arg(
-        long,
-        env = "SAMVIRKE_DEV_KEY_FILE",
-        default_value = "samvirke-data/dev-signing-key"
-    )]
+    #[arg(long, env = "SAMVIRKE_DEV_KEY_FILE", default_value = "samvirke-data/dev-signing-key")]
     pub dev_key_file: PathBuf,
     /// Allow the development key with PostgreSQL. Never in production.
     #[arg(long, env = "SAMVIRKE_ALLOW_DEV_KEYS")]
@@ -170,29 +146,13 @@ impl AuthArgs {
     /// The identity providers configured, each with its kind of caller.
     fn providers(&self) -> Vec<ProviderConfig> {
         [
-            (
-                SubjectKind::Citizen,
-                &self.idporten_issuer,
-                &self.idporten_jwks_file,
-            ),
-            (
-                SubjectKind::Personnel,
-                &self.helseid_issuer,
-                &self.helseid_jwks_file,
-            ),
-            (
-                SubjectKind::System,
-                &self.maskinporten_issuer,
-                &self.maskinporten_jwks_file,
-            ),
+            (SubjectKind::Citizen, &self.idporten_issuer, &self.idporten_jwks_file),
+            (SubjectKind::Personnel, &self.helseid_issuer, &self.helseid_jwks_file),
+            (SubjectKind::System, &self.maskinporten_issuer, &self.maskinporten_jwks_file),
         ]
         .into_iter()
         .filter_map(|(kind, issuer, file)| {
-            Some(ProviderConfig {
-                kind,
-                issuer: issuer.clone()?,
-                jwks_file: file.clone()?,
-            })
+            Some(ProviderConfig { kind, issuer: issuer.clone()?, jwks_file: file.clone()? })
         })
         .collect()
     }
@@ -244,11 +204,7 @@ pub struct TokenArgs {
     #[arg(long, default_value_t = 3600)]
     pub ttl_seconds: u64,
     /// Where the development signing key is kept (created when missing).
-    #[arg(
-        long,
-        env = "SAMVIRKE_DEV_KEY_FILE",
-        default_value = "samvirke-data/dev-signing-key"
-    )]
+    #[arg(long, env = "SAMVIRKE_DEV_KEY_FILE", default_value = "samvirke-data/dev-signing-key")]
     pub dev_key_file: PathBuf,
     /// The audience (`aud`) to put in the token.
     #[arg(long, env = "SAMVIRKE_AUDIENCE", default_value = DEFAULT_AUDIENCE)]
@@ -303,10 +259,7 @@ impl ServeArgs {
             .filter(|a| !a.is_empty())
             .collect();
         if citizen_acr.is_empty() {
-            return Err(Error::invalid(
-                "citizen-acr",
-                "must name at least one assurance level",
-            ));
+            return Err(Error::invalid("citizen-acr", "must name at least one assurance level"));
         }
         let policy = match &self.policy_dir {
             Some(dir) => Policy::from_dir(dir)?,

@@ -65,21 +65,9 @@ const PAGE_HEIGHT: f32 = 841.89;
 const MARGIN: f32 = 56.69;
 const TEXT_WIDTH: f32 = PAGE_WIDTH - 2.0 * MARGIN;
 
-const TITLE: Style = Style {
-    font: Font::Bold,
-    size: 20.0,
-    leading: 26.0,
-};
-const HEADING: Style = Style {
-    font: Font::Bold,
-    size: 13.0,
-    leading: 18.0,
-};
-const BODY: Style = Style {
-    font: Font::Regular,
-    size: 11.0,
-    leading: 15.0,
-};
+const TITLE: Style = Style { font: Font::Bold, size: 20.0, leading: 26.0 };
+const HEADING: Style = Style { font: Font::Bold, size: 13.0, leading: 18.0 };
+const BODY: Style = Style { font: Font::Regular, size: 11.0, leading: 15.0 };
 const TITLE_GAP_AFTER: f32 = 8.0;
 const HEADING_GAP_BEFORE: f32 = 12.0;
 const HEADING_GAP_AFTER: f32 = 2.0;
@@ -111,10 +99,7 @@ impl Font {
         static FACES: OnceLock<[Face; 2]> = OnceLock::new();
         &FACES.get_or_init(|| {
             [
-                Face::load(
-                    "DejaVuSans",
-                    include_bytes!("../assets/fonts/DejaVuSans-Latin.ttf"),
-                ),
+                Face::load("DejaVuSans", include_bytes!("../assets/fonts/DejaVuSans-Latin.ttf")),
                 Face::load(
                     "DejaVuSans-Bold",
                     include_bytes!("../assets/fonts/DejaVuSans-Bold-Latin.ttf"),
@@ -209,12 +194,7 @@ impl Face {
             ascent: scale(face.ascender()),
             descent: scale(face.descender()),
             cap_height: scale(face.capital_height().unwrap_or(face.ascender())),
-            bbox: Rect::new(
-                scale(b.x_min),
-                scale(b.y_min),
-                scale(b.x_max),
-                scale(b.y_max),
-            ),
+            bbox: Rect::new(scale(b.x_min), scale(b.y_min), scale(b.x_max), scale(b.y_max)),
         }
     }
 
@@ -327,8 +307,7 @@ impl Layout {
 
 /// Splits on `\n`, `\r\n` and lone `\r`, keeping empty lines as blank lines.
 fn split_lines(text: &str) -> impl Iterator<Item = &str> {
-    text.split('\n')
-        .flat_map(|line| line.strip_suffix('\r').unwrap_or(line).split('\r'))
+    text.split('\n').flat_map(|line| line.strip_suffix('\r').unwrap_or(line).split('\r'))
 }
 
 /// Greedy word wrap of one shaped line to `max_width` points.
@@ -402,9 +381,8 @@ fn write_pdf(title: &str, pages: Vec<Content>, used: &[BTreeMap<u16, Glyph>; 2])
     let tree_id = ids.next();
     let info_id = ids.next();
     // Per font: the Type0 font, its CID font, descriptor, font file and ToUnicode map.
-    let font_ids: Vec<[Ref; 5]> = (0..2)
-        .map(|_| [ids.next(), ids.next(), ids.next(), ids.next(), ids.next()])
-        .collect();
+    let font_ids: Vec<[Ref; 5]> =
+        (0..2).map(|_| [ids.next(), ids.next(), ids.next(), ids.next(), ids.next()]).collect();
     let page_ids: Vec<(Ref, Ref)> = pages.iter().map(|_| (ids.next(), ids.next())).collect();
 
     let mut pdf = Pdf::new();
@@ -417,9 +395,8 @@ fn write_pdf(title: &str, pages: Vec<Content>, used: &[BTreeMap<u16, Glyph>; 2])
         info.title(TextStr(title));
     }
     info.finish();
-    for (font, [type0, cid, descriptor, file, to_unicode]) in [Font::Regular, Font::Bold]
-        .into_iter()
-        .zip(font_ids.iter().copied())
+    for (font, [type0, cid, descriptor, file, to_unicode]) in
+        [Font::Regular, Font::Bold].into_iter().zip(font_ids.iter().copied())
     {
         let face = font.face();
         let glyphs = &used[font.index()];
@@ -458,17 +435,10 @@ fn write_pdf(title: &str, pages: Vec<Content>, used: &[BTreeMap<u16, Glyph>; 2])
             .font_file2(file);
         pdf.stream(file, face.deflated())
             .filter(Filter::FlateDecode)
-            .pair(
-                Name(b"Length1"),
-                i32::try_from(face.data.len()).unwrap_or(i32::MAX),
-            );
+            .pair(Name(b"Length1"), i32::try_from(face.data.len()).unwrap_or(i32::MAX));
         let mut cmap = UnicodeCmap::new(
             Name(b"Custom"),
-            SystemInfo {
-                registry: Str(b"Adobe"),
-                ordering: Str(b"UCS"),
-                supplement: 0,
-            },
+            SystemInfo { registry: Str(b"Adobe"), ordering: Str(b"UCS"), supplement: 0 },
         );
         for (id, g) in glyphs {
             cmap.pair(*id, g.shows);
@@ -488,8 +458,7 @@ fn write_pdf(title: &str, pages: Vec<Content>, used: &[BTreeMap<u16, Glyph>; 2])
             .pair(Font::Bold.resource(), font_ids[1][0]);
         resources.finish();
         page.finish();
-        pdf.stream(content_id, &deflate(&content.finish()))
-            .filter(Filter::FlateDecode);
+        pdf.stream(content_id, &deflate(&content.finish())).filter(Filter::FlateDecode);
     }
 
     // Every id above came from `ids` exactly once, so `finish` (which panics
@@ -526,10 +495,7 @@ mod tests {
                         "Morgen: 1 tablett\nKveld: 2 tabletter (etter mat) \\ ved behov".into(),
                     ],
                 },
-                Section {
-                    heading: "Lang del".into(),
-                    paragraphs: vec![long],
-                },
+                Section { heading: "Lang del".into(), paragraphs: vec![long] },
                 Section {
                     heading: "Avslutning".into(),
                     paragraphs: vec!["Siste ord er sluttstrek.".into()],
@@ -622,21 +588,14 @@ mod tests {
         };
         let (pages, all, _) = extract(&render_pdf(&doc));
         assert!(pages > 10);
-        assert!(
-            all.contains("emoji \u{FFFD} \u{FFFD}\u{FFFD}"),
-            "{}",
-            &all[..200]
-        );
+        assert!(all.contains("emoji \u{FFFD} \u{FFFD}\u{FFFD}"), "{}", &all[..200]);
         assert!(all.contains("ord æøå (mer)"));
     }
 
     #[test]
     fn shapes_what_it_can_show() {
-        let shown: String = Font::Regular
-            .shape("a\tb\u{AD}c\u{7}d😀€–")
-            .iter()
-            .map(|g| g.shows)
-            .collect();
+        let shown: String =
+            Font::Regular.shape("a\tb\u{AD}c\u{7}d😀€–").iter().map(|g| g.shows).collect();
         assert_eq!(shown, "a bcd\u{FFFD}€–");
     }
 
@@ -650,17 +609,12 @@ mod tests {
             for line in &lines {
                 assert!(font.width(line, size) <= TEXT_WIDTH, "{line:?}");
             }
-            let rejoined: usize = lines
-                .iter()
-                .map(|l| l.iter().filter(|g| !g.is_space()).count())
-                .sum();
+            let rejoined: usize =
+                lines.iter().map(|l| l.iter().filter(|g| !g.is_space()).count()).sum();
             let original = text.iter().filter(|g| !g.is_space()).count();
             assert_eq!(rejoined, original);
         }
-        assert_eq!(
-            wrap(&[], Font::Regular, 11.0, TEXT_WIDTH),
-            vec![Vec::<Glyph>::new()]
-        );
+        assert_eq!(wrap(&[], Font::Regular, 11.0, TEXT_WIDTH), vec![Vec::<Glyph>::new()]);
     }
 
     #[test]

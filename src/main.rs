@@ -85,11 +85,7 @@ async fn shutdown_signal() {
 }
 
 fn token(args: TokenArgs) -> Result<(), Error> {
-    let org = args
-        .org
-        .as_deref()
-        .map(|o| OrgNumber::parse("org", o))
-        .transpose()?;
+    let org = args.org.as_deref().map(|o| OrgNumber::parse("org", o)).transpose()?;
     let who = match (&args.pid, &args.sub, &args.client, org) {
         (Some(pid), None, None, _) => {
             NationalId::parse("pid", pid)?;
@@ -116,12 +112,8 @@ fn token(args: TokenArgs) -> Result<(), Error> {
         }
     };
     let key = DevKey::load_or_create(&args.dev_key_file)?;
-    let token = key.mint(
-        &who,
-        &args.audience,
-        Duration::from_secs(args.ttl_seconds),
-        Default::default(),
-    )?;
+    let token =
+        key.mint(&who, &args.audience, Duration::from_secs(args.ttl_seconds), Default::default())?;
     println!("{token}");
     Ok(())
 }
@@ -136,10 +128,7 @@ async fn grant(args: GrantArgs) -> Result<(), Error> {
     let org = OrgNumber::parse("org", &args.org)?;
     let subject = Subject::parse("subject", &args.subject)?;
     if subject.kind() == SubjectKind::Citizen {
-        return Err(Error::invalid(
-            "subject",
-            "roles are not granted to citizens",
-        ));
+        return Err(Error::invalid("subject", "roles are not granted to citizens"));
     }
     let role = OrgRole::from_stored(&args.role).ok_or_else(|| Error::invalid("role", "unknown"))?;
     let store = Store::open(&DatabaseUrl(args.database.database_url)).await?;
@@ -147,12 +136,8 @@ async fn grant(args: GrantArgs) -> Result<(), Error> {
         .ok_or_else(|| Error::internal("cli subject"))?;
     let grant = store
         .write_with(async |session| {
-            session
-                .organisation_of_kind("org", &org, role.held_in())
-                .await?;
-            session
-                .insert_grant(&org, &subject, role, &granted_by, Instant::now())
-                .await
+            session.organisation_of_kind("org", &org, role.held_in()).await?;
+            session.insert_grant(&org, &subject, role, &granted_by, Instant::now()).await
         })
         .await?;
     eprintln!(
@@ -174,17 +159,11 @@ async fn import(args: ImportArgs) -> Result<(), Error> {
     let store = Store::open(&DatabaseUrl(args.database.database_url)).await?;
     store
         .write_with(async |session| {
-            session
-                .upsert_organisations(&organisations, Instant::now())
-                .await
+            session.upsert_organisations(&organisations, Instant::now()).await
         })
         .await?;
     store.close().await;
-    eprintln!(
-        "imported {} organisations from {}",
-        organisations.len(),
-        args.file.display()
-    );
+    eprintln!("imported {} organisations from {}", organisations.len(), args.file.display());
     Ok(())
 }
 

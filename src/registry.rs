@@ -26,15 +26,9 @@ pub fn parse_csv(input: impl Read) -> Result<Vec<Organisation>, Error> {
         .read_to_string(&mut text)
         .map_err(|e| Error::invalid("file", format!("is not readable UTF-8 text: {e}")))?;
     let header = text.lines().next().unwrap_or_default();
-    let delimiter = if header.contains(';') && !header.contains(',') {
-        b';'
-    } else {
-        b','
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .flexible(true)
-        .from_reader(text.as_bytes());
+    let delimiter = if header.contains(';') && !header.contains(',') { b';' } else { b',' };
+    let mut reader =
+        csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).from_reader(text.as_bytes());
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| Error::invalid("line 1", e.to_string()))?
@@ -71,12 +65,7 @@ pub fn parse_csv(input: impl Read) -> Result<Vec<Organisation>, Error> {
                 )
             })?
         };
-        organisations.push(Organisation {
-            number,
-            name,
-            kind,
-            form_code,
-        });
+        organisations.push(Organisation { number, name, kind, form_code });
     }
     Ok(organisations)
 }
@@ -94,10 +83,7 @@ mod tests {
         assert_eq!(find("910000004").kind, OrgKind::Municipality);
         assert_eq!(find("950000007").kind, OrgKind::HealthTrust);
         assert_eq!(find("960000005").kind, OrgKind::CountyGovernor);
-        assert_eq!(
-            find("890000002").name,
-            "Nordby legesenter, avdeling Sentrum"
-        );
+        assert_eq!(find("890000002").name, "Nordby legesenter, avdeling Sentrum");
     }
 
     #[test]
@@ -118,11 +104,6 @@ mod tests {
         let csv = "organisasjonsnummer,navn\n910000004,A\n";
         assert!(parse_csv(csv.as_bytes()).is_err());
         let csv = "organisasjonsnummer,navn,organisasjonsform.kode,kind\n910000004,A,X,castle\n";
-        assert!(
-            parse_csv(csv.as_bytes())
-                .unwrap_err()
-                .to_string()
-                .contains("kind")
-        );
+        assert!(parse_csv(csv.as_bytes()).unwrap_err().to_string().contains("kind"));
     }
 }

@@ -100,10 +100,7 @@ impl Server {
                 TokenVerifier::from_providers(providers, config.verifier)?
             }
         });
-        let context = Context {
-            store: store.clone(),
-            guard: Guard::new(authz),
-        };
+        let context = Context { store: store.clone(), guard: Guard::new(authz) };
         let authenticate = Authenticate(verifier);
         let limit = config.max_message_bytes;
 
@@ -147,12 +144,7 @@ impl Server {
             .add_service(InterceptedService::new(members, authenticate.clone()))
             .add_service(InterceptedService::new(organisations, authenticate.clone()))
             .add_service(InterceptedService::new(complaints, authenticate));
-        Ok(Server {
-            store,
-            router,
-            health,
-            health_interval: config.health_interval,
-        })
+        Ok(Server { store, router, health, health_interval: config.health_interval })
     }
 
     /// Serves on `listener` until `shutdown` completes, then lets in-flight calls finish.
@@ -161,19 +153,13 @@ impl Server {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
-        let watcher = tokio::spawn(watch_database(
-            self.store.clone(),
-            self.health,
-            self.health_interval,
-        ));
+        let watcher =
+            tokio::spawn(watch_database(self.store.clone(), self.health, self.health_interval));
         // Without TCP_NODELAY, small responses wait on delayed ACKs: about 40 ms a call.
         let incoming = TcpIncoming::from(listener)
             .with_nodelay(Some(true))
             .with_keepalive(Some(Duration::from_secs(60)));
-        let served = self
-            .router
-            .serve_with_incoming_shutdown(incoming, shutdown)
-            .await;
+        let served = self.router.serve_with_incoming_shutdown(incoming, shutdown).await;
         watcher.abort();
         self.store.close().await;
         served.map_err(Error::internal)
@@ -184,9 +170,7 @@ impl Server {
 async fn watch_database(store: Store, health: HealthReporter, interval: Duration) {
     let mut serving = None;
     loop {
-        let up = tokio::time::timeout(Duration::from_secs(2), store.ping())
-            .await
-            .unwrap_or(false);
+        let up = tokio::time::timeout(Duration::from_secs(2), store.ping()).await.unwrap_or(false);
         if serving != Some(up) {
             let status = if up {
                 ServingStatus::Serving
@@ -217,11 +201,8 @@ fn codec_refusals_as_the_api_promises(mut response: HttpResponse) -> HttpRespons
     const OUT_OF_RANGE: &str = "11";
     const INTERNAL: &str = "13";
     let headers = response.headers_mut();
-    let status = headers
-        .get("grpc-status")
-        .and_then(|s| s.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let status =
+        headers.get("grpc-status").and_then(|s| s.to_str().ok()).unwrap_or_default().to_owned();
     let message = headers
         .get("grpc-message")
         .and_then(|m| m.to_str().ok())

@@ -69,15 +69,10 @@ fn hide_identities(snapshot: &mut proto::GetPlanResponse, show_identity: bool) {
     }
     let hide = |author: &mut String| *author = shown_subject(author, false);
     for goal in &mut snapshot.goals {
-        goal.adjustments
-            .iter_mut()
-            .for_each(|a| hide(&mut a.author));
+        goal.adjustments.iter_mut().for_each(|a| hide(&mut a.author));
     }
     for measure in &mut snapshot.measures {
-        measure
-            .evaluations
-            .iter_mut()
-            .for_each(|e| hide(&mut e.author));
+        measure.evaluations.iter_mut().for_each(|e| hide(&mut e.author));
     }
 }
 
@@ -102,12 +97,7 @@ fn items(snapshot: &proto::GetPlanResponse) -> Vec<ItemVersion> {
             ..plan.clone()
         };
         let mut item = |kind, item_id: String, state: Vec<u8>| {
-            items.push(ItemVersion {
-                kind,
-                item_id,
-                parent_id: String::new(),
-                state: Some(state),
-            });
+            items.push(ItemVersion { kind, item_id, parent_id: String::new(), state: Some(state) });
         };
         item(ItemKind::Plan, item_id(&plan.name), own.encode_to_vec());
         let sections = plan.sections.clone().unwrap_or_default();
@@ -115,29 +105,16 @@ fn items(snapshot: &proto::GetPlanResponse) -> Vec<ItemVersion> {
             let text = section_of(&sections, section).as_bytes().to_vec();
             item(ItemKind::PlanSection, section.as_str().to_owned(), text);
         }
-        let contacts = proto::Plan {
-            contacts: plan.contacts.clone(),
-            ..Default::default()
-        };
-        item(
-            ItemKind::PlanContacts,
-            "contacts".into(),
-            contacts.encode_to_vec(),
-        );
+        let contacts = proto::Plan { contacts: plan.contacts.clone(), ..Default::default() };
+        item(ItemKind::PlanContacts, "contacts".into(), contacts.encode_to_vec());
     }
     for goal in &snapshot.goals {
-        let own = proto::Goal {
-            adjustments: Vec::new(),
-            ..goal.clone()
-        };
+        let own = proto::Goal { adjustments: Vec::new(), ..goal.clone() };
         let trail = goal.adjustments.iter().map(Message::encode_to_vec);
         push_with_trail(&mut items, ItemKind::Goal, &goal.name, own, trail);
     }
     for measure in &snapshot.measures {
-        let own = proto::Measure {
-            evaluations: Vec::new(),
-            ..measure.clone()
-        };
+        let own = proto::Measure { evaluations: Vec::new(), ..measure.clone() };
         let trail = measure.evaluations.iter().map(Message::encode_to_vec);
         push_with_trail(&mut items, ItemKind::Measure, &measure.name, own, trail);
     }
@@ -220,17 +197,11 @@ fn rebuild(
         v.state.as_deref()
     }
     let of_kind = |kind: ItemKind| {
-        let mut found: Vec<&ItemVersion> = latest
-            .values()
-            .filter(|v| v.kind == kind && v.state.is_some())
-            .collect();
+        let mut found: Vec<&ItemVersion> =
+            latest.values().filter(|v| v.kind == kind && v.state.is_some()).collect();
         // Adjustments and evaluations in the order they were made; items by id, which is time.
         found.sort_by_key(|v| {
-            let index = v
-                .item_id
-                .rsplit('/')
-                .next()
-                .and_then(|i| i.parse::<u64>().ok());
+            let index = v.item_id.rsplit('/').next().and_then(|i| i.parse::<u64>().ok());
             (v.parent_id.clone(), index, v.item_id.clone())
         });
         found
@@ -253,9 +224,8 @@ fn rebuild(
     }
     plan.sections = Some(sections);
     if let Some(v) = of_kind(ItemKind::PlanContacts).first() {
-        plan.contacts = proto::Plan::decode(decode(v).unwrap_or_default())
-            .map_err(Error::internal)?
-            .contacts;
+        plan.contacts =
+            proto::Plan::decode(decode(v).unwrap_or_default()).map_err(Error::internal)?.contacts;
     }
     // A goal or measure with the steps of its trail, decoded.
     let with_trail =
@@ -288,9 +258,5 @@ fn rebuild(
         }
         measures.push(measure);
     }
-    Ok(proto::GetPlanResponse {
-        plan: Some(plan),
-        goals,
-        measures,
-    })
+    Ok(proto::GetPlanResponse { plan: Some(plan), goals, measures })
 }

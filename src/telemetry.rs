@@ -39,41 +39,24 @@ pub fn init() -> Result<Telemetry, Box<dyn std::error::Error + Send + Sync>> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_none() {
         tracing_subscriber::registry().with(fmt).try_init()?;
-        return Ok(Telemetry {
-            tracer: None,
-            meter: None,
-        });
+        return Ok(Telemetry { tracer: None, meter: None });
     }
-    let resource = opentelemetry_sdk::Resource::builder()
-        .with_service_name("samvirke")
-        .build();
-    let spans = opentelemetry_otlp::SpanExporter::builder()
-        .with_tonic()
-        .build()?;
+    let resource = opentelemetry_sdk::Resource::builder().with_service_name("samvirke").build();
+    let spans = opentelemetry_otlp::SpanExporter::builder().with_tonic().build()?;
     let tracer = SdkTracerProvider::builder()
         .with_batch_exporter(spans)
         .with_resource(resource.clone())
         .build();
-    let metrics = opentelemetry_otlp::MetricExporter::builder()
-        .with_tonic()
-        .build()?;
-    let meter = SdkMeterProvider::builder()
-        .with_periodic_exporter(metrics)
-        .with_resource(resource)
-        .build();
+    let metrics = opentelemetry_otlp::MetricExporter::builder().with_tonic().build()?;
+    let meter =
+        SdkMeterProvider::builder().with_periodic_exporter(metrics).with_resource(resource).build();
     opentelemetry::global::set_tracer_provider(tracer.clone());
     opentelemetry::global::set_meter_provider(meter.clone());
     let otel = tracing_opentelemetry::layer()
         .with_tracer(tracer.tracer("samvirke"))
         .with_filter(EnvFilter::new("info"));
-    tracing_subscriber::registry()
-        .with(fmt)
-        .with(otel)
-        .try_init()?;
-    Ok(Telemetry {
-        tracer: Some(tracer),
-        meter: Some(meter),
-    })
+    tracing_subscriber::registry().with(fmt).with(otel).try_init()?;
+    Ok(Telemetry { tracer: Some(tracer), meter: Some(meter) })
 }
 
 impl Telemetry {
@@ -116,10 +99,7 @@ impl<S> tower::Layer<S> for RpcTelemetryLayer {
     type Service = RpcTelemetry<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RpcTelemetry {
-            inner,
-            duration: self.duration.clone(),
-        }
+        RpcTelemetry { inner, duration: self.duration.clone() }
     }
 }
 
@@ -203,10 +183,8 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let path = request.uri().path();
-        let (service, method) = path
-            .trim_start_matches('/')
-            .split_once('/')
-            .unwrap_or(("unknown", "unknown"));
+        let (service, method) =
+            path.trim_start_matches('/').split_once('/').unwrap_or(("unknown", "unknown"));
         let span = tracing::info_span!(
             "rpc",
             otel.name = %path.trim_start_matches('/'),

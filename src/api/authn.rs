@@ -22,13 +22,8 @@ impl Interceptor for Authenticate {
         let token = header
             .to_str()
             .ok()
-            .and_then(|h| {
-                h.strip_prefix("Bearer ")
-                    .or_else(|| h.strip_prefix("bearer "))
-            })
-            .ok_or(Error::Unauthenticated(
-                "authorization is not a bearer token",
-            ))?;
+            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .ok_or(Error::Unauthenticated("authorization is not a bearer token"))?;
         let principal = self.0.verify(token.trim())?;
         request.extensions_mut().insert(principal);
         Ok(request)

@@ -57,11 +57,7 @@ fn encode(c: &Complaint, viewer: &Principal) -> proto::Complaint {
         deadline: Some(date(c.deadline)),
         late: c.late,
         state: complaint_state_out(c.state) as i32,
-        forwarded_to: c
-            .forwarded_to
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
+        forwarded_to: c.forwarded_to.as_ref().map(ToString::to_string).unwrap_or_default(),
         decision: c.decision.map_or(0, |d| outcome_out(d) as i32),
         create_time: Some(timestamp(c.create_time)),
         update_time: Some(timestamp(c.update_time)),
@@ -105,9 +101,7 @@ impl ComplaintService for ComplaintApi {
     ) -> Result<Response<proto::FileComplaintResponse>, Status> {
         let who = principal(&request)?;
         let req = request.into_inner();
-        let complaint = req
-            .complaint
-            .ok_or_else(|| Error::invalid("complaint", "must be set"))?;
+        let complaint = req.complaint.ok_or_else(|| Error::invalid("complaint", "must be set"))?;
         let now = Instant::now();
         let today = Date::today_in_norway(now);
         let (patient, representative) = match &req.on_behalf_of {
@@ -148,9 +142,7 @@ impl ComplaintService for ComplaintApi {
             text: &complaint.text,
             plan: (!complaint.plan.is_empty())
                 .then(|| plan_name("complaint.plan", &complaint.plan)),
-            learned_of: complaint
-                .learned_of
-                .map(|d| date_in("complaint.learned_of", d)),
+            learned_of: complaint.learned_of.map(|d| date_in("complaint.learned_of", d)),
             patient,
             representative,
         }
@@ -197,10 +189,7 @@ impl ComplaintService for ComplaintApi {
         let days = v.check(match req.waiting_longer_than_days {
             0 => Ok(None),
             d @ 1..=3650 => Ok(Some(i64::from(d))),
-            _ => Err(FieldViolation::new(
-                "waiting_longer_than_days",
-                "must be between 0 and 3650",
-            )),
+            _ => Err(FieldViolation::new("waiting_longer_than_days", "must be between 0 and 3650")),
         });
         let (Some(page), Some(days)) = (page, days) else {
             return Err(v.into_error().into());
@@ -232,9 +221,7 @@ impl ComplaintService for ComplaintApi {
             text: String::new(),
         };
         let complaint = self.step(&request, step).await?;
-        Ok(Response::new(proto::StartComplaintReviewResponse {
-            complaint: Some(complaint),
-        }))
+        Ok(Response::new(proto::StartComplaintReviewResponse { complaint: Some(complaint) }))
     }
 
     async fn reconsider_complaint(
@@ -244,16 +231,13 @@ impl ComplaintService for ComplaintApi {
         let req = request.get_ref();
         let mut v = Violations::default();
         let id = v.check(complaint_name("name", &req.name));
-        let outcome = v.check(
-            outcome(req.outcome)
-                .filter(|o| *o != Outcome::Returned)
-                .ok_or_else(|| {
-                    FieldViolation::new(
-                        "outcome",
-                        "must be COMPLAINT_DECISION_UPHELD or COMPLAINT_DECISION_NOT_UPHELD",
-                    )
-                }),
-        );
+        let outcome =
+            v.check(outcome(req.outcome).filter(|o| *o != Outcome::Returned).ok_or_else(|| {
+                FieldViolation::new(
+                    "outcome",
+                    "must be COMPLAINT_DECISION_UPHELD or COMPLAINT_DECISION_NOT_UPHELD",
+                )
+            }));
         let text = v.check(long_text("text", &req.text, true));
         let expected = v.check(etag("etag", &req.etag));
         let (Some(id), Some(outcome), Some(text), Some(expected)) = (id, outcome, text, expected)
@@ -269,9 +253,7 @@ impl ComplaintService for ComplaintApi {
             text,
         };
         let complaint = self.step(&request, step).await?;
-        Ok(Response::new(proto::ReconsiderComplaintResponse {
-            complaint: Some(complaint),
-        }))
+        Ok(Response::new(proto::ReconsiderComplaintResponse { complaint: Some(complaint) }))
     }
 
     async fn forward_complaint(
@@ -298,9 +280,7 @@ impl ComplaintService for ComplaintApi {
             text: assessment,
         };
         let complaint = self.step(&request, step).await?;
-        Ok(Response::new(proto::ForwardComplaintResponse {
-            complaint: Some(complaint),
-        }))
+        Ok(Response::new(proto::ForwardComplaintResponse { complaint: Some(complaint) }))
     }
 
     async fn decide_complaint(
@@ -329,9 +309,7 @@ impl ComplaintService for ComplaintApi {
             text: reasons,
         };
         let complaint = self.step(&request, step).await?;
-        Ok(Response::new(proto::DecideComplaintResponse {
-            complaint: Some(complaint),
-        }))
+        Ok(Response::new(proto::DecideComplaintResponse { complaint: Some(complaint) }))
     }
 
     async fn withdraw_complaint(
@@ -355,8 +333,6 @@ impl ComplaintService for ComplaintApi {
             text: reason,
         };
         let complaint = self.step(&request, step).await?;
-        Ok(Response::new(proto::WithdrawComplaintResponse {
-            complaint: Some(complaint),
-        }))
+        Ok(Response::new(proto::WithdrawComplaintResponse { complaint: Some(complaint) }))
     }
 }

@@ -53,11 +53,7 @@ pub fn plan_page(
 ) -> Result<(ResourceId, Page), Error> {
     let mut v = Violations::default();
     let plan = v.check(plan_name("parent", parent));
-    let page = v.check_all(Page::parse(
-        page_size,
-        page_token,
-        Scope::of(rpc, parent, filters),
-    ));
+    let page = v.check_all(Page::parse(page_size, page_token, Scope::of(rpc, parent, filters)));
     match (plan, page) {
         (Some(plan), Some(page)) => Ok((plan, page)),
         _ => Err(v.into_error()),
@@ -189,11 +185,7 @@ pub fn required_etag(field: &str, value: &str) -> Result<i64, FieldViolation> {
 /// A date on the wire.
 pub fn date(d: Date) -> proto::Date {
     let (year, month, day) = d.parts();
-    proto::Date {
-        year,
-        month: month as i32,
-        day: day as i32,
-    }
+    proto::Date { year, month: month as i32, day: day as i32 }
 }
 
 /// A date from the wire.

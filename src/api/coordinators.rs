@@ -80,10 +80,7 @@ impl CoordinatorService for CoordinatorApi {
         let (Some(plan), Some(etag), Some(wish)) = (plan, etag, wish) else {
             return Err(v.into_error().into());
         };
-        let plan = self
-            .0
-            .record_coordinator_wish(&who, plan, etag, wish)
-            .await?;
+        let plan = self.0.record_coordinator_wish(&who, plan, etag, wish).await?;
         Ok(Response::new(proto::RecordCoordinatorWishResponse {
             plan: Some(encode_plan(&plan.value, plan.identities)),
         }))
@@ -117,10 +114,7 @@ impl CoordinatorService for CoordinatorApi {
         let (Some((plan, new)), Some(end_reason)) = (appointed, end_reason) else {
             return Err(v.into_error().into());
         };
-        let pair = self
-            .0
-            .appoint_coordinator(&who, plan, new, Some(end_reason))
-            .await?;
+        let pair = self.0.appoint_coordinator(&who, plan, new, Some(end_reason)).await?;
         let show = pair.identities;
         Ok(Response::new(proto::ReplaceCoordinatorResponse {
             ended: pair.value.0.as_ref().map(|e| encode_assignment(e, show)),
@@ -138,17 +132,11 @@ impl CoordinatorService for CoordinatorApi {
         let filters = format!("view={}", req.view);
         let scope = Scope::of("ListCoordinatorAssignments", &req.parent, &filters);
         let page = v.check_all(Page::parse(req.page_size, &req.page_token, scope));
-        let parent = if req.parent.is_empty() {
-            None
-        } else {
-            v.check(plan_name("parent", &req.parent))
-        };
+        let parent =
+            if req.parent.is_empty() { None } else { v.check(plan_name("parent", &req.parent)) };
         let view = proto::AssignmentView::try_from(req.view).unwrap_or_default();
         if req.parent.is_empty() && view == proto::AssignmentView::Unspecified {
-            v.push(FieldViolation::new(
-                "view",
-                "must be set when parent is empty",
-            ));
+            v.push(FieldViolation::new("view", "must be set when parent is empty"));
         }
         let (Some(page), true) = (page, v.is_empty()) else {
             return Err(v.into_error().into());
@@ -156,9 +144,7 @@ impl CoordinatorService for CoordinatorApi {
         let listed = match (parent, view) {
             (Some(plan), _) => self.0.list_plan_assignments(&who, plan, page).await?,
             (None, proto::AssignmentView::WithoutCoordinator) => {
-                self.0
-                    .work_list(&who, WorkList::WithoutCoordinator, page)
-                    .await?
+                self.0.work_list(&who, WorkList::WithoutCoordinator, page).await?
             }
             (None, _) => self.0.work_list(&who, WorkList::Mine, page).await?,
         };

@@ -17,11 +17,7 @@ pub fn encode_plan(plan: &Plan, show_identity: bool) -> proto::Plan {
     proto::Plan {
         name: plan_resource(plan.id),
         organisation: plan.organisation.to_string(),
-        patient_id: if show_identity {
-            plan.patient.expose().to_owned()
-        } else {
-            String::new()
-        },
+        patient_id: if show_identity { plan.patient.expose().to_owned() } else { String::new() },
         patient_display_name: plan.patient_display_name.clone(),
         kind: plan_kind_out(plan.kind) as i32,
         status: plan_status(plan.status) as i32,
@@ -58,23 +54,13 @@ pub fn encode_plan(plan: &Plan, show_identity: bool) -> proto::Plan {
         }),
         status_reason: plan.status_reason.clone(),
         revision: plan.revision,
-        coordinator_wish: plan
-            .coordinator_wish
-            .as_ref()
-            .map(|w| proto::CoordinatorWish {
-                display_name: w.display_name.clone(),
-                organisation: w
-                    .organisation
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
-                note: w.note.clone(),
-                record_time: Some(timestamp(w.time)),
-            }),
-        referral: plan
-            .referral
-            .map(|r| format!("referrals/{r}"))
-            .unwrap_or_default(),
+        coordinator_wish: plan.coordinator_wish.as_ref().map(|w| proto::CoordinatorWish {
+            display_name: w.display_name.clone(),
+            organisation: w.organisation.as_ref().map(ToString::to_string).unwrap_or_default(),
+            note: w.note.clone(),
+            record_time: Some(timestamp(w.time)),
+        }),
+        referral: plan.referral.map(|r| format!("referrals/{r}")).unwrap_or_default(),
         organisation_display_name: plan.organisation_name.clone(),
     }
 }
@@ -116,9 +102,7 @@ pub fn encode_goal(goal: &Goal, show_identity: bool) -> proto::Goal {
                     .previous_status
                     .map_or(proto::GoalStatus::Unspecified, goal_status_out)
                     as i32,
-                new_status: a
-                    .new_status
-                    .map_or(proto::GoalStatus::Unspecified, goal_status_out)
+                new_status: a.new_status.map_or(proto::GoalStatus::Unspecified, goal_status_out)
                     as i32,
             })
             .collect(),
@@ -160,15 +144,7 @@ pub fn encode_measure(measure: &Measure, show_identity: bool) -> proto::Measure 
 pub fn encode_document(doc: &PlanDocument, show_identity: bool) -> proto::GetPlanResponse {
     proto::GetPlanResponse {
         plan: Some(encode_plan(&doc.plan, show_identity)),
-        goals: doc
-            .goals
-            .iter()
-            .map(|g| encode_goal(g, show_identity))
-            .collect(),
-        measures: doc
-            .measures
-            .iter()
-            .map(|m| encode_measure(m, show_identity))
-            .collect(),
+        goals: doc.goals.iter().map(|g| encode_goal(g, show_identity)).collect(),
+        measures: doc.measures.iter().map(|m| encode_measure(m, show_identity)).collect(),
     }
 }

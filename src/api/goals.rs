@@ -43,10 +43,7 @@ fn parse_patch(
     why: String,
 ) -> Result<GoalPatch, Vec<FieldViolation>> {
     let mut v = Violations::default();
-    let mut patch = GoalPatch {
-        reason: why,
-        ..GoalPatch::default()
-    };
+    let mut patch = GoalPatch { reason: why, ..GoalPatch::default() };
     for (_, field) in fields {
         match field {
             GoalField::Text => patch.text = v.check(goal_text("goal.text", &input.text)),
@@ -66,11 +63,7 @@ fn parse_patch(
             }
         }
     }
-    if v.is_empty() {
-        Ok(patch)
-    } else {
-        Err(v.into_violations())
-    }
+    if v.is_empty() { Ok(patch) } else { Err(v.into_violations()) }
 }
 
 /// A goal name and etag, with every violation of either.
@@ -90,9 +83,7 @@ impl TryFrom<proto::UpdateGoalRequest> for UpdateGoal {
     type Error = Error;
 
     fn try_from(req: proto::UpdateGoalRequest) -> Result<Self, Error> {
-        let input = req
-            .goal
-            .ok_or_else(|| Error::invalid("goal", "must be set"))?;
+        let input = req.goal.ok_or_else(|| Error::invalid("goal", "must be set"))?;
         let mut v = Violations::default();
         let name = v.check(goal_name("goal.name", &input.name));
         let etag = v.check(required_etag("goal.etag", &input.etag));
@@ -128,20 +119,14 @@ impl GoalService for GoalApi {
         let req = request.into_inner();
         let mut v = Violations::default();
         let plan = v.check(plan_name("parent", &req.parent));
-        let goal = req
-            .goal
-            .ok_or_else(|| Error::invalid("goal", "must be set"))?;
-        let target = goal
-            .target_date
-            .map(|d| super::convert::date_in("goal.target_date", d));
+        let goal = req.goal.ok_or_else(|| Error::invalid("goal", "must be set"))?;
+        let target = goal.target_date.map(|d| super::convert::date_in("goal.target_date", d));
         let new = v.check_all(NewGoal::parse(&goal.text, goal.priority, target));
         let (Some(plan), Some(new)) = (plan, new) else {
             return Err(v.into_error().into());
         };
         let goal = self.0.create_goal(&who, plan, new).await?;
-        Ok(Response::new(proto::CreateGoalResponse {
-            goal: shown(&goal),
-        }))
+        Ok(Response::new(proto::CreateGoalResponse { goal: shown(&goal) }))
     }
 
     async fn get_goal(
@@ -164,12 +149,7 @@ impl GoalService for GoalApi {
         let listed = self.0.list_goals(&who, plan, page).await?;
         let show = listed.identities;
         Ok(Response::new(proto::ListGoalsResponse {
-            goals: listed
-                .value
-                .items
-                .iter()
-                .map(|g| encode_goal(g, show))
-                .collect(),
+            goals: listed.value.items.iter().map(|g| encode_goal(g, show)).collect(),
             next_page_token: listed.value.next_page_token,
         }))
     }
@@ -181,9 +161,7 @@ impl GoalService for GoalApi {
         let who = principal(&request)?;
         let update = UpdateGoal::try_from(request.into_inner())?;
         let goal = self.0.update_goal(&who, update).await?;
-        Ok(Response::new(proto::UpdateGoalResponse {
-            goal: shown(&goal),
-        }))
+        Ok(Response::new(proto::UpdateGoalResponse { goal: shown(&goal) }))
     }
 
     async fn delete_goal(
@@ -209,18 +187,11 @@ impl GoalService for GoalApi {
         let mut v = Violations::default();
         let at = goal_at(&req.name, &req.etag, &mut v);
         let why = v.check(reason("reason", &req.reason, true));
-        let text = v.check(bounded(
-            "proposed_text",
-            &req.proposed_text,
-            MAX_GOAL_TEXT,
-            false,
-        ));
+        let text = v.check(bounded("proposed_text", &req.proposed_text, MAX_GOAL_TEXT, false));
         let (Some(at), Some(why), Some(text)) = (at, why, text) else {
             return Err(v.into_error().into());
         };
         let goal = self.0.propose_goal_adjustment(&who, at, why, text).await?;
-        Ok(Response::new(proto::ProposeGoalAdjustmentResponse {
-            goal: shown(&goal),
-        }))
+        Ok(Response::new(proto::ProposeGoalAdjustmentResponse { goal: shown(&goal) }))
     }
 }

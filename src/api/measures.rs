@@ -91,11 +91,7 @@ fn parse_patch(
             }
         }
     }
-    if v.is_empty() {
-        Ok(patch)
-    } else {
-        Err(v.into_violations())
-    }
+    if v.is_empty() { Ok(patch) } else { Err(v.into_violations()) }
 }
 
 /// A measure name and etag, with every violation of either.
@@ -103,11 +99,7 @@ fn measure_at(name: &str, etag: &str, v: &mut Violations) -> Option<MeasureRef> 
     let name = v.check(measure_name("name", name));
     let etag = v.check(required_etag("etag", etag));
     let ((plan, measure), etag) = name.zip(etag)?;
-    Some(MeasureRef {
-        plan,
-        measure,
-        etag,
-    })
+    Some(MeasureRef { plan, measure, etag })
 }
 
 /// A measure as the caller may see it.
@@ -119,9 +111,7 @@ impl TryFrom<proto::UpdateMeasureRequest> for UpdateMeasure {
     type Error = Error;
 
     fn try_from(req: proto::UpdateMeasureRequest) -> Result<Self, Error> {
-        let input = req
-            .measure
-            .ok_or_else(|| Error::invalid("measure", "must be set"))?;
+        let input = req.measure.ok_or_else(|| Error::invalid("measure", "must be set"))?;
         let mut v = Violations::default();
         let name = v.check(measure_name("measure.name", &input.name));
         let etag = v.check(required_etag("measure.etag", &input.etag));
@@ -135,11 +125,7 @@ impl TryFrom<proto::UpdateMeasureRequest> for UpdateMeasure {
             (Some((plan, measure)), Some(etag), Some(fields), Some(patch)) if v.is_empty() => {
                 let progress = |f: &MeasureField| *f == MeasureField::Status;
                 Ok(UpdateMeasure {
-                    measure: MeasureRef {
-                        plan,
-                        measure,
-                        etag,
-                    },
+                    measure: MeasureRef { plan, measure, etag },
                     planned: fields.iter().any(|(_, f)| !progress(f)),
                     progress: fields.iter().any(|(_, f)| progress(f)),
                     paths: fields.into_iter().map(|(p, _)| p).collect(),
@@ -163,11 +149,8 @@ fn new_measure(plan: ResourceId, input: &proto::Measure, v: &mut Violations) -> 
     let goal = goal_name("measure.goal", &input.goal);
     let goal = v.check(same_plan("measure.goal", plan, goal));
     let field = "measure.responsible_member";
-    let responsible = v.check(same_plan(
-        field,
-        plan,
-        member_name(field, &input.responsible_member),
-    ));
+    let responsible =
+        v.check(same_plan(field, plan, member_name(field, &input.responsible_member)));
     Some(NewMeasure {
         goal: goal?,
         description: description?,
@@ -186,9 +169,7 @@ impl MeasureService for MeasureApi {
     ) -> Result<Response<proto::CreateMeasureResponse>, Status> {
         let who = principal(&request)?;
         let req = request.into_inner();
-        let input = req
-            .measure
-            .ok_or_else(|| Error::invalid("measure", "must be set"))?;
+        let input = req.measure.ok_or_else(|| Error::invalid("measure", "must be set"))?;
         let mut v = Violations::default();
         let plan = v.check(plan_name("parent", &req.parent));
         let new = plan.and_then(|plan| new_measure(plan, &input, &mut v));
@@ -196,9 +177,7 @@ impl MeasureService for MeasureApi {
             return Err(v.into_error().into());
         };
         let measure = self.0.create_measure(&who, plan, new).await?;
-        Ok(Response::new(proto::CreateMeasureResponse {
-            measure: shown(&measure),
-        }))
+        Ok(Response::new(proto::CreateMeasureResponse { measure: shown(&measure) }))
     }
 
     async fn get_measure(
@@ -208,9 +187,7 @@ impl MeasureService for MeasureApi {
         let who = principal(&request)?;
         let (plan, measure) = measure_name("name", &request.get_ref().name).map_err(Error::from)?;
         let measure = self.0.get_measure(&who, plan, measure).await?;
-        Ok(Response::new(proto::GetMeasureResponse {
-            measure: shown(&measure),
-        }))
+        Ok(Response::new(proto::GetMeasureResponse { measure: shown(&measure) }))
     }
 
     async fn list_measures(
@@ -224,12 +201,7 @@ impl MeasureService for MeasureApi {
         let listed = self.0.list_measures(&who, plan, page).await?;
         let show = listed.identities;
         Ok(Response::new(proto::ListMeasuresResponse {
-            measures: listed
-                .value
-                .items
-                .iter()
-                .map(|m| encode_measure(m, show))
-                .collect(),
+            measures: listed.value.items.iter().map(|m| encode_measure(m, show)).collect(),
             next_page_token: listed.value.next_page_token,
         }))
     }
@@ -241,9 +213,7 @@ impl MeasureService for MeasureApi {
         let who = principal(&request)?;
         let update = UpdateMeasure::try_from(request.into_inner())?;
         let measure = self.0.update_measure(&who, update).await?;
-        Ok(Response::new(proto::UpdateMeasureResponse {
-            measure: shown(&measure),
-        }))
+        Ok(Response::new(proto::UpdateMeasureResponse { measure: shown(&measure) }))
     }
 
     async fn delete_measure(
@@ -266,9 +236,7 @@ impl MeasureService for MeasureApi {
     ) -> Result<Response<proto::AddMeasureEvaluationResponse>, Status> {
         let who = principal(&request)?;
         let req = request.into_inner();
-        let input = req
-            .evaluation
-            .ok_or_else(|| Error::invalid("evaluation", "must be set"))?;
+        let input = req.evaluation.ok_or_else(|| Error::invalid("evaluation", "must be set"))?;
         let mut v = Violations::default();
         let at = measure_at(&req.name, &req.etag, &mut v);
         let date = v.check(
@@ -282,8 +250,6 @@ impl MeasureService for MeasureApi {
             return Err(v.into_error().into());
         };
         let measure = self.0.add_measure_evaluation(&who, at, date, text).await?;
-        Ok(Response::new(proto::AddMeasureEvaluationResponse {
-            measure: shown(&measure),
-        }))
+        Ok(Response::new(proto::AddMeasureEvaluationResponse { measure: shown(&measure) }))
     }
 }

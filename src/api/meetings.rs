@@ -16,11 +16,8 @@ use crate::proto;
 
 /// A meeting on the wire.
 pub(super) fn encode(m: &Meeting) -> proto::Meeting {
-    let names = |ids: &[ResourceId]| {
-        ids.iter()
-            .map(|id| plan_item(m.plan, "members", *id))
-            .collect()
-    };
+    let names =
+        |ids: &[ResourceId]| ids.iter().map(|id| plan_item(m.plan, "members", *id)).collect();
     proto::Meeting {
         name: plan_item(m.plan, "meetings", m.id),
         start_time: Some(timestamp(m.start_time)),
@@ -48,14 +45,8 @@ const UPDATABLE: &[(&str, ())] = &[
     ("attended_members", ()),
     ("minutes", ()),
 ];
-const FIXED: &[&str] = &[
-    "name",
-    "create_time",
-    "update_time",
-    "etag",
-    "cancel_time",
-    "cancel_reason",
-];
+const FIXED: &[&str] =
+    &["name", "create_time", "update_time", "etag", "cancel_time", "cancel_reason"];
 
 /// Validates the fields `paths` names from `input` into a patch for a meeting of `plan`; what
 /// is wrong goes with the patch, to be named with what is wrong with the meeting as a whole.
@@ -116,9 +107,7 @@ pub(super) fn new_meeting(
     req: proto::CreateMeetingRequest,
 ) -> Result<(ResourceId, MeetingPatch), Error> {
     let plan = plan_name("parent", &req.parent).map_err(Error::from)?;
-    let input = req
-        .meeting
-        .ok_or_else(|| Error::invalid("meeting", "must be set"))?;
+    let input = req.meeting.ok_or_else(|| Error::invalid("meeting", "must be set"))?;
     let all: Vec<String> = UPDATABLE.iter().map(|(p, _)| p.to_string()).collect();
     Ok((plan, parse_patch(plan, &input, &all)))
 }
@@ -132,14 +121,9 @@ pub(super) fn cancellation(
     let etag = v.check(required_etag("etag", &req.etag));
     let reason = v.check(reason("reason", &req.reason, true));
     match (name, etag, reason) {
-        (Some((plan, meeting)), Some(etag), Some(reason)) => Ok((
-            MeetingRef {
-                plan,
-                meeting,
-                etag,
-            },
-            reason,
-        )),
+        (Some((plan, meeting)), Some(etag), Some(reason)) => {
+            Ok((MeetingRef { plan, meeting, etag }, reason))
+        }
         _ => Err(v.into_error()),
     }
 }
@@ -148,9 +132,7 @@ impl TryFrom<proto::UpdateMeetingRequest> for UpdateMeeting {
     type Error = Error;
 
     fn try_from(req: proto::UpdateMeetingRequest) -> Result<Self, Error> {
-        let input = req
-            .meeting
-            .ok_or_else(|| Error::invalid("meeting", "must be set"))?;
+        let input = req.meeting.ok_or_else(|| Error::invalid("meeting", "must be set"))?;
         let mut v = Violations::default();
         let name = v.check(meeting_name("meeting.name", &input.name));
         let etag = v.check(required_etag("meeting.etag", &input.etag));
@@ -161,12 +143,6 @@ impl TryFrom<proto::UpdateMeetingRequest> for UpdateMeeting {
         };
         let paths: Vec<String> = fields.into_iter().map(|(p, _)| p).collect();
         let patch = parse_patch(plan, &input, &paths);
-        Ok(UpdateMeeting {
-            plan,
-            meeting,
-            etag,
-            paths,
-            patch,
-        })
+        Ok(UpdateMeeting { plan, meeting, etag, paths, patch })
     }
 }

@@ -33,11 +33,7 @@ pub(super) fn encode_member(member: &Member, show_identity: bool) -> proto::Memb
         },
         display_name: member.display_name.clone(),
         role: member_role_out(member.role) as i32,
-        organisation: member
-            .organisation
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
+        organisation: member.organisation.as_ref().map(ToString::to_string).unwrap_or_default(),
         start_time: Some(timestamp(member.start_time)),
         end_time: member.end_time.map(timestamp),
         etag: etag_of(member.revision),
@@ -60,9 +56,7 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
         let req = request.into_inner();
         let mut v = Violations::default();
         let plan = v.check(plan_name("parent", &req.parent));
-        let member = req
-            .member
-            .ok_or_else(|| Error::invalid("member", "must be set"))?;
+        let member = req.member.ok_or_else(|| Error::invalid("member", "must be set"))?;
         let start = v.check(instant("member.start_time", member.start_time.as_ref()));
         let end = v.check(instant("member.end_time", member.end_time.as_ref()));
         let new = v.check_under(
@@ -112,25 +106,12 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
         let who = principal(&request)?;
         let req = request.get_ref();
         let filters = format!("show_ended={}", req.show_ended);
-        let (plan, page) = plan_page(
-            "ListMembers",
-            &req.parent,
-            req.page_size,
-            &req.page_token,
-            &filters,
-        )?;
-        let listed = self
-            .0
-            .list_members(&who, plan, req.show_ended, page)
-            .await?;
+        let (plan, page) =
+            plan_page("ListMembers", &req.parent, req.page_size, &req.page_token, &filters)?;
+        let listed = self.0.list_members(&who, plan, req.show_ended, page).await?;
         let show = listed.identities;
         Ok(Response::new(proto::ListMembersResponse {
-            members: listed
-                .value
-                .items
-                .iter()
-                .map(|m| encode_member(m, show))
-                .collect(),
+            members: listed.value.items.iter().map(|m| encode_member(m, show)).collect(),
             next_page_token: listed.value.next_page_token,
         }))
     }
@@ -169,9 +150,7 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
         let who = principal(&request)?;
         let (plan, patch) = new_meeting(request.into_inner())?;
         let meeting = self.0.create_meeting(&who, plan, patch).await?;
-        Ok(Response::new(proto::CreateMeetingResponse {
-            meeting: Some(encode(&meeting)),
-        }))
+        Ok(Response::new(proto::CreateMeetingResponse { meeting: Some(encode(&meeting)) }))
     }
 
     async fn get_meeting(
@@ -181,9 +160,7 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
         let who = principal(&request)?;
         let (plan, meeting) = meeting_name("name", &request.get_ref().name).map_err(Error::from)?;
         let meeting = self.0.get_meeting(&who, plan, meeting).await?;
-        Ok(Response::new(proto::GetMeetingResponse {
-            meeting: Some(encode(&meeting)),
-        }))
+        Ok(Response::new(proto::GetMeetingResponse { meeting: Some(encode(&meeting)) }))
     }
 
     async fn list_meetings(
@@ -208,9 +185,7 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
         let who = principal(&request)?;
         let update = UpdateMeeting::try_from(request.into_inner())?;
         let meeting = self.0.update_meeting(&who, update).await?;
-        Ok(Response::new(proto::UpdateMeetingResponse {
-            meeting: Some(encode(&meeting)),
-        }))
+        Ok(Response::new(proto::UpdateMeetingResponse { meeting: Some(encode(&meeting)) }))
     }
 
     async fn cancel_meeting(
@@ -220,8 +195,6 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
         let who = principal(&request)?;
         let (at, reason) = cancellation(request.get_ref())?;
         let meeting = self.0.cancel_meeting(&who, at, reason).await?;
-        Ok(Response::new(proto::CancelMeetingResponse {
-            meeting: Some(encode(&meeting)),
-        }))
+        Ok(Response::new(proto::CancelMeetingResponse { meeting: Some(encode(&meeting)) }))
     }
 }

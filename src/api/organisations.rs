@@ -18,10 +18,7 @@ pub struct OrganisationApi(pub Context);
 
 fn encode_grant(grant: &RoleGrant) -> proto::RoleGrant {
     proto::RoleGrant {
-        name: format!(
-            "organisations/{}/roleGrants/{}",
-            grant.organisation, grant.id
-        ),
+        name: format!("organisations/{}/roleGrants/{}", grant.organisation, grant.id),
         organisation: grant.organisation.to_string(),
         subject: grant.subject.as_stored().to_owned(),
         role: org_role_out(grant.role) as i32,
@@ -71,9 +68,7 @@ impl OrganisationService for OrganisationApi {
     ) -> Result<Response<proto::GrantRoleResponse>, Status> {
         let who = principal(&request)?;
         let req = request.into_inner();
-        let grant = req
-            .role_grant
-            .ok_or_else(|| Error::invalid("role_grant", "must be set"))?;
+        let grant = req.role_grant.ok_or_else(|| Error::invalid("role_grant", "must be set"))?;
         let mut v = Violations::default();
         let organisation = v.check(organisation_name("parent", &req.parent));
         let subject = v.check(grantee("role_grant.subject", &grant.subject));
@@ -85,9 +80,7 @@ impl OrganisationService for OrganisationApi {
             return Err(v.into_error().into());
         };
         let grant = self.0.grant_role(&who, organisation, subject, role).await?;
-        Ok(Response::new(proto::GrantRoleResponse {
-            role_grant: Some(encode_grant(&grant)),
-        }))
+        Ok(Response::new(proto::GrantRoleResponse { role_grant: Some(encode_grant(&grant)) }))
     }
 
     async fn revoke_role(

@@ -40,34 +40,13 @@ enum PlanField {
 
 const UPDATABLE: &[(&str, PlanField)] = &[
     ("sections", PlanField::Sections),
-    (
-        "sections.important_to_me",
-        PlanField::Section(Section::ImportantToMe),
-    ),
-    (
-        "sections.resources_and_strengths",
-        PlanField::Section(Section::ResourcesAndStrengths),
-    ),
-    (
-        "sections.what_works_now",
-        PlanField::Section(Section::WhatWorksNow),
-    ),
-    (
-        "sections.what_i_need",
-        PlanField::Section(Section::WhatINeed),
-    ),
-    (
-        "sections.first_priority",
-        PlanField::Section(Section::FirstPriority),
-    ),
-    (
-        "sections.thoughts_on_illness",
-        PlanField::Section(Section::ThoughtsOnIllness),
-    ),
-    (
-        "sections.admission_agreement",
-        PlanField::Section(Section::AdmissionAgreement),
-    ),
+    ("sections.important_to_me", PlanField::Section(Section::ImportantToMe)),
+    ("sections.resources_and_strengths", PlanField::Section(Section::ResourcesAndStrengths)),
+    ("sections.what_works_now", PlanField::Section(Section::WhatWorksNow)),
+    ("sections.what_i_need", PlanField::Section(Section::WhatINeed)),
+    ("sections.first_priority", PlanField::Section(Section::FirstPriority)),
+    ("sections.thoughts_on_illness", PlanField::Section(Section::ThoughtsOnIllness)),
+    ("sections.admission_agreement", PlanField::Section(Section::AdmissionAgreement)),
     ("contacts", PlanField::Contacts),
     ("next_review_date", PlanField::NextReviewDate),
     ("patient_display_name", PlanField::DisplayName),
@@ -94,9 +73,7 @@ impl TryFrom<proto::UpdatePlanRequest> for UpdatePlan {
     /// Validates the mask and every masked field at once; the sections are checked against the
     /// plan's kind once it is loaded.
     fn try_from(req: proto::UpdatePlanRequest) -> Result<Self, Error> {
-        let input = req
-            .plan
-            .ok_or_else(|| Error::invalid("plan", "must be set"))?;
+        let input = req.plan.ok_or_else(|| Error::invalid("plan", "must be set"))?;
         let mut v = Violations::default();
         let plan = v.check(plan_name("plan.name", &input.name));
         let etag = v.check(required_etag("plan.etag", &input.etag));
@@ -201,21 +178,14 @@ fn shown(plan: &Shown<Plan>) -> Option<proto::Plan> {
 /// The query a ListPlans page belongs to: its statuses (as a set) and whether only overdue
 /// reviews.
 fn list_scope(req: &proto::ListPlansRequest) -> Scope {
-    let mut statuses: Vec<i32> = req
-        .statuses
-        .iter()
-        .take(PlanStatus::ALL.len() + 1)
-        .copied()
-        .collect();
+    let mut statuses: Vec<i32> =
+        req.statuses.iter().take(PlanStatus::ALL.len() + 1).copied().collect();
     statuses.sort_unstable();
     statuses.dedup();
     Scope::of(
         "ListPlans",
         "",
-        &format!(
-            "statuses={statuses:?};review_overdue={}",
-            req.review_overdue
-        ),
+        &format!("statuses={statuses:?};review_overdue={}", req.review_overdue),
     )
 }
 
@@ -226,22 +196,14 @@ impl PlanService for PlanApi {
         request: Request<proto::CreatePlanRequest>,
     ) -> Result<Response<proto::CreatePlanResponse>, Status> {
         let who = principal(&request)?;
-        let plan = request
-            .into_inner()
-            .plan
-            .ok_or_else(|| Error::invalid("plan", "must be set"))?;
+        let plan =
+            request.into_inner().plan.ok_or_else(|| Error::invalid("plan", "must be set"))?;
         let kind = plan_kind(plan.kind);
-        let new = NewPlan::parse(
-            &plan.organisation,
-            &plan.patient_id,
-            &plan.patient_display_name,
-            kind,
-        )
-        .map_err(|vs| Error::InvalidArgument(vs).under("plan"))?;
+        let new =
+            NewPlan::parse(&plan.organisation, &plan.patient_id, &plan.patient_display_name, kind)
+                .map_err(|vs| Error::InvalidArgument(vs).under("plan"))?;
         let plan = self.0.create_plan(&who, new).await?;
-        Ok(Response::new(proto::CreatePlanResponse {
-            plan: shown(&plan),
-        }))
+        Ok(Response::new(proto::CreatePlanResponse { plan: shown(&plan) }))
     }
 
     async fn get_plan(
@@ -278,9 +240,8 @@ impl PlanService for PlanApi {
         let mut v = Violations::default();
         let page = v.check_all(Page::parse(req.page_size, &req.page_token, list_scope(req)));
         let mut statuses = Vec::new();
-        let given = v
-            .check(at_most("statuses", &req.statuses, PlanStatus::ALL.len()))
-            .unwrap_or_default();
+        let given =
+            v.check(at_most("statuses", &req.statuses, PlanStatus::ALL.len())).unwrap_or_default();
         for (i, s) in given.iter().enumerate() {
             match plan_status_in(*s) {
                 Some(status) => statuses.push(status),
@@ -294,10 +255,7 @@ impl PlanService for PlanApi {
             return Err(v.into_error().into());
         };
         let today = Date::today_in_norway(Instant::now());
-        let list = PlanListFilter {
-            statuses,
-            review_before: req.review_overdue.then_some(today),
-        };
+        let list = PlanListFilter { statuses, review_before: req.review_overdue.then_some(today) };
         let listed = self.0.list_plans(&who, list, page).await?;
         Ok(Response::new(proto::ListPlansResponse {
             plans: listed.items.iter().filter_map(shown).collect(),
@@ -312,9 +270,7 @@ impl PlanService for PlanApi {
         let who = principal(&request)?;
         let update = UpdatePlan::try_from(request.into_inner())?;
         let plan = self.0.update_plan(&who, update).await?;
-        Ok(Response::new(proto::UpdatePlanResponse {
-            plan: shown(&plan),
-        }))
+        Ok(Response::new(proto::UpdatePlanResponse { plan: shown(&plan) }))
     }
 
     async fn change_plan_status(
@@ -324,9 +280,7 @@ impl PlanService for PlanApi {
         let who = principal(&request)?;
         let change = ChangeStatus::try_from(request.into_inner())?;
         let plan = self.0.change_plan_status(&who, change).await?;
-        Ok(Response::new(proto::ChangePlanStatusResponse {
-            plan: shown(&plan),
-        }))
+        Ok(Response::new(proto::ChangePlanStatusResponse { plan: shown(&plan) }))
     }
 
     async fn record_consent(
@@ -336,17 +290,13 @@ impl PlanService for PlanApi {
         let who = principal(&request)?;
         let req = request.into_inner();
         let (plan, etag) = plan_at_etag(&req.name, &req.etag)?;
-        let consent = req
-            .consent
-            .ok_or_else(|| Error::invalid("consent", "must be set"))?;
+        let consent = req.consent.ok_or_else(|| Error::invalid("consent", "must be set"))?;
         let input = ConsentInput {
             recipients: consent.recipients,
             on_behalf: consent.on_behalf.map(|o| (o.given_by, o.reason)),
         };
         let plan = self.0.record_consent(&who, plan, etag, input).await?;
-        Ok(Response::new(proto::RecordConsentResponse {
-            plan: shown(&plan),
-        }))
+        Ok(Response::new(proto::RecordConsentResponse { plan: shown(&plan) }))
     }
 
     async fn list_consents(
@@ -355,13 +305,8 @@ impl PlanService for PlanApi {
     ) -> Result<Response<proto::ListConsentsResponse>, Status> {
         let who = principal(&request)?;
         let req = request.get_ref();
-        let (plan, page) = plan_page(
-            "ListConsents",
-            &req.parent,
-            req.page_size,
-            &req.page_token,
-            "",
-        )?;
+        let (plan, page) =
+            plan_page("ListConsents", &req.parent, req.page_size, &req.page_token, "")?;
         let listed = self.0.list_consents(&who, plan, page).await?;
         let show = listed.identities;
         Ok(Response::new(proto::ListConsentsResponse {
@@ -401,9 +346,7 @@ impl PlanService for PlanApi {
             return Err(v.into_error().into());
         };
         let plan = self.0.withdraw_consent(&who, plan, etag, why).await?;
-        Ok(Response::new(proto::WithdrawConsentResponse {
-            plan: shown(&plan),
-        }))
+        Ok(Response::new(proto::WithdrawConsentResponse { plan: shown(&plan) }))
     }
 
     async fn sign_plan(
@@ -414,9 +357,7 @@ impl PlanService for PlanApi {
         let req = request.get_ref();
         let (plan, etag) = plan_at_etag(&req.name, &req.etag)?;
         let plan = self.0.sign_plan(&who, plan, etag).await?;
-        Ok(Response::new(proto::SignPlanResponse {
-            plan: shown(&plan),
-        }))
+        Ok(Response::new(proto::SignPlanResponse { plan: shown(&plan) }))
     }
 
     async fn list_plan_revisions(

@@ -38,13 +38,10 @@ fn encode(r: &Referral) -> proto::Referral {
         consent_to_share: true,
         patient_goals: r.patient_goals.clone(),
         wants_plan: r.wants_plan,
-        answered_on_behalf: r
-            .answered_on_behalf
-            .as_ref()
-            .map(|o| proto::AnsweredOnBehalf {
-                given_by: o.given_by.clone(),
-                reason: o.reason.clone(),
-            }),
+        answered_on_behalf: r.answered_on_behalf.as_ref().map(|o| proto::AnsweredOnBehalf {
+            given_by: o.given_by.clone(),
+            reason: o.reason.clone(),
+        }),
         status: status_out(r.status) as i32,
         plan: plan_resource(r.plan),
         response: r.response.clone(),
@@ -71,15 +68,11 @@ impl ReferralService for ReferralApi {
             r.consent_to_share,
             &r.patient_goals,
             r.wants_plan,
-            r.answered_on_behalf
-                .as_ref()
-                .map(|o| (o.given_by.as_str(), o.reason.as_str())),
+            r.answered_on_behalf.as_ref().map(|o| (o.given_by.as_str(), o.reason.as_str())),
         )
         .map_err(Error::InvalidArgument)?;
         let referral = self.0.create_referral(&who, new).await?;
-        Ok(Response::new(proto::CreateReferralResponse {
-            referral: Some(encode(&referral)),
-        }))
+        Ok(Response::new(proto::CreateReferralResponse { referral: Some(encode(&referral)) }))
     }
 
     async fn get_referral(
@@ -89,9 +82,7 @@ impl ReferralService for ReferralApi {
         let who = principal(&request)?;
         let id = referral_name("name", &request.get_ref().name).map_err(Error::from)?;
         let referral = self.0.get_referral(&who, id).await?;
-        Ok(Response::new(proto::GetReferralResponse {
-            referral: Some(encode(&referral)),
-        }))
+        Ok(Response::new(proto::GetReferralResponse { referral: Some(encode(&referral)) }))
     }
 
     async fn list_referrals(
@@ -126,10 +117,7 @@ impl ReferralService for ReferralApi {
         let (referral, coordinator) = self.0.accept_referral(&who, id, new, comment).await?;
         Ok(Response::new(proto::AcceptReferralResponse {
             referral: Some(encode(&referral)),
-            coordinator: Some(encode_assignment(
-                &coordinator.value,
-                coordinator.identities,
-            )),
+            coordinator: Some(encode_assignment(&coordinator.value, coordinator.identities)),
         }))
     }
 
@@ -146,8 +134,6 @@ impl ReferralService for ReferralApi {
             return Err(v.into_error().into());
         };
         let referral = self.0.return_referral(&who, id, why).await?;
-        Ok(Response::new(proto::ReturnReferralResponse {
-            referral: Some(encode(&referral)),
-        }))
+        Ok(Response::new(proto::ReturnReferralResponse { referral: Some(encode(&referral)) }))
     }
 }

@@ -130,17 +130,11 @@ mod tests {
     fn every_error_has_its_code() {
         let cases = [
             (Error::Unauthenticated("x"), Code::Unauthenticated),
-            (
-                Error::invalid("plan.kind", "must be set"),
-                Code::InvalidArgument,
-            ),
+            (Error::invalid("plan.kind", "must be set"), Code::InvalidArgument),
             (Error::NotFound("plan"), Code::NotFound),
             (Error::PermissionDenied("x".into()), Code::PermissionDenied),
             (Error::AlreadyExists("x".into()), Code::AlreadyExists),
-            (
-                Error::FailedPrecondition("x".into()),
-                Code::FailedPrecondition,
-            ),
+            (Error::FailedPrecondition("x".into()), Code::FailedPrecondition),
             (Error::Aborted("x".into()), Code::Aborted),
             (Error::Unavailable("x".into()), Code::Unavailable),
             (Error::internal("secret cause"), Code::Internal),
@@ -160,24 +154,16 @@ mod tests {
         ]);
         let status = Status::from(error);
         let details = status.get_details_bad_request().unwrap();
-        let fields: Vec<_> = details
-            .field_violations
-            .iter()
-            .map(|v| v.field.as_str())
-            .collect();
+        let fields: Vec<_> = details.field_violations.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(fields, ["a", "b.c"]);
-        assert_eq!(
-            status.message(),
-            "invalid argument: a: bad (and 1 more in the details)"
-        );
+        assert_eq!(status.message(), "invalid argument: a: bad (and 1 more in the details)");
     }
 
     #[test]
     fn errors_stay_small_whatever_was_sent() {
         let huge = "x".repeat(100_000);
-        let violations: Vec<FieldViolation> = (0..10_000)
-            .map(|i| FieldViolation::new(format!("{huge}{i}"), huge.clone()))
-            .collect();
+        let violations: Vec<FieldViolation> =
+            (0..10_000).map(|i| FieldViolation::new(format!("{huge}{i}"), huge.clone())).collect();
         let status = Status::from(Error::InvalidArgument(violations));
         let details = status.get_details_bad_request().unwrap();
         assert!(details.field_violations.len() <= MAX_VIOLATIONS + 1);

@@ -71,11 +71,7 @@ impl Guard {
     ) -> Result<PlanPass, Error> {
         let identities =
             self.on_plan(&plan, &relations, who, Object::Plan, Action::ReadIdentity)?;
-        Ok(PlanPass {
-            plan,
-            relations,
-            identities,
-        })
+        Ok(PlanPass { plan, relations, identities })
     }
 
     /// Checks that `who` may do `action` to `object` of `plan`, and hands out the pass. Someone
@@ -90,10 +86,7 @@ impl Guard {
         action: Action,
         now: Instant,
     ) -> Result<PlanPass, Error> {
-        let row = session
-            .plan_access(plan, who, now)
-            .await?
-            .ok_or(Error::NotFound("plan"))?;
+        let row = session.plan_access(plan, who, now).await?.ok_or(Error::NotFound("plan"))?;
         self.refresh(session, row.grants_epoch).await?;
         let relations = plan_relations(&row);
         let pass = self.plan_pass(row.plan, relations, who)?;
@@ -103,12 +96,7 @@ impl Guard {
         } else {
             may_read && self.may(&pass, who, object, action)?
         };
-        self.record(
-            session,
-            plan_entry(&pass, who, object, action, allowed),
-            now,
-        )
-        .await?;
+        self.record(session, plan_entry(&pass, who, object, action, allowed), now).await?;
         decision(allowed, may_read, object, action, "plan")?;
         Ok(pass)
     }
@@ -125,8 +113,7 @@ impl Guard {
         now: Instant,
     ) -> Result<(), Error> {
         let allowed = self.may(pass, who, object, action)?;
-        self.record(session, plan_entry(pass, who, object, action, allowed), now)
-            .await?;
+        self.record(session, plan_entry(pass, who, object, action, allowed), now).await?;
         decision(allowed, true, object, action, "plan")
     }
 
@@ -212,17 +199,14 @@ impl Guard {
         action: Action,
         now: Instant,
     ) -> Result<ComplaintPass, Error> {
-        let row = session
-            .complaint_access(complaint, who)
-            .await?
-            .ok_or(Error::NotFound("complaint"))?;
+        let row =
+            session.complaint_access(complaint, who).await?.ok_or(Error::NotFound("complaint"))?;
         self.refresh(session, row.grants_epoch).await?;
         let pass = complaint_pass(row);
         let may_read = self.may_on_complaint(&pass, who, Action::Read)?;
         let allowed =
             may_read && (action == Action::Read || self.may_on_complaint(&pass, who, action)?);
-        self.record(session, complaint_entry(&pass, who, action, allowed), now)
-            .await?;
+        self.record(session, complaint_entry(&pass, who, action, allowed), now).await?;
         decision(allowed, may_read, Object::Complaint, action, "complaint")?;
         Ok(pass)
     }
@@ -237,10 +221,7 @@ impl Guard {
         self.allowed(
             &pass.relations,
             who,
-            &[
-                Some(&complaint.organisation),
-                complaint.forwarded_to.as_ref(),
-            ],
+            &[Some(&complaint.organisation), complaint.forwarded_to.as_ref()],
             Object::Complaint,
             action,
         )
@@ -259,10 +240,8 @@ impl Guard {
         action: Action,
         now: Instant,
     ) -> Result<ReferralPass, Error> {
-        let row = session
-            .referral_access(referral, who)
-            .await?
-            .ok_or(Error::NotFound("referral"))?;
+        let row =
+            session.referral_access(referral, who).await?.ok_or(Error::NotFound("referral"))?;
         self.refresh(session, row.grants_epoch).await?;
         let relations = held(&[(row.requester, Relation::Requester)]);
         let r = &row.referral;
@@ -289,9 +268,7 @@ impl Guard {
         };
         self.record(session, entry, now).await?;
         decision(allowed, may_read, Object::Referral, action, "referral")?;
-        Ok(ReferralPass {
-            referral: row.referral,
-        })
+        Ok(ReferralPass { referral: row.referral })
     }
 
     /// Whether the local rules in the policy bar `subject`, acting for `organisation`, from
@@ -320,20 +297,8 @@ impl Guard {
             SubjectKind::Citizen => &[Relation::Citizen],
             _ => &[],
         };
-        let target = OrganisationTarget {
-            organisation,
-            roles_in: None,
-        };
-        self.decide_in(
-            session,
-            who,
-            target,
-            relations,
-            Object::Complaint,
-            Action::File,
-            now,
-        )
-        .await
+        let target = OrganisationTarget { organisation, roles_in: None };
+        self.decide_in(session, who, target, relations, Object::Complaint, Action::File, now).await
     }
 
     /// Checks that `who` may do `action` to `object` in `organisation`, through a role they
@@ -350,15 +315,9 @@ impl Guard {
     ) -> Result<OrgPass, Error> {
         let epoch = session.grants_epoch().await?;
         self.refresh(session, epoch).await?;
-        let target = OrganisationTarget {
-            organisation,
-            roles_in: Some(organisation),
-        };
-        self.decide_in(session, who, target, &[], object, action, now)
-            .await?;
-        Ok(OrgPass {
-            organisation: organisation.clone(),
-        })
+        let target = OrganisationTarget { organisation, roles_in: Some(organisation) };
+        self.decide_in(session, who, target, &[], object, action, now).await?;
+        Ok(OrgPass { organisation: organisation.clone() })
     }
 
     /// Checks that `who` may read `organisation` in the registry: public reference data, which
@@ -370,21 +329,10 @@ impl Guard {
         organisation: &OrgNumber,
         now: Instant,
     ) -> Result<(), Error> {
-        let target = OrganisationTarget {
-            organisation,
-            roles_in: None,
-        };
+        let target = OrganisationTarget { organisation, roles_in: None };
         let relations = [Relation::Caller];
-        self.decide_in(
-            session,
-            who,
-            target,
-            &relations,
-            Object::Organisation,
-            Action::Read,
-            now,
-        )
-        .await
+        self.decide_in(session, who, target, &relations, Object::Organisation, Action::Read, now)
+            .await
     }
 
     /// Decides an organisation-level question from `relations` and the caller's roles in
@@ -426,10 +374,7 @@ impl Guard {
         let epoch = session.grants_epoch().await?;
         self.refresh(session, epoch).await?;
         let (relations, org_roles) = self.authz.granting(object, Action::Read)?;
-        Ok(ReadFilter {
-            relations,
-            org_roles,
-        })
+        Ok(ReadFilter { relations, org_roles })
     }
 
     /// Passes for the plans a list returned, whose SQL filter decided access, and the log of
@@ -511,12 +456,7 @@ impl Guard {
             })
             .collect();
         session.log_access(&entries, now).await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| ReferralPass {
-                referral: row.referral,
-            })
-            .collect())
+        Ok(rows.into_iter().map(|row| ReferralPass { referral: row.referral }).collect())
     }
 
     /// Passes for the complaints a list returned, and the log of `who` reading them.
@@ -528,10 +468,8 @@ impl Guard {
         now: Instant,
     ) -> Result<Vec<ComplaintPass>, Error> {
         let passes: Vec<ComplaintPass> = rows.into_iter().map(complaint_pass).collect();
-        let entries: Vec<_> = passes
-            .iter()
-            .map(|pass| complaint_entry(pass, who, Action::Read, true))
-            .collect();
+        let entries: Vec<_> =
+            passes.iter().map(|pass| complaint_entry(pass, who, Action::Read, true)).collect();
         session.log_access(&entries, now).await?;
         Ok(passes)
     }
@@ -597,10 +535,7 @@ fn decision(
 }
 
 fn held(flags: &[(bool, Relation)]) -> Vec<Relation> {
-    flags
-        .iter()
-        .filter_map(|(held, relation)| held.then_some(*relation))
-        .collect()
+    flags.iter().filter_map(|(held, relation)| held.then_some(*relation)).collect()
 }
 
 /// The access-log entry of `who` doing `action` to `object` of the plan `pass` is for.

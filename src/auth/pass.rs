@@ -62,9 +62,7 @@ impl PlanPass {
         if plan == self.plan.id {
             Ok(())
         } else {
-            Err(Error::internal(
-                "an item was used under another plan's pass",
-            ))
+            Err(Error::internal("an item was used under another plan's pass"))
         }
     }
 
@@ -125,11 +123,7 @@ impl PlanPass {
     /// holds its URL): the benchmark's seed. Nothing that serves a request calls it; a test
     /// below holds `src/ops` and `src/api` to that.
     pub fn operator(plan: Plan) -> PlanPass {
-        PlanPass {
-            plan,
-            relations: Vec::new(),
-            identities: true,
-        }
+        PlanPass { plan, relations: Vec::new(), identities: true }
     }
 }
 

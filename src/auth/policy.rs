@@ -116,10 +116,7 @@ impl Policy {
             std::fs::read_to_string(dir.join(name))
                 .map_err(|e| Error::internal(format!("reading {}: {e}", dir.join(name).display())))
         };
-        Ok(Policy {
-            model: read("model.conf")?,
-            policy: read("policy.csv")?,
-        })
+        Ok(Policy { model: read("model.conf")?, policy: read("policy.csv")? })
     }
 }
 
@@ -143,18 +140,12 @@ impl Authorizer {
         let enforcer = build(&policy, &[]).await?;
         Ok(Authorizer {
             policy,
-            current: RwLock::new(Arc::new(Snapshot {
-                enforcer,
-                epoch: NO_GRANTS,
-            })),
+            current: RwLock::new(Arc::new(Snapshot { enforcer, epoch: NO_GRANTS })),
         })
     }
 
     fn snapshot(&self) -> Arc<Snapshot> {
-        self.current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Whether the grants held are older than `epoch`.
@@ -254,16 +245,8 @@ mod tests {
     #[tokio::test]
     async fn embedded_policy_loads_and_answers() {
         let authz = Authorizer::new(Policy::embedded()).await.unwrap();
-        assert!(
-            authz
-                .allows([("owner", "")], Object::Plan, Action::Read)
-                .unwrap()
-        );
-        assert!(
-            !authz
-                .allows([("member", "")], Object::Plan, Action::ReadIdentity)
-                .unwrap()
-        );
+        assert!(authz.allows([("owner", "")], Object::Plan, Action::Read).unwrap());
+        assert!(!authz.allows([("member", "")], Object::Plan, Action::ReadIdentity).unwrap());
         let (relations, roles) = authz.granting(Object::Plan, Action::Read).unwrap();
         assert_eq!(
             relations,

@@ -201,22 +201,15 @@ impl TokenVerifier {
 
     /// Trusts the development key for the three development issuers, one per kind of caller.
     pub fn from_dev_key(key: &DevKey, config: VerifierConfig) -> Self {
-        let providers = [
-            SubjectKind::Citizen,
-            SubjectKind::Personnel,
-            SubjectKind::System,
-        ]
-        .into_iter()
-        .map(|kind| Provider {
-            kind,
-            issuer: dev_issuer(kind).to_owned(),
-            source: KeySource::Fixed,
-            keys: RwLock::new(Keys {
-                set: key.jwks(),
-                loaded_at: MonoInstant::now(),
-            }),
-        })
-        .collect();
+        let providers = [SubjectKind::Citizen, SubjectKind::Personnel, SubjectKind::System]
+            .into_iter()
+            .map(|kind| Provider {
+                kind,
+                issuer: dev_issuer(kind).to_owned(),
+                source: KeySource::Fixed,
+                keys: RwLock::new(Keys { set: key.jwks(), loaded_at: MonoInstant::now() }),
+            })
+            .collect();
         TokenVerifier { config, providers }
     }
 
@@ -234,28 +227,21 @@ impl TokenVerifier {
             .as_deref()
             .is_some_and(|t| ACCEPTED_TYPES.iter().any(|a| t.eq_ignore_ascii_case(a)));
         if !typ_accepted {
-            return Err(Error::Unauthenticated(
-                "token type (typ) must be at+jwt or JWT",
-            ));
+            return Err(Error::Unauthenticated("token type (typ) must be at+jwt or JWT"));
         }
-        let kid = header
-            .kid
-            .ok_or(Error::Unauthenticated("token names no key (kid)"))?;
+        let kid = header.kid.ok_or(Error::Unauthenticated("token names no key (kid)"))?;
         let issuer = peek_issuer(token)?;
         let provider = self
             .providers
             .iter()
             .find(|p| p.issuer == issuer)
             .ok_or(Error::Unauthenticated("token is from an untrusted issuer"))?;
-        let jwk = provider
-            .key(&kid)
-            .ok_or(Error::Unauthenticated("token signed by an unknown key"))?;
+        let jwk =
+            provider.key(&kid).ok_or(Error::Unauthenticated("token signed by an unknown key"))?;
         let algorithm =
             algorithm_of(&jwk).ok_or(Error::Unauthenticated("token signed by an unusable key"))?;
         if header.alg != algorithm {
-            return Err(Error::Unauthenticated(
-                "token algorithm does not match its key",
-            ));
+            return Err(Error::Unauthenticated("token algorithm does not match its key"));
         }
         let key = DecodingKey::from_jwk(&jwk)
             .map_err(|_| Error::Unauthenticated("token signed by an unusable key"))?;
@@ -281,9 +267,7 @@ impl TokenVerifier {
         let leeway = i64::try_from(self.config.leeway.as_secs()).unwrap_or(i64::MAX);
         let max_lifetime = i64::try_from(self.config.max_lifetime.as_secs()).unwrap_or(i64::MAX);
         if claims.exp.saturating_sub(claims.iat) > max_lifetime.saturating_add(leeway) {
-            return Err(Error::Unauthenticated(
-                "token lives longer than the maximum lifetime",
-            ));
+            return Err(Error::Unauthenticated("token lives longer than the maximum lifetime"));
         }
         if claims.iat > unix_now()?.saturating_add(leeway) {
             return Err(Error::Unauthenticated("token is issued in the future"));
@@ -323,23 +307,16 @@ impl Provider {
 /// The `iss` of a token, read before its signature is checked only to choose whose keys check
 /// it; the verification then requires exactly that issuer.
 fn peek_issuer(token: &str) -> Result<String, Error> {
-    let payload = token
-        .split('.')
-        .nth(1)
-        .ok_or(Error::Unauthenticated("malformed token"))?;
-    let bytes = URL_SAFE_NO_PAD
-        .decode(payload)
-        .map_err(|_| Error::Unauthenticated("malformed token"))?;
+    let payload = token.split('.').nth(1).ok_or(Error::Unauthenticated("malformed token"))?;
+    let bytes =
+        URL_SAFE_NO_PAD.decode(payload).map_err(|_| Error::Unauthenticated("malformed token"))?;
     serde_json::from_slice::<Issuer>(&bytes)
         .map(|i| i.iss)
         .map_err(|_| Error::Unauthenticated("token names no issuer (iss)"))
 }
 
 fn unix_now() -> Result<i64, Error> {
-    let seconds = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_err(Error::internal)?
-        .as_secs();
+    let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map_err(Error::internal)?.as_secs();
     i64::try_from(seconds).map_err(Error::internal)
 }
 
@@ -366,19 +343,13 @@ fn algorithm_of(jwk: &Jwk) -> Option<Algorithm> {
             _ => return None,
         },
     };
-    let symmetric = matches!(
-        algorithm,
-        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
-    );
+    let symmetric = matches!(algorithm, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512);
     (!symmetric).then_some(algorithm)
 }
 
 /// An organisation named `0192:{number}`.
 fn org_claim(claim: &OrgClaim) -> Option<OrgNumber> {
-    claim
-        .id
-        .strip_prefix(MASKINPORTEN_ORG_PREFIX)
-        .and_then(|n| OrgNumber::parse("", n).ok())
+    claim.id.strip_prefix(MASKINPORTEN_ORG_PREFIX).and_then(|n| OrgNumber::parse("", n).ok())
 }
 
 /// Maps the claims of a token to the principal of the provider's kind of caller:
@@ -436,12 +407,7 @@ fn principal(
                 ),
                 None => None,
             };
-            Ok(Principal {
-                subject,
-                organisation: Some(org),
-                national_id: None,
-                person,
-            })
+            Ok(Principal { subject, organisation: Some(org), national_id: None, person })
         }
         SubjectKind::System => {
             let mut system_users = claims
@@ -566,18 +532,14 @@ impl DevKey {
     }
 
     fn from_seed(seed: [u8; 32]) -> Self {
-        let public = ed25519_dalek::SigningKey::from_bytes(&seed)
-            .verifying_key()
-            .to_bytes();
+        let public = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key().to_bytes();
         let kid = format!("dev-{}", &URL_SAFE_NO_PAD.encode(public)[..12]);
         DevKey { seed, kid }
     }
 
     /// The public half, as a JWKS: what a production deployment would publish.
     pub fn jwks(&self) -> JwkSet {
-        let public = ed25519_dalek::SigningKey::from_bytes(&self.seed)
-            .verifying_key()
-            .to_bytes();
+        let public = ed25519_dalek::SigningKey::from_bytes(&self.seed).verifying_key().to_bytes();
         JwkSet {
             keys: vec![Jwk {
                 common: CommonParameters {
@@ -604,10 +566,7 @@ impl DevKey {
         ttl: Duration,
         extra: serde_json::Map<String, serde_json::Value>,
     ) -> Result<String, Error> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_err(Error::internal)?
-            .as_secs();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_err(Error::internal)?.as_secs();
         let mut map = serde_json::Map::new();
         map.insert("iss".into(), dev_issuer(who.kind()).into());
         map.insert("aud".into(), audience.into());
@@ -680,23 +639,15 @@ mod tests {
 
     fn mint(key: &DevKey, who: &DevIdentity, extra: serde_json::Value) -> String {
         let extra = extra.as_object().cloned().unwrap_or_default();
-        key.mint(who, DEFAULT_AUDIENCE, Duration::from_secs(60), extra)
-            .unwrap()
+        key.mint(who, DEFAULT_AUDIENCE, Duration::from_secs(60), extra).unwrap()
     }
 
     fn personnel() -> DevIdentity {
-        DevIdentity::Personnel {
-            sub: "gp-1".into(),
-            org: "910000004".into(),
-            person: None,
-        }
+        DevIdentity::Personnel { sub: "gp-1".into(), org: "910000004".into(), person: None }
     }
 
     fn system() -> DevIdentity {
-        DevIdentity::System {
-            client: "nav-system".into(),
-            org: "920000002".into(),
-        }
+        DevIdentity::System { client: "nav-system".into(), org: "920000002".into() }
     }
 
     /// Signs `claims` as they are, with `typ` in the header.
@@ -713,16 +664,10 @@ mod tests {
     fn maps_each_identity_provider() {
         let key = key();
         let verifier = TokenVerifier::from_dev_key(&key, config());
-        let citizen = DevIdentity::Citizen {
-            pid: "01818010083".into(),
-        };
-        let p = verifier
-            .verify(&mint(&key, &citizen, serde_json::json!({})))
-            .unwrap();
+        let citizen = DevIdentity::Citizen { pid: "01818010083".into() };
+        let p = verifier.verify(&mint(&key, &citizen, serde_json::json!({}))).unwrap();
         assert!(p.national_id.is_some() && p.organisation.is_none());
-        let p = verifier
-            .verify(&mint(&key, &personnel(), serde_json::json!({})))
-            .unwrap();
+        let p = verifier.verify(&mint(&key, &personnel(), serde_json::json!({}))).unwrap();
         assert_eq!(p.subject.as_stored(), "personnel:gp-1");
         assert_eq!(p.organisation.unwrap().as_str(), "910000004");
         assert!(p.person.is_none());
@@ -731,17 +676,10 @@ mod tests {
             org: "910000004".into(),
             person: Some("15858530080".into()),
         };
-        let p = verifier
-            .verify(&mint(&key, &with_pid, serde_json::json!({})))
-            .unwrap();
+        let p = verifier.verify(&mint(&key, &with_pid, serde_json::json!({}))).unwrap();
         assert!(p.is(&Subject::parse("s", "citizen:15858530080").unwrap()));
-        assert!(
-            p.national_id.is_none(),
-            "a person's pid never makes them an owner"
-        );
-        let p = verifier
-            .verify(&mint(&key, &system(), serde_json::json!({})))
-            .unwrap();
+        assert!(p.national_id.is_none(), "a person's pid never makes them an owner");
+        let p = verifier.verify(&mint(&key, &system(), serde_json::json!({}))).unwrap();
         assert_eq!(p.subject.as_stored(), "system:nav-system");
         assert_eq!(p.organisation.unwrap().as_str(), "920000002");
     }
@@ -773,30 +711,16 @@ mod tests {
         let key = key();
         let verifier = TokenVerifier::from_dev_key(&key, config());
         // A HelseID token that also carries a citizen's pid is personnel, not that citizen.
-        let token = mint(
-            &key,
-            &personnel(),
-            serde_json::json!({"pid": "01818010083"}),
-        );
+        let token = mint(&key, &personnel(), serde_json::json!({"pid": "01818010083"}));
         let p = verifier.verify(&token).unwrap();
         assert!(p.national_id.is_none());
         // A Maskinporten token whose claims look like HelseID's is refused as a system without
         // a client id.
-        let token = mint(
-            &key,
-            &personnel(),
-            serde_json::json!({"iss": DEV_ISSUER_SYSTEMS}),
-        );
+        let token = mint(&key, &personnel(), serde_json::json!({"iss": DEV_ISSUER_SYSTEMS}));
         assert!(verifier.verify(&token).is_err());
         // An ID-porten token naming an organisation is still a citizen with none.
-        let citizen = DevIdentity::Citizen {
-            pid: "01818010083".into(),
-        };
-        let token = mint(
-            &key,
-            &citizen,
-            serde_json::json!({"consumer": {"ID": "0192:910000004"}}),
-        );
+        let citizen = DevIdentity::Citizen { pid: "01818010083".into() };
+        let token = mint(&key, &citizen, serde_json::json!({"consumer": {"ID": "0192:910000004"}}));
         assert!(verifier.verify(&token).unwrap().organisation.is_none());
     }
 
@@ -815,18 +739,11 @@ mod tests {
         ];
         for extra in cases {
             let token = mint(&key, &who, extra.clone());
-            assert!(
-                matches!(verifier.verify(&token), Err(Error::Unauthenticated(_))),
-                "{extra}"
-            );
+            assert!(matches!(verifier.verify(&token), Err(Error::Unauthenticated(_))), "{extra}");
         }
         let other = DevKey::from_seed([8; 32]);
         let foreign = TokenVerifier::from_dev_key(&other, config());
-        assert!(
-            foreign
-                .verify(&mint(&key, &who, serde_json::json!({})))
-                .is_err()
-        );
+        assert!(foreign.verify(&mint(&key, &who, serde_json::json!({}))).is_err());
         let token = mint(&key, &who, serde_json::json!({}));
         let tampered = format!("{}x", &token[..token.len() - 1]);
         assert!(verifier.verify(&tampered).is_err());
@@ -863,13 +780,8 @@ mod tests {
         assert!(verifier.verify(&mint(&key, &who, long)).is_err());
         let hour = serde_json::json!({"iat": now, "exp": now + 3600});
         assert!(verifier.verify(&mint(&key, &who, hour)).is_ok());
-        let citizen = DevIdentity::Citizen {
-            pid: "01818010083".into(),
-        };
-        for acr in [
-            serde_json::json!("idporten-loa-substantial"),
-            serde_json::Value::Null,
-        ] {
+        let citizen = DevIdentity::Citizen { pid: "01818010083".into() };
+        for acr in [serde_json::json!("idporten-loa-substantial"), serde_json::Value::Null] {
             let token = mint(&key, &citizen, serde_json::json!({"acr": acr}));
             assert!(verifier.verify(&token).is_err(), "{acr}");
         }

@@ -209,14 +209,9 @@ impl ComplaintInput<'_> {
     /// `learned_of`.
     pub fn parse(self, today: Date) -> Result<NewComplaint, Vec<FieldViolation>> {
         let mut v = Violations::default();
-        let organisation = v.check(OrgNumber::parse(
-            "complaint.organisation",
-            self.organisation,
-        ));
-        let kind = v.check(
-            self.kind
-                .ok_or_else(|| FieldViolation::new("complaint.kind", "must be set")),
-        );
+        let organisation = v.check(OrgNumber::parse("complaint.organisation", self.organisation));
+        let kind =
+            v.check(self.kind.ok_or_else(|| FieldViolation::new("complaint.kind", "must be set")));
         let text = v.check(long_text("complaint.text", self.text, true));
         let plan = match self.plan {
             None => Some(None),
@@ -228,10 +223,7 @@ impl ComplaintInput<'_> {
                 None
             }
             Some(Ok(date)) if date > today => {
-                v.push(FieldViolation::new(
-                    "complaint.learned_of",
-                    "must not be in the future",
-                ));
+                v.push(FieldViolation::new("complaint.learned_of", "must not be in the future"));
                 None
             }
             Some(date) => v.check(date),
@@ -253,15 +245,7 @@ impl ComplaintInput<'_> {
             None => Some(None),
             Some(r) => v.check(r).map(Some),
         };
-        match (
-            organisation,
-            kind,
-            text,
-            plan,
-            learned_of,
-            patient,
-            representative,
-        ) {
+        match (organisation, kind, text, plan, learned_of, patient, representative) {
             (
                 Some(organisation),
                 Some(kind),
@@ -349,27 +333,11 @@ mod tests {
     fn the_state_machine() {
         assert_eq!(Submitted.after(Step::StartReview).unwrap(), UnderReview);
         assert_eq!(Returned.after(Step::StartReview).unwrap(), UnderReview);
-        assert_eq!(
-            UnderReview
-                .after(Step::Reconsider(Outcome::Upheld))
-                .unwrap(),
-            Upheld
-        );
-        assert_eq!(
-            UnderReview
-                .after(Step::Reconsider(Outcome::NotUpheld))
-                .unwrap(),
-            NotUpheld
-        );
+        assert_eq!(UnderReview.after(Step::Reconsider(Outcome::Upheld)).unwrap(), Upheld);
+        assert_eq!(UnderReview.after(Step::Reconsider(Outcome::NotUpheld)).unwrap(), NotUpheld);
         assert_eq!(NotUpheld.after(Step::Forward).unwrap(), Forwarded);
-        assert_eq!(
-            Forwarded.after(Step::Decide(Outcome::Returned)).unwrap(),
-            Returned
-        );
-        assert_eq!(
-            Forwarded.after(Step::Decide(Outcome::Upheld)).unwrap(),
-            Decided
-        );
+        assert_eq!(Forwarded.after(Step::Decide(Outcome::Returned)).unwrap(), Returned);
+        assert_eq!(Forwarded.after(Step::Decide(Outcome::Upheld)).unwrap(), Decided);
         for open in [Submitted, UnderReview, NotUpheld, Forwarded, Returned] {
             assert_eq!(open.after(Step::Withdraw).unwrap(), Withdrawn);
         }
@@ -381,11 +349,7 @@ mod tests {
         };
         assert!(message.contains("UPHELD"));
         assert!(Submitted.after(Step::Decide(Outcome::Upheld)).is_err());
-        assert!(
-            UnderReview
-                .after(Step::Reconsider(Outcome::Returned))
-                .is_err()
-        );
+        assert!(UnderReview.after(Step::Reconsider(Outcome::Returned)).is_err());
     }
 
     #[test]

@@ -35,18 +35,12 @@ impl CoordinatorWish {
         let organisation = if organisation.is_empty() {
             Some(None)
         } else {
-            v.check(OrgNumber::parse("wish.organisation", organisation))
-                .map(Some)
+            v.check(OrgNumber::parse("wish.organisation", organisation)).map(Some)
         };
         let note = v.check(bounded("wish.note", note, 1000, false));
         match (display_name, organisation, note) {
             (Some(display_name), Some(organisation), Some(note)) if v.is_empty() => {
-                Ok(CoordinatorWish {
-                    display_name,
-                    organisation,
-                    note,
-                    time: now,
-                })
+                Ok(CoordinatorWish { display_name, organisation, note, time: now })
             }
             _ => Err(v.into_violations()),
         }
@@ -108,41 +102,26 @@ impl NewAssignment {
         reason: &str,
     ) -> Result<Self, Vec<FieldViolation>> {
         let mut v = Violations::default();
-        let subject = v.check(
-            Subject::parse(&format!("{field}.subject"), subject).and_then(|s| {
-                if s.kind() == SubjectKind::Personnel {
-                    Ok(s)
-                } else {
-                    Err(FieldViolation::new(
-                        format!("{field}.subject"),
-                        "must be personnel:{sub}: a coordinator is a person acting for an \
+        let subject = v.check(Subject::parse(&format!("{field}.subject"), subject).and_then(|s| {
+            if s.kind() == SubjectKind::Personnel {
+                Ok(s)
+            } else {
+                Err(FieldViolation::new(
+                    format!("{field}.subject"),
+                    "must be personnel:{sub}: a coordinator is a person acting for an \
                          organisation",
-                    ))
-                }
-            }),
-        );
+                ))
+            }
+        }));
         let display_name = v.check(display_text(&format!("{field}.display_name"), display_name));
-        let organisation = v.check(OrgNumber::parse(
-            &format!("{field}.organisation"),
-            organisation,
-        ));
-        let reason = v.check(bounded(
-            &format!("{field}.reason"),
-            reason,
-            1000,
-            !wish_followed,
-        ));
+        let organisation =
+            v.check(OrgNumber::parse(&format!("{field}.organisation"), organisation));
+        let reason = v.check(bounded(&format!("{field}.reason"), reason, 1000, !wish_followed));
         match (subject, display_name, organisation, reason) {
             (Some(subject), Some(display_name), Some(organisation), Some(reason))
                 if v.is_empty() =>
             {
-                Ok(NewAssignment {
-                    subject,
-                    display_name,
-                    organisation,
-                    wish_followed,
-                    reason,
-                })
+                Ok(NewAssignment { subject, display_name, organisation, wish_followed, reason })
             }
             _ => Err(v.into_violations()),
         }

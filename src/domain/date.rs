@@ -33,11 +33,7 @@ impl Date {
     /// without one.
     pub fn plus_years(self, years: i32) -> Self {
         let year = self.year + years;
-        Date::civil(year, self.month, self.day).unwrap_or(Date {
-            year,
-            month: 3,
-            day: 1,
-        })
+        Date::civil(year, self.month, self.day).unwrap_or(Date { year, month: 3, day: 1 })
     }
 
     /// The instant this date begins in Norway (00:00 Europe/Oslo).
@@ -45,11 +41,7 @@ impl Date {
         let midnight_utc = to_days(self) * 86_400;
         // Midnight falls outside the hour the clocks change, so the offset at 23:00 UTC the
         // evening before decides.
-        let offset_hours = if is_summer_time(midnight_utc - 3600, self.year) {
-            2
-        } else {
-            1
-        };
+        let offset_hours = if is_summer_time(midnight_utc - 3600, self.year) { 2 } else { 1 };
         Instant((midnight_utc - offset_hours * 3600) * 1_000_000)
     }
 
@@ -85,11 +77,7 @@ impl Date {
     pub fn today_in_norway(now: Instant) -> Self {
         let seconds = now.0.div_euclid(1_000_000);
         let utc_date = from_days(seconds.div_euclid(86_400));
-        let offset_hours = if is_summer_time(seconds, utc_date.year) {
-            2
-        } else {
-            1
-        };
+        let offset_hours = if is_summer_time(seconds, utc_date.year) { 2 } else { 1 };
         from_days((seconds + offset_hours * 3600).div_euclid(86_400))
     }
 }
@@ -142,11 +130,7 @@ fn from_days(days: i64) -> Date {
 /// Sunday of October.
 fn is_summer_time(unix_seconds: i64, year: i32) -> bool {
     let last_sunday = |month: u32| {
-        let last = Date {
-            year,
-            month,
-            day: 31,
-        };
+        let last = Date { year, month, day: 31 };
         let days = to_days(last);
         // 1970-01-01 was a Thursday: weekday 0 = Sunday when (days + 4) % 7 == 0.
         days - (days + 4).rem_euclid(7)
@@ -183,19 +167,10 @@ mod tests {
         // 2026-07-01 begins at 2026-06-30T22:00Z (summer time), 2026-01-31 at 2026-01-30T23:00Z.
         let summer = Date::new(2026, 7, 1).unwrap().start_in_norway();
         assert_eq!(summer.0, 1_782_856_800 * 1_000_000);
-        assert_eq!(
-            Date::today_in_norway(summer),
-            Date::new(2026, 7, 1).unwrap()
-        );
+        assert_eq!(Date::today_in_norway(summer), Date::new(2026, 7, 1).unwrap());
         let winter = Date::new(2026, 1, 31).unwrap().start_in_norway();
-        assert_eq!(
-            Date::today_in_norway(winter),
-            Date::new(2026, 1, 31).unwrap()
-        );
-        assert_eq!(
-            Date::today_in_norway(Instant(winter.0 - 1)),
-            Date::new(2026, 1, 30).unwrap()
-        );
+        assert_eq!(Date::today_in_norway(winter), Date::new(2026, 1, 31).unwrap());
+        assert_eq!(Date::today_in_norway(Instant(winter.0 - 1)), Date::new(2026, 1, 30).unwrap());
     }
 
     #[test]

@@ -16,10 +16,7 @@ pub struct FieldViolation {
 impl FieldViolation {
     /// A violation of `field`.
     pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
-        FieldViolation {
-            field: field.into(),
-            description: description.into(),
-        }
+        FieldViolation { field: field.into(), description: description.into() }
     }
 
     /// The same violation, with its field nested under `parent` (`plan` + `kind` → `plan.kind`).
@@ -106,10 +103,7 @@ pub const MAX_VIOLATIONS: usize = 20;
 /// the work a bad request costs is bounded by the cap and not by what was sent.
 pub fn at_most<'a, T>(field: &str, items: &'a [T], max: usize) -> Result<&'a [T], FieldViolation> {
     if items.len() > max {
-        Err(FieldViolation::new(
-            field,
-            format!("must hold at most {max} items"),
-        ))
+        Err(FieldViolation::new(field, format!("must hold at most {max} items")))
     } else {
         Ok(items)
     }
@@ -184,11 +178,7 @@ impl Violations {
 
     /// `Ok` when nothing was recorded, else the invalid-argument error.
     pub fn finish(self) -> Result<(), Error> {
-        if self.is_empty() {
-            Ok(())
-        } else {
-            Err(self.into_error())
-        }
+        if self.is_empty() { Ok(()) } else { Err(self.into_error()) }
     }
 }
 

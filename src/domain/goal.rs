@@ -75,10 +75,7 @@ pub fn priority(field: &str, priority: i32) -> Result<i32, FieldViolation> {
     if (1..=100).contains(&priority) {
         Ok(priority)
     } else {
-        Err(FieldViolation::new(
-            field,
-            "must be between 1 (most important) and 100",
-        ))
+        Err(FieldViolation::new(field, "must be between 1 (most important) and 100"))
     }
 }
 
@@ -110,11 +107,9 @@ impl NewGoal {
         let priority = v.check(priority("goal.priority", priority_value));
         let target_date = target_date.and_then(|d| v.check(d));
         match (text, priority) {
-            (Some(text), Some(priority)) if v.is_empty() => Ok(NewGoal {
-                text,
-                priority,
-                target_date,
-            }),
+            (Some(text), Some(priority)) if v.is_empty() => {
+                Ok(NewGoal { text, priority, target_date })
+            }
             _ => Err(v.into_violations()),
         }
     }

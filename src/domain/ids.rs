@@ -15,20 +15,14 @@ pub struct OrgNumber(String);
 impl OrgNumber {
     /// Parses and checks an organisation number; `field` names it in the violation.
     pub fn parse(field: &str, value: &str) -> Result<Self, FieldViolation> {
-        let digits = digits::<9>(value)
-            .filter(|d| d[0] == 8 || d[0] == 9)
-            .ok_or_else(|| {
-                FieldViolation::new(
-                    field,
-                    "must be a 9-digit organisation number starting with 8 or 9",
-                )
-            })?;
+        let digits = digits::<9>(value).filter(|d| d[0] == 8 || d[0] == 9).ok_or_else(|| {
+            FieldViolation::new(field, "must be a 9-digit organisation number starting with 8 or 9")
+        })?;
         match mod11(&digits[..8], &[3, 2, 7, 6, 5, 4, 3, 2]) {
             Some(check) if check == digits[8] => Ok(OrgNumber(value.to_owned())),
-            _ => Err(FieldViolation::new(
-                field,
-                "is not a valid organisation number (check digit)",
-            )),
+            _ => {
+                Err(FieldViolation::new(field, "is not a valid organisation number (check digit)"))
+            }
         }
     }
 

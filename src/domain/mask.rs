@@ -18,17 +18,12 @@ pub fn resolve<G: Copy + PartialEq>(
     if paths.len() > known {
         return Err(vec![FieldViolation::new(
             "update_mask",
-            format!(
-                "names {} paths; the resource has {known} fields",
-                paths.len()
-            ),
+            format!("names {} paths; the resource has {known} fields", paths.len()),
         )]);
     }
     if paths.is_empty() {
-        violations.push(FieldViolation::new(
-            "update_mask",
-            "must name at least one field to update",
-        ));
+        violations
+            .push(FieldViolation::new("update_mask", "must name at least one field to update"));
     }
     for path in paths {
         if let Some((_, group)) = updatable.iter().find(|(p, _)| p == path) {
@@ -49,11 +44,7 @@ pub fn resolve<G: Copy + PartialEq>(
             ));
         }
     }
-    if violations.is_empty() {
-        Ok(resolved)
-    } else {
-        Err(violations)
-    }
+    if violations.is_empty() { Ok(resolved) } else { Err(violations) }
 }
 
 #[cfg(test)]
@@ -64,19 +55,12 @@ mod tests {
     fn resolves_known_paths_and_names_bad_ones() {
         let updatable = [("text", 1), ("status", 2)];
         let fixed = ["name", "etag"];
-        let ok = resolve(
-            &["status".into(), "text".into(), "status".into()],
-            &updatable,
-            &fixed,
-        );
+        let ok = resolve(&["status".into(), "text".into(), "status".into()], &updatable, &fixed);
         assert_eq!(ok.unwrap(), vec![("status".into(), 2), ("text".into(), 1)]);
         let bad = resolve(&["etag".into(), "colour".into()], &updatable, &fixed).unwrap_err();
         assert_eq!(bad.len(), 2);
         assert!(bad[0].description.contains("etag is output only"));
         assert!(bad[1].description.contains("colour is not a field"));
-        assert_eq!(
-            resolve::<i32>(&[], &updatable, &fixed).unwrap_err().len(),
-            1
-        );
+        assert_eq!(resolve::<i32>(&[], &updatable, &fixed).unwrap_err().len(), 1);
     }
 }

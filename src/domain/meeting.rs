@@ -120,11 +120,7 @@ impl MeetingPatch {
                 "a meeting needs a location or a video link",
             ));
         }
-        if let Some(stranger) = meeting
-            .attended
-            .iter()
-            .position(|a| !meeting.invited.contains(a))
-        {
+        if let Some(stranger) = meeting.attended.iter().position(|a| !meeting.invited.contains(a)) {
             v.push(super::FieldViolation::new(
                 format!("meeting.attended_members[{stranger}]"),
                 "must be one of the invited members",

@@ -175,16 +175,11 @@ impl NewMember {
                 None
             }
             (Some(s), false) if s.kind() == SubjectKind::Citizen => {
-                v.push(FieldViolation::new(
-                    "organisation",
-                    "must be empty for a citizen",
-                ));
+                v.push(FieldViolation::new("organisation", "must be empty for a citizen"));
                 None
             }
             (_, true) => Some(None),
-            (_, false) => v
-                .check(OrgNumber::parse("organisation", organisation))
-                .map(Some),
+            (_, false) => v.check(OrgNumber::parse("organisation", organisation)).map(Some),
         };
         if let (Some(role), Some(subject)) = (role, &subject)
             && !role.fits(subject.kind())
@@ -218,10 +213,9 @@ impl NewMember {
                 "representative_basis",
                 "must be set for a representative: power of attorney, guardian or parent",
             )),
-            (Some(r), Some(_)) if r != MemberRole::Representative => v.push(FieldViolation::new(
-                "representative_basis",
-                "is only for representatives",
-            )),
+            (Some(r), Some(_)) if r != MemberRole::Representative => {
+                v.push(FieldViolation::new("representative_basis", "is only for representatives"))
+            }
             _ => {}
         }
         if let (Some(start), Some(end)) = (start_time, end_time)
@@ -258,16 +252,10 @@ impl NewMember {
         let mut v = Violations::default();
         let earliest = Instant(now.0 - START_LEEWAY_MICROS);
         if self.start_time.is_some_and(|t| t < earliest) {
-            v.push(FieldViolation::new(
-                "member.start_time",
-                "must not be in the past",
-            ));
+            v.push(FieldViolation::new("member.start_time", "must not be in the past"));
         }
         if self.end_time.is_some_and(|t| t <= now) {
-            v.push(FieldViolation::new(
-                "member.end_time",
-                "must be in the future",
-            ));
+            v.push(FieldViolation::new("member.end_time", "must be in the future"));
         }
         v.finish()
     }
@@ -290,9 +278,7 @@ impl NewMember {
             )));
         }
         let born = patient.birth_date();
-        let adult = born
-            .plus_years(PARENT_MEMBERSHIP_UNTIL_AGE)
-            .start_in_norway();
+        let adult = born.plus_years(PARENT_MEMBERSHIP_UNTIL_AGE).start_in_norway();
         self.end_time = Some(self.end_time.map_or(adult, |end| end.min(adult)));
         self.powers_end_time = Some(born.plus_years(PARENT_POWERS_UNTIL_AGE).start_in_norway());
         Ok(())

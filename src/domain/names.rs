@@ -14,12 +14,7 @@ pub fn plan_name(field: &str, name: &str) -> Result<ResourceId, FieldViolation> 
 
 /// Parses `plans/{plan}/members/{member}`.
 pub fn member_name(field: &str, name: &str) -> Result<(ResourceId, ResourceId), FieldViolation> {
-    let bad = || {
-        FieldViolation::new(
-            field,
-            "must be a member name, plans/{plan}/members/{member}",
-        )
-    };
+    let bad = || FieldViolation::new(field, "must be a member name, plans/{plan}/members/{member}");
     let rest = name.strip_prefix("plans/").ok_or_else(bad)?;
     let (plan, member) = rest.split_once("/members/").ok_or_else(bad)?;
     match (ResourceId::parse(plan), ResourceId::parse(member)) {
@@ -42,9 +37,7 @@ fn plan_item_name(
         )
     };
     let rest = name.strip_prefix("plans/").ok_or_else(bad)?;
-    let (plan, item) = rest
-        .split_once(&format!("/{collection}/"))
-        .ok_or_else(bad)?;
+    let (plan, item) = rest.split_once(&format!("/{collection}/")).ok_or_else(bad)?;
     match (ResourceId::parse(plan), ResourceId::parse(item)) {
         (Some(plan), Some(item)) => Ok((plan, item)),
         _ => Err(bad()),
@@ -88,10 +81,7 @@ pub fn plan_item(plan: ResourceId, collection: &str, item: ResourceId) -> String
 /// Parses `organisations/{organisation}`.
 pub fn organisation_name(field: &str, name: &str) -> Result<OrgNumber, FieldViolation> {
     let number = name.strip_prefix("organisations/").ok_or_else(|| {
-        FieldViolation::new(
-            field,
-            "must be an organisation name, organisations/{organisation}",
-        )
+        FieldViolation::new(field, "must be an organisation name, organisations/{organisation}")
     })?;
     OrgNumber::parse(field, number)
 }
@@ -117,11 +107,9 @@ pub fn plan_resource(id: ResourceId) -> String {
 
 /// Parses `complaints/{complaint}`.
 pub fn complaint_name(field: &str, name: &str) -> Result<ResourceId, FieldViolation> {
-    name.strip_prefix("complaints/")
-        .and_then(ResourceId::parse)
-        .ok_or_else(|| {
-            FieldViolation::new(field, "must be a complaint name, complaints/{complaint}")
-        })
+    name.strip_prefix("complaints/").and_then(ResourceId::parse).ok_or_else(|| {
+        FieldViolation::new(field, "must be a complaint name, complaints/{complaint}")
+    })
 }
 
 /// Parses `referrals/{referral}`.
@@ -143,10 +131,7 @@ mod tests {
         assert!(plan_name("n", &format!("plan/{id}")).is_err());
         assert!(plan_name("n", &format!("plans/{id}/x")).is_err());
         let m = ResourceId::generate();
-        assert_eq!(
-            member_name("n", &format!("plans/{id}/members/{m}")).unwrap(),
-            (id, m)
-        );
+        assert_eq!(member_name("n", &format!("plans/{id}/members/{m}")).unwrap(), (id, m));
         assert!(member_name("n", &format!("plans/{id}/members/")).is_err());
         assert!(organisation_name("n", "organisations/910000004").is_ok());
         assert!(organisation_name("n", "organisations/910000005").is_err());

@@ -101,22 +101,14 @@ impl Page {
             }
         };
         match (size, after) {
-            (Some(size), Some(after)) => Ok(Page {
-                size,
-                after,
-                scope: Some(scope),
-            }),
+            (Some(size), Some(after)) => Ok(Page { size, after, scope: Some(scope) }),
             _ => Err(violations),
         }
     }
 
     /// A page for a walk the server makes itself, which never hands out a token.
     pub fn unscoped(size: u32, after: Option<ResourceId>) -> Self {
-        Page {
-            size,
-            after,
-            scope: None,
-        }
+        Page { size, after, scope: None }
     }
 
     /// The token for the page after `items`, or an empty string when this page was the last.

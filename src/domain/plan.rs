@@ -74,9 +74,7 @@ pub struct Plan {
 impl Plan {
     /// Whether the content changed after the signed revision.
     pub fn changed_since_signing(&self) -> bool {
-        self.signature
-            .as_ref()
-            .is_some_and(|s| self.content_revision > s.revision)
+        self.signature.as_ref().is_some_and(|s| self.content_revision > s.revision)
     }
 
     /// Checks that the plan's content may change: only while it is requested or active.
@@ -93,9 +91,7 @@ impl Plan {
     /// Checks that the plan's group may still meet: anything but closed.
     pub fn check_open_or_declined(&self) -> Result<(), Error> {
         if self.status == PlanStatus::Closed {
-            return Err(Error::FailedPrecondition(
-                "the plan is PLAN_STATUS_CLOSED".into(),
-            ));
+            return Err(Error::FailedPrecondition("the plan is PLAN_STATUS_CLOSED".into()));
         }
         Ok(())
     }
@@ -152,10 +148,7 @@ stored_enum! {
 impl Section {
     /// Whether only palliative plans carry this section.
     pub fn palliative_only(self) -> bool {
-        matches!(
-            self,
-            Section::ThoughtsOnIllness | Section::AdmissionAgreement
-        )
+        matches!(self, Section::ThoughtsOnIllness | Section::AdmissionAgreement)
     }
 
     /// The heading the national template gives it.
@@ -206,10 +199,7 @@ pub fn section_text(
 ) -> Result<String, FieldViolation> {
     let text = bounded(field, text, MAX_SECTION, false)?;
     if section.palliative_only() && kind != PlanKind::Palliative && !text.is_empty() {
-        return Err(FieldViolation::new(
-            field,
-            "only palliative plans carry this section",
-        ));
+        return Err(FieldViolation::new(field, "only palliative plans carry this section"));
     }
     Ok(text)
 }
@@ -244,18 +234,9 @@ impl Contact {
     ) -> Result<Contact, Vec<FieldViolation>> {
         let mut v = Violations::default();
         let name = v.check(display_text(&format!("{field}.name"), name));
-        let role = v.check(line(
-            &format!("{field}.role"),
-            role,
-            MAX_DISPLAY_NAME,
-            false,
-        ));
-        let organisation = v.check(line(
-            &format!("{field}.organisation"),
-            organisation,
-            MAX_DISPLAY_NAME,
-            false,
-        ));
+        let role = v.check(line(&format!("{field}.role"), role, MAX_DISPLAY_NAME, false));
+        let organisation =
+            v.check(line(&format!("{field}.organisation"), organisation, MAX_DISPLAY_NAME, false));
         let phone = phone.trim();
         let digits = phone.strip_prefix('+').unwrap_or(phone);
         let well_formed = digits.chars().all(|c| c.is_ascii_digit() || c == ' ')
@@ -269,13 +250,7 @@ impl Contact {
         let note = v.check(bounded(&format!("{field}.note"), note, 1000, false));
         match (name, role, organisation, note) {
             (Some(name), Some(role), Some(organisation), Some(note)) if v.is_empty() => {
-                Ok(Contact {
-                    name,
-                    role,
-                    organisation,
-                    phone: phone.to_owned(),
-                    note,
-                })
+                Ok(Contact { name, role, organisation, phone: phone.to_owned(), note })
             }
             _ => Err(v.into_violations()),
         }
@@ -400,9 +375,8 @@ impl NewConsent {
         by_patient: bool,
     ) -> Result<NewConsent, Vec<FieldViolation>> {
         let mut v = Violations::default();
-        let recipients = v
-            .check(at_most("consent.recipients", recipients, MAX_RECIPIENTS))
-            .unwrap_or_default();
+        let recipients =
+            v.check(at_most("consent.recipients", recipients, MAX_RECIPIENTS)).unwrap_or_default();
         let mut parsed: Vec<OrgNumber> = Vec::new();
         for (i, r) in recipients.iter().enumerate() {
             if let Some(org) = v.check(OrgNumber::parse(&format!("consent.recipients[{i}]"), r))
@@ -415,9 +389,7 @@ impl NewConsent {
             Some((given_by, reason)) => {
                 let given_by = v.check(display_text("consent.on_behalf.given_by", given_by));
                 let reason = v.check(bounded("consent.on_behalf.reason", reason, 1000, true));
-                given_by
-                    .zip(reason)
-                    .map(|(given_by, reason)| OnBehalf { given_by, reason })
+                given_by.zip(reason).map(|(given_by, reason)| OnBehalf { given_by, reason })
             }
             None if !by_patient => {
                 v.push(FieldViolation::new(
@@ -429,10 +401,7 @@ impl NewConsent {
             None => None,
         };
         if v.is_empty() {
-            Ok(NewConsent {
-                recipients: parsed,
-                on_behalf,
-            })
+            Ok(NewConsent { recipients: parsed, on_behalf })
         } else {
             Err(v.into_violations())
         }
@@ -482,12 +451,7 @@ impl NewPlan {
             (Some(organisation), Some(patient), Some(patient_display_name), Some(kind))
                 if v.is_empty() =>
             {
-                Ok(NewPlan {
-                    organisation,
-                    patient,
-                    patient_display_name,
-                    kind,
-                })
+                Ok(NewPlan { organisation, patient, patient_display_name, kind })
             }
             _ => Err(v.into_violations()),
         }

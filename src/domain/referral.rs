@@ -99,19 +99,9 @@ impl NewReferral {
             .filter_map(|(i, g)| v.check(goal_text(&format!("referral.patient_goals[{i}]"), g)))
             .collect();
         let on_behalf = on_behalf.and_then(|(given_by, reason)| {
-            let given_by = v.check(display_text(
-                "referral.answered_on_behalf.given_by",
-                given_by,
-            ));
-            let reason = v.check(bounded(
-                "referral.answered_on_behalf.reason",
-                reason,
-                1000,
-                true,
-            ));
-            given_by
-                .zip(reason)
-                .map(|(given_by, reason)| OnBehalf { given_by, reason })
+            let given_by = v.check(display_text("referral.answered_on_behalf.given_by", given_by));
+            let reason = v.check(bounded("referral.answered_on_behalf.reason", reason, 1000, true));
+            given_by.zip(reason).map(|(given_by, reason)| OnBehalf { given_by, reason })
         });
         match (municipality, patient, display_name) {
             (Some(municipality), Some(patient), Some(patient_display_name)) if v.is_empty() => {

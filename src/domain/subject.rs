@@ -32,10 +32,7 @@ const SYSTEM: &str = "system:";
 impl Subject {
     /// A citizen, by national identity number.
     pub fn citizen(id: &NationalId) -> Self {
-        Subject {
-            kind: SubjectKind::Citizen,
-            text: format!("{CITIZEN}{}", id.expose()),
-        }
+        Subject { kind: SubjectKind::Citizen, text: format!("{CITIZEN}{}", id.expose()) }
     }
 
     /// Health personnel by HelseID subject, or a system by client id. `None` when the id is not
@@ -49,13 +46,8 @@ impl Subject {
         };
         let plausible = !id.is_empty()
             && id.len() <= 200
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-._~+/=@:|".contains(&b));
-        plausible.then(|| Subject {
-            kind,
-            text: format!("{prefix}{id}"),
-        })
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~+/=@:|".contains(&b));
+        plausible.then(|| Subject { kind, text: format!("{prefix}{id}") })
     }
 
     /// Parses the canonical text form; `field` names it in the violation.
@@ -129,10 +121,7 @@ mod tests {
         assert_eq!(c.as_stored(), "citizen:01818010083");
         let p = Subject::parse("s", "personnel:abc-123").unwrap();
         assert_eq!(p.to_string(), "personnel:abc-123");
-        assert_eq!(
-            Subject::parse("s", "system:nav").unwrap().kind(),
-            SubjectKind::System
-        );
+        assert_eq!(Subject::parse("s", "system:nav").unwrap().kind(), SubjectKind::System);
         for bad in [
             "",
             "citizen:123",

@@ -40,9 +40,9 @@ pub fn text(
     let normalised: String = value.nfc().collect();
     let normalised = match lines {
         Lines::One => normalised,
-        Lines::Many => normalised
-            .replace("\r\n", "\n")
-            .replace(['\r', '\u{2028}', '\u{2029}'], "\n"),
+        Lines::Many => {
+            normalised.replace("\r\n", "\n").replace(['\r', '\u{2028}', '\u{2029}'], "\n")
+        }
     };
     let trimmed = normalised.trim();
     if required && !trimmed.chars().any(is_visible) {
@@ -53,10 +53,7 @@ pub fn text(
     }
     let allowed_control = |c: char| lines == Lines::Many && (c == '\n' || c == '\t');
     let line_break = |c: char| matches!(c, '\u{2028}' | '\u{2029}');
-    if trimmed
-        .chars()
-        .any(|c| (c.is_control() && !allowed_control(c)) || line_break(c))
-    {
+    if trimmed.chars().any(|c| (c.is_control() && !allowed_control(c)) || line_break(c)) {
         return Err(FieldViolation::new(
             field,
             match lines {
@@ -74,10 +71,7 @@ pub fn text(
         ));
     }
     if trimmed.chars().any(|c| is_noncharacter(c) || is_tag(c)) {
-        return Err(FieldViolation::new(
-            field,
-            "must not contain noncharacters or tag characters",
-        ));
+        return Err(FieldViolation::new(field, "must not contain noncharacters or tag characters"));
     }
     Ok(trimmed.to_owned())
 }
@@ -163,10 +157,7 @@ mod tests {
         }
         assert!(line("f", "a\nb", 10, true).is_err());
         assert!(line("f", "a\tb", 10, true).is_err());
-        assert_eq!(
-            bounded("f", "a\r\nb\rc\td", 10, true).unwrap(),
-            "a\nb\nc\td"
-        );
+        assert_eq!(bounded("f", "a\r\nb\rc\td", 10, true).unwrap(), "a\nb\nc\td");
         assert!(line("f", "abc\u{202E}fed", 10, true).is_err());
         assert!(line("f", "\u{200F}שלום", 10, true).is_ok());
     }
@@ -174,27 +165,13 @@ mod tests {
     #[test]
     fn blank_long_and_huge() {
         assert!(line("f", "   ", 10, true).is_err());
-        for invisible in [
-            "\u{200B}",
-            "\u{FEFF}\u{200B}",
-            "\u{0301}\u{0301}",
-            "\u{2060}",
-        ] {
+        for invisible in ["\u{200B}", "\u{FEFF}\u{200B}", "\u{0301}\u{0301}", "\u{2060}"] {
             assert!(line("f", invisible, 10, true).is_err(), "{invisible:?}");
         }
-        for odd in [
-            "a\u{2028}b",
-            "a\u{FFFE}",
-            "a\u{FDD0}",
-            "a\u{10FFFF}",
-            "a\u{E0041}",
-        ] {
+        for odd in ["a\u{2028}b", "a\u{FFFE}", "a\u{FDD0}", "a\u{10FFFF}", "a\u{E0041}"] {
             assert!(line("f", odd, 10, false).is_err(), "{odd:?}");
         }
-        assert_eq!(
-            bounded("f", "a\u{2028}b\u{2029}c", 10, true).unwrap(),
-            "a\nb\nc"
-        );
+        assert_eq!(bounded("f", "a\u{2028}b\u{2029}c", 10, true).unwrap(), "a\nb\nc");
         assert_eq!(line("f", "   ", 10, false).unwrap(), "");
         assert!(line("f", &"ø".repeat(11), 10, true).is_err());
         assert!(line("f", &"ø".repeat(10), 10, true).is_ok());

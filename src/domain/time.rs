@@ -10,10 +10,8 @@ pub struct Instant(pub i64);
 impl Instant {
     /// Now, by the system clock.
     pub fn now() -> Self {
-        let micros = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_micros())
-            .unwrap_or(0);
+        let micros =
+            SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0);
         Instant(i64::try_from(micros).unwrap_or(i64::MAX))
     }
 

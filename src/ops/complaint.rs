@@ -54,9 +54,7 @@ impl Context {
         let deadline = new.deadline(Date::today_in_norway(now));
         self.store
             .write_with(async |s| {
-                self.guard
-                    .file_complaint(s, who, &new.organisation, now)
-                    .await?;
+                self.guard.file_complaint(s, who, &new.organisation, now).await?;
                 s.organisation_of_kind(
                     "complaint.organisation",
                     &new.organisation,
@@ -128,10 +126,8 @@ impl Context {
         let now = Instant::now();
         self.store
             .write_with(async |s| {
-                let pass = self
-                    .guard
-                    .complaint(s, who, change.complaint, change.action, now)
-                    .await?;
+                let pass =
+                    self.guard.complaint(s, who, change.complaint, change.action, now).await?;
                 let next = pass.complaint().state.after(change.step)?;
                 if let Some(authority) = &change.forwarded_to {
                     s.organisation_of_kind("authority", authority, &[OrgKind::CountyGovernor])

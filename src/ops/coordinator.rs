@@ -69,12 +69,8 @@ pub(crate) async fn appoint(
         MemberRole::Coordinator,
         new.organisation.clone(),
     );
-    let member = session
-        .insert_member(pass, &member, &who.subject, now)
-        .await?;
-    session
-        .insert_assignment(pass, &member, new, &who.subject, now)
-        .await
+    let member = session.insert_member(pass, &member, &who.subject, now).await?;
+    session.insert_assignment(pass, &member, new, &who.subject, now).await
 }
 
 impl Context {
@@ -95,9 +91,7 @@ impl Context {
                     .await?;
                 check_plan_version(pass.plan(), etag)?;
                 if pass.plan().status == PlanStatus::Closed {
-                    return Err(Error::FailedPrecondition(
-                        "the plan is PLAN_STATUS_CLOSED".into(),
-                    ));
+                    return Err(Error::FailedPrecondition("the plan is PLAN_STATUS_CLOSED".into()));
                 }
                 let (_, pass) = edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
                     let mut plan = pass.plan().clone();
@@ -183,10 +177,7 @@ impl Context {
                         )
                     })
                     .collect();
-                Ok(Listed {
-                    items,
-                    next_page_token,
-                })
+                Ok(Listed { items, next_page_token })
             })
             .await
     }
@@ -222,21 +213,11 @@ impl Context {
             .ok_or_else(|| Error::PermissionDenied("only unit staff have this work list".into()))?;
         let org = self
             .guard
-            .organisation(
-                s,
-                who,
-                &organisation,
-                Object::Coordinator,
-                Action::Appoint,
-                now,
-            )
+            .organisation(s, who, &organisation, Object::Coordinator, Action::Appoint, now)
             .await?;
         let mut plans = s.plans_without_coordinator(&org, page).await?;
         let next_page_token = page.next_token(&mut plans, |p| p.id);
-        let passes = self
-            .guard
-            .listed_org_plans(s, who, &org, plans, now)
-            .await?;
+        let passes = self.guard.listed_org_plans(s, who, &org, plans, now).await?;
         let items = passes
             .iter()
             .map(|pass| {
@@ -250,10 +231,7 @@ impl Context {
                 )
             })
             .collect();
-        Ok(Listed {
-            items,
-            next_page_token,
-        })
+        Ok(Listed { items, next_page_token })
     }
 
     /// The plans the caller coordinates, read through the coordinator relation, most urgent
@@ -268,10 +246,7 @@ impl Context {
     ) -> Result<Listed<Shown<AssignmentEntry>>, Error> {
         let today = Date::today_in_norway(now);
         let Some(organisation) = who.organisation.clone() else {
-            return Ok(Listed {
-                items: Vec::new(),
-                next_page_token: String::new(),
-            });
+            return Ok(Listed { items: Vec::new(), next_page_token: String::new() });
         };
         let assignments = s.coordinated_plans(&who.subject, &organisation).await?;
         let filter = self.guard.read_filter(s, Object::Plan).await?;
@@ -287,9 +262,8 @@ impl Context {
         let mut after_id = None;
         loop {
             let all = Page::unscoped(MAX_PAGE_SIZE, after_id);
-            let mut batch = s
-                .list_plans(&only_coordinator, &PlanListFilter::default(), who, all, now)
-                .await?;
+            let mut batch =
+                s.list_plans(&only_coordinator, &PlanListFilter::default(), who, all, now).await?;
             let more = batch.len() > MAX_PAGE_SIZE as usize;
             batch.truncate(MAX_PAGE_SIZE as usize);
             after_id = batch.last().map(|r| r.plan.id);
@@ -299,11 +273,7 @@ impl Context {
             }
         }
         rows.sort_by_key(|r| {
-            (
-                r.plan.next_review_date.is_none(),
-                r.plan.next_review_date,
-                r.plan.id,
-            )
+            (r.plan.next_review_date.is_none(), r.plan.next_review_date, r.plan.id)
         });
         let start = after(&rows, page, |r| r.plan.id);
         let mut rest: Vec<_> = rows.drain(start..).collect();
@@ -322,10 +292,7 @@ impl Context {
                 )
             })
             .collect();
-        Ok(Listed {
-            items,
-            next_page_token,
-        })
+        Ok(Listed { items, next_page_token })
     }
 }
 

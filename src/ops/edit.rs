@@ -34,9 +34,7 @@ pub async fn edit_plan<T>(
         kind,
     };
     snapshot::record_items(session, pass, revision).await?;
-    session
-        .insert_revision(pass, &record, revision, now)
-        .await?;
+    session.insert_revision(pass, &record, revision, now).await?;
     let plan = session.reload_plan(pass).await?;
     Ok((value, pass.clone().updated(plan)?))
 }

@@ -13,18 +13,11 @@ use crate::export::{self, Document};
 use crate::store::Session;
 
 fn section(heading: impl Into<String>, paragraphs: Vec<String>) -> export::Section {
-    export::Section {
-        heading: heading.into(),
-        paragraphs,
-    }
+    export::Section { heading: heading.into(), paragraphs }
 }
 
 fn or_none(paragraphs: Vec<String>, none: &str) -> Vec<String> {
-    if paragraphs.is_empty() {
-        vec![none.to_owned()]
-    } else {
-        paragraphs
-    }
+    if paragraphs.is_empty() { vec![none.to_owned()] } else { paragraphs }
 }
 
 fn period(start: Option<Date>, end: Option<Date>) -> String {
@@ -51,10 +44,7 @@ pub async fn export(session: &mut Session, pass: &PlanPass) -> Result<(Vec<u8>, 
             .map_or_else(|| "a former member".to_owned(), |m| m.display_name.clone())
     };
     let goal_text = |id: ResourceId| {
-        goals
-            .iter()
-            .find(|g| g.id == id)
-            .map_or_else(String::new, |g| g.text.clone())
+        goals.iter().find(|g| g.id == id).map_or_else(String::new, |g| g.text.clone())
     };
 
     let mut about = vec![
@@ -63,20 +53,12 @@ pub async fn export(session: &mut Session, pass: &PlanPass) -> Result<(Vec<u8>, 
         format!("Status: {}", plan.status.as_str()),
         format!(
             "Next review: {}",
-            plan.next_review_date
-                .map_or_else(|| "not set".to_owned(), |d| d.to_string())
+            plan.next_review_date.map_or_else(|| "not set".to_owned(), |d| d.to_string())
         ),
-        format!(
-            "Printed {} from revision {}.",
-            Date::today_in_norway(now),
-            plan.revision
-        ),
+        format!("Printed {} from revision {}.", Date::today_in_norway(now), plan.revision),
     ];
     if show_identity {
-        about.insert(
-            1,
-            format!("National identity number: {}", plan.patient.expose()),
-        );
+        about.insert(1, format!("National identity number: {}", plan.patient.expose()));
     }
     about.push(match &plan.signature {
         Some(s) if plan.changed_since_signing() => format!(
@@ -84,11 +66,7 @@ pub async fn export(session: &mut Session, pass: &PlanPass) -> Result<(Vec<u8>, 
             s.signed_by.as_str(),
             s.revision
         ),
-        Some(s) => format!(
-            "Signed by the {} at revision {}.",
-            s.signed_by.as_str(),
-            s.revision
-        ),
+        Some(s) => format!("Signed by the {} at revision {}.", s.signed_by.as_str(), s.revision),
         None => "Not signed.".to_owned(),
     });
     about.push(match &plan.consent {
@@ -121,15 +99,8 @@ pub async fn export(session: &mut Session, pass: &PlanPass) -> Result<(Vec<u8>, 
     let goal_lines = ordered
         .iter()
         .map(|g| {
-            let target = g
-                .target_date
-                .map_or_else(String::new, |d| format!(", by {d}"));
-            format!(
-                "Priority {}: {} ({}{target})",
-                g.priority,
-                g.text,
-                g.status.as_str()
-            )
+            let target = g.target_date.map_or_else(String::new, |d| format!(", by {d}"));
+            format!("Priority {}: {} ({}{target})", g.priority, g.text, g.status.as_str())
         })
         .collect();
     sections.push(section("Goals", or_none(goal_lines, "No goals yet.")));
@@ -153,34 +124,23 @@ pub async fn export(session: &mut Session, pass: &PlanPass) -> Result<(Vec<u8>, 
             measure_lines.push(format!("Evaluation {}: {}", e.date, e.text));
         }
     }
-    sections.push(section(
-        "Measures",
-        or_none(measure_lines, "No measures yet."),
-    ));
+    sections.push(section("Measures", or_none(measure_lines, "No measures yet.")));
 
     let coordinators: Vec<String> = members
         .iter()
         .filter(|m| m.role == MemberRole::Coordinator)
         .map(|m| m.display_name.clone())
         .collect();
-    sections.push(section(
-        "Coordinator",
-        or_none(coordinators, "No coordinator appointed."),
-    ));
+    sections.push(section("Coordinator", or_none(coordinators, "No coordinator appointed.")));
     let group = members
         .iter()
         .map(|m| {
-            let org = m
-                .organisation
-                .as_ref()
-                .map_or_else(String::new, |o| format!(", organisation {o}"));
+            let org =
+                m.organisation.as_ref().map_or_else(String::new, |o| format!(", organisation {o}"));
             format!("{} ({}{org})", m.display_name, m.role.as_str())
         })
         .collect();
-    sections.push(section(
-        "Responsibility group",
-        or_none(group, "No members yet."),
-    ));
+    sections.push(section("Responsibility group", or_none(group, "No members yet.")));
     let contacts = plan
         .contacts
         .iter()
@@ -202,10 +162,8 @@ pub async fn export(session: &mut Session, pass: &PlanPass) -> Result<(Vec<u8>, 
         or_none(contacts, "No contacts yet."),
     ));
 
-    let document = Document {
-        title: format!("Individual plan for {}", plan.patient_display_name),
-        sections,
-    };
+    let document =
+        Document { title: format!("Individual plan for {}", plan.patient_display_name), sections };
     // Laying out a long plan takes CPU time: on a blocking thread, so the runtime's workers
     // keep serving other calls meanwhile.
     let pdf = tokio::task::spawn_blocking(move || export::render_pdf(&document))

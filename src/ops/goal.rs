@@ -41,9 +41,7 @@ fn stale(goal: &Goal, expected: i64) -> Result<(), Error> {
     if goal.revision == expected {
         Ok(())
     } else {
-        Err(Error::Aborted(
-            "the goal changed since it was read: read it again".into(),
-        ))
+        Err(Error::Aborted("the goal changed since it was read: read it again".into()))
     }
 }
 
@@ -58,9 +56,8 @@ impl Context {
         let now = Instant::now();
         self.store
             .write_with(async |s| {
-                let pass = self
-                    .open_plan(s, who, plan, &[(Object::Goal, Action::Create)], now)
-                    .await?;
+                let pass =
+                    self.open_plan(s, who, plan, &[(Object::Goal, Action::Create)], now).await?;
                 let (goal, _) = edit_plan(s, &pass, who, ChangeKind::Content, now, async |s, _| {
                     let goal = s.insert_goal(&pass, &new, &who.subject, now).await?;
                     let line = format!("goal created: {}", item(plan, goal.id));
@@ -102,10 +99,7 @@ impl Context {
                 let pass = self.plan_pass(s, who, plan, &[], now).await?;
                 let mut goals = s.list_goals(&pass, Some(page)).await?;
                 let next_page_token = page.next_token(&mut goals, |g| g.id);
-                let listed = Listed {
-                    items: goals,
-                    next_page_token,
-                };
+                let listed = Listed { items: goals, next_page_token };
                 Ok(Shown::by(&pass, listed))
             })
             .await
@@ -130,16 +124,11 @@ impl Context {
             let steps = goal.adjustments.len();
             let relations = pass.relation_names();
             let author = who.subject.as_stored();
-            update
-                .patch
-                .apply(&mut goal, author, &relations, Instant::now());
+            update.patch.apply(&mut goal, author, &relations, Instant::now());
             let step = goal.adjustments.get(steps);
             s.save_goal(pass, &goal, at.etag, step).await?;
             let paths = update.paths.join(", ");
-            Ok((
-                true,
-                format!("goal updated ({paths}): {}", item(at.plan, goal.id)),
-            ))
+            Ok((true, format!("goal updated ({paths}): {}", item(at.plan, goal.id))))
         })
         .await?
         .ok_or_else(|| Error::internal("an updated goal was deleted"))
@@ -177,10 +166,7 @@ impl Context {
             };
             goal.update_time = now;
             s.save_goal(pass, &goal, at.etag, Some(&step)).await?;
-            Ok((
-                true,
-                format!("goal adjustment proposed: {}", item(at.plan, goal.id)),
-            ))
+            Ok((true, format!("goal adjustment proposed: {}", item(at.plan, goal.id))))
         })
         .await?
         .ok_or_else(|| Error::internal("an adjusted goal was deleted"))

@@ -54,10 +54,8 @@ impl Context {
         let now = Instant::now();
         self.store
             .write_with(async |s| {
-                let pass = self
-                    .guard
-                    .plan(s, who, plan, Object::Measure, Action::Create, now)
-                    .await?;
+                let pass =
+                    self.guard.plan(s, who, plan, Object::Measure, Action::Create, now).await?;
                 pass.plan().check_open()?;
                 s.check_measure_refs(&pass, Some(new.goal), Some(new.responsible_member), now)
                     .await?;
@@ -103,10 +101,7 @@ impl Context {
                 let pass = self.plan_pass(s, who, plan, &[], now).await?;
                 let mut measures = s.list_measures(&pass, Some(page)).await?;
                 let next_page_token = page.next_token(&mut measures, |m| m.id);
-                let listed = Listed {
-                    items: measures,
-                    next_page_token,
-                };
+                let listed = Listed { items: measures, next_page_token };
                 Ok(Shown::by(&pass, listed))
             })
             .await
@@ -130,15 +125,11 @@ impl Context {
         let patch = update.patch;
         self.change_measure(who, at, &wants, async |s, pass, mut measure| {
             let now = Instant::now();
-            s.check_measure_refs(pass, patch.goal, patch.responsible_member, now)
-                .await?;
+            s.check_measure_refs(pass, patch.goal, patch.responsible_member, now).await?;
             patch.apply(&mut measure, now).map_err(Error::from)?;
             s.save_measure(pass, &measure, at.etag).await?;
             let paths = update.paths.join(", ");
-            Ok((
-                true,
-                format!("measure updated ({paths}): {}", item(at.plan, measure.id)),
-            ))
+            Ok((true, format!("measure updated ({paths}): {}", item(at.plan, measure.id))))
         })
         .await?
         .ok_or_else(|| Error::internal("an updated measure was deleted"))
@@ -149,10 +140,7 @@ impl Context {
         let wants = [(Object::Measure, Action::Delete)];
         self.change_measure(who, at, &wants, async |s, pass, measure| {
             s.delete_measure(pass, &measure, at.etag).await?;
-            Ok((
-                false,
-                format!("measure deleted: {}", item(at.plan, measure.id)),
-            ))
+            Ok((false, format!("measure deleted: {}", item(at.plan, measure.id))))
         })
         .await
         .map(|_| ())
@@ -178,14 +166,9 @@ impl Context {
                 time: now,
             };
             s.insert_evaluation(pass, &measure, &evaluation).await?;
-            MeasurePatch::default()
-                .apply(&mut measure, now)
-                .map_err(Error::from)?;
+            MeasurePatch::default().apply(&mut measure, now).map_err(Error::from)?;
             s.save_measure(pass, &measure, at.etag).await?;
-            Ok((
-                true,
-                format!("measure evaluated: {}", item(at.plan, measure.id)),
-            ))
+            Ok((true, format!("measure evaluated: {}", item(at.plan, measure.id))))
         })
         .await?
         .ok_or_else(|| Error::internal("an evaluated measure was deleted"))
@@ -207,14 +190,9 @@ impl Context {
             .write_with(async |s| {
                 let pass = self.plan_pass(s, who, at.plan, &[], now).await?;
                 let loaded = s.measure(&pass, at.measure).await?;
-                let pass = self
-                    .guard
-                    .responsibility(s, pass, who, &loaded, now)
-                    .await?;
+                let pass = self.guard.responsibility(s, pass, who, &loaded, now).await?;
                 for &(object, action) in wants {
-                    self.guard
-                        .require(s, &pass, who, object, action, now)
-                        .await?;
+                    self.guard.require(s, &pass, who, object, action, now).await?;
                 }
                 pass.plan().check_open()?;
                 check_measure_revision(&loaded, at.etag)?;

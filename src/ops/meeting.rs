@@ -79,10 +79,8 @@ impl Context {
         patch.apply(&mut meeting)?;
         self.store
             .write_with(async |s| {
-                let pass = self
-                    .guard
-                    .plan(s, who, plan, Object::Meeting, Action::Create, now)
-                    .await?;
+                let pass =
+                    self.guard.plan(s, who, plan, Object::Meeting, Action::Create, now).await?;
                 pass.plan().check_open_or_declined()?;
                 check_members(s, &pass, &meeting).await?;
                 edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
@@ -106,10 +104,8 @@ impl Context {
         let now = Instant::now();
         self.store
             .read_with(async |s| {
-                let pass = self
-                    .guard
-                    .plan(s, who, plan, Object::Meeting, Action::Read, now)
-                    .await?;
+                let pass =
+                    self.guard.plan(s, who, plan, Object::Meeting, Action::Read, now).await?;
                 s.meeting(&pass, meeting).await
             })
             .await
@@ -125,16 +121,11 @@ impl Context {
         let now = Instant::now();
         self.store
             .read_with(async |s| {
-                let pass = self
-                    .guard
-                    .plan(s, who, plan, Object::Meeting, Action::Read, now)
-                    .await?;
+                let pass =
+                    self.guard.plan(s, who, plan, Object::Meeting, Action::Read, now).await?;
                 let mut meetings = s.list_meetings(&pass, page).await?;
                 let next_page_token = page.next_token(&mut meetings, |m| m.id);
-                Ok(Listed {
-                    items: meetings,
-                    next_page_token,
-                })
+                Ok(Listed { items: meetings, next_page_token })
             })
             .await
     }
@@ -162,10 +153,8 @@ impl Context {
                 edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
                     s.save_meeting(&pass, &meeting, update.etag).await?;
                     let paths = update.paths.join(", ");
-                    let line = format!(
-                        "meeting updated ({paths}): {}",
-                        item(update.plan, meeting.id)
-                    );
+                    let line =
+                        format!("meeting updated ({paths}): {}", item(update.plan, meeting.id));
                     Ok(((), vec![line]))
                 })
                 .await?;
@@ -185,10 +174,8 @@ impl Context {
         let now = Instant::now();
         self.store
             .write_with(async |s| {
-                let pass = self
-                    .guard
-                    .plan(s, who, at.plan, Object::Meeting, Action::Cancel, now)
-                    .await?;
+                let pass =
+                    self.guard.plan(s, who, at.plan, Object::Meeting, Action::Cancel, now).await?;
                 let mut meeting = s.meeting(&pass, at.meeting).await?;
                 check_etag(&meeting, at.etag)?;
                 meeting.check_not_cancelled()?;
@@ -223,9 +210,7 @@ fn check_etag(meeting: &Meeting, etag: i64) -> Result<(), Error> {
     if meeting.revision == etag {
         Ok(())
     } else {
-        Err(Error::Aborted(
-            "the meeting changed since it was read: read it again".into(),
-        ))
+        Err(Error::Aborted("the meeting changed since it was read: read it again".into()))
     }
 }
 

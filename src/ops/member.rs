@@ -48,10 +48,7 @@ impl Context {
         new.check_not_backdated(now)?;
         self.store
             .write_with(async |s| {
-                let pass = self
-                    .guard
-                    .plan(s, who, plan, object, Action::Add, now)
-                    .await?;
+                let pass = self.guard.plan(s, who, plan, object, Action::Add, now).await?;
                 who.refuse_own(&new.subject, "adds a member")?;
                 if new.subject == Subject::citizen(&pass.plan().patient) {
                     return Err(Error::invalid(
@@ -126,16 +123,10 @@ impl Context {
         let now = Instant::now();
         self.store
             .read_with(async |s| {
-                let pass = self
-                    .guard
-                    .plan(s, who, plan, Object::Member, Action::Read, now)
-                    .await?;
+                let pass = self.guard.plan(s, who, plan, Object::Member, Action::Read, now).await?;
                 let mut members = s.list_members(&pass, show_ended, page, now).await?;
                 let next_page_token = page.next_token(&mut members, |m| m.id);
-                let listed = Listed {
-                    items: members,
-                    next_page_token,
-                };
+                let listed = Listed { items: members, next_page_token };
                 Ok(Shown::by(&pass, listed))
             })
             .await
@@ -165,9 +156,8 @@ impl Context {
                         .collect(),
                     org_roles: Vec::new(),
                 };
-                let mut rows = s
-                    .list_plans(&serving, &PlanListFilter::default(), who, page, now)
-                    .await?;
+                let mut rows =
+                    s.list_plans(&serving, &PlanListFilter::default(), who, page, now).await?;
                 let next_page_token = page.next_token(&mut rows, |r| r.plan.id);
                 let passes = self.guard.listed_plans(s, who, rows, now).await?;
                 let mut items = Vec::new();
@@ -176,10 +166,7 @@ impl Context {
                     let plan = pass.plan().clone();
                     items.push(Shown::by(&pass, MyPlan { plan, membership }));
                 }
-                Ok(Listed {
-                    items,
-                    next_page_token,
-                })
+                Ok(Listed { items, next_page_token })
             })
             .await
     }

@@ -46,10 +46,7 @@ pub struct Shown<T> {
 impl<T> Shown<T> {
     /// `value`, shown as `pass` allows.
     pub fn by(pass: &PlanPass, value: T) -> Self {
-        Shown {
-            value,
-            identities: pass.identities(),
-        }
+        Shown { value, identities: pass.identities() }
     }
 }
 
@@ -76,14 +73,9 @@ impl Context {
         wants: &Wants,
         now: Instant,
     ) -> Result<PlanPass, Error> {
-        let pass = self
-            .guard
-            .plan(session, who, plan, Object::Plan, Action::Read, now)
-            .await?;
+        let pass = self.guard.plan(session, who, plan, Object::Plan, Action::Read, now).await?;
         for &(object, action) in wants {
-            self.guard
-                .require(session, &pass, who, object, action, now)
-                .await?;
+            self.guard.require(session, &pass, who, object, action, now).await?;
         }
         Ok(pass)
     }

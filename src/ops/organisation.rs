@@ -21,9 +21,7 @@ impl Context {
         self.store
             .read_with(async |s| {
                 self.guard.registry(s, who, &number, now).await?;
-                s.organisation(&number)
-                    .await?
-                    .ok_or(Error::NotFound("organisation"))
+                s.organisation(&number).await?.ok_or(Error::NotFound("organisation"))
             })
             .await
     }
@@ -53,8 +51,7 @@ impl Context {
                         names.join(" or ")
                     )));
                 }
-                s.insert_grant(&organisation, &subject, role, &who.subject, now)
-                    .await
+                s.insert_grant(&organisation, &subject, role, &who.subject, now).await
             })
             .await
     }
@@ -71,14 +68,7 @@ impl Context {
             .write_with(async |s| {
                 let org = self
                     .guard
-                    .organisation(
-                        s,
-                        who,
-                        &organisation,
-                        Object::RoleGrant,
-                        Action::Revoke,
-                        now,
-                    )
+                    .organisation(s, who, &organisation, Object::RoleGrant, Action::Revoke, now)
                     .await?;
                 let grant = s.grant(&org, id).await?;
                 who.refuse_own(&grant.subject, "revokes a role")?;
@@ -103,10 +93,7 @@ impl Context {
                     .await?;
                 let mut grants = s.list_grants(&org, page).await?;
                 let next_page_token = page.next_token(&mut grants, |g| g.id);
-                Ok(Listed {
-                    items: grants,
-                    next_page_token,
-                })
+                Ok(Listed { items: grants, next_page_token })
             })
             .await
     }

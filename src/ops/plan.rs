@@ -164,11 +164,7 @@ impl Context {
                 let read = if get.revision == 0 {
                     let (goals, measures) = s.plan_content(&pass).await?;
                     let plan = pass.plan().clone();
-                    PlanRead::Now(Box::new(PlanDocument {
-                        plan,
-                        goals,
-                        measures,
-                    }))
+                    PlanRead::Now(Box::new(PlanDocument { plan, goals, measures }))
                 } else {
                     let past = snapshot::plan_at(s, &pass, get.revision).await?;
                     PlanRead::Past(Box::new(past.ok_or(Error::NotFound("revision"))?))
@@ -192,10 +188,7 @@ impl Context {
                 let mut rows = s.list_plans(&filter, &list, who, page, now).await?;
                 let next_page_token = page.next_token(&mut rows, |row| row.plan.id);
                 let passes = self.guard.listed_plans(s, who, rows, now).await?;
-                Ok(Listed {
-                    items: shown_plans(passes),
-                    next_page_token,
-                })
+                Ok(Listed { items: shown_plans(passes), next_page_token })
             })
             .await
     }
@@ -217,11 +210,7 @@ impl Context {
             async |_, pass, plan, _| {
                 pass.plan().check_open()?;
                 update.patch.apply(plan)?;
-                Ok(update
-                    .paths
-                    .iter()
-                    .map(|p| format!("{p} updated"))
-                    .collect())
+                Ok(update.paths.iter().map(|p| format!("{p} updated")).collect())
             },
         )
         .await
@@ -265,32 +254,24 @@ impl Context {
         consent: ConsentInput,
     ) -> Result<Shown<Plan>, Error> {
         let wants = |pass: &PlanPass| vec![(consent_object(pass), Action::Record)];
-        self.change_plan(
-            who,
-            plan,
-            etag,
-            wants,
-            ChangeKind::Record,
-            async |s, pass, _, _| {
-                pass.plan().check_open()?;
-                if let Some(latest) = s.latest_consent_decision(pass).await? {
-                    latest.check_may_change(pass.relations())?;
-                }
-                let on_behalf = consent.on_behalf.as_ref();
-                let new = NewConsent::parse(
-                    &consent.recipients,
-                    on_behalf.map(|(given_by, reason)| (given_by.as_str(), reason.as_str())),
-                    pass.holds(Relation::Owner),
-                )
-                .map_err(Error::InvalidArgument)?;
-                s.record_consent(pass, &new, &recorder(pass), &who.subject, Instant::now())
-                    .await?;
-                Ok(vec![format!(
-                    "consent recorded for {} organisation(s) besides the plan's own",
-                    new.recipients.len()
-                )])
-            },
-        )
+        self.change_plan(who, plan, etag, wants, ChangeKind::Record, async |s, pass, _, _| {
+            pass.plan().check_open()?;
+            if let Some(latest) = s.latest_consent_decision(pass).await? {
+                latest.check_may_change(pass.relations())?;
+            }
+            let on_behalf = consent.on_behalf.as_ref();
+            let new = NewConsent::parse(
+                &consent.recipients,
+                on_behalf.map(|(given_by, reason)| (given_by.as_str(), reason.as_str())),
+                pass.holds(Relation::Owner),
+            )
+            .map_err(Error::InvalidArgument)?;
+            s.record_consent(pass, &new, &recorder(pass), &who.subject, Instant::now()).await?;
+            Ok(vec![format!(
+                "consent recorded for {} organisation(s) besides the plan's own",
+                new.recipients.len()
+            )])
+        })
         .await
     }
 
@@ -304,16 +285,11 @@ impl Context {
         let now = Instant::now();
         self.store
             .read_with(async |s| {
-                let pass = self
-                    .guard
-                    .plan(s, who, plan, Object::Consent, Action::Read, now)
-                    .await?;
+                let pass =
+                    self.guard.plan(s, who, plan, Object::Consent, Action::Read, now).await?;
                 let mut records = s.list_consents(&pass, page).await?;
                 let next_page_token = page.next_token(&mut records, |r| r.id);
-                let listed = Listed {
-                    items: records,
-                    next_page_token,
-                };
+                let listed = Listed { items: records, next_page_token };
                 Ok(Shown::by(&pass, listed))
             })
             .await
@@ -328,21 +304,14 @@ impl Context {
         reason: String,
     ) -> Result<Shown<Plan>, Error> {
         let wants = |pass: &PlanPass| vec![(consent_object(pass), Action::Withdraw)];
-        self.change_plan(
-            who,
-            plan,
-            etag,
-            wants,
-            ChangeKind::Record,
-            async |s, pass, _, _| {
-                if let Some(latest) = s.latest_consent_decision(pass).await? {
-                    latest.check_may_change(pass.relations())?;
-                }
-                s.withdraw_consent(pass, &who.subject, &recorder(pass), &reason, Instant::now())
-                    .await?;
-                Ok(vec!["consent withdrawn".to_owned()])
-            },
-        )
+        self.change_plan(who, plan, etag, wants, ChangeKind::Record, async |s, pass, _, _| {
+            if let Some(latest) = s.latest_consent_decision(pass).await? {
+                latest.check_may_change(pass.relations())?;
+            }
+            s.withdraw_consent(pass, &who.subject, &recorder(pass), &reason, Instant::now())
+                .await?;
+            Ok(vec!["consent withdrawn".to_owned()])
+        })
         .await
     }
 
@@ -367,11 +336,7 @@ impl Context {
                 } else {
                     Relation::Representative
                 };
-                plan.signature = Some(Signature {
-                    revision,
-                    sign_time: Instant::now(),
-                    signed_by,
-                });
+                plan.signature = Some(Signature { revision, sign_time: Instant::now(), signed_by });
                 Ok(vec![format!("signed by the {}", signed_by.as_str())])
             },
         )
@@ -391,13 +356,7 @@ impl Context {
                 let pass = self.plan_pass(s, who, plan, &[], now).await?;
                 let mut rows = s.list_revisions(&pass, page).await?;
                 let next_page_token = page.next_token(&mut rows, |r| r.id);
-                Ok(Shown::by(
-                    &pass,
-                    Listed {
-                        items: rows,
-                        next_page_token,
-                    },
-                ))
+                Ok(Shown::by(&pass, Listed { items: rows, next_page_token }))
             })
             .await
     }
@@ -438,9 +397,7 @@ impl Context {
             .write_with(async |s| {
                 let pass = self.plan_pass(s, who, plan, &[], now).await?;
                 for (object, action) in wants(&pass) {
-                    self.guard
-                        .require(s, &pass, who, object, action, now)
-                        .await?;
+                    self.guard.require(s, &pass, who, object, action, now).await?;
                 }
                 check_plan_version(pass.plan(), etag)?;
                 let (_, pass) = edit_plan(s, &pass, who, kind, now, async |s, revision| {
@@ -471,10 +428,7 @@ pub struct ConsentInput {
 pub(crate) fn shown_plans(passes: Vec<PlanPass>) -> Vec<Shown<Plan>> {
     passes
         .into_iter()
-        .map(|pass| Shown {
-            identities: pass.identities(),
-            value: pass.plan().clone(),
-        })
+        .map(|pass| Shown { identities: pass.identities(), value: pass.plan().clone() })
         .collect()
 }
 
@@ -505,8 +459,5 @@ fn recorder(pass: &PlanPass) -> String {
     [Relation::Owner, Relation::Representative]
         .into_iter()
         .find(|r| pass.holds(*r))
-        .map_or_else(
-            || OrgRole::UnitStaff.as_str().to_owned(),
-            |r| r.as_str().to_owned(),
-        )
+        .map_or_else(|| OrgRole::UnitStaff.as_str().to_owned(), |r| r.as_str().to_owned())
 }

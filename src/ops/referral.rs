@@ -30,12 +30,7 @@ fn answered(
     response: String,
     now: Instant,
 ) -> Referral {
-    Referral {
-        status,
-        response,
-        response_time: Some(now),
-        ..pass.referral().clone()
-    }
+    Referral { status, response, response_time: Some(now), ..pass.referral().clone() }
 }
 
 impl Context {
@@ -74,9 +69,7 @@ impl Context {
                     kind: PlanKind::General,
                 };
                 let plan = s.insert_plan(&org, &requested, &who.subject, now).await?;
-                let pass = self
-                    .guard
-                    .created_plan(&org, plan, vec![Relation::Requester], who)?;
+                let pass = self.guard.created_plan(&org, plan, vec![Relation::Requester], who)?;
                 let referral = Referral {
                     id: ResourceId::generate(),
                     municipality: new.municipality.clone(),
@@ -102,20 +95,14 @@ impl Context {
                         MemberRole::Specialist,
                         trust.clone(),
                     );
-                    s.insert_member(&pass, &requester, &who.subject, now)
-                        .await?;
+                    s.insert_member(&pass, &requester, &who.subject, now).await?;
                     let consent = NewConsent {
                         recipients: vec![trust.clone()],
                         on_behalf: new.answered_on_behalf.clone(),
                     };
-                    s.record_consent(&pass, &consent, REFERRAL_CONSENT, &who.subject, now)
-                        .await?;
+                    s.record_consent(&pass, &consent, REFERRAL_CONSENT, &who.subject, now).await?;
                     for text in &new.patient_goals {
-                        let goal = NewGoal {
-                            text: text.clone(),
-                            priority: 1,
-                            target_date: None,
-                        };
+                        let goal = NewGoal { text: text.clone(), priority: 1, target_date: None };
                         s.insert_goal(&pass, &goal, &who.subject, now).await?;
                     }
                     s.insert_referral(&org, &referral).await?;
@@ -234,23 +221,17 @@ impl Context {
                 let referral = self.guard.referral(s, who, id, Action::Return, now).await?;
                 answer(s, &referral, ReferralStatus::Returned, &reason, who, now).await?;
                 let r = referral.referral();
-                let pass = self
-                    .guard
-                    .plan(s, who, r.plan, Object::Plan, Action::Read, now)
-                    .await?;
+                let pass = self.guard.plan(s, who, r.plan, Object::Plan, Action::Read, now).await?;
                 edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
                     let requester = Subject::from_stored(r.requester.clone());
-                    s.end_memberships_of(&pass, &requester, &r.health_trust, now)
-                        .await?;
-                    let mut changes = vec![format!(
-                        "referrals/{id} returned; the requester's membership ended"
-                    )];
+                    s.end_memberships_of(&pass, &requester, &r.health_trust, now).await?;
+                    let mut changes =
+                        vec![format!("referrals/{id} returned; the requester's membership ended")];
                     let in_force = s.latest_consent_decision(&pass).await?;
                     if in_force.is_some_and(|d| !d.withdrawn && d.by == REFERRAL_CONSENT) {
                         let why = "the referral that recorded it was returned";
                         let unit = OrgRole::UnitStaff.as_str();
-                        s.withdraw_consent(&pass, &who.subject, unit, why, now)
-                            .await?;
+                        s.withdraw_consent(&pass, &who.subject, unit, why, now).await?;
                         changes.push("the consent the referral recorded ended".into());
                     }
                     Ok(((), changes))
@@ -271,6 +252,5 @@ async fn answer(
     who: &Principal,
     now: Instant,
 ) -> Result<(), Error> {
-    s.answer_referral(referral, status, response, who.subject.as_stored(), now)
-        .await
+    s.answer_referral(referral, status, response, who.subject.as_stored(), now).await
 }

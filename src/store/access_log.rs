@@ -44,9 +44,8 @@ impl Session {
         }
         let rows: Vec<String> = (0..entries.len())
             .map(|i| {
-                let params: Vec<String> = (1..=COLUMNS)
-                    .map(|c| format!("${}", i * COLUMNS + c))
-                    .collect();
+                let params: Vec<String> =
+                    (1..=COLUMNS).map(|c| format!("${}", i * COLUMNS + c)).collect();
                 format!("({})", params.join(", "))
             })
             .collect();

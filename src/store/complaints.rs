@@ -104,11 +104,7 @@ impl Session {
         .bind(complaint.organisation.as_str())
         .bind(complaint.patient.expose())
         .bind(complaint.complainant.as_stored())
-        .bind(
-            complaint
-                .representative
-                .map_or("", RepresentativeRelation::as_str),
-        )
+        .bind(complaint.representative.map_or("", RepresentativeRelation::as_str))
         .bind(complaint.kind.as_str())
         .bind(complaint.text.as_str())
         .bind(complaint.plan.map(|p| p.to_string()))
@@ -123,8 +119,7 @@ impl Session {
         .execute(self.conn())
         .await
         .map_err(db)?;
-        self.insert_event(&complaint, None, complainant, "", now)
-            .await?;
+        self.insert_event(&complaint, None, complainant, "", now).await?;
         Ok(complaint)
     }
 
@@ -135,14 +130,12 @@ impl Session {
         id: ResourceId,
         who: &Principal,
     ) -> Result<Option<ComplaintAccessRow>, Error> {
-        let row = super::caller_params(
-            sqlx::query(concat!(complaint_select!(), "WHERE c.id = $4")),
-            who,
-        )
-        .bind(id.to_string())
-        .fetch_optional(self.conn())
-        .await
-        .map_err(db)?;
+        let row =
+            super::caller_params(sqlx::query(concat!(complaint_select!(), "WHERE c.id = $4")), who)
+                .bind(id.to_string())
+                .fetch_optional(self.conn())
+                .await
+                .map_err(db)?;
         row.as_ref().map(access_from_row).transpose()
     }
 
@@ -190,8 +183,7 @@ impl Session {
         changed.decision = decision.or(changed.decision);
         changed.revision += 1;
         changed.update_time = now;
-        self.insert_event(&changed, Some(complaint.state), actor, text, now)
-            .await?;
+        self.insert_event(&changed, Some(complaint.state), actor, text, now).await?;
         Ok(changed)
     }
 
@@ -326,28 +318,17 @@ fn access_from_row(row: &AnyRow) -> Result<ComplaintAccessRow, Error> {
     let relation = text("representative_relation")?;
     let complaint = Complaint {
         id: stored("complaint id", ResourceId::parse(&text("id")?))?,
-        organisation: stored(
-            "organisation",
-            OrgNumber::parse("", &text("organisation_id")?).ok(),
-        )?,
-        patient: stored(
-            "patient id",
-            NationalId::parse("", &text("patient_id")?).ok(),
-        )?,
+        organisation: stored("organisation", OrgNumber::parse("", &text("organisation_id")?).ok())?,
+        patient: stored("patient id", NationalId::parse("", &text("patient_id")?).ok())?,
         complainant: Subject::from_stored(text("complainant")?),
         representative: if relation.is_empty() {
             None
         } else {
-            Some(stored(
-                "relation",
-                RepresentativeRelation::from_stored(&relation),
-            )?)
+            Some(stored("relation", RepresentativeRelation::from_stored(&relation))?)
         },
         kind: stored("kind", ComplaintKind::from_stored(&text("kind")?))?,
         text: text("text")?,
-        plan: optional("plan_id")?
-            .map(|p| stored("plan id", ResourceId::parse(&p)))
-            .transpose()?,
+        plan: optional("plan_id")?.map(|p| stored("plan id", ResourceId::parse(&p))).transpose()?,
         learned_of: date("learned_of")?,
         deadline: date("deadline")?,
         late: flag("late")?,

@@ -26,14 +26,7 @@ impl Session {
         now: Instant,
     ) -> Result<(), Error> {
         let plan = pass.plan();
-        self.end_consent(
-            plan.id,
-            subject,
-            recorded_by,
-            "replaced by a new consent",
-            now,
-        )
-        .await?;
+        self.end_consent(plan.id, subject, recorded_by, "replaced by a new consent", now).await?;
         let id = ResourceId::generate().to_string();
         let recipients: Vec<&str> = consent.recipients.iter().map(|r| r.as_str()).collect();
         sqlx::query(
@@ -81,15 +74,10 @@ impl Session {
         now: Instant,
     ) -> Result<(), Error> {
         let plan = pass.id();
-        if self
-            .end_consent(plan, subject, relation, reason, now)
-            .await?
-        {
+        if self.end_consent(plan, subject, relation, reason, now).await? {
             Ok(())
         } else {
-            Err(Error::FailedPrecondition(
-                "the plan has no consent in force".into(),
-            ))
+            Err(Error::FailedPrecondition("the plan has no consent in force".into()))
         }
     }
 
@@ -142,14 +130,9 @@ impl Session {
         let Some(row) = row else {
             return Ok(None);
         };
-        let withdrawn = row
-            .try_get::<Option<i64>, _>("withdraw_time")
-            .map_err(db)?
-            .is_some();
+        let withdrawn = row.try_get::<Option<i64>, _>("withdraw_time").map_err(db)?.is_some();
         let by: String = if withdrawn {
-            row.try_get::<Option<String>, _>("withdrawn_by")
-                .map_err(db)?
-                .unwrap_or_default()
+            row.try_get::<Option<String>, _>("withdrawn_by").map_err(db)?.unwrap_or_default()
         } else {
             row.try_get("recorded_by").map_err(db)?
         };
@@ -201,10 +184,7 @@ fn consent_from_row(row: &AnyRow) -> Result<ConsentRecord, Error> {
             recorded_by: text("recorded_by")?,
         },
         recorder: Subject::from_stored(text("recorded_subject")?),
-        withdraw_time: row
-            .try_get::<Option<i64>, _>("withdraw_time")
-            .map_err(db)?
-            .map(Instant),
+        withdraw_time: row.try_get::<Option<i64>, _>("withdraw_time").map_err(db)?.map(Instant),
         withdrawn_by: optional("withdrawn_by")?.unwrap_or_default(),
         withdrawer: optional("withdrawn_subject")?.map(Subject::from_stored),
         withdraw_reason: optional("withdraw_reason")?.unwrap_or_default(),

@@ -175,10 +175,7 @@ fn assignment_from_row(row: &AnyRow) -> Result<Assignment, Error> {
         wish_followed: row.try_get::<i64, _>("wish_followed").map_err(db)? == 1,
         reason: text("reason")?,
         start_time: Instant(row.try_get("start_time").map_err(db)?),
-        end_time: row
-            .try_get::<Option<i64>, _>("end_time")
-            .map_err(db)?
-            .map(Instant),
+        end_time: row.try_get::<Option<i64>, _>("end_time").map_err(db)?.map(Instant),
         end_reason: text("end_reason")?,
     })
 }

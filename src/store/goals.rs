@@ -78,17 +78,10 @@ impl Session {
             .fetch_optional(self.conn())
             .await
             .map_err(db)?;
-        let mut goal = row
-            .as_ref()
-            .map(goal_from_row)
-            .transpose()?
-            .ok_or(Error::NotFound("goal"))?;
-        goal.adjustments = self
-            .adjustments("goal_id", id)
-            .await?
-            .into_iter()
-            .map(|(_, step)| step)
-            .collect();
+        let mut goal =
+            row.as_ref().map(goal_from_row).transpose()?.ok_or(Error::NotFound("goal"))?;
+        goal.adjustments =
+            self.adjustments("goal_id", id).await?.into_iter().map(|(_, step)| step).collect();
         Ok(goal)
     }
 
@@ -106,11 +99,7 @@ impl Session {
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(plan.to_string())
-            .bind(
-                page.and_then(|p| p.after)
-                    .map(|id| id.to_string())
-                    .unwrap_or_default(),
-            )
+            .bind(page.and_then(|p| p.after).map(|id| id.to_string()).unwrap_or_default())
             .bind(page.map_or(i64::MAX, |p| i64::from(p.size) + 1))
             .fetch_all(self.conn())
             .await
@@ -119,11 +108,8 @@ impl Session {
         // The plan's trails in one query, handed to their goals.
         let trail = self.adjustments("plan_id", plan).await?;
         for goal in &mut goals {
-            goal.adjustments = trail
-                .iter()
-                .filter(|(g, _)| *g == goal.id)
-                .map(|(_, step)| step.clone())
-                .collect();
+            goal.adjustments =
+                trail.iter().filter(|(g, _)| *g == goal.id).map(|(_, step)| step.clone()).collect();
         }
         Ok(goals)
     }
@@ -141,8 +127,7 @@ impl Session {
         pass.covers(goal.plan)?;
         let organisation = pass.organisation();
         if new_step.is_some() {
-            self.check_room(Holding::Adjustments, pass, goal.update_time)
-                .await?;
+            self.check_room(Holding::Adjustments, pass, goal.update_time).await?;
         }
         let updated = sqlx::query(
             "UPDATE goals SET text = $1, priority = $2, status = $3, target_date = $4, \

@@ -30,10 +30,8 @@ impl Session {
     pub async fn all_grants(&mut self) -> Result<(i64, Vec<RoleGrant>), Error> {
         let epoch = self.grants_epoch().await?;
         let sql = format!("SELECT {GRANT_COLUMNS} FROM role_grants");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(self.conn())
-            .await
-            .map_err(db)?;
+        let rows =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.conn()).await.map_err(db)?;
         let grants = rows.iter().map(grant_from_row).collect::<Result<_, _>>()?;
         Ok((epoch, grants))
     }
@@ -92,10 +90,7 @@ impl Session {
             .fetch_optional(self.conn())
             .await
             .map_err(db)?;
-        row.as_ref()
-            .map(grant_from_row)
-            .transpose()?
-            .ok_or(Error::NotFound("role grant"))
+        row.as_ref().map(grant_from_row).transpose()?.ok_or(Error::NotFound("role grant"))
     }
 
     /// Revokes a grant of `organisation`; `NOT_FOUND` when it has no such grant.
@@ -149,10 +144,7 @@ fn grant_from_row(row: &AnyRow) -> Result<RoleGrant, Error> {
     let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
     Ok(RoleGrant {
         id: stored("grant id", ResourceId::parse(&text("id")?))?,
-        organisation: stored(
-            "organisation",
-            OrgNumber::parse("", &text("organisation_id")?).ok(),
-        )?,
+        organisation: stored("organisation", OrgNumber::parse("", &text("organisation_id")?).ok())?,
         subject: Subject::from_stored(text("subject")?),
         role: stored("role", OrgRole::from_stored(&text("role")?))?,
         granted_by: Subject::from_stored(text("granted_by")?),

@@ -38,10 +38,8 @@ impl Session {
         if let Some(goal) = goal {
             match self.goal(pass, goal).await {
                 Ok(_) => {}
-                Err(Error::NotFound(_)) => violations.push(FieldViolation::new(
-                    "measure.goal",
-                    "must name a goal of the same plan",
-                )),
+                Err(Error::NotFound(_)) => violations
+                    .push(FieldViolation::new("measure.goal", "must name a goal of the same plan")),
                 Err(e) => return Err(e),
             }
         }
@@ -55,11 +53,7 @@ impl Session {
                 Err(e) => return Err(e),
             }
         }
-        if violations.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::InvalidArgument(violations))
-        }
+        if violations.is_empty() { Ok(()) } else { Err(Error::InvalidArgument(violations)) }
     }
 
     /// Stores a new measure; its goal and member must have been checked.
@@ -125,17 +119,10 @@ impl Session {
             .fetch_optional(self.conn())
             .await
             .map_err(db)?;
-        let mut measure = row
-            .as_ref()
-            .map(measure_from_row)
-            .transpose()?
-            .ok_or(Error::NotFound("measure"))?;
-        measure.evaluations = self
-            .evaluations("measure_id", id)
-            .await?
-            .into_iter()
-            .map(|(_, e)| e)
-            .collect();
+        let mut measure =
+            row.as_ref().map(measure_from_row).transpose()?.ok_or(Error::NotFound("measure"))?;
+        measure.evaluations =
+            self.evaluations("measure_id", id).await?.into_iter().map(|(_, e)| e).collect();
         Ok(measure)
     }
 
@@ -154,19 +141,13 @@ impl Session {
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(plan.to_string())
-            .bind(
-                page.and_then(|p| p.after)
-                    .map(|id| id.to_string())
-                    .unwrap_or_default(),
-            )
+            .bind(page.and_then(|p| p.after).map(|id| id.to_string()).unwrap_or_default())
             .bind(page.map_or(i64::MAX, |p| i64::from(p.size) + 1))
             .fetch_all(self.conn())
             .await
             .map_err(db)?;
-        let mut measures: Vec<Measure> = rows
-            .iter()
-            .map(measure_from_row)
-            .collect::<Result<_, _>>()?;
+        let mut measures: Vec<Measure> =
+            rows.iter().map(measure_from_row).collect::<Result<_, _>>()?;
         let evaluations = self.evaluations("plan_id", plan).await?;
         for measure in &mut measures {
             measure.evaluations = evaluations
@@ -246,8 +227,7 @@ impl Session {
     ) -> Result<(), Error> {
         pass.covers(measure.plan)?;
         let organisation = pass.organisation();
-        self.check_room(Holding::Evaluations, pass, evaluation.time)
-            .await?;
+        self.check_room(Holding::Evaluations, pass, evaluation.time).await?;
         sqlx::query(
             "INSERT INTO measure_evaluations (id, organisation_id, plan_id, measure_id, date, \
              text, author, author_relations, create_time) \
@@ -335,11 +315,7 @@ pub(super) fn evaluation_from_row(row: &AnyRow) -> Result<(ResourceId, Evaluatio
 
 /// Checks a caller's etag against a measure before anything is written.
 pub fn check_measure_revision(measure: &Measure, expected: i64) -> Result<(), Error> {
-    if measure.revision == expected {
-        Ok(())
-    } else {
-        Err(stale_measure())
-    }
+    if measure.revision == expected { Ok(()) } else { Err(stale_measure()) }
 }
 
 /// A measure, without its evaluations.
@@ -363,10 +339,7 @@ pub(super) fn measure_from_row(row: &AnyRow) -> Result<Measure, Error> {
         start_date: date("start_date")?,
         end_date: date("end_date")?,
         frequency: text("frequency")?,
-        status: stored(
-            "measure status",
-            MeasureStatus::from_stored(&text("status")?),
-        )?,
+        status: stored("measure status", MeasureStatus::from_stored(&text("status")?))?,
         evaluations: Vec::new(),
         revision: row.try_get("revision").map_err(db)?,
         create_time: Instant(row.try_get("create_time").map_err(db)?),

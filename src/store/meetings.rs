@@ -31,8 +31,7 @@ impl Session {
         created_by: &Subject,
     ) -> Result<(), Error> {
         let plan = pass.plan();
-        self.check_room(Holding::Meetings, pass, meeting.create_time)
-            .await?;
+        self.check_room(Holding::Meetings, pass, meeting.create_time).await?;
         sqlx::query(
             "INSERT INTO meetings (id, organisation_id, plan_id, start_time, location, video_link, \
              agenda, invited, attended, minutes, revision, create_time, update_time, created_by) \
@@ -69,10 +68,7 @@ impl Session {
             .fetch_optional(self.conn())
             .await
             .map_err(db)?;
-        row.as_ref()
-            .map(meeting_from_row)
-            .transpose()?
-            .ok_or(Error::NotFound("meeting"))
+        row.as_ref().map(meeting_from_row).transpose()?.ok_or(Error::NotFound("meeting"))
     }
 
     /// The meetings of `plan` after the page's position; one more than the page.
@@ -139,9 +135,7 @@ fn meeting_from_row(row: &AnyRow) -> Result<Meeting, Error> {
     let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
     let ids = |name: &str| -> Result<Vec<ResourceId>, Error> {
         let list: Vec<String> = stored("member list", serde_json::from_str(&text(name)?).ok())?;
-        list.iter()
-            .map(|id| stored("member id", ResourceId::parse(id)))
-            .collect()
+        list.iter().map(|id| stored("member id", ResourceId::parse(id))).collect()
     };
     Ok(Meeting {
         id: stored("meeting id", ResourceId::parse(&text("id")?))?,
@@ -156,10 +150,7 @@ fn meeting_from_row(row: &AnyRow) -> Result<Meeting, Error> {
         revision: row.try_get("revision").map_err(db)?,
         create_time: Instant(row.try_get("create_time").map_err(db)?),
         update_time: Instant(row.try_get("update_time").map_err(db)?),
-        cancel_time: row
-            .try_get::<Option<i64>, _>("cancel_time")
-            .map_err(db)?
-            .map(Instant),
+        cancel_time: row.try_get::<Option<i64>, _>("cancel_time").map_err(db)?.map(Instant),
         cancel_reason: text("cancel_reason")?,
     })
 }

@@ -50,11 +50,7 @@ impl Session {
         }
         self.check_room(Holding::Members, pass, now).await?;
         let organisation_name = match &new.organisation {
-            Some(org) => self
-                .organisation(org)
-                .await?
-                .map(|o| o.name)
-                .unwrap_or_default(),
+            Some(org) => self.organisation(org).await?.map(|o| o.name).unwrap_or_default(),
             None => String::new(),
         };
         let member = Member {
@@ -97,13 +93,7 @@ impl Session {
         .bind(member.powers_end_time.map(|t| t.0))
         .execute(self.conn())
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                already_member()
-            } else {
-                db(e)
-            }
-        })?;
+        .map_err(|e| if is_unique_violation(&e) { already_member() } else { db(e) })?;
         Ok(member)
     }
 
@@ -120,10 +110,7 @@ impl Session {
             .fetch_optional(self.conn())
             .await
             .map_err(db)?;
-        row.as_ref()
-            .map(member_from_row)
-            .transpose()?
-            .ok_or(Error::NotFound("member"))
+        row.as_ref().map(member_from_row).transpose()?.ok_or(Error::NotFound("member"))
     }
 
     /// The caller's membership of `plan` now, if any.
@@ -189,9 +176,7 @@ impl Session {
         let _plan = pass.id();
         let mut member = self.member(pass, id).await?;
         if member.end_time.is_some_and(|end| end <= now) {
-            return Err(Error::FailedPrecondition(
-                "the membership has already ended".into(),
-            ));
+            return Err(Error::FailedPrecondition("the membership has already ended".into()));
         }
         if expected_revision.is_some_and(|rev| rev != member.revision) {
             return Err(stale());
@@ -262,22 +247,13 @@ fn member_from_row(row: &AnyRow) -> Result<Member, Error> {
             Some(stored("organisation", OrgNumber::parse("", &acting).ok())?)
         },
         start_time: Instant(row.try_get("start_time").map_err(db)?),
-        end_time: row
-            .try_get::<Option<i64>, _>("end_time")
-            .map_err(db)?
-            .map(Instant),
+        end_time: row.try_get::<Option<i64>, _>("end_time").map_err(db)?.map(Instant),
         basis: match text("basis")?.as_str() {
             "" => None,
-            basis => Some(stored(
-                "representative basis",
-                RepresentativeBasis::from_stored(basis),
-            )?),
+            basis => Some(stored("representative basis", RepresentativeBasis::from_stored(basis))?),
         },
         basis_reference: text("basis_reference")?,
-        powers_end_time: row
-            .try_get::<Option<i64>, _>("powers_end_time")
-            .map_err(db)?
-            .map(Instant),
+        powers_end_time: row.try_get::<Option<i64>, _>("powers_end_time").map_err(db)?.map(Instant),
         added_by: Subject::from_stored(text("created_by")?),
         organisation_name: row
             .try_get::<Option<String>, _>("organisation_name")

@@ -105,19 +105,14 @@ impl Store {
     pub async fn open(url: &DatabaseUrl) -> Result<Store, Error> {
         sqlx::any::install_default_drivers();
         let backend = Backend::of_url(&url.0).ok_or_else(|| {
-            Error::internal(format!(
-                "unsupported database url {url}: use sqlite: or postgres:"
-            ))
+            Error::internal(format!("unsupported database url {url}: use sqlite: or postgres:"))
         })?;
         let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
         let store = match backend {
             Backend::Sqlite => sqlite::open(options, &url.0).await?,
             Backend::Postgres => postgres::open(options, &url.0).await?,
         };
-        let store = Store {
-            pool: store,
-            backend,
-        };
+        let store = Store { pool: store, backend };
         store.migrate().await?;
         Ok(store)
     }
@@ -173,12 +168,7 @@ impl Store {
     /// A session for reads: each statement commits on its own.
     async fn read(&self) -> Result<Session, Error> {
         let conn = self.pool.acquire().await.map_err(db)?;
-        Ok(Session {
-            conn: Conn::Read(conn),
-            backend: self.backend,
-            denied: false,
-            statements: 0,
-        })
+        Ok(Session { conn: Conn::Read(conn), backend: self.backend, denied: false, statements: 0 })
     }
 
     /// A session for a write: one transaction, begun so that it holds the write lock from the
@@ -189,12 +179,7 @@ impl Store {
             Backend::Postgres => self.pool.begin().await,
         }
         .map_err(db)?;
-        Ok(Session {
-            conn: Conn::Write(tx),
-            backend: self.backend,
-            denied: false,
-            statements: 0,
-        })
+        Ok(Session { conn: Conn::Write(tx), backend: self.backend, denied: false, statements: 0 })
     }
 
     /// Closes every connection; in-flight sessions finish first.
@@ -292,12 +277,7 @@ pub(crate) fn caller_params(
     who: &crate::domain::principal::Principal,
 ) -> AnyQuery {
     query
-        .bind(
-            who.national_id
-                .as_ref()
-                .map(|id| id.expose().to_owned())
-                .unwrap_or_default(),
-        )
+        .bind(who.national_id.as_ref().map(|id| id.expose().to_owned()).unwrap_or_default())
         .bind(who.subject.as_stored().to_owned())
         .bind(who.acting_organisation().to_owned())
 }

@@ -64,14 +64,7 @@ impl Session {
             let rows: Vec<String> = (0..batch.len())
                 .map(|i| {
                     let n = i * 5;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${})",
-                        n + 1,
-                        n + 2,
-                        n + 3,
-                        n + 4,
-                        n + 5
-                    )
+                    format!("(${}, ${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4, n + 5)
                 })
                 .collect();
             let sql = format!(
@@ -99,10 +92,7 @@ impl Session {
 fn organisation_from_row(row: &AnyRow) -> Result<Organisation, Error> {
     let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
     Ok(Organisation {
-        number: stored(
-            "organisation",
-            OrgNumber::parse("", &text("organisation_id")?).ok(),
-        )?,
+        number: stored("organisation", OrgNumber::parse("", &text("organisation_id")?).ok())?,
         name: text("name")?,
         kind: stored("organisation kind", OrgKind::from_stored(&text("kind")?))?,
         form_code: text("form_code")?,

@@ -144,11 +144,8 @@ impl PlanListFilter {
     fn conditions(&self) -> String {
         let mut sql = String::new();
         if !self.statuses.is_empty() {
-            let list: Vec<String> = self
-                .statuses
-                .iter()
-                .map(|s| format!("'{}'", s.as_str()))
-                .collect();
+            let list: Vec<String> =
+                self.statuses.iter().map(|s| format!("'{}'", s.as_str())).collect();
             sql.push_str(&format!(" AND p.status IN ({})", list.join(", ")));
         }
         if let Some(date) = self.review_before {
@@ -169,11 +166,8 @@ impl ReadFilter {
 
     /// The roles as an SQL list of their fixed names, never caller input.
     pub(super) fn role_list(&self) -> String {
-        let roles: Vec<String> = self
-            .org_roles
-            .iter()
-            .map(|r| format!("'{}'", r.as_str()))
-            .collect();
+        let roles: Vec<String> =
+            self.org_roles.iter().map(|r| format!("'{}'", r.as_str())).collect();
         roles.join(", ")
     }
 }
@@ -227,10 +221,7 @@ impl Session {
             .fetch_optional(self.conn())
             .await
             .map_err(db)?;
-        row.as_ref()
-            .map(plan_from_row)
-            .transpose()?
-            .ok_or(Error::NotFound("plan"))
+        row.as_ref().map(plan_from_row).transpose()?.ok_or(Error::NotFound("plan"))
     }
 
     /// Writes the plan's own fields (everything but consent, identity, kind and organisation)
@@ -312,11 +303,7 @@ impl Session {
         who: &Principal,
         now: Instant,
     ) -> Result<Option<PlanAccessRow>, Error> {
-        let sql = if self.locks_rows() {
-            ACCESS_QUERY_LOCKING
-        } else {
-            ACCESS_QUERY
-        };
+        let sql = if self.locks_rows() { ACCESS_QUERY_LOCKING } else { ACCESS_QUERY };
         let row = super::caller_params(sqlx::query(sql), who)
             .bind(now.0)
             .bind(plan.to_string())
@@ -438,11 +425,7 @@ fn stale_plan() -> Error {
 
 /// Checks a caller's etag against the plan's version before anything is written.
 pub fn check_plan_version(plan: &Plan, expected: i64) -> Result<(), Error> {
-    if plan.version == expected {
-        Ok(())
-    } else {
-        Err(stale_plan())
-    }
+    if plan.version == expected { Ok(()) } else { Err(stale_plan()) }
 }
 
 fn access_from_row(row: &AnyRow) -> Result<PlanAccessRow, Error> {
@@ -511,10 +494,7 @@ fn plan_from_row(row: &AnyRow) -> Result<Plan, Error> {
                 organisation: if organisation.is_empty() {
                     None
                 } else {
-                    Some(stored(
-                        "wish organisation",
-                        OrgNumber::parse("", &organisation).ok(),
-                    )?)
+                    Some(stored("wish organisation", OrgNumber::parse("", &organisation).ok())?)
                 },
                 note: optional_text("wish_note")?.unwrap_or_default(),
                 time: Instant(time),
@@ -527,14 +507,8 @@ fn plan_from_row(row: &AnyRow) -> Result<Plan, Error> {
         .transpose()?;
     Ok(Plan {
         id: stored("plan id", ResourceId::parse(&id))?,
-        organisation: stored(
-            "organisation",
-            OrgNumber::parse("", &text("organisation_id")?).ok(),
-        )?,
-        patient: stored(
-            "patient id",
-            NationalId::parse("", &text("patient_id")?).ok(),
-        )?,
+        organisation: stored("organisation", OrgNumber::parse("", &text("organisation_id")?).ok())?,
+        patient: stored("patient id", NationalId::parse("", &text("patient_id")?).ok())?,
         patient_display_name: text("patient_display_name")?,
         organisation_name: optional_text("organisation_name")?.unwrap_or_default(),
         kind: stored("plan kind", PlanKind::from_stored(&text("kind")?))?,
@@ -564,10 +538,6 @@ impl Session {
     ) -> Result<crate::domain::plan::PlanDocument, Error> {
         let plan = self.reload_plan(pass).await?;
         let (goals, measures) = self.plan_content(pass).await?;
-        Ok(crate::domain::plan::PlanDocument {
-            plan,
-            goals,
-            measures,
-        })
+        Ok(crate::domain::plan::PlanDocument { plan, goals, measures })
     }
 }

@@ -11,9 +11,5 @@ use crate::domain::Error;
 pub(super) static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
 pub(super) async fn open(options: AnyPoolOptions, url: &str) -> Result<AnyPool, Error> {
-    options
-        .max_connections(16)
-        .connect(url)
-        .await
-        .map_err(super::db)
+    options.max_connections(16).connect(url).await.map_err(super::db)
 }

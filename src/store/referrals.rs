@@ -110,10 +110,9 @@ impl Session {
                  ORDER BY r.id LIMIT $6"
             ));
         }
-        for (column, granted) in [
-            ("from_organisation", sender_roles),
-            ("organisation_id", receiver_roles),
-        ] {
+        for (column, granted) in
+            [("from_organisation", sender_roles), ("organisation_id", receiver_roles)]
+        {
             if !granted.is_empty() && who.organisation.is_some() {
                 branches.push(format!(
                     "SELECT r.id AS id FROM referrals r WHERE r.{column} = $3 AND r.id > $4 \
@@ -167,13 +166,11 @@ impl Session {
         .await
         .map_err(db)?;
         if updated.rows_affected() != 1 {
-            return Err(Error::FailedPrecondition(
-                if referral.status == ReferralStatus::Sent {
-                    "the referral was answered meanwhile: read it again".to_owned()
-                } else {
-                    format!("the referral is {} already", referral.status.as_str())
-                },
-            ));
+            return Err(Error::FailedPrecondition(if referral.status == ReferralStatus::Sent {
+                "the referral was answered meanwhile: read it again".to_owned()
+            } else {
+                format!("the referral is {} already", referral.status.as_str())
+            }));
         }
         Ok(())
     }
@@ -190,27 +187,18 @@ fn access_from_row(row: &AnyRow) -> Result<ReferralAccessRow, Error> {
         municipality: org("organisation_id")?,
         health_trust: org("from_organisation")?,
         requester: text("requester")?,
-        patient: stored(
-            "patient id",
-            NationalId::parse("", &text("patient_id")?).ok(),
-        )?,
+        patient: stored("patient id", NationalId::parse("", &text("patient_id")?).ok())?,
         patient_display_name: text("patient_display_name")?,
         patient_goals: stored("goals", serde_json::from_str(&text("patient_goals")?).ok())?,
         wants_plan: row.try_get::<i64, _>("wants_plan").map_err(db)? == 1,
         answered_on_behalf: optional("on_behalf_given_by")?
             .zip(optional("on_behalf_reason")?)
             .map(|(given_by, reason)| OnBehalf { given_by, reason }),
-        status: stored(
-            "referral status",
-            ReferralStatus::from_stored(&text("status")?),
-        )?,
+        status: stored("referral status", ReferralStatus::from_stored(&text("status")?))?,
         plan: stored("plan id", ResourceId::parse(&text("plan_id")?))?,
         response: text("response")?,
         create_time: Instant(row.try_get("create_time").map_err(db)?),
-        response_time: row
-            .try_get::<Option<i64>, _>("response_time")
-            .map_err(db)?
-            .map(Instant),
+        response_time: row.try_get::<Option<i64>, _>("response_time").map_err(db)?.map(Instant),
     };
     Ok(ReferralAccessRow {
         referral,

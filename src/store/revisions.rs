@@ -172,10 +172,7 @@ impl ItemVersion {
     pub fn digest(&self) -> String {
         use sha2::{Digest, Sha256};
         match &self.state {
-            Some(state) => Sha256::digest(state)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
+            Some(state) => Sha256::digest(state).iter().map(|b| format!("{b:02x}")).collect(),
             None => String::new(),
         }
     }

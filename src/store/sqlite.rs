@@ -48,9 +48,7 @@ fn with_create_mode(url: &str) -> String {
 }
 
 fn file_path(url: &str) -> Option<&str> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;
     (!path.is_empty() && path != ":memory:").then_some(path)
 }
@@ -62,14 +60,8 @@ mod tests {
     #[test]
     fn urls() {
         assert_eq!(with_create_mode("sqlite://a.db"), "sqlite://a.db?mode=rwc");
-        assert_eq!(
-            with_create_mode("sqlite://a.db?x=1"),
-            "sqlite://a.db?x=1&mode=rwc"
-        );
-        assert_eq!(
-            with_create_mode("sqlite://a.db?mode=ro"),
-            "sqlite://a.db?mode=ro"
-        );
+        assert_eq!(with_create_mode("sqlite://a.db?x=1"), "sqlite://a.db?x=1&mode=rwc");
+        assert_eq!(with_create_mode("sqlite://a.db?mode=ro"), "sqlite://a.db?mode=ro");
         assert_eq!(file_path("sqlite://dir/a.db?mode=rwc"), Some("dir/a.db"));
         assert_eq!(file_path("sqlite::memory:"), None);
     }

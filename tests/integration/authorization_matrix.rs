@@ -54,9 +54,7 @@ async fn world(server: &TestServer) -> World {
     let admin = caller("admin").unwrap();
     let staff = caller("unit_staff").unwrap();
     let staff_b = caller("unit_staff_other_org").unwrap();
-    server
-        .bootstrap_grant(MUNICIPALITY, &admin.subject(), OrgRole::Admin)
-        .await;
+    server.bootstrap_grant(MUNICIPALITY, &admin.subject(), OrgRole::Admin).await;
     // The municipality's unit staff are granted through the API, as an admin would.
     server
         .organisations(Some(&admin))
@@ -70,45 +68,24 @@ async fn world(server: &TestServer) -> World {
         })
         .await
         .unwrap();
-    server
-        .bootstrap_grant(OTHER_MUNICIPALITY, &staff_b.subject(), OrgRole::UnitStaff)
-        .await;
+    server.bootstrap_grant(OTHER_MUNICIPALITY, &staff_b.subject(), OrgRole::UnitStaff).await;
     let own = server.create_plan(&staff, MUNICIPALITY, PATIENT).await;
-    let same_org = server
-        .create_plan(&staff, MUNICIPALITY, OTHER_PATIENT)
-        .await;
-    let other_org = server
-        .create_plan(&staff_b, OTHER_MUNICIPALITY, PATIENT)
-        .await;
+    let same_org = server.create_plan(&staff, MUNICIPALITY, OTHER_PATIENT).await;
+    let other_org = server.create_plan(&staff_b, OTHER_MUNICIPALITY, PATIENT).await;
     let member = caller("member").unwrap();
     let coordinator = caller("coordinator").unwrap();
     let teacher = caller("ended_member").unwrap();
-    server
-        .add_member(&staff, &own, &member, proto::MemberRole::Nav)
-        .await;
-    server
-        .add_member(&staff, &own, &coordinator, proto::MemberRole::Coordinator)
-        .await;
-    let ended = server
-        .add_member(&staff, &own, &teacher, proto::MemberRole::School)
-        .await;
+    server.add_member(&staff, &own, &member, proto::MemberRole::Nav).await;
+    server.add_member(&staff, &own, &coordinator, proto::MemberRole::Coordinator).await;
+    let ended = server.add_member(&staff, &own, &teacher, proto::MemberRole::School).await;
     server
         .members(Some(&staff))
-        .remove_member(proto::RemoveMemberRequest {
-            name: ended,
-            etag: String::new(),
-        })
+        .remove_member(proto::RemoveMemberRequest { name: ended, etag: String::new() })
         .await
         .unwrap();
     // The patient shares the plan with NAV, whose adviser serves on it.
-    server
-        .give_consent(&caller("owner").unwrap(), &own, &[NAV])
-        .await;
-    World {
-        own,
-        same_org,
-        other_org,
-    }
+    server.give_consent(&caller("owner").unwrap(), &own, &[NAV]).await;
+    World { own, same_org, other_org }
 }
 
 /// Outcomes by caller, in `CALLERS` order.

@@ -23,12 +23,8 @@ fn admin() -> Who {
 }
 
 async fn setup(server: &TestServer) -> String {
-    server
-        .bootstrap_grant(MUNICIPALITY, &staff().subject(), OrgRole::UnitStaff)
-        .await;
-    server
-        .bootstrap_grant(MUNICIPALITY, &admin().subject(), OrgRole::Admin)
-        .await;
+    server.bootstrap_grant(MUNICIPALITY, &staff().subject(), OrgRole::UnitStaff).await;
+    server.bootstrap_grant(MUNICIPALITY, &admin().subject(), OrgRole::Admin).await;
     server.create_plan(&staff(), MUNICIPALITY, PATIENT).await
 }
 

@@ -33,9 +33,7 @@ fn with_token(
     tonic::service::interceptor::InterceptedService<Channel, impl tonic::service::Interceptor>,
 > {
     PlanServiceClient::with_interceptor(channel, move |mut request: tonic::Request<()>| {
-        request
-            .metadata_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
         Ok(request)
     })
 }
@@ -87,27 +85,18 @@ async fn a_first_session_on_the_embedded_default() {
         text
     });
 
-    let (ok, staff_token, _) = samvirke(
-        &dir,
-        &["token", "--sub", "unit-staff", "--org", MUNICIPALITY],
-    );
+    let (ok, staff_token, _) =
+        samvirke(&dir, &["token", "--sub", "unit-staff", "--org", MUNICIPALITY]);
     assert!(ok);
     assert_eq!(staff_token.lines().count(), 1, "the token alone on stdout");
     let (ok, patient_token, _) = samvirke(&dir, &["token", "--pid", PATIENT]);
     assert!(ok);
     let (ok, _, err) = samvirke(&dir, &["token", "--pid", "01818010084"]);
-    assert!(
-        !ok && err.contains("pid") && !err.contains("01818010084"),
-        "{err}"
-    );
+    assert!(!ok && err.contains("pid") && !err.contains("01818010084"), "{err}");
     let (ok, _, _) = samvirke(&dir, &["token", "--sub", "someone"]);
     assert!(!ok, "--sub without --org must fail");
 
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
     let plan = with_token(channel.clone(), staff_token.trim().to_owned())
         .create_plan(proto::CreatePlanRequest {
             plan: Some(proto::Plan {
@@ -124,10 +113,7 @@ async fn a_first_session_on_the_embedded_default() {
         .plan
         .unwrap();
     let seen = with_token(channel, patient_token.trim().to_owned())
-        .get_plan(proto::GetPlanRequest {
-            name: plan.name.clone(),
-            revision: 0,
-        })
+        .get_plan(proto::GetPlanRequest { name: plan.name.clone(), revision: 0 })
         .await
         .unwrap()
         .into_inner()
@@ -135,30 +121,15 @@ async fn a_first_session_on_the_embedded_default() {
         .unwrap();
     assert_eq!(seen.patient_id, PATIENT);
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .unwrap();
+    let killed = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let status = server.wait().unwrap();
-    assert!(
-        status.success(),
-        "the server did not stop cleanly: {status:?}"
-    );
+    assert!(status.success(), "the server did not stop cleanly: {status:?}");
     let logs = logs.join().unwrap();
-    assert!(
-        logs.contains("rpc finished"),
-        "no per-RPC log line:\n{logs}"
-    );
+    assert!(logs.contains("rpc finished"), "no per-RPC log line:\n{logs}");
     assert!(logs.contains("shutting down"));
-    assert!(
-        !logs.contains(PATIENT),
-        "an identity number reached the logs:\n{logs}"
-    );
-    assert!(
-        !logs.contains("Kari Nordmann"),
-        "a patient's name reached the logs"
-    );
+    assert!(!logs.contains(PATIENT), "an identity number reached the logs:\n{logs}");
+    assert!(!logs.contains("Kari Nordmann"), "a patient's name reached the logs");
 
     let (ok, help, _) = samvirke(&dir, &["serve", "--help"]);
     assert!(
@@ -171,11 +142,7 @@ async fn a_first_session_on_the_embedded_default() {
 fn production_refuses_development_keys_on_postgres() {
     let dir = std::env::temp_dir();
     let output = Command::new(BIN)
-        .args([
-            "serve",
-            "--database-url",
-            "postgres://nobody@127.0.0.1:1/none",
-        ])
+        .args(["serve", "--database-url", "postgres://nobody@127.0.0.1:1/none"])
         .current_dir(&dir)
         .output()
         .unwrap();

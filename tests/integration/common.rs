@@ -122,12 +122,9 @@ pub async fn fresh_postgres_schema() -> (String, String) {
     let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&base)
         .await
         .unwrap_or_else(|e| panic!("PostgreSQL at SAMVIRKE_TEST_DATABASE_URL is unreachable: {e}"));
-    sqlx::Executor::execute(
-        &mut conn,
-        sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")),
-    )
-    .await
-    .expect("creating a test schema");
+    sqlx::Executor::execute(&mut conn, sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .await
+        .expect("creating a test schema");
     let separator = if base.contains('?') { '&' } else { '?' };
     let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
     (url, schema)
@@ -140,9 +137,7 @@ async fn import_sample_registry(store: &Store) {
     let organisations = samvirke::registry::parse_csv(sample.as_bytes()).unwrap();
     store
         .write_with(async |session| {
-            session
-                .upsert_organisations(&organisations, Instant::now())
-                .await
+            session.upsert_organisations(&organisations, Instant::now()).await
         })
         .await
         .unwrap();
@@ -208,9 +203,7 @@ impl TestServer {
         config: ServerConfig,
         cleanup: Option<Cleanup>,
     ) -> TestServer {
-        let server = Server::build(config.clone())
-            .await
-            .expect("building the server");
+        let server = Server::build(config.clone()).await.expect("building the server");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel();
@@ -231,9 +224,7 @@ impl TestServer {
         if cleanup.is_some() {
             import_sample_registry(&store).await;
         }
-        let db = sqlx::AnyPool::connect(&config.database_url.0)
-            .await
-            .unwrap();
+        let db = sqlx::AnyPool::connect(&config.database_url.0).await.unwrap();
         let KeySource::DevKey(key_path) = &config.keys else {
             panic!("test servers use the development key");
         };
@@ -267,9 +258,7 @@ impl TestServer {
         };
         let _ = std::fs::remove_dir_all(&cleanup.dir);
         if let Some((base, schema)) = cleanup.schema {
-            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&base)
-                .await
-                .unwrap();
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&base).await.unwrap();
             sqlx::Executor::execute(
                 &mut conn,
                 sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")),
@@ -282,12 +271,7 @@ impl TestServer {
     /// A valid token for `who`.
     pub fn token(&self, who: &Who) -> String {
         self.key
-            .mint(
-                &who.identity(),
-                DEFAULT_AUDIENCE,
-                Duration::from_secs(600),
-                Default::default(),
-            )
+            .mint(&who.identity(), DEFAULT_AUDIENCE, Duration::from_secs(600), Default::default())
             .unwrap()
     }
 
@@ -345,10 +329,7 @@ impl TestServer {
     /// The plan as `who` reads it now.
     pub async fn get_plan(&self, who: &Who, plan: &str) -> proto::Plan {
         self.plans(Some(who))
-            .get_plan(proto::GetPlanRequest {
-                name: plan.into(),
-                revision: 0,
-            })
+            .get_plan(proto::GetPlanRequest { name: plan.into(), revision: 0 })
             .await
             .expect("reading the plan")
             .into_inner()
@@ -519,10 +500,8 @@ impl TestServer {
         if role == proto::MemberRole::Coordinator {
             return self.appoint_coordinator(by, plan, member).await.member;
         }
-        let citizens_role = matches!(
-            role,
-            proto::MemberRole::NextOfKin | proto::MemberRole::Representative
-        );
+        let citizens_role =
+            matches!(role, proto::MemberRole::NextOfKin | proto::MemberRole::Representative);
         let by = if citizens_role && !matches!(by, Who::Citizen(_)) {
             let patient = self.get_plan(by, plan).await.patient_id;
             Who::Citizen(Box::leak(patient.into_boxed_str()))
@@ -581,20 +560,17 @@ impl Who {
     fn identity(&self) -> DevIdentity {
         match self {
             Who::Citizen(pid) => DevIdentity::Citizen { pid: (*pid).into() },
-            Who::Personnel(sub, org) => DevIdentity::Personnel {
-                sub: (*sub).into(),
-                org: (*org).into(),
-                person: None,
-            },
+            Who::Personnel(sub, org) => {
+                DevIdentity::Personnel { sub: (*sub).into(), org: (*org).into(), person: None }
+            }
             Who::PersonnelWithPid(sub, org, pid) => DevIdentity::Personnel {
                 sub: (*sub).into(),
                 org: (*org).into(),
                 person: Some((*pid).into()),
             },
-            Who::System(client, org) => DevIdentity::System {
-                client: (*client).into(),
-                org: (*org).into(),
-            },
+            Who::System(client, org) => {
+                DevIdentity::System { client: (*client).into(), org: (*org).into() }
+            }
         }
     }
 
@@ -653,9 +629,7 @@ pub struct Bearer(Option<String>);
 impl Interceptor for Bearer {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         if let Some(value) = &self.0 {
-            request
-                .metadata_mut()
-                .insert("authorization", value.parse().unwrap());
+            request.metadata_mut().insert("authorization", value.parse().unwrap());
         }
         Ok(request)
     }
@@ -694,29 +668,19 @@ pub fn check_matrix_row(
     expected: &[Code],
     actual: &[Code],
 ) {
-    assert_eq!(
-        callers.len(),
-        actual.len(),
-        "{rpc} on {target}: a caller was skipped"
-    );
+    assert_eq!(callers.len(), actual.len(), "{rpc} on {target}: a caller was skipped");
     let mismatches: Vec<String> = callers
         .iter()
         .zip(expected.iter().zip(actual))
         .filter(|(_, (e, a))| e != a)
         .map(|(c, (e, a))| format!("{c}: expected {e:?}, got {a:?}"))
         .collect();
-    assert!(
-        mismatches.is_empty(),
-        "{rpc} on {target}:\n  {}",
-        mismatches.join("\n  ")
-    );
+    assert!(mismatches.is_empty(), "{rpc} on {target}:\n  {}", mismatches.join("\n  "));
 }
 
 /// A field mask of `paths`.
 pub fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
-    Some(prost_types::FieldMask {
-        paths: paths.iter().map(|p| p.to_string()).collect(),
-    })
+    Some(prost_types::FieldMask { paths: paths.iter().map(|p| p.to_string()).collect() })
 }
 
 /// A date on the wire.
@@ -738,10 +702,7 @@ impl TestServer {
         let mut input = self.get_plan(reader, plan).await;
         set(&mut input);
         self.plans(Some(who))
-            .update_plan(proto::UpdatePlanRequest {
-                plan: Some(input),
-                update_mask: mask(paths),
-            })
+            .update_plan(proto::UpdatePlanRequest { plan: Some(input), update_mask: mask(paths) })
             .await
             .map(|r| r.into_inner().plan.unwrap())
     }
@@ -778,11 +739,7 @@ impl TestServer {
         self.goals(Some(who))
             .create_goal(proto::CreateGoalRequest {
                 parent: plan.into(),
-                goal: Some(proto::Goal {
-                    text: text.into(),
-                    priority,
-                    ..Default::default()
-                }),
+                goal: Some(proto::Goal { text: text.into(), priority, ..Default::default() }),
             })
             .await
             .map(|r| r.into_inner().goal.unwrap())
@@ -850,9 +807,7 @@ impl TestServer {
     /// The measure as `reader` reads it now.
     pub async fn get_measure(&self, reader: &Who, measure: &str) -> proto::Measure {
         self.measures(Some(reader))
-            .get_measure(proto::GetMeasureRequest {
-                name: measure.into(),
-            })
+            .get_measure(proto::GetMeasureRequest { name: measure.into() })
             .await
             .expect("reading the measure")
             .into_inner()
@@ -1032,17 +987,12 @@ pub fn prose(chars: usize, seed: u64) -> String {
     let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
     let mut text = String::new();
     while text.chars().count() < chars {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
+        state =
+            state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
         if !text.is_empty() {
             text.push(' ');
         }
         text.push_str(WORDS[(state >> 33) as usize % WORDS.len()]);
     }
-    text.chars()
-        .take(chars)
-        .collect::<String>()
-        .trim()
-        .to_owned()
+    text.chars().take(chars).collect::<String>().trim().to_owned()
 }

@@ -46,36 +46,19 @@ fn who(name: &str) -> Who {
 async fn world(server: &TestServer) -> String {
     let grants = [
         (MUNICIPALITY, "handler", OrgRole::ComplaintHandler),
-        (
-            OTHER_MUNICIPALITY,
-            "handler_other_org",
-            OrgRole::ComplaintHandler,
-        ),
-        (
-            COUNTY_GOVERNOR,
-            "complaint_authority",
-            OrgRole::ComplaintAuthority,
-        ),
+        (OTHER_MUNICIPALITY, "handler_other_org", OrgRole::ComplaintHandler),
+        (COUNTY_GOVERNOR, "complaint_authority", OrgRole::ComplaintAuthority),
         (MUNICIPALITY, "unit_staff", OrgRole::UnitStaff),
     ];
     for (org, name, role) in grants {
-        server
-            .bootstrap_grant(org, &who(name).subject(), role)
-            .await;
+        server.bootstrap_grant(org, &who(name).subject(), role).await;
     }
     let staff = who("unit_staff");
     let plan = server.create_plan(&staff, MUNICIPALITY, PATIENT).await;
     server
-        .add_member(
-            &staff,
-            &plan,
-            &who("plan_coordinator"),
-            proto::MemberRole::Coordinator,
-        )
+        .add_member(&staff, &plan, &who("plan_coordinator"), proto::MemberRole::Coordinator)
         .await;
-    server
-        .add_member(&staff, &plan, &who("plan_member"), proto::MemberRole::Nav)
-        .await;
+    server.add_member(&staff, &plan, &who("plan_member"), proto::MemberRole::Nav).await;
     plan
 }
 
@@ -84,11 +67,7 @@ fn days_ago(days: i64) -> proto::Date {
         samvirke::domain::date::Date::today_in_norway(samvirke::domain::time::Instant::now())
             .plus_days(-days);
     let (year, month, day) = date.parts();
-    proto::Date {
-        year,
-        month: month as i32,
-        day: day as i32,
-    }
+    proto::Date { year, month: month as i32, day: day as i32 }
 }
 
 fn complaint(
@@ -124,12 +103,7 @@ async fn file(
     server
         .complaints(Some(by))
         .file_complaint(proto::FileComplaintRequest {
-            complaint: Some(complaint(
-                org,
-                proto::ComplaintKind::NoCoordinator,
-                "",
-                days_ago(3),
-            )),
+            complaint: Some(complaint(org, proto::ComplaintKind::NoCoordinator, "", days_ago(3))),
             on_behalf_of: for_patient.and_then(on_behalf),
         })
         .await

@@ -7,14 +7,8 @@ use tonic::Code;
 
 use super::common::*;
 
-const TABLES: [&str; 6] = [
-    "plan_revisions",
-    "goals",
-    "goal_adjustments",
-    "measures",
-    "measure_evaluations",
-    "consents",
-];
+const TABLES: [&str; 6] =
+    ["plan_revisions", "goals", "goal_adjustments", "measures", "measure_evaluations", "consents"];
 
 async fn counts(server: &TestServer) -> Vec<i64> {
     let mut all = Vec::new();

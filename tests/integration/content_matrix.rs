@@ -116,22 +116,11 @@ async fn target(
             },
         )
         .await;
-    let coordinator_membership = server
-        .add_member(&staff, &plan, &coordinator, proto::MemberRole::Coordinator)
-        .await;
-    let goal = server
-        .create_goal(&patient, &plan, "Bo hjemme", 1)
-        .await
-        .unwrap()
-        .name;
+    let coordinator_membership =
+        server.add_member(&staff, &plan, &coordinator, proto::MemberRole::Coordinator).await;
+    let goal = server.create_goal(&patient, &plan, "Bo hjemme", 1).await.unwrap().name;
     let coordinator_measure = server
-        .create_measure(
-            &coordinator,
-            &plan,
-            &goal,
-            &coordinator_membership,
-            "Hjemmebesøk",
-        )
+        .create_measure(&coordinator, &plan, &goal, &coordinator_membership, "Hjemmebesøk")
         .await
         .unwrap()
         .name;
@@ -152,19 +141,9 @@ async fn target(
 async fn world(server: &TestServer) -> [Target; 3] {
     let staff = caller("unit_staff").unwrap();
     let staff_b = caller("unit_staff_other_org").unwrap();
-    server
-        .bootstrap_grant(MUNICIPALITY, &staff.subject(), OrgRole::UnitStaff)
-        .await;
-    server
-        .bootstrap_grant(
-            MUNICIPALITY,
-            &caller("admin").unwrap().subject(),
-            OrgRole::Admin,
-        )
-        .await;
-    server
-        .bootstrap_grant(OTHER_MUNICIPALITY, &staff_b.subject(), OrgRole::UnitStaff)
-        .await;
+    server.bootstrap_grant(MUNICIPALITY, &staff.subject(), OrgRole::UnitStaff).await;
+    server.bootstrap_grant(MUNICIPALITY, &caller("admin").unwrap().subject(), OrgRole::Admin).await;
+    server.bootstrap_grant(OTHER_MUNICIPALITY, &staff_b.subject(), OrgRole::UnitStaff).await;
     let mut own = target(
         server,
         "own plan",
@@ -176,9 +155,7 @@ async fn world(server: &TestServer) -> [Target; 3] {
     )
     .await;
     let nav = caller("member_responsible").unwrap();
-    let nav_membership = server
-        .add_member(&staff, &own.plan, &nav, proto::MemberRole::Nav)
-        .await;
+    let nav_membership = server.add_member(&staff, &own.plan, &nav, proto::MemberRole::Nav).await;
     server
         .add_member(
             &staff,
@@ -196,13 +173,7 @@ async fn world(server: &TestServer) -> [Target; 3] {
         )
         .await;
     own.member_measure = server
-        .create_measure(
-            &own.coordinator,
-            &own.plan,
-            &own.goal,
-            &nav_membership,
-            "Følge til NAV",
-        )
+        .create_measure(&own.coordinator, &own.plan, &own.goal, &nav_membership, "Følge til NAV")
         .await
         .unwrap()
         .name;
@@ -266,13 +237,7 @@ async fn call(server: &TestServer, who: Option<&Who>, t: &Target, rpc: Rpc) -> C
     let goal_etag = server.get_goal(&t.staff, &t.goal).await.etag;
     match rpc {
         Rpc::GetPlanRevision => code(
-            &server
-                .plans(who)
-                .get_plan(proto::GetPlanRequest {
-                    name: plan,
-                    revision: 1,
-                })
-                .await,
+            &server.plans(who).get_plan(proto::GetPlanRequest { name: plan, revision: 1 }).await,
         ),
         Rpc::ListPlanRevisions => code(
             &server
@@ -283,27 +248,20 @@ async fn call(server: &TestServer, who: Option<&Who>, t: &Target, rpc: Rpc) -> C
                 })
                 .await,
         ),
-        Rpc::ExportPlan => code(
-            &server
-                .plans(who)
-                .export_plan(proto::ExportPlanRequest { name: plan })
-                .await,
-        ),
+        Rpc::ExportPlan => {
+            code(&server.plans(who).export_plan(proto::ExportPlanRequest { name: plan }).await)
+        }
         Rpc::UpdateSections | Rpc::UpdateContacts | Rpc::UpdateReviewDate => {
             let mut input = server.get_plan(&t.staff, &plan).await;
             let path = match rpc {
                 Rpc::UpdateSections => {
-                    input
-                        .sections
-                        .get_or_insert_with(Default::default)
-                        .what_works_now = "Mye".into();
+                    input.sections.get_or_insert_with(Default::default).what_works_now =
+                        "Mye".into();
                     "sections.what_works_now"
                 }
                 Rpc::UpdateContacts => {
-                    input.contacts = vec![proto::Contact {
-                        name: "Fastlegen".into(),
-                        ..Default::default()
-                    }];
+                    input.contacts =
+                        vec![proto::Contact { name: "Fastlegen".into(), ..Default::default() }];
                     "contacts"
                 }
                 _ => {
@@ -359,27 +317,16 @@ async fn call(server: &TestServer, who: Option<&Who>, t: &Target, rpc: Rpc) -> C
                 })
                 .await,
         ),
-        Rpc::SignPlan => code(
-            &server
-                .plans(who)
-                .sign_plan(proto::SignPlanRequest { name: plan, etag })
-                .await,
-        ),
-        Rpc::GetGoal => code(
-            &server
-                .goals(who)
-                .get_goal(proto::GetGoalRequest {
-                    name: t.goal.clone(),
-                })
-                .await,
-        ),
+        Rpc::SignPlan => {
+            code(&server.plans(who).sign_plan(proto::SignPlanRequest { name: plan, etag }).await)
+        }
+        Rpc::GetGoal => {
+            code(&server.goals(who).get_goal(proto::GetGoalRequest { name: t.goal.clone() }).await)
+        }
         Rpc::ListGoals => code(
             &server
                 .goals(who)
-                .list_goals(proto::ListGoalsRequest {
-                    parent: plan,
-                    ..Default::default()
-                })
+                .list_goals(proto::ListGoalsRequest { parent: plan, ..Default::default() })
                 .await,
         ),
         Rpc::CreateGoal => code(
@@ -416,17 +363,11 @@ async fn call(server: &TestServer, who: Option<&Who>, t: &Target, rpc: Rpc) -> C
             )
         }
         Rpc::DeleteGoal => {
-            let victim = server
-                .create_goal(&t.patient, &plan, "Til sletting", 9)
-                .await
-                .unwrap();
+            let victim = server.create_goal(&t.patient, &plan, "Til sletting", 9).await.unwrap();
             code(
                 &server
                     .goals(who)
-                    .delete_goal(proto::DeleteGoalRequest {
-                        name: victim.name,
-                        etag: victim.etag,
-                    })
+                    .delete_goal(proto::DeleteGoalRequest { name: victim.name, etag: victim.etag })
                     .await,
             )
         }
@@ -444,18 +385,13 @@ async fn call(server: &TestServer, who: Option<&Who>, t: &Target, rpc: Rpc) -> C
         Rpc::GetMeasure => code(
             &server
                 .measures(who)
-                .get_measure(proto::GetMeasureRequest {
-                    name: t.member_measure.clone(),
-                })
+                .get_measure(proto::GetMeasureRequest { name: t.member_measure.clone() })
                 .await,
         ),
         Rpc::ListMeasures => code(
             &server
                 .measures(who)
-                .list_measures(proto::ListMeasuresRequest {
-                    parent: plan,
-                    ..Default::default()
-                })
+                .list_measures(proto::ListMeasuresRequest { parent: plan, ..Default::default() })
                 .await,
         ),
         Rpc::CreateMeasure => code(
@@ -543,13 +479,7 @@ async fn undo(server: &TestServer, t: &Target, rpc: Rpc) {
     match rpc {
         Rpc::DeclinePlan => {
             server
-                .change_status(
-                    &t.staff,
-                    &t.staff,
-                    &t.plan,
-                    proto::PlanStatus::Requested,
-                    "",
-                )
+                .change_status(&t.staff, &t.staff, &t.plan, proto::PlanStatus::Requested, "")
                 .await
                 .unwrap();
         }
@@ -587,11 +517,7 @@ async fn check(server: &TestServer, world: &[Target; 3], rpc: Rpc, expected: [&R
             } else if !matches!(rpc, Rpc::DeleteGoal | Rpc::DeleteMeasure) {
                 // A refused write, or a read, leaves the history as it was. (The deletes create
                 // their victim first, which is a revision of its own.)
-                assert_eq!(
-                    before, after,
-                    "{rpc:?} on {} as {name} changed the plan",
-                    t.label
-                );
+                assert_eq!(before, after, "{rpc:?} on {} as {name} changed the plan", t.label);
             }
             actual.push(outcome);
         }

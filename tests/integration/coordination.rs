@@ -28,12 +28,8 @@ fn teacher() -> Who {
 }
 
 async fn grants(server: &TestServer) {
-    server
-        .bootstrap_grant(HOSPITAL, &referrer().subject(), OrgRole::Referrer)
-        .await;
-    server
-        .bootstrap_grant(MUNICIPALITY, &unit_staff().subject(), OrgRole::UnitStaff)
-        .await;
+    server.bootstrap_grant(HOSPITAL, &referrer().subject(), OrgRole::Referrer).await;
+    server.bootstrap_grant(MUNICIPALITY, &unit_staff().subject(), OrgRole::UnitStaff).await;
 }
 
 /// A referral of PATIENT to MUNICIPALITY, answered by the patient's mother.
@@ -43,10 +39,7 @@ fn referral(wants_plan: bool) -> proto::Referral {
         patient_id: PATIENT.into(),
         patient_display_name: "Ola Nordmann".into(),
         consent_to_share: true,
-        patient_goals: vec![
-            "Komme hjem og klare meg selv".into(),
-            "Gå tur med hunden".into(),
-        ],
+        patient_goals: vec!["Komme hjem og klare meg selv".into(), "Gå tur med hunden".into()],
         wants_plan,
         answered_on_behalf: Some(proto::AnsweredOnBehalf {
             given_by: "Eva Nordmann, mother".into(),
@@ -59,9 +52,7 @@ fn referral(wants_plan: bool) -> proto::Referral {
 async fn send_referral(server: &TestServer, wants_plan: bool) -> proto::Referral {
     server
         .referrals(Some(&referrer()))
-        .create_referral(proto::CreateReferralRequest {
-            referral: Some(referral(wants_plan)),
-        })
+        .create_referral(proto::CreateReferralRequest { referral: Some(referral(wants_plan)) })
         .await
         .expect("sending a referral")
         .into_inner()
@@ -104,10 +95,7 @@ async fn update_minutes(
     server
         .members(Some(who))
         .update_meeting(proto::UpdateMeetingRequest {
-            meeting: Some(proto::Meeting {
-                minutes: minutes.into(),
-                ..meeting.clone()
-            }),
+            meeting: Some(proto::Meeting { minutes: minutes.into(), ..meeting.clone() }),
             update_mask: mask(&["minutes"]),
         })
         .await

@@ -96,10 +96,7 @@ struct Target {
 /// A meeting of the group: next year, at the town hall, `invited` invited.
 fn meeting(invited: &str) -> proto::Meeting {
     proto::Meeting {
-        start_time: Some(prost_types::Timestamp {
-            seconds: 1_830_000_000,
-            nanos: 0,
-        }),
+        start_time: Some(prost_types::Timestamp { seconds: 1_830_000_000, nanos: 0 }),
         location: "Rådhuset, møterom 2".into(),
         agenda: "Oppstart".into(),
         invited_members: vec![invited.into()],
@@ -117,12 +114,9 @@ async fn target(
     consent: &[&str],
 ) -> Target {
     let plan = server.create_plan(&staff, org, patient).await;
-    let coordinator_membership = server
-        .add_member(&staff, &plan, &coordinator, proto::MemberRole::Coordinator)
-        .await;
-    server
-        .give_consent(&Who::Citizen(patient), &plan, consent)
-        .await;
+    let coordinator_membership =
+        server.add_member(&staff, &plan, &coordinator, proto::MemberRole::Coordinator).await;
+    server.give_consent(&Who::Citizen(patient), &plan, consent).await;
     let meeting = server
         .members(Some(&coordinator))
         .create_meeting(proto::CreateMeetingRequest {
@@ -135,39 +129,17 @@ async fn target(
         .meeting
         .unwrap()
         .name;
-    Target {
-        label,
-        plan,
-        org,
-        staff,
-        coordinator,
-        coordinator_membership,
-        meeting,
-    }
+    Target { label, plan, org, staff, coordinator, coordinator_membership, meeting }
 }
 
 async fn world(server: &TestServer) -> [Target; 3] {
     let staff = caller("unit_staff").unwrap();
     let staff_b = caller("unit_staff_other_org").unwrap();
+    server.bootstrap_grant(MUNICIPALITY, &staff.subject(), OrgRole::UnitStaff).await;
+    server.bootstrap_grant(MUNICIPALITY, &caller("admin").unwrap().subject(), OrgRole::Admin).await;
+    server.bootstrap_grant(OTHER_MUNICIPALITY, &staff_b.subject(), OrgRole::UnitStaff).await;
     server
-        .bootstrap_grant(MUNICIPALITY, &staff.subject(), OrgRole::UnitStaff)
-        .await;
-    server
-        .bootstrap_grant(
-            MUNICIPALITY,
-            &caller("admin").unwrap().subject(),
-            OrgRole::Admin,
-        )
-        .await;
-    server
-        .bootstrap_grant(OTHER_MUNICIPALITY, &staff_b.subject(), OrgRole::UnitStaff)
-        .await;
-    server
-        .bootstrap_grant(
-            HOSPITAL,
-            &caller("referrer").unwrap().subject(),
-            OrgRole::Referrer,
-        )
+        .bootstrap_grant(HOSPITAL, &caller("referrer").unwrap().subject(), OrgRole::Referrer)
         .await;
     let own = target(
         server,
@@ -184,9 +156,7 @@ async fn world(server: &TestServer) -> [Target; 3] {
         ("member_outside_consent", proto::MemberRole::School),
         ("representative", proto::MemberRole::Representative),
     ] {
-        server
-            .add_member(&staff, &own.plan, &caller(name).unwrap(), role)
-            .await;
+        server.add_member(&staff, &own.plan, &caller(name).unwrap(), role).await;
     }
     let same_org = target(
         server,
@@ -227,10 +197,7 @@ enum Rpc {
 
 /// Whether `rpc` reads only.
 fn reads(rpc: Rpc) -> bool {
-    matches!(
-        rpc,
-        Rpc::ListCoordinatorAssignments | Rpc::GetMeeting | Rpc::ListMeetings
-    )
+    matches!(rpc, Rpc::ListCoordinatorAssignments | Rpc::GetMeeting | Rpc::ListMeetings)
 }
 
 /// Someone new for the plan's coordinator, acting for the plan's organisation.
@@ -300,26 +267,19 @@ async fn call(server: &TestServer, who: Option<&Who>, t: &Target, rpc: Rpc) -> C
         Rpc::GetMeeting => code(
             &server
                 .members(who)
-                .get_meeting(proto::GetMeetingRequest {
-                    name: t.meeting.clone(),
-                })
+                .get_meeting(proto::GetMeetingRequest { name: t.meeting.clone() })
                 .await,
         ),
         Rpc::ListMeetings => code(
             &server
                 .members(who)
-                .list_meetings(proto::ListMeetingsRequest {
-                    parent: plan,
-                    ..Default::default()
-                })
+                .list_meetings(proto::ListMeetingsRequest { parent: plan, ..Default::default() })
                 .await,
         ),
         Rpc::UpdateMeeting => {
             let mut input = server
                 .members(Some(&t.coordinator))
-                .get_meeting(proto::GetMeetingRequest {
-                    name: t.meeting.clone(),
-                })
+                .get_meeting(proto::GetMeetingRequest { name: t.meeting.clone() })
                 .await
                 .expect("the coordinator reading the meeting")
                 .into_inner()
@@ -356,9 +316,7 @@ async fn call(server: &TestServer, who: Option<&Who>, t: &Target, rpc: Rpc) -> C
 async fn meeting_etag(server: &TestServer, t: &Target) -> String {
     server
         .members(Some(&t.coordinator))
-        .get_meeting(proto::GetMeetingRequest {
-            name: t.meeting.clone(),
-        })
+        .get_meeting(proto::GetMeetingRequest { name: t.meeting.clone() })
         .await
         .expect("the coordinator reading the meeting")
         .into_inner()
@@ -510,9 +468,8 @@ const REFERRAL_GET: ReferralRow = [OK, OK, NF, NF, OK, NF, NF, NF, NF, UA];
 /// ListReferrals answers everyone with a token...
 const REFERRAL_LIST: ReferralRow = [OK, OK, OK, OK, OK, OK, OK, OK, OK, UA];
 /// ... and shows the referral to those who may read it.
-const REFERRAL_LISTED: [bool; 10] = [
-    true, true, false, false, true, false, false, false, false, false,
-];
+const REFERRAL_LISTED: [bool; 10] =
+    [true, true, false, false, true, false, false, false, false, false];
 /// AcceptReferral and ReturnReferral: the receiving unit's staff.
 const REFERRAL_ANSWER: ReferralRow = [PD, PD, NF, NF, OK, NF, NF, NF, NF, UA];
 /// CreateReferral: the referrers of any health trust.
@@ -535,9 +492,7 @@ fn referral() -> proto::Referral {
 async fn send_referral(server: &TestServer, who: &Who) -> String {
     server
         .referrals(Some(who))
-        .create_referral(proto::CreateReferralRequest {
-            referral: Some(referral()),
-        })
+        .create_referral(proto::CreateReferralRequest { referral: Some(referral()) })
         .await
         .expect("sending a referral")
         .into_inner()

@@ -166,17 +166,9 @@ impl Names {
                 }
             }
             "goal" | "responsible_member" | "invited_members" | "attended_members" => {
-                let collection = if field.name() == "goal" {
-                    "goal"
-                } else {
-                    "member"
-                };
-                let matching: Vec<&String> = self
-                    .items
-                    .iter()
-                    .filter(|(c, _)| *c == collection)
-                    .map(|(_, n)| n)
-                    .collect();
+                let collection = if field.name() == "goal" { "goal" } else { "member" };
+                let matching: Vec<&String> =
+                    self.items.iter().filter(|(c, _)| *c == collection).map(|(_, n)| n).collect();
                 (*rng.pick(&matching)).clone()
             }
             "etag" => rng.pick(&["1", "1", "2", "3"]).to_string(),
@@ -270,9 +262,7 @@ fn message(
                 };
                 vec![one; n]
             } else {
-                (0..n)
-                    .map(|_| value(rng, names, method, &field, &kind, depth))
-                    .collect()
+                (0..n).map(|_| value(rng, names, method, &field, &kind, depth)).collect()
             };
             Value::List(items)
         } else {
@@ -313,50 +303,27 @@ async fn world(server: &TestServer) -> Names {
     let coordinator = Who::Personnel("coordinator", MUNICIPALITY);
     let referrer = Who::Personnel("discharge", HOSPITAL);
     let admin = Who::Personnel("admin", MUNICIPALITY);
-    server
-        .bootstrap_grant(MUNICIPALITY, &staff.subject(), OrgRole::UnitStaff)
-        .await;
-    server
-        .bootstrap_grant(MUNICIPALITY, &admin.subject(), OrgRole::Admin)
-        .await;
-    server
-        .bootstrap_grant(HOSPITAL, &referrer.subject(), OrgRole::Referrer)
-        .await;
-    let grant = server
-        .bootstrap_grant(MUNICIPALITY, "personnel:handler", OrgRole::ComplaintHandler)
-        .await;
+    server.bootstrap_grant(MUNICIPALITY, &staff.subject(), OrgRole::UnitStaff).await;
+    server.bootstrap_grant(MUNICIPALITY, &admin.subject(), OrgRole::Admin).await;
+    server.bootstrap_grant(HOSPITAL, &referrer.subject(), OrgRole::Referrer).await;
+    let grant =
+        server.bootstrap_grant(MUNICIPALITY, "personnel:handler", OrgRole::ComplaintHandler).await;
     let plan = server.create_plan(&staff, MUNICIPALITY, PATIENT).await;
-    let membership = server
-        .add_member(&staff, &plan, &coordinator, proto::MemberRole::Coordinator)
-        .await;
+    let membership =
+        server.add_member(&staff, &plan, &coordinator, proto::MemberRole::Coordinator).await;
     let nav = server
-        .add_member(
-            &staff,
-            &plan,
-            &Who::Personnel("nav-adviser", NAV),
-            proto::MemberRole::Nav,
-        )
+        .add_member(&staff, &plan, &Who::Personnel("nav-adviser", NAV), proto::MemberRole::Nav)
         .await;
     let patient = Who::Citizen(PATIENT);
-    let goal = server
-        .create_goal(&patient, &plan, "Bo hjemme", 1)
-        .await
-        .unwrap()
-        .name;
-    let measure = server
-        .create_measure(&coordinator, &plan, &goal, &membership, "Besøk")
-        .await
-        .unwrap()
-        .name;
+    let goal = server.create_goal(&patient, &plan, "Bo hjemme", 1).await.unwrap().name;
+    let measure =
+        server.create_measure(&coordinator, &plan, &goal, &membership, "Besøk").await.unwrap().name;
     let meeting = server
         .members(Some(&coordinator))
         .create_meeting(proto::CreateMeetingRequest {
             parent: plan.clone(),
             meeting: Some(proto::Meeting {
-                start_time: Some(prost_types::Timestamp {
-                    seconds: 1_800_000_000,
-                    nanos: 0,
-                }),
+                start_time: Some(prost_types::Timestamp { seconds: 1_800_000_000, nanos: 0 }),
                 location: "Helsehuset".into(),
                 ..Default::default()
             }),
@@ -403,9 +370,7 @@ async fn world(server: &TestServer) -> Names {
         .referral
         .unwrap()
         .name;
-    let other_plan = server
-        .create_plan(&staff, MUNICIPALITY, OTHER_PATIENT)
-        .await;
+    let other_plan = server.create_plan(&staff, MUNICIPALITY, OTHER_PATIENT).await;
     let values = vec![
         plan.clone(),
         goal.clone(),
@@ -439,16 +404,9 @@ async fn world(server: &TestServer) -> Names {
             ("organisation", format!("organisations/{MUNICIPALITY}")),
             ("plan", plan),
         ],
-        organisations: [
-            MUNICIPALITY,
-            NAV,
-            SCHOOL,
-            HOSPITAL,
-            COUNTY_GOVERNOR,
-            OTHER_MUNICIPALITY,
-        ]
-        .map(str::to_owned)
-        .to_vec(),
+        organisations: [MUNICIPALITY, NAV, SCHOOL, HOSPITAL, COUNTY_GOVERNOR, OTHER_MUNICIPALITY]
+            .map(str::to_owned)
+            .to_vec(),
         subjects: vec![
             format!("citizen:{NEXT_OF_KIN}"),
             format!("citizen:{STRANGER}"),
@@ -465,10 +423,8 @@ async fn world(server: &TestServer) -> Names {
 }
 
 async fn fuzz(server: &TestServer) {
-    let seed = std::env::var("SAMVIRKE_FUZZ_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20_261_130);
+    let seed =
+        std::env::var("SAMVIRKE_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20_261_130);
     let rounds = std::env::var("SAMVIRKE_FUZZ_ROUNDS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -508,20 +464,15 @@ async fn fuzz(server: &TestServer) {
                     "authorization",
                     format!("Bearer {}", server.token(&who)).parse().unwrap(),
                 );
-                let answer = grpc
-                    .unary(call, http::uri::PathAndQuery::from_str(&path).unwrap(), Raw)
-                    .await;
+                let answer =
+                    grpc.unary(call, http::uri::PathAndQuery::from_str(&path).unwrap(), Raw).await;
                 calls += 1;
-                let outcome = answer
-                    .as_ref()
-                    .map_or_else(|s| format!("{:?}", s.code()), |_| "Ok".into());
+                let outcome =
+                    answer.as_ref().map_or_else(|s| format!("{:?}", s.code()), |_| "Ok".into());
                 *outcomes.entry(outcome.clone()).or_default() += 1;
                 if std::env::var("SAMVIRKE_FUZZ_VERBOSE").is_ok() {
-                    let detail = answer
-                        .as_ref()
-                        .err()
-                        .map(|s| s.message().to_owned())
-                        .unwrap_or_default();
+                    let detail =
+                        answer.as_ref().err().map(|s| s.message().to_owned()).unwrap_or_default();
                     eprintln!("{path} {outcome} {detail}");
                 }
                 let context = format!("{path} round {round} as {who:?} (seed {seed})");
@@ -535,11 +486,7 @@ async fn fuzz(server: &TestServer) {
                     );
                     let size = status.message().len() + status.details().len().div_ceil(3) * 4;
                     assert!(size < 4096, "{context}: an error of {size} bytes");
-                    assert_eq!(
-                        written(server).await,
-                        before,
-                        "{context}: a refused request wrote"
-                    );
+                    assert_eq!(written(server).await, before, "{context}: a refused request wrote");
                 }
             }
         }
@@ -547,9 +494,7 @@ async fn fuzz(server: &TestServer) {
     eprintln!("{:?}: {calls} calls: {outcomes:?}", server.backend);
     assert!(calls > 300, "only {calls} calls");
     // And the server still answers.
-    server
-        .get_plan(&Who::Citizen(PATIENT), &names.plans[0])
-        .await;
+    server.get_plan(&Who::Citizen(PATIENT), &names.plans[0]).await;
 }
 
 on_both_backends! {

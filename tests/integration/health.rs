@@ -18,9 +18,7 @@ use super::common::*;
 
 async fn status(server: &TestServer, service: &str) -> ServingStatus {
     let response = HealthClient::new(server.channel())
-        .check(HealthCheckRequest {
-            service: service.into(),
-        })
+        .check(HealthCheckRequest { service: service.into() })
         .await
         .unwrap()
         .into_inner();
@@ -94,11 +92,7 @@ impl Proxy {
                 });
             }
         });
-        Proxy {
-            addr,
-            upstream,
-            tasks,
-        }
+        Proxy { addr, upstream, tasks }
     }
 
     /// Drops the listener and every proxied connection.
@@ -111,10 +105,7 @@ impl Proxy {
 /// The host:port of a postgres://user@host:port/db URL.
 fn host_port(url: &str) -> (usize, usize) {
     let start = url.find('@').expect("a postgres url with a user") + 1;
-    let end = start
-        + url[start..]
-            .find('/')
-            .expect("a postgres url with a database");
+    let end = start + url[start..].find('/').expect("a postgres url with a database");
     (start, end)
 }
 
@@ -132,17 +123,13 @@ async fn not_serving_while_the_database_is_unreachable() {
 
     let (upstream, addr) = proxy.cut().await;
     wait_for(&server, ServingStatus::NotServing).await;
-    assert_eq!(
-        status(&server, "samvirke.v1.PlanService").await,
-        ServingStatus::NotServing
-    );
+    assert_eq!(status(&server, "samvirke.v1.PlanService").await, ServingStatus::NotServing);
 
     let _restored = Proxy::start(upstream, addr).await;
     wait_for(&server, ServingStatus::Serving).await;
     server.stop().await;
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&postgres_url())
-        .await
-        .unwrap();
+    let mut conn =
+        <sqlx::PgConnection as sqlx::Connection>::connect(&postgres_url()).await.unwrap();
     sqlx::Executor::execute(
         &mut conn,
         sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")),

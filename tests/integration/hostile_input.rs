@@ -22,18 +22,10 @@ fn error_bytes(status: &Status) -> usize {
 
 /// The patient's plan with a coordinator.
 async fn world(server: &TestServer) -> (String, String) {
-    server
-        .bootstrap_grant(MUNICIPALITY, &staff().subject(), OrgRole::UnitStaff)
-        .await;
+    server.bootstrap_grant(MUNICIPALITY, &staff().subject(), OrgRole::UnitStaff).await;
     let plan = server.create_plan(&staff(), MUNICIPALITY, PATIENT).await;
-    let membership = server
-        .add_member(
-            &staff(),
-            &plan,
-            &coordinator(),
-            proto::MemberRole::Coordinator,
-        )
-        .await;
+    let membership =
+        server.add_member(&staff(), &plan, &coordinator(), proto::MemberRole::Coordinator).await;
     (plan, membership)
 }
 
@@ -44,18 +36,11 @@ async fn megabyte_of_statuses(backend: samvirke::store::Backend) {
     let stranger = Who::Citizen(STRANGER);
     let status = server
         .plans(Some(&stranger))
-        .list_plans(proto::ListPlansRequest {
-            statuses: vec![99; 1_000_000],
-            ..Default::default()
-        })
+        .list_plans(proto::ListPlansRequest { statuses: vec![99; 1_000_000], ..Default::default() })
         .await
         .unwrap_err();
     assert_eq!(violated_fields(&status), ["statuses"]);
-    assert!(
-        error_bytes(&status) < 4096,
-        "{} bytes",
-        error_bytes(&status)
-    );
+    assert!(error_bytes(&status) < 4096, "{} bytes", error_bytes(&status));
     // A few dozen bad values by a legitimate client: each named, the error still small.
     let status = server
         .plans(Some(&stranger))
@@ -69,19 +54,9 @@ async fn megabyte_of_statuses(backend: samvirke::store::Backend) {
         .unwrap_err();
     assert_eq!(
         violated_fields(&status),
-        [
-            "page_size",
-            "page_token",
-            "statuses[0]",
-            "statuses[1]",
-            "statuses[2]",
-            "statuses[3]"
-        ]
+        ["page_size", "page_token", "statuses[0]", "statuses[1]", "statuses[2]", "statuses[3]"]
     );
-    assert!(
-        !status.message().contains("statuses[1]"),
-        "the message does not repeat the list"
-    );
+    assert!(!status.message().contains("statuses[1]"), "the message does not repeat the list");
     server.stop().await;
 }
 

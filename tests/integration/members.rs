@@ -9,9 +9,7 @@ use super::common::*;
 
 async fn plan_with_staff(server: &TestServer) -> (Who, String) {
     let staff = Who::Personnel("unit-staff", MUNICIPALITY);
-    server
-        .bootstrap_grant(MUNICIPALITY, &staff.subject(), OrgRole::UnitStaff)
-        .await;
+    server.bootstrap_grant(MUNICIPALITY, &staff.subject(), OrgRole::UnitStaff).await;
     let plan = server.create_plan(&staff, MUNICIPALITY, PATIENT).await;
     (staff, plan)
 }

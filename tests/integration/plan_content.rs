@@ -22,9 +22,7 @@ struct Cast {
 
 async fn cast(server: &TestServer, kind: proto::PlanKind) -> Cast {
     let staff = Who::Personnel("unit-staff", MUNICIPALITY);
-    server
-        .bootstrap_grant(MUNICIPALITY, &staff.subject(), OrgRole::UnitStaff)
-        .await;
+    server.bootstrap_grant(MUNICIPALITY, &staff.subject(), OrgRole::UnitStaff).await;
     let plan = server
         .plans(Some(&staff))
         .create_plan(proto::CreatePlanRequest {
@@ -45,20 +43,10 @@ async fn cast(server: &TestServer, kind: proto::PlanKind) -> Cast {
     let coordinator = Who::Personnel("coordinator", MUNICIPALITY);
     let nav = Who::Personnel("nav-adviser", NAV);
     let representative = Who::Citizen(NEXT_OF_KIN);
-    let coordinator_membership = server
-        .add_member(&staff, &plan, &coordinator, proto::MemberRole::Coordinator)
-        .await;
-    let nav_membership = server
-        .add_member(&staff, &plan, &nav, proto::MemberRole::Nav)
-        .await;
-    server
-        .add_member(
-            &staff,
-            &plan,
-            &representative,
-            proto::MemberRole::Representative,
-        )
-        .await;
+    let coordinator_membership =
+        server.add_member(&staff, &plan, &coordinator, proto::MemberRole::Coordinator).await;
+    let nav_membership = server.add_member(&staff, &plan, &nav, proto::MemberRole::Nav).await;
+    server.add_member(&staff, &plan, &representative, proto::MemberRole::Representative).await;
     Cast {
         plan,
         staff,

@@ -11,9 +11,7 @@ fn staff() -> Who {
 }
 
 async fn with_staff(server: &TestServer) -> Who {
-    server
-        .bootstrap_grant(MUNICIPALITY, &staff().subject(), OrgRole::UnitStaff)
-        .await;
+    server.bootstrap_grant(MUNICIPALITY, &staff().subject(), OrgRole::UnitStaff).await;
     staff()
 }
 

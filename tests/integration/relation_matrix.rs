@@ -134,26 +134,19 @@ impl Rpc {
     /// Their membership, as AddMember takes it.
     fn membership(self) -> proto::Member {
         let (role, basis) = match self {
-            Rpc::AddMember | Rpc::RemoveMember => (
-                proto::MemberRole::Gp,
-                proto::RepresentativeBasis::Unspecified,
-            ),
-            Rpc::AddNextOfKin | Rpc::RemoveNextOfKin => (
-                proto::MemberRole::NextOfKin,
-                proto::RepresentativeBasis::Unspecified,
-            ),
-            Rpc::AddAttorney | Rpc::RemoveAttorney => (
-                proto::MemberRole::Representative,
-                proto::RepresentativeBasis::PowerOfAttorney,
-            ),
-            Rpc::AddGuardian | Rpc::RemoveGuardian => (
-                proto::MemberRole::Representative,
-                proto::RepresentativeBasis::Guardian,
-            ),
-            _ => (
-                proto::MemberRole::Representative,
-                proto::RepresentativeBasis::Parent,
-            ),
+            Rpc::AddMember | Rpc::RemoveMember => {
+                (proto::MemberRole::Gp, proto::RepresentativeBasis::Unspecified)
+            }
+            Rpc::AddNextOfKin | Rpc::RemoveNextOfKin => {
+                (proto::MemberRole::NextOfKin, proto::RepresentativeBasis::Unspecified)
+            }
+            Rpc::AddAttorney | Rpc::RemoveAttorney => {
+                (proto::MemberRole::Representative, proto::RepresentativeBasis::PowerOfAttorney)
+            }
+            Rpc::AddGuardian | Rpc::RemoveGuardian => {
+                (proto::MemberRole::Representative, proto::RepresentativeBasis::Guardian)
+            }
+            _ => (proto::MemberRole::Representative, proto::RepresentativeBasis::Parent),
         };
         proto::Member {
             basis_reference: "SF-2026/1234".into(),
@@ -188,15 +181,8 @@ async fn target(
     coordinator: Who,
 ) -> Target {
     let plan = server.create_plan(&staff, org, patient).await;
-    server
-        .add_member(&staff, &plan, &coordinator, proto::MemberRole::Coordinator)
-        .await;
-    let t = Target {
-        label,
-        plan,
-        staff,
-        patient: Who::Citizen(patient),
-    };
+    server.add_member(&staff, &plan, &coordinator, proto::MemberRole::Coordinator).await;
+    let t = Target { label, plan, staff, patient: Who::Citizen(patient) };
     reset_consent(server, &t).await;
     t
 }
@@ -207,16 +193,8 @@ async fn world(server: &TestServer) -> [Target; 3] {
     for (org, who, role) in [
         (MUNICIPALITY, &staff, OrgRole::UnitStaff),
         (OTHER_MUNICIPALITY, &staff_b, OrgRole::UnitStaff),
-        (
-            MUNICIPALITY,
-            &Who::Personnel("admin", MUNICIPALITY),
-            OrgRole::Admin,
-        ),
-        (
-            HOSPITAL,
-            &Who::Personnel("discharge", HOSPITAL),
-            OrgRole::Referrer,
-        ),
+        (MUNICIPALITY, &Who::Personnel("admin", MUNICIPALITY), OrgRole::Admin),
+        (HOSPITAL, &Who::Personnel("discharge", HOSPITAL), OrgRole::Referrer),
     ] {
         server.bootstrap_grant(org, &who.subject(), role).await;
     }
@@ -230,12 +208,7 @@ async fn world(server: &TestServer) -> [Target; 3] {
     )
     .await;
     server
-        .add_member(
-            &staff,
-            &own.plan,
-            &Who::Personnel("nav-adviser", NAV),
-            proto::MemberRole::Nav,
-        )
+        .add_member(&staff, &own.plan, &Who::Personnel("nav-adviser", NAV), proto::MemberRole::Nav)
         .await;
     server
         .add_member(
@@ -282,9 +255,7 @@ async fn reset_consent(server: &TestServer, t: &Target) {
         .store
         .write_with(async |session| {
             let plan = samvirke::auth::PlanPass::operator(session.load_plan(id).await?);
-            session
-                .record_consent(&plan, &consent, "unit_staff", &staff, Instant::now())
-                .await
+            session.record_consent(&plan, &consent, "unit_staff", &staff, Instant::now()).await
         })
         .await
         .unwrap();
@@ -315,10 +286,7 @@ async fn undo_add(server: &TestServer, t: &Target, rpc: Rpc) {
     };
     let members = server
         .members(Some(&t.staff))
-        .list_members(proto::ListMembersRequest {
-            parent: t.plan.clone(),
-            ..Default::default()
-        })
+        .list_members(proto::ListMembersRequest { parent: t.plan.clone(), ..Default::default() })
         .await
         .unwrap()
         .into_inner()
@@ -327,10 +295,7 @@ async fn undo_add(server: &TestServer, t: &Target, rpc: Rpc) {
     for m in members.into_iter().filter(|m| m.subject == newcomer) {
         server
             .members(Some(&remover))
-            .remove_member(proto::RemoveMemberRequest {
-                name: m.name,
-                etag: String::new(),
-            })
+            .remove_member(proto::RemoveMemberRequest { name: m.name, etag: String::new() })
             .await
             .expect("ending the added membership");
     }
@@ -372,10 +337,7 @@ async fn call(server: &TestServer, who: Option<&Who>, t: &Target, rpc: Rpc) -> C
                 let remover = rpc.adder(t);
                 server
                     .members(Some(&remover))
-                    .remove_member(proto::RemoveMemberRequest {
-                        name,
-                        etag: String::new(),
-                    })
+                    .remove_member(proto::RemoveMemberRequest { name, etag: String::new() })
                     .await
                     .expect("ending the membership a refused removal left");
             }
@@ -435,18 +397,10 @@ async fn check(server: &TestServer, world: &[Target; 3], rpc: Rpc, own: &Row) {
             let consents = server.row_count("consents").await;
             let outcome = call(server, who.as_ref(), t, rpc).await;
             if outcome != OK && matches!(rpc, Rpc::RecordConsentOnBehalf) {
-                assert_eq!(
-                    server.row_count("consents").await,
-                    consents,
-                    "{rpc:?} as {name}"
-                );
+                assert_eq!(server.row_count("consents").await, consents, "{rpc:?} as {name}");
             }
             if outcome != OK && !removes(rpc) && rpc != Rpc::WithdrawConsentOnBehalf {
-                assert_eq!(
-                    server.row_count("members").await,
-                    members,
-                    "{rpc:?} as {name}"
-                );
+                assert_eq!(server.row_count("members").await, members, "{rpc:?} as {name}");
             }
             actual.push(outcome);
         }
@@ -495,17 +449,10 @@ on_both_backends! {
 /// Every caller of the matrix is a different person.
 #[test]
 fn callers_are_distinct() {
-    let mut seen: Vec<String> = CALLERS
-        .iter()
-        .filter_map(|c| caller(c, Rpc::AddMember))
-        .map(|w| w.subject())
-        .collect();
+    let mut seen: Vec<String> =
+        CALLERS.iter().filter_map(|c| caller(c, Rpc::AddMember)).map(|w| w.subject()).collect();
     seen.sort();
     let before = seen.len();
     seen.dedup();
-    assert_eq!(
-        before,
-        seen.len(),
-        "two callers of the matrix are one person"
-    );
+    assert_eq!(before, seen.len(), "two callers of the matrix are one person");
 }

@@ -28,30 +28,13 @@ fn admin() -> Who {
 /// Unit staff, a referrer and an admin, and the patient's plan with a coordinator and NAV on
 /// it, shared with NAV by the patient.
 async fn world(server: &TestServer) -> String {
-    server
-        .bootstrap_grant(MUNICIPALITY, &staff().subject(), OrgRole::UnitStaff)
-        .await;
-    server
-        .bootstrap_grant(HOSPITAL, &referrer().subject(), OrgRole::Referrer)
-        .await;
-    server
-        .bootstrap_grant(MUNICIPALITY, &admin().subject(), OrgRole::Admin)
-        .await;
+    server.bootstrap_grant(MUNICIPALITY, &staff().subject(), OrgRole::UnitStaff).await;
+    server.bootstrap_grant(HOSPITAL, &referrer().subject(), OrgRole::Referrer).await;
+    server.bootstrap_grant(MUNICIPALITY, &admin().subject(), OrgRole::Admin).await;
     let plan = server.create_plan(&staff(), MUNICIPALITY, PATIENT).await;
-    server
-        .add_member(
-            &staff(),
-            &plan,
-            &coordinator(),
-            proto::MemberRole::Coordinator,
-        )
-        .await;
-    server
-        .add_member(&staff(), &plan, &nav(), proto::MemberRole::Nav)
-        .await;
-    server
-        .give_consent(&Who::Citizen(PATIENT), &plan, &[NAV])
-        .await;
+    server.add_member(&staff(), &plan, &coordinator(), proto::MemberRole::Coordinator).await;
+    server.add_member(&staff(), &plan, &nav(), proto::MemberRole::Nav).await;
+    server.give_consent(&Who::Citizen(PATIENT), &plan, &[NAV]).await;
     plan
 }
 
@@ -74,10 +57,7 @@ async fn add(
 ) -> Result<proto::Member, tonic::Status> {
     server
         .members(Some(who))
-        .add_member(proto::AddMemberRequest {
-            parent: plan.into(),
-            member: Some(member),
-        })
+        .add_member(proto::AddMemberRequest { parent: plan.into(), member: Some(member) })
         .await
         .map(|r| r.into_inner().member.unwrap())
 }
@@ -86,10 +66,7 @@ async fn remove(server: &TestServer, who: &Who, name: &str) -> Code {
     code(
         &server
             .members(Some(who))
-            .remove_member(proto::RemoveMemberRequest {
-                name: name.into(),
-                etag: String::new(),
-            })
+            .remove_member(proto::RemoveMemberRequest { name: name.into(), etag: String::new() })
             .await,
     )
 }
@@ -368,9 +345,7 @@ fn referral(municipality: &str) -> proto::Referral {
 async fn send(server: &TestServer) -> proto::Referral {
     server
         .referrals(Some(&referrer()))
-        .create_referral(proto::CreateReferralRequest {
-            referral: Some(referral(MUNICIPALITY)),
-        })
+        .create_referral(proto::CreateReferralRequest { referral: Some(referral(MUNICIPALITY)) })
         .await
         .unwrap()
         .into_inner()
@@ -707,12 +682,7 @@ fn synthetic_id(born: Date) -> &'static str {
         let first = format!("{day:02}{:02}{:02}{individual:03}", month + 80, year % 100);
         let d: Vec<u32> = first.bytes().map(|b| u32::from(b - b'0')).collect();
         let k1 = (11
-            - [3, 7, 6, 1, 8, 9, 4, 5, 2]
-                .iter()
-                .zip(&d)
-                .map(|(w, d)| w * d)
-                .sum::<u32>()
-                % 11)
+            - [3, 7, 6, 1, 8, 9, 4, 5, 2].iter().zip(&d).map(|(w, d)| w * d).sum::<u32>() % 11)
             % 11;
         if k1 == 10 {
             continue;
@@ -720,11 +690,7 @@ fn synthetic_id(born: Date) -> &'static str {
         let mut ten = d.clone();
         ten.push(k1);
         let k2 = (11
-            - [5, 4, 3, 2, 7, 6, 5, 4, 3, 2]
-                .iter()
-                .zip(&ten)
-                .map(|(w, d)| w * d)
-                .sum::<u32>()
+            - [5, 4, 3, 2, 7, 6, 5, 4, 3, 2].iter().zip(&ten).map(|(w, d)| w * d).sum::<u32>()
                 % 11)
             % 11;
         if k2 == 10 {

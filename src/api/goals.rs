@@ -10,8 +10,8 @@ use crate::domain::mask;
 use crate::domain::names::{goal_name, plan_name};
 use crate::domain::text::bounded;
 use crate::domain::{Error, FieldViolation, Violations};
-use crate::ops::goal::{GoalRef, UpdateGoal};
-use crate::ops::{Context, Shown};
+use crate::ops::goal::UpdateGoal;
+use crate::ops::{Context, ItemRef, Shown};
 use crate::proto;
 use crate::proto::goal_service_server::GoalService;
 
@@ -67,11 +67,11 @@ fn parse_patch(
 }
 
 /// A goal name and etag, with every violation of either.
-fn goal_at(name: &str, etag: &str, v: &mut Violations) -> Option<GoalRef> {
+fn goal_at(name: &str, etag: &str, v: &mut Violations) -> Option<ItemRef> {
     let name = v.check(goal_name("name", name));
     let etag = v.check(required_etag("etag", etag));
     let ((plan, goal), etag) = name.zip(etag)?;
-    Some(GoalRef { plan, goal, etag })
+    Some(ItemRef { plan, item: goal, etag })
 }
 
 /// A goal as the caller may see it.
@@ -97,7 +97,7 @@ impl TryFrom<proto::UpdateGoalRequest> for UpdateGoal {
         match (name, etag, fields, patch) {
             (Some((plan, goal)), Some(etag), Some(fields), Some(patch)) if v.is_empty() => {
                 Ok(UpdateGoal {
-                    goal: GoalRef { plan, goal, etag },
+                    goal: ItemRef { plan, item: goal, etag },
                     words: fields.iter().any(|(_, f)| *f == GoalField::Text),
                     settled: fields.iter().any(|(_, f)| *f != GoalField::Text),
                     paths: fields.into_iter().map(|(p, _)| p).collect(),

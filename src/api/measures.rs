@@ -12,8 +12,8 @@ use crate::domain::measure::{
 };
 use crate::domain::names::{goal_name, measure_name, member_name, plan_name, same_plan};
 use crate::domain::{Error, FieldViolation, Violations};
-use crate::ops::measure::{MeasureRef, UpdateMeasure};
-use crate::ops::{Context, Shown};
+use crate::ops::measure::UpdateMeasure;
+use crate::ops::{Context, ItemRef, Shown};
 use crate::proto;
 use crate::proto::measure_service_server::MeasureService;
 
@@ -95,11 +95,11 @@ fn parse_patch(
 }
 
 /// A measure name and etag, with every violation of either.
-fn measure_at(name: &str, etag: &str, v: &mut Violations) -> Option<MeasureRef> {
+fn measure_at(name: &str, etag: &str, v: &mut Violations) -> Option<ItemRef> {
     let name = v.check(measure_name("name", name));
     let etag = v.check(required_etag("etag", etag));
     let ((plan, measure), etag) = name.zip(etag)?;
-    Some(MeasureRef { plan, measure, etag })
+    Some(ItemRef { plan, item: measure, etag })
 }
 
 /// A measure as the caller may see it.
@@ -125,7 +125,7 @@ impl TryFrom<proto::UpdateMeasureRequest> for UpdateMeasure {
             (Some((plan, measure)), Some(etag), Some(fields), Some(patch)) if v.is_empty() => {
                 let progress = |f: &MeasureField| *f == MeasureField::Status;
                 Ok(UpdateMeasure {
-                    measure: MeasureRef { plan, measure, etag },
+                    measure: ItemRef { plan, item: measure, etag },
                     planned: fields.iter().any(|(_, f)| !progress(f)),
                     progress: fields.iter().any(|(_, f)| progress(f)),
                     paths: fields.into_iter().map(|(p, _)| p).collect(),

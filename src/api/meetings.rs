@@ -11,7 +11,8 @@ use crate::domain::meeting::{MAX_MEETING_TEXT, Meeting, MeetingPatch, video_link
 use crate::domain::names::{meeting_name, member_name, plan_item, plan_name, same_plan};
 use crate::domain::text::{bounded, line};
 use crate::domain::{Error, FieldViolation, Violations};
-use crate::ops::meeting::{MeetingRef, UpdateMeeting};
+use crate::ops::ItemRef;
+use crate::ops::meeting::UpdateMeeting;
 use crate::proto;
 
 /// A meeting on the wire.
@@ -113,16 +114,14 @@ pub(super) fn new_meeting(
 }
 
 /// CancelMeeting's meeting, etag and reason, every violation at once.
-pub(super) fn cancellation(
-    req: &proto::CancelMeetingRequest,
-) -> Result<(MeetingRef, String), Error> {
+pub(super) fn cancellation(req: &proto::CancelMeetingRequest) -> Result<(ItemRef, String), Error> {
     let mut v = Violations::default();
     let name = v.check(meeting_name("name", &req.name));
     let etag = v.check(required_etag("etag", &req.etag));
     let reason = v.check(reason("reason", &req.reason, true));
     match (name, etag, reason) {
         (Some((plan, meeting)), Some(etag), Some(reason)) => {
-            Ok((MeetingRef { plan, meeting, etag }, reason))
+            Ok((ItemRef { plan, item: meeting, etag }, reason))
         }
         _ => Err(v.into_error()),
     }
@@ -143,6 +142,6 @@ impl TryFrom<proto::UpdateMeetingRequest> for UpdateMeeting {
         };
         let paths: Vec<String> = fields.into_iter().map(|(p, _)| p).collect();
         let patch = parse_patch(plan, &input, &paths);
-        Ok(UpdateMeeting { plan, meeting, etag, paths, patch })
+        Ok(UpdateMeeting { meeting: ItemRef { plan, item: meeting, etag }, paths, patch })
     }
 }

@@ -37,6 +37,26 @@ pub struct Meeting {
 }
 
 impl Meeting {
+    /// A meeting of `plan` about to be scheduled `now`, with nothing set yet.
+    pub fn new(plan: ResourceId, now: Instant) -> Meeting {
+        Meeting {
+            id: ResourceId::generate(),
+            plan,
+            start_time: now,
+            location: String::new(),
+            video_link: String::new(),
+            agenda: String::new(),
+            invited: Vec::new(),
+            attended: Vec::new(),
+            minutes: String::new(),
+            revision: 1,
+            create_time: now,
+            update_time: now,
+            cancel_time: None,
+            cancel_reason: String::new(),
+        }
+    }
+
     /// Checks that the meeting was not cancelled: a cancelled meeting takes no more changes.
     pub fn check_not_cancelled(&self) -> Result<(), super::Error> {
         match self.cancel_time {

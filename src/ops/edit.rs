@@ -38,3 +38,40 @@ pub async fn edit_plan<T>(
     let plan = session.reload_plan(pass).await?;
     Ok((value, pass.clone().updated(plan)?))
 }
+
+impl super::Context {
+    /// The common course of a change to one item of a plan (a goal, a measure), once the item
+    /// is loaded under `pass`: the policy must allow `wants`, the plan must be open, the item
+    /// still at the etag the caller read; then `change` acts on it (returning whether it stays,
+    /// and the history's line), the revision is recorded, and the item is read back with
+    /// `reload` when it stays.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn edit_item<I>(
+        &self,
+        session: &mut Session,
+        pass: PlanPass,
+        who: &Principal,
+        at: super::ItemRef,
+        wants: &super::Wants,
+        (item, revision, what): (I, i64, &str),
+        change: impl AsyncFnOnce(&mut Session, &PlanPass, I) -> Result<(bool, String), Error>,
+        reload: impl AsyncFnOnce(&mut Session, &PlanPass) -> Result<I, Error>,
+    ) -> Result<Option<super::Shown<I>>, Error> {
+        let now = Instant::now();
+        for &(object, action) in wants {
+            self.guard.require(session, &pass, who, object, action, now).await?;
+        }
+        pass.plan().check_open()?;
+        at.check(revision, what)?;
+        let (kept, _) = edit_plan(session, &pass, who, ChangeKind::Content, now, async |s, _| {
+            let (kept, line) = change(s, &pass, item).await?;
+            Ok((kept, vec![line]))
+        })
+        .await?;
+        if !kept {
+            return Ok(None);
+        }
+        let item = reload(session, &pass).await?;
+        Ok(Some(super::Shown::by(&pass, item)))
+    }
+}

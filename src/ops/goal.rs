@@ -1,6 +1,6 @@
 //! Goals: the patient's words, and what the coordinator settles about them.
 
-use super::{ChangeKind, Context, Listed, Shown, Wants, edit_plan};
+use super::{ChangeKind, Context, ItemRef, Listed, READ, Shown, Wants, edit_plan};
 use crate::auth::{Action, Object, PlanPass};
 use crate::domain::Error;
 use crate::domain::goal::{Goal, GoalAdjustment, GoalPatch, NewGoal};
@@ -11,22 +11,11 @@ use crate::domain::principal::Principal;
 use crate::domain::time::Instant;
 use crate::store::Session;
 
-/// A goal a request names, and the etag the caller read of it.
-#[derive(Debug, Clone, Copy)]
-pub struct GoalRef {
-    /// The plan.
-    pub plan: ResourceId,
-    /// The goal.
-    pub goal: ResourceId,
-    /// Its etag as read.
-    pub etag: i64,
-}
-
 /// UpdateGoal, validated.
 #[derive(Debug)]
 pub struct UpdateGoal {
     /// The goal.
-    pub goal: GoalRef,
+    pub goal: ItemRef,
     /// The mask's paths, for the history.
     pub paths: Vec<String>,
     /// Whether the patient's words change, which the policy gives to their side.
@@ -35,14 +24,6 @@ pub struct UpdateGoal {
     pub settled: bool,
     /// What changes.
     pub patch: GoalPatch,
-}
-
-fn stale(goal: &Goal, expected: i64) -> Result<(), Error> {
-    if goal.revision == expected {
-        Ok(())
-    } else {
-        Err(Error::Aborted("the goal changed since it was read: read it again".into()))
-    }
 }
 
 impl Context {
@@ -57,7 +38,8 @@ impl Context {
         self.store
             .write_with(async |s| {
                 let pass =
-                    self.open_plan(s, who, plan, &[(Object::Goal, Action::Create)], now).await?;
+                    self.plan_pass(s, who, plan, &[(Object::Goal, Action::Create)], now).await?;
+                pass.plan().check_open()?;
                 let (goal, _) = edit_plan(s, &pass, who, ChangeKind::Content, now, async |s, _| {
                     let goal = s.insert_goal(&pass, &new, &who.subject, now).await?;
                     let line = format!("goal created: {}", item(plan, goal.id));
@@ -76,14 +58,7 @@ impl Context {
         plan: ResourceId,
         goal: ResourceId,
     ) -> Result<Shown<Goal>, Error> {
-        let now = Instant::now();
-        self.store
-            .read_with(async |s| {
-                let pass = self.plan_pass(s, who, plan, &[], now).await?;
-                let goal = s.goal(&pass, goal).await?;
-                Ok(Shown::by(&pass, goal))
-            })
-            .await
+        self.read_plan(who, plan, READ, async |s, pass| s.goal(pass, goal).await).await
     }
 
     /// ListGoals.
@@ -93,16 +68,10 @@ impl Context {
         plan: ResourceId,
         page: Page,
     ) -> Result<Shown<Listed<Goal>>, Error> {
-        let now = Instant::now();
-        self.store
-            .read_with(async |s| {
-                let pass = self.plan_pass(s, who, plan, &[], now).await?;
-                let mut goals = s.list_goals(&pass, Some(page)).await?;
-                let next_page_token = page.next_token(&mut goals, |g| g.id);
-                let listed = Listed { items: goals, next_page_token };
-                Ok(Shown::by(&pass, listed))
-            })
-            .await
+        self.read_plan(who, plan, READ, async |s, pass| {
+            Ok(Listed::page(s.list_goals(pass, Some(page)).await?, page, |g| g.id))
+        })
+        .await
     }
 
     /// UpdateGoal: the patient's words by their side, the rest by the coordinator; each change
@@ -123,10 +92,8 @@ impl Context {
         self.change_goal(who, at, &wants, async |s, pass, mut goal| {
             let steps = goal.adjustments.len();
             let relations = pass.relation_names();
-            let author = who.subject.as_stored();
-            update.patch.apply(&mut goal, author, &relations, Instant::now());
-            let step = goal.adjustments.get(steps);
-            s.save_goal(pass, &goal, at.etag, step).await?;
+            update.patch.apply(&mut goal, who.subject.as_stored(), &relations, Instant::now());
+            s.save_goal(pass, &goal, at.etag, goal.adjustments.get(steps)).await?;
             let paths = update.paths.join(", ");
             Ok((true, format!("goal updated ({paths}): {}", item(at.plan, goal.id))))
         })
@@ -135,7 +102,7 @@ impl Context {
     }
 
     /// DeleteGoal: a goal no measure serves.
-    pub async fn delete_goal(&self, who: &Principal, at: GoalRef) -> Result<(), Error> {
+    pub async fn delete_goal(&self, who: &Principal, at: ItemRef) -> Result<(), Error> {
         let wants = [(Object::Goal, Action::Delete)];
         self.change_goal(who, at, &wants, async |s, pass, goal| {
             s.delete_goal(pass, &goal, at.etag).await?;
@@ -149,20 +116,22 @@ impl Context {
     pub async fn propose_goal_adjustment(
         &self,
         who: &Principal,
-        at: GoalRef,
+        at: ItemRef,
         reason: String,
         proposed_text: String,
     ) -> Result<Shown<Goal>, Error> {
         let wants = [(Object::Goal, Action::Adjust)];
         self.change_goal(who, at, &wants, async |s, pass, mut goal| {
             let now = Instant::now();
+            let author = who.subject.as_stored().to_owned();
+            let author_relations = pass.relation_names();
             let step = GoalAdjustment {
                 time: now,
-                author: who.subject.as_stored().to_owned(),
-                author_relations: pass.relation_names(),
+                author,
+                author_relations,
                 reason,
                 proposed_text,
-                ..GoalAdjustment::default()
+                ..Default::default()
             };
             goal.update_time = now;
             s.save_goal(pass, &goal, at.etag, Some(&step)).await?;
@@ -172,46 +141,23 @@ impl Context {
         .ok_or_else(|| Error::internal("an adjusted goal was deleted"))
     }
 
-    /// The pass to an open plan for a caller who must hold each of `wants`.
-    pub(crate) async fn open_plan(
-        &self,
-        session: &mut Session,
-        who: &Principal,
-        plan: ResourceId,
-        wants: &Wants,
-        now: Instant,
-    ) -> Result<PlanPass, Error> {
-        let pass = self.plan_pass(session, who, plan, wants, now).await?;
-        pass.plan().check_open()?;
-        Ok(pass)
-    }
-
-    /// Runs a change to one goal of an open plan: authorize `wants`, load the goal at its etag,
-    /// let `change` act on it (returning whether the goal stays, and the history's line), and
-    /// record the revision. Returns the goal as it now is, or `None` when it was deleted.
+    /// Runs a change to one goal of an open plan (see `edit_item`).
     async fn change_goal(
         &self,
         who: &Principal,
-        at: GoalRef,
+        at: ItemRef,
         wants: &Wants,
         change: impl AsyncFnOnce(&mut Session, &PlanPass, Goal) -> Result<(bool, String), Error>,
     ) -> Result<Option<Shown<Goal>>, Error> {
         let now = Instant::now();
         self.store
             .write_with(async |s| {
-                let pass = self.open_plan(s, who, at.plan, wants, now).await?;
-                let loaded = s.goal(&pass, at.goal).await?;
-                stale(&loaded, at.etag)?;
-                let (kept, _) = edit_plan(s, &pass, who, ChangeKind::Content, now, async |s, _| {
-                    let (kept, line) = change(s, &pass, loaded).await?;
-                    Ok((kept, vec![line]))
-                })
-                .await?;
-                if !kept {
-                    return Ok(None);
-                }
-                let goal = s.goal(&pass, at.goal).await?;
-                Ok(Some(Shown::by(&pass, goal)))
+                let pass = self.plan_pass(s, who, at.plan, &[], now).await?;
+                let goal = s.goal(&pass, at.item).await?;
+                let revision = goal.revision;
+                let reload = async |s: &mut Session, pass: &PlanPass| s.goal(pass, at.item).await;
+                self.edit_item(s, pass, who, at, wants, (goal, revision, "goal"), change, reload)
+                    .await
             })
             .await
     }

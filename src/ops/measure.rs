@@ -1,7 +1,7 @@
 //! Measures: what the coordinator plans for a goal, and the progress the responsible member
 //! reports.
 
-use super::{ChangeKind, Context, Listed, Shown, Wants, edit_plan};
+use super::{ChangeKind, Context, ItemRef, Listed, READ, Shown, Wants, edit_plan};
 use crate::auth::{Action, Object, PlanPass};
 use crate::domain::Error;
 use crate::domain::date::Date;
@@ -11,24 +11,13 @@ use crate::domain::names::plan_item;
 use crate::domain::page::Page;
 use crate::domain::principal::Principal;
 use crate::domain::time::Instant;
-use crate::store::{Session, check_measure_revision};
-
-/// A measure a request names, and the etag the caller read of it.
-#[derive(Debug, Clone, Copy)]
-pub struct MeasureRef {
-    /// The plan.
-    pub plan: ResourceId,
-    /// The measure.
-    pub measure: ResourceId,
-    /// Its etag as read.
-    pub etag: i64,
-}
+use crate::store::Session;
 
 /// UpdateMeasure, validated.
 #[derive(Debug)]
 pub struct UpdateMeasure {
     /// The measure.
-    pub measure: MeasureRef,
+    pub measure: ItemRef,
     /// The mask's paths, for the history.
     pub paths: Vec<String>,
     /// Whether the plan of the measure changes (the coordinator's).
@@ -78,14 +67,7 @@ impl Context {
         plan: ResourceId,
         measure: ResourceId,
     ) -> Result<Shown<Measure>, Error> {
-        let now = Instant::now();
-        self.store
-            .read_with(async |s| {
-                let pass = self.plan_pass(s, who, plan, &[], now).await?;
-                let measure = s.measure(&pass, measure).await?;
-                Ok(Shown::by(&pass, measure))
-            })
-            .await
+        self.read_plan(who, plan, READ, async |s, pass| s.measure(pass, measure).await).await
     }
 
     /// ListMeasures.
@@ -95,16 +77,10 @@ impl Context {
         plan: ResourceId,
         page: Page,
     ) -> Result<Shown<Listed<Measure>>, Error> {
-        let now = Instant::now();
-        self.store
-            .read_with(async |s| {
-                let pass = self.plan_pass(s, who, plan, &[], now).await?;
-                let mut measures = s.list_measures(&pass, Some(page)).await?;
-                let next_page_token = page.next_token(&mut measures, |m| m.id);
-                let listed = Listed { items: measures, next_page_token };
-                Ok(Shown::by(&pass, listed))
-            })
-            .await
+        self.read_plan(who, plan, READ, async |s, pass| {
+            Ok(Listed::page(s.list_measures(pass, Some(page)).await?, page, |m| m.id))
+        })
+        .await
     }
 
     /// UpdateMeasure: the plan of the measure by the coordinator, its status also by the member
@@ -121,8 +97,7 @@ impl Context {
         if update.progress {
             wants.push((Object::MeasureProgress, Action::Update));
         }
-        let at = update.measure;
-        let patch = update.patch;
+        let (at, patch) = (update.measure, update.patch);
         self.change_measure(who, at, &wants, async |s, pass, mut measure| {
             let now = Instant::now();
             s.check_measure_refs(pass, patch.goal, patch.responsible_member, now).await?;
@@ -136,7 +111,7 @@ impl Context {
     }
 
     /// DeleteMeasure, with its evaluations.
-    pub async fn delete_measure(&self, who: &Principal, at: MeasureRef) -> Result<(), Error> {
+    pub async fn delete_measure(&self, who: &Principal, at: ItemRef) -> Result<(), Error> {
         let wants = [(Object::Measure, Action::Delete)];
         self.change_measure(who, at, &wants, async |s, pass, measure| {
             s.delete_measure(pass, &measure, at.etag).await?;
@@ -151,20 +126,16 @@ impl Context {
     pub async fn add_measure_evaluation(
         &self,
         who: &Principal,
-        at: MeasureRef,
+        at: ItemRef,
         date: Date,
         text: String,
     ) -> Result<Shown<Measure>, Error> {
         let wants = [(Object::MeasureProgress, Action::Update)];
         self.change_measure(who, at, &wants, async |s, pass, mut measure| {
             let now = Instant::now();
-            let evaluation = Evaluation {
-                date,
-                text,
-                author: who.subject.as_stored().to_owned(),
-                author_relations: pass.relation_names(),
-                time: now,
-            };
+            let (author, author_relations) =
+                (who.subject.as_stored().to_owned(), pass.relation_names());
+            let evaluation = Evaluation { date, text, author, author_relations, time: now };
             s.insert_evaluation(pass, &measure, &evaluation).await?;
             MeasurePatch::default().apply(&mut measure, now).map_err(Error::from)?;
             s.save_measure(pass, &measure, at.etag).await?;
@@ -174,14 +145,12 @@ impl Context {
         .ok_or_else(|| Error::internal("an evaluated measure was deleted"))
     }
 
-    /// Runs a change to one measure: load the plan and the measure, add the `responsible`
-    /// relation when the caller is the member responsible for it, authorize `wants`, check the
-    /// plan is open and the etag, let `change` act (returning whether the measure stays, and
-    /// the history's line), and record the revision.
+    /// Runs a change to one measure (see `edit_item`), with the `responsible` relation when the
+    /// caller is the member responsible for it.
     async fn change_measure(
         &self,
         who: &Principal,
-        at: MeasureRef,
+        at: ItemRef,
         wants: &Wants,
         change: impl AsyncFnOnce(&mut Session, &PlanPass, Measure) -> Result<(bool, String), Error>,
     ) -> Result<Option<Shown<Measure>>, Error> {
@@ -189,23 +158,22 @@ impl Context {
         self.store
             .write_with(async |s| {
                 let pass = self.plan_pass(s, who, at.plan, &[], now).await?;
-                let loaded = s.measure(&pass, at.measure).await?;
-                let pass = self.guard.responsibility(s, pass, who, &loaded, now).await?;
-                for &(object, action) in wants {
-                    self.guard.require(s, &pass, who, object, action, now).await?;
-                }
-                pass.plan().check_open()?;
-                check_measure_revision(&loaded, at.etag)?;
-                let (kept, _) = edit_plan(s, &pass, who, ChangeKind::Content, now, async |s, _| {
-                    let (kept, line) = change(s, &pass, loaded).await?;
-                    Ok((kept, vec![line]))
-                })
-                .await?;
-                if !kept {
-                    return Ok(None);
-                }
-                let measure = s.measure(&pass, at.measure).await?;
-                Ok(Some(Shown::by(&pass, measure)))
+                let measure = s.measure(&pass, at.item).await?;
+                let pass = self.guard.responsibility(s, pass, who, &measure, now).await?;
+                let revision = measure.revision;
+                let reload =
+                    async |s: &mut Session, pass: &PlanPass| s.measure(pass, at.item).await;
+                self.edit_item(
+                    s,
+                    pass,
+                    who,
+                    at,
+                    wants,
+                    (measure, revision, "measure"),
+                    change,
+                    reload,
+                )
+                .await
             })
             .await
     }

@@ -1,6 +1,6 @@
 //! Meetings of the responsibility group (ansvarsgruppemøter), with their minutes.
 
-use super::{ChangeKind, Context, Listed, edit_plan};
+use super::{ChangeKind, Context, ItemRef, Listed, edit_plan};
 use crate::auth::{Action, Object, PlanPass};
 use crate::domain::ids::ResourceId;
 use crate::domain::meeting::{Meeting, MeetingPatch};
@@ -10,6 +10,9 @@ use crate::domain::principal::Principal;
 use crate::domain::time::Instant;
 use crate::domain::{Error, FieldViolation, Violations};
 use crate::store::Session;
+
+/// Reading a plan's meetings.
+const READ_MEETINGS: (Object, Action) = (Object::Meeting, Action::Read);
 
 /// Checks that every member a meeting names serves, or served, on its plan.
 async fn check_members(
@@ -39,12 +42,8 @@ async fn check_members(
 /// UpdateMeeting, validated.
 #[derive(Debug)]
 pub struct UpdateMeeting {
-    /// The plan.
-    pub plan: ResourceId,
     /// The meeting.
-    pub meeting: ResourceId,
-    /// Its etag as read.
-    pub etag: i64,
+    pub meeting: ItemRef,
     /// The mask's paths, for the history.
     pub paths: Vec<String>,
     /// What changes.
@@ -60,22 +59,7 @@ impl Context {
         patch: MeetingPatch,
     ) -> Result<Meeting, Error> {
         let now = Instant::now();
-        let mut meeting = Meeting {
-            id: ResourceId::generate(),
-            plan,
-            start_time: now,
-            location: String::new(),
-            video_link: String::new(),
-            agenda: String::new(),
-            invited: Vec::new(),
-            attended: Vec::new(),
-            minutes: String::new(),
-            revision: 1,
-            create_time: now,
-            update_time: now,
-            cancel_time: None,
-            cancel_reason: String::new(),
-        };
+        let mut meeting = Meeting::new(plan, now);
         patch.apply(&mut meeting)?;
         self.store
             .write_with(async |s| {
@@ -85,8 +69,7 @@ impl Context {
                 check_members(s, &pass, &meeting).await?;
                 edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
                     s.insert_meeting(&pass, &meeting, &who.subject).await?;
-                    let line = format!("meeting scheduled: {}", item(plan, meeting.id));
-                    Ok(((), vec![line]))
+                    Ok(((), vec![format!("meeting scheduled: {}", item(plan, meeting.id))]))
                 })
                 .await?;
                 Ok(meeting)
@@ -101,14 +84,9 @@ impl Context {
         plan: ResourceId,
         meeting: ResourceId,
     ) -> Result<Meeting, Error> {
-        let now = Instant::now();
-        self.store
-            .read_with(async |s| {
-                let pass =
-                    self.guard.plan(s, who, plan, Object::Meeting, Action::Read, now).await?;
-                s.meeting(&pass, meeting).await
-            })
-            .await
+        let read = self
+            .read_plan(who, plan, READ_MEETINGS, async |s, pass| s.meeting(pass, meeting).await);
+        Ok(read.await?.value)
     }
 
     /// ListMeetings.
@@ -118,16 +96,10 @@ impl Context {
         plan: ResourceId,
         page: Page,
     ) -> Result<Listed<Meeting>, Error> {
-        let now = Instant::now();
-        self.store
-            .read_with(async |s| {
-                let pass =
-                    self.guard.plan(s, who, plan, Object::Meeting, Action::Read, now).await?;
-                let mut meetings = s.list_meetings(&pass, page).await?;
-                let next_page_token = page.next_token(&mut meetings, |m| m.id);
-                Ok(Listed { items: meetings, next_page_token })
-            })
-            .await
+        let read = self.read_plan(who, plan, READ_MEETINGS, async |s, pass| {
+            Ok(Listed::page(s.list_meetings(pass, page).await?, page, |m| m.id))
+        });
+        Ok(read.await?.value)
     }
 
     /// UpdateMeeting: the masked fields, at the etag the caller read.
@@ -136,55 +108,53 @@ impl Context {
         who: &Principal,
         update: UpdateMeeting,
     ) -> Result<Meeting, Error> {
-        let now = Instant::now();
-        self.store
-            .write_with(async |s| {
-                let pass = self
-                    .guard
-                    .plan(s, who, update.plan, Object::Meeting, Action::Update, now)
-                    .await?;
-                pass.plan().check_open_or_declined()?;
-                let mut meeting = s.meeting(&pass, update.meeting).await?;
-                check_etag(&meeting, update.etag)?;
-                meeting.check_not_cancelled()?;
-                update.patch.apply(&mut meeting)?;
-                check_members(s, &pass, &meeting).await?;
-                meeting.update_time = now;
-                edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
-                    s.save_meeting(&pass, &meeting, update.etag).await?;
-                    let paths = update.paths.join(", ");
-                    let line =
-                        format!("meeting updated ({paths}): {}", item(update.plan, meeting.id));
-                    Ok(((), vec![line]))
-                })
-                .await?;
-                meeting.revision += 1;
-                Ok(meeting)
-            })
-            .await
+        let paths = update.paths.join(", ");
+        let at = update.meeting;
+        self.change_meeting(who, at, Action::Update, async |s, pass, meeting| {
+            update.patch.apply(meeting)?;
+            check_members(s, pass, meeting).await?;
+            Ok(format!("meeting updated ({paths}): {}", item(at.plan, meeting.id)))
+        })
+        .await
     }
 
     /// CancelMeeting: the meeting stays on the list, marked cancelled with `reason`.
     pub async fn cancel_meeting(
         &self,
         who: &Principal,
-        at: MeetingRef,
+        at: ItemRef,
         reason: String,
+    ) -> Result<Meeting, Error> {
+        self.change_meeting(who, at, Action::Cancel, async |_, _, meeting| {
+            meeting.cancel_time = Some(Instant::now());
+            meeting.cancel_reason = reason;
+            Ok(format!("meeting cancelled: {}", item(at.plan, meeting.id)))
+        })
+        .await
+    }
+
+    /// Runs `change` on a meeting that still stands, at the etag the caller read, on a plan
+    /// open or declined, for a caller the policy lets do `action` to meetings; saves it and
+    /// records the revision with the line `change` returns.
+    async fn change_meeting(
+        &self,
+        who: &Principal,
+        at: ItemRef,
+        action: Action,
+        change: impl AsyncFnOnce(&mut Session, &PlanPass, &mut Meeting) -> Result<String, Error>,
     ) -> Result<Meeting, Error> {
         let now = Instant::now();
         self.store
             .write_with(async |s| {
-                let pass =
-                    self.guard.plan(s, who, at.plan, Object::Meeting, Action::Cancel, now).await?;
-                let mut meeting = s.meeting(&pass, at.meeting).await?;
-                check_etag(&meeting, at.etag)?;
+                let pass = self.guard.plan(s, who, at.plan, Object::Meeting, action, now).await?;
+                pass.plan().check_open_or_declined()?;
+                let mut meeting = s.meeting(&pass, at.item).await?;
+                at.check(meeting.revision, "meeting")?;
                 meeting.check_not_cancelled()?;
-                meeting.cancel_time = Some(now);
-                meeting.cancel_reason = reason;
+                let line = change(s, &pass, &mut meeting).await?;
                 meeting.update_time = now;
                 edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
                     s.save_meeting(&pass, &meeting, at.etag).await?;
-                    let line = format!("meeting cancelled: {}", item(at.plan, meeting.id));
                     Ok(((), vec![line]))
                 })
                 .await?;
@@ -192,25 +162,6 @@ impl Context {
                 Ok(meeting)
             })
             .await
-    }
-}
-
-/// A meeting a request names, and the etag the caller read of it.
-#[derive(Debug, Clone, Copy)]
-pub struct MeetingRef {
-    /// The plan.
-    pub plan: ResourceId,
-    /// The meeting.
-    pub meeting: ResourceId,
-    /// Its etag as read.
-    pub etag: i64,
-}
-
-fn check_etag(meeting: &Meeting, etag: i64) -> Result<(), Error> {
-    if meeting.revision == etag {
-        Ok(())
-    } else {
-        Err(Error::Aborted("the meeting changed since it was read: read it again".into()))
     }
 }
 

@@ -121,15 +121,10 @@ impl Context {
         page: Page,
     ) -> Result<Shown<Listed<Member>>, Error> {
         let now = Instant::now();
-        self.store
-            .read_with(async |s| {
-                let pass = self.guard.plan(s, who, plan, Object::Member, Action::Read, now).await?;
-                let mut members = s.list_members(&pass, show_ended, page, now).await?;
-                let next_page_token = page.next_token(&mut members, |m| m.id);
-                let listed = Listed { items: members, next_page_token };
-                Ok(Shown::by(&pass, listed))
-            })
-            .await
+        self.read_plan(who, plan, (Object::Member, Action::Read), async |s, pass| {
+            Ok(Listed::page(s.list_members(pass, show_ended, page, now).await?, page, |m| m.id))
+        })
+        .await
     }
 
     /// ListMyPlans: the plans the caller serves on, read through the member relations the

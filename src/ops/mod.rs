@@ -20,6 +20,7 @@ pub use edit::{ChangeKind, edit_plan};
 use crate::auth::{Action, Guard, Object, PlanPass};
 use crate::domain::Error;
 use crate::domain::ids::ResourceId;
+use crate::domain::page::Page;
 use crate::domain::principal::Principal;
 use crate::domain::time::Instant;
 use crate::store::{Session, Store};
@@ -59,6 +60,39 @@ pub struct Listed<T> {
     pub next_page_token: String,
 }
 
+impl<T> Listed<T> {
+    /// The page of `items`, which the store read with one item more than `page` holds when
+    /// there are more; `id` names each item in the next page's token.
+    pub fn page(mut items: Vec<T>, page: Page, id: impl Fn(&T) -> ResourceId) -> Self {
+        let next_page_token = page.next_token(&mut items, id);
+        Listed { items, next_page_token }
+    }
+}
+
+/// An item of a plan a request names (a goal, a measure, a meeting), and the etag the caller
+/// read of it.
+#[derive(Debug, Clone, Copy)]
+pub struct ItemRef {
+    /// The plan.
+    pub plan: ResourceId,
+    /// The item.
+    pub item: ResourceId,
+    /// Its etag as read.
+    pub etag: i64,
+}
+
+impl ItemRef {
+    /// Checks that `revision`, an item's as loaded, is still the one the caller read of it;
+    /// `ABORTED` names `what` otherwise (AIP-154).
+    pub fn check(&self, revision: i64, what: &str) -> Result<(), Error> {
+        if revision == self.etag {
+            Ok(())
+        } else {
+            Err(Error::Aborted(format!("the {what} changed since it was read: read it again")))
+        }
+    }
+}
+
 /// What a change to a plan asks of the policy: each pair is asked and logged on its own, after
 /// the caller was found to read the plan.
 pub type Wants = [(Object, Action)];
@@ -79,7 +113,29 @@ impl Context {
         }
         Ok(pass)
     }
+
+    /// Runs `read` in a read session, with the pass of a caller the guard lets do `action` to
+    /// `object` of `plan`; what it reads is shown as the pass allows.
+    pub(crate) async fn read_plan<T>(
+        &self,
+        who: &Principal,
+        plan: ResourceId,
+        (object, action): (Object, Action),
+        read: impl AsyncFnOnce(&mut Session, &PlanPass) -> Result<T, Error>,
+    ) -> Result<Shown<T>, Error> {
+        let now = Instant::now();
+        self.store
+            .read_with(async |s| {
+                let pass = self.guard.plan(s, who, plan, object, action, now).await?;
+                let value = read(s, &pass).await?;
+                Ok(Shown::by(&pass, value))
+            })
+            .await
+    }
 }
+
+/// Reading a plan and all in it.
+pub(crate) const READ: (Object, Action) = (Object::Plan, Action::Read);
 
 /// The pairs of `wants` once each, in order.
 pub(crate) fn distinct(wants: impl IntoIterator<Item = (Object, Action)>) -> Vec<(Object, Action)> {

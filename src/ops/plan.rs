@@ -1,7 +1,7 @@
 //! The plan: create, read, list, change its fields and status, consent, signature, history
 //! and export.
 
-use super::{ChangeKind, Context, Listed, Shown, distinct, edit_plan};
+use super::{ChangeKind, Context, Listed, READ, Shown, distinct, edit_plan};
 use crate::auth::{Action, Object, PlanPass};
 use crate::domain::date::Date;
 use crate::domain::ids::ResourceId;
@@ -157,21 +157,16 @@ impl Context {
     /// GetPlan: the plan with its goals and measures, now or at a revision of its history;
     /// `NOT_FOUND` for a revision it does not have.
     pub async fn get_plan(&self, who: &Principal, get: GetPlan) -> Result<Shown<PlanRead>, Error> {
-        let now = Instant::now();
-        self.store
-            .read_with(async |s| {
-                let pass = self.plan_pass(s, who, get.plan, &[], now).await?;
-                let read = if get.revision == 0 {
-                    let (goals, measures) = s.plan_content(&pass).await?;
-                    let plan = pass.plan().clone();
-                    PlanRead::Now(Box::new(PlanDocument { plan, goals, measures }))
-                } else {
-                    let past = snapshot::plan_at(s, &pass, get.revision).await?;
-                    PlanRead::Past(Box::new(past.ok_or(Error::NotFound("revision"))?))
-                };
-                Ok(Shown::by(&pass, read))
-            })
-            .await
+        self.read_plan(who, get.plan, READ, async |s, pass| {
+            if get.revision == 0 {
+                let (goals, measures) = s.plan_content(pass).await?;
+                let plan = pass.plan().clone();
+                return Ok(PlanRead::Now(Box::new(PlanDocument { plan, goals, measures })));
+            }
+            let past = snapshot::plan_at(s, pass, get.revision).await?;
+            Ok(PlanRead::Past(Box::new(past.ok_or(Error::NotFound("revision"))?)))
+        })
+        .await
     }
 
     /// ListPlans: the plans the caller may read, filtered in SQL from what the policy grants.
@@ -185,10 +180,10 @@ impl Context {
         self.store
             .read_with(async |s| {
                 let filter = self.guard.read_filter(s, Object::Plan).await?;
-                let mut rows = s.list_plans(&filter, &list, who, page, now).await?;
-                let next_page_token = page.next_token(&mut rows, |row| row.plan.id);
-                let passes = self.guard.listed_plans(s, who, rows, now).await?;
-                Ok(Listed { items: shown_plans(passes), next_page_token })
+                let rows = s.list_plans(&filter, &list, who, page, now).await?;
+                let listed = Listed::page(rows, page, |row| row.plan.id);
+                let passes = self.guard.listed_plans(s, who, listed.items, now).await?;
+                Ok(Listed { items: shown_plans(passes), next_page_token: listed.next_page_token })
             })
             .await
     }
@@ -282,17 +277,10 @@ impl Context {
         plan: ResourceId,
         page: Page,
     ) -> Result<Shown<Listed<ConsentRecord>>, Error> {
-        let now = Instant::now();
-        self.store
-            .read_with(async |s| {
-                let pass =
-                    self.guard.plan(s, who, plan, Object::Consent, Action::Read, now).await?;
-                let mut records = s.list_consents(&pass, page).await?;
-                let next_page_token = page.next_token(&mut records, |r| r.id);
-                let listed = Listed { items: records, next_page_token };
-                Ok(Shown::by(&pass, listed))
-            })
-            .await
+        self.read_plan(who, plan, (Object::Consent, Action::Read), async |s, pass| {
+            Ok(Listed::page(s.list_consents(pass, page).await?, page, |r| r.id))
+        })
+        .await
     }
 
     /// WithdrawConsent: by the same rules as recording one.
@@ -350,15 +338,10 @@ impl Context {
         plan: ResourceId,
         page: Page,
     ) -> Result<Shown<Listed<RevisionRow>>, Error> {
-        let now = Instant::now();
-        self.store
-            .read_with(async |s| {
-                let pass = self.plan_pass(s, who, plan, &[], now).await?;
-                let mut rows = s.list_revisions(&pass, page).await?;
-                let next_page_token = page.next_token(&mut rows, |r| r.id);
-                Ok(Shown::by(&pass, Listed { items: rows, next_page_token }))
-            })
-            .await
+        self.read_plan(who, plan, READ, async |s, pass| {
+            Ok(Listed::page(s.list_revisions(pass, page).await?, page, |r| r.id))
+        })
+        .await
     }
 
     /// ExportPlan: the plan as it is now, as a PDF; returns it and the revision it shows.
@@ -367,13 +350,9 @@ impl Context {
         who: &Principal,
         plan: ResourceId,
     ) -> Result<(Vec<u8>, i64), Error> {
-        let now = Instant::now();
-        self.store
-            .read_with(async |s| {
-                let pass = self.plan_pass(s, who, plan, &[], now).await?;
-                super::export::export(s, &pass).await
-            })
-            .await
+        let read =
+            self.read_plan(who, plan, READ, async |s, pass| super::export::export(s, pass).await);
+        Ok(read.await?.value)
     }
 
     /// Runs a change to the plan's own fields: authorize `wants`, check the etag, let `change`

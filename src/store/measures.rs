@@ -313,11 +313,6 @@ pub(super) fn evaluation_from_row(row: &AnyRow) -> Result<(ResourceId, Evaluatio
     ))
 }
 
-/// Checks a caller's etag against a measure before anything is written.
-pub fn check_measure_revision(measure: &Measure, expected: i64) -> Result<(), Error> {
-    if measure.revision == expected { Ok(()) } else { Err(stale_measure()) }
-}
-
 /// A measure, without its evaluations.
 pub(super) fn measure_from_row(row: &AnyRow) -> Result<Measure, Error> {
     let text = |name: &str| row.try_get::<String, _>(name).map_err(db);

@@ -34,7 +34,6 @@ use crate::domain::time::Instant;
 
 pub use access_log::AccessEntry;
 pub use complaints::{ComplaintAccessRow, ComplaintListFilter};
-pub use measures::check_measure_revision;
 pub use plans::{PlanAccessRow, PlanListFilter, ReadFilter, check_plan_version};
 pub use referrals::ReferralAccessRow;
 pub use revisions::{ChangeKind, ItemKind, ItemVersion, NewRevision, RevisionRow};

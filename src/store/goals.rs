@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Session, db, stored};
+use super::{Session, Statement, db, stored};
 use crate::auth::PlanPass;
 use crate::domain::Error;
 use crate::domain::date::Date;
@@ -70,16 +70,8 @@ impl Session {
     /// One goal of `plan`, with its trail.
     #[tracing::instrument(skip_all)]
     pub async fn goal(&mut self, pass: &PlanPass, id: ResourceId) -> Result<Goal, Error> {
-        let plan = pass.id();
-        let sql = format!("SELECT {GOAL_COLUMNS} FROM goals WHERE id = $1 AND plan_id = $2");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id.to_string())
-            .bind(plan.to_string())
-            .fetch_optional(self.conn())
-            .await
-            .map_err(db)?;
-        let mut goal =
-            row.as_ref().map(goal_from_row).transpose()?.ok_or(Error::NotFound("goal"))?;
+        let of_plan = Statement::of_plan(GOAL_COLUMNS, "goals", "", pass);
+        let mut goal = goal_from_row(&self.item_row(of_plan.item("", id), "goal").await?)?;
         goal.adjustments =
             self.adjustments("goal_id", id).await?.into_iter().map(|(_, step)| step).collect();
         Ok(goal)
@@ -93,20 +85,11 @@ impl Session {
         pass: &PlanPass,
         page: Option<Page>,
     ) -> Result<Vec<Goal>, Error> {
-        let plan = pass.id();
-        let sql = format!(
-            "SELECT {GOAL_COLUMNS} FROM goals WHERE plan_id = $1 AND id > $2 ORDER BY id LIMIT $3"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(plan.to_string())
-            .bind(page.and_then(|p| p.after).map(|id| id.to_string()).unwrap_or_default())
-            .bind(page.map_or(i64::MAX, |p| i64::from(p.size) + 1))
-            .fetch_all(self.conn())
-            .await
-            .map_err(db)?;
+        let rows =
+            self.rows(Statement::of_plan(GOAL_COLUMNS, "goals", "", pass).page("", page)).await?;
         let mut goals: Vec<Goal> = rows.iter().map(goal_from_row).collect::<Result<_, _>>()?;
         // The plan's trails in one query, handed to their goals.
-        let trail = self.adjustments("plan_id", plan).await?;
+        let trail = self.adjustments("plan_id", pass.id()).await?;
         for goal in &mut goals {
             goal.adjustments =
                 trail.iter().filter(|(g, _)| *g == goal.id).map(|(_, step)| step.clone()).collect();

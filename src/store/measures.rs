@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Session, db, stored};
+use super::{Session, Statement, db, stored};
 use crate::auth::PlanPass;
 use crate::domain::date::Date;
 use crate::domain::ids::ResourceId;
@@ -111,16 +111,8 @@ impl Session {
     /// One measure of `plan`, with its evaluations.
     #[tracing::instrument(skip_all)]
     pub async fn measure(&mut self, pass: &PlanPass, id: ResourceId) -> Result<Measure, Error> {
-        let plan = pass.id();
-        let sql = format!("SELECT {MEASURE_COLUMNS} FROM measures WHERE id = $1 AND plan_id = $2");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id.to_string())
-            .bind(plan.to_string())
-            .fetch_optional(self.conn())
-            .await
-            .map_err(db)?;
-        let mut measure =
-            row.as_ref().map(measure_from_row).transpose()?.ok_or(Error::NotFound("measure"))?;
+        let of_plan = Statement::of_plan(MEASURE_COLUMNS, "measures", "", pass);
+        let mut measure = measure_from_row(&self.item_row(of_plan.item("", id), "measure").await?)?;
         measure.evaluations =
             self.evaluations("measure_id", id).await?.into_iter().map(|(_, e)| e).collect();
         Ok(measure)
@@ -134,21 +126,11 @@ impl Session {
         pass: &PlanPass,
         page: Option<Page>,
     ) -> Result<Vec<Measure>, Error> {
-        let plan = pass.id();
-        let sql = format!(
-            "SELECT {MEASURE_COLUMNS} FROM measures WHERE plan_id = $1 AND id > $2 \
-             ORDER BY id LIMIT $3"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(plan.to_string())
-            .bind(page.and_then(|p| p.after).map(|id| id.to_string()).unwrap_or_default())
-            .bind(page.map_or(i64::MAX, |p| i64::from(p.size) + 1))
-            .fetch_all(self.conn())
-            .await
-            .map_err(db)?;
+        let of_plan = Statement::of_plan(MEASURE_COLUMNS, "measures", "", pass);
+        let rows = self.rows(of_plan.page("", page)).await?;
         let mut measures: Vec<Measure> =
             rows.iter().map(measure_from_row).collect::<Result<_, _>>()?;
-        let evaluations = self.evaluations("plan_id", plan).await?;
+        let evaluations = self.evaluations("plan_id", pass.id()).await?;
         for measure in &mut measures {
             measure.evaluations = evaluations
                 .iter()

@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Session, db, stored};
+use super::{Session, Statement, db, stored};
 use crate::auth::PlanPass;
 use crate::domain::Error;
 use crate::domain::ids::ResourceId;
@@ -60,15 +60,8 @@ impl Session {
     /// One meeting of `plan`.
     #[tracing::instrument(skip_all)]
     pub async fn meeting(&mut self, pass: &PlanPass, id: ResourceId) -> Result<Meeting, Error> {
-        let plan = pass.id();
-        let sql = format!("SELECT {COLUMNS} FROM meetings WHERE id = $1 AND plan_id = $2");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id.to_string())
-            .bind(plan.to_string())
-            .fetch_optional(self.conn())
-            .await
-            .map_err(db)?;
-        row.as_ref().map(meeting_from_row).transpose()?.ok_or(Error::NotFound("meeting"))
+        let of_plan = Statement::of_plan(COLUMNS, "meetings", "", pass);
+        meeting_from_row(&self.item_row(of_plan.item("", id), "meeting").await?)
     }
 
     /// The meetings of `plan` after the page's position; one more than the page.
@@ -78,18 +71,8 @@ impl Session {
         pass: &PlanPass,
         page: Page,
     ) -> Result<Vec<Meeting>, Error> {
-        let plan = pass.id();
-        let sql = format!(
-            "SELECT {COLUMNS} FROM meetings WHERE plan_id = $1 AND id > $2 ORDER BY id LIMIT $3"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(plan.to_string())
-            .bind(page.after.map(|id| id.to_string()).unwrap_or_default())
-            .bind(i64::from(page.size) + 1)
-            .fetch_all(self.conn())
-            .await
-            .map_err(db)?;
-        rows.iter().map(meeting_from_row).collect()
+        let of_plan = Statement::of_plan(COLUMNS, "meetings", "", pass).page("", Some(page));
+        self.rows(of_plan).await?.iter().map(meeting_from_row).collect()
     }
 
     /// Writes a meeting if its revision is still `expected`.

@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Session, db, is_unique_violation, stored};
+use super::{Session, Statement, db, is_unique_violation, stored};
 use crate::auth::PlanPass;
 use crate::domain::Error;
 use crate::domain::ids::{OrgNumber, ResourceId};
@@ -100,17 +100,8 @@ impl Session {
     /// One membership of `plan`, ended or not.
     #[tracing::instrument(skip_all)]
     pub async fn member(&mut self, pass: &PlanPass, id: ResourceId) -> Result<Member, Error> {
-        let plan = pass.id();
-        let sql = format!(
-            "SELECT {MEMBER_COLUMNS} FROM {MEMBER_FROM} WHERE m.id = $1 AND m.plan_id = $2"
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id.to_string())
-            .bind(plan.to_string())
-            .fetch_optional(self.conn())
-            .await
-            .map_err(db)?;
-        row.as_ref().map(member_from_row).transpose()?.ok_or(Error::NotFound("member"))
+        let of_plan = Statement::of_plan(MEMBER_COLUMNS, MEMBER_FROM, "m.", pass);
+        member_from_row(&self.item_row(of_plan.item("m.", id), "member").await?)
     }
 
     /// The caller's membership of `plan` now, if any.
@@ -210,21 +201,11 @@ impl Session {
         page: Page,
         now: Instant,
     ) -> Result<Vec<Member>, Error> {
-        let plan = pass.id();
-        let sql = format!(
-            "SELECT {MEMBER_COLUMNS} FROM {MEMBER_FROM} WHERE m.plan_id = $1 AND m.id > $2 \
-             AND ($3 = 1 OR m.end_time IS NULL OR m.end_time > $4) ORDER BY m.id LIMIT $5"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(plan.to_string())
-            .bind(page.after.map(|id| id.to_string()).unwrap_or_default())
-            .bind(i64::from(show_ended))
-            .bind(now.0)
-            .bind(i64::from(page.size) + 1)
-            .fetch_all(self.conn())
-            .await
-            .map_err(db)?;
-        rows.iter().map(member_from_row).collect()
+        let mut of_plan = Statement::of_plan(MEMBER_COLUMNS, MEMBER_FROM, "m.", pass);
+        if !show_ended {
+            of_plan = of_plan.sql(" AND (m.end_time IS NULL OR m.end_time > ").bind(now.0).sql(")");
+        }
+        self.rows(of_plan.page("m.", Some(page))).await?.iter().map(member_from_row).collect()
     }
 }
 

@@ -18,6 +18,7 @@ mod plans;
 mod postgres;
 mod referrals;
 mod revisions;
+mod sql;
 mod sqlite;
 
 use std::fmt;
@@ -37,6 +38,7 @@ pub use complaints::{ComplaintAccessRow, ComplaintListFilter};
 pub use plans::{PlanAccessRow, PlanListFilter, ReadFilter, check_plan_version};
 pub use referrals::ReferralAccessRow;
 pub use revisions::{ChangeKind, ItemKind, ItemVersion, NewRevision, RevisionRow};
+pub(crate) use sql::Statement;
 
 /// Which database the store runs on, chosen by the URL's scheme.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{Session, db, stored};
+use super::{Session, Statement, db, stored};
 use crate::auth::{OrgPass, PlanPass};
 use crate::domain::Error;
 use crate::domain::coordinator::CoordinatorWish;
@@ -400,22 +400,15 @@ impl Session {
         org: &OrgPass,
         page: Page,
     ) -> Result<Vec<Plan>, Error> {
-        let organisation = org.organisation();
-        let sql = concat!(
-            plan_select!(),
-            plan_from!(),
-            "WHERE p.organisation_id = $1 AND p.status <> 'closed' AND p.id > $2 \
-             AND NOT EXISTS (SELECT 1 FROM coordinator_assignments a WHERE a.plan_id = p.id \
-             AND a.end_time IS NULL) ORDER BY p.id LIMIT $3"
-        );
-        let rows = sqlx::query(sql)
-            .bind(organisation.as_str())
-            .bind(page.after.map(|id| id.to_string()).unwrap_or_default())
-            .bind(i64::from(page.size) + 1)
-            .fetch_all(self.conn())
-            .await
-            .map_err(db)?;
-        rows.iter().map(plan_from_row).collect()
+        let statement = Statement::new(concat!(plan_select!(), plan_from!()))
+            .sql("WHERE p.organisation_id = ")
+            .bind(org.organisation().as_str().to_owned())
+            .sql(" AND p.status <> ")
+            .bind(PlanStatus::Closed.as_str())
+            .sql(" AND NOT EXISTS (SELECT 1 FROM coordinator_assignments a WHERE a.plan_id = p.id ")
+            .sql("AND a.end_time IS NULL)")
+            .page("p.", Some(page));
+        self.rows(statement).await?.iter().map(plan_from_row).collect()
     }
 }
 

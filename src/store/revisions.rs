@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::{Session, db, stored};
+use super::{Session, Statement, db, stored};
 use crate::auth::PlanPass;
 use crate::domain::ids::ResourceId;
 use crate::domain::page::Page;
@@ -114,17 +114,9 @@ impl Session {
         pass: &PlanPass,
         page: Page,
     ) -> Result<Vec<RevisionRow>, Error> {
-        let plan = pass.id();
-        let rows = sqlx::query(
-            "SELECT id, revision, author, author_relations, changes, create_time \
-             FROM plan_revisions WHERE plan_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-        )
-        .bind(plan.to_string())
-        .bind(page.after.map(|id| id.to_string()).unwrap_or_default())
-        .bind(i64::from(page.size) + 1)
-        .fetch_all(self.conn())
-        .await
-        .map_err(db)?;
+        let columns = "id, revision, author, author_relations, changes, create_time";
+        let of_plan = Statement::of_plan(columns, "plan_revisions", "", pass);
+        let rows = self.rows(of_plan.page("", Some(page))).await?;
         rows.iter()
             .map(|row| {
                 let text = |name: &str| row.try_get::<String, _>(name).map_err(db);

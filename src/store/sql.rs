@@ -1,0 +1,101 @@
+//! Statements numbered as they are bound. sqlx's `QueryBuilder` writes `?` for the `Any`
+//! driver, which PostgreSQL refuses; `Statement` writes `$1`, `$2`, … in the order values are
+//! bound, so no statement depends on a numbering kept in another file, and enum values go in
+//! as parameters rather than quoted into the text.
+//!
+//! ```text
+//! Statement::new("SELECT id FROM goals WHERE plan_id = ").bind(plan).sql(" AND id > ").bind(after)
+//! ```
+
+use std::fmt::Write;
+
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::error::BoxDynError;
+use sqlx::{Any, Arguments, AssertSqlSafe, Encode, Type};
+
+use super::{Session, db};
+use crate::auth::PlanPass;
+use crate::domain::Error;
+use crate::domain::ids::ResourceId;
+use crate::domain::page::Page;
+
+/// A statement under construction: its text, and the values bound so far.
+pub(crate) struct Statement {
+    sql: String,
+    args: AnyArguments,
+    error: Option<BoxDynError>,
+}
+
+impl Statement {
+    /// A statement beginning with `sql`.
+    pub(crate) fn new(sql: &str) -> Self {
+        Statement { sql: sql.to_owned(), args: AnyArguments::default(), error: None }
+    }
+
+    /// Appends text.
+    pub(crate) fn sql(mut self, sql: &str) -> Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Appends the next parameter's placeholder and binds `value` to it.
+    pub(crate) fn bind<T>(mut self, value: T) -> Self
+    where
+        T: 'static + Send + Encode<'static, Any> + Type<Any>,
+    {
+        if let Err(e) = self.args.add(value) {
+            self.error.get_or_insert(e);
+        }
+        let _ = write!(self.sql, "${}", self.args.len());
+        self
+    }
+
+    /// `SELECT columns FROM from WHERE plan_id =` the plan `pass` is for; `alias` qualifies the
+    /// plan's and the items' id columns (`"m."`, or `""`).
+    pub(crate) fn of_plan(columns: &str, from: &str, alias: &str, pass: &PlanPass) -> Self {
+        let select = format!("SELECT {columns} FROM {from} WHERE {alias}plan_id = ");
+        Statement::new(&select).bind(pass.id().to_string())
+    }
+
+    /// Narrows a statement of `of_plan` to the item `id`.
+    pub(crate) fn item(self, alias: &str, id: ResourceId) -> Self {
+        self.sql(&format!(" AND {alias}id = ")).bind(id.to_string())
+    }
+
+    /// Pages a statement of `of_plan` by id: the items after the page's position, in id order,
+    /// one more than the page holds; all of them when `page` is `None`.
+    pub(crate) fn page(self, alias: &str, page: Option<Page>) -> Self {
+        let after = page.and_then(|p| p.after).map(|id| id.to_string()).unwrap_or_default();
+        let limit = page.map_or(i64::MAX, |p| i64::from(p.size) + 1);
+        let order = format!(" ORDER BY {alias}id LIMIT ");
+        self.sql(&format!(" AND {alias}id > ")).bind(after).sql(&order).bind(limit)
+    }
+
+    fn query(self) -> Result<sqlx::query::Query<'static, Any, AnyArguments>, Error> {
+        match self.error {
+            Some(e) => Err(Error::internal(e)),
+            None => Ok(sqlx::query_with(AssertSqlSafe(self.sql), self.args)),
+        }
+    }
+}
+
+impl Session {
+    /// Every row `statement` returns.
+    pub(crate) async fn rows(&mut self, statement: Statement) -> Result<Vec<AnyRow>, Error> {
+        statement.query()?.fetch_all(self.conn()).await.map_err(db)
+    }
+
+    /// The row `statement` returns, if any.
+    pub(crate) async fn row(&mut self, statement: Statement) -> Result<Option<AnyRow>, Error> {
+        statement.query()?.fetch_optional(self.conn()).await.map_err(db)
+    }
+
+    /// The row of the one item `statement` selects; `NOT_FOUND` naming `what` when there is none.
+    pub(crate) async fn item_row(
+        &mut self,
+        statement: Statement,
+        what: &'static str,
+    ) -> Result<AnyRow, Error> {
+        self.row(statement).await?.ok_or(Error::NotFound(what))
+    }
+}

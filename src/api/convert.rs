@@ -29,19 +29,6 @@ pub fn section_of(sections: &proto::PatientSections, section: Section) -> &str {
     }
 }
 
-/// A section's text in the wire message, to set.
-pub fn section_mut(sections: &mut proto::PatientSections, section: Section) -> &mut String {
-    match section {
-        Section::ImportantToMe => &mut sections.important_to_me,
-        Section::ResourcesAndStrengths => &mut sections.resources_and_strengths,
-        Section::WhatWorksNow => &mut sections.what_works_now,
-        Section::WhatINeed => &mut sections.what_i_need,
-        Section::FirstPriority => &mut sections.first_priority,
-        Section::ThoughtsOnIllness => &mut sections.thoughts_on_illness,
-        Section::AdmissionAgreement => &mut sections.admission_agreement,
-    }
-}
-
 /// The plan a list request names in `parent`, and the page it asks for under the query
 /// `rpc`/`filters` (see `Scope`), with every violation of either at once.
 pub fn plan_page(

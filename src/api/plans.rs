@@ -19,7 +19,7 @@ use crate::domain::plan::{
 };
 use crate::domain::time::Instant;
 use crate::domain::{Error, FieldViolation, Violations};
-use crate::ops::plan::{ChangeStatus, ConsentInput, GetPlan, PlanPatch, PlanRead, UpdatePlan};
+use crate::ops::plan::{ChangeStatus, ConsentInput, GetPlan, PlanPatch, UpdatePlan};
 use crate::ops::{Context, Shown};
 use crate::proto;
 use crate::proto::plan_service_server::PlanService;
@@ -225,10 +225,7 @@ impl PlanService for PlanApi {
         };
         let revision = req.revision;
         let read = self.0.get_plan(&who, GetPlan { plan, revision }).await?;
-        Ok(Response::new(match read.value {
-            PlanRead::Now(doc) => encode_document(&doc, read.identities),
-            PlanRead::Past(past) => past.into_wire(read.identities),
-        }))
+        Ok(Response::new(encode_document(&read.value, read.identities)))
     }
 
     async fn list_plans(

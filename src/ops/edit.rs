@@ -33,9 +33,8 @@ pub async fn edit_plan<T>(
         changes: &changes,
         kind,
     };
-    snapshot::record_items(session, pass, revision).await?;
+    let plan = snapshot::record_items(session, pass, revision).await?;
     session.insert_revision(pass, &record, revision, now).await?;
-    let plan = session.reload_plan(pass).await?;
     Ok((value, pass.clone().updated(plan)?))
 }
 

@@ -106,15 +106,6 @@ pub struct GetPlan {
     pub revision: i64,
 }
 
-/// A plan as GetPlan reads it: the plan now, or a past revision rebuilt from its history.
-#[derive(Debug)]
-pub enum PlanRead {
-    /// The plan with its goals and measures as they are now.
-    Now(Box<PlanDocument>),
-    /// A past revision.
-    Past(Box<snapshot::PastPlan>),
-}
-
 /// A change to the plan's own fields: the plan must still be at `etag`.
 async fn save(
     session: &mut crate::store::Session,
@@ -156,15 +147,17 @@ impl Context {
 
     /// GetPlan: the plan with its goals and measures, now or at a revision of its history;
     /// `NOT_FOUND` for a revision it does not have.
-    pub async fn get_plan(&self, who: &Principal, get: GetPlan) -> Result<Shown<PlanRead>, Error> {
+    pub async fn get_plan(
+        &self,
+        who: &Principal,
+        get: GetPlan,
+    ) -> Result<Shown<PlanDocument>, Error> {
         self.read_plan(who, get.plan, READ, async |s, pass| {
             if get.revision == 0 {
                 let (goals, measures) = s.plan_content(pass).await?;
-                let plan = pass.plan().clone();
-                return Ok(PlanRead::Now(Box::new(PlanDocument { plan, goals, measures })));
+                return Ok(PlanDocument { plan: pass.plan().clone(), goals, measures });
             }
-            let past = snapshot::plan_at(s, pass, get.revision).await?;
-            Ok(PlanRead::Past(Box::new(past.ok_or(Error::NotFound("revision"))?)))
+            snapshot::plan_at(s, pass, get.revision).await?.ok_or(Error::NotFound("revision"))
         })
         .await
     }

@@ -1,10 +1,10 @@
 //! Complaints and their history.
 
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
 
 use super::plans::ReadFilter;
-use super::{Session, db, stored};
+use super::{Session, Statement, Visible, db, stored};
 use crate::auth::ComplaintPass;
 use crate::domain::Error;
 use crate::domain::complaint::{
@@ -19,22 +19,23 @@ use crate::domain::relation::Relation;
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
 
-// A complaint's columns and the caller's relations to it. The caller's parameters: $1 their
-// national id (or ''), $2 their subject, $3 the organisation they act for (or '').
-macro_rules! complaint_select {
-    () => {
-        concat!(
-            "SELECT c.id, c.organisation_id, c.patient_id, c.complainant, ",
-            "c.representative_relation, c.kind, c.text, c.plan_id, c.learned_of, c.deadline, ",
-            "c.late, c.patient_named, c.state, c.forwarded_to, c.decision, c.revision, ",
-            "c.create_time, ",
-            "c.update_time, ",
-            "CAST(CASE WHEN c.complainant = $2 THEN 1 ELSE 0 END AS BIGINT) AS is_complainant, ",
-            "CAST(CASE WHEN c.patient_id = $1 THEN 1 ELSE 0 END AS BIGINT) AS is_patient, ",
-            "(SELECT e.epoch FROM role_grants_epoch e WHERE e.id = 1) AS grants_epoch ",
-            "FROM complaints c "
+/// A complaint's columns and the caller's relations to it, up to and including `FROM`.
+fn complaint_select(statement: Statement, who: &Principal) -> Statement {
+    statement
+        .sql(
+            "SELECT c.id, c.organisation_id, c.patient_id, c.complainant, \
+             c.representative_relation, c.kind, c.text, c.plan_id, c.learned_of, c.deadline, \
+             c.late, c.patient_named, c.state, c.forwarded_to, c.decision, c.revision, \
+             c.create_time, c.update_time, CAST(CASE WHEN c.complainant = ",
         )
-    };
+        .subject(who)
+        .sql(" THEN 1 ELSE 0 END AS BIGINT) AS is_complainant, CAST(CASE WHEN c.patient_id = ")
+        .national_id(who)
+        .sql(
+            " THEN 1 ELSE 0 END AS BIGINT) AS is_patient, \
+             (SELECT e.epoch FROM role_grants_epoch e WHERE e.id = 1) AS grants_epoch \
+             FROM complaints c ",
+        )
 }
 
 /// A complaint with the caller's relations to it, as one query found them.
@@ -130,12 +131,8 @@ impl Session {
         id: ResourceId,
         who: &Principal,
     ) -> Result<Option<ComplaintAccessRow>, Error> {
-        let row =
-            super::caller_params(sqlx::query(concat!(complaint_select!(), "WHERE c.id = $4")), who)
-                .bind(id.to_string())
-                .fetch_optional(self.conn())
-                .await
-                .map_err(db)?;
+        let statement = complaint_select(Statement::new(""), who);
+        let row = self.row(statement.sql("WHERE c.id = ").bind(id.to_string())).await?;
         row.as_ref().map(access_from_row).transpose()
     }
 
@@ -264,47 +261,47 @@ impl Session {
         who: &Principal,
         page: Page,
     ) -> Result<Vec<ComplaintAccessRow>, Error> {
-        // One branch per source of visibility, each on its own index and stopping after a page.
-        let mut conditions = String::from("c.id > $4 AND c.create_time < $5");
-        if filter.awaiting_organisation {
-            conditions.push_str(" AND c.state IN ('submitted', 'under_review', 'returned')");
-        }
-        let branch = |column: &str, extra: &str| {
-            format!(
-                "SELECT c.id AS id FROM complaints c WHERE {column} AND {conditions}{extra} \
-                 ORDER BY c.id LIMIT $6"
-            )
+        let after = page.after.map(|id| id.to_string()).unwrap_or_default();
+        let limit = i64::from(page.size) + 1;
+        let page_of = |statement: Statement| {
+            let mut statement = statement
+                .sql(" AND c.id > ")
+                .bind(after.clone())
+                .sql(" AND c.create_time < ")
+                .bind(filter.filed_before.map_or(i64::MAX, |t| t.0));
+            if filter.awaiting_organisation {
+                let states = [
+                    ComplaintState::Submitted,
+                    ComplaintState::UnderReview,
+                    ComplaintState::Returned,
+                ];
+                statement = statement.sql(" AND c.state IN ").list(states.map(|s| s.as_str()));
+            }
+            statement.sql(" ORDER BY c.id LIMIT ").bind(limit)
         };
-        let mut branches: Vec<String> = Vec::new();
+        let select = |s: Statement| s.sql("SELECT c.id AS id FROM complaints c WHERE ");
+        // One branch per source of visibility, each on its own index and stopping after a page.
+        let mut visible = Visible::new();
         if filter.read.grants(Relation::Complainant) {
-            branches.push(branch("c.complainant = $2", ""));
+            visible = visible.branch(|s| page_of(select(s).sql("c.complainant = ").subject(who)));
         }
         if filter.read.grants(Relation::ComplaintPatient) && who.national_id.is_some() {
-            branches.push(branch("c.patient_id = $1", ""));
+            visible =
+                visible.branch(|s| page_of(select(s).sql("c.patient_id = ").national_id(who)));
         }
         if !filter.read.org_roles.is_empty() && who.organisation.is_some() {
-            let held = format!(
-                " AND EXISTS (SELECT 1 FROM role_grants g WHERE g.organisation_id = $3 \
-                 AND g.subject = $2 AND g.role IN ({}))",
-                filter.read.role_list()
-            );
-            branches.push(branch("c.organisation_id = $3", &held));
-            branches.push(branch("c.forwarded_to = $3", &held));
+            for column in ["c.organisation_id", "c.forwarded_to"] {
+                visible = visible
+                    .branch(|s| page_of(filter.read.held_in(select(s).sql("1 = 1"), column, who)));
+            }
         }
-        let Some(visible) = super::union_of_pages(&branches) else {
+        let Some(visible) = visible.finish() else {
             return Ok(Vec::new());
         };
-        let sql = format!(
-            "{visible} {} WHERE c.id IN (SELECT id FROM visible) ORDER BY c.id LIMIT $6",
-            complaint_select!()
-        );
-        let rows = super::caller_params(sqlx::query(AssertSqlSafe(sql)), who)
-            .bind(page.after.map(|id| id.to_string()).unwrap_or_default())
-            .bind(filter.filed_before.map_or(i64::MAX, |t| t.0))
-            .bind(i64::from(page.size) + 1)
-            .fetch_all(self.conn())
-            .await
-            .map_err(db)?;
+        let statement = complaint_select(visible, who)
+            .sql("WHERE c.id IN (SELECT id FROM visible) ORDER BY c.id LIMIT ")
+            .bind(limit);
+        let rows = self.rows(statement).await?;
         rows.iter().map(access_from_row).collect()
     }
 }

@@ -38,7 +38,7 @@ pub use complaints::{ComplaintAccessRow, ComplaintListFilter};
 pub use plans::{PlanAccessRow, PlanListFilter, ReadFilter, check_plan_version};
 pub use referrals::ReferralAccessRow;
 pub use revisions::{ChangeKind, ItemKind, ItemVersion, NewRevision, RevisionRow};
-pub(crate) use sql::Statement;
+pub(crate) use sql::{Statement, Visible};
 
 /// Which database the store runs on, chosen by the URL's scheme.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -251,36 +251,6 @@ impl Session {
         }
         result
     }
-}
-
-/// `WITH visible(id) AS (...)`: the union of `branches`, each a query of ids in id order that
-/// stops after a page. The first page of the union lies within the first page of each branch,
-/// so a list costs a few pages of index walks whatever the table holds. `None` when there are
-/// no branches: the caller sees nothing.
-pub(crate) fn union_of_pages(branches: &[String]) -> Option<String> {
-    if branches.is_empty() {
-        return None;
-    }
-    let selects: Vec<String> = branches
-        .iter()
-        .enumerate()
-        .map(|(i, branch)| format!("SELECT id FROM ({branch}) AS branch{i}"))
-        .collect();
-    Some(format!("WITH visible(id) AS ({})", selects.join(" UNION ")))
-}
-
-type AnyQuery = sqlx::query::Query<'static, Any, sqlx::any::AnyArguments>;
-
-/// Binds the caller's parameters, numbered alike in every access query: $1 their national id
-/// (or '', which no row has), $2 their subject, $3 the organisation they act for (or '').
-pub(crate) fn caller_params(
-    query: AnyQuery,
-    who: &crate::domain::principal::Principal,
-) -> AnyQuery {
-    query
-        .bind(who.national_id.as_ref().map(|id| id.expose().to_owned()).unwrap_or_default())
-        .bind(who.subject.as_stored().to_owned())
-        .bind(who.acting_organisation().to_owned())
 }
 
 impl Session {

@@ -1,14 +1,15 @@
 //! Plans, and the one query that loads a plan together with the caller's relations to it.
 
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
 
-use super::{Session, Statement, db, stored};
+use super::{Session, Statement, Visible, db, stored};
 use crate::auth::{OrgPass, PlanPass};
 use crate::domain::Error;
 use crate::domain::coordinator::CoordinatorWish;
 use crate::domain::date::Date;
 use crate::domain::ids::{NationalId, OrgNumber, ResourceId};
+use crate::domain::member::{MemberRole, RepresentativeBasis};
 use crate::domain::organisation::OrgRole;
 use crate::domain::page::Page;
 use crate::domain::plan::{
@@ -19,32 +20,6 @@ use crate::domain::principal::Principal;
 use crate::domain::relation::Relation;
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
-
-// A membership that counts: the caller's ($2, acting for $3), begun and not ended at $4 (now),
-// for an organisation the plan may be shared with: a citizen's (''), the plan's own, or one the
-// consent in force names. `$role` narrows it to one role.
-macro_rules! active_membership {
-    ($role:literal) => {
-        concat!(
-            "EXISTS (SELECT 1 FROM members m WHERE m.plan_id = p.id AND m.subject = $2 ",
-            "AND m.acting_organisation = $3 AND m.start_time <= $4 ",
-            "AND (m.end_time IS NULL OR m.end_time > $4) ",
-            $role,
-            "AND ",
-            within_consent!(),
-            ")"
-        )
-    };
-}
-
-// The membership `m` of plan `p` is for an organisation the plan may be shared with.
-macro_rules! within_consent {
-    () => {
-        "(m.acting_organisation = '' OR m.acting_organisation = p.organisation_id \
-         OR EXISTS (SELECT 1 FROM consent_recipients cr WHERE cr.plan_id = p.id \
-         AND cr.recipient = m.acting_organisation))"
-    };
-}
 
 // A plan's columns, with the consent in force joined as `c`.
 macro_rules! plan_select {
@@ -69,37 +44,83 @@ macro_rules! plan_from {
     };
 }
 
-// A plan's columns and the caller's relations to it, for one plan or a list of them. The
-// caller's parameters are $1 to $3 (see `caller_params`), then $4 now.
-macro_rules! access_select {
-    () => {
-        concat!(
-            plan_select!(),
-            ", CAST(CASE WHEN p.patient_id = $1 THEN 1 ELSE 0 END AS BIGINT) AS is_owner, ",
-            "CAST(CASE WHEN ",
-            active_membership!(""),
-            " THEN 1 ELSE 0 END AS BIGINT) AS is_member, ",
-            "CAST(CASE WHEN ",
-            active_membership!("AND m.role = 'coordinator' "),
-            " THEN 1 ELSE 0 END AS BIGINT) AS is_coordinator, ",
-            "CAST(CASE WHEN ",
-            active_membership!(
-                "AND m.role = 'representative' \
-                 AND (m.powers_end_time IS NULL OR m.powers_end_time > $4) "
-            ),
-            " THEN 1 ELSE 0 END AS BIGINT) AS is_representative, ",
-            "CAST(CASE WHEN ",
-            active_membership!("AND m.role = 'representative' AND m.basis = 'power_of_attorney' "),
-            " THEN 1 ELSE 0 END AS BIGINT) AS is_attorney, ",
-            "(SELECT e.epoch FROM role_grants_epoch e WHERE e.id = 1) AS grants_epoch",
-            plan_from!()
-        )
-    };
+/// The membership `m` of plan `p` is for an organisation the plan may be shared with: a
+/// citizen's (''), the plan's own, or one the consent in force names.
+const WITHIN_CONSENT: &str = "(m.acting_organisation = '' OR m.acting_organisation = p.organisation_id \
+     OR EXISTS (SELECT 1 FROM consent_recipients cr WHERE cr.plan_id = p.id \
+     AND cr.recipient = m.acting_organisation))";
+
+/// Appends the conditions of a membership `m` that counts now: the caller's, acting for the
+/// organisation they act for, begun and not ended at `now`.
+fn serving(statement: Statement, who: &Principal, now: Instant) -> Statement {
+    statement
+        .sql("m.subject = ")
+        .subject(who)
+        .sql(" AND m.acting_organisation = ")
+        .acting(who)
+        .sql(" AND m.start_time <= ")
+        .bind(now.0)
+        .sql(" AND (m.end_time IS NULL OR m.end_time > ")
+        .bind(now.0)
+        .sql(")")
 }
 
-const ACCESS_QUERY: &str = concat!(access_select!(), "WHERE p.id = $5");
-/// The same, locking the plan's row until the write transaction ends (PostgreSQL).
-const ACCESS_QUERY_LOCKING: &str = concat!(access_select!(), "WHERE p.id = $5 FOR UPDATE OF p");
+/// Appends `EXISTS (…)`: the caller serves on plan `p` now, for an organisation the plan may be
+/// shared with; `narrow` adds conditions on the membership `m`.
+fn active_membership(
+    statement: Statement,
+    who: &Principal,
+    now: Instant,
+    narrow: impl FnOnce(Statement) -> Statement,
+) -> Statement {
+    let exists = statement.sql("EXISTS (SELECT 1 FROM members m WHERE m.plan_id = p.id AND ");
+    narrow(serving(exists, who, now)).sql(" AND ").sql(WITHIN_CONSENT).sql(")")
+}
+
+/// Appends the condition of a membership `m` as representative whose powers last at `now`.
+fn represents(statement: Statement, now: Instant) -> Statement {
+    statement
+        .sql("m.role = ")
+        .bind(MemberRole::Representative.as_str())
+        .sql(" AND (m.powers_end_time IS NULL OR m.powers_end_time > ")
+        .bind(now.0)
+        .sql(")")
+}
+
+/// Appends `, CAST(CASE WHEN <condition> THEN 1 ELSE 0 END AS BIGINT) AS <name>`.
+fn flag(
+    statement: Statement,
+    name: &str,
+    condition: impl FnOnce(Statement) -> Statement,
+) -> Statement {
+    let when = statement.sql(", CAST(CASE WHEN ");
+    condition(when).sql(&format!(" THEN 1 ELSE 0 END AS BIGINT) AS {name}"))
+}
+
+/// A plan's columns and the caller's relations to it, for one plan or a list of them, up to and
+/// including the `FROM` clause.
+fn access_select(statement: Statement, who: &Principal, now: Instant) -> Statement {
+    let role = |role: MemberRole| move |m: Statement| m.sql(" AND m.role = ").bind(role.as_str());
+    let statement = statement.sql(plan_select!());
+    let statement = flag(statement, "is_owner", |s| s.sql("p.patient_id = ").national_id(who));
+    let statement = flag(statement, "is_member", |s| active_membership(s, who, now, |m| m));
+    let statement = flag(statement, "is_coordinator", |s| {
+        active_membership(s, who, now, role(MemberRole::Coordinator))
+    });
+    let statement = flag(statement, "is_representative", |s| {
+        active_membership(s, who, now, |m| represents(m.sql(" AND "), now))
+    });
+    let statement = flag(statement, "is_attorney", |s| {
+        active_membership(s, who, now, |m| {
+            role(MemberRole::Representative)(m)
+                .sql(" AND m.basis = ")
+                .bind(RepresentativeBasis::PowerOfAttorney.as_str())
+        })
+    });
+    statement
+        .sql(", (SELECT e.epoch FROM role_grants_epoch e WHERE e.id = 1) AS grants_epoch")
+        .sql(plan_from!())
+}
 
 /// A plan with the caller's relations to it, as one query found them.
 #[derive(Debug)]
@@ -140,21 +161,18 @@ pub struct PlanListFilter {
 }
 
 impl PlanListFilter {
-    /// The filter as SQL conditions on `p`, from fixed texts and validated dates only.
-    fn conditions(&self) -> String {
-        let mut sql = String::new();
+    /// Appends the filter's conditions on `p`.
+    fn conditions(&self, mut statement: Statement) -> Statement {
         if !self.statuses.is_empty() {
-            let list: Vec<String> =
-                self.statuses.iter().map(|s| format!("'{}'", s.as_str())).collect();
-            sql.push_str(&format!(" AND p.status IN ({})", list.join(", ")));
+            let statuses = self.statuses.iter().map(|s| s.as_str());
+            statement = statement.sql(" AND p.status IN ").list(statuses);
         }
         if let Some(date) = self.review_before {
-            // A Date displays as YYYY-MM-DD: digits and dashes only.
-            sql.push_str(&format!(
-                " AND p.next_review_date IS NOT NULL AND p.next_review_date < '{date}'"
-            ));
+            statement = statement
+                .sql(" AND p.next_review_date IS NOT NULL AND p.next_review_date < ")
+                .bind(date.to_string());
         }
-        sql
+        statement
     }
 }
 
@@ -164,11 +182,19 @@ impl ReadFilter {
         self.relations.contains(&relation)
     }
 
-    /// The roles as an SQL list of their fixed names, never caller input.
-    pub(super) fn role_list(&self) -> String {
-        let roles: Vec<String> =
-            self.org_roles.iter().map(|r| format!("'{}'", r.as_str())).collect();
-        roles.join(", ")
+    /// Appends `EXISTS (…)`: the caller holds one of the roles that grant read in the
+    /// organisation they act for, and acts for `column`'s organisation.
+    pub(super) fn held_in(&self, statement: Statement, column: &str, who: &Principal) -> Statement {
+        statement
+            .sql(&format!(" AND {column} = "))
+            .acting(who)
+            .sql(" AND EXISTS (SELECT 1 FROM role_grants g WHERE g.organisation_id = ")
+            .acting(who)
+            .sql(" AND g.subject = ")
+            .subject(who)
+            .sql(" AND g.role IN ")
+            .list(self.org_roles.iter().map(|r| r.as_str()))
+            .sql(")")
     }
 }
 
@@ -303,13 +329,13 @@ impl Session {
         who: &Principal,
         now: Instant,
     ) -> Result<Option<PlanAccessRow>, Error> {
-        let sql = if self.locks_rows() { ACCESS_QUERY_LOCKING } else { ACCESS_QUERY };
-        let row = super::caller_params(sqlx::query(sql), who)
-            .bind(now.0)
-            .bind(plan.to_string())
-            .fetch_optional(self.conn())
-            .await
-            .map_err(db)?;
+        let mut statement =
+            access_select(Statement::new(""), who, now).sql("WHERE p.id = ").bind(plan.to_string());
+        if self.locks_rows() {
+            // The plan's row stays locked until the write transaction ends (PostgreSQL).
+            statement = statement.sql(" FOR UPDATE OF p");
+        }
+        let row = self.row(statement).await?;
         row.as_ref().map(access_from_row).transpose()
     }
 
@@ -325,68 +351,59 @@ impl Session {
         page: Page,
         now: Instant,
     ) -> Result<Vec<PlanAccessRow>, Error> {
-        let conditions = list.conditions();
+        let after = page.after.map(|id| id.to_string()).unwrap_or_default();
+        let limit = i64::from(page.size) + 1;
+        let page_of = |statement: Statement, id: &str| {
+            let statement =
+                list.conditions(statement.sql(&format!(" AND {id} > ")).bind(after.clone()));
+            statement.sql(&format!(" ORDER BY {id} LIMIT ")).bind(limit)
+        };
         // One branch per source of visibility, each walking its own index in id order and
         // stopping after a page: the cost follows the page, not the number of plans.
-        let mut branches: Vec<String> = Vec::new();
+        let mut visible = Visible::new();
         if filter.grants(Relation::Owner) && who.national_id.is_some() {
-            branches.push(format!(
-                "SELECT p.id AS id FROM plans p WHERE p.patient_id = $1 AND p.id > $5\
-                 {conditions} ORDER BY p.id LIMIT $6"
-            ));
+            visible = visible.branch(|s| {
+                let owned = s.sql("SELECT p.id AS id FROM plans p WHERE p.patient_id = ");
+                page_of(owned.national_id(who), "p.id")
+            });
         }
         // Coordinators and representatives are members: the member branch covers them all
         // when members may read; otherwise it narrows to the roles that may.
-        let roles: Vec<&str> = [
-            (Relation::Coordinator, "m.role = 'coordinator'"),
-            (
-                Relation::Representative,
-                "(m.role = 'representative' \
-                 AND (m.powers_end_time IS NULL OR m.powers_end_time > $4))",
-            ),
-        ]
-        .iter()
-        .filter(|(r, _)| filter.grants(*r))
-        .map(|(_, role)| *role)
-        .collect();
-        let role_condition = if filter.grants(Relation::Member) {
-            Some(String::new())
-        } else if roles.is_empty() {
-            None
-        } else {
-            Some(format!(" AND ({})", roles.join(" OR ")))
-        };
-        if let Some(role_condition) = role_condition {
-            branches.push(format!(
-                "SELECT m.plan_id AS id FROM members m JOIN plans p ON p.id = m.plan_id \
-                 WHERE m.subject = $2 AND m.acting_organisation = $3 AND m.start_time <= $4 \
-                 AND (m.end_time IS NULL OR m.end_time > $4) AND m.plan_id > $5{role_condition} \
-                 AND {}{conditions} ORDER BY m.plan_id LIMIT $6",
-                within_consent!()
-            ));
+        let coordinators = filter.grants(Relation::Coordinator);
+        let representatives = filter.grants(Relation::Representative);
+        if filter.grants(Relation::Member) || coordinators || representatives {
+            visible = visible.branch(|s| {
+                let member = s.sql(
+                    "SELECT m.plan_id AS id FROM members m JOIN plans p ON p.id = m.plan_id WHERE ",
+                );
+                let mut member = serving(member, who, now).sql(" AND ").sql(WITHIN_CONSENT);
+                if !filter.grants(Relation::Member) {
+                    member = member.sql(" AND (");
+                    if coordinators {
+                        member = member.sql("m.role = ").bind(MemberRole::Coordinator.as_str());
+                    }
+                    if representatives {
+                        let or = if coordinators { " OR (" } else { "(" };
+                        member = represents(member.sql(or), now).sql(")");
+                    }
+                    member = member.sql(")");
+                }
+                page_of(member, "m.plan_id")
+            });
         }
         if !filter.org_roles.is_empty() && who.organisation.is_some() {
-            branches.push(format!(
-                "SELECT p.id AS id FROM plans p WHERE p.organisation_id = $3 AND p.id > $5\
-                 {conditions} AND EXISTS (SELECT 1 FROM role_grants g WHERE g.organisation_id = $3 \
-                 AND g.subject = $2 AND g.role IN ({})) ORDER BY p.id LIMIT $6",
-                filter.role_list()
-            ));
+            visible = visible.branch(|s| {
+                let held = s.sql("SELECT p.id AS id FROM plans p WHERE 1 = 1");
+                page_of(filter.held_in(held, "p.organisation_id", who), "p.id")
+            });
         }
-        let Some(visible) = super::union_of_pages(&branches) else {
+        let Some(visible) = visible.finish() else {
             return Ok(Vec::new());
         };
-        let sql = format!(
-            "{visible} {} WHERE p.id IN (SELECT id FROM visible) ORDER BY p.id LIMIT $6",
-            access_select!(),
-        );
-        let rows = super::caller_params(sqlx::query(AssertSqlSafe(sql)), who)
-            .bind(now.0)
-            .bind(page.after.map(|id| id.to_string()).unwrap_or_default())
-            .bind(i64::from(page.size) + 1)
-            .fetch_all(self.conn())
-            .await
-            .map_err(db)?;
+        let statement = access_select(visible, who, now)
+            .sql("WHERE p.id IN (SELECT id FROM visible) ORDER BY p.id LIMIT ")
+            .bind(limit);
+        let rows = self.rows(statement).await?;
         rows.iter().map(access_from_row).collect()
     }
 }

@@ -1,9 +1,9 @@
 //! Referrals, and the query that loads one with the caller's relation to it.
 
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
 
-use super::{Session, db, stored};
+use super::{ReadFilter, Session, Statement, Visible, db, stored};
 use crate::auth::{OrgPass, ReferralPass};
 use crate::domain::Error;
 use crate::domain::ids::{NationalId, OrgNumber, ResourceId};
@@ -18,12 +18,29 @@ const COLUMNS: &str = "r.id, r.organisation_id, r.from_organisation, r.requester
      r.patient_display_name, r.patient_goals, r.wants_plan, r.on_behalf_given_by, \
      r.on_behalf_reason, r.status, r.plan_id, r.response, r.create_time, r.response_time";
 
-// The caller ($2, acting for $3) requested referral `r`, and still acts for the sending health
-// trust and holds the referrer role ($5) there: the same rule as a membership, which counts only
-// while its reason does.
-const REQUESTER: &str = "(r.requester = $2 AND r.from_organisation = $3 AND EXISTS (SELECT 1 \
-     FROM role_grants g WHERE g.organisation_id = r.from_organisation AND g.subject = $2 \
-     AND g.role = $5))";
+/// Appends the condition that the caller requested referral `r`, and still acts for the
+/// sending health trust and holds the referrer role there: the same rule as a membership, which
+/// counts only while its reason does.
+fn requested(statement: Statement, who: &Principal) -> Statement {
+    statement
+        .sql("(r.requester = ")
+        .subject(who)
+        .sql(" AND r.from_organisation = ")
+        .acting(who)
+        .sql(" AND EXISTS (SELECT 1 FROM role_grants g WHERE g.organisation_id = r.from_organisation AND g.subject = ")
+        .subject(who)
+        .sql(" AND g.role = ")
+        .bind(OrgRole::Referrer.as_str())
+        .sql("))")
+}
+
+/// A referral's columns and whether the caller requested it, up to and including `FROM`.
+fn referral_select(statement: Statement, who: &Principal, epoch: &str) -> Statement {
+    let statement = statement.sql(&format!("SELECT {COLUMNS}, CAST(CASE WHEN "));
+    requested(statement, who).sql(&format!(
+        " THEN 1 ELSE 0 END AS BIGINT) AS is_requester, {epoch} AS grants_epoch FROM referrals r "
+    ))
+}
 
 /// A referral with the caller's relation to it.
 #[derive(Debug)]
@@ -74,17 +91,9 @@ impl Session {
         id: ResourceId,
         who: &Principal,
     ) -> Result<Option<ReferralAccessRow>, Error> {
-        let sql = format!(
-            "SELECT {COLUMNS}, CAST(CASE WHEN {REQUESTER} THEN 1 ELSE 0 END AS BIGINT) \
-             AS is_requester, (SELECT e.epoch FROM role_grants_epoch e WHERE e.id = 1) \
-             AS grants_epoch FROM referrals r WHERE r.id = $4"
-        );
-        let row = super::caller_params(sqlx::query(AssertSqlSafe(sql)), who)
-            .bind(id.to_string())
-            .bind(OrgRole::Referrer.as_str())
-            .fetch_optional(self.conn())
-            .await
-            .map_err(db)?;
+        let epoch = "(SELECT e.epoch FROM role_grants_epoch e WHERE e.id = 1)";
+        let statement = referral_select(Statement::new(""), who, epoch);
+        let row = self.row(statement.sql("WHERE r.id = ").bind(id.to_string())).await?;
         row.as_ref().map(access_from_row).transpose()
     }
 
@@ -99,44 +108,33 @@ impl Session {
         receiver_roles: &[OrgRole],
         page: Page,
     ) -> Result<Vec<ReferralAccessRow>, Error> {
-        let roles = |roles: &[OrgRole]| {
-            let list: Vec<String> = roles.iter().map(|r| format!("'{}'", r.as_str())).collect();
-            list.join(", ")
+        let after = page.after.map(|id| id.to_string()).unwrap_or_default();
+        let limit = i64::from(page.size) + 1;
+        let page_of = |statement: Statement| {
+            let statement = statement.sql(" AND r.id > ").bind(after.clone());
+            statement.sql(" ORDER BY r.id LIMIT ").bind(limit)
         };
-        let mut branches = Vec::new();
+        let select = |s: Statement| s.sql("SELECT r.id AS id FROM referrals r WHERE ");
+        let mut visible = Visible::new();
         if requester_reads {
-            branches.push(format!(
-                "SELECT r.id AS id FROM referrals r WHERE {REQUESTER} AND r.id > $4 \
-                 ORDER BY r.id LIMIT $6"
-            ));
+            visible = visible.branch(|s| page_of(requested(select(s), who)));
         }
         for (column, granted) in
-            [("from_organisation", sender_roles), ("organisation_id", receiver_roles)]
+            [("r.from_organisation", sender_roles), ("r.organisation_id", receiver_roles)]
         {
             if !granted.is_empty() && who.organisation.is_some() {
-                branches.push(format!(
-                    "SELECT r.id AS id FROM referrals r WHERE r.{column} = $3 AND r.id > $4 \
-                     AND EXISTS (SELECT 1 FROM role_grants g WHERE g.organisation_id = $3 \
-                     AND g.subject = $2 AND g.role IN ({})) ORDER BY r.id LIMIT $6",
-                    roles(granted)
-                ));
+                let roles = ReadFilter { relations: Vec::new(), org_roles: granted.to_vec() };
+                visible =
+                    visible.branch(|s| page_of(roles.held_in(select(s).sql("1 = 1"), column, who)));
             }
         }
-        let Some(visible) = super::union_of_pages(&branches) else {
+        let Some(visible) = visible.finish() else {
             return Ok(Vec::new());
         };
-        let sql = format!(
-            "{visible} SELECT {COLUMNS}, CAST(CASE WHEN {REQUESTER} THEN 1 ELSE 0 END AS \
-             BIGINT) AS is_requester, CAST(0 AS BIGINT) AS grants_epoch FROM referrals r \
-             WHERE r.id IN (SELECT id FROM visible) ORDER BY r.id LIMIT $6"
-        );
-        let rows = super::caller_params(sqlx::query(AssertSqlSafe(sql)), who)
-            .bind(page.after.map(|id| id.to_string()).unwrap_or_default())
-            .bind(OrgRole::Referrer.as_str())
-            .bind(i64::from(page.size) + 1)
-            .fetch_all(self.conn())
-            .await
-            .map_err(db)?;
+        let statement = referral_select(visible, who, "CAST(0 AS BIGINT)")
+            .sql("WHERE r.id IN (SELECT id FROM visible) ORDER BY r.id LIMIT ")
+            .bind(limit);
+        let rows = self.rows(statement).await?;
         rows.iter().map(access_from_row).collect()
     }
 

@@ -18,6 +18,7 @@ use crate::auth::PlanPass;
 use crate::domain::Error;
 use crate::domain::ids::ResourceId;
 use crate::domain::page::Page;
+use crate::domain::principal::Principal;
 
 /// A statement under construction: its text, and the values bound so far.
 pub(crate) struct Statement {
@@ -71,6 +72,35 @@ impl Statement {
         self.sql(&format!(" AND {alias}id > ")).bind(after).sql(&order).bind(limit)
     }
 
+    /// Binds the caller's national identity number, or `''` (which no row holds) for a caller
+    /// without one.
+    pub(crate) fn national_id(self, who: &Principal) -> Self {
+        let id = who.national_id.as_ref().map(|id| id.expose().to_owned()).unwrap_or_default();
+        self.bind(id)
+    }
+
+    /// Binds the caller's stored subject.
+    pub(crate) fn subject(self, who: &Principal) -> Self {
+        self.bind(who.subject.as_stored().to_owned())
+    }
+
+    /// Binds the organisation the caller acts for now, or `''`.
+    pub(crate) fn acting(self, who: &Principal) -> Self {
+        self.bind(who.acting_organisation().to_owned())
+    }
+
+    /// Appends `(…)` binding each of `values`; `values` must not be empty.
+    pub(crate) fn list<T>(self, values: impl IntoIterator<Item = T>) -> Self
+    where
+        T: 'static + Send + Encode<'static, Any> + Type<Any>,
+    {
+        let mut statement = self.sql("(");
+        for (i, value) in values.into_iter().enumerate() {
+            statement = if i == 0 { statement } else { statement.sql(", ") }.bind(value);
+        }
+        statement.sql(")")
+    }
+
     fn query(self) -> Result<sqlx::query::Query<'static, Any, AnyArguments>, Error> {
         match self.error {
             Some(e) => Err(Error::internal(e)),
@@ -97,5 +127,35 @@ impl Session {
         what: &'static str,
     ) -> Result<AnyRow, Error> {
         self.row(statement).await?.ok_or(Error::NotFound(what))
+    }
+}
+
+/// `WITH visible(id) AS (…)`: the union of branches, each a query of ids in id order that stops
+/// after a page. The first page of the union lies within the first page of each branch, so a
+/// list costs a few pages of index walks whatever the table holds.
+pub(crate) struct Visible {
+    statement: Statement,
+    branches: usize,
+}
+
+impl Visible {
+    /// A union with no branches yet.
+    pub(crate) fn new() -> Self {
+        Visible { statement: Statement::new("WITH visible(id) AS ("), branches: 0 }
+    }
+
+    /// Adds the branch `branch` appends: a query of one column, `id`.
+    pub(crate) fn branch(mut self, branch: impl FnOnce(Statement) -> Statement) -> Self {
+        let separator = if self.branches == 0 { "" } else { " UNION " };
+        let open = self.statement.sql(separator).sql("SELECT id FROM (");
+        self.statement = branch(open).sql(&format!(") AS branch{}", self.branches));
+        self.branches += 1;
+        self
+    }
+
+    /// The `WITH` clause, ready for the query that reads `visible`; `None` when there are no
+    /// branches: the caller sees nothing.
+    pub(crate) fn finish(self) -> Option<Statement> {
+        (self.branches > 0).then(|| self.statement.sql(") "))
     }
 }

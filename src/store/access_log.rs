@@ -2,7 +2,7 @@
 //! or denied. Written in the same session as the access, so a write and its log row commit
 //! together.
 
-use super::{Session, db};
+use super::{Execute, Session};
 use crate::domain::Error;
 use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::principal::Principal;
@@ -69,7 +69,7 @@ impl Session {
                 .bind(i64::from(e.allowed))
                 .bind(now.0);
         }
-        query.execute(self.conn()).await.map_err(db)?;
+        query.run(self).await?;
         Ok(())
     }
 }

@@ -4,7 +4,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::plans::ReadFilter;
-use super::{Session, Statement, Visible, db, stored};
+use super::{Execute, Run, Session, Statement, Visible, db, stored};
 use crate::auth::ComplaintPass;
 use crate::domain::Error;
 use crate::domain::complaint::{
@@ -117,9 +117,8 @@ impl Session {
         .bind(now.0)
         .bind(now.0)
         .bind(i64::from(complaint.patient_named))
-        .execute(self.conn())
-        .await
-        .map_err(db)?;
+        .run(self)
+        .await?;
         self.insert_event(&complaint, None, complainant, "", now).await?;
         Ok(complaint)
     }
@@ -168,10 +167,9 @@ impl Session {
         .bind(now.0)
         .bind(complaint.id.to_string())
         .bind(complaint.revision)
-        .execute(self.conn())
-        .await
-        .map_err(db)?;
-        if updated.rows_affected() != 1 {
+        .run(self)
+        .await?;
+        if updated != 1 {
             return Err(stale());
         }
         let mut changed = complaint.clone();
@@ -206,9 +204,8 @@ impl Session {
         .bind(from.map_or("", ComplaintState::as_str))
         .bind(complaint.state.as_str())
         .bind(text)
-        .execute(self.conn())
-        .await
-        .map_err(db)?;
+        .run(self)
+        .await?;
         Ok(())
     }
 
@@ -224,9 +221,8 @@ impl Session {
              FROM complaint_events WHERE complaint_id = $1 ORDER BY id",
         )
         .bind(id.to_string())
-        .fetch_all(self.conn())
-        .await
-        .map_err(db)?;
+        .all(self)
+        .await?;
         rows.iter()
             .map(|row| {
                 let text = |name: &str| row.try_get::<String, _>(name).map_err(db);

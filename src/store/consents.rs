@@ -4,7 +4,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Session, db, stored};
+use super::{Execute, Run, Session, db, stored};
 use crate::auth::PlanPass;
 use crate::domain::Error;
 use crate::domain::ids::{OrgNumber, ResourceId};
@@ -43,9 +43,8 @@ impl Session {
         .bind(recorded_by)
         .bind(subject.as_stored())
         .bind(now.0)
-        .execute(self.conn())
-        .await
-        .map_err(db)?;
+        .run(self)
+        .await?;
         for recipient in &consent.recipients {
             sqlx::query(
                 "INSERT INTO consent_recipients (plan_id, recipient, organisation_id, consent_id) \
@@ -55,9 +54,8 @@ impl Session {
             .bind(recipient.as_str())
             .bind(plan.organisation.as_str())
             .bind(id.clone())
-            .execute(self.conn())
-            .await
-            .map_err(db)?;
+            .run(self)
+            .await?;
         }
         Ok(())
     }
@@ -92,9 +90,8 @@ impl Session {
     ) -> Result<bool, Error> {
         sqlx::query("DELETE FROM consent_recipients WHERE plan_id = $1")
             .bind(plan.to_string())
-            .execute(self.conn())
-            .await
-            .map_err(db)?;
+            .run(self)
+            .await?;
         let ended = sqlx::query(
             "UPDATE consents SET withdraw_time = $1, withdrawn_subject = $2, withdraw_reason = $3, \
              withdrawn_by = $4 WHERE plan_id = $5 AND withdraw_time IS NULL",
@@ -104,10 +101,9 @@ impl Session {
         .bind(reason)
         .bind(relation)
         .bind(plan.to_string())
-        .execute(self.conn())
-        .await
-        .map_err(db)?;
-        Ok(ended.rows_affected() > 0)
+        .run(self)
+        .await?;
+        Ok(ended > 0)
     }
 }
 
@@ -124,9 +120,8 @@ impl Session {
              ORDER BY id DESC LIMIT 1",
         )
         .bind(plan.to_string())
-        .fetch_optional(self.conn())
-        .await
-        .map_err(db)?;
+        .optional(self)
+        .await?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -157,9 +152,8 @@ impl Session {
         .bind(plan.to_string())
         .bind(page.after.map(|id| id.to_string()).unwrap_or_default())
         .bind(i64::from(page.size) + 1)
-        .fetch_all(self.conn())
-        .await
-        .map_err(db)?;
+        .all(self)
+        .await?;
         rows.iter().map(consent_from_row).collect()
     }
 }

@@ -5,7 +5,7 @@ use sqlx::Row;
 
 use super::goals::{adjustment_from_row, goal_from_row};
 use super::measures::{evaluation_from_row, measure_from_row};
-use super::{Session, db};
+use super::{Run, Session, db};
 use crate::auth::PlanPass;
 use crate::domain::Error;
 use crate::domain::goal::Goal;
@@ -164,11 +164,7 @@ impl Session {
         &mut self,
         pass: &PlanPass,
     ) -> Result<(Vec<Goal>, Vec<Measure>), Error> {
-        let rows = sqlx::query(CONTENT_QUERY)
-            .bind(pass.id().to_string())
-            .fetch_all(self.conn())
-            .await
-            .map_err(db)?;
+        let rows = sqlx::query(CONTENT_QUERY).bind(pass.id().to_string()).all(self).await?;
         let (mut goals, mut measures) = (Vec::new(), Vec::new());
         let (mut steps, mut evaluations) = (Vec::new(), Vec::new());
         for row in &rows {

@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Session, db, stored};
+use super::{Execute, Run, Session, db, stored};
 use crate::auth::PlanPass;
 use crate::domain::Error;
 use crate::domain::coordinator::{Assignment, NewAssignment};
@@ -26,11 +26,8 @@ impl Session {
         let sql = format!(
             "SELECT {COLUMNS} FROM coordinator_assignments WHERE plan_id = $1 AND end_time IS NULL"
         );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(plan.to_string())
-            .fetch_optional(self.conn())
-            .await
-            .map_err(db)?;
+        let row =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(plan.to_string()).optional(self).await?;
         row.as_ref().map(assignment_from_row).transpose()
     }
 
@@ -40,11 +37,7 @@ impl Session {
         let plan = pass.id();
         let sql =
             format!("SELECT {COLUMNS} FROM coordinator_assignments WHERE plan_id = $1 ORDER BY id");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(plan.to_string())
-            .fetch_all(self.conn())
-            .await
-            .map_err(db)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(plan.to_string()).all(self).await?;
         rows.iter().map(assignment_from_row).collect()
     }
 
@@ -117,10 +110,9 @@ impl Session {
         .bind(now.0)
         .bind(reason)
         .bind(assignment.id.to_string())
-        .execute(self.conn())
-        .await
-        .map_err(db)?;
-        if ended.rows_affected() != 1 {
+        .run(self)
+        .await?;
+        if ended != 1 {
             return Err(Error::Aborted(
                 "the appointment changed since it was read: read it again".into(),
             ));
@@ -150,9 +142,8 @@ impl Session {
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(subject.as_stored())
             .bind(organisation.as_str())
-            .fetch_all(self.conn())
-            .await
-            .map_err(db)?;
+            .all(self)
+            .await?;
         rows.iter().map(assignment_from_row).collect()
     }
 }

@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Session, Statement, db, stored};
+use super::{Execute, Run, Session, Statement, db, stored};
 use crate::auth::PlanPass;
 use crate::domain::Error;
 use crate::domain::date::Date;
@@ -61,9 +61,8 @@ impl Session {
         .bind(now.0)
         .bind(now.0)
         .bind(created_by.as_stored())
-        .execute(self.conn())
-        .await
-        .map_err(db)?;
+        .run(self)
+        .await?;
         Ok(goal)
     }
 
@@ -123,10 +122,9 @@ impl Session {
         .bind(goal.update_time.0)
         .bind(goal.id.to_string())
         .bind(expected)
-        .execute(self.conn())
-        .await
-        .map_err(db)?;
-        if updated.rows_affected() != 1 {
+        .run(self)
+        .await?;
+        if updated != 1 {
             return Err(stale_goal());
         }
         if let Some(step) = new_step {
@@ -149,9 +147,8 @@ impl Session {
             .bind(step.previous_status.map(GoalStatus::as_str))
             .bind(step.new_status.map(GoalStatus::as_str))
             .bind(step.time.0)
-            .execute(self.conn())
-            .await
-            .map_err(db)?;
+            .run(self)
+            .await?;
         }
         Ok(())
     }
@@ -171,9 +168,8 @@ impl Session {
         let served: Option<i64> =
             sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM measures WHERE goal_id = $1 LIMIT 1")
                 .bind(goal.id.to_string())
-                .fetch_optional(self.conn())
-                .await
-                .map_err(db)?;
+                .optional(self)
+                .await?;
         if served.is_some() {
             return Err(Error::FailedPrecondition(
                 "measures serve this goal: move or delete them first".into(),
@@ -181,16 +177,14 @@ impl Session {
         }
         sqlx::query("DELETE FROM goal_adjustments WHERE goal_id = $1")
             .bind(goal.id.to_string())
-            .execute(self.conn())
-            .await
-            .map_err(db)?;
+            .run(self)
+            .await?;
         let deleted = sqlx::query("DELETE FROM goals WHERE id = $1 AND revision = $2")
             .bind(goal.id.to_string())
             .bind(expected)
-            .execute(self.conn())
-            .await
-            .map_err(db)?;
-        if deleted.rows_affected() != 1 {
+            .run(self)
+            .await?;
+        if deleted != 1 {
             return Err(stale_goal());
         }
         Ok(())
@@ -208,11 +202,7 @@ impl Session {
              new_text, previous_status, new_status, create_time FROM goal_adjustments \
              WHERE {column} = $1 ORDER BY id"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id.to_string())
-            .fetch_all(self.conn())
-            .await
-            .map_err(db)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_string()).all(self).await?;
         rows.iter().map(adjustment_from_row).collect()
     }
 }

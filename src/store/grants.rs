@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Session, db, is_unique_violation, stored};
+use super::{Execute, Run, Session, db, is_unique_violation, stored};
 use crate::auth::OrgPass;
 use crate::domain::Error;
 use crate::domain::ids::{OrgNumber, ResourceId};
@@ -18,10 +18,7 @@ impl Session {
     /// The current role grants' epoch.
     #[tracing::instrument(skip_all)]
     pub async fn grants_epoch(&mut self) -> Result<i64, Error> {
-        sqlx::query_scalar("SELECT epoch FROM role_grants_epoch WHERE id = 1")
-            .fetch_one(self.conn())
-            .await
-            .map_err(db)
+        sqlx::query_scalar("SELECT epoch FROM role_grants_epoch WHERE id = 1").one(self).await
     }
 
     /// Every role grant, with the epoch read before them: the grants are at least as new as the
@@ -30,8 +27,7 @@ impl Session {
     pub async fn all_grants(&mut self) -> Result<(i64, Vec<RoleGrant>), Error> {
         let epoch = self.grants_epoch().await?;
         let sql = format!("SELECT {GRANT_COLUMNS} FROM role_grants");
-        let rows =
-            sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.conn()).await.map_err(db)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).all(self).await?;
         let grants = rows.iter().map(grant_from_row).collect::<Result<_, _>>()?;
         Ok((epoch, grants))
     }
@@ -87,9 +83,8 @@ impl Session {
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id.to_string())
             .bind(organisation.as_str())
-            .fetch_optional(self.conn())
-            .await
-            .map_err(db)?;
+            .optional(self)
+            .await?;
         row.as_ref().map(grant_from_row).transpose()?.ok_or(Error::NotFound("role grant"))
     }
 
@@ -100,10 +95,9 @@ impl Session {
         let deleted = sqlx::query("DELETE FROM role_grants WHERE id = $1 AND organisation_id = $2")
             .bind(id.to_string())
             .bind(organisation.as_str())
-            .execute(self.conn())
-            .await
-            .map_err(db)?;
-        if deleted.rows_affected() == 0 {
+            .run(self)
+            .await?;
+        if deleted == 0 {
             return Err(Error::NotFound("role grant"));
         }
         self.bump_grants_epoch().await
@@ -125,17 +119,15 @@ impl Session {
             .bind(organisation.as_str())
             .bind(page.after.map(|id| id.to_string()).unwrap_or_default())
             .bind(i64::from(page.size) + 1)
-            .fetch_all(self.conn())
-            .await
-            .map_err(db)?;
+            .all(self)
+            .await?;
         rows.iter().map(grant_from_row).collect()
     }
 
     async fn bump_grants_epoch(&mut self) -> Result<(), Error> {
         sqlx::query("UPDATE role_grants_epoch SET epoch = epoch + 1 WHERE id = 1")
-            .execute(self.conn())
-            .await
-            .map_err(db)?;
+            .run(self)
+            .await?;
         Ok(())
     }
 }

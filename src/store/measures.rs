@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Session, Statement, db, stored};
+use super::{Execute, Run, Session, Statement, db, stored};
 use crate::auth::PlanPass;
 use crate::domain::date::Date;
 use crate::domain::ids::ResourceId;
@@ -102,9 +102,8 @@ impl Session {
         .bind(now.0)
         .bind(now.0)
         .bind(created_by.as_stored())
-        .execute(self.conn())
-        .await
-        .map_err(db)?;
+        .run(self)
+        .await?;
         Ok(measure)
     }
 
@@ -160,9 +159,8 @@ impl Session {
         .bind(who.subject.as_stored())
         .bind(who.acting_organisation())
         .bind(now.0)
-        .fetch_optional(self.conn())
-        .await
-        .map_err(db)?;
+        .optional(self)
+        .await?;
         Ok(found.is_some())
     }
 
@@ -190,10 +188,9 @@ impl Session {
         .bind(measure.update_time.0)
         .bind(measure.id.to_string())
         .bind(expected)
-        .execute(self.conn())
-        .await
-        .map_err(db)?;
-        if updated.rows_affected() != 1 {
+        .run(self)
+        .await?;
+        if updated != 1 {
             return Err(stale_measure());
         }
         Ok(())
@@ -224,9 +221,8 @@ impl Session {
         .bind(evaluation.author.as_str())
         .bind(evaluation.author_relations.as_str())
         .bind(evaluation.time.0)
-        .execute(self.conn())
-        .await
-        .map_err(db)?;
+        .run(self)
+        .await?;
         Ok(())
     }
 
@@ -244,16 +240,14 @@ impl Session {
         }
         sqlx::query("DELETE FROM measure_evaluations WHERE measure_id = $1")
             .bind(measure.id.to_string())
-            .execute(self.conn())
-            .await
-            .map_err(db)?;
+            .run(self)
+            .await?;
         let deleted = sqlx::query("DELETE FROM measures WHERE id = $1 AND revision = $2")
             .bind(measure.id.to_string())
             .bind(expected)
-            .execute(self.conn())
-            .await
-            .map_err(db)?;
-        if deleted.rows_affected() != 1 {
+            .run(self)
+            .await?;
+        if deleted != 1 {
             return Err(stale_measure());
         }
         Ok(())
@@ -270,11 +264,7 @@ impl Session {
             "SELECT measure_id, date, text, author, author_relations, create_time \
              FROM measure_evaluations WHERE {column} = $1 ORDER BY id"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id.to_string())
-            .fetch_all(self.conn())
-            .await
-            .map_err(db)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_string()).all(self).await?;
         rows.iter().map(evaluation_from_row).collect()
     }
 }

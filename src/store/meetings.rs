@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Session, Statement, db, stored};
+use super::{Execute, Session, Statement, db, stored};
 use crate::auth::PlanPass;
 use crate::domain::Error;
 use crate::domain::ids::ResourceId;
@@ -51,9 +51,8 @@ impl Session {
         .bind(meeting.create_time.0)
         .bind(meeting.update_time.0)
         .bind(created_by.as_stored())
-        .execute(self.conn())
-        .await
-        .map_err(db)?;
+        .run(self)
+        .await?;
         Ok(())
     }
 
@@ -102,10 +101,9 @@ impl Session {
         .bind(meeting.cancel_reason.as_str())
         .bind(meeting.id.to_string())
         .bind(expected)
-        .execute(self.conn())
-        .await
-        .map_err(db)?;
-        if updated.rows_affected() != 1 {
+        .run(self)
+        .await?;
+        if updated != 1 {
             return Err(Error::Aborted(
                 "the meeting changed since it was read: read it again".into(),
             ));

@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Session, Statement, db, is_unique_violation, stored};
+use super::{Execute, Run, Session, Statement, db, is_unique_violation, stored};
 use crate::auth::PlanPass;
 use crate::domain::Error;
 use crate::domain::ids::{OrgNumber, ResourceId};
@@ -42,9 +42,8 @@ impl Session {
         .bind(plan.id.to_string())
         .bind(new.subject.as_stored())
         .bind(now.0)
-        .fetch_optional(self.conn())
-        .await
-        .map_err(db)?;
+        .optional(self)
+        .await?;
         if serving.is_some() {
             return Err(already_member());
         }
@@ -123,9 +122,8 @@ impl Session {
             .bind(who.subject.as_stored())
             .bind(who.acting_organisation())
             .bind(now.0)
-            .fetch_optional(self.conn())
-            .await
-            .map_err(db)?;
+            .optional(self)
+            .await?;
         row.as_ref().map(member_from_row).transpose()
     }
 
@@ -148,10 +146,9 @@ impl Session {
         .bind(plan.to_string())
         .bind(subject.as_stored())
         .bind(organisation.as_str())
-        .execute(self.conn())
-        .await
-        .map_err(db)?;
-        Ok(ended.rows_affected())
+        .run(self)
+        .await?;
+        Ok(ended)
     }
 
     /// Ends a membership now. `FAILED_PRECONDITION` when it has ended already, `ABORTED` when
@@ -180,10 +177,9 @@ impl Session {
         .bind(now.0)
         .bind(id.to_string())
         .bind(member.revision)
-        .execute(self.conn())
-        .await
-        .map_err(db)?;
-        if updated.rows_affected() != 1 {
+        .run(self)
+        .await?;
+        if updated != 1 {
             return Err(stale());
         }
         member.end_time = Some(now);

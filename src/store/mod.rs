@@ -25,6 +25,7 @@ use std::fmt;
 use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
+use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Transaction};
 
@@ -285,6 +286,57 @@ impl Session {
         }
         let held = query.fetch_one(self.conn()).await.map_err(db)?;
         holding.check_room(held)
+    }
+}
+
+/// How a query ends, in one place: run on the session's connection, with a failure translated
+/// by `db`.
+pub(crate) trait Run<O> {
+    /// Every row the query returns.
+    async fn all(self, session: &mut Session) -> Result<Vec<O>, Error>;
+    /// The row the query returns, if any.
+    async fn optional(self, session: &mut Session) -> Result<Option<O>, Error>;
+    /// The one row the query returns.
+    async fn one(self, session: &mut Session) -> Result<O, Error>;
+}
+
+/// A statement that changes rows.
+pub(crate) trait Execute {
+    /// Runs the statement; returns how many rows it changed.
+    async fn run(self, session: &mut Session) -> Result<u64, Error>;
+}
+
+impl<'q> Execute for sqlx::query::Query<'q, Any, AnyArguments> {
+    async fn run(self, session: &mut Session) -> Result<u64, Error> {
+        Ok(self.execute(session.conn()).await.map_err(db)?.rows_affected())
+    }
+}
+
+impl<'q> Run<AnyRow> for sqlx::query::Query<'q, Any, AnyArguments> {
+    async fn all(self, session: &mut Session) -> Result<Vec<AnyRow>, Error> {
+        self.fetch_all(session.conn()).await.map_err(db)
+    }
+    async fn optional(self, session: &mut Session) -> Result<Option<AnyRow>, Error> {
+        self.fetch_optional(session.conn()).await.map_err(db)
+    }
+    async fn one(self, session: &mut Session) -> Result<AnyRow, Error> {
+        self.fetch_one(session.conn()).await.map_err(db)
+    }
+}
+
+impl<'q, O> Run<O> for sqlx::query::QueryScalar<'q, Any, O, AnyArguments>
+where
+    O: Send + Unpin,
+    (O,): for<'r> sqlx::FromRow<'r, AnyRow>,
+{
+    async fn all(self, session: &mut Session) -> Result<Vec<O>, Error> {
+        self.fetch_all(session.conn()).await.map_err(db)
+    }
+    async fn optional(self, session: &mut Session) -> Result<Option<O>, Error> {
+        self.fetch_optional(session.conn()).await.map_err(db)
+    }
+    async fn one(self, session: &mut Session) -> Result<O, Error> {
+        self.fetch_one(session.conn()).await.map_err(db)
     }
 }
 

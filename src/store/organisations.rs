@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Session, db, stored};
+use super::{Execute, Run, Session, db, stored};
 use crate::domain::Error;
 use crate::domain::ids::OrgNumber;
 use crate::domain::organisation::{OrgKind, Organisation};
@@ -24,9 +24,8 @@ impl Session {
              WHERE organisation_id = $1",
         )
         .bind(number.as_str())
-        .fetch_optional(self.conn())
-        .await
-        .map_err(db)?;
+        .optional(self)
+        .await?;
         row.as_ref().map(organisation_from_row).transpose()
     }
 
@@ -83,7 +82,7 @@ impl Session {
                     .bind(org.form_code.clone())
                     .bind(now.0);
             }
-            query.execute(self.conn()).await.map_err(db)?;
+            query.run(self).await?;
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Session, Statement, Visible, db, stored};
+use super::{Execute, Run, Session, Statement, Visible, db, stored};
 use crate::auth::{OrgPass, PlanPass};
 use crate::domain::Error;
 use crate::domain::coordinator::CoordinatorWish;
@@ -227,9 +227,8 @@ impl Session {
         .bind(now.0)
         .bind(now.0)
         .bind(created_by.as_stored())
-        .execute(self.conn())
-        .await
-        .map_err(db)?;
+        .run(self)
+        .await?;
         self.load_plan(id).await
     }
 
@@ -242,11 +241,7 @@ impl Session {
     /// Loads a plan without a pass: for the command line (and its tests), which acts with the
     /// database's own authority and builds an operator's pass from it.
     pub async fn load_plan(&mut self, plan: ResourceId) -> Result<Plan, Error> {
-        let row = sqlx::query(PLAN_QUERY)
-            .bind(plan.to_string())
-            .fetch_optional(self.conn())
-            .await
-            .map_err(db)?;
+        let row = sqlx::query(PLAN_QUERY).bind(plan.to_string()).optional(self).await?;
         row.as_ref().map(plan_from_row).transpose()?.ok_or(Error::NotFound("plan"))
     }
 
@@ -312,10 +307,8 @@ impl Session {
         .bind(plan.referral.map(|r| r.to_string()))
         .bind(plan.id.to_string())
         .bind(expected_version)
-        .execute(self.conn())
-        .await
-        .map_err(db)?;
-        if updated.rows_affected() != 1 {
+        .run(self).await?;
+        if updated != 1 {
             return Err(stale_plan());
         }
         Ok(())

@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{ReadFilter, Session, Statement, Visible, db, stored};
+use super::{Execute, ReadFilter, Session, Statement, Visible, db, stored};
 use crate::auth::{OrgPass, ReferralPass};
 use crate::domain::Error;
 use crate::domain::ids::{NationalId, OrgNumber, ResourceId};
@@ -78,9 +78,7 @@ impl Session {
         .bind(r.status.as_str())
         .bind(r.plan.to_string())
         .bind(r.create_time.0)
-        .execute(self.conn())
-        .await
-        .map_err(db)?;
+        .run(self).await?;
         Ok(())
     }
 
@@ -160,10 +158,9 @@ impl Session {
         .bind(now.0)
         .bind(referral.id.to_string())
         .bind(ReferralStatus::Sent.as_str())
-        .execute(self.conn())
-        .await
-        .map_err(db)?;
-        if updated.rows_affected() != 1 {
+        .run(self)
+        .await?;
+        if updated != 1 {
             return Err(Error::FailedPrecondition(if referral.status == ReferralStatus::Sent {
                 "the referral was answered meanwhile: read it again".to_owned()
             } else {

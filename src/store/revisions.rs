@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::{Session, Statement, db, stored};
+use super::{Execute, Run, Session, Statement, db, stored};
 use crate::auth::PlanPass;
 use crate::domain::ids::ResourceId;
 use crate::domain::page::Page;
@@ -68,14 +68,12 @@ impl Session {
         .bind(now.0)
         .bind(i64::from(kind == ChangeKind::Content))
         .bind(pass.id().to_string())
-        .execute(self.conn())
-        .await
-        .map_err(db)?;
+        .run(self)
+        .await?;
         sqlx::query_scalar("SELECT revision FROM plans WHERE id = $1")
             .bind(pass.id().to_string())
-            .fetch_one(self.conn())
+            .one(self)
             .await
-            .map_err(db)
     }
 
     /// Writes a revision of the plan; what it changed is in its item versions.
@@ -101,9 +99,8 @@ impl Session {
         .bind(change.changes.join("\n"))
         .bind(Vec::<u8>::new())
         .bind(now.0)
-        .execute(self.conn())
-        .await
-        .map_err(db)?;
+        .run(self)
+        .await?;
         Ok(())
     }
 
@@ -185,9 +182,8 @@ impl Session {
              WHERE w.plan_id = v.plan_id AND w.kind = v.kind AND w.item_id = v.item_id)",
         )
         .bind(plan.to_string())
-        .fetch_all(self.conn())
-        .await
-        .map_err(db)?;
+        .all(self)
+        .await?;
         rows.iter()
             .map(|row| {
                 let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
@@ -223,9 +219,8 @@ impl Session {
             .bind(v.parent_id.as_str())
             .bind(v.digest())
             .bind(v.state.clone())
-            .execute(self.conn())
-            .await
-            .map_err(db)?;
+            .run(self)
+            .await?;
         }
         Ok(())
     }
@@ -244,9 +239,8 @@ impl Session {
         )
         .bind(plan.to_string())
         .bind(revision)
-        .fetch_all(self.conn())
-        .await
-        .map_err(db)?;
+        .all(self)
+        .await?;
         rows.iter()
             .map(|row| {
                 let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
@@ -274,9 +268,8 @@ impl Session {
         )
         .bind(plan.to_string())
         .bind(revision)
-        .fetch_optional(self.conn())
-        .await
-        .map_err(db)?;
+        .optional(self)
+        .await?;
         row.map(|row| {
             Ok((
                 Instant(row.try_get("create_time").map_err(db)?),

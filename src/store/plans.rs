@@ -238,9 +238,9 @@ impl Session {
         self.load_plan(pass.id()).await
     }
 
-    /// Loads a plan without a pass: for the command line (and its tests), which acts with the
-    /// database's own authority and builds an operator's pass from it.
-    pub async fn load_plan(&mut self, plan: ResourceId) -> Result<Plan, Error> {
+    /// Loads a plan without a pass: only `PlanPass::operator_for` calls it, for the command line
+    /// (and its tests), which act with the database's own authority.
+    pub(crate) async fn load_plan(&mut self, plan: ResourceId) -> Result<Plan, Error> {
         let row = sqlx::query(PLAN_QUERY).bind(plan.to_string()).optional(self).await?;
         row.as_ref().map(plan_from_row).transpose()?.ok_or(Error::NotFound("plan"))
     }

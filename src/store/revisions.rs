@@ -61,19 +61,16 @@ impl Session {
         kind: ChangeKind,
         now: Instant,
     ) -> Result<i64, Error> {
-        sqlx::query(
+        sqlx::query_scalar(
             "UPDATE plans SET revision = revision + 1, update_time = $1, content_revision = \
-             CASE WHEN $2 = 1 THEN revision + 1 ELSE content_revision END WHERE id = $3",
+             CASE WHEN $2 = 1 THEN revision + 1 ELSE content_revision END WHERE id = $3 \
+             RETURNING revision",
         )
         .bind(now.0)
         .bind(i64::from(kind == ChangeKind::Content))
         .bind(pass.id().to_string())
-        .run(self)
-        .await?;
-        sqlx::query_scalar("SELECT revision FROM plans WHERE id = $1")
-            .bind(pass.id().to_string())
-            .one(self)
-            .await
+        .one(self)
+        .await
     }
 
     /// Writes a revision of the plan; what it changed is in its item versions.
@@ -204,23 +201,35 @@ impl Session {
         revision: i64,
         versions: &[ItemVersion],
     ) -> Result<(), Error> {
-        let (organisation, plan) = (pass.organisation(), pass.id());
-        for v in versions {
-            sqlx::query(
+        // A hundred rows a statement: well within both databases' limits on parameters.
+        for chunk in versions.chunks(100) {
+            let mut statement = Statement::new(
                 "INSERT INTO plan_item_versions (id, organisation_id, plan_id, revision, kind, \
-                 item_id, parent_id, digest, state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(ResourceId::generate().to_string())
-            .bind(organisation.as_str())
-            .bind(plan.to_string())
-            .bind(revision)
-            .bind(v.kind.as_str())
-            .bind(v.item_id.as_str())
-            .bind(v.parent_id.as_str())
-            .bind(v.digest())
-            .bind(v.state.clone())
-            .run(self)
-            .await?;
+                 item_id, parent_id, digest, state) VALUES ",
+            );
+            for (i, v) in chunk.iter().enumerate() {
+                statement = statement
+                    .sql(if i == 0 { "(" } else { ", (" })
+                    .bind(ResourceId::generate().to_string())
+                    .sql(", ")
+                    .bind(pass.organisation().as_str().to_owned())
+                    .sql(", ")
+                    .bind(pass.id().to_string())
+                    .sql(", ")
+                    .bind(revision)
+                    .sql(", ")
+                    .bind(v.kind.as_str())
+                    .sql(", ")
+                    .bind(v.item_id.clone())
+                    .sql(", ")
+                    .bind(v.parent_id.clone())
+                    .sql(", ")
+                    .bind(v.digest())
+                    .sql(", ")
+                    .bind(v.state.clone())
+                    .sql(")");
+            }
+            self.execute(statement).await?;
         }
         Ok(())
     }

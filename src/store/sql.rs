@@ -120,6 +120,11 @@ impl Session {
         statement.query()?.fetch_optional(self.conn()).await.map_err(db)
     }
 
+    /// Runs `statement`; returns how many rows it changed.
+    pub(crate) async fn execute(&mut self, statement: Statement) -> Result<u64, Error> {
+        Ok(statement.query()?.execute(self.conn()).await.map_err(db)?.rows_affected())
+    }
+
     /// The row of the one item `statement` selects; `NOT_FOUND` naming `what` when there is none.
     pub(crate) async fn item_row(
         &mut self,

@@ -254,7 +254,7 @@ async fn reset_consent(server: &TestServer, t: &Target) {
     server
         .store
         .write_with(async |session| {
-            let plan = samvirke::auth::PlanPass::operator(session.load_plan(id).await?);
+            let plan = samvirke::auth::PlanPass::operator_for(session, id).await?;
             session.record_consent(&plan, &consent, "unit_staff", &staff, Instant::now()).await
         })
         .await

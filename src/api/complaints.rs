@@ -1,12 +1,12 @@
 //! `samvirke.v1.ComplaintService`.
 
-use tonic::{Request, Response, Status};
+use tonic::Request;
 
 use super::convert::{
     complaint_kind, complaint_kind_out, complaint_state_out, date, date_in, etag, etag_of, outcome,
     outcome_out, relation, relation_out, shown_subject, timestamp,
 };
-use super::principal;
+use super::{Rpc, reply, take};
 use crate::auth::Action;
 use crate::domain::complaint::{
     Complaint, ComplaintEvent, ComplaintInput, Outcome, Step, long_text,
@@ -21,8 +21,8 @@ use crate::domain::time::Instant;
 use crate::domain::{Error, FieldViolation, Violations};
 use crate::ops::Context;
 use crate::ops::complaint::{ComplaintList, ComplaintStep};
-use crate::proto;
 use crate::proto::complaint_service_server::ComplaintService;
+use crate::proto::{self, *};
 
 /// The complaint service.
 pub struct ComplaintApi(pub Context);
@@ -82,25 +82,15 @@ fn encode_event(e: &ComplaintEvent, viewer: &Principal) -> proto::ComplaintEvent
 
 impl ComplaintApi {
     /// Runs one step of a complaint's handling and encodes the complaint for the caller.
-    async fn step<T>(
-        &self,
-        request: &Request<T>,
-        step: ComplaintStep,
-    ) -> Result<proto::Complaint, Status> {
-        let who = principal(request)?;
-        let complaint = self.0.edit_complaint(&who, step).await?;
-        Ok(encode(&complaint, &who))
+    async fn step(&self, who: &Principal, step: ComplaintStep) -> Result<proto::Complaint, Error> {
+        Ok(encode(&self.0.edit_complaint(who, step).await?, who))
     }
 }
 
 #[tonic::async_trait]
 impl ComplaintService for ComplaintApi {
-    async fn file_complaint(
-        &self,
-        request: Request<proto::FileComplaintRequest>,
-    ) -> Result<Response<proto::FileComplaintResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.into_inner();
+    async fn file_complaint(&self, r: Request<FileComplaintRequest>) -> Rpc<FileComplaintResponse> {
+        let (who, req) = take(r)?;
         let complaint = req.complaint.ok_or_else(|| Error::invalid("complaint", "must be set"))?;
         let now = Instant::now();
         let today = Date::today_in_norway(now);
@@ -149,30 +139,24 @@ impl ComplaintService for ComplaintApi {
         .parse(today)
         .map_err(Error::InvalidArgument)?;
         let complaint = self.0.file_complaint(&who, new).await?;
-        Ok(Response::new(proto::FileComplaintResponse {
-            complaint: Some(encode(&complaint, &who)),
-        }))
+        reply(proto::FileComplaintResponse { complaint: Some(encode(&complaint, &who)) })
     }
 
-    async fn get_complaint(
-        &self,
-        request: Request<proto::GetComplaintRequest>,
-    ) -> Result<Response<proto::GetComplaintResponse>, Status> {
-        let who = principal(&request)?;
-        let id = complaint_name("name", &request.get_ref().name).map_err(Error::from)?;
+    async fn get_complaint(&self, r: Request<GetComplaintRequest>) -> Rpc<GetComplaintResponse> {
+        let (who, req) = take(r)?;
+        let id = complaint_name("name", &req.name)?;
         let (complaint, history) = self.0.get_complaint(&who, id).await?;
-        Ok(Response::new(proto::GetComplaintResponse {
+        reply(proto::GetComplaintResponse {
             complaint: Some(encode(&complaint, &who)),
             history: history.iter().map(|e| encode_event(e, &who)).collect(),
-        }))
+        })
     }
 
     async fn list_complaints(
         &self,
-        request: Request<proto::ListComplaintsRequest>,
-    ) -> Result<Response<proto::ListComplaintsResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.get_ref();
+        r: Request<ListComplaintsRequest>,
+    ) -> Rpc<ListComplaintsResponse> {
+        let (who, req) = take(r)?;
         let mut v = Violations::default();
         let page = v.check_all(Page::parse(
             req.page_size,
@@ -199,19 +183,19 @@ impl ComplaintService for ComplaintApi {
             waiting_longer_than_days: days,
         };
         let listed = self.0.list_complaints(&who, list, page).await?;
-        Ok(Response::new(proto::ListComplaintsResponse {
+        reply(proto::ListComplaintsResponse {
             complaints: listed.items.iter().map(|c| encode(c, &who)).collect(),
             next_page_token: listed.next_page_token,
-        }))
+        })
     }
 
     async fn start_complaint_review(
         &self,
-        request: Request<proto::StartComplaintReviewRequest>,
-    ) -> Result<Response<proto::StartComplaintReviewResponse>, Status> {
-        let req = request.get_ref();
-        let id = complaint_name("name", &req.name).map_err(Error::from)?;
-        let expected = etag("etag", &req.etag).map_err(Error::from)?;
+        r: Request<StartComplaintReviewRequest>,
+    ) -> Rpc<StartComplaintReviewResponse> {
+        let (who, req) = take(r)?;
+        let id = complaint_name("name", &req.name)?;
+        let expected = etag("etag", &req.etag)?;
         let step = ComplaintStep {
             complaint: id,
             etag: expected,
@@ -220,15 +204,15 @@ impl ComplaintService for ComplaintApi {
             forwarded_to: None,
             text: String::new(),
         };
-        let complaint = self.step(&request, step).await?;
-        Ok(Response::new(proto::StartComplaintReviewResponse { complaint: Some(complaint) }))
+        let complaint = self.step(&who, step).await?;
+        reply(proto::StartComplaintReviewResponse { complaint: Some(complaint) })
     }
 
     async fn reconsider_complaint(
         &self,
-        request: Request<proto::ReconsiderComplaintRequest>,
-    ) -> Result<Response<proto::ReconsiderComplaintResponse>, Status> {
-        let req = request.get_ref();
+        r: Request<ReconsiderComplaintRequest>,
+    ) -> Rpc<ReconsiderComplaintResponse> {
+        let (who, req) = take(r)?;
         let mut v = Violations::default();
         let id = v.check(complaint_name("name", &req.name));
         let outcome =
@@ -252,15 +236,15 @@ impl ComplaintService for ComplaintApi {
             forwarded_to: None,
             text,
         };
-        let complaint = self.step(&request, step).await?;
-        Ok(Response::new(proto::ReconsiderComplaintResponse { complaint: Some(complaint) }))
+        let complaint = self.step(&who, step).await?;
+        reply(proto::ReconsiderComplaintResponse { complaint: Some(complaint) })
     }
 
     async fn forward_complaint(
         &self,
-        request: Request<proto::ForwardComplaintRequest>,
-    ) -> Result<Response<proto::ForwardComplaintResponse>, Status> {
-        let req = request.get_ref();
+        r: Request<ForwardComplaintRequest>,
+    ) -> Rpc<ForwardComplaintResponse> {
+        let (who, req) = take(r)?;
         let mut v = Violations::default();
         let id = v.check(complaint_name("name", &req.name));
         let authority = v.check(OrgNumber::parse("authority", &req.authority));
@@ -279,15 +263,15 @@ impl ComplaintService for ComplaintApi {
             forwarded_to: Some(authority),
             text: assessment,
         };
-        let complaint = self.step(&request, step).await?;
-        Ok(Response::new(proto::ForwardComplaintResponse { complaint: Some(complaint) }))
+        let complaint = self.step(&who, step).await?;
+        reply(proto::ForwardComplaintResponse { complaint: Some(complaint) })
     }
 
     async fn decide_complaint(
         &self,
-        request: Request<proto::DecideComplaintRequest>,
-    ) -> Result<Response<proto::DecideComplaintResponse>, Status> {
-        let req = request.get_ref();
+        r: Request<DecideComplaintRequest>,
+    ) -> Rpc<DecideComplaintResponse> {
+        let (who, req) = take(r)?;
         let mut v = Violations::default();
         let id = v.check(complaint_name("name", &req.name));
         let decision = v.check(
@@ -308,15 +292,15 @@ impl ComplaintService for ComplaintApi {
             forwarded_to: None,
             text: reasons,
         };
-        let complaint = self.step(&request, step).await?;
-        Ok(Response::new(proto::DecideComplaintResponse { complaint: Some(complaint) }))
+        let complaint = self.step(&who, step).await?;
+        reply(proto::DecideComplaintResponse { complaint: Some(complaint) })
     }
 
     async fn withdraw_complaint(
         &self,
-        request: Request<proto::WithdrawComplaintRequest>,
-    ) -> Result<Response<proto::WithdrawComplaintResponse>, Status> {
-        let req = request.get_ref();
+        r: Request<WithdrawComplaintRequest>,
+    ) -> Rpc<WithdrawComplaintResponse> {
+        let (who, req) = take(r)?;
         let mut v = Violations::default();
         let id = v.check(complaint_name("name", &req.name));
         let reason = v.check(long_text("reason", &req.reason, false));
@@ -332,7 +316,7 @@ impl ComplaintService for ComplaintApi {
             forwarded_to: None,
             text: reason,
         };
-        let complaint = self.step(&request, step).await?;
-        Ok(Response::new(proto::WithdrawComplaintResponse { complaint: Some(complaint) }))
+        let complaint = self.step(&who, step).await?;
+        reply(proto::WithdrawComplaintResponse { complaint: Some(complaint) })
     }
 }

@@ -1,10 +1,10 @@
 //! `samvirke.v1.CoordinatorService`.
 
-use tonic::{Request, Response, Status};
+use tonic::Request;
 
 use super::convert::{required_etag, shown_subject, timestamp};
 use super::encode::encode_plan;
-use super::principal;
+use super::{Rpc, reply, take};
 use crate::domain::coordinator::{Assignment, CoordinatorWish, NewAssignment};
 use crate::domain::goal::reason;
 use crate::domain::names::{plan_item, plan_name};
@@ -13,8 +13,8 @@ use crate::domain::time::Instant;
 use crate::domain::{FieldViolation, Violations};
 use crate::ops::Context;
 use crate::ops::coordinator::WorkList;
-use crate::proto;
 use crate::proto::coordinator_service_server::CoordinatorService;
+use crate::proto::{self, *};
 
 /// The coordinator service.
 pub struct CoordinatorApi(pub Context);
@@ -66,10 +66,9 @@ fn appointment(
 impl CoordinatorService for CoordinatorApi {
     async fn record_coordinator_wish(
         &self,
-        request: Request<proto::RecordCoordinatorWishRequest>,
-    ) -> Result<Response<proto::RecordCoordinatorWishResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.into_inner();
+        r: Request<RecordCoordinatorWishRequest>,
+    ) -> Rpc<RecordCoordinatorWishResponse> {
+        let (who, req) = take(r)?;
         let mut v = Violations::default();
         let plan = v.check(plan_name("name", &req.name));
         let etag = v.check(required_etag("etag", &req.etag));
@@ -81,33 +80,31 @@ impl CoordinatorService for CoordinatorApi {
             return Err(v.into_error().into());
         };
         let plan = self.0.record_coordinator_wish(&who, plan, etag, wish).await?;
-        Ok(Response::new(proto::RecordCoordinatorWishResponse {
+        reply(proto::RecordCoordinatorWishResponse {
             plan: Some(encode_plan(&plan.value, plan.identities)),
-        }))
+        })
     }
 
     async fn appoint_coordinator(
         &self,
-        request: Request<proto::AppointCoordinatorRequest>,
-    ) -> Result<Response<proto::AppointCoordinatorResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.into_inner();
+        r: Request<AppointCoordinatorRequest>,
+    ) -> Rpc<AppointCoordinatorResponse> {
+        let (who, req) = take(r)?;
         let mut v = Violations::default();
         let Some((plan, new)) = appointment(&req.parent, req.assignment.as_ref(), &mut v) else {
             return Err(v.into_error().into());
         };
         let pair = self.0.appoint_coordinator(&who, plan, new, None).await?;
-        Ok(Response::new(proto::AppointCoordinatorResponse {
+        reply(proto::AppointCoordinatorResponse {
             assignment: Some(encode_assignment(&pair.value.1, pair.identities)),
-        }))
+        })
     }
 
     async fn replace_coordinator(
         &self,
-        request: Request<proto::ReplaceCoordinatorRequest>,
-    ) -> Result<Response<proto::ReplaceCoordinatorResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.into_inner();
+        r: Request<ReplaceCoordinatorRequest>,
+    ) -> Rpc<ReplaceCoordinatorResponse> {
+        let (who, req) = take(r)?;
         let mut v = Violations::default();
         let appointed = appointment(&req.parent, req.assignment.as_ref(), &mut v);
         let end_reason = v.check(reason("end_reason", &req.end_reason, true));
@@ -116,18 +113,17 @@ impl CoordinatorService for CoordinatorApi {
         };
         let pair = self.0.appoint_coordinator(&who, plan, new, Some(end_reason)).await?;
         let show = pair.identities;
-        Ok(Response::new(proto::ReplaceCoordinatorResponse {
+        reply(proto::ReplaceCoordinatorResponse {
             ended: pair.value.0.as_ref().map(|e| encode_assignment(e, show)),
             assignment: Some(encode_assignment(&pair.value.1, show)),
-        }))
+        })
     }
 
     async fn list_coordinator_assignments(
         &self,
-        request: Request<proto::ListCoordinatorAssignmentsRequest>,
-    ) -> Result<Response<proto::ListCoordinatorAssignmentsResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.get_ref();
+        r: Request<ListCoordinatorAssignmentsRequest>,
+    ) -> Rpc<ListCoordinatorAssignmentsResponse> {
+        let (who, req) = take(r)?;
         let mut v = Violations::default();
         let filters = format!("view={}", req.view);
         let scope = Scope::of("ListCoordinatorAssignments", &req.parent, &filters);
@@ -148,7 +144,7 @@ impl CoordinatorService for CoordinatorApi {
             }
             (None, _) => self.0.work_list(&who, WorkList::Mine, page).await?,
         };
-        Ok(Response::new(proto::ListCoordinatorAssignmentsResponse {
+        reply(proto::ListCoordinatorAssignmentsResponse {
             entries: listed
                 .items
                 .iter()
@@ -163,6 +159,6 @@ impl CoordinatorService for CoordinatorApi {
                 })
                 .collect(),
             next_page_token: listed.next_page_token,
-        }))
+        })
     }
 }

@@ -1,10 +1,10 @@
 //! `samvirke.v1.GoalService`.
 
-use tonic::{Request, Response, Status};
+use tonic::Request;
 
 use super::convert::{goal_status, optional_date, plan_page, required_etag};
 use super::encode::encode_goal;
-use super::principal;
+use super::{Rpc, reply, take};
 use crate::domain::goal::{Goal, GoalPatch, MAX_GOAL_TEXT, NewGoal, goal_text, priority, reason};
 use crate::domain::mask;
 use crate::domain::names::{goal_name, plan_name};
@@ -12,8 +12,8 @@ use crate::domain::text::bounded;
 use crate::domain::{Error, FieldViolation, Violations};
 use crate::ops::goal::UpdateGoal;
 use crate::ops::{Context, ItemRef, Shown};
-use crate::proto;
 use crate::proto::goal_service_server::GoalService;
+use crate::proto::{self, *};
 
 /// The goal service.
 pub struct GoalApi(pub Context);
@@ -111,12 +111,8 @@ impl TryFrom<proto::UpdateGoalRequest> for UpdateGoal {
 
 #[tonic::async_trait]
 impl GoalService for GoalApi {
-    async fn create_goal(
-        &self,
-        request: Request<proto::CreateGoalRequest>,
-    ) -> Result<Response<proto::CreateGoalResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.into_inner();
+    async fn create_goal(&self, r: Request<CreateGoalRequest>) -> Rpc<CreateGoalResponse> {
+        let (who, req) = take(r)?;
         let mut v = Violations::default();
         let plan = v.check(plan_name("parent", &req.parent));
         let goal = req.goal.ok_or_else(|| Error::invalid("goal", "must be set"))?;
@@ -126,64 +122,49 @@ impl GoalService for GoalApi {
             return Err(v.into_error().into());
         };
         let goal = self.0.create_goal(&who, plan, new).await?;
-        Ok(Response::new(proto::CreateGoalResponse { goal: shown(&goal) }))
+        reply(proto::CreateGoalResponse { goal: shown(&goal) })
     }
 
-    async fn get_goal(
-        &self,
-        request: Request<proto::GetGoalRequest>,
-    ) -> Result<Response<proto::GetGoalResponse>, Status> {
-        let who = principal(&request)?;
-        let (plan, goal) = goal_name("name", &request.get_ref().name).map_err(Error::from)?;
+    async fn get_goal(&self, r: Request<GetGoalRequest>) -> Rpc<GetGoalResponse> {
+        let (who, req) = take(r)?;
+        let (plan, goal) = goal_name("name", &req.name)?;
         let goal = self.0.get_goal(&who, plan, goal).await?;
-        Ok(Response::new(proto::GetGoalResponse { goal: shown(&goal) }))
+        reply(proto::GetGoalResponse { goal: shown(&goal) })
     }
 
-    async fn list_goals(
-        &self,
-        request: Request<proto::ListGoalsRequest>,
-    ) -> Result<Response<proto::ListGoalsResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.get_ref();
+    async fn list_goals(&self, r: Request<ListGoalsRequest>) -> Rpc<ListGoalsResponse> {
+        let (who, req) = take(r)?;
         let (plan, page) = plan_page("ListGoals", &req.parent, req.page_size, &req.page_token, "")?;
         let listed = self.0.list_goals(&who, plan, page).await?;
         let show = listed.identities;
-        Ok(Response::new(proto::ListGoalsResponse {
+        reply(proto::ListGoalsResponse {
             goals: listed.value.items.iter().map(|g| encode_goal(g, show)).collect(),
             next_page_token: listed.value.next_page_token,
-        }))
+        })
     }
 
-    async fn update_goal(
-        &self,
-        request: Request<proto::UpdateGoalRequest>,
-    ) -> Result<Response<proto::UpdateGoalResponse>, Status> {
-        let who = principal(&request)?;
-        let update = UpdateGoal::try_from(request.into_inner())?;
+    async fn update_goal(&self, r: Request<UpdateGoalRequest>) -> Rpc<UpdateGoalResponse> {
+        let (who, req) = take(r)?;
+        let update = UpdateGoal::try_from(req)?;
         let goal = self.0.update_goal(&who, update).await?;
-        Ok(Response::new(proto::UpdateGoalResponse { goal: shown(&goal) }))
+        reply(proto::UpdateGoalResponse { goal: shown(&goal) })
     }
 
-    async fn delete_goal(
-        &self,
-        request: Request<proto::DeleteGoalRequest>,
-    ) -> Result<Response<proto::DeleteGoalResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.get_ref();
+    async fn delete_goal(&self, r: Request<DeleteGoalRequest>) -> Rpc<DeleteGoalResponse> {
+        let (who, req) = take(r)?;
         let mut v = Violations::default();
         let Some(at) = goal_at(&req.name, &req.etag, &mut v) else {
             return Err(v.into_error().into());
         };
         self.0.delete_goal(&who, at).await?;
-        Ok(Response::new(proto::DeleteGoalResponse {}))
+        reply(proto::DeleteGoalResponse {})
     }
 
     async fn propose_goal_adjustment(
         &self,
-        request: Request<proto::ProposeGoalAdjustmentRequest>,
-    ) -> Result<Response<proto::ProposeGoalAdjustmentResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.into_inner();
+        r: Request<ProposeGoalAdjustmentRequest>,
+    ) -> Rpc<ProposeGoalAdjustmentResponse> {
+        let (who, req) = take(r)?;
         let mut v = Violations::default();
         let at = goal_at(&req.name, &req.etag, &mut v);
         let why = v.check(reason("reason", &req.reason, true));
@@ -192,6 +173,6 @@ impl GoalService for GoalApi {
             return Err(v.into_error().into());
         };
         let goal = self.0.propose_goal_adjustment(&who, at, why, text).await?;
-        Ok(Response::new(proto::ProposeGoalAdjustmentResponse { goal: shown(&goal) }))
+        reply(proto::ProposeGoalAdjustmentResponse { goal: shown(&goal) })
     }
 }

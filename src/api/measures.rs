@@ -1,10 +1,10 @@
 //! `samvirke.v1.MeasureService`.
 
-use tonic::{Request, Response, Status};
+use tonic::Request;
 
 use super::convert::{date_in, measure_status, optional_date, plan_page, required_etag};
 use super::encode::encode_measure;
-use super::principal;
+use super::{Rpc, reply, take};
 use crate::domain::ids::ResourceId;
 use crate::domain::mask;
 use crate::domain::measure::{
@@ -14,8 +14,8 @@ use crate::domain::names::{goal_name, measure_name, member_name, plan_name, same
 use crate::domain::{Error, FieldViolation, Violations};
 use crate::ops::measure::UpdateMeasure;
 use crate::ops::{Context, ItemRef, Shown};
-use crate::proto;
 use crate::proto::measure_service_server::MeasureService;
+use crate::proto::{self, *};
 
 /// The measure service.
 pub struct MeasureApi(pub Context);
@@ -163,12 +163,8 @@ fn new_measure(plan: ResourceId, input: &proto::Measure, v: &mut Violations) -> 
 
 #[tonic::async_trait]
 impl MeasureService for MeasureApi {
-    async fn create_measure(
-        &self,
-        request: Request<proto::CreateMeasureRequest>,
-    ) -> Result<Response<proto::CreateMeasureResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.into_inner();
+    async fn create_measure(&self, r: Request<CreateMeasureRequest>) -> Rpc<CreateMeasureResponse> {
+        let (who, req) = take(r)?;
         let input = req.measure.ok_or_else(|| Error::invalid("measure", "must be set"))?;
         let mut v = Violations::default();
         let plan = v.check(plan_name("parent", &req.parent));
@@ -177,65 +173,50 @@ impl MeasureService for MeasureApi {
             return Err(v.into_error().into());
         };
         let measure = self.0.create_measure(&who, plan, new).await?;
-        Ok(Response::new(proto::CreateMeasureResponse { measure: shown(&measure) }))
+        reply(proto::CreateMeasureResponse { measure: shown(&measure) })
     }
 
-    async fn get_measure(
-        &self,
-        request: Request<proto::GetMeasureRequest>,
-    ) -> Result<Response<proto::GetMeasureResponse>, Status> {
-        let who = principal(&request)?;
-        let (plan, measure) = measure_name("name", &request.get_ref().name).map_err(Error::from)?;
+    async fn get_measure(&self, r: Request<GetMeasureRequest>) -> Rpc<GetMeasureResponse> {
+        let (who, req) = take(r)?;
+        let (plan, measure) = measure_name("name", &req.name)?;
         let measure = self.0.get_measure(&who, plan, measure).await?;
-        Ok(Response::new(proto::GetMeasureResponse { measure: shown(&measure) }))
+        reply(proto::GetMeasureResponse { measure: shown(&measure) })
     }
 
-    async fn list_measures(
-        &self,
-        request: Request<proto::ListMeasuresRequest>,
-    ) -> Result<Response<proto::ListMeasuresResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.get_ref();
+    async fn list_measures(&self, r: Request<ListMeasuresRequest>) -> Rpc<ListMeasuresResponse> {
+        let (who, req) = take(r)?;
         let rpc = "ListMeasures";
         let (plan, page) = plan_page(rpc, &req.parent, req.page_size, &req.page_token, "")?;
         let listed = self.0.list_measures(&who, plan, page).await?;
         let show = listed.identities;
-        Ok(Response::new(proto::ListMeasuresResponse {
+        reply(proto::ListMeasuresResponse {
             measures: listed.value.items.iter().map(|m| encode_measure(m, show)).collect(),
             next_page_token: listed.value.next_page_token,
-        }))
+        })
     }
 
-    async fn update_measure(
-        &self,
-        request: Request<proto::UpdateMeasureRequest>,
-    ) -> Result<Response<proto::UpdateMeasureResponse>, Status> {
-        let who = principal(&request)?;
-        let update = UpdateMeasure::try_from(request.into_inner())?;
+    async fn update_measure(&self, r: Request<UpdateMeasureRequest>) -> Rpc<UpdateMeasureResponse> {
+        let (who, req) = take(r)?;
+        let update = UpdateMeasure::try_from(req)?;
         let measure = self.0.update_measure(&who, update).await?;
-        Ok(Response::new(proto::UpdateMeasureResponse { measure: shown(&measure) }))
+        reply(proto::UpdateMeasureResponse { measure: shown(&measure) })
     }
 
-    async fn delete_measure(
-        &self,
-        request: Request<proto::DeleteMeasureRequest>,
-    ) -> Result<Response<proto::DeleteMeasureResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.get_ref();
+    async fn delete_measure(&self, r: Request<DeleteMeasureRequest>) -> Rpc<DeleteMeasureResponse> {
+        let (who, req) = take(r)?;
         let mut v = Violations::default();
         let Some(at) = measure_at(&req.name, &req.etag, &mut v) else {
             return Err(v.into_error().into());
         };
         self.0.delete_measure(&who, at).await?;
-        Ok(Response::new(proto::DeleteMeasureResponse {}))
+        reply(proto::DeleteMeasureResponse {})
     }
 
     async fn add_measure_evaluation(
         &self,
-        request: Request<proto::AddMeasureEvaluationRequest>,
-    ) -> Result<Response<proto::AddMeasureEvaluationResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.into_inner();
+        r: Request<AddMeasureEvaluationRequest>,
+    ) -> Rpc<AddMeasureEvaluationResponse> {
+        let (who, req) = take(r)?;
         let input = req.evaluation.ok_or_else(|| Error::invalid("evaluation", "must be set"))?;
         let mut v = Violations::default();
         let at = measure_at(&req.name, &req.etag, &mut v);
@@ -250,6 +231,6 @@ impl MeasureService for MeasureApi {
             return Err(v.into_error().into());
         };
         let measure = self.0.add_measure_evaluation(&who, at, date, text).await?;
-        Ok(Response::new(proto::AddMeasureEvaluationResponse { measure: shown(&measure) }))
+        reply(proto::AddMeasureEvaluationResponse { measure: shown(&measure) })
     }
 }

@@ -1,6 +1,6 @@
 //! `samvirke.v1.ResponsibilityGroupService`.
 
-use tonic::{Request, Response, Status};
+use tonic::Request;
 
 use super::convert::{
     etag, etag_of, instant, member_role, member_role_out, plan_page, representative_basis,
@@ -8,7 +8,7 @@ use super::convert::{
 };
 use super::encode::encode_plan;
 use super::meetings::{cancellation, encode, new_meeting};
-use super::principal;
+use super::{Rpc, reply, take};
 use crate::domain::member::{Member, NewMember};
 use crate::domain::names::{meeting_name, member_name, plan_item, plan_name};
 use crate::domain::page::{Page, Scope};
@@ -16,8 +16,8 @@ use crate::domain::subject::SubjectKind;
 use crate::domain::{Error, Violations};
 use crate::ops::Context;
 use crate::ops::meeting::UpdateMeeting;
-use crate::proto;
 use crate::proto::responsibility_group_service_server::ResponsibilityGroupService;
+use crate::proto::{self, *};
 
 /// The responsibility group service.
 pub struct ResponsibilityGroupApi(pub Context);
@@ -48,12 +48,8 @@ pub(super) fn encode_member(member: &Member, show_identity: bool) -> proto::Memb
 
 #[tonic::async_trait]
 impl ResponsibilityGroupService for ResponsibilityGroupApi {
-    async fn add_member(
-        &self,
-        request: Request<proto::AddMemberRequest>,
-    ) -> Result<Response<proto::AddMemberResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.into_inner();
+    async fn add_member(&self, r: Request<AddMemberRequest>) -> Rpc<AddMemberResponse> {
+        let (who, req) = take(r)?;
         let mut v = Violations::default();
         let plan = v.check(plan_name("parent", &req.parent));
         let member = req.member.ok_or_else(|| Error::invalid("member", "must be set"))?;
@@ -76,17 +72,13 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
             return Err(v.into_error().into());
         };
         let member = self.0.add_member(&who, plan, new).await?;
-        Ok(Response::new(proto::AddMemberResponse {
+        reply(proto::AddMemberResponse {
             member: Some(encode_member(&member.value, member.identities)),
-        }))
+        })
     }
 
-    async fn remove_member(
-        &self,
-        request: Request<proto::RemoveMemberRequest>,
-    ) -> Result<Response<proto::RemoveMemberResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.get_ref();
+    async fn remove_member(&self, r: Request<RemoveMemberRequest>) -> Rpc<RemoveMemberResponse> {
+        let (who, req) = take(r)?;
         let mut v = Violations::default();
         let name = v.check(member_name("name", &req.name));
         let etag = v.check(etag("etag", &req.etag));
@@ -94,39 +86,31 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
             return Err(v.into_error().into());
         };
         let member = self.0.remove_member(&who, plan, member, etag).await?;
-        Ok(Response::new(proto::RemoveMemberResponse {
+        reply(proto::RemoveMemberResponse {
             member: Some(encode_member(&member.value, member.identities)),
-        }))
+        })
     }
 
-    async fn list_members(
-        &self,
-        request: Request<proto::ListMembersRequest>,
-    ) -> Result<Response<proto::ListMembersResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.get_ref();
+    async fn list_members(&self, r: Request<ListMembersRequest>) -> Rpc<ListMembersResponse> {
+        let (who, req) = take(r)?;
         let filters = format!("show_ended={}", req.show_ended);
         let (plan, page) =
             plan_page("ListMembers", &req.parent, req.page_size, &req.page_token, &filters)?;
         let listed = self.0.list_members(&who, plan, req.show_ended, page).await?;
         let show = listed.identities;
-        Ok(Response::new(proto::ListMembersResponse {
+        reply(proto::ListMembersResponse {
             members: listed.value.items.iter().map(|m| encode_member(m, show)).collect(),
             next_page_token: listed.value.next_page_token,
-        }))
+        })
     }
 
-    async fn list_my_plans(
-        &self,
-        request: Request<proto::ListMyPlansRequest>,
-    ) -> Result<Response<proto::ListMyPlansResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.get_ref();
+    async fn list_my_plans(&self, r: Request<ListMyPlansRequest>) -> Rpc<ListMyPlansResponse> {
+        let (who, req) = take(r)?;
         let scope = Scope::of("ListMyPlans", "", "");
         let page =
             Page::parse(req.page_size, &req.page_token, scope).map_err(Error::InvalidArgument)?;
         let listed = self.0.list_my_plans(&who, page).await?;
-        Ok(Response::new(proto::ListMyPlansResponse {
+        reply(proto::ListMyPlansResponse {
             plans: listed
                 .items
                 .iter()
@@ -140,61 +124,45 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
                 })
                 .collect(),
             next_page_token: listed.next_page_token,
-        }))
+        })
     }
 
-    async fn create_meeting(
-        &self,
-        request: Request<proto::CreateMeetingRequest>,
-    ) -> Result<Response<proto::CreateMeetingResponse>, Status> {
-        let who = principal(&request)?;
-        let (plan, patch) = new_meeting(request.into_inner())?;
+    async fn create_meeting(&self, r: Request<CreateMeetingRequest>) -> Rpc<CreateMeetingResponse> {
+        let (who, req) = take(r)?;
+        let (plan, patch) = new_meeting(req)?;
         let meeting = self.0.create_meeting(&who, plan, patch).await?;
-        Ok(Response::new(proto::CreateMeetingResponse { meeting: Some(encode(&meeting)) }))
+        reply(proto::CreateMeetingResponse { meeting: Some(encode(&meeting)) })
     }
 
-    async fn get_meeting(
-        &self,
-        request: Request<proto::GetMeetingRequest>,
-    ) -> Result<Response<proto::GetMeetingResponse>, Status> {
-        let who = principal(&request)?;
-        let (plan, meeting) = meeting_name("name", &request.get_ref().name).map_err(Error::from)?;
+    async fn get_meeting(&self, r: Request<GetMeetingRequest>) -> Rpc<GetMeetingResponse> {
+        let (who, req) = take(r)?;
+        let (plan, meeting) = meeting_name("name", &req.name)?;
         let meeting = self.0.get_meeting(&who, plan, meeting).await?;
-        Ok(Response::new(proto::GetMeetingResponse { meeting: Some(encode(&meeting)) }))
+        reply(proto::GetMeetingResponse { meeting: Some(encode(&meeting)) })
     }
 
-    async fn list_meetings(
-        &self,
-        request: Request<proto::ListMeetingsRequest>,
-    ) -> Result<Response<proto::ListMeetingsResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.get_ref();
+    async fn list_meetings(&self, r: Request<ListMeetingsRequest>) -> Rpc<ListMeetingsResponse> {
+        let (who, req) = take(r)?;
         let rpc = "ListMeetings";
         let (plan, page) = plan_page(rpc, &req.parent, req.page_size, &req.page_token, "")?;
         let listed = self.0.list_meetings(&who, plan, page).await?;
-        Ok(Response::new(proto::ListMeetingsResponse {
+        reply(proto::ListMeetingsResponse {
             meetings: listed.items.iter().map(encode).collect(),
             next_page_token: listed.next_page_token,
-        }))
+        })
     }
 
-    async fn update_meeting(
-        &self,
-        request: Request<proto::UpdateMeetingRequest>,
-    ) -> Result<Response<proto::UpdateMeetingResponse>, Status> {
-        let who = principal(&request)?;
-        let update = UpdateMeeting::try_from(request.into_inner())?;
+    async fn update_meeting(&self, r: Request<UpdateMeetingRequest>) -> Rpc<UpdateMeetingResponse> {
+        let (who, req) = take(r)?;
+        let update = UpdateMeeting::try_from(req)?;
         let meeting = self.0.update_meeting(&who, update).await?;
-        Ok(Response::new(proto::UpdateMeetingResponse { meeting: Some(encode(&meeting)) }))
+        reply(proto::UpdateMeetingResponse { meeting: Some(encode(&meeting)) })
     }
 
-    async fn cancel_meeting(
-        &self,
-        request: Request<proto::CancelMeetingRequest>,
-    ) -> Result<Response<proto::CancelMeetingResponse>, Status> {
-        let who = principal(&request)?;
-        let (at, reason) = cancellation(request.get_ref())?;
+    async fn cancel_meeting(&self, r: Request<CancelMeetingRequest>) -> Rpc<CancelMeetingResponse> {
+        let (who, req) = take(r)?;
+        let (at, reason) = cancellation(&req)?;
         let meeting = self.0.cancel_meeting(&who, at, reason).await?;
-        Ok(Response::new(proto::CancelMeetingResponse { meeting: Some(encode(&meeting)) }))
+        reply(proto::CancelMeetingResponse { meeting: Some(encode(&meeting)) })
     }
 }

@@ -26,18 +26,27 @@ pub use organisations::OrganisationApi;
 pub use plans::PlanApi;
 pub use referrals::ReferralApi;
 
-use tonic::Request;
+use tonic::{Request, Response, Status};
 
 pub use crate::ops::Context;
 
 use crate::domain::Error;
 use crate::domain::principal::Principal;
 
-/// The caller the authentication interceptor identified.
-fn principal<T>(request: &Request<T>) -> Result<Principal, Error> {
-    request
+/// What an RPC answers: its response, or the status its error maps to (`status.rs`).
+type Rpc<T> = Result<Response<T>, Status>;
+
+/// The caller the authentication interceptor identified, and the request's message.
+fn take<T>(request: Request<T>) -> Result<(Principal, T), Error> {
+    let who = request
         .extensions()
         .get::<Principal>()
         .cloned()
-        .ok_or(Error::Unauthenticated("missing bearer token"))
+        .ok_or(Error::Unauthenticated("missing bearer token"))?;
+    Ok((who, request.into_inner()))
+}
+
+/// An RPC's answer.
+fn reply<T>(message: T) -> Rpc<T> {
+    Ok(Response::new(message))
 }

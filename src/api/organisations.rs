@@ -1,17 +1,17 @@
 //! `samvirke.v1.OrganisationService`.
 
-use tonic::{Request, Response, Status};
+use tonic::Request;
 
 use super::convert::{org_kind_out, org_role, org_role_out, timestamp};
-use super::principal;
+use super::{Rpc, reply, take};
 use crate::domain::names::{grant_name, organisation_name};
 use crate::domain::organisation::{Organisation, RoleGrant};
 use crate::domain::page::{Page, Scope};
 use crate::domain::subject::{Subject, SubjectKind};
 use crate::domain::{Error, FieldViolation, Violations};
 use crate::ops::Context;
-use crate::proto;
 use crate::proto::organisation_service_server::OrganisationService;
+use crate::proto::{self, *};
 
 /// The organisation service.
 pub struct OrganisationApi(pub Context);
@@ -52,22 +52,16 @@ fn encode_organisation(org: &Organisation) -> proto::Organisation {
 impl OrganisationService for OrganisationApi {
     async fn get_organisation(
         &self,
-        request: Request<proto::GetOrganisationRequest>,
-    ) -> Result<Response<proto::GetOrganisationResponse>, Status> {
-        let who = principal(&request)?;
-        let number = organisation_name("name", &request.get_ref().name).map_err(Error::from)?;
+        r: Request<GetOrganisationRequest>,
+    ) -> Rpc<GetOrganisationResponse> {
+        let (who, req) = take(r)?;
+        let number = organisation_name("name", &req.name)?;
         let org = self.0.get_organisation(&who, number).await?;
-        Ok(Response::new(proto::GetOrganisationResponse {
-            organisation: Some(encode_organisation(&org)),
-        }))
+        reply(proto::GetOrganisationResponse { organisation: Some(encode_organisation(&org)) })
     }
 
-    async fn grant_role(
-        &self,
-        request: Request<proto::GrantRoleRequest>,
-    ) -> Result<Response<proto::GrantRoleResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.into_inner();
+    async fn grant_role(&self, r: Request<GrantRoleRequest>) -> Rpc<GrantRoleResponse> {
+        let (who, req) = take(r)?;
         let grant = req.role_grant.ok_or_else(|| Error::invalid("role_grant", "must be set"))?;
         let mut v = Violations::default();
         let organisation = v.check(organisation_name("parent", &req.parent));
@@ -80,26 +74,21 @@ impl OrganisationService for OrganisationApi {
             return Err(v.into_error().into());
         };
         let grant = self.0.grant_role(&who, organisation, subject, role).await?;
-        Ok(Response::new(proto::GrantRoleResponse { role_grant: Some(encode_grant(&grant)) }))
+        reply(proto::GrantRoleResponse { role_grant: Some(encode_grant(&grant)) })
     }
 
-    async fn revoke_role(
-        &self,
-        request: Request<proto::RevokeRoleRequest>,
-    ) -> Result<Response<proto::RevokeRoleResponse>, Status> {
-        let who = principal(&request)?;
-        let (organisation, id) =
-            grant_name("name", &request.get_ref().name).map_err(Error::from)?;
+    async fn revoke_role(&self, r: Request<RevokeRoleRequest>) -> Rpc<RevokeRoleResponse> {
+        let (who, req) = take(r)?;
+        let (organisation, id) = grant_name("name", &req.name)?;
         self.0.revoke_role(&who, organisation, id).await?;
-        Ok(Response::new(proto::RevokeRoleResponse {}))
+        reply(proto::RevokeRoleResponse {})
     }
 
     async fn list_role_grants(
         &self,
-        request: Request<proto::ListRoleGrantsRequest>,
-    ) -> Result<Response<proto::ListRoleGrantsResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.get_ref();
+        r: Request<ListRoleGrantsRequest>,
+    ) -> Rpc<ListRoleGrantsResponse> {
+        let (who, req) = take(r)?;
         let mut v = Violations::default();
         let organisation = v.check(organisation_name("parent", &req.parent));
         let scope = Scope::of("ListRoleGrants", &req.parent, "");
@@ -108,9 +97,9 @@ impl OrganisationService for OrganisationApi {
             return Err(v.into_error().into());
         };
         let listed = self.0.list_role_grants(&who, organisation, page).await?;
-        Ok(Response::new(proto::ListRoleGrantsResponse {
+        reply(proto::ListRoleGrantsResponse {
             role_grants: listed.items.iter().map(encode_grant).collect(),
             next_page_token: listed.next_page_token,
-        }))
+        })
     }
 }

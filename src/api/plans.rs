@@ -1,13 +1,13 @@
 //! `samvirke.v1.PlanService`.
 
-use tonic::{Request, Response, Status};
+use tonic::Request;
 
 use super::convert::{
     optional_date, plan_kind, plan_page, plan_status_in, required_etag, section_of, shown_subject,
     timestamp,
 };
 use super::encode::{encode_consent, encode_document, encode_plan};
-use super::principal;
+use super::{Rpc, reply, take};
 use crate::domain::date::Date;
 use crate::domain::error::at_most;
 use crate::domain::goal::reason;
@@ -21,8 +21,8 @@ use crate::domain::time::Instant;
 use crate::domain::{Error, FieldViolation, Violations};
 use crate::ops::plan::{ChangeStatus, ConsentInput, GetPlan, PlanPatch, UpdatePlan};
 use crate::ops::{Context, Shown};
-use crate::proto;
 use crate::proto::plan_service_server::PlanService;
+use crate::proto::{self, *};
 use crate::store::PlanListFilter;
 
 /// The plan service.
@@ -191,27 +191,19 @@ fn list_scope(req: &proto::ListPlansRequest) -> Scope {
 
 #[tonic::async_trait]
 impl PlanService for PlanApi {
-    async fn create_plan(
-        &self,
-        request: Request<proto::CreatePlanRequest>,
-    ) -> Result<Response<proto::CreatePlanResponse>, Status> {
-        let who = principal(&request)?;
-        let plan =
-            request.into_inner().plan.ok_or_else(|| Error::invalid("plan", "must be set"))?;
+    async fn create_plan(&self, r: Request<CreatePlanRequest>) -> Rpc<CreatePlanResponse> {
+        let (who, req) = take(r)?;
+        let plan = req.plan.ok_or_else(|| Error::invalid("plan", "must be set"))?;
         let kind = plan_kind(plan.kind);
         let new =
             NewPlan::parse(&plan.organisation, &plan.patient_id, &plan.patient_display_name, kind)
                 .map_err(|vs| Error::InvalidArgument(vs).under("plan"))?;
         let plan = self.0.create_plan(&who, new).await?;
-        Ok(Response::new(proto::CreatePlanResponse { plan: shown(&plan) }))
+        reply(proto::CreatePlanResponse { plan: shown(&plan) })
     }
 
-    async fn get_plan(
-        &self,
-        request: Request<proto::GetPlanRequest>,
-    ) -> Result<Response<proto::GetPlanResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.get_ref();
+    async fn get_plan(&self, r: Request<GetPlanRequest>) -> Rpc<GetPlanResponse> {
+        let (who, req) = take(r)?;
         let mut v = Violations::default();
         let plan = v.check(plan_name("name", &req.name));
         if req.revision < 0 {
@@ -225,17 +217,13 @@ impl PlanService for PlanApi {
         };
         let revision = req.revision;
         let read = self.0.get_plan(&who, GetPlan { plan, revision }).await?;
-        Ok(Response::new(encode_document(&read.value, read.identities)))
+        reply(encode_document(&read.value, read.identities))
     }
 
-    async fn list_plans(
-        &self,
-        request: Request<proto::ListPlansRequest>,
-    ) -> Result<Response<proto::ListPlansResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.get_ref();
+    async fn list_plans(&self, r: Request<ListPlansRequest>) -> Rpc<ListPlansResponse> {
+        let (who, req) = take(r)?;
         let mut v = Violations::default();
-        let page = v.check_all(Page::parse(req.page_size, &req.page_token, list_scope(req)));
+        let page = v.check_all(Page::parse(req.page_size, &req.page_token, list_scope(&req)));
         let mut statuses = Vec::new();
         let given =
             v.check(at_most("statuses", &req.statuses, PlanStatus::ALL.len())).unwrap_or_default();
@@ -254,38 +242,31 @@ impl PlanService for PlanApi {
         let today = Date::today_in_norway(Instant::now());
         let list = PlanListFilter { statuses, review_before: req.review_overdue.then_some(today) };
         let listed = self.0.list_plans(&who, list, page).await?;
-        Ok(Response::new(proto::ListPlansResponse {
+        reply(proto::ListPlansResponse {
             plans: listed.items.iter().filter_map(shown).collect(),
             next_page_token: listed.next_page_token,
-        }))
+        })
     }
 
-    async fn update_plan(
-        &self,
-        request: Request<proto::UpdatePlanRequest>,
-    ) -> Result<Response<proto::UpdatePlanResponse>, Status> {
-        let who = principal(&request)?;
-        let update = UpdatePlan::try_from(request.into_inner())?;
+    async fn update_plan(&self, r: Request<UpdatePlanRequest>) -> Rpc<UpdatePlanResponse> {
+        let (who, req) = take(r)?;
+        let update = UpdatePlan::try_from(req)?;
         let plan = self.0.update_plan(&who, update).await?;
-        Ok(Response::new(proto::UpdatePlanResponse { plan: shown(&plan) }))
+        reply(proto::UpdatePlanResponse { plan: shown(&plan) })
     }
 
     async fn change_plan_status(
         &self,
-        request: Request<proto::ChangePlanStatusRequest>,
-    ) -> Result<Response<proto::ChangePlanStatusResponse>, Status> {
-        let who = principal(&request)?;
-        let change = ChangeStatus::try_from(request.into_inner())?;
+        r: Request<ChangePlanStatusRequest>,
+    ) -> Rpc<ChangePlanStatusResponse> {
+        let (who, req) = take(r)?;
+        let change = ChangeStatus::try_from(req)?;
         let plan = self.0.change_plan_status(&who, change).await?;
-        Ok(Response::new(proto::ChangePlanStatusResponse { plan: shown(&plan) }))
+        reply(proto::ChangePlanStatusResponse { plan: shown(&plan) })
     }
 
-    async fn record_consent(
-        &self,
-        request: Request<proto::RecordConsentRequest>,
-    ) -> Result<Response<proto::RecordConsentResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.into_inner();
+    async fn record_consent(&self, r: Request<RecordConsentRequest>) -> Rpc<RecordConsentResponse> {
+        let (who, req) = take(r)?;
         let (plan, etag) = plan_at_etag(&req.name, &req.etag)?;
         let consent = req.consent.ok_or_else(|| Error::invalid("consent", "must be set"))?;
         let input = ConsentInput {
@@ -293,20 +274,16 @@ impl PlanService for PlanApi {
             on_behalf: consent.on_behalf.map(|o| (o.given_by, o.reason)),
         };
         let plan = self.0.record_consent(&who, plan, etag, input).await?;
-        Ok(Response::new(proto::RecordConsentResponse { plan: shown(&plan) }))
+        reply(proto::RecordConsentResponse { plan: shown(&plan) })
     }
 
-    async fn list_consents(
-        &self,
-        request: Request<proto::ListConsentsRequest>,
-    ) -> Result<Response<proto::ListConsentsResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.get_ref();
+    async fn list_consents(&self, r: Request<ListConsentsRequest>) -> Rpc<ListConsentsResponse> {
+        let (who, req) = take(r)?;
         let (plan, page) =
             plan_page("ListConsents", &req.parent, req.page_size, &req.page_token, "")?;
         let listed = self.0.list_consents(&who, plan, page).await?;
         let show = listed.identities;
-        Ok(Response::new(proto::ListConsentsResponse {
+        reply(proto::ListConsentsResponse {
             consents: listed
                 .value
                 .items
@@ -326,15 +303,14 @@ impl PlanService for PlanApi {
                 })
                 .collect(),
             next_page_token: listed.value.next_page_token,
-        }))
+        })
     }
 
     async fn withdraw_consent(
         &self,
-        request: Request<proto::WithdrawConsentRequest>,
-    ) -> Result<Response<proto::WithdrawConsentResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.into_inner();
+        r: Request<WithdrawConsentRequest>,
+    ) -> Rpc<WithdrawConsentResponse> {
+        let (who, req) = take(r)?;
         let mut v = Violations::default();
         let plan = v.check(plan_name("name", &req.name));
         let etag = v.check(required_etag("etag", &req.etag));
@@ -343,31 +319,26 @@ impl PlanService for PlanApi {
             return Err(v.into_error().into());
         };
         let plan = self.0.withdraw_consent(&who, plan, etag, why).await?;
-        Ok(Response::new(proto::WithdrawConsentResponse { plan: shown(&plan) }))
+        reply(proto::WithdrawConsentResponse { plan: shown(&plan) })
     }
 
-    async fn sign_plan(
-        &self,
-        request: Request<proto::SignPlanRequest>,
-    ) -> Result<Response<proto::SignPlanResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.get_ref();
+    async fn sign_plan(&self, r: Request<SignPlanRequest>) -> Rpc<SignPlanResponse> {
+        let (who, req) = take(r)?;
         let (plan, etag) = plan_at_etag(&req.name, &req.etag)?;
         let plan = self.0.sign_plan(&who, plan, etag).await?;
-        Ok(Response::new(proto::SignPlanResponse { plan: shown(&plan) }))
+        reply(proto::SignPlanResponse { plan: shown(&plan) })
     }
 
     async fn list_plan_revisions(
         &self,
-        request: Request<proto::ListPlanRevisionsRequest>,
-    ) -> Result<Response<proto::ListPlanRevisionsResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.get_ref();
+        r: Request<ListPlanRevisionsRequest>,
+    ) -> Rpc<ListPlanRevisionsResponse> {
+        let (who, req) = take(r)?;
         let rpc = "ListPlanRevisions";
         let (plan, page) = plan_page(rpc, &req.parent, req.page_size, &req.page_token, "")?;
         let listed = self.0.list_plan_revisions(&who, plan, page).await?;
         let show = listed.identities;
-        Ok(Response::new(proto::ListPlanRevisionsResponse {
+        reply(proto::ListPlanRevisionsResponse {
             revisions: listed
                 .value
                 .items
@@ -381,20 +352,17 @@ impl PlanService for PlanApi {
                 })
                 .collect(),
             next_page_token: listed.value.next_page_token,
-        }))
+        })
     }
 
-    async fn export_plan(
-        &self,
-        request: Request<proto::ExportPlanRequest>,
-    ) -> Result<Response<proto::ExportPlanResponse>, Status> {
-        let who = principal(&request)?;
-        let plan = plan_name("name", &request.get_ref().name).map_err(Error::from)?;
+    async fn export_plan(&self, r: Request<ExportPlanRequest>) -> Rpc<ExportPlanResponse> {
+        let (who, req) = take(r)?;
+        let plan = plan_name("name", &req.name)?;
         let (content, revision) = self.0.export_plan(&who, plan).await?;
-        Ok(Response::new(proto::ExportPlanResponse {
+        reply(proto::ExportPlanResponse {
             content,
             content_type: "application/pdf".into(),
             revision,
-        }))
+        })
     }
 }

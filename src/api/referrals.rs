@@ -1,18 +1,18 @@
 //! `samvirke.v1.ReferralService`.
 
-use tonic::{Request, Response, Status};
+use tonic::Request;
 
 use super::convert::timestamp;
 use super::coordinators::{encode_assignment, parse_assignment};
-use super::principal;
+use super::{Rpc, reply, take};
 use crate::domain::goal::reason;
 use crate::domain::names::{plan_resource, referral_name};
 use crate::domain::page::{Page, Scope};
 use crate::domain::referral::{NewReferral, Referral, ReferralStatus};
 use crate::domain::{Error, Violations};
 use crate::ops::Context;
-use crate::proto;
 use crate::proto::referral_service_server::ReferralService;
+use crate::proto::{self, *};
 
 /// The referral service.
 pub struct ReferralApi(pub Context);
@@ -54,13 +54,10 @@ fn encode(r: &Referral) -> proto::Referral {
 impl ReferralService for ReferralApi {
     async fn create_referral(
         &self,
-        request: Request<proto::CreateReferralRequest>,
-    ) -> Result<Response<proto::CreateReferralResponse>, Status> {
-        let who = principal(&request)?;
-        let r = request
-            .into_inner()
-            .referral
-            .ok_or_else(|| Error::invalid("referral", "must be set"))?;
+        r: Request<CreateReferralRequest>,
+    ) -> Rpc<CreateReferralResponse> {
+        let (who, req) = take(r)?;
+        let r = req.referral.ok_or_else(|| Error::invalid("referral", "must be set"))?;
         let new = NewReferral::parse(
             &r.municipality,
             &r.patient_id,
@@ -72,41 +69,33 @@ impl ReferralService for ReferralApi {
         )
         .map_err(Error::InvalidArgument)?;
         let referral = self.0.create_referral(&who, new).await?;
-        Ok(Response::new(proto::CreateReferralResponse { referral: Some(encode(&referral)) }))
+        reply(proto::CreateReferralResponse { referral: Some(encode(&referral)) })
     }
 
-    async fn get_referral(
-        &self,
-        request: Request<proto::GetReferralRequest>,
-    ) -> Result<Response<proto::GetReferralResponse>, Status> {
-        let who = principal(&request)?;
-        let id = referral_name("name", &request.get_ref().name).map_err(Error::from)?;
+    async fn get_referral(&self, r: Request<GetReferralRequest>) -> Rpc<GetReferralResponse> {
+        let (who, req) = take(r)?;
+        let id = referral_name("name", &req.name)?;
         let referral = self.0.get_referral(&who, id).await?;
-        Ok(Response::new(proto::GetReferralResponse { referral: Some(encode(&referral)) }))
+        reply(proto::GetReferralResponse { referral: Some(encode(&referral)) })
     }
 
-    async fn list_referrals(
-        &self,
-        request: Request<proto::ListReferralsRequest>,
-    ) -> Result<Response<proto::ListReferralsResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.get_ref();
+    async fn list_referrals(&self, r: Request<ListReferralsRequest>) -> Rpc<ListReferralsResponse> {
+        let (who, req) = take(r)?;
         let scope = Scope::of("ListReferrals", "", "");
         let page =
             Page::parse(req.page_size, &req.page_token, scope).map_err(Error::InvalidArgument)?;
         let listed = self.0.list_referrals(&who, page).await?;
-        Ok(Response::new(proto::ListReferralsResponse {
+        reply(proto::ListReferralsResponse {
             referrals: listed.items.iter().map(encode).collect(),
             next_page_token: listed.next_page_token,
-        }))
+        })
     }
 
     async fn accept_referral(
         &self,
-        request: Request<proto::AcceptReferralRequest>,
-    ) -> Result<Response<proto::AcceptReferralResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.into_inner();
+        r: Request<AcceptReferralRequest>,
+    ) -> Rpc<AcceptReferralResponse> {
+        let (who, req) = take(r)?;
         let mut v = Violations::default();
         let id = v.check(referral_name("name", &req.name));
         let new = v.check_all(parse_assignment("coordinator", req.coordinator.as_ref()));
@@ -115,18 +104,17 @@ impl ReferralService for ReferralApi {
             return Err(v.into_error().into());
         };
         let (referral, coordinator) = self.0.accept_referral(&who, id, new, comment).await?;
-        Ok(Response::new(proto::AcceptReferralResponse {
+        reply(proto::AcceptReferralResponse {
             referral: Some(encode(&referral)),
             coordinator: Some(encode_assignment(&coordinator.value, coordinator.identities)),
-        }))
+        })
     }
 
     async fn return_referral(
         &self,
-        request: Request<proto::ReturnReferralRequest>,
-    ) -> Result<Response<proto::ReturnReferralResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.into_inner();
+        r: Request<ReturnReferralRequest>,
+    ) -> Rpc<ReturnReferralResponse> {
+        let (who, req) = take(r)?;
         let mut v = Violations::default();
         let id = v.check(referral_name("name", &req.name));
         let why = v.check(reason("reason", &req.reason, true));
@@ -134,6 +122,6 @@ impl ReferralService for ReferralApi {
             return Err(v.into_error().into());
         };
         let referral = self.0.return_referral(&who, id, why).await?;
-        Ok(Response::new(proto::ReturnReferralResponse { referral: Some(encode(&referral)) }))
+        reply(proto::ReturnReferralResponse { referral: Some(encode(&referral)) })
     }
 }

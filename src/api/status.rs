@@ -72,6 +72,12 @@ fn counted_elsewhere(v: &FieldViolation) -> Option<usize> {
     (format!("and 0 {tail}") == expected.description).then_some(n)
 }
 
+impl From<crate::domain::FieldViolation> for Status {
+    fn from(violation: crate::domain::FieldViolation) -> Self {
+        Error::from(violation).into()
+    }
+}
+
 impl From<Error> for Status {
     fn from(error: Error) -> Status {
         match error {

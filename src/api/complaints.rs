@@ -17,6 +17,7 @@ use crate::domain::names::{complaint_name, plan_name, plan_resource};
 use crate::domain::page::{Page, Scope};
 use crate::domain::principal::Principal;
 use crate::domain::subject::Subject;
+use crate::domain::text::{Optional, Required};
 use crate::domain::time::Instant;
 use crate::domain::{Error, FieldViolation, Violations};
 use crate::ops::Context;
@@ -222,7 +223,7 @@ impl ComplaintService for ComplaintApi {
                     "must be COMPLAINT_DECISION_UPHELD or COMPLAINT_DECISION_NOT_UPHELD",
                 )
             }));
-        let text = v.check(long_text("text", &req.text, true));
+        let text = v.check(long_text("text", &req.text, Required));
         let expected = v.check(etag("etag", &req.etag));
         let (Some(id), Some(outcome), Some(text), Some(expected)) = (id, outcome, text, expected)
         else {
@@ -248,7 +249,7 @@ impl ComplaintService for ComplaintApi {
         let mut v = Violations::default();
         let id = v.check(complaint_name("name", &req.name));
         let authority = v.check(OrgNumber::parse("authority", &req.authority));
-        let assessment = v.check(long_text("assessment", &req.assessment, true));
+        let assessment = v.check(long_text("assessment", &req.assessment, Required));
         let expected = v.check(etag("etag", &req.etag));
         let (Some(id), Some(authority), Some(assessment), Some(expected)) =
             (id, authority, assessment, expected)
@@ -277,7 +278,7 @@ impl ComplaintService for ComplaintApi {
         let decision = v.check(
             outcome(req.decision).ok_or_else(|| FieldViolation::new("decision", "must be set")),
         );
-        let reasons = v.check(long_text("reasons", &req.reasons, true));
+        let reasons = v.check(long_text("reasons", &req.reasons, Required));
         let expected = v.check(etag("etag", &req.etag));
         let (Some(id), Some(decision), Some(reasons), Some(expected)) =
             (id, decision, reasons, expected)
@@ -303,7 +304,7 @@ impl ComplaintService for ComplaintApi {
         let (who, req) = take(r)?;
         let mut v = Violations::default();
         let id = v.check(complaint_name("name", &req.name));
-        let reason = v.check(long_text("reason", &req.reason, false));
+        let reason = v.check(long_text("reason", &req.reason, Optional));
         let expected = v.check(etag("etag", &req.etag));
         let (Some(id), Some(reason), Some(expected)) = (id, reason, expected) else {
             return Err(v.into_error().into());

@@ -9,6 +9,7 @@ use crate::domain::coordinator::{Assignment, CoordinatorWish, NewAssignment};
 use crate::domain::goal::reason;
 use crate::domain::names::{plan_item, plan_name};
 use crate::domain::page::{Page, Scope};
+use crate::domain::text::Required;
 use crate::domain::time::Instant;
 use crate::domain::{FieldViolation, Violations};
 use crate::ops::Context;
@@ -107,7 +108,7 @@ impl CoordinatorService for CoordinatorApi {
         let (who, req) = take(r)?;
         let mut v = Violations::default();
         let appointed = appointment(&req.parent, req.assignment.as_ref(), &mut v);
-        let end_reason = v.check(reason("end_reason", &req.end_reason, true));
+        let end_reason = v.check(reason("end_reason", &req.end_reason, Required));
         let (Some((plan, new)), Some(end_reason)) = (appointed, end_reason) else {
             return Err(v.into_error().into());
         };

@@ -8,7 +8,7 @@ use super::{Rpc, reply, take};
 use crate::domain::goal::{Goal, GoalPatch, MAX_GOAL_TEXT, NewGoal, goal_text, priority, reason};
 use crate::domain::mask;
 use crate::domain::names::{goal_name, plan_name};
-use crate::domain::text::bounded;
+use crate::domain::text::{Optional, Required, bounded};
 use crate::domain::{Error, FieldViolation, Violations};
 use crate::ops::goal::UpdateGoal;
 use crate::ops::{Context, ItemRef, Shown};
@@ -87,7 +87,7 @@ impl TryFrom<proto::UpdateGoalRequest> for UpdateGoal {
         let mut v = Violations::default();
         let name = v.check(goal_name("goal.name", &input.name));
         let etag = v.check(required_etag("goal.etag", &input.etag));
-        let why = v.check(reason("reason", &req.reason, false));
+        let why = v.check(reason("reason", &req.reason, Optional));
         let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
         let fields = v.check_all(mask::resolve(&paths, UPDATABLE, FIXED));
         let patch = match (&fields, why) {
@@ -167,8 +167,8 @@ impl GoalService for GoalApi {
         let (who, req) = take(r)?;
         let mut v = Violations::default();
         let at = goal_at(&req.name, &req.etag, &mut v);
-        let why = v.check(reason("reason", &req.reason, true));
-        let text = v.check(bounded("proposed_text", &req.proposed_text, MAX_GOAL_TEXT, false));
+        let why = v.check(reason("reason", &req.reason, Required));
+        let text = v.check(bounded("proposed_text", &req.proposed_text, MAX_GOAL_TEXT, Optional));
         let (Some(at), Some(why), Some(text)) = (at, why, text) else {
             return Err(v.into_error().into());
         };

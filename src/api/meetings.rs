@@ -9,7 +9,7 @@ use crate::domain::limits::Holding;
 use crate::domain::mask;
 use crate::domain::meeting::{MAX_MEETING_TEXT, Meeting, MeetingPatch, video_link};
 use crate::domain::names::{meeting_name, member_name, plan_item, plan_name, same_plan};
-use crate::domain::text::{bounded, line};
+use crate::domain::text::{Optional, Required, bounded, line};
 use crate::domain::{Error, FieldViolation, Violations};
 use crate::ops::ItemRef;
 use crate::ops::meeting::UpdateMeeting;
@@ -69,7 +69,7 @@ fn parse_patch(plan: ResourceId, input: &proto::Meeting, paths: &[String]) -> Me
         ids
     };
     let text = |v: &mut Violations, field: &str, value: &str| {
-        v.check(bounded(field, value, MAX_MEETING_TEXT, false))
+        v.check(bounded(field, value, MAX_MEETING_TEXT, Optional))
     };
     let mut patch = MeetingPatch::default();
     for path in paths {
@@ -81,7 +81,7 @@ fn parse_patch(plan: ResourceId, input: &proto::Meeting, paths: &[String]) -> Me
                 None => {}
             },
             "location" => {
-                patch.location = v.check(line("meeting.location", &input.location, 200, false));
+                patch.location = v.check(line("meeting.location", &input.location, 200, Optional));
             }
             "video_link" => {
                 patch.video_link = v.check(video_link("meeting.video_link", &input.video_link));
@@ -118,7 +118,7 @@ pub(super) fn cancellation(req: &proto::CancelMeetingRequest) -> Result<(ItemRef
     let mut v = Violations::default();
     let name = v.check(meeting_name("name", &req.name));
     let etag = v.check(required_etag("etag", &req.etag));
-    let reason = v.check(reason("reason", &req.reason, true));
+    let reason = v.check(reason("reason", &req.reason, Required));
     match (name, etag, reason) {
         (Some((plan, meeting)), Some(etag), Some(reason)) => {
             Ok((ItemRef { plan, item: meeting, etag }, reason))

@@ -17,6 +17,7 @@ use crate::domain::page::{Page, Scope};
 use crate::domain::plan::{
     Contact, MAX_CONTACTS, NewPlan, Plan, PlanStatus, Section, display_text,
 };
+use crate::domain::text::{Optional, Required};
 use crate::domain::time::Instant;
 use crate::domain::{Error, FieldViolation, Violations};
 use crate::ops::plan::{ChangeStatus, ConsentInput, GetPlan, PlanPatch, UpdatePlan};
@@ -146,7 +147,8 @@ impl TryFrom<proto::ChangePlanStatusRequest> for ChangeStatus {
             )
         }));
         let needs_reason = matches!(to, Some(PlanStatus::Closed | PlanStatus::Declined));
-        let why = v.check(reason("reason", &req.reason, needs_reason));
+        let why =
+            v.check(reason("reason", &req.reason, if needs_reason { Required } else { Optional }));
         match (plan, etag, to, why) {
             (Some(plan), Some(etag), Some(to), Some(why)) => Ok(ChangeStatus {
                 plan,
@@ -314,7 +316,7 @@ impl PlanService for PlanApi {
         let mut v = Violations::default();
         let plan = v.check(plan_name("name", &req.name));
         let etag = v.check(required_etag("etag", &req.etag));
-        let why = v.check(reason("reason", &req.reason, false));
+        let why = v.check(reason("reason", &req.reason, Optional));
         let (Some(plan), Some(etag), Some(why)) = (plan, etag, why) else {
             return Err(v.into_error().into());
         };

@@ -9,6 +9,7 @@ use crate::domain::goal::reason;
 use crate::domain::names::{plan_resource, referral_name};
 use crate::domain::page::{Page, Scope};
 use crate::domain::referral::{NewReferral, Referral, ReferralStatus};
+use crate::domain::text::{Optional, Required};
 use crate::domain::{Error, Violations};
 use crate::ops::Context;
 use crate::proto::referral_service_server::ReferralService;
@@ -99,7 +100,7 @@ impl ReferralService for ReferralApi {
         let mut v = Violations::default();
         let id = v.check(referral_name("name", &req.name));
         let new = v.check_all(parse_assignment("coordinator", req.coordinator.as_ref()));
-        let comment = v.check(reason("comment", &req.comment, false));
+        let comment = v.check(reason("comment", &req.comment, Optional));
         let (Some(id), Some(new), Some(comment)) = (id, new, comment) else {
             return Err(v.into_error().into());
         };
@@ -117,7 +118,7 @@ impl ReferralService for ReferralApi {
         let (who, req) = take(r)?;
         let mut v = Violations::default();
         let id = v.check(referral_name("name", &req.name));
-        let why = v.check(reason("reason", &req.reason, true));
+        let why = v.check(reason("reason", &req.reason, Required));
         let (Some(id), Some(why)) = (id, why) else {
             return Err(v.into_error().into());
         };

@@ -4,6 +4,7 @@ use super::date::Date;
 use super::error::Violations;
 use super::ids::{NationalId, OrgNumber, ResourceId};
 use super::subject::Subject;
+use super::text::{Presence, Required};
 use super::time::Instant;
 use super::{Error, FieldViolation, stored_enum};
 
@@ -212,7 +213,7 @@ impl ComplaintInput<'_> {
         let organisation = v.check(OrgNumber::parse("complaint.organisation", self.organisation));
         let kind =
             v.check(self.kind.ok_or_else(|| FieldViolation::new("complaint.kind", "must be set")));
-        let text = v.check(long_text("complaint.text", self.text, true));
+        let text = v.check(long_text("complaint.text", self.text, Required));
         let plan = match self.plan {
             None => Some(None),
             Some(plan) => v.check(plan).map(Some),
@@ -303,7 +304,7 @@ impl NewComplaint {
 
 /// Validates a free text of at most `MAX_TEXT` characters; `required` forbids a blank one.
 /// Returns it trimmed.
-pub fn long_text(field: &str, value: &str, required: bool) -> Result<String, FieldViolation> {
+pub fn long_text(field: &str, value: &str, required: Presence) -> Result<String, FieldViolation> {
     super::text::bounded(field, value, MAX_TEXT, required)
 }
 

@@ -5,7 +5,7 @@ use super::error::Violations;
 use super::ids::{OrgNumber, ResourceId};
 use super::plan::display_text;
 use super::subject::{Subject, SubjectKind};
-use super::text::bounded;
+use super::text::{Optional, Required, bounded};
 use super::time::Instant;
 
 /// Whom the patient would like as coordinator, recorded before one is appointed and weighed by
@@ -37,7 +37,7 @@ impl CoordinatorWish {
         } else {
             v.check(OrgNumber::parse("wish.organisation", organisation)).map(Some)
         };
-        let note = v.check(bounded("wish.note", note, 1000, false));
+        let note = v.check(bounded("wish.note", note, 1000, Optional));
         match (display_name, organisation, note) {
             (Some(display_name), Some(organisation), Some(note)) if v.is_empty() => {
                 Ok(CoordinatorWish { display_name, organisation, note, time: now })
@@ -116,7 +116,8 @@ impl NewAssignment {
         let display_name = v.check(display_text(&format!("{field}.display_name"), display_name));
         let organisation =
             v.check(OrgNumber::parse(&format!("{field}.organisation"), organisation));
-        let reason = v.check(bounded(&format!("{field}.reason"), reason, 1000, !wish_followed));
+        let needed = if wish_followed { Optional } else { Required };
+        let reason = v.check(bounded(&format!("{field}.reason"), reason, 1000, needed));
         match (subject, display_name, organisation, reason) {
             (Some(subject), Some(display_name), Some(organisation), Some(reason))
                 if v.is_empty() =>

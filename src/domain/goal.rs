@@ -3,7 +3,7 @@
 use super::date::Date;
 use super::error::Violations;
 use super::ids::ResourceId;
-use super::text::bounded;
+use super::text::{Presence, Required, bounded};
 use super::time::Instant;
 use super::{FieldViolation, stored_enum};
 
@@ -67,7 +67,7 @@ pub struct GoalAdjustment {
 
 /// Validates a goal's text.
 pub fn goal_text(field: &str, text: &str) -> Result<String, FieldViolation> {
-    bounded(field, text, MAX_GOAL_TEXT, true)
+    bounded(field, text, MAX_GOAL_TEXT, Required)
 }
 
 /// Validates a goal's priority.
@@ -80,7 +80,7 @@ pub fn priority(field: &str, priority: i32) -> Result<i32, FieldViolation> {
 }
 
 /// Validates a reason.
-pub fn reason(field: &str, text: &str, required: bool) -> Result<String, FieldViolation> {
+pub fn reason(field: &str, text: &str, required: Presence) -> Result<String, FieldViolation> {
     bounded(field, text, MAX_REASON, required)
 }
 

@@ -2,7 +2,7 @@
 
 use super::date::Date;
 use super::ids::ResourceId;
-use super::text::{bounded, line};
+use super::text::{Optional, Required, bounded, line};
 use super::time::Instant;
 use super::{FieldViolation, stored_enum};
 
@@ -66,17 +66,17 @@ pub struct Evaluation {
 
 /// Validates a description.
 pub fn description(field: &str, text: &str) -> Result<String, FieldViolation> {
-    bounded(field, text, MAX_DESCRIPTION, true)
+    bounded(field, text, MAX_DESCRIPTION, Required)
 }
 
 /// Validates a frequency.
 pub fn frequency(field: &str, text: &str) -> Result<String, FieldViolation> {
-    line(field, text, MAX_FREQUENCY, false)
+    line(field, text, MAX_FREQUENCY, Optional)
 }
 
 /// Validates an evaluation's text.
 pub fn evaluation_text(field: &str, text: &str) -> Result<String, FieldViolation> {
-    bounded(field, text, MAX_EVALUATION, true)
+    bounded(field, text, MAX_EVALUATION, Required)
 }
 
 /// Checks that a period's end is not before its start.

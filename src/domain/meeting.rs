@@ -1,6 +1,7 @@
 //! Meetings of a plan's responsibility group.
 
 use super::ids::ResourceId;
+use super::text::Optional;
 use super::time::Instant;
 
 /// A meeting of the responsibility group (ansvarsgruppemøte), with its minutes (referat).
@@ -74,7 +75,7 @@ pub const MAX_MEETING_TEXT: usize = 10_000;
 /// Validates a video link: an https URL with a host, of at most 500 characters, one line of the
 /// request's text type (`text::line`) without spaces.
 pub fn video_link(field: &str, link: &str) -> Result<String, super::FieldViolation> {
-    let link = super::text::line(field, link, 500, false)?;
+    let link = super::text::line(field, link, 500, Optional)?;
     if link.is_empty() {
         return Ok(String::new());
     }

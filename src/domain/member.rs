@@ -5,7 +5,7 @@ use super::error::Violations;
 use super::ids::{NationalId, OrgNumber, ResourceId};
 use super::plan::display_text;
 use super::subject::{Subject, SubjectKind};
-use super::text::line;
+use super::text::{Optional, Required, line};
 use super::time::Instant;
 use super::{Error, FieldViolation, stored_enum};
 
@@ -205,7 +205,7 @@ impl NewMember {
                 "basis_reference",
                 basis_reference,
                 MAX_BASIS_REFERENCE,
-                basis == Some(RepresentativeBasis::Guardian),
+                if basis == Some(RepresentativeBasis::Guardian) { Required } else { Optional },
             ))
             .unwrap_or_default();
         match (role, basis) {

@@ -7,7 +7,7 @@ use super::error::{Violations, at_most};
 use super::ids::{NationalId, OrgNumber, ResourceId};
 use super::relation::Relation;
 use super::subject::Subject;
-use super::text::{bounded, line};
+use super::text::{Optional, Required, bounded, line};
 use super::time::Instant;
 use super::{Error, FieldViolation, stored_enum};
 
@@ -197,7 +197,7 @@ pub fn section_text(
     kind: PlanKind,
     text: &str,
 ) -> Result<String, FieldViolation> {
-    let text = bounded(field, text, MAX_SECTION, false)?;
+    let text = bounded(field, text, MAX_SECTION, Optional)?;
     if section.palliative_only() && kind != PlanKind::Palliative && !text.is_empty() {
         return Err(FieldViolation::new(field, "only palliative plans carry this section"));
     }
@@ -234,9 +234,13 @@ impl Contact {
     ) -> Result<Contact, Vec<FieldViolation>> {
         let mut v = Violations::default();
         let name = v.check(display_text(&format!("{field}.name"), name));
-        let role = v.check(line(&format!("{field}.role"), role, MAX_DISPLAY_NAME, false));
-        let organisation =
-            v.check(line(&format!("{field}.organisation"), organisation, MAX_DISPLAY_NAME, false));
+        let role = v.check(line(&format!("{field}.role"), role, MAX_DISPLAY_NAME, Optional));
+        let organisation = v.check(line(
+            &format!("{field}.organisation"),
+            organisation,
+            MAX_DISPLAY_NAME,
+            Optional,
+        ));
         let phone = phone.trim();
         let digits = phone.strip_prefix('+').unwrap_or(phone);
         let well_formed = digits.chars().all(|c| c.is_ascii_digit() || c == ' ')
@@ -247,7 +251,7 @@ impl Contact {
                 "must be digits and spaces with an optional leading +, at most 20 characters",
             ));
         }
-        let note = v.check(bounded(&format!("{field}.note"), note, 1000, false));
+        let note = v.check(bounded(&format!("{field}.note"), note, 1000, Optional));
         match (name, role, organisation, note) {
             (Some(name), Some(role), Some(organisation), Some(note)) if v.is_empty() => {
                 Ok(Contact { name, role, organisation, phone: phone.to_owned(), note })
@@ -388,7 +392,7 @@ impl NewConsent {
         let on_behalf = match on_behalf {
             Some((given_by, reason)) => {
                 let given_by = v.check(display_text("consent.on_behalf.given_by", given_by));
-                let reason = v.check(bounded("consent.on_behalf.reason", reason, 1000, true));
+                let reason = v.check(bounded("consent.on_behalf.reason", reason, 1000, Required));
                 given_by.zip(reason).map(|(given_by, reason)| OnBehalf { given_by, reason })
             }
             None if !by_patient => {
@@ -464,7 +468,7 @@ pub const MAX_DISPLAY_NAME: usize = 200;
 /// Validates a short display text: one line, not blank, at most `MAX_DISPLAY_NAME` characters.
 /// Returns it in NFC, trimmed.
 pub fn display_text(field: &str, value: &str) -> Result<String, FieldViolation> {
-    line(field, value, MAX_DISPLAY_NAME, true)
+    line(field, value, MAX_DISPLAY_NAME, Required)
 }
 
 /// A whole plan: the plan, all its goals and all its measures, as it is now or was at a

@@ -4,7 +4,7 @@ use super::error::{Violations, at_most};
 use super::goal::goal_text;
 use super::ids::{NationalId, OrgNumber, ResourceId};
 use super::plan::{OnBehalf, display_text};
-use super::text::bounded;
+use super::text::{Required, bounded};
 use super::time::Instant;
 use super::{FieldViolation, stored_enum};
 
@@ -100,7 +100,8 @@ impl NewReferral {
             .collect();
         let on_behalf = on_behalf.and_then(|(given_by, reason)| {
             let given_by = v.check(display_text("referral.answered_on_behalf.given_by", given_by));
-            let reason = v.check(bounded("referral.answered_on_behalf.reason", reason, 1000, true));
+            let reason =
+                v.check(bounded("referral.answered_on_behalf.reason", reason, 1000, Required));
             given_by.zip(reason).map(|(given_by, reason)| OnBehalf { given_by, reason })
         });
         match (municipality, patient, display_name) {

@@ -24,14 +24,26 @@ pub enum Lines {
 /// input is refused before it is normalised, so the work is bounded by the field's limit.
 const BYTES_PER_CHAR: usize = 16;
 
-/// Validates free text of at most `max` characters (after NFC); `required` forbids a blank one.
+/// Whether a text must be given: a required one may not be blank.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Presence {
+    /// It must hold a visible character.
+    Required,
+    /// It may be empty.
+    Optional,
+}
+
+pub use Presence::{Optional, Required};
+
+/// Validates free text of at most `max` characters (after NFC); a `Required` one may not be
+/// blank.
 /// Returns it in NFC, trimmed, with line breaks as `\n`.
 pub fn text(
     field: &str,
     value: &str,
     max: usize,
     lines: Lines,
-    required: bool,
+    required: Presence,
 ) -> Result<String, FieldViolation> {
     let too_long = || FieldViolation::new(field, format!("must be at most {max} characters"));
     if value.len() > max.saturating_mul(BYTES_PER_CHAR) {
@@ -45,7 +57,7 @@ pub fn text(
         }
     };
     let trimmed = normalised.trim();
-    if required && !trimmed.chars().any(is_visible) {
+    if required == Required && !trimmed.chars().any(is_visible) {
         return Err(FieldViolation::new(field, "must not be empty"));
     }
     if trimmed.chars().count() > max {
@@ -81,7 +93,7 @@ pub fn bounded(
     field: &str,
     value: &str,
     max: usize,
-    required: bool,
+    required: Presence,
 ) -> Result<String, FieldViolation> {
     text(field, value, max, Lines::Many, required)
 }
@@ -91,7 +103,7 @@ pub fn line(
     field: &str,
     value: &str,
     max: usize,
-    required: bool,
+    required: Presence,
 ) -> Result<String, FieldViolation> {
     text(field, value, max, Lines::One, required)
 }
@@ -142,40 +154,40 @@ mod tests {
     #[test]
     fn one_form_of_each_letter() {
         let decomposed = "A\u{030A}se og \u{00C5}se";
-        let text = bounded("f", decomposed, 100, true).unwrap();
+        let text = bounded("f", decomposed, 100, Required).unwrap();
         assert_eq!(text, "\u{00C5}se og \u{00C5}se");
         // Lengths count letters after composition: five decomposed letters fit in five.
-        assert!(line("f", &"a\u{0301}".repeat(5), 5, true).is_ok());
-        assert!(line("f", "Sámi Čđŋšŧž", 11, true).is_ok());
+        assert!(line("f", &"a\u{0301}".repeat(5), 5, Required).is_ok());
+        assert!(line("f", "Sámi Čđŋšŧž", 11, Required).is_ok());
     }
 
     #[test]
     fn control_characters_by_kind_of_field() {
         for bad in ["a\u{0}b", "a\u{1b}b", "a\u{7f}b", "a\u{85}b"] {
-            assert!(line("f", bad, 10, true).is_err(), "{bad:?}");
-            assert!(bounded("f", bad, 10, true).is_err(), "{bad:?}");
+            assert!(line("f", bad, 10, Required).is_err(), "{bad:?}");
+            assert!(bounded("f", bad, 10, Required).is_err(), "{bad:?}");
         }
-        assert!(line("f", "a\nb", 10, true).is_err());
-        assert!(line("f", "a\tb", 10, true).is_err());
-        assert_eq!(bounded("f", "a\r\nb\rc\td", 10, true).unwrap(), "a\nb\nc\td");
-        assert!(line("f", "abc\u{202E}fed", 10, true).is_err());
-        assert!(line("f", "\u{200F}שלום", 10, true).is_ok());
+        assert!(line("f", "a\nb", 10, Required).is_err());
+        assert!(line("f", "a\tb", 10, Required).is_err());
+        assert_eq!(bounded("f", "a\r\nb\rc\td", 10, Required).unwrap(), "a\nb\nc\td");
+        assert!(line("f", "abc\u{202E}fed", 10, Required).is_err());
+        assert!(line("f", "\u{200F}שלום", 10, Required).is_ok());
     }
 
     #[test]
     fn blank_long_and_huge() {
-        assert!(line("f", "   ", 10, true).is_err());
+        assert!(line("f", "   ", 10, Required).is_err());
         for invisible in ["\u{200B}", "\u{FEFF}\u{200B}", "\u{0301}\u{0301}", "\u{2060}"] {
-            assert!(line("f", invisible, 10, true).is_err(), "{invisible:?}");
+            assert!(line("f", invisible, 10, Required).is_err(), "{invisible:?}");
         }
         for odd in ["a\u{2028}b", "a\u{FFFE}", "a\u{FDD0}", "a\u{10FFFF}", "a\u{E0041}"] {
-            assert!(line("f", odd, 10, false).is_err(), "{odd:?}");
+            assert!(line("f", odd, 10, Optional).is_err(), "{odd:?}");
         }
-        assert_eq!(bounded("f", "a\u{2028}b\u{2029}c", 10, true).unwrap(), "a\nb\nc");
-        assert_eq!(line("f", "   ", 10, false).unwrap(), "");
-        assert!(line("f", &"ø".repeat(11), 10, true).is_err());
-        assert!(line("f", &"ø".repeat(10), 10, true).is_ok());
-        let err = line("f", &"x".repeat(1_000_000), 10, true).unwrap_err();
+        assert_eq!(bounded("f", "a\u{2028}b\u{2029}c", 10, Required).unwrap(), "a\nb\nc");
+        assert_eq!(line("f", "   ", 10, Optional).unwrap(), "");
+        assert!(line("f", &"ø".repeat(11), 10, Required).is_err());
+        assert!(line("f", &"ø".repeat(10), 10, Required).is_ok());
+        let err = line("f", &"x".repeat(1_000_000), 10, Required).unwrap_err();
         assert_eq!(err.description, "must be at most 10 characters");
     }
 }

@@ -7,7 +7,6 @@ use super::convert::{
     outcome_out, relation, relation_out, shown_subject, timestamp,
 };
 use super::{Rpc, reply, take};
-use crate::auth::Action;
 use crate::domain::complaint::{
     Complaint, ComplaintEvent, ComplaintInput, Outcome, Step, long_text,
 };
@@ -201,7 +200,6 @@ impl ComplaintService for ComplaintApi {
             complaint: id,
             etag: expected,
             step: Step::StartReview,
-            action: Action::Review,
             forwarded_to: None,
             text: String::new(),
         };
@@ -233,7 +231,6 @@ impl ComplaintService for ComplaintApi {
             complaint: id,
             etag: expected,
             step: Step::Reconsider(outcome),
-            action: Action::Reconsider,
             forwarded_to: None,
             text,
         };
@@ -260,7 +257,6 @@ impl ComplaintService for ComplaintApi {
             complaint: id,
             etag: expected,
             step: Step::Forward,
-            action: Action::Forward,
             forwarded_to: Some(authority),
             text: assessment,
         };
@@ -289,7 +285,6 @@ impl ComplaintService for ComplaintApi {
             complaint: id,
             etag: expected,
             step: Step::Decide(decision),
-            action: Action::Decide,
             forwarded_to: None,
             text: reasons,
         };
@@ -313,7 +308,6 @@ impl ComplaintService for ComplaintApi {
             complaint: id,
             etag: expected,
             step: Step::Withdraw,
-            action: Action::Withdraw,
             forwarded_to: None,
             text: reason,
         };

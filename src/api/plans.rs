@@ -8,7 +8,6 @@ use super::convert::{
 };
 use super::encode::{encode_consent, encode_document, encode_plan};
 use super::{Rpc, reply, take};
-use crate::domain::date::Date;
 use crate::domain::error::at_most;
 use crate::domain::goal::reason;
 use crate::domain::mask;
@@ -18,13 +17,11 @@ use crate::domain::plan::{
     Contact, MAX_CONTACTS, NewPlan, Plan, PlanStatus, Section, display_text,
 };
 use crate::domain::text::{Optional, Required};
-use crate::domain::time::Instant;
 use crate::domain::{Error, FieldViolation, Violations};
-use crate::ops::plan::{ChangeStatus, ConsentInput, GetPlan, PlanPatch, UpdatePlan};
+use crate::ops::plan::{ChangeStatus, ConsentInput, GetPlan, ListPlans, PlanPatch, UpdatePlan};
 use crate::ops::{Context, Shown};
 use crate::proto::plan_service_server::PlanService;
 use crate::proto::{self, *};
-use crate::store::PlanListFilter;
 
 /// The plan service.
 pub struct PlanApi(pub Context);
@@ -241,8 +238,7 @@ impl PlanService for PlanApi {
         let (Some(page), true) = (page, v.is_empty()) else {
             return Err(v.into_error().into());
         };
-        let today = Date::today_in_norway(Instant::now());
-        let list = PlanListFilter { statuses, review_before: req.review_overdue.then_some(today) };
+        let list = ListPlans { statuses, review_overdue: req.review_overdue };
         let listed = self.0.list_plans(&who, list, page).await?;
         reply(proto::ListPlansResponse {
             plans: listed.items.iter().filter_map(shown).collect(),

@@ -153,15 +153,23 @@ pub(super) fn names(relations: &[Relation]) -> String {
 
 #[cfg(test)]
 mod tests {
-    /// The operator's passes are the command line's alone: no request path constructs one.
+    /// The operator's passes are the command line's alone, and the access queries the
+    /// guard's: no request path constructs a pass or reads a target's relations itself.
     #[test]
-    fn no_request_path_acts_as_operator() {
+    fn only_the_guard_issues_passes_to_requests() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
         for dir in ["ops", "api"] {
             for entry in std::fs::read_dir(root.join(dir)).expect("source folder") {
                 let path = entry.expect("entry").path();
                 let text = std::fs::read_to_string(&path).expect("source file");
-                for forbidden in ["::operator", "load_plan("] {
+                let forbidden = [
+                    "::operator",
+                    "load_plan(",
+                    "plan_access(",
+                    "complaint_access(",
+                    "referral_access(",
+                ];
+                for forbidden in forbidden {
                     assert!(
                         !text.contains(forbidden),
                         "{} builds an operator's pass ({forbidden})",

@@ -14,8 +14,8 @@ use crate::domain::principal::Principal;
 use crate::domain::time::Instant;
 use crate::store::ComplaintListFilter;
 
-/// One step of a complaint's handling, validated: what the step is, the policy's action for
-/// it, the etag the caller read, the authority it goes to when forwarded, and its text.
+/// One step of a complaint's handling, validated: what the step is, the etag the caller read,
+/// the authority it goes to when forwarded, and its text.
 #[derive(Debug)]
 pub struct ComplaintStep {
     /// The complaint.
@@ -24,8 +24,6 @@ pub struct ComplaintStep {
     pub etag: Option<i64>,
     /// The step.
     pub step: Step,
-    /// The policy's action for the step.
-    pub action: Action,
     /// The county governor it is forwarded to.
     pub forwarded_to: Option<OrgNumber>,
     /// The step's text: assessment, reasons or reason.
@@ -126,8 +124,10 @@ impl Context {
         let now = Instant::now();
         self.store
             .write_with(async |s| {
-                let pass =
-                    self.guard.complaint(s, who, change.complaint, change.action, now).await?;
+                let pass = self
+                    .guard
+                    .complaint(s, who, change.complaint, action(change.step), now)
+                    .await?;
                 let next = pass.complaint().state.after(change.step)?;
                 if let Some(authority) = &change.forwarded_to {
                     s.organisation_of_kind("authority", authority, &[OrgKind::CountyGovernor])
@@ -150,5 +150,16 @@ impl Context {
                 .await
             })
             .await
+    }
+}
+
+/// The policy's action for a step of a complaint's handling.
+fn action(step: Step) -> Action {
+    match step {
+        Step::StartReview => Action::Review,
+        Step::Reconsider(_) => Action::Reconsider,
+        Step::Forward => Action::Forward,
+        Step::Decide(_) => Action::Decide,
+        Step::Withdraw => Action::Withdraw,
     }
 }

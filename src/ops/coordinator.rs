@@ -248,16 +248,13 @@ impl Context {
         let Some(organisation) = who.organisation.clone() else {
             return Ok(Listed { items: Vec::new(), next_page_token: String::new() });
         };
-        let assignments = s.coordinated_plans(&who.subject, &organisation).await?;
         let filter = self.guard.read_filter(s, Object::Plan).await?;
-        let only_coordinator = ReadFilter {
-            relations: filter
-                .relations
-                .into_iter()
-                .filter(|r| *r == Relation::Coordinator || *r == Relation::Member)
-                .collect(),
-            org_roles: Vec::new(),
-        };
+        // The coordinator relation alone, so the query walks the caller's coordinator
+        // memberships and no others (a coordinator is a member: either grant lets them read).
+        let reads = filter.grants(Relation::Coordinator) || filter.grants(Relation::Member);
+        let relations = if reads { vec![Relation::Coordinator] } else { Vec::new() };
+        let only_coordinator = ReadFilter { relations, org_roles: Vec::new() };
+        let assignments = s.coordinated_plans(&who.subject, &organisation).await?;
         let mut rows = Vec::new();
         let mut after_id = None;
         loop {

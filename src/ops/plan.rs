@@ -97,6 +97,15 @@ pub struct ChangeStatus {
     pub reason: String,
 }
 
+/// ListPlans, validated: which plans besides what the caller may read.
+#[derive(Debug, Default)]
+pub struct ListPlans {
+    /// Only plans in one of these statuses; empty for all.
+    pub statuses: Vec<PlanStatus>,
+    /// Only plans whose review date has passed, today in Norway.
+    pub review_overdue: bool,
+}
+
 /// What a caller asks of a plan's history: the current plan (revision 0) or a past revision.
 #[derive(Debug, Clone, Copy)]
 pub struct GetPlan {
@@ -166,10 +175,12 @@ impl Context {
     pub async fn list_plans(
         &self,
         who: &Principal,
-        list: PlanListFilter,
+        list: ListPlans,
         page: Page,
     ) -> Result<Listed<Shown<Plan>>, Error> {
         let now = Instant::now();
+        let review_before = list.review_overdue.then(|| Date::today_in_norway(now));
+        let list = PlanListFilter { statuses: list.statuses, review_before };
         self.store
             .read_with(async |s| {
                 let filter = self.guard.read_filter(s, Object::Plan).await?;

@@ -238,8 +238,9 @@ impl Session {
         self.load_plan(pass.id()).await
     }
 
-    /// Loads a plan without a pass: only `PlanPass::operator_for` calls it, for the command line
-    /// (and its tests), which act with the database's own authority.
+    /// Loads a plan without a pass: for `PlanPass::operator_for` (the command line, which acts
+    /// with the database's own authority) and for the store's own reads of a plan it has just
+    /// written or holds a pass to.
     pub(crate) async fn load_plan(&mut self, plan: ResourceId) -> Result<Plan, Error> {
         let row = sqlx::query(PLAN_QUERY).bind(plan.to_string()).optional(self).await?;
         row.as_ref().map(plan_from_row).transpose()?.ok_or(Error::NotFound("plan"))

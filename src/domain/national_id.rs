@@ -67,7 +67,7 @@ impl NationalId {
         }
         let k1_sum: u32 = d[..9].iter().zip(WEIGHTS_K1).map(|(d, w)| d * w).sum::<u32>() + d[9];
         let k2_sum: u32 = d[..10].iter().zip(WEIGHTS_K2).map(|(d, w)| d * w).sum::<u32>() + d[10];
-        if k1_sum % 11 > 3 || k2_sum % 11 != 0 {
+        if k1_sum % 11 > 3 || !k2_sum.is_multiple_of(11) {
             return Err(FieldViolation::new(
                 field,
                 "is not a valid national identity number (control digits)",

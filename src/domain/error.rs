@@ -26,6 +26,9 @@ impl FieldViolation {
     }
 }
 
+/// A result whose error is the service's `Error` unless named otherwise.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
 /// Every way a request can fail.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -24,7 +24,7 @@ pub mod subject;
 pub mod text;
 pub mod time;
 
-pub use error::{Error, FieldViolation, Violations};
+pub use error::{Error, FieldViolation, Result, Violations};
 
 /// Defines a closed enum with the stable text each variant is stored as. The text is part of
 /// the database schema: change it only with a migration.

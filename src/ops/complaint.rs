@@ -4,7 +4,7 @@
 
 use super::{Context, Listed};
 use crate::auth::{Action, Object};
-use crate::domain::Error;
+use crate::domain::Result;
 use crate::domain::complaint::{Complaint, ComplaintEvent, ComplaintState, NewComplaint, Step};
 use crate::domain::date::Date;
 use crate::domain::ids::{OrgNumber, ResourceId};
@@ -47,7 +47,7 @@ impl Context {
         &self,
         who: &Principal,
         mut new: NewComplaint,
-    ) -> Result<Complaint, Error> {
+    ) -> Result<Complaint> {
         let now = Instant::now();
         let deadline = new.deadline(Date::today_in_norway(now));
         self.store
@@ -75,7 +75,7 @@ impl Context {
         &self,
         who: &Principal,
         id: ResourceId,
-    ) -> Result<(Complaint, Vec<ComplaintEvent>), Error> {
+    ) -> Result<(Complaint, Vec<ComplaintEvent>)> {
         let now = Instant::now();
         self.store
             .read_with(async |s| {
@@ -92,7 +92,7 @@ impl Context {
         who: &Principal,
         list: ComplaintList,
         page: Page,
-    ) -> Result<Listed<Complaint>, Error> {
+    ) -> Result<Listed<Complaint>> {
         let now = Instant::now();
         self.store
             .read_with(async |s| {
@@ -120,7 +120,7 @@ impl Context {
         &self,
         who: &Principal,
         change: ComplaintStep,
-    ) -> Result<Complaint, Error> {
+    ) -> Result<Complaint> {
         let now = Instant::now();
         self.store
             .write_with(async |s| {

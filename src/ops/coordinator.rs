@@ -3,7 +3,6 @@
 
 use super::{ChangeKind, Context, Listed, Shown, edit_plan};
 use crate::auth::{Action, Guard, Object, PlanPass};
-use crate::domain::Error;
 use crate::domain::coordinator::{Assignment, CoordinatorWish, NewAssignment};
 use crate::domain::date::Date;
 use crate::domain::ids::ResourceId;
@@ -14,6 +13,7 @@ use crate::domain::plan::{Plan, PlanStatus};
 use crate::domain::principal::Principal;
 use crate::domain::relation::Relation;
 use crate::domain::time::Instant;
+use crate::domain::{Error, Result};
 use crate::store::{PlanListFilter, ReadFilter, Session, check_plan_version};
 
 /// Which work list a caller asks for when they name no plan.
@@ -46,7 +46,7 @@ pub(crate) async fn appoint(
     new: &NewAssignment,
     who: &Principal,
     now: Instant,
-) -> Result<Assignment, Error> {
+) -> Result<Assignment> {
     who.refuse_own(&new.subject, "appoints a coordinator")?;
     if pass.plan().status == PlanStatus::Closed {
         return Err(Error::FailedPrecondition(
@@ -81,7 +81,7 @@ impl Context {
         plan: ResourceId,
         etag: i64,
         wish: CoordinatorWish,
-    ) -> Result<Shown<Plan>, Error> {
+    ) -> Result<Shown<Plan>> {
         let now = Instant::now();
         self.store
             .write_with(async |s| {
@@ -113,7 +113,7 @@ impl Context {
         plan: ResourceId,
         new: NewAssignment,
         end_reason: Option<String>,
-    ) -> Result<Shown<(Option<Assignment>, Assignment)>, Error> {
+    ) -> Result<Shown<(Option<Assignment>, Assignment)>> {
         let now = Instant::now();
         self.store
             .write_with(async |s| {
@@ -154,7 +154,7 @@ impl Context {
         who: &Principal,
         plan: ResourceId,
         page: Page,
-    ) -> Result<Listed<Shown<AssignmentEntry>>, Error> {
+    ) -> Result<Listed<Shown<AssignmentEntry>>> {
         let now = Instant::now();
         let today = Date::today_in_norway(now);
         self.store
@@ -188,7 +188,7 @@ impl Context {
         who: &Principal,
         list: WorkList,
         page: Page,
-    ) -> Result<Listed<Shown<AssignmentEntry>>, Error> {
+    ) -> Result<Listed<Shown<AssignmentEntry>>> {
         let now = Instant::now();
         self.store
             .read_with(async |s| match list {
@@ -205,7 +205,7 @@ impl Context {
         who: &Principal,
         page: Page,
         now: Instant,
-    ) -> Result<Listed<Shown<AssignmentEntry>>, Error> {
+    ) -> Result<Listed<Shown<AssignmentEntry>>> {
         let today = Date::today_in_norway(now);
         let organisation = who
             .organisation
@@ -243,7 +243,7 @@ impl Context {
         who: &Principal,
         page: Page,
         now: Instant,
-    ) -> Result<Listed<Shown<AssignmentEntry>>, Error> {
+    ) -> Result<Listed<Shown<AssignmentEntry>>> {
         let today = Date::today_in_norway(now);
         let Some(organisation) = who.organisation.clone() else {
             return Ok(Listed { items: Vec::new(), next_page_token: String::new() });

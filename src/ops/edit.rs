@@ -4,7 +4,7 @@
 //! different (`snapshot.rs`).
 
 use crate::auth::PlanPass;
-use crate::domain::Error;
+use crate::domain::Result;
 use crate::domain::principal::Principal;
 use crate::domain::time::Instant;
 use crate::snapshot;
@@ -22,8 +22,8 @@ pub async fn edit_plan<T>(
     who: &Principal,
     kind: ChangeKind,
     now: Instant,
-    change: impl AsyncFnOnce(&mut Session, i64) -> Result<(T, Vec<String>), Error>,
-) -> Result<(T, PlanPass), Error> {
+    change: impl AsyncFnOnce(&mut Session, i64) -> Result<(T, Vec<String>)>,
+) -> Result<(T, PlanPass)> {
     let revision = session.next_revision(pass, kind, now).await?;
     let (value, changes) = change(session, revision).await?;
     let relations = pass.relation_names();
@@ -53,9 +53,9 @@ impl super::Context {
         at: super::ItemRef,
         wants: &super::Wants,
         (item, revision, what): (I, i64, &str),
-        change: impl AsyncFnOnce(&mut Session, &PlanPass, I) -> Result<(bool, String), Error>,
-        reload: impl AsyncFnOnce(&mut Session, &PlanPass) -> Result<I, Error>,
-    ) -> Result<Option<super::Shown<I>>, Error> {
+        change: impl AsyncFnOnce(&mut Session, &PlanPass, I) -> Result<(bool, String)>,
+        reload: impl AsyncFnOnce(&mut Session, &PlanPass) -> Result<I>,
+    ) -> Result<Option<super::Shown<I>>> {
         let now = Instant::now();
         for &(object, action) in wants {
             self.guard.require(session, &pass, who, object, action, now).await?;

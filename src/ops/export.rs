@@ -2,13 +2,13 @@
 //! holds now, in words, rendered to PDF.
 
 use crate::auth::PlanPass;
-use crate::domain::Error;
 use crate::domain::date::Date;
 use crate::domain::ids::ResourceId;
 use crate::domain::member::MemberRole;
 use crate::domain::page::{MAX_PAGE_SIZE, Page};
 use crate::domain::plan::{PlanKind, Section};
 use crate::domain::time::Instant;
+use crate::domain::{Error, Result};
 use crate::export::{self, Document};
 use crate::store::Session;
 
@@ -31,7 +31,7 @@ fn period(start: Option<Date>, end: Option<Date>) -> String {
 
 /// Renders the plan as it is now in this session; returns the PDF and the history revision it
 /// shows. The identity number is printed only for callers who may see it.
-pub async fn export(session: &mut Session, pass: &PlanPass) -> Result<(Vec<u8>, i64), Error> {
+pub async fn export(session: &mut Session, pass: &PlanPass) -> Result<(Vec<u8>, i64)> {
     let now = Instant::now();
     let (plan, show_identity) = (pass.plan(), pass.identities());
     let (goals, measures) = session.plan_content(pass).await?;

@@ -2,13 +2,13 @@
 
 use super::{ChangeKind, Context, ItemRef, Listed, READ, Shown, Wants, edit_plan};
 use crate::auth::{Action, Object, PlanPass};
-use crate::domain::Error;
 use crate::domain::goal::{Goal, GoalAdjustment, GoalPatch, NewGoal};
 use crate::domain::ids::ResourceId;
 use crate::domain::names::plan_item;
 use crate::domain::page::Page;
 use crate::domain::principal::Principal;
 use crate::domain::time::Instant;
+use crate::domain::{Error, Result};
 use crate::store::Session;
 
 /// UpdateGoal, validated.
@@ -33,7 +33,7 @@ impl Context {
         who: &Principal,
         plan: ResourceId,
         new: NewGoal,
-    ) -> Result<Shown<Goal>, Error> {
+    ) -> Result<Shown<Goal>> {
         let now = Instant::now();
         self.store
             .write_with(async |s| {
@@ -57,7 +57,7 @@ impl Context {
         who: &Principal,
         plan: ResourceId,
         goal: ResourceId,
-    ) -> Result<Shown<Goal>, Error> {
+    ) -> Result<Shown<Goal>> {
         self.read_plan(who, plan, READ, async |s, pass| s.goal(pass, goal).await).await
     }
 
@@ -67,7 +67,7 @@ impl Context {
         who: &Principal,
         plan: ResourceId,
         page: Page,
-    ) -> Result<Shown<Listed<Goal>>, Error> {
+    ) -> Result<Shown<Listed<Goal>>> {
         self.read_plan(who, plan, READ, async |s, pass| {
             Ok(Listed::page(s.list_goals(pass, Some(page)).await?, page, |g| g.id))
         })
@@ -76,11 +76,7 @@ impl Context {
 
     /// UpdateGoal: the patient's words by their side, the rest by the coordinator; each change
     /// of text or status leaves a step in the goal's trail.
-    pub async fn update_goal(
-        &self,
-        who: &Principal,
-        update: UpdateGoal,
-    ) -> Result<Shown<Goal>, Error> {
+    pub async fn update_goal(&self, who: &Principal, update: UpdateGoal) -> Result<Shown<Goal>> {
         let mut wants = Vec::new();
         if update.words {
             wants.push((Object::GoalWords, Action::Update));
@@ -102,7 +98,7 @@ impl Context {
     }
 
     /// DeleteGoal: a goal no measure serves.
-    pub async fn delete_goal(&self, who: &Principal, at: ItemRef) -> Result<(), Error> {
+    pub async fn delete_goal(&self, who: &Principal, at: ItemRef) -> Result<()> {
         let wants = [(Object::Goal, Action::Delete)];
         self.change_goal(who, at, &wants, async |s, pass, goal| {
             s.delete_goal(pass, &goal, at.etag).await?;
@@ -119,7 +115,7 @@ impl Context {
         at: ItemRef,
         reason: String,
         proposed_text: String,
-    ) -> Result<Shown<Goal>, Error> {
+    ) -> Result<Shown<Goal>> {
         let wants = [(Object::Goal, Action::Adjust)];
         self.change_goal(who, at, &wants, async |s, pass, mut goal| {
             let now = Instant::now();
@@ -147,8 +143,8 @@ impl Context {
         who: &Principal,
         at: ItemRef,
         wants: &Wants,
-        change: impl AsyncFnOnce(&mut Session, &PlanPass, Goal) -> Result<(bool, String), Error>,
-    ) -> Result<Option<Shown<Goal>>, Error> {
+        change: impl AsyncFnOnce(&mut Session, &PlanPass, Goal) -> Result<(bool, String)>,
+    ) -> Result<Option<Shown<Goal>>> {
         let now = Instant::now();
         self.store
             .write_with(async |s| {

@@ -3,7 +3,6 @@
 
 use super::{ChangeKind, Context, ItemRef, Listed, READ, Shown, Wants, edit_plan};
 use crate::auth::{Action, Object, PlanPass};
-use crate::domain::Error;
 use crate::domain::date::Date;
 use crate::domain::ids::ResourceId;
 use crate::domain::measure::{Evaluation, Measure, MeasurePatch, NewMeasure};
@@ -11,6 +10,7 @@ use crate::domain::names::plan_item;
 use crate::domain::page::Page;
 use crate::domain::principal::Principal;
 use crate::domain::time::Instant;
+use crate::domain::{Error, Result};
 use crate::store::Session;
 
 /// UpdateMeasure, validated.
@@ -39,7 +39,7 @@ impl Context {
         who: &Principal,
         plan: ResourceId,
         new: NewMeasure,
-    ) -> Result<Shown<Measure>, Error> {
+    ) -> Result<Shown<Measure>> {
         let now = Instant::now();
         self.store
             .write_with(async |s| {
@@ -66,7 +66,7 @@ impl Context {
         who: &Principal,
         plan: ResourceId,
         measure: ResourceId,
-    ) -> Result<Shown<Measure>, Error> {
+    ) -> Result<Shown<Measure>> {
         self.read_plan(who, plan, READ, async |s, pass| s.measure(pass, measure).await).await
     }
 
@@ -76,7 +76,7 @@ impl Context {
         who: &Principal,
         plan: ResourceId,
         page: Page,
-    ) -> Result<Shown<Listed<Measure>>, Error> {
+    ) -> Result<Shown<Listed<Measure>>> {
         self.read_plan(who, plan, READ, async |s, pass| {
             Ok(Listed::page(s.list_measures(pass, Some(page)).await?, page, |m| m.id))
         })
@@ -89,7 +89,7 @@ impl Context {
         &self,
         who: &Principal,
         update: UpdateMeasure,
-    ) -> Result<Shown<Measure>, Error> {
+    ) -> Result<Shown<Measure>> {
         let mut wants = Vec::new();
         if update.planned {
             wants.push((Object::Measure, Action::Update));
@@ -111,7 +111,7 @@ impl Context {
     }
 
     /// DeleteMeasure, with its evaluations.
-    pub async fn delete_measure(&self, who: &Principal, at: ItemRef) -> Result<(), Error> {
+    pub async fn delete_measure(&self, who: &Principal, at: ItemRef) -> Result<()> {
         let wants = [(Object::Measure, Action::Delete)];
         self.change_measure(who, at, &wants, async |s, pass, measure| {
             s.delete_measure(pass, &measure, at.etag).await?;
@@ -129,7 +129,7 @@ impl Context {
         at: ItemRef,
         date: Date,
         text: String,
-    ) -> Result<Shown<Measure>, Error> {
+    ) -> Result<Shown<Measure>> {
         let wants = [(Object::MeasureProgress, Action::Update)];
         self.change_measure(who, at, &wants, async |s, pass, mut measure| {
             let now = Instant::now();
@@ -152,8 +152,8 @@ impl Context {
         who: &Principal,
         at: ItemRef,
         wants: &Wants,
-        change: impl AsyncFnOnce(&mut Session, &PlanPass, Measure) -> Result<(bool, String), Error>,
-    ) -> Result<Option<Shown<Measure>>, Error> {
+        change: impl AsyncFnOnce(&mut Session, &PlanPass, Measure) -> Result<(bool, String)>,
+    ) -> Result<Option<Shown<Measure>>> {
         let now = Instant::now();
         self.store
             .write_with(async |s| {

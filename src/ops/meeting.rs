@@ -8,18 +8,14 @@ use crate::domain::names::plan_item;
 use crate::domain::page::Page;
 use crate::domain::principal::Principal;
 use crate::domain::time::Instant;
-use crate::domain::{Error, FieldViolation, Violations};
+use crate::domain::{Error, FieldViolation, Result, Violations};
 use crate::store::Session;
 
 /// Reading a plan's meetings.
 const READ_MEETINGS: (Object, Action) = (Object::Meeting, Action::Read);
 
 /// Checks that every member a meeting names serves, or served, on its plan.
-async fn check_members(
-    session: &mut Session,
-    pass: &PlanPass,
-    meeting: &Meeting,
-) -> Result<(), Error> {
+async fn check_members(session: &mut Session, pass: &PlanPass, meeting: &Meeting) -> Result<()> {
     let mut v = Violations::default();
     for (field, ids) in [
         ("meeting.invited_members", &meeting.invited),
@@ -57,7 +53,7 @@ impl Context {
         who: &Principal,
         plan: ResourceId,
         patch: MeetingPatch,
-    ) -> Result<Meeting, Error> {
+    ) -> Result<Meeting> {
         let now = Instant::now();
         let mut meeting = Meeting::new(plan, now);
         patch.apply(&mut meeting)?;
@@ -83,7 +79,7 @@ impl Context {
         who: &Principal,
         plan: ResourceId,
         meeting: ResourceId,
-    ) -> Result<Meeting, Error> {
+    ) -> Result<Meeting> {
         let read = self
             .read_plan(who, plan, READ_MEETINGS, async |s, pass| s.meeting(pass, meeting).await);
         Ok(read.await?.value)
@@ -95,7 +91,7 @@ impl Context {
         who: &Principal,
         plan: ResourceId,
         page: Page,
-    ) -> Result<Listed<Meeting>, Error> {
+    ) -> Result<Listed<Meeting>> {
         let read = self.read_plan(who, plan, READ_MEETINGS, async |s, pass| {
             Ok(Listed::page(s.list_meetings(pass, page).await?, page, |m| m.id))
         });
@@ -103,11 +99,7 @@ impl Context {
     }
 
     /// UpdateMeeting: the masked fields, at the etag the caller read.
-    pub async fn update_meeting(
-        &self,
-        who: &Principal,
-        update: UpdateMeeting,
-    ) -> Result<Meeting, Error> {
+    pub async fn update_meeting(&self, who: &Principal, update: UpdateMeeting) -> Result<Meeting> {
         let paths = update.paths.join(", ");
         let at = update.meeting;
         self.change_meeting(who, at, Action::Update, async |s, pass, meeting| {
@@ -124,7 +116,7 @@ impl Context {
         who: &Principal,
         at: ItemRef,
         reason: String,
-    ) -> Result<Meeting, Error> {
+    ) -> Result<Meeting> {
         self.change_meeting(who, at, Action::Cancel, async |_, _, meeting| {
             meeting.cancel_time = Some(Instant::now());
             meeting.cancel_reason = reason;
@@ -141,8 +133,8 @@ impl Context {
         who: &Principal,
         at: ItemRef,
         action: Action,
-        change: impl AsyncFnOnce(&mut Session, &PlanPass, &mut Meeting) -> Result<String, Error>,
-    ) -> Result<Meeting, Error> {
+        change: impl AsyncFnOnce(&mut Session, &PlanPass, &mut Meeting) -> Result<String>,
+    ) -> Result<Meeting> {
         let now = Instant::now();
         self.store
             .write_with(async |s| {

@@ -3,7 +3,6 @@
 
 use super::{ChangeKind, Context, Listed, Shown, edit_plan};
 use crate::auth::{Action, Object};
-use crate::domain::Error;
 use crate::domain::date::Date;
 use crate::domain::ids::ResourceId;
 use crate::domain::member::{Member, MemberRole, NewMember};
@@ -14,6 +13,7 @@ use crate::domain::principal::Principal;
 use crate::domain::relation::Relation;
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
+use crate::domain::{Error, Result};
 use crate::store::{PlanListFilter, ReadFilter};
 
 /// How a membership reads in the plan's history: its name, role and basis.
@@ -42,7 +42,7 @@ impl Context {
         who: &Principal,
         plan: ResourceId,
         mut new: NewMember,
-    ) -> Result<Shown<Member>, Error> {
+    ) -> Result<Shown<Member>> {
         let object = Object::of_membership(new.role, new.basis);
         let now = Instant::now();
         new.check_not_backdated(now)?;
@@ -82,7 +82,7 @@ impl Context {
         plan: ResourceId,
         member: ResourceId,
         etag: Option<i64>,
-    ) -> Result<Shown<Member>, Error> {
+    ) -> Result<Shown<Member>> {
         let now = Instant::now();
         self.store
             .write_with(async |s| {
@@ -119,7 +119,7 @@ impl Context {
         plan: ResourceId,
         show_ended: bool,
         page: Page,
-    ) -> Result<Shown<Listed<Member>>, Error> {
+    ) -> Result<Shown<Listed<Member>>> {
         let now = Instant::now();
         self.read_plan(who, plan, (Object::Member, Action::Read), async |s, pass| {
             Ok(Listed::page(s.list_members(pass, show_ended, page, now).await?, page, |m| m.id))
@@ -133,7 +133,7 @@ impl Context {
         &self,
         who: &Principal,
         page: Page,
-    ) -> Result<Listed<Shown<MyPlan>>, Error> {
+    ) -> Result<Listed<Shown<MyPlan>>> {
         let now = Instant::now();
         self.store
             .read_with(async |s| {

@@ -18,11 +18,11 @@ pub mod referral;
 pub use edit::{ChangeKind, edit_plan};
 
 use crate::auth::{Action, Guard, Object, PlanPass};
-use crate::domain::Error;
 use crate::domain::ids::ResourceId;
 use crate::domain::page::Page;
 use crate::domain::principal::Principal;
 use crate::domain::time::Instant;
+use crate::domain::{Error, Result};
 use crate::store::{Session, Store};
 
 /// What every use case needs: the store and the guard in front of it.
@@ -84,7 +84,7 @@ pub struct ItemRef {
 impl ItemRef {
     /// Checks that `revision`, an item's as loaded, is still the one the caller read of it;
     /// `ABORTED` names `what` otherwise (AIP-154).
-    pub fn check(&self, revision: i64, what: &str) -> Result<(), Error> {
+    pub fn check(&self, revision: i64, what: &str) -> Result<()> {
         if revision == self.etag {
             Ok(())
         } else {
@@ -106,7 +106,7 @@ impl Context {
         plan: ResourceId,
         wants: &Wants,
         now: Instant,
-    ) -> Result<PlanPass, Error> {
+    ) -> Result<PlanPass> {
         let pass = self.guard.plan(session, who, plan, Object::Plan, Action::Read, now).await?;
         for &(object, action) in wants {
             self.guard.require(session, &pass, who, object, action, now).await?;
@@ -121,8 +121,8 @@ impl Context {
         who: &Principal,
         plan: ResourceId,
         (object, action): (Object, Action),
-        read: impl AsyncFnOnce(&mut Session, &PlanPass) -> Result<T, Error>,
-    ) -> Result<Shown<T>, Error> {
+        read: impl AsyncFnOnce(&mut Session, &PlanPass) -> Result<T>,
+    ) -> Result<Shown<T>> {
         let now = Instant::now();
         self.store
             .read_with(async |s| {

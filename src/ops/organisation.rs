@@ -2,13 +2,13 @@
 
 use super::{Context, Listed};
 use crate::auth::{Action, Object};
-use crate::domain::Error;
 use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::organisation::{OrgRole, Organisation, RoleGrant};
 use crate::domain::page::Page;
 use crate::domain::principal::Principal;
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
+use crate::domain::{Error, Result};
 
 impl Context {
     /// GetOrganisation: public reference data from the registry.
@@ -16,7 +16,7 @@ impl Context {
         &self,
         who: &Principal,
         number: OrgNumber,
-    ) -> Result<Organisation, Error> {
+    ) -> Result<Organisation> {
         let now = Instant::now();
         self.store
             .read_with(async |s| {
@@ -34,7 +34,7 @@ impl Context {
         organisation: OrgNumber,
         subject: Subject,
         role: OrgRole,
-    ) -> Result<RoleGrant, Error> {
+    ) -> Result<RoleGrant> {
         let now = Instant::now();
         self.store
             .write_with(async |s| {
@@ -62,7 +62,7 @@ impl Context {
         who: &Principal,
         organisation: OrgNumber,
         id: ResourceId,
-    ) -> Result<(), Error> {
+    ) -> Result<()> {
         let now = Instant::now();
         self.store
             .write_with(async |s| {
@@ -83,7 +83,7 @@ impl Context {
         who: &Principal,
         organisation: OrgNumber,
         page: Page,
-    ) -> Result<Listed<RoleGrant>, Error> {
+    ) -> Result<Listed<RoleGrant>> {
         let now = Instant::now();
         self.store
             .read_with(async |s| {

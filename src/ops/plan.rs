@@ -15,7 +15,7 @@ use crate::domain::principal::Principal;
 use crate::domain::relation::Relation;
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
-use crate::domain::{Error, Violations};
+use crate::domain::{Error, Result, Violations};
 use crate::snapshot;
 use crate::store::{PlanListFilter, RevisionRow, check_plan_version};
 
@@ -49,7 +49,7 @@ impl PlanPatch {
     }
 
     /// Applies the patch to `plan`, naming every section its kind does not carry.
-    fn apply(self, plan: &mut Plan) -> Result<(), Error> {
+    fn apply(self, plan: &mut Plan) -> Result<()> {
         let mut v = Violations::default();
         for (section, text) in self.sections {
             let field = format!("plan.sections.{}", section.as_str());
@@ -122,14 +122,14 @@ async fn save(
     plan: &Plan,
     etag: i64,
     now: Instant,
-) -> Result<(), Error> {
+) -> Result<()> {
     session.save_plan(pass, plan, etag, now).await
 }
 
 impl Context {
     /// CreatePlan: unit staff open a plan in their organisation (a municipality or a health
     /// trust of the registry), for another person than themselves.
-    pub async fn create_plan(&self, who: &Principal, new: NewPlan) -> Result<Shown<Plan>, Error> {
+    pub async fn create_plan(&self, who: &Principal, new: NewPlan) -> Result<Shown<Plan>> {
         let now = Instant::now();
         self.store
             .write_with(async |s| {
@@ -156,11 +156,7 @@ impl Context {
 
     /// GetPlan: the plan with its goals and measures, now or at a revision of its history;
     /// `NOT_FOUND` for a revision it does not have.
-    pub async fn get_plan(
-        &self,
-        who: &Principal,
-        get: GetPlan,
-    ) -> Result<Shown<PlanDocument>, Error> {
+    pub async fn get_plan(&self, who: &Principal, get: GetPlan) -> Result<Shown<PlanDocument>> {
         self.read_plan(who, get.plan, READ, async |s, pass| {
             if get.revision == 0 {
                 let (goals, measures) = s.plan_content(pass).await?;
@@ -177,7 +173,7 @@ impl Context {
         who: &Principal,
         list: ListPlans,
         page: Page,
-    ) -> Result<Listed<Shown<Plan>>, Error> {
+    ) -> Result<Listed<Shown<Plan>>> {
         let now = Instant::now();
         let review_before = list.review_overdue.then(|| Date::today_in_norway(now));
         let list = PlanListFilter { statuses: list.statuses, review_before };
@@ -193,11 +189,7 @@ impl Context {
     }
 
     /// UpdatePlan: the masked fields, each group by its writers, on an open plan.
-    pub async fn update_plan(
-        &self,
-        who: &Principal,
-        update: UpdatePlan,
-    ) -> Result<Shown<Plan>, Error> {
+    pub async fn update_plan(&self, who: &Principal, update: UpdatePlan) -> Result<Shown<Plan>> {
         let wanted = update.patch.wants();
         let wants = |_: &PlanPass| wanted;
         self.change_plan(
@@ -220,7 +212,7 @@ impl Context {
         &self,
         who: &Principal,
         change: ChangeStatus,
-    ) -> Result<Shown<Plan>, Error> {
+    ) -> Result<Shown<Plan>> {
         let wants = |_: &PlanPass| vec![(Object::Plan, transition_action(change.to))];
         self.change_plan(
             who,
@@ -251,7 +243,7 @@ impl Context {
         plan: ResourceId,
         etag: i64,
         consent: ConsentInput,
-    ) -> Result<Shown<Plan>, Error> {
+    ) -> Result<Shown<Plan>> {
         let wants = |pass: &PlanPass| vec![(consent_object(pass), Action::Record)];
         self.change_plan(who, plan, etag, wants, ChangeKind::Record, async |s, pass, _, _| {
             pass.plan().check_open()?;
@@ -280,7 +272,7 @@ impl Context {
         who: &Principal,
         plan: ResourceId,
         page: Page,
-    ) -> Result<Shown<Listed<ConsentRecord>>, Error> {
+    ) -> Result<Shown<Listed<ConsentRecord>>> {
         self.read_plan(who, plan, (Object::Consent, Action::Read), async |s, pass| {
             Ok(Listed::page(s.list_consents(pass, page).await?, page, |r| r.id))
         })
@@ -294,7 +286,7 @@ impl Context {
         plan: ResourceId,
         etag: i64,
         reason: String,
-    ) -> Result<Shown<Plan>, Error> {
+    ) -> Result<Shown<Plan>> {
         let wants = |pass: &PlanPass| vec![(consent_object(pass), Action::Withdraw)];
         self.change_plan(who, plan, etag, wants, ChangeKind::Record, async |s, pass, _, _| {
             if let Some(latest) = s.latest_consent_decision(pass).await? {
@@ -313,7 +305,7 @@ impl Context {
         who: &Principal,
         plan: ResourceId,
         etag: i64,
-    ) -> Result<Shown<Plan>, Error> {
+    ) -> Result<Shown<Plan>> {
         let wants = |_: &PlanPass| vec![(Object::Plan, Action::Sign)];
         self.change_plan(
             who,
@@ -341,7 +333,7 @@ impl Context {
         who: &Principal,
         plan: ResourceId,
         page: Page,
-    ) -> Result<Shown<Listed<RevisionRow>>, Error> {
+    ) -> Result<Shown<Listed<RevisionRow>>> {
         self.read_plan(who, plan, READ, async |s, pass| {
             Ok(Listed::page(s.list_revisions(pass, page).await?, page, |r| r.id))
         })
@@ -349,11 +341,7 @@ impl Context {
     }
 
     /// ExportPlan: the plan as it is now, as a PDF; returns it and the revision it shows.
-    pub async fn export_plan(
-        &self,
-        who: &Principal,
-        plan: ResourceId,
-    ) -> Result<(Vec<u8>, i64), Error> {
+    pub async fn export_plan(&self, who: &Principal, plan: ResourceId) -> Result<(Vec<u8>, i64)> {
         let read =
             self.read_plan(who, plan, READ, async |s, pass| super::export::export(s, pass).await);
         Ok(read.await?.value)
@@ -373,8 +361,8 @@ impl Context {
             &PlanPass,
             &mut Plan,
             i64,
-        ) -> Result<Vec<String>, Error>,
-    ) -> Result<Shown<Plan>, Error> {
+        ) -> Result<Vec<String>>,
+    ) -> Result<Shown<Plan>> {
         let now = Instant::now();
         self.store
             .write_with(async |s| {

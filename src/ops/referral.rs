@@ -4,7 +4,6 @@
 use super::coordinator::appoint;
 use super::{ChangeKind, Context, Listed, Shown, edit_plan};
 use crate::auth::{Action, Object, ReferralPass};
-use crate::domain::Error;
 use crate::domain::coordinator::{Assignment, NewAssignment};
 use crate::domain::goal::NewGoal;
 use crate::domain::ids::ResourceId;
@@ -17,6 +16,7 @@ use crate::domain::referral::{NewReferral, Referral, ReferralStatus};
 use crate::domain::relation::Relation;
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
+use crate::domain::{Error, Result};
 use crate::store::Session;
 
 /// How the plan shows consent a referral recorded for its health trust: given on the patient's
@@ -38,11 +38,7 @@ impl Context {
     /// plan. In one transaction: the plan (REQUESTED, or DECLINED when the patient wants only a
     /// coordinator), the requester on its group, consent covering the trust, and the patient's
     /// goals as proposals.
-    pub async fn create_referral(
-        &self,
-        who: &Principal,
-        new: NewReferral,
-    ) -> Result<Referral, Error> {
+    pub async fn create_referral(&self, who: &Principal, new: NewReferral) -> Result<Referral> {
         let Some(trust) = who.organisation.clone() else {
             return Err(Error::PermissionDenied(
                 "referrals are sent by a health trust's personnel or systems".into(),
@@ -125,7 +121,7 @@ impl Context {
     }
 
     /// GetReferral.
-    pub async fn get_referral(&self, who: &Principal, id: ResourceId) -> Result<Referral, Error> {
+    pub async fn get_referral(&self, who: &Principal, id: ResourceId) -> Result<Referral> {
         let now = Instant::now();
         self.store
             .read_with(async |s| {
@@ -137,11 +133,7 @@ impl Context {
 
     /// ListReferrals: each side reads through its own object, the sender's roles in the health
     /// trust they act for, the receiver's in the municipality.
-    pub async fn list_referrals(
-        &self,
-        who: &Principal,
-        page: Page,
-    ) -> Result<Listed<Referral>, Error> {
+    pub async fn list_referrals(&self, who: &Principal, page: Page) -> Result<Listed<Referral>> {
         let now = Instant::now();
         self.store
             .read_with(async |s| {
@@ -174,7 +166,7 @@ impl Context {
         id: ResourceId,
         coordinator: NewAssignment,
         comment: String,
-    ) -> Result<(Referral, Shown<Assignment>), Error> {
+    ) -> Result<(Referral, Shown<Assignment>)> {
         let now = Instant::now();
         self.store
             .write_with(async |s| {
@@ -214,7 +206,7 @@ impl Context {
         who: &Principal,
         id: ResourceId,
         reason: String,
-    ) -> Result<Referral, Error> {
+    ) -> Result<Referral> {
         let now = Instant::now();
         self.store
             .write_with(async |s| {
@@ -251,6 +243,6 @@ async fn answer(
     response: &str,
     who: &Principal,
     now: Instant,
-) -> Result<(), Error> {
+) -> Result<()> {
     s.answer_referral(referral, status, response, who.subject.as_stored(), now).await
 }

@@ -3,7 +3,7 @@
 //! together.
 
 use super::{Execute, Session};
-use crate::domain::Error;
+use crate::domain::Result;
 use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::principal::Principal;
 use crate::domain::time::Instant;
@@ -34,11 +34,7 @@ const COLUMNS: usize = 11;
 impl Session {
     /// Writes access-log rows, all in one statement.
     #[tracing::instrument(skip_all)]
-    pub async fn log_access(
-        &mut self,
-        entries: &[AccessEntry<'_>],
-        now: Instant,
-    ) -> Result<(), Error> {
+    pub async fn log_access(&mut self, entries: &[AccessEntry<'_>], now: Instant) -> Result<()> {
         if entries.is_empty() {
             return Ok(());
         }

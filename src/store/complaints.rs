@@ -6,7 +6,6 @@ use sqlx::any::AnyRow;
 use super::plans::ReadFilter;
 use super::{Execute, Run, Session, Statement, Visible, db, stored};
 use crate::auth::ComplaintPass;
-use crate::domain::Error;
 use crate::domain::complaint::{
     Complaint, ComplaintEvent, ComplaintKind, ComplaintState, NewComplaint, Outcome,
     RepresentativeRelation,
@@ -18,6 +17,7 @@ use crate::domain::principal::Principal;
 use crate::domain::relation::Relation;
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
+use crate::domain::{Error, Result};
 
 /// A complaint's columns and the caller's relations to it, up to and including `FROM`.
 fn complaint_select(statement: Statement, who: &Principal) -> Statement {
@@ -71,7 +71,7 @@ impl Session {
         complainant: &Principal,
         (deadline, late): (Date, bool),
         now: Instant,
-    ) -> Result<Complaint, Error> {
+    ) -> Result<Complaint> {
         let complaint = Complaint {
             id: ResourceId::generate(),
             organisation: new.organisation.clone(),
@@ -129,7 +129,7 @@ impl Session {
         &mut self,
         id: ResourceId,
         who: &Principal,
-    ) -> Result<Option<ComplaintAccessRow>, Error> {
+    ) -> Result<Option<ComplaintAccessRow>> {
         let statement = complaint_select(Statement::new(""), who);
         let row = self.row(statement.sql("WHERE c.id = ").bind(id.to_string())).await?;
         row.as_ref().map(access_from_row).transpose()
@@ -149,7 +149,7 @@ impl Session {
         actor: &Principal,
         text: &str,
         now: Instant,
-    ) -> Result<Complaint, Error> {
+    ) -> Result<Complaint> {
         let complaint = pass.complaint();
         let stale =
             || Error::Aborted("the complaint changed since it was read: read it again".into());
@@ -189,7 +189,7 @@ impl Session {
         actor: &Principal,
         text: &str,
         now: Instant,
-    ) -> Result<(), Error> {
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO complaint_events (id, organisation_id, complaint_id, time, actor, \
              actor_organisation, from_state, to_state, text) \
@@ -211,10 +211,7 @@ impl Session {
 
     /// A complaint's history, oldest first.
     #[tracing::instrument(skip_all)]
-    pub async fn complaint_events(
-        &mut self,
-        pass: &ComplaintPass,
-    ) -> Result<Vec<ComplaintEvent>, Error> {
+    pub async fn complaint_events(&mut self, pass: &ComplaintPass) -> Result<Vec<ComplaintEvent>> {
         let id = pass.id();
         let rows = sqlx::query(
             "SELECT time, actor, actor_organisation, from_state, to_state, text \
@@ -256,7 +253,7 @@ impl Session {
         filter: &ComplaintListFilter,
         who: &Principal,
         page: Page,
-    ) -> Result<Vec<ComplaintAccessRow>, Error> {
+    ) -> Result<Vec<ComplaintAccessRow>> {
         let after = page.after.map(|id| id.to_string()).unwrap_or_default();
         let limit = i64::from(page.size) + 1;
         let page_of = |statement: Statement| {
@@ -302,12 +299,11 @@ impl Session {
     }
 }
 
-fn access_from_row(row: &AnyRow) -> Result<ComplaintAccessRow, Error> {
+fn access_from_row(row: &AnyRow) -> Result<ComplaintAccessRow> {
     let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
     let optional = |name: &str| row.try_get::<Option<String>, _>(name).map_err(db);
     let flag = |name: &str| row.try_get::<i64, _>(name).map(|v| v == 1).map_err(db);
-    let date =
-        |name: &str| -> Result<Date, Error> { stored("date", Date::from_stored(&text(name)?)) };
+    let date = |name: &str| -> Result<Date> { stored("date", Date::from_stored(&text(name)?)) };
     let relation = text("representative_relation")?;
     let complaint = Complaint {
         id: stored("complaint id", ResourceId::parse(&text("id")?))?,

@@ -6,12 +6,12 @@ use sqlx::any::AnyRow;
 
 use super::{Execute, Run, Session, db, stored};
 use crate::auth::PlanPass;
-use crate::domain::Error;
 use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::page::Page;
 use crate::domain::plan::{Consent, ConsentDecision, ConsentRecord, NewConsent, OnBehalf};
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
+use crate::domain::{Error, Result};
 
 impl Session {
     /// Records consent for `plan`, ending any consent in force first: its recipients lose the
@@ -24,7 +24,7 @@ impl Session {
         recorded_by: &str,
         subject: &Subject,
         now: Instant,
-    ) -> Result<(), Error> {
+    ) -> Result<()> {
         let plan = pass.plan();
         self.end_consent(plan.id, subject, recorded_by, "replaced by a new consent", now).await?;
         let id = ResourceId::generate().to_string();
@@ -70,7 +70,7 @@ impl Session {
         relation: &str,
         reason: &str,
         now: Instant,
-    ) -> Result<(), Error> {
+    ) -> Result<()> {
         let plan = pass.id();
         if self.end_consent(plan, subject, relation, reason, now).await? {
             Ok(())
@@ -87,7 +87,7 @@ impl Session {
         relation: &str,
         reason: &str,
         now: Instant,
-    ) -> Result<bool, Error> {
+    ) -> Result<bool> {
         sqlx::query("DELETE FROM consent_recipients WHERE plan_id = $1")
             .bind(plan.to_string())
             .run(self)
@@ -113,7 +113,7 @@ impl Session {
     pub async fn latest_consent_decision(
         &mut self,
         pass: &PlanPass,
-    ) -> Result<Option<ConsentDecision>, Error> {
+    ) -> Result<Option<ConsentDecision>> {
         let plan = pass.id();
         let row = sqlx::query(
             "SELECT recorded_by, withdrawn_by, withdraw_time FROM consents WHERE plan_id = $1 \
@@ -141,7 +141,7 @@ impl Session {
         &mut self,
         pass: &PlanPass,
         page: Page,
-    ) -> Result<Vec<ConsentRecord>, Error> {
+    ) -> Result<Vec<ConsentRecord>> {
         let plan = pass.id();
         let rows = sqlx::query(
             "SELECT id, recipients, on_behalf_given_by, on_behalf_reason, recorded_by, \
@@ -158,7 +158,7 @@ impl Session {
     }
 }
 
-fn consent_from_row(row: &AnyRow) -> Result<ConsentRecord, Error> {
+fn consent_from_row(row: &AnyRow) -> Result<ConsentRecord> {
     let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
     let optional = |name: &str| row.try_get::<Option<String>, _>(name).map_err(db);
     let recipients = text("recipients")?

@@ -7,7 +7,7 @@ use super::goals::{adjustment_from_row, goal_from_row};
 use super::measures::{evaluation_from_row, measure_from_row};
 use super::{Run, Session, db};
 use crate::auth::PlanPass;
-use crate::domain::Error;
+use crate::domain::Result;
 use crate::domain::goal::Goal;
 use crate::domain::measure::Measure;
 
@@ -160,10 +160,7 @@ impl Session {
     /// All goals and all measures of the plan `pass` is for, oldest first, each with its trail,
     /// in one statement.
     #[tracing::instrument(skip_all)]
-    pub async fn plan_content(
-        &mut self,
-        pass: &PlanPass,
-    ) -> Result<(Vec<Goal>, Vec<Measure>), Error> {
+    pub async fn plan_content(&mut self, pass: &PlanPass) -> Result<(Vec<Goal>, Vec<Measure>)> {
         let rows = sqlx::query(CONTENT_QUERY).bind(pass.id().to_string()).all(self).await?;
         let (mut goals, mut measures) = (Vec::new(), Vec::new());
         let (mut steps, mut evaluations) = (Vec::new(), Vec::new());

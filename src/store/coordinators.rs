@@ -5,12 +5,12 @@ use sqlx::any::AnyRow;
 
 use super::{Execute, Run, Session, db, stored};
 use crate::auth::PlanPass;
-use crate::domain::Error;
 use crate::domain::coordinator::{Assignment, NewAssignment};
 use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::member::Member;
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
+use crate::domain::{Error, Result};
 
 const COLUMNS: &str = "id, plan_id, member_id, subject, display_name, acting_organisation, \
      wish_followed, reason, start_time, end_time, end_reason";
@@ -18,10 +18,7 @@ const COLUMNS: &str = "id, plan_id, member_id, subject, display_name, acting_org
 impl Session {
     /// The plan's current appointment, if any.
     #[tracing::instrument(skip_all)]
-    pub async fn current_assignment(
-        &mut self,
-        pass: &PlanPass,
-    ) -> Result<Option<Assignment>, Error> {
+    pub async fn current_assignment(&mut self, pass: &PlanPass) -> Result<Option<Assignment>> {
         let plan = pass.id();
         let sql = format!(
             "SELECT {COLUMNS} FROM coordinator_assignments WHERE plan_id = $1 AND end_time IS NULL"
@@ -33,7 +30,7 @@ impl Session {
 
     /// Every appointment of the plan, oldest first.
     #[tracing::instrument(skip_all)]
-    pub async fn assignments(&mut self, pass: &PlanPass) -> Result<Vec<Assignment>, Error> {
+    pub async fn assignments(&mut self, pass: &PlanPass) -> Result<Vec<Assignment>> {
         let plan = pass.id();
         let sql =
             format!("SELECT {COLUMNS} FROM coordinator_assignments WHERE plan_id = $1 ORDER BY id");
@@ -50,7 +47,7 @@ impl Session {
         new: &NewAssignment,
         appointed_by: &Subject,
         now: Instant,
-    ) -> Result<Assignment, Error> {
+    ) -> Result<Assignment> {
         let plan = pass.plan();
         let assignment = Assignment {
             id: ResourceId::generate(),
@@ -101,7 +98,7 @@ impl Session {
         assignment: &Assignment,
         reason: &str,
         now: Instant,
-    ) -> Result<Assignment, Error> {
+    ) -> Result<Assignment> {
         pass.covers(assignment.plan)?;
         let ended = sqlx::query(
             "UPDATE coordinator_assignments SET end_time = $1, end_reason = $2 \
@@ -134,7 +131,7 @@ impl Session {
         &mut self,
         subject: &Subject,
         organisation: &OrgNumber,
-    ) -> Result<Vec<Assignment>, Error> {
+    ) -> Result<Vec<Assignment>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM coordinator_assignments WHERE subject = $1 \
              AND acting_organisation = $2 AND end_time IS NULL ORDER BY plan_id"
@@ -148,9 +145,9 @@ impl Session {
     }
 }
 
-fn assignment_from_row(row: &AnyRow) -> Result<Assignment, Error> {
+fn assignment_from_row(row: &AnyRow) -> Result<Assignment> {
     let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
-    let id = |name: &str| -> Result<ResourceId, Error> {
+    let id = |name: &str| -> Result<ResourceId> {
         stored("assignment id", ResourceId::parse(&text(name)?))
     };
     Ok(Assignment {

@@ -5,7 +5,6 @@ use sqlx::any::AnyRow;
 
 use super::{Execute, Run, Session, Statement, db, stored};
 use crate::auth::PlanPass;
-use crate::domain::Error;
 use crate::domain::date::Date;
 use crate::domain::goal::{Goal, GoalAdjustment, GoalStatus, NewGoal};
 use crate::domain::ids::ResourceId;
@@ -13,6 +12,7 @@ use crate::domain::limits::Holding;
 use crate::domain::page::Page;
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
+use crate::domain::{Error, Result};
 
 const GOAL_COLUMNS: &str =
     "id, plan_id, text, priority, status, target_date, revision, create_time, update_time";
@@ -30,7 +30,7 @@ impl Session {
         new: &NewGoal,
         created_by: &Subject,
         now: Instant,
-    ) -> Result<Goal, Error> {
+    ) -> Result<Goal> {
         let plan = pass.plan();
         self.check_room(Holding::Goals, pass, now).await?;
         let goal = Goal {
@@ -68,7 +68,7 @@ impl Session {
 
     /// One goal of `plan`, with its trail.
     #[tracing::instrument(skip_all)]
-    pub async fn goal(&mut self, pass: &PlanPass, id: ResourceId) -> Result<Goal, Error> {
+    pub async fn goal(&mut self, pass: &PlanPass, id: ResourceId) -> Result<Goal> {
         let of_plan = Statement::of_plan(GOAL_COLUMNS, "goals", "", pass);
         let mut goal = goal_from_row(&self.item_row(of_plan.item("", id), "goal").await?)?;
         goal.adjustments =
@@ -79,11 +79,7 @@ impl Session {
     /// The goals of `plan` after the page's position, with their trails: one more than the
     /// page, or all of them when `page` is `None`.
     #[tracing::instrument(skip_all)]
-    pub async fn list_goals(
-        &mut self,
-        pass: &PlanPass,
-        page: Option<Page>,
-    ) -> Result<Vec<Goal>, Error> {
+    pub async fn list_goals(&mut self, pass: &PlanPass, page: Option<Page>) -> Result<Vec<Goal>> {
         let rows =
             self.rows(Statement::of_plan(GOAL_COLUMNS, "goals", "", pass).page("", page)).await?;
         let mut goals: Vec<Goal> = rows.iter().map(goal_from_row).collect::<Result<_, _>>()?;
@@ -105,7 +101,7 @@ impl Session {
         goal: &Goal,
         expected: i64,
         new_step: Option<&GoalAdjustment>,
-    ) -> Result<(), Error> {
+    ) -> Result<()> {
         pass.covers(goal.plan)?;
         let organisation = pass.organisation();
         if new_step.is_some() {
@@ -155,12 +151,7 @@ impl Session {
 
     /// Deletes a goal no measure serves, if its revision is still `expected`.
     #[tracing::instrument(skip_all)]
-    pub async fn delete_goal(
-        &mut self,
-        pass: &PlanPass,
-        goal: &Goal,
-        expected: i64,
-    ) -> Result<(), Error> {
+    pub async fn delete_goal(&mut self, pass: &PlanPass, goal: &Goal, expected: i64) -> Result<()> {
         pass.covers(goal.plan)?;
         if goal.revision != expected {
             return Err(stale_goal());
@@ -196,7 +187,7 @@ impl Session {
         &mut self,
         column: &'static str,
         id: ResourceId,
-    ) -> Result<Vec<(ResourceId, GoalAdjustment)>, Error> {
+    ) -> Result<Vec<(ResourceId, GoalAdjustment)>> {
         let sql = format!(
             "SELECT goal_id, author, author_relations, reason, proposed_text, previous_text, \
              new_text, previous_status, new_status, create_time FROM goal_adjustments \
@@ -208,7 +199,7 @@ impl Session {
 }
 
 /// A step of a goal's trail, and the goal it belongs to.
-pub(super) fn adjustment_from_row(row: &AnyRow) -> Result<(ResourceId, GoalAdjustment), Error> {
+pub(super) fn adjustment_from_row(row: &AnyRow) -> Result<(ResourceId, GoalAdjustment)> {
     let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
     let status = |name: &str| {
         row.try_get::<Option<String>, _>(name)
@@ -232,7 +223,7 @@ pub(super) fn adjustment_from_row(row: &AnyRow) -> Result<(ResourceId, GoalAdjus
 }
 
 /// A goal, without its trail.
-pub(super) fn goal_from_row(row: &AnyRow) -> Result<Goal, Error> {
+pub(super) fn goal_from_row(row: &AnyRow) -> Result<Goal> {
     let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
     let priority: i64 = row.try_get("priority").map_err(db)?;
     Ok(Goal {

@@ -5,26 +5,26 @@ use sqlx::any::AnyRow;
 
 use super::{Execute, Run, Session, db, is_unique_violation, stored};
 use crate::auth::OrgPass;
-use crate::domain::Error;
 use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::organisation::{OrgRole, RoleGrant};
 use crate::domain::page::Page;
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
+use crate::domain::{Error, Result};
 
 const GRANT_COLUMNS: &str = "id, organisation_id, subject, role, granted_by, create_time";
 
 impl Session {
     /// The current role grants' epoch.
     #[tracing::instrument(skip_all)]
-    pub async fn grants_epoch(&mut self) -> Result<i64, Error> {
+    pub async fn grants_epoch(&mut self) -> Result<i64> {
         sqlx::query_scalar("SELECT epoch FROM role_grants_epoch WHERE id = 1").one(self).await
     }
 
     /// Every role grant, with the epoch read before them: the grants are at least as new as the
     /// epoch says.
     #[tracing::instrument(skip_all)]
-    pub async fn all_grants(&mut self) -> Result<(i64, Vec<RoleGrant>), Error> {
+    pub async fn all_grants(&mut self) -> Result<(i64, Vec<RoleGrant>)> {
         let epoch = self.grants_epoch().await?;
         let sql = format!("SELECT {GRANT_COLUMNS} FROM role_grants");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).all(self).await?;
@@ -41,7 +41,7 @@ impl Session {
         role: OrgRole,
         granted_by: &Subject,
         now: Instant,
-    ) -> Result<RoleGrant, Error> {
+    ) -> Result<RoleGrant> {
         let grant = RoleGrant {
             id: ResourceId::generate(),
             organisation: organisation.clone(),
@@ -75,7 +75,7 @@ impl Session {
 
     /// One grant of `organisation`; `NOT_FOUND` when it has no such grant.
     #[tracing::instrument(skip_all)]
-    pub async fn grant(&mut self, org: &OrgPass, id: ResourceId) -> Result<RoleGrant, Error> {
+    pub async fn grant(&mut self, org: &OrgPass, id: ResourceId) -> Result<RoleGrant> {
         let organisation = org.organisation();
         let sql = format!(
             "SELECT {GRANT_COLUMNS} FROM role_grants WHERE id = $1 AND organisation_id = $2"
@@ -90,7 +90,7 @@ impl Session {
 
     /// Revokes a grant of `organisation`; `NOT_FOUND` when it has no such grant.
     #[tracing::instrument(skip_all)]
-    pub async fn delete_grant(&mut self, org: &OrgPass, id: ResourceId) -> Result<(), Error> {
+    pub async fn delete_grant(&mut self, org: &OrgPass, id: ResourceId) -> Result<()> {
         let organisation = org.organisation();
         let deleted = sqlx::query("DELETE FROM role_grants WHERE id = $1 AND organisation_id = $2")
             .bind(id.to_string())
@@ -105,11 +105,7 @@ impl Session {
 
     /// The grants of `organisation` after the page's position; one more than the page size.
     #[tracing::instrument(skip_all)]
-    pub async fn list_grants(
-        &mut self,
-        org: &OrgPass,
-        page: Page,
-    ) -> Result<Vec<RoleGrant>, Error> {
+    pub async fn list_grants(&mut self, org: &OrgPass, page: Page) -> Result<Vec<RoleGrant>> {
         let organisation = org.organisation();
         let sql = format!(
             "SELECT {GRANT_COLUMNS} FROM role_grants WHERE organisation_id = $1 AND id > $2 \
@@ -124,7 +120,7 @@ impl Session {
         rows.iter().map(grant_from_row).collect()
     }
 
-    async fn bump_grants_epoch(&mut self) -> Result<(), Error> {
+    async fn bump_grants_epoch(&mut self) -> Result<()> {
         sqlx::query("UPDATE role_grants_epoch SET epoch = epoch + 1 WHERE id = 1")
             .run(self)
             .await?;
@@ -132,7 +128,7 @@ impl Session {
     }
 }
 
-fn grant_from_row(row: &AnyRow) -> Result<RoleGrant, Error> {
+fn grant_from_row(row: &AnyRow) -> Result<RoleGrant> {
     let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
     Ok(RoleGrant {
         id: stored("grant id", ResourceId::parse(&text("id")?))?,

@@ -13,7 +13,7 @@ use crate::domain::page::Page;
 use crate::domain::principal::Principal;
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
-use crate::domain::{Error, FieldViolation};
+use crate::domain::{Error, FieldViolation, Result};
 
 const MEASURE_COLUMNS: &str = "id, plan_id, goal_id, description, responsible_member_id, \
      start_date, end_date, frequency, status, revision, create_time, update_time";
@@ -32,7 +32,7 @@ impl Session {
         goal: Option<ResourceId>,
         responsible: Option<ResourceId>,
         now: Instant,
-    ) -> Result<(), Error> {
+    ) -> Result<()> {
         let _plan = pass.id();
         let mut violations = Vec::new();
         if let Some(goal) = goal {
@@ -64,7 +64,7 @@ impl Session {
         new: &NewMeasure,
         created_by: &Subject,
         now: Instant,
-    ) -> Result<Measure, Error> {
+    ) -> Result<Measure> {
         let plan = pass.plan();
         self.check_room(Holding::Measures, pass, now).await?;
         let measure = Measure {
@@ -109,7 +109,7 @@ impl Session {
 
     /// One measure of `plan`, with its evaluations.
     #[tracing::instrument(skip_all)]
-    pub async fn measure(&mut self, pass: &PlanPass, id: ResourceId) -> Result<Measure, Error> {
+    pub async fn measure(&mut self, pass: &PlanPass, id: ResourceId) -> Result<Measure> {
         let of_plan = Statement::of_plan(MEASURE_COLUMNS, "measures", "", pass);
         let mut measure = measure_from_row(&self.item_row(of_plan.item("", id), "measure").await?)?;
         measure.evaluations =
@@ -124,7 +124,7 @@ impl Session {
         &mut self,
         pass: &PlanPass,
         page: Option<Page>,
-    ) -> Result<Vec<Measure>, Error> {
+    ) -> Result<Vec<Measure>> {
         let of_plan = Statement::of_plan(MEASURE_COLUMNS, "measures", "", pass);
         let rows = self.rows(of_plan.page("", page)).await?;
         let mut measures: Vec<Measure> =
@@ -148,7 +148,7 @@ impl Session {
         measure: &Measure,
         who: &Principal,
         now: Instant,
-    ) -> Result<bool, Error> {
+    ) -> Result<bool> {
         pass.covers(measure.plan)?;
         let found: Option<i64> = sqlx::query_scalar(
             "SELECT CAST(1 AS BIGINT) FROM members m WHERE m.id = $1 AND m.subject = $2 \
@@ -171,7 +171,7 @@ impl Session {
         pass: &PlanPass,
         measure: &Measure,
         expected: i64,
-    ) -> Result<(), Error> {
+    ) -> Result<()> {
         pass.covers(measure.plan)?;
         let updated = sqlx::query(
             "UPDATE measures SET goal_id = $1, description = $2, responsible_member_id = $3, \
@@ -203,7 +203,7 @@ impl Session {
         pass: &PlanPass,
         measure: &Measure,
         evaluation: &Evaluation,
-    ) -> Result<(), Error> {
+    ) -> Result<()> {
         pass.covers(measure.plan)?;
         let organisation = pass.organisation();
         self.check_room(Holding::Evaluations, pass, evaluation.time).await?;
@@ -233,7 +233,7 @@ impl Session {
         pass: &PlanPass,
         measure: &Measure,
         expected: i64,
-    ) -> Result<(), Error> {
+    ) -> Result<()> {
         pass.covers(measure.plan)?;
         if measure.revision != expected {
             return Err(stale_measure());
@@ -259,7 +259,7 @@ impl Session {
         &mut self,
         column: &'static str,
         id: ResourceId,
-    ) -> Result<Vec<(ResourceId, Evaluation)>, Error> {
+    ) -> Result<Vec<(ResourceId, Evaluation)>> {
         let sql = format!(
             "SELECT measure_id, date, text, author, author_relations, create_time \
              FROM measure_evaluations WHERE {column} = $1 ORDER BY id"
@@ -270,7 +270,7 @@ impl Session {
 }
 
 /// An evaluation, and the measure it belongs to.
-pub(super) fn evaluation_from_row(row: &AnyRow) -> Result<(ResourceId, Evaluation), Error> {
+pub(super) fn evaluation_from_row(row: &AnyRow) -> Result<(ResourceId, Evaluation)> {
     let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
     let measure = stored("measure id", ResourceId::parse(&text("measure_id")?))?;
     Ok((
@@ -286,7 +286,7 @@ pub(super) fn evaluation_from_row(row: &AnyRow) -> Result<(ResourceId, Evaluatio
 }
 
 /// A measure, without its evaluations.
-pub(super) fn measure_from_row(row: &AnyRow) -> Result<Measure, Error> {
+pub(super) fn measure_from_row(row: &AnyRow) -> Result<Measure> {
     let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
     let date = |name: &str| {
         row.try_get::<Option<String>, _>(name)

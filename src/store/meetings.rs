@@ -5,18 +5,18 @@ use sqlx::any::AnyRow;
 
 use super::{Execute, Session, Statement, db, stored};
 use crate::auth::PlanPass;
-use crate::domain::Error;
 use crate::domain::ids::ResourceId;
 use crate::domain::limits::Holding;
 use crate::domain::meeting::Meeting;
 use crate::domain::page::Page;
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
+use crate::domain::{Error, Result};
 
 const COLUMNS: &str = "id, plan_id, start_time, location, video_link, agenda, invited, attended, \
      minutes, revision, create_time, update_time, cancel_time, cancel_reason";
 
-fn ids_json(ids: &[ResourceId]) -> Result<String, Error> {
+fn ids_json(ids: &[ResourceId]) -> Result<String> {
     let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
     serde_json::to_string(&ids).map_err(Error::internal)
 }
@@ -29,7 +29,7 @@ impl Session {
         pass: &PlanPass,
         meeting: &Meeting,
         created_by: &Subject,
-    ) -> Result<(), Error> {
+    ) -> Result<()> {
         let plan = pass.plan();
         self.check_room(Holding::Meetings, pass, meeting.create_time).await?;
         sqlx::query(
@@ -58,18 +58,14 @@ impl Session {
 
     /// One meeting of `plan`.
     #[tracing::instrument(skip_all)]
-    pub async fn meeting(&mut self, pass: &PlanPass, id: ResourceId) -> Result<Meeting, Error> {
+    pub async fn meeting(&mut self, pass: &PlanPass, id: ResourceId) -> Result<Meeting> {
         let of_plan = Statement::of_plan(COLUMNS, "meetings", "", pass);
         meeting_from_row(&self.item_row(of_plan.item("", id), "meeting").await?)
     }
 
     /// The meetings of `plan` after the page's position; one more than the page.
     #[tracing::instrument(skip_all)]
-    pub async fn list_meetings(
-        &mut self,
-        pass: &PlanPass,
-        page: Page,
-    ) -> Result<Vec<Meeting>, Error> {
+    pub async fn list_meetings(&mut self, pass: &PlanPass, page: Page) -> Result<Vec<Meeting>> {
         let of_plan = Statement::of_plan(COLUMNS, "meetings", "", pass).page("", Some(page));
         self.rows(of_plan).await?.iter().map(meeting_from_row).collect()
     }
@@ -81,7 +77,7 @@ impl Session {
         pass: &PlanPass,
         meeting: &Meeting,
         expected: i64,
-    ) -> Result<(), Error> {
+    ) -> Result<()> {
         pass.covers(meeting.plan)?;
         let updated = sqlx::query(
             "UPDATE meetings SET start_time = $1, location = $2, video_link = $3, agenda = $4, \
@@ -112,9 +108,9 @@ impl Session {
     }
 }
 
-fn meeting_from_row(row: &AnyRow) -> Result<Meeting, Error> {
+fn meeting_from_row(row: &AnyRow) -> Result<Meeting> {
     let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
-    let ids = |name: &str| -> Result<Vec<ResourceId>, Error> {
+    let ids = |name: &str| -> Result<Vec<ResourceId>> {
         let list: Vec<String> = stored("member list", serde_json::from_str(&text(name)?).ok())?;
         list.iter().map(|id| stored("member id", ResourceId::parse(id))).collect()
     };

@@ -5,13 +5,13 @@ use sqlx::any::AnyRow;
 
 use super::{Execute, Run, Session, Statement, db, is_unique_violation, stored};
 use crate::auth::PlanPass;
-use crate::domain::Error;
 use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::limits::Holding;
 use crate::domain::member::{Member, MemberRole, NewMember, RepresentativeBasis};
 use crate::domain::page::Page;
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
+use crate::domain::{Error, Result};
 
 // A membership's columns, with the name of the organisation it acts for from the registry.
 const MEMBER_COLUMNS: &str = "m.id, m.plan_id, m.subject, m.display_name, m.role, \
@@ -33,7 +33,7 @@ impl Session {
         new: &NewMember,
         created_by: &Subject,
         now: Instant,
-    ) -> Result<Member, Error> {
+    ) -> Result<Member> {
         let plan = pass.plan();
         let serving: Option<i64> = sqlx::query_scalar(
             "SELECT CAST(1 AS BIGINT) FROM members WHERE plan_id = $1 AND subject = $2 \
@@ -98,7 +98,7 @@ impl Session {
 
     /// One membership of `plan`, ended or not.
     #[tracing::instrument(skip_all)]
-    pub async fn member(&mut self, pass: &PlanPass, id: ResourceId) -> Result<Member, Error> {
+    pub async fn member(&mut self, pass: &PlanPass, id: ResourceId) -> Result<Member> {
         let of_plan = Statement::of_plan(MEMBER_COLUMNS, MEMBER_FROM, "m.", pass);
         member_from_row(&self.item_row(of_plan.item("m.", id), "member").await?)
     }
@@ -110,7 +110,7 @@ impl Session {
         pass: &PlanPass,
         who: &crate::domain::principal::Principal,
         now: Instant,
-    ) -> Result<Option<Member>, Error> {
+    ) -> Result<Option<Member>> {
         let plan = pass.id();
         let sql = format!(
             "SELECT {MEMBER_COLUMNS} FROM {MEMBER_FROM} WHERE m.plan_id = $1 AND m.subject = $2 \
@@ -136,7 +136,7 @@ impl Session {
         subject: &Subject,
         organisation: &OrgNumber,
         now: Instant,
-    ) -> Result<u64, Error> {
+    ) -> Result<u64> {
         let plan = pass.id();
         let ended = sqlx::query(
             "UPDATE members SET end_time = $1, revision = revision + 1 WHERE plan_id = $2 \
@@ -160,7 +160,7 @@ impl Session {
         id: ResourceId,
         expected_revision: Option<i64>,
         now: Instant,
-    ) -> Result<Member, Error> {
+    ) -> Result<Member> {
         let _plan = pass.id();
         let mut member = self.member(pass, id).await?;
         if member.end_time.is_some_and(|end| end <= now) {
@@ -196,7 +196,7 @@ impl Session {
         show_ended: bool,
         page: Page,
         now: Instant,
-    ) -> Result<Vec<Member>, Error> {
+    ) -> Result<Vec<Member>> {
         let mut of_plan = Statement::of_plan(MEMBER_COLUMNS, MEMBER_FROM, "m.", pass);
         if !show_ended {
             of_plan = of_plan.sql(" AND (m.end_time IS NULL OR m.end_time > ").bind(now.0).sql(")");
@@ -209,7 +209,7 @@ fn stale() -> Error {
     Error::Aborted("the membership changed since it was read: read it again".into())
 }
 
-fn member_from_row(row: &AnyRow) -> Result<Member, Error> {
+fn member_from_row(row: &AnyRow) -> Result<Member> {
     let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
     let acting = text("acting_organisation")?;
     Ok(Member {

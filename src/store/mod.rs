@@ -30,9 +30,9 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Transaction};
 
 use crate::auth::PlanPass;
-use crate::domain::Error;
 use crate::domain::limits::Holding;
 use crate::domain::time::Instant;
+use crate::domain::{Error, Result};
 
 pub use access_log::AccessEntry;
 pub use complaints::{ComplaintAccessRow, ComplaintListFilter};
@@ -104,7 +104,7 @@ pub struct Store {
 
 impl Store {
     /// Connects to the database the URL names and applies pending migrations.
-    pub async fn open(url: &DatabaseUrl) -> Result<Store, Error> {
+    pub async fn open(url: &DatabaseUrl) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let backend = Backend::of_url(&url.0).ok_or_else(|| {
             Error::internal(format!("unsupported database url {url}: use sqlite: or postgres:"))
@@ -120,7 +120,7 @@ impl Store {
     }
 
     /// Applies the migrations of this backend that have not run yet.
-    pub async fn migrate(&self) -> Result<(), Error> {
+    pub async fn migrate(&self) -> Result<()> {
         let migrator = match self.backend {
             Backend::Sqlite => &sqlite::MIGRATOR,
             Backend::Postgres => &postgres::MIGRATOR,
@@ -145,8 +145,8 @@ impl Store {
     /// access log's rows of a read are durable before the read answers.
     pub async fn read_with<T>(
         &self,
-        work: impl AsyncFnOnce(&mut Session) -> Result<T, Error>,
-    ) -> Result<T, Error> {
+        work: impl AsyncFnOnce(&mut Session) -> Result<T>,
+    ) -> Result<T> {
         let mut session = self.read().await?;
         let result = work(&mut session).await;
         session.count();
@@ -159,8 +159,8 @@ impl Store {
     /// `run_with_tx!`, to make the code trivially correct.
     pub async fn write_with<T>(
         &self,
-        work: impl AsyncFnOnce(&mut Session) -> Result<T, Error>,
-    ) -> Result<T, Error> {
+        work: impl AsyncFnOnce(&mut Session) -> Result<T>,
+    ) -> Result<T> {
         let mut session = self.write().await?;
         let result = work(&mut session).await;
         session.count();
@@ -168,14 +168,14 @@ impl Store {
     }
 
     /// A session for reads: each statement commits on its own.
-    async fn read(&self) -> Result<Session, Error> {
+    async fn read(&self) -> Result<Session> {
         let conn = self.pool.acquire().await.map_err(db)?;
         Ok(Session { conn: Conn::Read(conn), backend: self.backend, denied: false, statements: 0 })
     }
 
     /// A session for a write: one transaction, begun so that it holds the write lock from the
     /// start on SQLite (a deferred one fails under concurrent writers). End it with `finish`.
-    async fn write(&self) -> Result<Session, Error> {
+    async fn write(&self) -> Result<Session> {
         let tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,
@@ -241,7 +241,7 @@ impl Session {
     /// Ends the session with the request's result: a write commits when the request succeeded,
     /// or when it was denied (nothing but the denial's log row was written); otherwise it rolls
     /// back, so a failed request changes nothing.
-    async fn finish<T>(self, result: Result<T, Error>) -> Result<T, Error> {
+    async fn finish<T>(self, result: Result<T>) -> Result<T> {
         let Conn::Write(tx) = self.conn else {
             return result;
         };
@@ -263,7 +263,7 @@ impl Session {
         holding: Holding,
         pass: &PlanPass,
         now: Instant,
-    ) -> Result<(), Error> {
+    ) -> Result<()> {
         let of = pass.id();
         let sql = match holding {
             Holding::Goals => "SELECT CAST(COUNT(*) AS BIGINT) FROM goals WHERE plan_id = $1",
@@ -293,33 +293,33 @@ impl Session {
 /// by `db`.
 pub(crate) trait Run<O> {
     /// Every row the query returns.
-    async fn all(self, session: &mut Session) -> Result<Vec<O>, Error>;
+    async fn all(self, session: &mut Session) -> Result<Vec<O>>;
     /// The row the query returns, if any.
-    async fn optional(self, session: &mut Session) -> Result<Option<O>, Error>;
+    async fn optional(self, session: &mut Session) -> Result<Option<O>>;
     /// The one row the query returns.
-    async fn one(self, session: &mut Session) -> Result<O, Error>;
+    async fn one(self, session: &mut Session) -> Result<O>;
 }
 
 /// A statement that changes rows.
 pub(crate) trait Execute {
     /// Runs the statement; returns how many rows it changed.
-    async fn run(self, session: &mut Session) -> Result<u64, Error>;
+    async fn run(self, session: &mut Session) -> Result<u64>;
 }
 
 impl<'q> Execute for sqlx::query::Query<'q, Any, AnyArguments> {
-    async fn run(self, session: &mut Session) -> Result<u64, Error> {
+    async fn run(self, session: &mut Session) -> Result<u64> {
         Ok(self.execute(session.conn()).await.map_err(db)?.rows_affected())
     }
 }
 
 impl<'q> Run<AnyRow> for sqlx::query::Query<'q, Any, AnyArguments> {
-    async fn all(self, session: &mut Session) -> Result<Vec<AnyRow>, Error> {
+    async fn all(self, session: &mut Session) -> Result<Vec<AnyRow>> {
         self.fetch_all(session.conn()).await.map_err(db)
     }
-    async fn optional(self, session: &mut Session) -> Result<Option<AnyRow>, Error> {
+    async fn optional(self, session: &mut Session) -> Result<Option<AnyRow>> {
         self.fetch_optional(session.conn()).await.map_err(db)
     }
-    async fn one(self, session: &mut Session) -> Result<AnyRow, Error> {
+    async fn one(self, session: &mut Session) -> Result<AnyRow> {
         self.fetch_one(session.conn()).await.map_err(db)
     }
 }
@@ -329,13 +329,13 @@ where
     O: Send + Unpin,
     (O,): for<'r> sqlx::FromRow<'r, AnyRow>,
 {
-    async fn all(self, session: &mut Session) -> Result<Vec<O>, Error> {
+    async fn all(self, session: &mut Session) -> Result<Vec<O>> {
         self.fetch_all(session.conn()).await.map_err(db)
     }
-    async fn optional(self, session: &mut Session) -> Result<Option<O>, Error> {
+    async fn optional(self, session: &mut Session) -> Result<Option<O>> {
         self.fetch_optional(session.conn()).await.map_err(db)
     }
-    async fn one(self, session: &mut Session) -> Result<O, Error> {
+    async fn one(self, session: &mut Session) -> Result<O> {
         self.fetch_one(session.conn()).await.map_err(db)
     }
 }
@@ -359,7 +359,7 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
 
 /// Decodes a stored value that only valid data could have produced; failure means the
 /// database holds something the code never writes.
-pub(crate) fn stored<T>(what: &str, value: Option<T>) -> Result<T, Error> {
+pub(crate) fn stored<T>(what: &str, value: Option<T>) -> Result<T> {
     value.ok_or_else(|| Error::internal(format!("unexpected stored {what}")))
 }
 

@@ -4,10 +4,10 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Execute, Run, Session, db, stored};
-use crate::domain::Error;
 use crate::domain::ids::OrgNumber;
 use crate::domain::organisation::{OrgKind, Organisation};
 use crate::domain::time::Instant;
+use crate::domain::{Error, Result};
 
 /// Rows written by one statement of an import.
 const BATCH: usize = 200;
@@ -15,10 +15,7 @@ const BATCH: usize = 200;
 impl Session {
     /// The registry's entry for `number`, if any.
     #[tracing::instrument(skip_all)]
-    pub async fn organisation(
-        &mut self,
-        number: &OrgNumber,
-    ) -> Result<Option<Organisation>, Error> {
+    pub async fn organisation(&mut self, number: &OrgNumber) -> Result<Option<Organisation>> {
         let row = sqlx::query(
             "SELECT organisation_id, name, kind, form_code FROM organisations \
              WHERE organisation_id = $1",
@@ -36,7 +33,7 @@ impl Session {
         field: &str,
         number: &OrgNumber,
         kinds: &[OrgKind],
-    ) -> Result<Organisation, Error> {
+    ) -> Result<Organisation> {
         match self.organisation(number).await? {
             Some(org) if kinds.contains(&org.kind) => Ok(org),
             _ => {
@@ -58,7 +55,7 @@ impl Session {
         &mut self,
         organisations: &[Organisation],
         now: Instant,
-    ) -> Result<(), Error> {
+    ) -> Result<()> {
         for batch in organisations.chunks(BATCH) {
             let rows: Vec<String> = (0..batch.len())
                 .map(|i| {
@@ -88,7 +85,7 @@ impl Session {
     }
 }
 
-fn organisation_from_row(row: &AnyRow) -> Result<Organisation, Error> {
+fn organisation_from_row(row: &AnyRow) -> Result<Organisation> {
     let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
     Ok(Organisation {
         number: stored("organisation", OrgNumber::parse("", &text("organisation_id")?).ok())?,

@@ -5,7 +5,6 @@ use sqlx::any::AnyRow;
 
 use super::{Execute, Run, Session, Statement, Visible, db, stored};
 use crate::auth::{OrgPass, PlanPass};
-use crate::domain::Error;
 use crate::domain::coordinator::CoordinatorWish;
 use crate::domain::date::Date;
 use crate::domain::ids::{NationalId, OrgNumber, ResourceId};
@@ -20,6 +19,7 @@ use crate::domain::principal::Principal;
 use crate::domain::relation::Relation;
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
+use crate::domain::{Error, Result};
 
 // A plan's columns, with the consent in force joined as `c`.
 macro_rules! plan_select {
@@ -211,7 +211,7 @@ impl Session {
         new: &NewPlan,
         created_by: &Subject,
         now: Instant,
-    ) -> Result<Plan, Error> {
+    ) -> Result<Plan> {
         let id = ResourceId::generate();
         sqlx::query(
             "INSERT INTO plans (id, organisation_id, patient_id, patient_display_name, kind, \
@@ -234,14 +234,14 @@ impl Session {
 
     /// Loads the plan `pass` is for as it is now in this session.
     #[tracing::instrument(skip_all)]
-    pub async fn reload_plan(&mut self, pass: &PlanPass) -> Result<Plan, Error> {
+    pub async fn reload_plan(&mut self, pass: &PlanPass) -> Result<Plan> {
         self.load_plan(pass.id()).await
     }
 
     /// Loads a plan without a pass: for `PlanPass::operator_for` (the command line, which acts
     /// with the database's own authority) and for the store's own reads of a plan it has just
     /// written or holds a pass to.
-    pub(crate) async fn load_plan(&mut self, plan: ResourceId) -> Result<Plan, Error> {
+    pub(crate) async fn load_plan(&mut self, plan: ResourceId) -> Result<Plan> {
         let row = sqlx::query(PLAN_QUERY).bind(plan.to_string()).optional(self).await?;
         row.as_ref().map(plan_from_row).transpose()?.ok_or(Error::NotFound("plan"))
     }
@@ -255,7 +255,7 @@ impl Session {
         plan: &Plan,
         expected_version: i64,
         now: Instant,
-    ) -> Result<(), Error> {
+    ) -> Result<()> {
         pass.covers(plan.id)?;
         let sections = &plan.sections;
         let contacts = serde_json::to_string(&plan.contacts).map_err(Error::internal)?;
@@ -322,7 +322,7 @@ impl Session {
         plan: ResourceId,
         who: &Principal,
         now: Instant,
-    ) -> Result<Option<PlanAccessRow>, Error> {
+    ) -> Result<Option<PlanAccessRow>> {
         let mut statement =
             access_select(Statement::new(""), who, now).sql("WHERE p.id = ").bind(plan.to_string());
         if self.locks_rows() {
@@ -344,7 +344,7 @@ impl Session {
         who: &Principal,
         page: Page,
         now: Instant,
-    ) -> Result<Vec<PlanAccessRow>, Error> {
+    ) -> Result<Vec<PlanAccessRow>> {
         let after = page.after.map(|id| id.to_string()).unwrap_or_default();
         let limit = i64::from(page.size) + 1;
         let page_of = |statement: Statement, id: &str| {
@@ -410,7 +410,7 @@ impl Session {
         &mut self,
         org: &OrgPass,
         page: Page,
-    ) -> Result<Vec<Plan>, Error> {
+    ) -> Result<Vec<Plan>> {
         let statement = Statement::new(concat!(plan_select!(), plan_from!()))
             .sql("WHERE p.organisation_id = ")
             .bind(org.organisation().as_str().to_owned())
@@ -428,11 +428,11 @@ fn stale_plan() -> Error {
 }
 
 /// Checks a caller's etag against the plan's version before anything is written.
-pub fn check_plan_version(plan: &Plan, expected: i64) -> Result<(), Error> {
+pub fn check_plan_version(plan: &Plan, expected: i64) -> Result<()> {
     if plan.version == expected { Ok(()) } else { Err(stale_plan()) }
 }
 
-fn access_from_row(row: &AnyRow) -> Result<PlanAccessRow, Error> {
+fn access_from_row(row: &AnyRow) -> Result<PlanAccessRow> {
     let flag = |name: &str| row.try_get::<i64, _>(name).map(|v| v == 1).map_err(db);
     Ok(PlanAccessRow {
         plan: plan_from_row(row)?,
@@ -445,7 +445,7 @@ fn access_from_row(row: &AnyRow) -> Result<PlanAccessRow, Error> {
     })
 }
 
-fn plan_from_row(row: &AnyRow) -> Result<Plan, Error> {
+fn plan_from_row(row: &AnyRow) -> Result<Plan> {
     let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
     let optional_text = |name: &str| row.try_get::<Option<String>, _>(name).map_err(db);
     let optional_int = |name: &str| row.try_get::<Option<i64>, _>(name).map_err(db);
@@ -539,7 +539,7 @@ impl Session {
     pub async fn plan_document(
         &mut self,
         pass: &PlanPass,
-    ) -> Result<crate::domain::plan::PlanDocument, Error> {
+    ) -> Result<crate::domain::plan::PlanDocument> {
         let plan = self.reload_plan(pass).await?;
         let (goals, measures) = self.plan_content(pass).await?;
         Ok(crate::domain::plan::PlanDocument { plan, goals, measures })

@@ -5,11 +5,11 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 
-use crate::domain::Error;
+use crate::domain::Result;
 
 /// The PostgreSQL schema's migrations, embedded in the binary.
 pub(super) static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
-pub(super) async fn open(options: AnyPoolOptions, url: &str) -> Result<AnyPool, Error> {
+pub(super) async fn open(options: AnyPoolOptions, url: &str) -> Result<AnyPool> {
     options.max_connections(16).connect(url).await.map_err(super::db)
 }

@@ -5,7 +5,6 @@ use sqlx::any::AnyRow;
 
 use super::{Execute, ReadFilter, Session, Statement, Visible, db, stored};
 use crate::auth::{OrgPass, ReferralPass};
-use crate::domain::Error;
 use crate::domain::ids::{NationalId, OrgNumber, ResourceId};
 use crate::domain::organisation::OrgRole;
 use crate::domain::page::Page;
@@ -13,6 +12,7 @@ use crate::domain::plan::OnBehalf;
 use crate::domain::principal::Principal;
 use crate::domain::referral::{Referral, ReferralStatus};
 use crate::domain::time::Instant;
+use crate::domain::{Error, Result};
 
 const COLUMNS: &str = "r.id, r.organisation_id, r.from_organisation, r.requester, r.patient_id, \
      r.patient_display_name, r.patient_goals, r.wants_plan, r.on_behalf_given_by, \
@@ -57,7 +57,7 @@ impl Session {
     /// Stores a sent referral; `_pass` is the proof that the caller may send it for the
     /// health trust.
     #[tracing::instrument(skip_all)]
-    pub async fn insert_referral(&mut self, _pass: &OrgPass, r: &Referral) -> Result<(), Error> {
+    pub async fn insert_referral(&mut self, _pass: &OrgPass, r: &Referral) -> Result<()> {
         let goals = serde_json::to_string(&r.patient_goals).map_err(Error::internal)?;
         sqlx::query(
             "INSERT INTO referrals (id, organisation_id, from_organisation, requester, patient_id, \
@@ -88,7 +88,7 @@ impl Session {
         &mut self,
         id: ResourceId,
         who: &Principal,
-    ) -> Result<Option<ReferralAccessRow>, Error> {
+    ) -> Result<Option<ReferralAccessRow>> {
         let epoch = "(SELECT e.epoch FROM role_grants_epoch e WHERE e.id = 1)";
         let statement = referral_select(Statement::new(""), who, epoch);
         let row = self.row(statement.sql("WHERE r.id = ").bind(id.to_string())).await?;
@@ -105,7 +105,7 @@ impl Session {
         sender_roles: &[OrgRole],
         receiver_roles: &[OrgRole],
         page: Page,
-    ) -> Result<Vec<ReferralAccessRow>, Error> {
+    ) -> Result<Vec<ReferralAccessRow>> {
         let after = page.after.map(|id| id.to_string()).unwrap_or_default();
         let limit = i64::from(page.size) + 1;
         let page_of = |statement: Statement| {
@@ -146,7 +146,7 @@ impl Session {
         response: &str,
         by: &str,
         now: Instant,
-    ) -> Result<(), Error> {
+    ) -> Result<()> {
         let referral = pass.referral();
         let updated = sqlx::query(
             "UPDATE referrals SET status = $1, response = $2, responded_by = $3, \
@@ -171,10 +171,10 @@ impl Session {
     }
 }
 
-fn access_from_row(row: &AnyRow) -> Result<ReferralAccessRow, Error> {
+fn access_from_row(row: &AnyRow) -> Result<ReferralAccessRow> {
     let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
     let optional = |name: &str| row.try_get::<Option<String>, _>(name).map_err(db);
-    let org = |name: &str| -> Result<OrgNumber, Error> {
+    let org = |name: &str| -> Result<OrgNumber> {
         stored("organisation", OrgNumber::parse("", &text(name)?).ok())
     };
     let referral = Referral {

@@ -8,7 +8,7 @@ use crate::auth::PlanPass;
 use crate::domain::ids::ResourceId;
 use crate::domain::page::Page;
 use crate::domain::time::Instant;
-use crate::domain::{Error, stored_enum};
+use crate::domain::{Result, stored_enum};
 
 /// One revision of a plan's history, without its snapshot.
 #[derive(Debug)]
@@ -60,7 +60,7 @@ impl Session {
         pass: &PlanPass,
         kind: ChangeKind,
         now: Instant,
-    ) -> Result<i64, Error> {
+    ) -> Result<i64> {
         sqlx::query_scalar(
             "UPDATE plans SET revision = revision + 1, update_time = $1, content_revision = \
              CASE WHEN $2 = 1 THEN revision + 1 ELSE content_revision END WHERE id = $3 \
@@ -81,7 +81,7 @@ impl Session {
         change: &NewRevision<'_>,
         revision: i64,
         now: Instant,
-    ) -> Result<(), Error> {
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO plan_revisions (id, organisation_id, plan_id, revision, author, \
              author_relations, changes, snapshot, create_time) \
@@ -107,7 +107,7 @@ impl Session {
         &mut self,
         pass: &PlanPass,
         page: Page,
-    ) -> Result<Vec<RevisionRow>, Error> {
+    ) -> Result<Vec<RevisionRow>> {
         let columns = "id, revision, author, author_relations, changes, create_time";
         let of_plan = Statement::of_plan(columns, "plan_revisions", "", pass);
         let rows = self.rows(of_plan.page("", Some(page))).await?;
@@ -171,7 +171,7 @@ impl Session {
     pub async fn latest_item_digests(
         &mut self,
         pass: &PlanPass,
-    ) -> Result<Vec<(ItemKind, String, String)>, Error> {
+    ) -> Result<Vec<(ItemKind, String, String)>> {
         let plan = pass.id();
         let rows = sqlx::query(
             "SELECT v.kind, v.item_id, v.digest FROM plan_item_versions v WHERE v.plan_id = $1 \
@@ -200,7 +200,7 @@ impl Session {
         pass: &PlanPass,
         revision: i64,
         versions: &[ItemVersion],
-    ) -> Result<(), Error> {
+    ) -> Result<()> {
         // A hundred rows a statement: well within both databases' limits on parameters.
         for chunk in versions.chunks(100) {
             let mut statement = Statement::new(
@@ -240,7 +240,7 @@ impl Session {
         &mut self,
         pass: &PlanPass,
         revision: i64,
-    ) -> Result<Vec<ItemVersion>, Error> {
+    ) -> Result<Vec<ItemVersion>> {
         let plan = pass.id();
         let rows = sqlx::query(
             "SELECT kind, item_id, parent_id, state FROM plan_item_versions \
@@ -270,7 +270,7 @@ impl Session {
         &mut self,
         pass: &PlanPass,
         revision: i64,
-    ) -> Result<Option<(Instant, Vec<u8>)>, Error> {
+    ) -> Result<Option<(Instant, Vec<u8>)>> {
         let plan = pass.id();
         let row = sqlx::query(
             "SELECT create_time, snapshot FROM plan_revisions WHERE plan_id = $1 AND revision = $2",

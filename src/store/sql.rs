@@ -15,10 +15,10 @@ use sqlx::{Any, Arguments, AssertSqlSafe, Encode, Type};
 
 use super::{Session, db};
 use crate::auth::PlanPass;
-use crate::domain::Error;
 use crate::domain::ids::ResourceId;
 use crate::domain::page::Page;
 use crate::domain::principal::Principal;
+use crate::domain::{Error, Result};
 
 /// A statement under construction: its text, and the values bound so far.
 pub(crate) struct Statement {
@@ -101,7 +101,7 @@ impl Statement {
         statement.sql(")")
     }
 
-    fn query(self) -> Result<sqlx::query::Query<'static, Any, AnyArguments>, Error> {
+    fn query(self) -> Result<sqlx::query::Query<'static, Any, AnyArguments>> {
         match self.error {
             Some(e) => Err(Error::internal(e)),
             None => Ok(sqlx::query_with(AssertSqlSafe(self.sql), self.args)),
@@ -111,17 +111,17 @@ impl Statement {
 
 impl Session {
     /// Every row `statement` returns.
-    pub(crate) async fn rows(&mut self, statement: Statement) -> Result<Vec<AnyRow>, Error> {
+    pub(crate) async fn rows(&mut self, statement: Statement) -> Result<Vec<AnyRow>> {
         statement.query()?.fetch_all(self.conn()).await.map_err(db)
     }
 
     /// The row `statement` returns, if any.
-    pub(crate) async fn row(&mut self, statement: Statement) -> Result<Option<AnyRow>, Error> {
+    pub(crate) async fn row(&mut self, statement: Statement) -> Result<Option<AnyRow>> {
         statement.query()?.fetch_optional(self.conn()).await.map_err(db)
     }
 
     /// Runs `statement`; returns how many rows it changed.
-    pub(crate) async fn execute(&mut self, statement: Statement) -> Result<u64, Error> {
+    pub(crate) async fn execute(&mut self, statement: Statement) -> Result<u64> {
         Ok(statement.query()?.execute(self.conn()).await.map_err(db)?.rows_affected())
     }
 
@@ -130,7 +130,7 @@ impl Session {
         &mut self,
         statement: Statement,
         what: &'static str,
-    ) -> Result<AnyRow, Error> {
+    ) -> Result<AnyRow> {
         self.row(statement).await?.ok_or(Error::NotFound(what))
     }
 }

@@ -7,12 +7,12 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
-use crate::domain::Error;
+use crate::domain::{Error, Result};
 
 /// The SQLite schema's migrations, embedded in the binary.
 pub(super) static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
-pub(super) async fn open(options: AnyPoolOptions, url: &str) -> Result<AnyPool, Error> {
+pub(super) async fn open(options: AnyPoolOptions, url: &str) -> Result<AnyPool> {
     let url = with_create_mode(url);
     if let Some(parent) = file_path(&url).and_then(|p| Path::new(p).parent())
         && !parent.as_os_str().is_empty()

@@ -76,14 +76,12 @@ impl Context {
         who: &Principal,
         id: ResourceId,
     ) -> Result<(Complaint, Vec<ComplaintEvent>)> {
-        let now = Instant::now();
-        self.store
-            .read_with(async |s| {
-                let pass = self.guard.complaint(s, who, id, Action::Read, now).await?;
-                let history = s.complaint_events(&pass).await?;
-                Ok((pass.complaint().clone(), history))
-            })
-            .await
+        self.read(async |s, now| {
+            let pass = self.guard.complaint(s, who, id, Action::Read, now).await?;
+            let history = s.complaint_events(&pass).await?;
+            Ok((pass.complaint().clone(), history))
+        })
+        .await
     }
 
     /// ListComplaints: those the caller may read, filtered in SQL from what the policy grants.
@@ -93,25 +91,23 @@ impl Context {
         list: ComplaintList,
         page: Page,
     ) -> Result<Listed<Complaint>> {
-        let now = Instant::now();
-        self.store
-            .read_with(async |s| {
-                let filter = ComplaintListFilter {
-                    read: self.guard.read_filter(s, Object::Complaint).await?,
-                    awaiting_organisation: list.awaiting_organisation,
-                    filed_before: list
-                        .waiting_longer_than_days
-                        .map(|d| Instant(now.0 - d * 86_400 * 1_000_000)),
-                };
-                let mut rows = s.list_complaints(&filter, who, page).await?;
-                let next_page_token = page.next_token(&mut rows, |row| row.complaint.id);
-                let passes = self.guard.listed_complaints(s, who, rows, now).await?;
-                Ok(Listed {
-                    items: passes.iter().map(|p| p.complaint().clone()).collect(),
-                    next_page_token,
-                })
+        self.read(async |s, now| {
+            let filter = ComplaintListFilter {
+                read: self.guard.read_filter(s, Object::Complaint).await?,
+                awaiting_organisation: list.awaiting_organisation,
+                filed_before: list
+                    .waiting_longer_than_days
+                    .map(|d| Instant(now.0 - d * 86_400 * 1_000_000)),
+            };
+            let mut rows = s.list_complaints(&filter, who, page).await?;
+            let next_page_token = page.next_token(&mut rows, |row| row.complaint.id);
+            let passes = self.guard.listed_complaints(s, who, rows, now).await?;
+            Ok(Listed {
+                items: passes.iter().map(|p| p.complaint().clone()).collect(),
+                next_page_token,
             })
-            .await
+        })
+        .await
     }
 
     /// StartComplaintReview, ReconsiderComplaint, ForwardComplaint, DecideComplaint and
@@ -121,35 +117,30 @@ impl Context {
         who: &Principal,
         change: ComplaintStep,
     ) -> Result<Complaint> {
-        let now = Instant::now();
-        self.store
-            .write_with(async |s| {
-                let pass = self
-                    .guard
-                    .complaint(s, who, change.complaint, action(change.step), now)
-                    .await?;
-                let next = pass.complaint().state.after(change.step)?;
-                if let Some(authority) = &change.forwarded_to {
-                    s.organisation_of_kind("authority", authority, &[OrgKind::CountyGovernor])
-                        .await?;
-                }
-                let decision = match change.step {
-                    Step::Decide(outcome) if next == ComplaintState::Decided => Some(outcome),
-                    _ => None,
-                };
-                s.transition_complaint(
-                    &pass,
-                    next,
-                    change.etag,
-                    change.forwarded_to.as_ref(),
-                    decision,
-                    who,
-                    &change.text,
-                    now,
-                )
-                .await
-            })
+        self.write(async |s, now| {
+            let pass =
+                self.guard.complaint(s, who, change.complaint, action(change.step), now).await?;
+            let next = pass.complaint().state.after(change.step)?;
+            if let Some(authority) = &change.forwarded_to {
+                s.organisation_of_kind("authority", authority, &[OrgKind::CountyGovernor]).await?;
+            }
+            let decision = match change.step {
+                Step::Decide(outcome) if next == ComplaintState::Decided => Some(outcome),
+                _ => None,
+            };
+            s.transition_complaint(
+                &pass,
+                next,
+                change.etag,
+                change.forwarded_to.as_ref(),
+                decision,
+                who,
+                &change.text,
+                now,
+            )
             .await
+        })
+        .await
     }
 }
 

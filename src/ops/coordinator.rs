@@ -82,27 +82,23 @@ impl Context {
         etag: i64,
         wish: CoordinatorWish,
     ) -> Result<Shown<Plan>> {
-        let now = Instant::now();
-        self.store
-            .write_with(async |s| {
-                let pass = self
-                    .guard
-                    .plan(s, who, plan, Object::CoordinatorWish, Action::Record, now)
-                    .await?;
-                check_plan_version(pass.plan(), etag)?;
-                if pass.plan().status == PlanStatus::Closed {
-                    return Err(Error::FailedPrecondition("the plan is PLAN_STATUS_CLOSED".into()));
-                }
-                let (_, pass) = edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
-                    let mut plan = pass.plan().clone();
-                    plan.coordinator_wish = Some(wish);
-                    s.save_plan(&pass, &plan, etag, now).await?;
-                    Ok(((), vec!["coordinator wish recorded".to_owned()]))
-                })
-                .await?;
-                Ok(Shown::by(&pass, pass.plan().clone()))
+        self.write(async |s, now| {
+            let pass =
+                self.guard.plan(s, who, plan, Object::CoordinatorWish, Action::Record, now).await?;
+            check_plan_version(pass.plan(), etag)?;
+            if pass.plan().status == PlanStatus::Closed {
+                return Err(Error::FailedPrecondition("the plan is PLAN_STATUS_CLOSED".into()));
+            }
+            let (_, pass) = edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
+                let mut plan = pass.plan().clone();
+                plan.coordinator_wish = Some(wish);
+                s.save_plan(&pass, &plan, etag, now).await?;
+                Ok(((), vec!["coordinator wish recorded".to_owned()]))
             })
-            .await
+            .await?;
+            Ok(Shown::by(&pass, pass.plan().clone()))
+        })
+        .await
     }
 
     /// AppointCoordinator, or ReplaceCoordinator when `end_reason` is given: the current
@@ -114,38 +110,34 @@ impl Context {
         new: NewAssignment,
         end_reason: Option<String>,
     ) -> Result<Shown<(Option<Assignment>, Assignment)>> {
-        let now = Instant::now();
-        self.store
-            .write_with(async |s| {
-                let pass = self
-                    .guard
-                    .plan(s, who, plan, Object::Coordinator, Action::Appoint, now)
-                    .await?;
-                let (pair, _) = edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
-                    let ended = match &end_reason {
-                        Some(reason) => {
-                            let current = s.current_assignment(&pass).await?.ok_or_else(|| {
-                                Error::FailedPrecondition(
-                                    "the plan has no coordinator to replace".into(),
-                                )
-                            })?;
-                            Some(s.end_assignment(&pass, &current, reason, now).await?)
-                        }
-                        None => None,
-                    };
-                    let assignment = appoint(&self.guard, s, &pass, &new, who, now).await?;
-                    let name = plan_item(plan, "coordinatorAssignments", assignment.id);
-                    let line = if ended.is_some() {
-                        format!("coordinator replaced: {name}")
-                    } else {
-                        format!("coordinator appointed: {name}")
-                    };
-                    Ok(((ended, assignment), vec![line]))
-                })
-                .await?;
-                Ok(Shown::by(&pass, pair))
+        self.write(async |s, now| {
+            let pass =
+                self.guard.plan(s, who, plan, Object::Coordinator, Action::Appoint, now).await?;
+            let (pair, _) = edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
+                let ended = match &end_reason {
+                    Some(reason) => {
+                        let current = s.current_assignment(&pass).await?.ok_or_else(|| {
+                            Error::FailedPrecondition(
+                                "the plan has no coordinator to replace".into(),
+                            )
+                        })?;
+                        Some(s.end_assignment(&pass, &current, reason, now).await?)
+                    }
+                    None => None,
+                };
+                let assignment = appoint(&self.guard, s, &pass, &new, who, now).await?;
+                let name = plan_item(plan, "coordinatorAssignments", assignment.id);
+                let line = if ended.is_some() {
+                    format!("coordinator replaced: {name}")
+                } else {
+                    format!("coordinator appointed: {name}")
+                };
+                Ok(((ended, assignment), vec![line]))
             })
-            .await
+            .await?;
+            Ok(Shown::by(&pass, pair))
+        })
+        .await
     }
 
     /// ListCoordinatorAssignments for one plan: its appointments, oldest first.
@@ -189,13 +181,11 @@ impl Context {
         list: WorkList,
         page: Page,
     ) -> Result<Listed<Shown<AssignmentEntry>>> {
-        let now = Instant::now();
-        self.store
-            .read_with(async |s| match list {
-                WorkList::WithoutCoordinator => self.without_coordinator(s, who, page, now).await,
-                WorkList::Mine => self.coordinated_by(s, who, page, now).await,
-            })
-            .await
+        self.read(async |s, now| match list {
+            WorkList::WithoutCoordinator => self.without_coordinator(s, who, page, now).await,
+            WorkList::Mine => self.coordinated_by(s, who, page, now).await,
+        })
+        .await
     }
 
     /// The plans of the caller's unit that have no coordinator, for unit staff who appoint.

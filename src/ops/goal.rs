@@ -34,21 +34,18 @@ impl Context {
         plan: ResourceId,
         new: NewGoal,
     ) -> Result<Shown<Goal>> {
-        let now = Instant::now();
-        self.store
-            .write_with(async |s| {
-                let pass =
-                    self.plan_pass(s, who, plan, &[(Object::Goal, Action::Create)], now).await?;
-                pass.plan().check_open()?;
-                let (goal, _) = edit_plan(s, &pass, who, ChangeKind::Content, now, async |s, _| {
-                    let goal = s.insert_goal(&pass, &new, &who.subject, now).await?;
-                    let line = format!("goal created: {}", item(plan, goal.id));
-                    Ok((goal, vec![line]))
-                })
-                .await?;
-                Ok(Shown::by(&pass, goal))
+        self.write(async |s, now| {
+            let pass = self.plan_pass(s, who, plan, &[(Object::Goal, Action::Create)], now).await?;
+            pass.plan().check_open()?;
+            let (goal, _) = edit_plan(s, &pass, who, ChangeKind::Content, now, async |s, _| {
+                let goal = s.insert_goal(&pass, &new, &who.subject, now).await?;
+                let line = format!("goal created: {}", item(plan, goal.id));
+                Ok((goal, vec![line]))
             })
-            .await
+            .await?;
+            Ok(Shown::by(&pass, goal))
+        })
+        .await
     }
 
     /// GetGoal.
@@ -145,17 +142,14 @@ impl Context {
         wants: &Wants,
         change: impl AsyncFnOnce(&mut Session, &PlanPass, Goal) -> Result<(bool, String)>,
     ) -> Result<Option<Shown<Goal>>> {
-        let now = Instant::now();
-        self.store
-            .write_with(async |s| {
-                let pass = self.plan_pass(s, who, at.plan, &[], now).await?;
-                let goal = s.goal(&pass, at.item).await?;
-                let revision = goal.revision;
-                let reload = async |s: &mut Session, pass: &PlanPass| s.goal(pass, at.item).await;
-                self.edit_item(s, pass, who, at, wants, (goal, revision, "goal"), change, reload)
-                    .await
-            })
-            .await
+        self.write(async |s, now| {
+            let pass = self.plan_pass(s, who, at.plan, &[], now).await?;
+            let goal = s.goal(&pass, at.item).await?;
+            let revision = goal.revision;
+            let reload = async |s: &mut Session, pass: &PlanPass| s.goal(pass, at.item).await;
+            self.edit_item(s, pass, who, at, wants, (goal, revision, "goal"), change, reload).await
+        })
+        .await
     }
 }
 

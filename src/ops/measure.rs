@@ -40,24 +40,19 @@ impl Context {
         plan: ResourceId,
         new: NewMeasure,
     ) -> Result<Shown<Measure>> {
-        let now = Instant::now();
-        self.store
-            .write_with(async |s| {
-                let pass =
-                    self.guard.plan(s, who, plan, Object::Measure, Action::Create, now).await?;
-                pass.plan().check_open()?;
-                s.check_measure_refs(&pass, Some(new.goal), Some(new.responsible_member), now)
-                    .await?;
-                let (measure, _) =
-                    edit_plan(s, &pass, who, ChangeKind::Content, now, async |s, _| {
-                        let measure = s.insert_measure(&pass, &new, &who.subject, now).await?;
-                        let line = format!("measure created: {}", item(plan, measure.id));
-                        Ok((measure, vec![line]))
-                    })
-                    .await?;
-                Ok(Shown::by(&pass, measure))
+        self.write(async |s, now| {
+            let pass = self.guard.plan(s, who, plan, Object::Measure, Action::Create, now).await?;
+            pass.plan().check_open()?;
+            s.check_measure_refs(&pass, Some(new.goal), Some(new.responsible_member), now).await?;
+            let (measure, _) = edit_plan(s, &pass, who, ChangeKind::Content, now, async |s, _| {
+                let measure = s.insert_measure(&pass, &new, &who.subject, now).await?;
+                let line = format!("measure created: {}", item(plan, measure.id));
+                Ok((measure, vec![line]))
             })
-            .await
+            .await?;
+            Ok(Shown::by(&pass, measure))
+        })
+        .await
     }
 
     /// GetMeasure.
@@ -154,27 +149,15 @@ impl Context {
         wants: &Wants,
         change: impl AsyncFnOnce(&mut Session, &PlanPass, Measure) -> Result<(bool, String)>,
     ) -> Result<Option<Shown<Measure>>> {
-        let now = Instant::now();
-        self.store
-            .write_with(async |s| {
-                let pass = self.plan_pass(s, who, at.plan, &[], now).await?;
-                let measure = s.measure(&pass, at.item).await?;
-                let pass = self.guard.responsibility(s, pass, who, &measure, now).await?;
-                let revision = measure.revision;
-                let reload =
-                    async |s: &mut Session, pass: &PlanPass| s.measure(pass, at.item).await;
-                self.edit_item(
-                    s,
-                    pass,
-                    who,
-                    at,
-                    wants,
-                    (measure, revision, "measure"),
-                    change,
-                    reload,
-                )
+        self.write(async |s, now| {
+            let pass = self.plan_pass(s, who, at.plan, &[], now).await?;
+            let measure = s.measure(&pass, at.item).await?;
+            let pass = self.guard.responsibility(s, pass, who, &measure, now).await?;
+            let revision = measure.revision;
+            let reload = async |s: &mut Session, pass: &PlanPass| s.measure(pass, at.item).await;
+            self.edit_item(s, pass, who, at, wants, (measure, revision, "measure"), change, reload)
                 .await
-            })
-            .await
+        })
+        .await
     }
 }

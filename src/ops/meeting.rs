@@ -135,25 +135,23 @@ impl Context {
         action: Action,
         change: impl AsyncFnOnce(&mut Session, &PlanPass, &mut Meeting) -> Result<String>,
     ) -> Result<Meeting> {
-        let now = Instant::now();
-        self.store
-            .write_with(async |s| {
-                let pass = self.guard.plan(s, who, at.plan, Object::Meeting, action, now).await?;
-                pass.plan().check_open_or_declined()?;
-                let mut meeting = s.meeting(&pass, at.item).await?;
-                at.check(meeting.revision, "meeting")?;
-                meeting.check_not_cancelled()?;
-                let line = change(s, &pass, &mut meeting).await?;
-                meeting.update_time = now;
-                edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
-                    s.save_meeting(&pass, &meeting, at.etag).await?;
-                    Ok(((), vec![line]))
-                })
-                .await?;
-                meeting.revision += 1;
-                Ok(meeting)
+        self.write(async |s, now| {
+            let pass = self.guard.plan(s, who, at.plan, Object::Meeting, action, now).await?;
+            pass.plan().check_open_or_declined()?;
+            let mut meeting = s.meeting(&pass, at.item).await?;
+            at.check(meeting.revision, "meeting")?;
+            meeting.check_not_cancelled()?;
+            let line = change(s, &pass, &mut meeting).await?;
+            meeting.update_time = now;
+            edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
+                s.save_meeting(&pass, &meeting, at.etag).await?;
+                Ok(((), vec![line]))
             })
-            .await
+            .await?;
+            meeting.revision += 1;
+            Ok(meeting)
+        })
+        .await
     }
 }
 

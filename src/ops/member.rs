@@ -83,33 +83,29 @@ impl Context {
         member: ResourceId,
         etag: Option<i64>,
     ) -> Result<Shown<Member>> {
-        let now = Instant::now();
-        self.store
-            .write_with(async |s| {
-                let pass = self.plan_pass(s, who, plan, &[], now).await?;
-                let current = s.member(&pass, member).await?;
-                if current.role == MemberRole::Coordinator {
-                    return Err(Error::FailedPrecondition(
-                        "a coordinator leaves the group only through CoordinatorService: \
-                         ReplaceCoordinator"
-                            .into(),
-                    ));
-                }
-                // Anyone may end a relation of their own; nobody may create one.
-                let own = who.is(&current.subject);
-                let object = Object::of_membership(current.role, current.basis);
-                self.guard
-                    .require_on_relation(s, &pass, who, own, object, Action::Remove, now)
-                    .await?;
-                let (ended, _) = edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
-                    let ended = s.end_member(&pass, member, etag, now).await?;
-                    let line = format!("member removed: {}", described(&ended));
-                    Ok((ended, vec![line]))
-                })
-                .await?;
-                Ok(Shown::by(&pass, ended))
+        self.write(async |s, now| {
+            let pass = self.plan_pass(s, who, plan, &[], now).await?;
+            let current = s.member(&pass, member).await?;
+            if current.role == MemberRole::Coordinator {
+                return Err(Error::FailedPrecondition(
+                    "a coordinator leaves the group only through CoordinatorService: \
+                     ReplaceCoordinator"
+                        .into(),
+                ));
+            }
+            // Anyone may end a relation of their own; nobody may create one.
+            let own = who.is(&current.subject);
+            let object = Object::of_membership(current.role, current.basis);
+            self.guard.require_on_relation(s, &pass, who, own, object, Action::Remove, now).await?;
+            let (ended, _) = edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
+                let ended = s.end_member(&pass, member, etag, now).await?;
+                let line = format!("member removed: {}", described(&ended));
+                Ok((ended, vec![line]))
             })
-            .await
+            .await?;
+            Ok(Shown::by(&pass, ended))
+        })
+        .await
     }
 
     /// ListMembers: the group now, or with those whose membership ended.
@@ -134,35 +130,33 @@ impl Context {
         who: &Principal,
         page: Page,
     ) -> Result<Listed<Shown<MyPlan>>> {
-        let now = Instant::now();
-        self.store
-            .read_with(async |s| {
-                let filter = self.guard.read_filter(s, Object::Plan).await?;
-                let serving = ReadFilter {
-                    relations: filter
-                        .relations
-                        .into_iter()
-                        .filter(|r| {
-                            matches!(
-                                r,
-                                Relation::Member | Relation::Coordinator | Relation::Representative
-                            )
-                        })
-                        .collect(),
-                    org_roles: Vec::new(),
-                };
-                let mut rows =
-                    s.list_plans(&serving, &PlanListFilter::default(), who, page, now).await?;
-                let next_page_token = page.next_token(&mut rows, |r| r.plan.id);
-                let passes = self.guard.listed_plans(s, who, rows, now).await?;
-                let mut items = Vec::new();
-                for pass in passes {
-                    let membership = s.my_membership(&pass, who, now).await?;
-                    let plan = pass.plan().clone();
-                    items.push(Shown::by(&pass, MyPlan { plan, membership }));
-                }
-                Ok(Listed { items, next_page_token })
-            })
-            .await
+        self.read(async |s, now| {
+            let filter = self.guard.read_filter(s, Object::Plan).await?;
+            let serving = ReadFilter {
+                relations: filter
+                    .relations
+                    .into_iter()
+                    .filter(|r| {
+                        matches!(
+                            r,
+                            Relation::Member | Relation::Coordinator | Relation::Representative
+                        )
+                    })
+                    .collect(),
+                org_roles: Vec::new(),
+            };
+            let mut rows =
+                s.list_plans(&serving, &PlanListFilter::default(), who, page, now).await?;
+            let next_page_token = page.next_token(&mut rows, |r| r.plan.id);
+            let passes = self.guard.listed_plans(s, who, rows, now).await?;
+            let mut items = Vec::new();
+            for pass in passes {
+                let membership = s.my_membership(&pass, who, now).await?;
+                let plan = pass.plan().clone();
+                items.push(Shown::by(&pass, MyPlan { plan, membership }));
+            }
+            Ok(Listed { items, next_page_token })
+        })
+        .await
     }
 }

@@ -114,6 +114,24 @@ impl Context {
         Ok(pass)
     }
 
+    /// Runs `work` in one write transaction (`Store::write_with`), with the request's time.
+    pub(crate) async fn write<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut Session, Instant) -> Result<T>,
+    ) -> Result<T> {
+        let now = Instant::now();
+        self.store.write_with(async |s| work(s, now).await).await
+    }
+
+    /// Runs `work` in a read session (`Store::read_with`), with the request's time.
+    pub(crate) async fn read<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut Session, Instant) -> Result<T>,
+    ) -> Result<T> {
+        let now = Instant::now();
+        self.store.read_with(async |s| work(s, now).await).await
+    }
+
     /// Runs `read` in a read session, with the pass of a caller the guard lets do `action` to
     /// `object` of `plan`; what it reads is shown as the pass allows.
     pub(crate) async fn read_plan<T>(

@@ -7,7 +7,6 @@ use crate::domain::organisation::{OrgRole, Organisation, RoleGrant};
 use crate::domain::page::Page;
 use crate::domain::principal::Principal;
 use crate::domain::subject::Subject;
-use crate::domain::time::Instant;
 use crate::domain::{Error, Result};
 
 impl Context {
@@ -17,13 +16,11 @@ impl Context {
         who: &Principal,
         number: OrgNumber,
     ) -> Result<Organisation> {
-        let now = Instant::now();
-        self.store
-            .read_with(async |s| {
-                self.guard.registry(s, who, &number, now).await?;
-                s.organisation(&number).await?.ok_or(Error::NotFound("organisation"))
-            })
-            .await
+        self.read(async |s, now| {
+            self.guard.registry(s, who, &number, now).await?;
+            s.organisation(&number).await?.ok_or(Error::NotFound("organisation"))
+        })
+        .await
     }
 
     /// GrantRole: by the organisation's role administrators, never to oneself, and only a role
@@ -35,25 +32,23 @@ impl Context {
         subject: Subject,
         role: OrgRole,
     ) -> Result<RoleGrant> {
-        let now = Instant::now();
-        self.store
-            .write_with(async |s| {
-                self.guard
-                    .organisation(s, who, &organisation, Object::RoleGrant, Action::Grant, now)
-                    .await?;
-                who.refuse_own(&subject, "grants a role")?;
-                let kinds = role.held_in();
-                let held = s.organisation(&organisation).await?;
-                if !held.is_some_and(|org| kinds.contains(&org.kind)) {
-                    let names: Vec<String> = kinds.iter().map(|k| k.wire_name()).collect();
-                    return Err(Error::FailedPrecondition(format!(
-                        "this role may be held only in an organisation of the registry of kind {}",
-                        names.join(" or ")
-                    )));
-                }
-                s.insert_grant(&organisation, &subject, role, &who.subject, now).await
-            })
-            .await
+        self.write(async |s, now| {
+            self.guard
+                .organisation(s, who, &organisation, Object::RoleGrant, Action::Grant, now)
+                .await?;
+            who.refuse_own(&subject, "grants a role")?;
+            let kinds = role.held_in();
+            let held = s.organisation(&organisation).await?;
+            if !held.is_some_and(|org| kinds.contains(&org.kind)) {
+                let names: Vec<String> = kinds.iter().map(|k| k.wire_name()).collect();
+                return Err(Error::FailedPrecondition(format!(
+                    "this role may be held only in an organisation of the registry of kind {}",
+                    names.join(" or ")
+                )));
+            }
+            s.insert_grant(&organisation, &subject, role, &who.subject, now).await
+        })
+        .await
     }
 
     /// RevokeRole: by the organisation's role administrators, never their own.
@@ -63,18 +58,16 @@ impl Context {
         organisation: OrgNumber,
         id: ResourceId,
     ) -> Result<()> {
-        let now = Instant::now();
-        self.store
-            .write_with(async |s| {
-                let org = self
-                    .guard
-                    .organisation(s, who, &organisation, Object::RoleGrant, Action::Revoke, now)
-                    .await?;
-                let grant = s.grant(&org, id).await?;
-                who.refuse_own(&grant.subject, "revokes a role")?;
-                s.delete_grant(&org, id).await
-            })
-            .await
+        self.write(async |s, now| {
+            let org = self
+                .guard
+                .organisation(s, who, &organisation, Object::RoleGrant, Action::Revoke, now)
+                .await?;
+            let grant = s.grant(&org, id).await?;
+            who.refuse_own(&grant.subject, "revokes a role")?;
+            s.delete_grant(&org, id).await
+        })
+        .await
     }
 
     /// ListRoleGrants.
@@ -84,17 +77,15 @@ impl Context {
         organisation: OrgNumber,
         page: Page,
     ) -> Result<Listed<RoleGrant>> {
-        let now = Instant::now();
-        self.store
-            .read_with(async |s| {
-                let org = self
-                    .guard
-                    .organisation(s, who, &organisation, Object::RoleGrant, Action::Read, now)
-                    .await?;
-                let mut grants = s.list_grants(&org, page).await?;
-                let next_page_token = page.next_token(&mut grants, |g| g.id);
-                Ok(Listed { items: grants, next_page_token })
-            })
-            .await
+        self.read(async |s, now| {
+            let org = self
+                .guard
+                .organisation(s, who, &organisation, Object::RoleGrant, Action::Read, now)
+                .await?;
+            let mut grants = s.list_grants(&org, page).await?;
+            let next_page_token = page.next_token(&mut grants, |g| g.id);
+            Ok(Listed { items: grants, next_page_token })
+        })
+        .await
     }
 }

@@ -130,28 +130,26 @@ impl Context {
     /// CreatePlan: unit staff open a plan in their organisation (a municipality or a health
     /// trust of the registry), for another person than themselves.
     pub async fn create_plan(&self, who: &Principal, new: NewPlan) -> Result<Shown<Plan>> {
-        let now = Instant::now();
-        self.store
-            .write_with(async |s| {
-                let org = self
-                    .guard
-                    .organisation(s, who, &new.organisation, Object::Plan, Action::Create, now)
-                    .await?;
-                who.refuse_own(&Subject::citizen(&new.patient), "opens a plan")?;
-                s.organisation_of_kind(
-                    "plan.organisation",
-                    &new.organisation,
-                    &[OrgKind::Municipality, OrgKind::HealthTrust],
-                )
+        self.write(async |s, now| {
+            let org = self
+                .guard
+                .organisation(s, who, &new.organisation, Object::Plan, Action::Create, now)
                 .await?;
-                let plan = s.insert_plan(&org, &new, &who.subject, now).await?;
-                // The creator acts through their organisation role, not a relation to the plan.
-                let pass = self.guard.created_plan(&org, plan, Vec::new(), who)?;
-                let created = async |_: &mut _, _| Ok(((), vec!["plan created".to_owned()]));
-                let (_, pass) = edit_plan(s, &pass, who, ChangeKind::Content, now, created).await?;
-                Ok(Shown::by(&pass, pass.plan().clone()))
-            })
-            .await
+            who.refuse_own(&Subject::citizen(&new.patient), "opens a plan")?;
+            s.organisation_of_kind(
+                "plan.organisation",
+                &new.organisation,
+                &[OrgKind::Municipality, OrgKind::HealthTrust],
+            )
+            .await?;
+            let plan = s.insert_plan(&org, &new, &who.subject, now).await?;
+            // The creator acts through their organisation role, not a relation to the plan.
+            let pass = self.guard.created_plan(&org, plan, Vec::new(), who)?;
+            let created = async |_: &mut _, _| Ok(((), vec!["plan created".to_owned()]));
+            let (_, pass) = edit_plan(s, &pass, who, ChangeKind::Content, now, created).await?;
+            Ok(Shown::by(&pass, pass.plan().clone()))
+        })
+        .await
     }
 
     /// GetPlan: the plan with its goals and measures, now or at a revision of its history;
@@ -363,24 +361,22 @@ impl Context {
             i64,
         ) -> Result<Vec<String>>,
     ) -> Result<Shown<Plan>> {
-        let now = Instant::now();
-        self.store
-            .write_with(async |s| {
-                let pass = self.plan_pass(s, who, plan, &[], now).await?;
-                for (object, action) in wants(&pass) {
-                    self.guard.require(s, &pass, who, object, action, now).await?;
-                }
-                check_plan_version(pass.plan(), etag)?;
-                let (_, pass) = edit_plan(s, &pass, who, kind, now, async |s, revision| {
-                    let mut updated = pass.plan().clone();
-                    let changes = change(s, &pass, &mut updated, revision).await?;
-                    save(s, &pass, &updated, etag, now).await?;
-                    Ok(((), changes))
-                })
-                .await?;
-                Ok(Shown::by(&pass, pass.plan().clone()))
+        self.write(async |s, now| {
+            let pass = self.plan_pass(s, who, plan, &[], now).await?;
+            for (object, action) in wants(&pass) {
+                self.guard.require(s, &pass, who, object, action, now).await?;
+            }
+            check_plan_version(pass.plan(), etag)?;
+            let (_, pass) = edit_plan(s, &pass, who, kind, now, async |s, revision| {
+                let mut updated = pass.plan().clone();
+                let changes = change(s, &pass, &mut updated, revision).await?;
+                save(s, &pass, &updated, etag, now).await?;
+                Ok(((), changes))
             })
-            .await
+            .await?;
+            Ok(Shown::by(&pass, pass.plan().clone()))
+        })
+        .await
     }
 }
 

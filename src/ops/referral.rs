@@ -44,118 +44,112 @@ impl Context {
                 "referrals are sent by a health trust's personnel or systems".into(),
             ));
         };
-        let now = Instant::now();
-        self.store
-            .write_with(async |s| {
-                let org = self
-                    .guard
-                    .organisation(s, who, &trust, Object::SentReferral, Action::Create, now)
-                    .await?;
-                who.refuse_own(&Subject::citizen(&new.patient), "refers a patient")?;
-                s.organisation_of_kind(
-                    "referral.municipality",
-                    &new.municipality,
-                    &[OrgKind::Municipality],
-                )
+        self.write(async |s, now| {
+            let org = self
+                .guard
+                .organisation(s, who, &trust, Object::SentReferral, Action::Create, now)
                 .await?;
-                let requested = NewPlan {
-                    organisation: new.municipality.clone(),
-                    patient: new.patient.clone(),
-                    patient_display_name: new.patient_display_name.clone(),
-                    kind: PlanKind::General,
+            who.refuse_own(&Subject::citizen(&new.patient), "refers a patient")?;
+            s.organisation_of_kind(
+                "referral.municipality",
+                &new.municipality,
+                &[OrgKind::Municipality],
+            )
+            .await?;
+            let requested = NewPlan {
+                organisation: new.municipality.clone(),
+                patient: new.patient.clone(),
+                patient_display_name: new.patient_display_name.clone(),
+                kind: PlanKind::General,
+            };
+            let plan = s.insert_plan(&org, &requested, &who.subject, now).await?;
+            let pass = self.guard.created_plan(&org, plan, vec![Relation::Requester], who)?;
+            let referral = Referral {
+                id: ResourceId::generate(),
+                municipality: new.municipality.clone(),
+                health_trust: trust.clone(),
+                requester: who.subject.as_stored().to_owned(),
+                patient: new.patient.clone(),
+                patient_display_name: new.patient_display_name.clone(),
+                patient_goals: new.patient_goals.clone(),
+                wants_plan: new.wants_plan,
+                answered_on_behalf: new.answered_on_behalf.clone(),
+                status: ReferralStatus::Sent,
+                plan: pass.id(),
+                response: String::new(),
+                create_time: now,
+                response_time: None,
+            };
+            edit_plan(s, &pass, who, ChangeKind::Content, now, async |s, _| {
+                // The requester serves on the plan, and the patient's consent to share
+                // covers the trust, so the hospital follows the work it asked for.
+                let requester = NewMember::serving(
+                    who.subject.clone(),
+                    "Requester at the health trust",
+                    MemberRole::Specialist,
+                    trust.clone(),
+                );
+                s.insert_member(&pass, &requester, &who.subject, now).await?;
+                let consent = NewConsent {
+                    recipients: vec![trust.clone()],
+                    on_behalf: new.answered_on_behalf.clone(),
                 };
-                let plan = s.insert_plan(&org, &requested, &who.subject, now).await?;
-                let pass = self.guard.created_plan(&org, plan, vec![Relation::Requester], who)?;
-                let referral = Referral {
-                    id: ResourceId::generate(),
-                    municipality: new.municipality.clone(),
-                    health_trust: trust.clone(),
-                    requester: who.subject.as_stored().to_owned(),
-                    patient: new.patient.clone(),
-                    patient_display_name: new.patient_display_name.clone(),
-                    patient_goals: new.patient_goals.clone(),
-                    wants_plan: new.wants_plan,
-                    answered_on_behalf: new.answered_on_behalf.clone(),
-                    status: ReferralStatus::Sent,
-                    plan: pass.id(),
-                    response: String::new(),
-                    create_time: now,
-                    response_time: None,
-                };
-                edit_plan(s, &pass, who, ChangeKind::Content, now, async |s, _| {
-                    // The requester serves on the plan, and the patient's consent to share
-                    // covers the trust, so the hospital follows the work it asked for.
-                    let requester = NewMember::serving(
-                        who.subject.clone(),
-                        "Requester at the health trust",
-                        MemberRole::Specialist,
-                        trust.clone(),
-                    );
-                    s.insert_member(&pass, &requester, &who.subject, now).await?;
-                    let consent = NewConsent {
-                        recipients: vec![trust.clone()],
-                        on_behalf: new.answered_on_behalf.clone(),
-                    };
-                    s.record_consent(&pass, &consent, REFERRAL_CONSENT, &who.subject, now).await?;
-                    for text in &new.patient_goals {
-                        let goal = NewGoal { text: text.clone(), priority: 1, target_date: None };
-                        s.insert_goal(&pass, &goal, &who.subject, now).await?;
-                    }
-                    s.insert_referral(&org, &referral).await?;
-                    let mut plan = pass.plan().clone();
-                    plan.referral = Some(referral.id);
-                    if !new.wants_plan {
-                        // The patient wants a coordinator, not a plan: the record stays,
-                        // declined, so that one can still be appointed.
-                        plan.status = PlanStatus::Declined;
-                        plan.status_reason = "The patient wants a coordinator, not a plan".into();
-                    }
-                    s.save_plan(&pass, &plan, plan.version, now).await?;
-                    let line = format!("plan requested by referrals/{}", referral.id);
-                    Ok(((), vec![line]))
-                })
-                .await?;
-                Ok(referral)
+                s.record_consent(&pass, &consent, REFERRAL_CONSENT, &who.subject, now).await?;
+                for text in &new.patient_goals {
+                    let goal = NewGoal { text: text.clone(), priority: 1, target_date: None };
+                    s.insert_goal(&pass, &goal, &who.subject, now).await?;
+                }
+                s.insert_referral(&org, &referral).await?;
+                let mut plan = pass.plan().clone();
+                plan.referral = Some(referral.id);
+                if !new.wants_plan {
+                    // The patient wants a coordinator, not a plan: the record stays,
+                    // declined, so that one can still be appointed.
+                    plan.status = PlanStatus::Declined;
+                    plan.status_reason = "The patient wants a coordinator, not a plan".into();
+                }
+                s.save_plan(&pass, &plan, plan.version, now).await?;
+                let line = format!("plan requested by referrals/{}", referral.id);
+                Ok(((), vec![line]))
             })
-            .await
+            .await?;
+            Ok(referral)
+        })
+        .await
     }
 
     /// GetReferral.
     pub async fn get_referral(&self, who: &Principal, id: ResourceId) -> Result<Referral> {
-        let now = Instant::now();
-        self.store
-            .read_with(async |s| {
-                let pass = self.guard.referral(s, who, id, Action::Read, now).await?;
-                Ok(pass.referral().clone())
-            })
-            .await
+        self.read(async |s, now| {
+            let pass = self.guard.referral(s, who, id, Action::Read, now).await?;
+            Ok(pass.referral().clone())
+        })
+        .await
     }
 
     /// ListReferrals: each side reads through its own object, the sender's roles in the health
     /// trust they act for, the receiver's in the municipality.
     pub async fn list_referrals(&self, who: &Principal, page: Page) -> Result<Listed<Referral>> {
-        let now = Instant::now();
-        self.store
-            .read_with(async |s| {
-                let sent = self.guard.read_filter(s, Object::SentReferral).await?;
-                let received = self.guard.read_filter(s, Object::Referral).await?;
-                let mut rows = s
-                    .list_referrals(
-                        who,
-                        sent.grants(Relation::Requester),
-                        &sent.org_roles,
-                        &received.org_roles,
-                        page,
-                    )
-                    .await?;
-                let next_page_token = page.next_token(&mut rows, |r| r.referral.id);
-                let passes = self.guard.listed_referrals(s, who, rows, now).await?;
-                Ok(Listed {
-                    items: passes.iter().map(|p| p.referral().clone()).collect(),
-                    next_page_token,
-                })
+        self.read(async |s, now| {
+            let sent = self.guard.read_filter(s, Object::SentReferral).await?;
+            let received = self.guard.read_filter(s, Object::Referral).await?;
+            let mut rows = s
+                .list_referrals(
+                    who,
+                    sent.grants(Relation::Requester),
+                    &sent.org_roles,
+                    &received.org_roles,
+                    page,
+                )
+                .await?;
+            let next_page_token = page.next_token(&mut rows, |r| r.referral.id);
+            let passes = self.guard.listed_referrals(s, who, rows, now).await?;
+            Ok(Listed {
+                items: passes.iter().map(|p| p.referral().clone()).collect(),
+                next_page_token,
             })
-            .await
+        })
+        .await
     }
 
     /// AcceptReferral: appoints the coordinator in the same transaction; a second answer is
@@ -167,35 +161,30 @@ impl Context {
         coordinator: NewAssignment,
         comment: String,
     ) -> Result<(Referral, Shown<Assignment>)> {
-        let now = Instant::now();
-        self.store
-            .write_with(async |s| {
-                let referral = self.guard.referral(s, who, id, Action::Accept, now).await?;
-                let status = referral.referral().status;
-                if status != ReferralStatus::Sent {
-                    return Err(Error::FailedPrecondition(format!(
-                        "the referral is {} already",
-                        status.as_str()
-                    )));
-                }
-                let plan = referral.referral().plan;
-                let pass = self
-                    .guard
-                    .plan(s, who, plan, Object::Coordinator, Action::Appoint, now)
-                    .await?;
-                let (assignment, _) =
-                    edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
-                        let assignment =
-                            appoint(&self.guard, s, &pass, &coordinator, who, now).await?;
-                        answer(s, &referral, ReferralStatus::Accepted, &comment, who, now).await?;
-                        let line = format!("referrals/{id} accepted; coordinator appointed");
-                        Ok((assignment, vec![line]))
-                    })
-                    .await?;
-                let accepted = answered(referral, ReferralStatus::Accepted, comment, now);
-                Ok((accepted, Shown::by(&pass, assignment)))
-            })
-            .await
+        self.write(async |s, now| {
+            let referral = self.guard.referral(s, who, id, Action::Accept, now).await?;
+            let status = referral.referral().status;
+            if status != ReferralStatus::Sent {
+                return Err(Error::FailedPrecondition(format!(
+                    "the referral is {} already",
+                    status.as_str()
+                )));
+            }
+            let plan = referral.referral().plan;
+            let pass =
+                self.guard.plan(s, who, plan, Object::Coordinator, Action::Appoint, now).await?;
+            let (assignment, _) =
+                edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
+                    let assignment = appoint(&self.guard, s, &pass, &coordinator, who, now).await?;
+                    answer(s, &referral, ReferralStatus::Accepted, &comment, who, now).await?;
+                    let line = format!("referrals/{id} accepted; coordinator appointed");
+                    Ok((assignment, vec![line]))
+                })
+                .await?;
+            let accepted = answered(referral, ReferralStatus::Accepted, comment, now);
+            Ok((accepted, Shown::by(&pass, assignment)))
+        })
+        .await
     }
 
     /// ReturnReferral: with a reason. The relations the referral created end with it: the
@@ -207,31 +196,29 @@ impl Context {
         id: ResourceId,
         reason: String,
     ) -> Result<Referral> {
-        let now = Instant::now();
-        self.store
-            .write_with(async |s| {
-                let referral = self.guard.referral(s, who, id, Action::Return, now).await?;
-                answer(s, &referral, ReferralStatus::Returned, &reason, who, now).await?;
-                let r = referral.referral();
-                let pass = self.guard.plan(s, who, r.plan, Object::Plan, Action::Read, now).await?;
-                edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
-                    let requester = Subject::from_stored(r.requester.clone());
-                    s.end_memberships_of(&pass, &requester, &r.health_trust, now).await?;
-                    let mut changes =
-                        vec![format!("referrals/{id} returned; the requester's membership ended")];
-                    let in_force = s.latest_consent_decision(&pass).await?;
-                    if in_force.is_some_and(|d| !d.withdrawn && d.by == REFERRAL_CONSENT) {
-                        let why = "the referral that recorded it was returned";
-                        let unit = OrgRole::UnitStaff.as_str();
-                        s.withdraw_consent(&pass, &who.subject, unit, why, now).await?;
-                        changes.push("the consent the referral recorded ended".into());
-                    }
-                    Ok(((), changes))
-                })
-                .await?;
-                Ok(answered(referral, ReferralStatus::Returned, reason, now))
+        self.write(async |s, now| {
+            let referral = self.guard.referral(s, who, id, Action::Return, now).await?;
+            answer(s, &referral, ReferralStatus::Returned, &reason, who, now).await?;
+            let r = referral.referral();
+            let pass = self.guard.plan(s, who, r.plan, Object::Plan, Action::Read, now).await?;
+            edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
+                let requester = Subject::from_stored(r.requester.clone());
+                s.end_memberships_of(&pass, &requester, &r.health_trust, now).await?;
+                let mut changes =
+                    vec![format!("referrals/{id} returned; the requester's membership ended")];
+                let in_force = s.latest_consent_decision(&pass).await?;
+                if in_force.is_some_and(|d| !d.withdrawn && d.by == REFERRAL_CONSENT) {
+                    let why = "the referral that recorded it was returned";
+                    let unit = OrgRole::UnitStaff.as_str();
+                    s.withdraw_consent(&pass, &who.subject, unit, why, now).await?;
+                    changes.push("the consent the referral recorded ended".into());
+                }
+                Ok(((), changes))
             })
-            .await
+            .await?;
+            Ok(answered(referral, ReferralStatus::Returned, reason, now))
+        })
+        .await
     }
 }
 

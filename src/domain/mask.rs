@@ -25,7 +25,7 @@ pub fn resolve<G: Copy + PartialEq>(
         violations
             .push(FieldViolation::new("update_mask", "must name at least one field to update"));
     }
-    for path in paths {
+    for (i, path) in paths.iter().enumerate() {
         if let Some((_, group)) = updatable.iter().find(|(p, _)| p == path) {
             if !resolved.iter().any(|(p, _)| p == path) {
                 resolved.push((path.clone(), *group));
@@ -36,11 +36,11 @@ pub fn resolve<G: Copy + PartialEq>(
                 format!("{path} is output only or fixed at creation"),
             ));
         } else {
-            // The path is the client's own text: named only when it is short.
-            let shown: String = path.chars().take(64).collect();
+            // The path is the client's own text, which may hold anything (an identity number
+            // too): it is named by its place in the mask, never repeated.
             violations.push(FieldViolation::new(
                 "update_mask",
-                format!("{shown} is not a field of this resource"),
+                format!("paths[{i}] is not a field of this resource"),
             ));
         }
     }
@@ -60,7 +60,8 @@ mod tests {
         let bad = resolve(&["etag".into(), "colour".into()], &updatable, &fixed).unwrap_err();
         assert_eq!(bad.len(), 2);
         assert!(bad[0].description.contains("etag is output only"));
-        assert!(bad[1].description.contains("colour is not a field"));
+        // An unknown path is named by its place, never repeated: it is the client's own text.
+        assert_eq!(bad[1].description, "paths[1] is not a field of this resource");
         assert_eq!(resolve::<i32>(&[], &updatable, &fixed).unwrap_err().len(), 1);
     }
 }

@@ -29,6 +29,12 @@ const CITIZEN: &str = "citizen:";
 const PERSONNEL: &str = "personnel:";
 const SYSTEM: &str = "system:";
 
+/// Whether `id` holds a run of eleven digits, the shape of a national identity number: such a
+/// subject would put the number in the logs and traces that name subjects.
+fn holds_identity_number(id: &str) -> bool {
+    id.as_bytes().split(|b| !b.is_ascii_digit()).any(|run| run.len() >= 11)
+}
+
 impl Subject {
     /// A citizen, by national identity number.
     pub fn citizen(id: &NationalId) -> Self {
@@ -46,7 +52,8 @@ impl Subject {
         };
         let plausible = !id.is_empty()
             && id.len() <= 200
-            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~+/=@:|".contains(&b));
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~+/=@:|".contains(&b))
+            && !holds_identity_number(id);
         plausible.then(|| Subject { kind, text: format!("{prefix}{id}") })
     }
 

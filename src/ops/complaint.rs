@@ -4,7 +4,6 @@
 
 use super::{Context, Listed};
 use crate::auth::{Action, Object};
-use crate::domain::Result;
 use crate::domain::complaint::{Complaint, ComplaintEvent, ComplaintState, NewComplaint, Step};
 use crate::domain::date::Date;
 use crate::domain::ids::{OrgNumber, ResourceId};
@@ -12,6 +11,7 @@ use crate::domain::organisation::{OrgKind, OrgRole};
 use crate::domain::page::Page;
 use crate::domain::principal::Principal;
 use crate::domain::time::Instant;
+use crate::domain::{Error, Result};
 use crate::store::ComplaintListFilter;
 
 /// One step of a complaint's handling, validated: what the step is, the etag the caller read,
@@ -61,6 +61,12 @@ impl Context {
                 .await?;
                 if let Some(plan) = new.plan {
                     let pass = self.plan_pass(s, who, plan, &[], now).await?;
+                    if pass.organisation() != &new.organisation {
+                        return Err(Error::invalid(
+                            "complaint.plan",
+                            "must be a plan of the organisation complained against",
+                        ));
+                    }
                     new.resolve_patient(Some(&pass.plan().patient), pass.identities())?;
                 } else {
                     new.resolve_patient(None, false)?;

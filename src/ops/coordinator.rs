@@ -58,7 +58,10 @@ pub(crate) async fn appoint(
             "the plan has a coordinator already: use ReplaceCoordinator".into(),
         ));
     }
-    if guard.barred_from_coordinating(&new.subject, &new.organisation)? {
+    // The local rules are asked in the organisation the coordinator would act for and in the
+    // plan's own, so naming another organisation cannot step around a role held in the plan's.
+    let barred = |org| guard.barred_from_coordinating(&new.subject, org);
+    if barred(&new.organisation)? || barred(&pass.plan().organisation)? {
         return Err(Error::FailedPrecondition(
             "a local rule in the policy bars this person from being coordinator".into(),
         ));

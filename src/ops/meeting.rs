@@ -139,9 +139,12 @@ impl Context {
             let pass = self.guard.plan(s, who, at.plan, Object::Meeting, action, now).await?;
             pass.plan().check_open_or_declined()?;
             let mut meeting = s.meeting(&pass, at.item).await?;
-            at.check(meeting.revision, "meeting")?;
-            meeting.check_not_cancelled()?;
+            let (read, standing) = (meeting.revision, meeting.check_not_cancelled());
+            // What the caller sent is validated first; a stale etag and a cancelled meeting are
+            // told after.
             let line = change(s, &pass, &mut meeting).await?;
+            at.check(read, "meeting")?;
+            standing?;
             meeting.update_time = now;
             edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
                 s.save_meeting(&pass, &meeting, at.etag).await?;

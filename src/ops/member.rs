@@ -50,6 +50,14 @@ impl Context {
             .write_with(async |s| {
                 let pass = self.guard.plan(s, who, plan, object, Action::Add, now).await?;
                 who.refuse_own(&new.subject, "adds a member")?;
+                if let Some(organisation) = &new.organisation
+                    && s.organisation(organisation).await?.is_none()
+                {
+                    return Err(Error::invalid(
+                        "member.organisation",
+                        "must be an organisation of the registry",
+                    ));
+                }
                 if new.subject == Subject::citizen(&pass.plan().patient) {
                     return Err(Error::invalid(
                         "member.subject",

@@ -197,8 +197,8 @@ impl Context {
             wants,
             ChangeKind::Content,
             async |_, pass, plan, _| {
-                pass.plan().check_open()?;
                 update.patch.apply(plan)?;
+                pass.plan().check_open()?;
                 Ok(update.paths.iter().map(|p| format!("{p} updated")).collect())
             },
         )
@@ -244,10 +244,6 @@ impl Context {
     ) -> Result<Shown<Plan>> {
         let wants = |pass: &PlanPass| vec![(consent_object(pass), Action::Record)];
         self.change_plan(who, plan, etag, wants, ChangeKind::Record, async |s, pass, _, _| {
-            pass.plan().check_open()?;
-            if let Some(latest) = s.latest_consent_decision(pass).await? {
-                latest.check_may_change(pass.relations())?;
-            }
             let on_behalf = consent.on_behalf.as_ref();
             let new = NewConsent::parse(
                 &consent.recipients,
@@ -255,6 +251,10 @@ impl Context {
                 pass.holds(Relation::Owner),
             )
             .map_err(Error::InvalidArgument)?;
+            pass.plan().check_open()?;
+            if let Some(latest) = s.latest_consent_decision(pass).await? {
+                latest.check_may_change(pass.relations())?;
+            }
             s.record_consent(pass, &new, &recorder(pass), &who.subject, Instant::now()).await?;
             Ok(vec![format!(
                 "consent recorded for {} organisation(s) besides the plan's own",
@@ -345,8 +345,9 @@ impl Context {
         Ok(read.await?.value)
     }
 
-    /// Runs a change to the plan's own fields: authorize `wants`, check the etag, let `change`
-    /// alter a copy of the plan, save it if its version still matches, and record the revision.
+    /// Runs a change to the plan's own fields: authorize `wants`, let `change` validate and
+    /// alter a copy of the plan, check the etag, save it if its version still matches, and
+    /// record the revision.
     async fn change_plan(
         &self,
         who: &Principal,
@@ -366,10 +367,12 @@ impl Context {
             for (object, action) in wants(&pass) {
                 self.guard.require(s, &pass, who, object, action, now).await?;
             }
-            check_plan_version(pass.plan(), etag)?;
             let (_, pass) = edit_plan(s, &pass, who, kind, now, async |s, revision| {
                 let mut updated = pass.plan().clone();
+                // The change validates what the caller sent first; a stale etag is told after
+                // (the transaction then rolls back whatever the change wrote).
                 let changes = change(s, &pass, &mut updated, revision).await?;
+                check_plan_version(pass.plan(), etag)?;
                 save(s, &pass, &updated, etag, now).await?;
                 Ok(((), changes))
             })

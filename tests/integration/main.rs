@@ -22,3 +22,4 @@ mod plan_content;
 mod plans;
 mod relation_matrix;
 mod relations;
+mod review_findings;

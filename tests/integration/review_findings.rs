@@ -1,0 +1,201 @@
+//! What an attacker found after the one-path-per-RPC step, tried from outside: each instance a
+//! named test, on both databases.
+
+use samvirke::domain::organisation::OrgRole;
+use samvirke::proto;
+use tonic::Code;
+
+use super::common::*;
+
+fn staff() -> Who {
+    Who::Personnel("unit-staff", MUNICIPALITY)
+}
+
+/// The patient's plan in the municipality, with a coordinator who has scheduled a meeting;
+/// returns the plan, the coordinator and the meeting.
+async fn world(server: &TestServer) -> (String, Who, proto::Meeting) {
+    server.bootstrap_grant(MUNICIPALITY, &staff().subject(), OrgRole::UnitStaff).await;
+    let plan = server.create_plan(&staff(), MUNICIPALITY, PATIENT).await;
+    let coordinator = Who::Personnel("coordinator", MUNICIPALITY);
+    let membership = server.appoint_coordinator(&staff(), &plan, &coordinator).await;
+    let meeting = server
+        .members(Some(&coordinator))
+        .create_meeting(proto::CreateMeetingRequest {
+            parent: plan.clone(),
+            meeting: Some(proto::Meeting {
+                start_time: Some(prost_types::Timestamp { seconds: 1_795_000_000, nanos: 0 }),
+                location: "Helsehuset".into(),
+                invited_members: vec![membership.member],
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("scheduling a meeting")
+        .into_inner()
+        .meeting
+        .unwrap();
+    (plan, coordinator, meeting)
+}
+
+on_both_backends! {
+    /// F1: a complaint against one organisation could name another organisation's plan, which
+    /// then showed in the first one's handlers' lists with the patient's identity number.
+    async fn a_complaint_names_only_a_plan_of_the_organisation_it_is_against(server: TestServer) {
+        let (plan, _, _) = world(&server).await;
+        let filed = server
+            .complaints(Some(&Who::Citizen(PATIENT)))
+            .file_complaint(proto::FileComplaintRequest {
+                complaint: Some(proto::Complaint {
+                    organisation: OTHER_MUNICIPALITY.into(),
+                    kind: proto::ComplaintKind::PlanNotFollowed as i32,
+                    text: "Planen følges ikke".into(),
+                    plan: plan.clone(),
+                    learned_of: day(2026, 11, 20),
+                    ..Default::default()
+                }),
+                on_behalf_of: None,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(filed.code(), Code::InvalidArgument);
+        assert_eq!(violated_fields(&filed), ["complaint.plan"]);
+        assert_eq!(server.row_count("complaints").await, 0);
+    }
+}
+
+on_both_backends! {
+    /// F3: with a stale etag, bad input was answered ABORTED; what the caller sent is judged
+    /// first, so they learn what to mend before reading again.
+    async fn bad_input_is_told_before_a_stale_etag(server: TestServer) {
+        let (plan, coordinator, meeting) = world(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        let mut input = server.get_plan(&patient, &plan).await;
+        let etag = input.etag.clone();
+        input.etag = "999".into();
+        input.sections.get_or_insert_default().important_to_me = "\u{0}".into();
+        let section = server
+            .plans(Some(&patient))
+            .update_plan(proto::UpdatePlanRequest {
+                plan: Some(input),
+                update_mask: mask(&["sections.important_to_me"]),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(section.code(), Code::InvalidArgument);
+        assert_eq!(violated_fields(&section), ["plan.sections.important_to_me"]);
+
+        let consent = server
+            .plans(Some(&patient))
+            .record_consent(proto::RecordConsentRequest {
+                name: plan.clone(),
+                etag: "999".into(),
+                consent: Some(proto::Consent { recipients: vec!["abc".into()], ..Default::default() }),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(consent.code(), Code::InvalidArgument);
+        assert_eq!(violated_fields(&consent), ["consent.recipients[0]"]);
+
+        let link = server
+            .members(Some(&coordinator))
+            .update_meeting(proto::UpdateMeetingRequest {
+                meeting: Some(proto::Meeting {
+                    video_link: "http://insecure.example/room".into(),
+                    etag: "999".into(),
+                    ..meeting.clone()
+                }),
+                update_mask: mask(&["video_link"]),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(link.code(), Code::InvalidArgument);
+        assert_eq!(violated_fields(&link), ["meeting.video_link"]);
+        assert_eq!(server.get_plan(&patient, &plan).await.etag, etag, "nothing was written");
+    }
+}
+
+on_both_backends! {
+    /// F4: an unknown update-mask path came back in the error as the caller wrote it, so an
+    /// identity number in it reached error messages.
+    async fn an_unknown_mask_path_is_not_repeated_in_the_error(server: TestServer) {
+        let (plan, _, _) = world(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        let input = server.get_plan(&patient, &plan).await;
+        let refused = server
+            .plans(Some(&patient))
+            .update_plan(proto::UpdatePlanRequest {
+                plan: Some(input),
+                update_mask: mask(&[&format!("pid{PATIENT}")]),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument);
+        assert!(!refused.message().contains(PATIENT), "{}", refused.message());
+        assert!(!String::from_utf8_lossy(refused.details()).contains(PATIENT));
+    }
+}
+
+on_both_backends! {
+    /// The subjects of personnel and systems are logged and traced by name, so one holding an
+    /// identity number is refused where it is granted a role.
+    async fn a_subject_holding_an_identity_number_gets_no_role(server: TestServer) {
+        let admin = Who::Personnel("admin", MUNICIPALITY);
+        server.bootstrap_grant(MUNICIPALITY, &admin.subject(), OrgRole::Admin).await;
+        let refused = server
+            .organisations(Some(&admin))
+            .grant_role(proto::GrantRoleRequest {
+                parent: format!("organisations/{MUNICIPALITY}"),
+                role_grant: Some(proto::RoleGrant {
+                    subject: format!("personnel:{PATIENT}"),
+                    role: proto::OrganisationRole::UnitStaff as i32,
+                    ..Default::default()
+                }),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument);
+        assert_eq!(violated_fields(&refused), ["role_grant.subject"]);
+    }
+}
+
+on_both_backends! {
+    /// F6: the local rule barring ward staff was asked only in the organisation the appointment
+    /// named, so naming another one stepped around a role held in the plan's own.
+    async fn ward_staff_of_the_plans_organisation_are_barred_whatever_they_name(server: TestServer) {
+        server.bootstrap_grant(MUNICIPALITY, &staff().subject(), OrgRole::UnitStaff).await;
+        let plan = server.create_plan(&staff(), MUNICIPALITY, PATIENT).await;
+        let nurse = Who::Personnel("ward-nurse", MUNICIPALITY);
+        server.bootstrap_grant(MUNICIPALITY, &nurse.subject(), OrgRole::WardStaff).await;
+        let elsewhere = Who::Personnel("ward-nurse", HOSPITAL);
+        let barred = server
+            .coordinators(Some(&staff()))
+            .appoint_coordinator(proto::AppointCoordinatorRequest {
+                parent: plan.clone(),
+                assignment: Some(elsewhere.as_assignment()),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(barred.code(), Code::FailedPrecondition);
+        assert!(barred.message().contains("local rule"), "{}", barred.message());
+        assert_eq!(server.row_count("coordinator_assignments").await, 0);
+    }
+}
+
+on_both_backends! {
+    /// F6: a member could be added acting for an organisation no registry holds.
+    async fn a_member_acts_for_an_organisation_of_the_registry(server: TestServer) {
+        let (plan, coordinator, _) = world(&server).await;
+        let members = server.row_count("members").await;
+        let refused = server
+            .members(Some(&coordinator))
+            .add_member(proto::AddMemberRequest {
+                parent: plan.clone(),
+                member: Some(Who::Personnel("nobody", "999999999").as_member(proto::MemberRole::Other)),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument);
+        assert_eq!(violated_fields(&refused), ["member.organisation"]);
+        assert_eq!(server.row_count("members").await, members);
+    }
+}

@@ -257,30 +257,34 @@ fn items(doc: &PlanDocument) -> Result<Vec<ItemVersion>, Error> {
     }
     push(ItemKind::PlanContacts, CONTACTS.into(), String::new(), encode(&plan.contacts)?);
     for goal in &doc.goals {
-        let id = goal.id.to_string();
-        for (i, a) in goal.adjustments.iter().enumerate() {
-            push(
-                ItemKind::GoalAdjustment,
-                format!("{id}/{i}"),
-                id.clone(),
-                encode(&adjustment_v1(a))?,
-            );
-        }
-        push(ItemKind::Goal, id, String::new(), encode(&goal_v1(goal))?);
+        let trail = goal.adjustments.iter().map(|a| encode(&adjustment_v1(a)));
+        push_trail(&mut push, (ItemKind::GoalAdjustment, goal.id), trail)?;
+        push(ItemKind::Goal, goal.id.to_string(), String::new(), encode(&goal_v1(goal))?);
     }
     for measure in &doc.measures {
-        let id = measure.id.to_string();
-        for (i, e) in measure.evaluations.iter().enumerate() {
-            push(
-                ItemKind::MeasureEvaluation,
-                format!("{id}/{i}"),
-                id.clone(),
-                encode(&evaluation_v1(e))?,
-            );
-        }
-        push(ItemKind::Measure, id, String::new(), encode(&measure_v1(measure))?);
+        let trail = measure.evaluations.iter().map(|e| encode(&evaluation_v1(e)));
+        push_trail(&mut push, (ItemKind::MeasureEvaluation, measure.id), trail)?;
+        push(
+            ItemKind::Measure,
+            measure.id.to_string(),
+            String::new(),
+            encode(&measure_v1(measure))?,
+        );
     }
     Ok(items)
+}
+
+/// Pushes each step of a goal's or measure's trail as an item of its own, `{parent}/{index}`:
+/// a trail only grows, so each step is stored once.
+fn push_trail(
+    push: &mut impl FnMut(ItemKind, String, String, Vec<u8>),
+    (kind, parent): (ItemKind, ResourceId),
+    steps: impl Iterator<Item = Result<Vec<u8>, Error>>,
+) -> Result<(), Error> {
+    for (i, step) in steps.enumerate() {
+        push(kind, format!("{parent}/{i}"), parent.to_string(), step?);
+    }
+    Ok(())
 }
 
 fn plan_v1(plan: &Plan) -> PlanV1 {

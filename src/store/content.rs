@@ -11,29 +11,44 @@ use crate::domain::Result;
 use crate::domain::goal::Goal;
 use crate::domain::measure::Measure;
 
-// The four kinds of row share one column list, each column named as the row decoders of
-// `goals.rs` and `measures.rs` read it, NULL where a kind has no such column; `kind` tells
-// them apart ('a' adjustment, 'e' evaluation, 'g' goal, 'm' measure) and orders them with
-// their ids, which are time-ordered UUIDv7s.
-macro_rules! content_branch {
-    ($kind:literal, $table:literal, [$($column:expr),+ $(,)?]) => {
-        concat!(
-            "SELECT '", $kind, "' AS kind",
-            $(", ", $column),+,
-            " FROM ", $table, " WHERE plan_id = $1"
-        )
-    };
-}
+/// The columns every kind of row has, named as the row decoders of `goals.rs` and `measures.rs`
+/// read them, with the type of each.
+const COLUMNS: [(&str, &str); 25] = [
+    ("id", "TEXT"),
+    ("plan_id", "TEXT"),
+    ("goal_id", "TEXT"),
+    ("measure_id", "TEXT"),
+    ("text", "TEXT"),
+    ("priority", "BIGINT"),
+    ("status", "TEXT"),
+    ("target_date", "TEXT"),
+    ("revision", "BIGINT"),
+    ("create_time", "BIGINT"),
+    ("update_time", "BIGINT"),
+    ("author", "TEXT"),
+    ("author_relations", "TEXT"),
+    ("reason", "TEXT"),
+    ("proposed_text", "TEXT"),
+    ("previous_text", "TEXT"),
+    ("new_text", "TEXT"),
+    ("previous_status", "TEXT"),
+    ("new_status", "TEXT"),
+    ("description", "TEXT"),
+    ("responsible_member_id", "TEXT"),
+    ("start_date", "TEXT"),
+    ("end_date", "TEXT"),
+    ("frequency", "TEXT"),
+    ("date", "TEXT"),
+];
 
-const CONTENT_QUERY: &str = concat!(
-    content_branch!(
+/// Each kind of row: its tag, its table, and the columns of `COLUMNS` it holds.
+const KINDS: [(&str, &str, &[&str]); 4] = [
+    (
         "g",
         "goals",
-        [
+        &[
             "id",
             "plan_id",
-            "CAST(NULL AS TEXT) AS goal_id",
-            "CAST(NULL AS TEXT) AS measure_id",
             "text",
             "priority",
             "status",
@@ -41,38 +56,16 @@ const CONTENT_QUERY: &str = concat!(
             "revision",
             "create_time",
             "update_time",
-            "CAST(NULL AS TEXT) AS author",
-            "CAST(NULL AS TEXT) AS author_relations",
-            "CAST(NULL AS TEXT) AS reason",
-            "CAST(NULL AS TEXT) AS proposed_text",
-            "CAST(NULL AS TEXT) AS previous_text",
-            "CAST(NULL AS TEXT) AS new_text",
-            "CAST(NULL AS TEXT) AS previous_status",
-            "CAST(NULL AS TEXT) AS new_status",
-            "CAST(NULL AS TEXT) AS description",
-            "CAST(NULL AS TEXT) AS responsible_member_id",
-            "CAST(NULL AS TEXT) AS start_date",
-            "CAST(NULL AS TEXT) AS end_date",
-            "CAST(NULL AS TEXT) AS frequency",
-            "CAST(NULL AS TEXT) AS date",
-        ]
+        ],
     ),
-    " UNION ALL ",
-    content_branch!(
+    (
         "a",
         "goal_adjustments",
-        [
+        &[
             "id",
             "plan_id",
             "goal_id",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS BIGINT)",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS BIGINT)",
             "create_time",
-            "CAST(NULL AS BIGINT)",
             "author",
             "author_relations",
             "reason",
@@ -81,87 +74,74 @@ const CONTENT_QUERY: &str = concat!(
             "new_text",
             "previous_status",
             "new_status",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS TEXT)",
-        ]
+        ],
     ),
-    " UNION ALL ",
-    content_branch!(
+    (
         "m",
         "measures",
-        [
+        &[
             "id",
             "plan_id",
             "goal_id",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS BIGINT)",
             "status",
-            "CAST(NULL AS TEXT)",
             "revision",
             "create_time",
             "update_time",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS TEXT)",
             "description",
             "responsible_member_id",
             "start_date",
             "end_date",
             "frequency",
-            "CAST(NULL AS TEXT)",
-        ]
+        ],
     ),
-    " UNION ALL ",
-    content_branch!(
+    (
         "e",
         "measure_evaluations",
-        [
+        &[
             "id",
             "plan_id",
-            "CAST(NULL AS TEXT)",
             "measure_id",
             "text",
-            "CAST(NULL AS BIGINT)",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS BIGINT)",
             "create_time",
-            "CAST(NULL AS BIGINT)",
             "author",
             "author_relations",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS TEXT)",
-            "CAST(NULL AS TEXT)",
             "date",
-        ]
+        ],
     ),
-    " ORDER BY kind, id"
-);
+];
+
+/// The four kinds of row in one column list, NULL where a kind has no such column; `kind`
+/// tells them apart ('a' adjustment, 'e' evaluation, 'g' goal, 'm' measure) and orders them
+/// with their ids, which are time-ordered UUIDv7s. Built once.
+static CONTENT_QUERY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let branches: Vec<String> = KINDS
+        .iter()
+        .map(|(kind, table, held)| {
+            let columns: Vec<String> = COLUMNS
+                .iter()
+                .map(|(name, ty)| match held.contains(name) {
+                    true => format!("{name} AS {name}"),
+                    false => format!("CAST(NULL AS {ty}) AS {name}"),
+                })
+                .collect();
+            format!(
+                "SELECT '{kind}' AS kind, {} FROM {table} WHERE plan_id = $1",
+                columns.join(", ")
+            )
+        })
+        .collect();
+    format!("{} ORDER BY kind, id", branches.join(" UNION ALL "))
+});
 
 impl Session {
     /// All goals and all measures of the plan `pass` is for, oldest first, each with its trail,
     /// in one statement.
     #[tracing::instrument(skip_all)]
     pub async fn plan_content(&mut self, pass: &PlanPass) -> Result<(Vec<Goal>, Vec<Measure>)> {
-        let rows = sqlx::query(CONTENT_QUERY).bind(pass.id().to_string()).all(self).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(CONTENT_QUERY.as_str()))
+            .bind(pass.id().to_string())
+            .all(self)
+            .await?;
         let (mut goals, mut measures) = (Vec::new(), Vec::new());
         let (mut steps, mut evaluations) = (Vec::new(), Vec::new());
         for row in &rows {

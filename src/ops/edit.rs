@@ -3,8 +3,9 @@
 //! runs the change, and writes the revision with the versions of the items the change left
 //! different (`snapshot.rs`).
 
-use crate::auth::PlanPass;
+use crate::auth::{Action, Object, PlanPass};
 use crate::domain::Result;
+use crate::domain::ids::ResourceId;
 use crate::domain::principal::Principal;
 use crate::domain::time::Instant;
 use crate::snapshot;
@@ -39,6 +40,29 @@ pub async fn edit_plan<T>(
 }
 
 impl super::Context {
+    /// The common course of adding an item to a plan (a goal, a measure): the guard must let
+    /// the caller do `action` to `object` of the plan, the plan must be open, and `insert` adds
+    /// the item as one change of the plan's content, returning it and the history's line.
+    pub(crate) async fn add_item<I>(
+        &self,
+        who: &Principal,
+        plan: ResourceId,
+        (object, action): (Object, Action),
+        insert: impl AsyncFnOnce(&mut Session, &PlanPass, Instant) -> Result<(I, String)>,
+    ) -> Result<super::Shown<I>> {
+        self.write(async |s, now| {
+            let pass = self.guard.plan(s, who, plan, object, action, now).await?;
+            pass.plan().check_open()?;
+            let (item, _) = edit_plan(s, &pass, who, ChangeKind::Content, now, async |s, _| {
+                let (item, line) = insert(s, &pass, now).await?;
+                Ok((item, vec![line]))
+            })
+            .await?;
+            Ok(super::Shown::by(&pass, item))
+        })
+        .await
+    }
+
     /// The common course of a change to one item of a plan (a goal, a measure), once the item
     /// is loaded under `pass`: the policy must allow `wants`, the plan must be open, the item
     /// still at the etag the caller read; then `change` acts on it (returning whether it stays,

@@ -1,6 +1,6 @@
 //! Goals: the patient's words, and what the coordinator settles about them.
 
-use super::{ChangeKind, Context, ItemRef, Listed, READ, Shown, Wants, edit_plan};
+use super::{Context, ItemRef, Listed, READ, Shown, Wants};
 use crate::auth::{Action, Object, PlanPass};
 use crate::domain::goal::{Goal, GoalAdjustment, GoalPatch, NewGoal};
 use crate::domain::ids::ResourceId;
@@ -34,16 +34,10 @@ impl Context {
         plan: ResourceId,
         new: NewGoal,
     ) -> Result<Shown<Goal>> {
-        self.write(async |s, now| {
-            let pass = self.plan_pass(s, who, plan, &[(Object::Goal, Action::Create)], now).await?;
-            pass.plan().check_open()?;
-            let (goal, _) = edit_plan(s, &pass, who, ChangeKind::Content, now, async |s, _| {
-                let goal = s.insert_goal(&pass, &new, &who.subject, now).await?;
-                let line = format!("goal created: {}", item(plan, goal.id));
-                Ok((goal, vec![line]))
-            })
-            .await?;
-            Ok(Shown::by(&pass, goal))
+        self.add_item(who, plan, (Object::Goal, Action::Create), async |s, pass, now| {
+            let goal = s.insert_goal(pass, &new, &who.subject, now).await?;
+            let line = format!("goal created: {}", item(plan, goal.id));
+            Ok((goal, line))
         })
         .await
     }

@@ -1,7 +1,7 @@
 //! Measures: what the coordinator plans for a goal, and the progress the responsible member
 //! reports.
 
-use super::{ChangeKind, Context, ItemRef, Listed, READ, Shown, Wants, edit_plan};
+use super::{Context, ItemRef, Listed, READ, Shown, Wants};
 use crate::auth::{Action, Object, PlanPass};
 use crate::domain::date::Date;
 use crate::domain::ids::ResourceId;
@@ -40,17 +40,11 @@ impl Context {
         plan: ResourceId,
         new: NewMeasure,
     ) -> Result<Shown<Measure>> {
-        self.write(async |s, now| {
-            let pass = self.guard.plan(s, who, plan, Object::Measure, Action::Create, now).await?;
-            pass.plan().check_open()?;
-            s.check_measure_refs(&pass, Some(new.goal), Some(new.responsible_member), now).await?;
-            let (measure, _) = edit_plan(s, &pass, who, ChangeKind::Content, now, async |s, _| {
-                let measure = s.insert_measure(&pass, &new, &who.subject, now).await?;
-                let line = format!("measure created: {}", item(plan, measure.id));
-                Ok((measure, vec![line]))
-            })
-            .await?;
-            Ok(Shown::by(&pass, measure))
+        self.add_item(who, plan, (Object::Measure, Action::Create), async |s, pass, now| {
+            s.check_measure_refs(pass, Some(new.goal), Some(new.responsible_member), now).await?;
+            let measure = s.insert_measure(pass, &new, &who.subject, now).await?;
+            let line = format!("measure created: {}", item(plan, measure.id));
+            Ok((measure, line))
         })
         .await
     }

@@ -258,12 +258,12 @@ fn items(doc: &PlanDocument) -> Result<Vec<ItemVersion>, Error> {
     push(ItemKind::PlanContacts, CONTACTS.into(), String::new(), encode(&plan.contacts)?);
     for goal in &doc.goals {
         let trail = goal.adjustments.iter().map(|a| encode(&adjustment_v1(a)));
-        push_trail(&mut push, (ItemKind::GoalAdjustment, goal.id), trail)?;
+        push_trail(&mut push, (ItemKind::GoalAdjustment, &goal.id.to_string()), trail)?;
         push(ItemKind::Goal, goal.id.to_string(), String::new(), encode(&goal_v1(goal))?);
     }
     for measure in &doc.measures {
         let trail = measure.evaluations.iter().map(|e| encode(&evaluation_v1(e)));
-        push_trail(&mut push, (ItemKind::MeasureEvaluation, measure.id), trail)?;
+        push_trail(&mut push, (ItemKind::MeasureEvaluation, &measure.id.to_string()), trail)?;
         push(
             ItemKind::Measure,
             measure.id.to_string(),
@@ -278,11 +278,11 @@ fn items(doc: &PlanDocument) -> Result<Vec<ItemVersion>, Error> {
 /// a trail only grows, so each step is stored once.
 fn push_trail(
     push: &mut impl FnMut(ItemKind, String, String, Vec<u8>),
-    (kind, parent): (ItemKind, ResourceId),
+    (kind, parent): (ItemKind, &str),
     steps: impl Iterator<Item = Result<Vec<u8>, Error>>,
 ) -> Result<(), Error> {
     for (i, step) in steps.enumerate() {
-        push(kind, format!("{parent}/{i}"), parent.to_string(), step?);
+        push(kind, format!("{parent}/{i}"), parent.to_owned(), step?);
     }
     Ok(())
 }
@@ -576,7 +576,7 @@ mod legacy {
 
     use super::{
         AdjustmentV1, CONTACTS, ConsentV1, EvaluationV1, GoalV1, MeasureV1, PlanV1, SignatureV1,
-        WishV1, encode, parsed,
+        WishV1, encode, parsed, push_trail,
     };
     use crate::domain::Error;
     use crate::domain::plan::{Contact, Section};
@@ -776,26 +776,14 @@ mod legacy {
         }
         for g in doc.goals {
             let id = item_id(&g.name);
-            for (i, a) in g.adjustments.iter().enumerate() {
-                push(
-                    ItemKind::GoalAdjustment,
-                    format!("{id}/{i}"),
-                    id.clone(),
-                    encode(&adjustment(&a.encode_to_vec())?)?,
-                );
-            }
+            let trail = g.adjustments.iter().map(|a| encode(&adjustment(&a.encode_to_vec())?));
+            push_trail(&mut push, (ItemKind::GoalAdjustment, &id), trail)?;
             push(ItemKind::Goal, id, String::new(), encode(&goal(&g.encode_to_vec())?)?);
         }
         for m in doc.measures {
             let id = item_id(&m.name);
-            for (i, e) in m.evaluations.iter().enumerate() {
-                push(
-                    ItemKind::MeasureEvaluation,
-                    format!("{id}/{i}"),
-                    id.clone(),
-                    encode(&evaluation(&e.encode_to_vec())?)?,
-                );
-            }
+            let trail = m.evaluations.iter().map(|e| encode(&evaluation(&e.encode_to_vec())?));
+            push_trail(&mut push, (ItemKind::MeasureEvaluation, &id), trail)?;
             push(ItemKind::Measure, id, String::new(), encode(&measure(&m.encode_to_vec())?)?);
         }
         Ok(items)

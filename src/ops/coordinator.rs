@@ -159,19 +159,7 @@ impl Context {
                 let start = after(&all, page, |a| a.id);
                 let mut rest: Vec<Assignment> = all.drain(start..).collect();
                 let next_page_token = page.next_token(&mut rest, |a| a.id);
-                let items = rest
-                    .into_iter()
-                    .map(|a| {
-                        Shown::by(
-                            &pass,
-                            AssignmentEntry {
-                                review_overdue: overdue(pass.plan(), today),
-                                plan: pass.plan().clone(),
-                                assignment: Some(a),
-                            },
-                        )
-                    })
-                    .collect();
+                let items = rest.into_iter().map(|a| entry(&pass, Some(a), today)).collect();
                 Ok(Listed { items, next_page_token })
             })
             .await
@@ -211,19 +199,7 @@ impl Context {
         let mut plans = s.plans_without_coordinator(&org, page).await?;
         let next_page_token = page.next_token(&mut plans, |p| p.id);
         let passes = self.guard.listed_org_plans(s, who, &org, plans, now).await?;
-        let items = passes
-            .iter()
-            .map(|pass| {
-                Shown::by(
-                    pass,
-                    AssignmentEntry {
-                        plan: pass.plan().clone(),
-                        assignment: None,
-                        review_overdue: overdue(pass.plan(), today),
-                    },
-                )
-            })
-            .collect();
+        let items = passes.iter().map(|pass| entry(pass, None, today)).collect();
         Ok(Listed { items, next_page_token })
     }
 
@@ -272,14 +248,8 @@ impl Context {
         let items = passes
             .iter()
             .map(|pass| {
-                Shown::by(
-                    pass,
-                    AssignmentEntry {
-                        plan: pass.plan().clone(),
-                        assignment: assignments.iter().find(|a| a.plan == pass.id()).cloned(),
-                        review_overdue: overdue(pass.plan(), today),
-                    },
-                )
+                let assignment = assignments.iter().find(|a| a.plan == pass.id()).cloned();
+                entry(pass, assignment, today)
             })
             .collect();
         Ok(Listed { items, next_page_token })
@@ -294,6 +264,9 @@ fn after<T>(all: &[T], page: Page, id: impl Fn(&T) -> ResourceId) -> usize {
         .min(all.len())
 }
 
-fn overdue(plan: &Plan, today: Date) -> bool {
-    plan.next_review_date.is_some_and(|d| d < today)
+/// The entry of the plan `pass` is for, with `assignment`, shown as the pass allows.
+fn entry(pass: &PlanPass, assignment: Option<Assignment>, today: Date) -> Shown<AssignmentEntry> {
+    let plan = pass.plan().clone();
+    let review_overdue = plan.next_review_date.is_some_and(|d| d < today);
+    Shown::by(pass, AssignmentEntry { plan, assignment, review_overdue })
 }

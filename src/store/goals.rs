@@ -166,19 +166,9 @@ impl Session {
                 "measures serve this goal: move or delete them first".into(),
             ));
         }
-        sqlx::query("DELETE FROM goal_adjustments WHERE goal_id = $1")
-            .bind(goal.id.to_string())
-            .run(self)
-            .await?;
-        let deleted = sqlx::query("DELETE FROM goals WHERE id = $1 AND revision = $2")
-            .bind(goal.id.to_string())
-            .bind(expected)
-            .run(self)
-            .await?;
-        if deleted != 1 {
-            return Err(stale_goal());
-        }
-        Ok(())
+        let deleted =
+            self.delete_with_trail(("goals", "goal_adjustments", "goal_id"), goal.id, expected);
+        if deleted.await? { Ok(()) } else { Err(stale_goal()) }
     }
 
     /// The trail steps whose `column` (goal_id or plan_id) is `id`, oldest first, each with

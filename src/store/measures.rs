@@ -238,19 +238,12 @@ impl Session {
         if measure.revision != expected {
             return Err(stale_measure());
         }
-        sqlx::query("DELETE FROM measure_evaluations WHERE measure_id = $1")
-            .bind(measure.id.to_string())
-            .run(self)
-            .await?;
-        let deleted = sqlx::query("DELETE FROM measures WHERE id = $1 AND revision = $2")
-            .bind(measure.id.to_string())
-            .bind(expected)
-            .run(self)
-            .await?;
-        if deleted != 1 {
-            return Err(stale_measure());
+        let trail = ("measures", "measure_evaluations", "measure_id");
+        if self.delete_with_trail(trail, measure.id, expected).await? {
+            Ok(())
+        } else {
+            Err(stale_measure())
         }
-        Ok(())
     }
 
     /// The evaluations whose `column` (measure_id or plan_id) is `id`, oldest first, each with

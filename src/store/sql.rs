@@ -125,6 +125,21 @@ impl Session {
         Ok(statement.query()?.execute(self.conn()).await.map_err(db)?.rows_affected())
     }
 
+    /// Deletes the item `id` of `table` if its revision is still `expected`, with the rows of
+    /// `trail` whose `column` names it (a goal's adjustments, a measure's evaluations); whether
+    /// it was there at that revision. The names are the store's own, never a caller's.
+    pub(crate) async fn delete_with_trail(
+        &mut self,
+        (table, trail, column): (&str, &str, &str),
+        id: ResourceId,
+        expected: i64,
+    ) -> Result<bool, Error> {
+        let steps = Statement::new(&format!("DELETE FROM {trail} WHERE {column} = "));
+        self.execute(steps.bind(id.to_string())).await?;
+        let item = Statement::new(&format!("DELETE FROM {table} WHERE id = ")).bind(id.to_string());
+        Ok(self.execute(item.sql(" AND revision = ").bind(expected)).await? == 1)
+    }
+
     /// The row of the one item `statement` selects; `NOT_FOUND` naming `what` when there is none.
     pub(crate) async fn item_row(
         &mut self,

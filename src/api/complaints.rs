@@ -4,18 +4,18 @@ use tonic::Request;
 
 use super::convert::{
     complaint_kind, complaint_kind_out, complaint_state_out, date, date_in, etag, etag_of, outcome,
-    outcome_out, relation, relation_out, shown_subject, timestamp,
+    outcome_out, relation, relation_out, timestamp,
 };
 use super::{Rpc, reply, take};
 use crate::domain::complaint::{
-    Complaint, ComplaintEvent, ComplaintInput, Outcome, Step, long_text,
+    Complaint, ComplaintEvent, ComplaintInput, OnBehalfOf, Outcome, Step, filed_for, long_text,
+    subject_shown_to,
 };
 use crate::domain::date::Date;
-use crate::domain::ids::{NationalId, OrgNumber};
+use crate::domain::ids::OrgNumber;
 use crate::domain::names::{complaint_name, plan_name, plan_resource};
 use crate::domain::page::{Page, Scope};
 use crate::domain::principal::Principal;
-use crate::domain::subject::Subject;
 use crate::domain::text::{Optional, Required};
 use crate::domain::time::Instant;
 use crate::domain::{Error, FieldViolation, Violations};
@@ -27,28 +27,13 @@ use crate::proto::{self, *};
 /// The complaint service.
 pub struct ComplaintApi(pub Context);
 
-/// A subject on a complaint as `viewer` may see it: a citizen's identity number only to that
-/// citizen themselves. The patient concerned sees who complained on their behalf by relation,
-/// not by number; handlers see the patient, whose case it is.
-fn shown_to(subject: &Subject, viewer: &Principal) -> String {
-    shown_subject(subject.as_stored(), viewer.is(subject))
-}
-
-/// A complaint as `viewer` may see it. The patient's identity number goes to the patient, to
-/// those who handle the complaint by role, and to a representative who complained naming it;
-/// one who named the patient by their plan alone never learns it here.
+/// A complaint as `viewer` may see it (`Complaint::patient_shown_to`, `subject_shown_to`).
 fn encode(c: &Complaint, viewer: &Principal) -> proto::Complaint {
-    let complainant_only =
-        viewer.is(&c.complainant) && viewer.national_id.as_ref() != Some(&c.patient);
     proto::Complaint {
         name: format!("complaints/{}", c.id),
         organisation: c.organisation.to_string(),
-        patient_id: if complainant_only && !c.patient_named {
-            String::new()
-        } else {
-            c.patient.expose().to_owned()
-        },
-        complainant: shown_to(&c.complainant, viewer),
+        patient_id: c.patient_shown_to(viewer).map(|p| p.expose().to_owned()).unwrap_or_default(),
+        complainant: subject_shown_to(&c.complainant, viewer),
         representative_relation: c.representative.map_or(0, |r| relation_out(r) as i32),
         kind: complaint_kind_out(c.kind) as i32,
         text: c.text.clone(),
@@ -68,7 +53,7 @@ fn encode(c: &Complaint, viewer: &Principal) -> proto::Complaint {
 fn encode_event(e: &ComplaintEvent, viewer: &Principal) -> proto::ComplaintEvent {
     proto::ComplaintEvent {
         time: Some(timestamp(e.time)),
-        actor: shown_to(&e.actor, viewer),
+        actor: subject_shown_to(&e.actor, viewer),
         actor_organisation: e
             .actor_organisation
             .as_ref()
@@ -94,38 +79,11 @@ impl ComplaintService for ComplaintApi {
         let complaint = req.complaint.ok_or_else(|| Error::invalid("complaint", "must be set"))?;
         let now = Instant::now();
         let today = Date::today_in_norway(now);
-        let (patient, representative) = match &req.on_behalf_of {
-            None => (
-                who.national_id.clone().map(Some).ok_or_else(|| {
-                    FieldViolation::new(
-                        "on_behalf_of",
-                        "must be set unless the patient files for themselves",
-                    )
-                }),
-                None,
-            ),
-            Some(behalf) if behalf.patient_id.is_empty() => {
-                let relation = relation(behalf.relation)
-                    .ok_or_else(|| FieldViolation::new("on_behalf_of.relation", "must be set"));
-                (Ok(None), Some(relation))
-            }
-            Some(behalf) => {
-                let patient = NationalId::parse("on_behalf_of.patient_id", &behalf.patient_id)
-                    .and_then(|p| {
-                        if Some(&p) == who.national_id.as_ref() {
-                            Err(FieldViolation::new(
-                                "on_behalf_of.patient_id",
-                                "is your own: file without on_behalf_of",
-                            ))
-                        } else {
-                            Ok(Some(p))
-                        }
-                    });
-                let relation = relation(behalf.relation)
-                    .ok_or_else(|| FieldViolation::new("on_behalf_of.relation", "must be set"));
-                (patient, Some(relation))
-            }
-        };
+        let on_behalf = req.on_behalf_of.as_ref().map(|behalf| OnBehalfOf {
+            patient_id: &behalf.patient_id,
+            relation: relation(behalf.relation),
+        });
+        let (patient, representative) = filed_for(who.national_id.as_ref(), on_behalf);
         let new = ComplaintInput {
             organisation: &complaint.organisation,
             kind: complaint_kind(complaint.kind),

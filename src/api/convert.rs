@@ -185,15 +185,7 @@ pub fn optional_date(field: &str, d: Option<proto::Date>) -> Result<Option<Date>
     d.map(|d| date_in(field, d)).transpose()
 }
 
-/// A stored subject as a caller may see it: a citizen's identity number only for those who may
-/// see identities on the plan.
-pub fn shown_subject(stored: &str, show_identity: bool) -> String {
-    if !show_identity && stored.starts_with("citizen:") {
-        "citizen".to_owned()
-    } else {
-        stored.to_owned()
-    }
-}
+pub use crate::domain::subject::shown_subject;
 
 /// The etag of a revision.
 pub fn etag_of(revision: i64) -> String {

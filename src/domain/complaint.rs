@@ -3,6 +3,7 @@
 use super::date::Date;
 use super::error::Violations;
 use super::ids::{NationalId, OrgNumber, ResourceId};
+use super::principal::Principal;
 use super::subject::Subject;
 use super::text::{Presence, Required};
 use super::time::Instant;
@@ -184,6 +185,72 @@ impl NewComplaint {
         let deadline = self.learned_of.plus_days(DEADLINE_DAYS);
         (deadline, today > deadline)
     }
+}
+
+impl Complaint {
+    /// The patient's identity number as `viewer` may see it: the patient, those who handle the
+    /// complaint by role, and a representative who complained naming it see it; one who named
+    /// the patient by their plan alone never learns it here.
+    pub fn patient_shown_to(&self, viewer: &Principal) -> Option<&NationalId> {
+        let complainant_only =
+            viewer.is(&self.complainant) && viewer.national_id.as_ref() != Some(&self.patient);
+        (!complainant_only || self.patient_named).then_some(&self.patient)
+    }
+}
+
+/// A subject on a complaint as `viewer` may see it: a citizen's identity number only to that
+/// citizen themselves. The patient concerned sees who complained on their behalf by relation,
+/// not by number; handlers see the patient, whose case it is.
+pub fn subject_shown_to(subject: &Subject, viewer: &Principal) -> String {
+    super::subject::shown_subject(subject.as_stored(), viewer.is(subject))
+}
+
+/// Whom a complaint is filed for, as the request says it: `None` when the patient files for
+/// themselves, or the patient's identity number (empty when a plan the complaint names says
+/// who) and the filer's relation to them.
+#[derive(Debug, Clone, Copy)]
+pub struct OnBehalfOf<'a> {
+    /// The patient's identity number, or empty.
+    pub patient_id: &'a str,
+    /// The filer's relation to the patient; `None` when unspecified.
+    pub relation: Option<RepresentativeRelation>,
+}
+
+/// The patient and the representative's relation of a complaint filed by `filer` (whose own
+/// identity number is `own`), every violation named: a patient files for themselves; one who
+/// files for another says how they relate, and may leave the patient to a plan they name, but
+/// may not name themselves.
+#[allow(clippy::type_complexity)]
+pub fn filed_for(
+    own: Option<&NationalId>,
+    on_behalf: Option<OnBehalfOf<'_>>,
+) -> (
+    Result<Option<NationalId>, FieldViolation>,
+    Option<Result<RepresentativeRelation, FieldViolation>>,
+) {
+    let Some(behalf) = on_behalf else {
+        let own = own.cloned().map(Some).ok_or_else(|| {
+            FieldViolation::new(
+                "on_behalf_of",
+                "must be set unless the patient files for themselves",
+            )
+        });
+        return (own, None);
+    };
+    let relation =
+        behalf.relation.ok_or_else(|| FieldViolation::new("on_behalf_of.relation", "must be set"));
+    if behalf.patient_id.is_empty() {
+        return (Ok(None), Some(relation));
+    }
+    let field = "on_behalf_of.patient_id";
+    let patient = NationalId::parse(field, behalf.patient_id).and_then(|p| {
+        if Some(&p) == own {
+            Err(FieldViolation::new(field, "is your own: file without on_behalf_of"))
+        } else {
+            Ok(Some(p))
+        }
+    });
+    (patient, Some(relation))
 }
 
 /// Checks the parts of a complaint a request carries; the api gathers field names.

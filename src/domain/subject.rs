@@ -116,6 +116,16 @@ impl fmt::Debug for Subject {
     }
 }
 
+/// A stored subject as a caller may see it: a citizen's identity number only for those who may
+/// see identities on the plan.
+pub fn shown_subject(stored: &str, show_identity: bool) -> String {
+    if !show_identity && stored.starts_with("citizen:") {
+        "citizen".to_owned()
+    } else {
+        stored.to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

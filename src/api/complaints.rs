@@ -16,7 +16,7 @@ use crate::domain::ids::OrgNumber;
 use crate::domain::names::{complaint_name, plan_name, plan_resource};
 use crate::domain::page::{Page, Scope};
 use crate::domain::principal::Principal;
-use crate::domain::text::{Optional, Required};
+use crate::domain::text::{Optional, Presence, Required};
 use crate::domain::time::Instant;
 use crate::domain::{Error, FieldViolation, Violations};
 use crate::ops::Context;
@@ -152,17 +152,8 @@ impl ComplaintService for ComplaintApi {
         r: Request<StartComplaintReviewRequest>,
     ) -> Rpc<StartComplaintReviewResponse> {
         let (who, req) = take(r)?;
-        let id = complaint_name("name", &req.name)?;
-        let expected = etag("etag", &req.etag)?;
-        let step = ComplaintStep {
-            complaint: id,
-            etag: expected,
-            step: Step::StartReview,
-            forwarded_to: None,
-            text: String::new(),
-        };
-        let complaint = self.step(&who, step).await?;
-        reply(proto::StartComplaintReviewResponse { complaint: Some(complaint) })
+        let step = step_of((&req.name, &req.etag), Ok(Step::StartReview), None, NO_TEXT)?;
+        reply(proto::StartComplaintReviewResponse { complaint: Some(self.step(&who, step).await?) })
     }
 
     async fn reconsider_complaint(
@@ -170,30 +161,15 @@ impl ComplaintService for ComplaintApi {
         r: Request<ReconsiderComplaintRequest>,
     ) -> Rpc<ReconsiderComplaintResponse> {
         let (who, req) = take(r)?;
-        let mut v = Violations::default();
-        let id = v.check(complaint_name("name", &req.name));
-        let outcome =
-            v.check(outcome(req.outcome).filter(|o| *o != Outcome::Returned).ok_or_else(|| {
-                FieldViolation::new(
-                    "outcome",
-                    "must be COMPLAINT_DECISION_UPHELD or COMPLAINT_DECISION_NOT_UPHELD",
-                )
-            }));
-        let text = v.check(long_text("text", &req.text, Required));
-        let expected = v.check(etag("etag", &req.etag));
-        let (Some(id), Some(outcome), Some(text), Some(expected)) = (id, outcome, text, expected)
-        else {
-            return Err(v.into_error().into());
-        };
-        let step = ComplaintStep {
-            complaint: id,
-            etag: expected,
-            step: Step::Reconsider(outcome),
-            forwarded_to: None,
-            text,
-        };
-        let complaint = self.step(&who, step).await?;
-        reply(proto::ReconsiderComplaintResponse { complaint: Some(complaint) })
+        let outcome = outcome(req.outcome).filter(|o| *o != Outcome::Returned).ok_or_else(|| {
+            FieldViolation::new(
+                "outcome",
+                "must be COMPLAINT_DECISION_UPHELD or COMPLAINT_DECISION_NOT_UPHELD",
+            )
+        });
+        let text = ("text", req.text.as_str(), Required);
+        let step = step_of((&req.name, &req.etag), outcome.map(Step::Reconsider), None, text)?;
+        reply(proto::ReconsiderComplaintResponse { complaint: Some(self.step(&who, step).await?) })
     }
 
     async fn forward_complaint(
@@ -201,25 +177,10 @@ impl ComplaintService for ComplaintApi {
         r: Request<ForwardComplaintRequest>,
     ) -> Rpc<ForwardComplaintResponse> {
         let (who, req) = take(r)?;
-        let mut v = Violations::default();
-        let id = v.check(complaint_name("name", &req.name));
-        let authority = v.check(OrgNumber::parse("authority", &req.authority));
-        let assessment = v.check(long_text("assessment", &req.assessment, Required));
-        let expected = v.check(etag("etag", &req.etag));
-        let (Some(id), Some(authority), Some(assessment), Some(expected)) =
-            (id, authority, assessment, expected)
-        else {
-            return Err(v.into_error().into());
-        };
-        let step = ComplaintStep {
-            complaint: id,
-            etag: expected,
-            step: Step::Forward,
-            forwarded_to: Some(authority),
-            text: assessment,
-        };
-        let complaint = self.step(&who, step).await?;
-        reply(proto::ForwardComplaintResponse { complaint: Some(complaint) })
+        let authority = Some(OrgNumber::parse("authority", &req.authority));
+        let text = ("assessment", req.assessment.as_str(), Required);
+        let step = step_of((&req.name, &req.etag), Ok(Step::Forward), authority, text)?;
+        reply(proto::ForwardComplaintResponse { complaint: Some(self.step(&who, step).await?) })
     }
 
     async fn decide_complaint(
@@ -227,27 +188,12 @@ impl ComplaintService for ComplaintApi {
         r: Request<DecideComplaintRequest>,
     ) -> Rpc<DecideComplaintResponse> {
         let (who, req) = take(r)?;
-        let mut v = Violations::default();
-        let id = v.check(complaint_name("name", &req.name));
-        let decision = v.check(
-            outcome(req.decision).ok_or_else(|| FieldViolation::new("decision", "must be set")),
-        );
-        let reasons = v.check(long_text("reasons", &req.reasons, Required));
-        let expected = v.check(etag("etag", &req.etag));
-        let (Some(id), Some(decision), Some(reasons), Some(expected)) =
-            (id, decision, reasons, expected)
-        else {
-            return Err(v.into_error().into());
-        };
-        let step = ComplaintStep {
-            complaint: id,
-            etag: expected,
-            step: Step::Decide(decision),
-            forwarded_to: None,
-            text: reasons,
-        };
-        let complaint = self.step(&who, step).await?;
-        reply(proto::DecideComplaintResponse { complaint: Some(complaint) })
+        let decision = outcome(req.decision)
+            .map(Step::Decide)
+            .ok_or_else(|| FieldViolation::new("decision", "must be set"));
+        let text = ("reasons", req.reasons.as_str(), Required);
+        let step = step_of((&req.name, &req.etag), decision, None, text)?;
+        reply(proto::DecideComplaintResponse { complaint: Some(self.step(&who, step).await?) })
     }
 
     async fn withdraw_complaint(
@@ -255,21 +201,37 @@ impl ComplaintService for ComplaintApi {
         r: Request<WithdrawComplaintRequest>,
     ) -> Rpc<WithdrawComplaintResponse> {
         let (who, req) = take(r)?;
-        let mut v = Violations::default();
-        let id = v.check(complaint_name("name", &req.name));
-        let reason = v.check(long_text("reason", &req.reason, Optional));
-        let expected = v.check(etag("etag", &req.etag));
-        let (Some(id), Some(reason), Some(expected)) = (id, reason, expected) else {
-            return Err(v.into_error().into());
-        };
-        let step = ComplaintStep {
-            complaint: id,
-            etag: expected,
-            step: Step::Withdraw,
-            forwarded_to: None,
-            text: reason,
-        };
-        let complaint = self.step(&who, step).await?;
-        reply(proto::WithdrawComplaintResponse { complaint: Some(complaint) })
+        let text = ("reason", req.reason.as_str(), Optional);
+        let step = step_of((&req.name, &req.etag), Ok(Step::Withdraw), None, text)?;
+        reply(proto::WithdrawComplaintResponse { complaint: Some(self.step(&who, step).await?) })
+    }
+}
+
+/// A step that carries no text.
+const NO_TEXT: (&str, &str, Presence) = ("text", "", Optional);
+
+/// One step of a complaint's handling from its request: the complaint's name and etag, the step
+/// (or why it cannot be one), the county governor when forwarded, and the step's text with its
+/// field; every violation named at once, in the request's order.
+fn step_of(
+    (name, etag_text): (&str, &str),
+    step: Result<Step, FieldViolation>,
+    forwarded_to: Option<Result<OrgNumber, FieldViolation>>,
+    (field, text, presence): (&str, &str, Presence),
+) -> Result<ComplaintStep, Error> {
+    let mut v = Violations::default();
+    let complaint = v.check(complaint_name("name", name));
+    let step = v.check(step);
+    let forwarded_to = forwarded_to.map(|authority| v.check(authority));
+    let text = v.check(long_text(field, text, presence));
+    let etag = v.check(etag("etag", etag_text));
+    match (complaint, step, forwarded_to, text, etag) {
+        (Some(complaint), Some(step), None, Some(text), Some(etag)) => {
+            Ok(ComplaintStep { complaint, etag, step, forwarded_to: None, text })
+        }
+        (Some(complaint), Some(step), Some(Some(authority)), Some(text), Some(etag)) => {
+            Ok(ComplaintStep { complaint, etag, step, forwarded_to: Some(authority), text })
+        }
+        _ => Err(v.into_error()),
     }
 }

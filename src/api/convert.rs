@@ -192,6 +192,22 @@ pub fn etag_of(revision: i64) -> String {
     revision.to_string()
 }
 
+/// Parses an item's resource name (`names::goal_name`, `measure_name`, …) into its plan and id.
+pub type ItemNameParser = fn(&str, &str) -> Result<(ResourceId, ResourceId), FieldViolation>;
+
+/// An item's name (parsed by `parse`, `plans/{plan}/{collection}/{item}`) and the etag the
+/// caller read, from a request's `name` and `etag`, with every violation of either.
+pub fn item_at(
+    parse: ItemNameParser,
+    (name, etag): (&str, &str),
+    v: &mut Violations,
+) -> Option<crate::ops::ItemRef> {
+    let name = v.check(parse("name", name));
+    let etag = v.check(required_etag("etag", etag));
+    let ((plan, item), etag) = name.zip(etag)?;
+    Some(crate::ops::ItemRef { plan, item, etag })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 
 use tonic::Request;
 
-use super::convert::{goal_status, optional_date, plan_page, required_etag};
+use super::convert::{goal_status, item_at, optional_date, plan_page, required_etag};
 use super::encode::encode_goal;
 use super::{Rpc, reply, take};
 use crate::domain::goal::{Goal, GoalPatch, MAX_GOAL_TEXT, NewGoal, goal_text, priority, reason};
@@ -64,14 +64,6 @@ fn parse_patch(
         }
     }
     if v.is_empty() { Ok(patch) } else { Err(v.into_violations()) }
-}
-
-/// A goal name and etag, with every violation of either.
-fn goal_at(name: &str, etag: &str, v: &mut Violations) -> Option<ItemRef> {
-    let name = v.check(goal_name("name", name));
-    let etag = v.check(required_etag("etag", etag));
-    let ((plan, goal), etag) = name.zip(etag)?;
-    Some(ItemRef { plan, item: goal, etag })
 }
 
 /// A goal as the caller may see it.
@@ -153,7 +145,7 @@ impl GoalService for GoalApi {
     async fn delete_goal(&self, r: Request<DeleteGoalRequest>) -> Rpc<DeleteGoalResponse> {
         let (who, req) = take(r)?;
         let mut v = Violations::default();
-        let Some(at) = goal_at(&req.name, &req.etag, &mut v) else {
+        let Some(at) = item_at(goal_name, (&req.name, &req.etag), &mut v) else {
             return Err(v.into_error().into());
         };
         self.0.delete_goal(&who, at).await?;
@@ -166,7 +158,7 @@ impl GoalService for GoalApi {
     ) -> Rpc<ProposeGoalAdjustmentResponse> {
         let (who, req) = take(r)?;
         let mut v = Violations::default();
-        let at = goal_at(&req.name, &req.etag, &mut v);
+        let at = item_at(goal_name, (&req.name, &req.etag), &mut v);
         let why = v.check(reason("reason", &req.reason, Required));
         let text = v.check(bounded("proposed_text", &req.proposed_text, MAX_GOAL_TEXT, Optional));
         let (Some(at), Some(why), Some(text)) = (at, why, text) else {

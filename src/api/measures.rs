@@ -2,7 +2,7 @@
 
 use tonic::Request;
 
-use super::convert::{date_in, measure_status, optional_date, plan_page, required_etag};
+use super::convert::{date_in, item_at, measure_status, optional_date, plan_page, required_etag};
 use super::encode::encode_measure;
 use super::{Rpc, reply, take};
 use crate::domain::ids::ResourceId;
@@ -92,14 +92,6 @@ fn parse_patch(
         }
     }
     if v.is_empty() { Ok(patch) } else { Err(v.into_violations()) }
-}
-
-/// A measure name and etag, with every violation of either.
-fn measure_at(name: &str, etag: &str, v: &mut Violations) -> Option<ItemRef> {
-    let name = v.check(measure_name("name", name));
-    let etag = v.check(required_etag("etag", etag));
-    let ((plan, measure), etag) = name.zip(etag)?;
-    Some(ItemRef { plan, item: measure, etag })
 }
 
 /// A measure as the caller may see it.
@@ -205,7 +197,7 @@ impl MeasureService for MeasureApi {
     async fn delete_measure(&self, r: Request<DeleteMeasureRequest>) -> Rpc<DeleteMeasureResponse> {
         let (who, req) = take(r)?;
         let mut v = Violations::default();
-        let Some(at) = measure_at(&req.name, &req.etag, &mut v) else {
+        let Some(at) = item_at(measure_name, (&req.name, &req.etag), &mut v) else {
             return Err(v.into_error().into());
         };
         self.0.delete_measure(&who, at).await?;
@@ -219,7 +211,7 @@ impl MeasureService for MeasureApi {
         let (who, req) = take(r)?;
         let input = req.evaluation.ok_or_else(|| Error::invalid("evaluation", "must be set"))?;
         let mut v = Violations::default();
-        let at = measure_at(&req.name, &req.etag, &mut v);
+        let at = item_at(measure_name, (&req.name, &req.etag), &mut v);
         let date = v.check(
             input
                 .date

@@ -1,76 +1,19 @@
 //! The one mapping from domain errors to gRPC status codes. Invalid arguments carry
 //! google.rpc.BadRequest field violations; internal causes are logged, never sent.
 //!
-//! Every error is small, whatever the request: at most `MAX_VIOLATIONS` violations, each field
-//! and description cut to a bound and all of them to a byte budget, the rest counted in one
-//! last violation; a message that names the first violation, never the list. The whole status,
-//! once `grpc-status-details-bin` is base64-encoded, stays under 4 KiB, which every client's
-//! trailer limit (8 to 16 KiB) accepts.
+//! Every error is small, whatever the request: its violations bounded by `error::bounded`, a
+//! message that names the first violation, never the list. The whole status, once
+//! `grpc-status-details-bin` is base64-encoded, stays under 4 KiB, which every client's trailer
+//! limit (8 to 16 KiB) accepts.
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::domain::error::{MAX_VIOLATIONS, more_violations};
-use crate::domain::{Error, FieldViolation};
+use crate::domain::Error;
+use crate::domain::error::{bounded, cut};
 
-/// The longest field path shown, in characters.
-const MAX_FIELD_CHARS: usize = 100;
-/// The longest description shown, in characters.
-const MAX_DESCRIPTION_CHARS: usize = 200;
-/// The bytes of fields and descriptions one error carries; with the message and the encoding's
-/// overhead, base64 keeps the trailer under 4 KiB.
-const DETAILS_BUDGET: usize = 2_000;
 /// The longest message of any status, in characters.
 const MAX_MESSAGE_CHARS: usize = 300;
-
-/// `text` cut to `max` characters, marking the cut.
-fn cut(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_owned(),
-    }
-}
-
-/// The violations an error carries: the first ones within the count and byte budgets, each cut
-/// to its bounds, then one counting the rest (including those the domain counted already).
-fn bounded(violations: Vec<FieldViolation>) -> Vec<FieldViolation> {
-    let mut kept: Vec<FieldViolation> = Vec::new();
-    let mut bytes = 0;
-    let mut more = 0;
-    for v in violations {
-        if let Some(counted) = counted_elsewhere(&v) {
-            more += counted;
-            continue;
-        }
-        let v = FieldViolation::new(
-            cut(&v.field, MAX_FIELD_CHARS),
-            cut(&v.description, MAX_DESCRIPTION_CHARS),
-        );
-        let size = v.field.len() + v.description.len();
-        if kept.len() < MAX_VIOLATIONS && bytes + size <= DETAILS_BUDGET {
-            bytes += size;
-            kept.push(v);
-        } else {
-            more += 1;
-        }
-    }
-    if more > 0 {
-        kept.push(more_violations(more));
-    }
-    kept
-}
-
-/// How many violations `v` stands for, when it is the count `Violations` appends.
-fn counted_elsewhere(v: &FieldViolation) -> Option<usize> {
-    let expected = more_violations(0);
-    if !v.field.is_empty() {
-        return None;
-    }
-    let rest = v.description.strip_prefix("and ")?;
-    let (n, tail) = rest.split_once(' ')?;
-    let n: usize = n.parse().ok()?;
-    (format!("and 0 {tail}") == expected.description).then_some(n)
-}
 
 impl From<crate::domain::FieldViolation> for Status {
     fn from(violation: crate::domain::FieldViolation) -> Self {
@@ -131,6 +74,7 @@ impl From<Error> for Status {
 mod tests {
     use super::*;
     use crate::domain::FieldViolation;
+    use crate::domain::error::MAX_VIOLATIONS;
 
     #[test]
     fn every_error_has_its_code() {

@@ -190,6 +190,64 @@ pub fn more_violations(n: usize) -> FieldViolation {
     FieldViolation::new("", format!("and {n} more invalid fields, not named here"))
 }
 
+/// The longest field path shown, in characters.
+const MAX_FIELD_CHARS: usize = 100;
+/// The longest description shown, in characters.
+const MAX_DESCRIPTION_CHARS: usize = 200;
+/// The bytes of fields and descriptions one error carries; with the message and the encoding's
+/// overhead, base64 keeps the trailer under 4 KiB.
+const DETAILS_BUDGET: usize = 2_000;
+
+/// `text` cut to `max` characters, marking the cut.
+pub fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+/// The violations an error carries to a client: at most `MAX_VIOLATIONS`, each field and
+/// description cut to its bound and all of them to a byte budget, then one counting the rest
+/// (including those `Violations` counted already).
+pub fn bounded(violations: Vec<FieldViolation>) -> Vec<FieldViolation> {
+    let mut kept: Vec<FieldViolation> = Vec::new();
+    let mut bytes = 0;
+    let mut more = 0;
+    for v in violations {
+        if let Some(counted) = counted_elsewhere(&v) {
+            more += counted;
+            continue;
+        }
+        let v = FieldViolation::new(
+            cut(&v.field, MAX_FIELD_CHARS),
+            cut(&v.description, MAX_DESCRIPTION_CHARS),
+        );
+        let size = v.field.len() + v.description.len();
+        if kept.len() < MAX_VIOLATIONS && bytes + size <= DETAILS_BUDGET {
+            bytes += size;
+            kept.push(v);
+        } else {
+            more += 1;
+        }
+    }
+    if more > 0 {
+        kept.push(more_violations(more));
+    }
+    kept
+}
+
+/// How many violations `v` stands for, when it is the count `Violations` appends.
+fn counted_elsewhere(v: &FieldViolation) -> Option<usize> {
+    let expected = more_violations(0);
+    if !v.field.is_empty() {
+        return None;
+    }
+    let rest = v.description.strip_prefix("and ")?;
+    let (n, tail) = rest.split_once(' ')?;
+    let n: usize = n.parse().ok()?;
+    (format!("and 0 {tail}") == expected.description).then_some(n)
+}
+
 impl fmt::Debug for Violations {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list().entries(&self.kept).finish()?;

@@ -43,8 +43,13 @@ pub struct BenchConfig {
 
 const MUNICIPALITY: &str = "910000004";
 const NAV: &str = "930000000";
-const PATIENT: &str = "01818010083";
-const OTHER_PATIENT: &str = "02828020075";
+/// The benchmark's patients: numbers of the synthetic test population (`NationalId::synthetic`),
+/// the measured one first.
+fn patient(n: usize) -> Result<NationalId, Error> {
+    let born = crate::domain::date::Date::new(1980, 1, 1).ok_or_else(|| Error::internal("date"))?;
+    NationalId::synthetic(born, n).ok_or_else(|| Error::internal("no synthetic number"))
+}
+
 /// Plans the measured member serves on and the measured patient owns: always the newest.
 const OWN_PLANS: usize = 10;
 
@@ -165,7 +170,11 @@ async fn measure(
     let callers: [(&'static str, DevIdentity, Call); 4] = [
         ("member serving on 10 plans", member(), Call::ListPlans),
         ("member, ListMyPlans", member(), Call::ListMyPlans),
-        ("patient owning 10 plans", DevIdentity::Citizen { pid: PATIENT.into() }, Call::ListPlans),
+        (
+            "patient owning 10 plans",
+            DevIdentity::Citizen { pid: patient(0)?.expose().into() },
+            Call::ListPlans,
+        ),
         (
             "unit staff, first page of all",
             DevIdentity::Personnel {
@@ -245,11 +254,7 @@ async fn seed(store: &Store, plans: usize) -> Result<(), Error> {
                 let own = i >= plans.saturating_sub(OWN_PLANS);
                 let new = NewPlan {
                     organisation: org.clone(),
-                    patient: NationalId::parse(
-                        "patient",
-                        if own { PATIENT } else { OTHER_PATIENT },
-                    )
-                    .map_err(Error::from)?,
+                    patient: patient(if own { 0 } else { 1 })?,
                     patient_display_name: "Benchmark".into(),
                     kind: PlanKind::General,
                 };

@@ -36,9 +36,23 @@ pub enum Command {
     Grant(GrantArgs),
     /// Measure how list calls scale with the size of the database; writes the figures to a file.
     Bench(BenchArgs),
+    /// Print a national identity number of Skatteetaten's synthetic test population (month +
+    /// 80), for development: no person holds one.
+    SyntheticId(SyntheticIdArgs),
     /// The organisation registry.
     #[command(subcommand)]
     Organisations(OrganisationsCommand),
+}
+
+/// `samvirke synthetic-id`.
+#[derive(Args, Debug, Clone)]
+pub struct SyntheticIdArgs {
+    /// Which of the day's numbers: 0, 1, 2, … give different people.
+    #[arg(default_value_t = 0)]
+    pub n: usize,
+    /// The birth date, YYYY-MM-DD (1900 to 2039).
+    #[arg(long, default_value = "1980-01-01")]
+    pub born: String,
 }
 
 /// `samvirke organisations`.

@@ -6,7 +6,8 @@ use std::time::Duration;
 use clap::Parser;
 use samvirke::auth::{DevIdentity, DevKey};
 use samvirke::config::{
-    BenchArgs, Cli, Command, GrantArgs, ImportArgs, OrganisationsCommand, ServeArgs, TokenArgs,
+    BenchArgs, Cli, Command, GrantArgs, ImportArgs, OrganisationsCommand, ServeArgs,
+    SyntheticIdArgs, TokenArgs,
 };
 use samvirke::domain::Error;
 use samvirke::domain::ids::{NationalId, OrgNumber};
@@ -34,6 +35,7 @@ async fn main() -> ExitCode {
         Command::Token(args) => token(args),
         Command::Grant(args) => grant(args).await,
         Command::Bench(args) => bench(args).await,
+        Command::SyntheticId(args) => synthetic_id(args),
         Command::Organisations(OrganisationsCommand::Import(args)) => import(args).await,
     };
     telemetry.shutdown().await;
@@ -82,6 +84,16 @@ async fn shutdown_signal() {
         let _ = interrupt.await;
     }
     tracing::info!("shutting down: finishing calls in flight");
+}
+
+fn synthetic_id(args: SyntheticIdArgs) -> Result<(), Error> {
+    let born = samvirke::domain::date::Date::from_stored(&args.born)
+        .ok_or_else(|| Error::invalid("born", "must be a date, YYYY-MM-DD, from 1900 to 2039"))?;
+    let id = NationalId::synthetic(born, args.n).ok_or_else(|| {
+        Error::invalid("n", "no such synthetic number on that day (1900 to 2039)")
+    })?;
+    println!("{}", id.expose());
+    Ok(())
 }
 
 fn token(args: TokenArgs) -> Result<(), Error> {

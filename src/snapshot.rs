@@ -875,7 +875,7 @@ mod tests {
             id: plan_id,
             organisation: org.clone(),
             organisation_name: "Kommune".into(),
-            patient: NationalId::parse("", "01818010083").unwrap(),
+            patient: crate::domain::national_id::synthetic_for_tests(0),
             patient_display_name: "Ola".into(),
             kind: PlanKind::General,
             status: PlanStatus::Active,
@@ -916,7 +916,10 @@ mod tests {
             target_date: Date::from_stored("2027-06-01"),
             adjustments: vec![GoalAdjustment {
                 time: now,
-                author: "citizen:01818010083".into(),
+                author: format!(
+                    "citizen:{}",
+                    crate::domain::national_id::synthetic_for_tests(0).expose()
+                ),
                 author_relations: "owner".into(),
                 reason: "Bedre".into(),
                 previous_status: Some(GoalStatus::Proposed),

@@ -629,6 +629,11 @@ fn write_private(path: &Path, contents: &str) -> Result<(), Error> {
 mod tests {
     use super::*;
 
+    /// A synthetic identity number, as a token's `pid` carries it.
+    fn pid(n: usize) -> String {
+        crate::domain::national_id::synthetic_for_tests(n).expose().to_owned()
+    }
+
     fn config() -> VerifierConfig {
         VerifierConfig::new(DEFAULT_AUDIENCE, Duration::from_secs(5))
     }
@@ -664,7 +669,7 @@ mod tests {
     fn maps_each_identity_provider() {
         let key = key();
         let verifier = TokenVerifier::from_dev_key(&key, config());
-        let citizen = DevIdentity::Citizen { pid: "01818010083".into() };
+        let citizen = DevIdentity::Citizen { pid: pid(0) };
         let p = verifier.verify(&mint(&key, &citizen, serde_json::json!({}))).unwrap();
         assert!(p.national_id.is_some() && p.organisation.is_none());
         let p = verifier.verify(&mint(&key, &personnel(), serde_json::json!({}))).unwrap();
@@ -674,10 +679,10 @@ mod tests {
         let with_pid = DevIdentity::Personnel {
             sub: "gp-1".into(),
             org: "910000004".into(),
-            person: Some("15858530080".into()),
+            person: Some(pid(1)),
         };
         let p = verifier.verify(&mint(&key, &with_pid, serde_json::json!({}))).unwrap();
-        assert!(p.is(&Subject::parse("s", "citizen:15858530080").unwrap()));
+        assert!(p.is(&Subject::parse("s", &format!("citizen:{}", pid(1))).unwrap()));
         assert!(p.national_id.is_none(), "a person's pid never makes them an owner");
         let p = verifier.verify(&mint(&key, &system(), serde_json::json!({}))).unwrap();
         assert_eq!(p.subject.as_stored(), "system:nav-system");
@@ -711,7 +716,7 @@ mod tests {
         let key = key();
         let verifier = TokenVerifier::from_dev_key(&key, config());
         // A HelseID token that also carries a citizen's pid is personnel, not that citizen.
-        let token = mint(&key, &personnel(), serde_json::json!({"pid": "01818010083"}));
+        let token = mint(&key, &personnel(), serde_json::json!({"pid": pid(0)}));
         let p = verifier.verify(&token).unwrap();
         assert!(p.national_id.is_none());
         // A Maskinporten token whose claims look like HelseID's is refused as a system without
@@ -719,7 +724,7 @@ mod tests {
         let token = mint(&key, &personnel(), serde_json::json!({"iss": DEV_ISSUER_SYSTEMS}));
         assert!(verifier.verify(&token).is_err());
         // An ID-porten token naming an organisation is still a citizen with none.
-        let citizen = DevIdentity::Citizen { pid: "01818010083".into() };
+        let citizen = DevIdentity::Citizen { pid: pid(0) };
         let token = mint(&key, &citizen, serde_json::json!({"consumer": {"ID": "0192:910000004"}}));
         assert!(verifier.verify(&token).unwrap().organisation.is_none());
     }
@@ -780,7 +785,7 @@ mod tests {
         assert!(verifier.verify(&mint(&key, &who, long)).is_err());
         let hour = serde_json::json!({"iat": now, "exp": now + 3600});
         assert!(verifier.verify(&mint(&key, &who, hour)).is_ok());
-        let citizen = DevIdentity::Citizen { pid: "01818010083".into() };
+        let citizen = DevIdentity::Citizen { pid: pid(0) };
         for acr in [serde_json::json!("idporten-loa-substantial"), serde_json::Value::Null] {
             let token = mint(&key, &citizen, serde_json::json!({"acr": acr}));
             assert!(verifier.verify(&token).is_err(), "{acr}");

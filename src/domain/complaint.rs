@@ -425,7 +425,7 @@ mod tests {
         let learned = Date::new(2026, 10, 1).unwrap();
         let new = NewComplaint {
             organisation: OrgNumber::parse("", "910000004").unwrap(),
-            patient: Some(NationalId::parse("", "01818010083").unwrap()),
+            patient: Some(crate::domain::national_id::synthetic_for_tests(0)),
             patient_named: true,
             representative: None,
             kind: ComplaintKind::Other,

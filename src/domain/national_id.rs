@@ -76,6 +76,32 @@ impl NationalId {
         Ok(NationalId(value.to_owned()))
     }
 
+    /// The first number of Skatteetaten's synthetic test population (month + 80) born on
+    /// `born` (1900 to 2039) with valid control digits, after skipping `skip` others: for the
+    /// benchmark's seed and for tests, so that no number that could be a person's sits in the
+    /// source. `None` when the day holds no more.
+    pub fn synthetic(born: Date, skip: usize) -> Option<NationalId> {
+        let (year, month, day) = born.parts();
+        let individuals = match year {
+            1900..=1999 => 0..500,
+            2000..=2039 => 500..1000,
+            _ => return None,
+        };
+        let yy = year.rem_euclid(100);
+        individuals
+            .filter_map(|i| {
+                let first = format!("{day:02}{:02}{yy:02}{i:03}", month + 80);
+                let d: Vec<u32> = first.bytes().map(|b| u32::from(b - b'0')).collect();
+                let k1 = (11 - d.iter().zip(WEIGHTS_K1).map(|(d, w)| d * w).sum::<u32>() % 11) % 11;
+                let with_k1 = d.iter().copied().chain([k1]);
+                let k2_sum: u32 = with_k1.zip(WEIGHTS_K2).map(|(d, w)| d * w).sum();
+                let k2 = (11 - k2_sum % 11) % 11;
+                (k1 < 10 && k2 < 10).then(|| format!("{first}{k1}{k2}"))
+            })
+            .filter_map(|n| NationalId::parse("", &n).ok())
+            .nth(skip)
+    }
+
     /// The digits, for storage and for callers the policy lets see them.
     pub fn expose(&self) -> &str {
         &self.0
@@ -161,5 +187,28 @@ impl fmt::Debug for NationalId {
 impl fmt::Display for NationalId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<redacted>")
+    }
+}
+
+/// The `n`-th synthetic number born on 1 January 1980, for unit tests.
+#[cfg(test)]
+pub(crate) fn synthetic_for_tests(n: usize) -> NationalId {
+    NationalId::synthetic(Date::new(1980, 1, 1).expect("a date"), n).expect("a synthetic number")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The generator gives numbers of the synthetic population, on the day asked, each other.
+    #[test]
+    fn synthetic_numbers_are_synthetic_and_distinct() {
+        let born = Date::new(2015, 2, 28).unwrap();
+        let (a, b) =
+            (NationalId::synthetic(born, 0).unwrap(), NationalId::synthetic(born, 1).unwrap());
+        assert!(a.is_synthetic() && b.is_synthetic());
+        assert_eq!((a.birth_date(), a.kind()), (born, IdKind::BirthNumber));
+        assert_ne!(a, b);
+        assert!(NationalId::synthetic(Date::civil(1899, 1, 1).unwrap(), 0).is_none());
     }
 }

@@ -95,6 +95,11 @@ async fn a_first_session_on_the_embedded_default() {
     assert!(!ok && err.contains("pid") && !err.contains("01818010084"), "{err}");
     let (ok, _, _) = samvirke(&dir, &["token", "--sub", "someone"]);
     assert!(!ok, "--sub without --org must fail");
+    // The README's citizens: numbers of the synthetic population, each its own.
+    let (ok, first, _) = samvirke(&dir, &["synthetic-id"]);
+    let (_, second, _) = samvirke(&dir, &["synthetic-id", "1"]);
+    let first = samvirke::domain::ids::NationalId::parse("n", first.trim()).unwrap();
+    assert!(ok && first.is_synthetic() && first.expose() != second.trim());
 
     let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
     let plan = with_token(channel.clone(), staff_token.trim().to_owned())

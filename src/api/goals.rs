@@ -90,8 +90,6 @@ impl TryFrom<proto::UpdateGoalRequest> for UpdateGoal {
             (Some((plan, goal)), Some(etag), Some(fields), Some(patch)) if v.is_empty() => {
                 Ok(UpdateGoal {
                     goal: ItemRef { plan, item: goal, etag },
-                    words: fields.iter().any(|(_, f)| *f == GoalField::Text),
-                    settled: fields.iter().any(|(_, f)| *f != GoalField::Text),
                     paths: fields.into_iter().map(|(p, _)| p).collect(),
                     patch,
                 })

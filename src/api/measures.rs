@@ -115,11 +115,8 @@ impl TryFrom<proto::UpdateMeasureRequest> for UpdateMeasure {
         };
         match (name, etag, fields, patch) {
             (Some((plan, measure)), Some(etag), Some(fields), Some(patch)) if v.is_empty() => {
-                let progress = |f: &MeasureField| *f == MeasureField::Status;
                 Ok(UpdateMeasure {
                     measure: ItemRef { plan, item: measure, etag },
-                    planned: fields.iter().any(|(_, f)| !progress(f)),
-                    progress: fields.iter().any(|(_, f)| progress(f)),
                     paths: fields.into_iter().map(|(p, _)| p).collect(),
                     patch,
                 })

@@ -64,10 +64,10 @@ impl super::Context {
     }
 
     /// The common course of a change to one item of a plan (a goal, a measure), once the item
-    /// is loaded under `pass`: the policy must allow `wants`, the plan must be open, the item
-    /// still at the etag the caller read; then `change` acts on it (returning whether it stays,
-    /// and the history's line), the revision is recorded, and the item is read back with
-    /// `reload` when it stays.
+    /// is loaded under `pass`: the policy must allow `wants` and the plan must be open; then
+    /// `change` acts on it (returning whether it stays, and the history's line), the item must
+    /// still have been at the etag the caller read, the revision is recorded, and the item is
+    /// read back with `reload` when it stays.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn edit_item<I>(
         &self,
@@ -85,9 +85,11 @@ impl super::Context {
             self.guard.require(session, &pass, who, object, action, now).await?;
         }
         pass.plan().check_open()?;
-        at.check(revision, what)?;
         let (kept, _) = edit_plan(session, &pass, who, ChangeKind::Content, now, async |s, _| {
+            // What the caller sent is judged first; a stale etag is told after (the
+            // transaction then rolls back whatever the change wrote), as for a plan's fields.
             let (kept, line) = change(s, &pass, item).await?;
+            at.check(revision, what)?;
             Ok((kept, vec![line]))
         })
         .await?;

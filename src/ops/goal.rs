@@ -18,10 +18,6 @@ pub struct UpdateGoal {
     pub goal: ItemRef,
     /// The mask's paths, for the history.
     pub paths: Vec<String>,
-    /// Whether the patient's words change, which the policy gives to their side.
-    pub words: bool,
-    /// Whether what the coordinator settles changes.
-    pub settled: bool,
     /// What changes.
     pub patch: GoalPatch,
 }
@@ -68,11 +64,13 @@ impl Context {
     /// UpdateGoal: the patient's words by their side, the rest by the coordinator; each change
     /// of text or status leaves a step in the goal's trail.
     pub async fn update_goal(&self, who: &Principal, update: UpdateGoal) -> Result<Shown<Goal>> {
+        // The patient's words are their side's to change; what the coordinator settles, theirs.
+        let p = &update.patch;
         let mut wants = Vec::new();
-        if update.words {
+        if p.text.is_some() {
             wants.push((Object::GoalWords, Action::Update));
         }
-        if update.settled {
+        if p.priority.is_some() || p.status.is_some() || p.target_date.is_some() {
             wants.push((Object::Goal, Action::Update));
         }
         let at = update.goal;

@@ -20,10 +20,6 @@ pub struct UpdateMeasure {
     pub measure: ItemRef,
     /// The mask's paths, for the history.
     pub paths: Vec<String>,
-    /// Whether the plan of the measure changes (the coordinator's).
-    pub planned: bool,
-    /// Whether its progress (status) changes (the responsible member's too).
-    pub progress: bool,
     /// What changes.
     pub patch: MeasurePatch,
 }
@@ -79,11 +75,16 @@ impl Context {
         who: &Principal,
         update: UpdateMeasure,
     ) -> Result<Shown<Measure>> {
+        // The plan of the measure is the coordinator's; its progress (status) also the
+        // responsible member's.
+        let p = &update.patch;
+        let planned = p.goal.is_some() || p.description.is_some() || p.responsible_member.is_some();
+        let dated = p.start_date.is_some() || p.end_date.is_some() || p.frequency.is_some();
         let mut wants = Vec::new();
-        if update.planned {
+        if planned || dated {
             wants.push((Object::Measure, Action::Update));
         }
-        if update.progress {
+        if p.status.is_some() {
             wants.push((Object::MeasureProgress, Action::Update));
         }
         let (at, patch) = (update.measure, update.patch);

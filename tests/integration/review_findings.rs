@@ -199,3 +199,33 @@ on_both_backends! {
         assert_eq!(server.row_count("members").await, members);
     }
 }
+
+on_both_backends! {
+    /// The same for a change to one item: a measure whose new end comes before its start, sent
+    /// with a stale etag, is told about the dates, not the etag.
+    async fn an_items_bad_input_is_told_before_a_stale_etag(server: TestServer) {
+        let (plan, coordinator, meeting) = world(&server).await;
+        let goal = server.create_goal(&Who::Citizen(PATIENT), &plan, "Gå tur", 1).await.unwrap();
+        let member = &meeting.invited_members[0];
+        let measure = server
+            .create_measure(&coordinator, &plan, &goal.name, member, "Turgruppe")
+            .await
+            .unwrap();
+        let refused = server
+            .measures(Some(&coordinator))
+            .update_measure(proto::UpdateMeasureRequest {
+                measure: Some(proto::Measure {
+                    end_date: day(2026, 1, 1),
+                    etag: "999".into(),
+                    ..measure.clone()
+                }),
+                update_mask: mask(&["end_date"]),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument);
+        assert_eq!(violated_fields(&refused), ["measure.end_date"]);
+        let read = server.get_measure(&coordinator, &measure.name).await;
+        assert_eq!(read.etag, measure.etag, "nothing was written");
+    }
+}

@@ -115,17 +115,6 @@ pub struct GetPlan {
     pub revision: i64,
 }
 
-/// A change to the plan's own fields: the plan must still be at `etag`.
-async fn save(
-    session: &mut crate::store::Session,
-    pass: &PlanPass,
-    plan: &Plan,
-    etag: i64,
-    now: Instant,
-) -> Result<()> {
-    session.save_plan(pass, plan, etag, now).await
-}
-
 impl Context {
     /// CreatePlan: unit staff open a plan in their organisation (a municipality or a health
     /// trust of the registry), for another person than themselves.
@@ -373,7 +362,7 @@ impl Context {
                 // (the transaction then rolls back whatever the change wrote).
                 let changes = change(s, &pass, &mut updated, revision).await?;
                 check_plan_version(pass.plan(), etag)?;
-                save(s, &pass, &updated, etag, now).await?;
+                s.save_plan(&pass, &updated, etag, now).await?;
                 Ok(((), changes))
             })
             .await?;

@@ -131,7 +131,7 @@ impl Session {
         who: &Principal,
     ) -> Result<Option<ComplaintAccessRow>> {
         let statement = complaint_select(Statement::new(""), who);
-        let row = self.row(statement.sql("WHERE c.id = ").bind(id.to_string())).await?;
+        let row = statement.sql("WHERE c.id = ").bind(id.to_string()).optional(self).await?;
         row.as_ref().map(access_from_row).transpose()
     }
 
@@ -294,7 +294,7 @@ impl Session {
         let statement = complaint_select(visible, who)
             .sql("WHERE c.id IN (SELECT id FROM visible) ORDER BY c.id LIMIT ")
             .bind(limit);
-        let rows = self.rows(statement).await?;
+        let rows = statement.all(self).await?;
         rows.iter().map(access_from_row).collect()
     }
 }

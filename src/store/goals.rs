@@ -81,7 +81,7 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn list_goals(&mut self, pass: &PlanPass, page: Option<Page>) -> Result<Vec<Goal>> {
         let rows =
-            self.rows(Statement::of_plan(GOAL_COLUMNS, "goals", "", pass).page("", page)).await?;
+            Statement::of_plan(GOAL_COLUMNS, "goals", "", pass).page("", page).all(self).await?;
         let mut goals: Vec<Goal> = rows.iter().map(goal_from_row).collect::<Result<_, _>>()?;
         // The plan's trails in one query, handed to their goals.
         let trail = self.adjustments("plan_id", pass.id()).await?;

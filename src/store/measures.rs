@@ -126,7 +126,7 @@ impl Session {
         page: Option<Page>,
     ) -> Result<Vec<Measure>> {
         let of_plan = Statement::of_plan(MEASURE_COLUMNS, "measures", "", pass);
-        let rows = self.rows(of_plan.page("", page)).await?;
+        let rows = of_plan.page("", page).all(self).await?;
         let mut measures: Vec<Measure> =
             rows.iter().map(measure_from_row).collect::<Result<_, _>>()?;
         let evaluations = self.evaluations("plan_id", pass.id()).await?;

@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Execute, Session, Statement, db, stored};
+use super::{Execute, Run, Session, Statement, db, stored};
 use crate::auth::PlanPass;
 use crate::domain::ids::ResourceId;
 use crate::domain::limits::Holding;
@@ -67,7 +67,7 @@ impl Session {
     #[tracing::instrument(skip_all)]
     pub async fn list_meetings(&mut self, pass: &PlanPass, page: Page) -> Result<Vec<Meeting>> {
         let of_plan = Statement::of_plan(COLUMNS, "meetings", "", pass).page("", Some(page));
-        self.rows(of_plan).await?.iter().map(meeting_from_row).collect()
+        of_plan.all(self).await?.iter().map(meeting_from_row).collect()
     }
 
     /// Writes a meeting if its revision is still `expected`.

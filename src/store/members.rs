@@ -201,7 +201,7 @@ impl Session {
         if !show_ended {
             of_plan = of_plan.sql(" AND (m.end_time IS NULL OR m.end_time > ").bind(now.0).sql(")");
         }
-        self.rows(of_plan.page("m.", Some(page))).await?.iter().map(member_from_row).collect()
+        of_plan.page("m.", Some(page)).all(self).await?.iter().map(member_from_row).collect()
     }
 }
 

@@ -329,7 +329,7 @@ impl Session {
             // The plan's row stays locked until the write transaction ends (PostgreSQL).
             statement = statement.sql(" FOR UPDATE OF p");
         }
-        let row = self.row(statement).await?;
+        let row = statement.optional(self).await?;
         row.as_ref().map(access_from_row).transpose()
     }
 
@@ -397,7 +397,7 @@ impl Session {
         let statement = access_select(visible, who, now)
             .sql("WHERE p.id IN (SELECT id FROM visible) ORDER BY p.id LIMIT ")
             .bind(limit);
-        let rows = self.rows(statement).await?;
+        let rows = statement.all(self).await?;
         rows.iter().map(access_from_row).collect()
     }
 }
@@ -419,7 +419,7 @@ impl Session {
             .sql(" AND NOT EXISTS (SELECT 1 FROM coordinator_assignments a WHERE a.plan_id = p.id ")
             .sql("AND a.end_time IS NULL)")
             .page("p.", Some(page));
-        self.rows(statement).await?.iter().map(plan_from_row).collect()
+        statement.all(self).await?.iter().map(plan_from_row).collect()
     }
 }
 

@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Execute, ReadFilter, Session, Statement, Visible, db, stored};
+use super::{Execute, ReadFilter, Run, Session, Statement, Visible, db, stored};
 use crate::auth::{OrgPass, ReferralPass};
 use crate::domain::ids::{NationalId, OrgNumber, ResourceId};
 use crate::domain::organisation::OrgRole;
@@ -91,7 +91,7 @@ impl Session {
     ) -> Result<Option<ReferralAccessRow>> {
         let epoch = "(SELECT e.epoch FROM role_grants_epoch e WHERE e.id = 1)";
         let statement = referral_select(Statement::new(""), who, epoch);
-        let row = self.row(statement.sql("WHERE r.id = ").bind(id.to_string())).await?;
+        let row = statement.sql("WHERE r.id = ").bind(id.to_string()).optional(self).await?;
         row.as_ref().map(access_from_row).transpose()
     }
 
@@ -132,7 +132,7 @@ impl Session {
         let statement = referral_select(visible, who, "CAST(0 AS BIGINT)")
             .sql("WHERE r.id IN (SELECT id FROM visible) ORDER BY r.id LIMIT ")
             .bind(limit);
-        let rows = self.rows(statement).await?;
+        let rows = statement.all(self).await?;
         rows.iter().map(access_from_row).collect()
     }
 

@@ -110,7 +110,7 @@ impl Session {
     ) -> Result<Vec<RevisionRow>> {
         let columns = "id, revision, author, author_relations, changes, create_time";
         let of_plan = Statement::of_plan(columns, "plan_revisions", "", pass);
-        let rows = self.rows(of_plan.page("", Some(page))).await?;
+        let rows = of_plan.page("", Some(page)).all(self).await?;
         rows.iter()
             .map(|row| {
                 let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
@@ -229,7 +229,7 @@ impl Session {
                     .bind(v.state.clone())
                     .sql(")");
             }
-            self.execute(statement).await?;
+            statement.run(self).await?;
         }
         Ok(())
     }

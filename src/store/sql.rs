@@ -13,7 +13,7 @@ use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::error::BoxDynError;
 use sqlx::{Any, Arguments, AssertSqlSafe, Encode, Type};
 
-use super::{Session, db};
+use super::{Execute, Run, Session};
 use crate::auth::PlanPass;
 use crate::domain::ids::ResourceId;
 use crate::domain::page::Page;
@@ -109,22 +109,25 @@ impl Statement {
     }
 }
 
+impl Run<AnyRow> for Statement {
+    async fn all(self, session: &mut Session) -> Result<Vec<AnyRow>> {
+        self.query()?.all(session).await
+    }
+    async fn optional(self, session: &mut Session) -> Result<Option<AnyRow>> {
+        self.query()?.optional(session).await
+    }
+    async fn one(self, session: &mut Session) -> Result<AnyRow> {
+        self.query()?.one(session).await
+    }
+}
+
+impl Execute for Statement {
+    async fn run(self, session: &mut Session) -> Result<u64> {
+        self.query()?.run(session).await
+    }
+}
+
 impl Session {
-    /// Every row `statement` returns.
-    pub(crate) async fn rows(&mut self, statement: Statement) -> Result<Vec<AnyRow>> {
-        statement.query()?.fetch_all(self.conn()).await.map_err(db)
-    }
-
-    /// The row `statement` returns, if any.
-    pub(crate) async fn row(&mut self, statement: Statement) -> Result<Option<AnyRow>> {
-        statement.query()?.fetch_optional(self.conn()).await.map_err(db)
-    }
-
-    /// Runs `statement`; returns how many rows it changed.
-    pub(crate) async fn execute(&mut self, statement: Statement) -> Result<u64> {
-        Ok(statement.query()?.execute(self.conn()).await.map_err(db)?.rows_affected())
-    }
-
     /// Deletes the item `id` of `table` if its revision is still `expected`, with the rows of
     /// `trail` whose `column` names it (a goal's adjustments, a measure's evaluations); whether
     /// it was there at that revision. The names are the store's own, never a caller's.
@@ -135,9 +138,9 @@ impl Session {
         expected: i64,
     ) -> Result<bool, Error> {
         let steps = Statement::new(&format!("DELETE FROM {trail} WHERE {column} = "));
-        self.execute(steps.bind(id.to_string())).await?;
+        steps.bind(id.to_string()).run(self).await?;
         let item = Statement::new(&format!("DELETE FROM {table} WHERE id = ")).bind(id.to_string());
-        Ok(self.execute(item.sql(" AND revision = ").bind(expected)).await? == 1)
+        Ok(item.sql(" AND revision = ").bind(expected).run(self).await? == 1)
     }
 
     /// The row of the one item `statement` selects; `NOT_FOUND` naming `what` when there is none.
@@ -146,7 +149,7 @@ impl Session {
         statement: Statement,
         what: &'static str,
     ) -> Result<AnyRow> {
-        self.row(statement).await?.ok_or(Error::NotFound(what))
+        statement.optional(self).await?.ok_or(Error::NotFound(what))
     }
 }
 

@@ -133,9 +133,7 @@ impl ComplaintService for ComplaintApi {
             d @ 1..=3650 => Ok(Some(i64::from(d))),
             _ => Err(FieldViolation::new("waiting_longer_than_days", "must be between 0 and 3650")),
         });
-        let (Some(page), Some(days)) = (page, days) else {
-            return Err(v.into_error().into());
-        };
+        let (page, days) = v.ok(page.zip(days))?;
         let list = ComplaintList {
             awaiting_organisation: req.awaiting_organisation,
             waiting_longer_than_days: days,
@@ -225,13 +223,11 @@ fn step_of(
     let forwarded_to = forwarded_to.map(|authority| v.check(authority));
     let text = v.check(long_text(field, text, presence));
     let etag = v.check(etag("etag", etag_text));
-    match (complaint, step, forwarded_to, text, etag) {
-        (Some(complaint), Some(step), None, Some(text), Some(etag)) => {
-            Ok(ComplaintStep { complaint, etag, step, forwarded_to: None, text })
-        }
-        (Some(complaint), Some(step), Some(Some(authority)), Some(text), Some(etag)) => {
-            Ok(ComplaintStep { complaint, etag, step, forwarded_to: Some(authority), text })
-        }
-        _ => Err(v.into_error()),
-    }
+    let forwarded_to = match forwarded_to {
+        None => Some(None),
+        Some(authority) => authority.map(Some),
+    };
+    let parts = complaint.zip(step).zip(forwarded_to).zip(text).zip(etag);
+    let ((((complaint, step), forwarded_to), text), etag) = v.ok(parts)?;
+    Ok(ComplaintStep { complaint, etag, step, forwarded_to, text })
 }

@@ -41,10 +41,7 @@ pub fn plan_page(
     let mut v = Violations::default();
     let plan = v.check(plan_name("parent", parent));
     let page = v.check_all(Page::parse(page_size, page_token, Scope::of(rpc, parent, filters)));
-    match (plan, page) {
-        (Some(plan), Some(page)) => Ok((plan, page)),
-        _ => Err(v.into_error()),
-    }
+    v.ok(plan.zip(page))
 }
 
 /// A timestamp on the wire.
@@ -192,20 +189,63 @@ pub fn etag_of(revision: i64) -> String {
     revision.to_string()
 }
 
-/// Parses an item's resource name (`names::goal_name`, `measure_name`, …) into its plan and id.
-pub type ItemNameParser = fn(&str, &str) -> Result<(ResourceId, ResourceId), FieldViolation>;
+/// Reads a resource name from a request field: `parse(field, value)`.
+pub type NameParser<N> = fn(&str, &str) -> Result<N, FieldViolation>;
 
-/// An item's name (parsed by `parse`, `plans/{plan}/{collection}/{item}`) and the etag the
-/// caller read, from a request's `name` and `etag`, with every violation of either.
-pub fn item_at(
-    parse: ItemNameParser,
+/// A resource's name (read by `parse`) and the etag the caller read (AIP-154), from the request
+/// fields `{prefix}name` and `{prefix}etag`, with every violation of either recorded in `v`.
+pub fn name_at<N>(
+    v: &mut Violations,
+    parse: NameParser<N>,
+    prefix: &str,
     (name, etag): (&str, &str),
+) -> Option<(N, i64)> {
+    let name = v.check(parse(&format!("{prefix}name"), name));
+    let etag = v.check(required_etag(&format!("{prefix}etag"), etag));
+    name.zip(etag)
+}
+
+/// An item's name (`plans/{plan}/{collection}/{item}`, read by `parse`) and the etag the caller
+/// read, from a request's `name` and `etag`, with every violation of either.
+pub fn item_at(
+    parse: NameParser<(ResourceId, ResourceId)>,
+    name_and_etag: (&str, &str),
     v: &mut Violations,
 ) -> Option<crate::ops::ItemRef> {
-    let name = v.check(parse("name", name));
-    let etag = v.check(required_etag("etag", etag));
-    let ((plan, item), etag) = name.zip(etag)?;
+    let ((plan, item), etag) = name_at(v, parse, "", name_and_etag)?;
     Some(crate::ops::ItemRef { plan, item, etag })
+}
+
+/// What every update request (AIP-134) names: the resource, as `{resource}.name` and
+/// `{resource}.etag`, and the fields to change, the update mask's paths resolved against
+/// `updatable` (`fixed` lists the fields that exist but cannot change), in mask order.
+pub struct Masked<N, F> {
+    /// The resource's name, parsed, and the revision the caller read; `None` if either is bad.
+    pub at: Option<(N, i64)>,
+    /// The paths named, each with its field group; none if the mask is bad.
+    pub fields: Vec<(String, F)>,
+}
+
+impl<N, F> Masked<N, F> {
+    /// The paths the mask named, in its order.
+    pub fn paths(&self) -> Vec<String> {
+        self.fields.iter().map(|(path, _)| path.clone()).collect()
+    }
+}
+
+/// Reads an update request's `Masked` parts, recording every violation in `v`, so the fields
+/// the mask names can be validated too before the request is refused.
+pub fn masked<N, F: Copy + PartialEq>(
+    v: &mut Violations,
+    (resource, parse): (&str, NameParser<N>),
+    name_and_etag: (&str, &str),
+    mask: Option<prost_types::FieldMask>,
+    (updatable, fixed): (&[(&str, F)], &[&str]),
+) -> Masked<N, F> {
+    let at = name_at(v, parse, &format!("{resource}."), name_and_etag);
+    let paths = mask.map(|m| m.paths).unwrap_or_default();
+    let fields = v.check_all(crate::domain::mask::resolve(&paths, updatable, fixed));
+    Masked { at, fields: fields.unwrap_or_default() }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use tonic::Request;
 
-use super::convert::{required_etag, shown_subject, timestamp};
+use super::convert::{name_at, shown_subject, timestamp};
 use super::encode::encode_plan;
 use super::{Rpc, reply, take};
 use crate::domain::coordinator::{Assignment, CoordinatorWish, NewAssignment};
@@ -71,15 +71,12 @@ impl CoordinatorService for CoordinatorApi {
     ) -> Rpc<RecordCoordinatorWishResponse> {
         let (who, req) = take(r)?;
         let mut v = Violations::default();
-        let plan = v.check(plan_name("name", &req.name));
-        let etag = v.check(required_etag("etag", &req.etag));
+        let at = name_at(&mut v, plan_name, "", (&req.name, &req.etag));
         let wish = req.wish.unwrap_or_default();
         let now = Instant::now();
         let (name, organisation, note) = (&wish.display_name, &wish.organisation, &wish.note);
         let wish = v.check_all(CoordinatorWish::parse(name, organisation, note, now));
-        let (Some(plan), Some(etag), Some(wish)) = (plan, etag, wish) else {
-            return Err(v.into_error().into());
-        };
+        let ((plan, etag), wish) = v.ok(at.zip(wish))?;
         let plan = self.0.record_coordinator_wish(&who, plan, etag, wish).await?;
         reply(proto::RecordCoordinatorWishResponse {
             plan: Some(encode_plan(&plan.value, plan.identities)),
@@ -92,9 +89,8 @@ impl CoordinatorService for CoordinatorApi {
     ) -> Rpc<AppointCoordinatorResponse> {
         let (who, req) = take(r)?;
         let mut v = Violations::default();
-        let Some((plan, new)) = appointment(&req.parent, req.assignment.as_ref(), &mut v) else {
-            return Err(v.into_error().into());
-        };
+        let appointed = appointment(&req.parent, req.assignment.as_ref(), &mut v);
+        let (plan, new) = v.ok(appointed)?;
         let pair = self.0.appoint_coordinator(&who, plan, new, None).await?;
         reply(proto::AppointCoordinatorResponse {
             assignment: Some(encode_assignment(&pair.value.1, pair.identities)),
@@ -109,9 +105,7 @@ impl CoordinatorService for CoordinatorApi {
         let mut v = Violations::default();
         let appointed = appointment(&req.parent, req.assignment.as_ref(), &mut v);
         let end_reason = v.check(reason("end_reason", &req.end_reason, Required));
-        let (Some((plan, new)), Some(end_reason)) = (appointed, end_reason) else {
-            return Err(v.into_error().into());
-        };
+        let ((plan, new), end_reason) = v.ok(appointed.zip(end_reason))?;
         let pair = self.0.appoint_coordinator(&who, plan, new, Some(end_reason)).await?;
         let show = pair.identities;
         reply(proto::ReplaceCoordinatorResponse {
@@ -135,9 +129,7 @@ impl CoordinatorService for CoordinatorApi {
         if req.parent.is_empty() && view == proto::AssignmentView::Unspecified {
             v.push(FieldViolation::new("view", "must be set when parent is empty"));
         }
-        let (Some(page), true) = (page, v.is_empty()) else {
-            return Err(v.into_error().into());
-        };
+        let page = v.ok(page)?;
         let listed = match (parent, view) {
             (Some(plan), _) => self.0.list_plan_assignments(&who, plan, page).await?,
             (None, proto::AssignmentView::WithoutCoordinator) => {

@@ -2,11 +2,10 @@
 
 use tonic::Request;
 
-use super::convert::{goal_status, item_at, optional_date, plan_page, required_etag};
+use super::convert::{goal_status, item_at, masked, optional_date, plan_page};
 use super::encode::encode_goal;
 use super::{Rpc, reply, take};
 use crate::domain::goal::{Goal, GoalPatch, MAX_GOAL_TEXT, NewGoal, goal_text, priority, reason};
-use crate::domain::mask;
 use crate::domain::names::{goal_name, plan_name};
 use crate::domain::text::{Optional, Required, bounded};
 use crate::domain::{Error, FieldViolation, Violations};
@@ -36,14 +35,13 @@ const UPDATABLE: &[(&str, GoalField)] = &[
 
 const FIXED: &[&str] = &["name", "adjustments", "create_time", "update_time", "etag"];
 
-/// Validates the masked fields of `input` into a patch.
+/// Validates the masked fields of `input` into a patch, recording what is wrong in `v`.
 fn parse_patch(
     input: &proto::Goal,
     fields: &[(String, GoalField)],
-    why: String,
-) -> Result<GoalPatch, Vec<FieldViolation>> {
-    let mut v = Violations::default();
-    let mut patch = GoalPatch { reason: why, ..GoalPatch::default() };
+    v: &mut Violations,
+) -> GoalPatch {
+    let mut patch = GoalPatch::default();
     for (_, field) in fields {
         match field {
             GoalField::Text => patch.text = v.check(goal_text("goal.text", &input.text)),
@@ -63,7 +61,7 @@ fn parse_patch(
             }
         }
     }
-    if v.is_empty() { Ok(patch) } else { Err(v.into_violations()) }
+    patch
 }
 
 /// A goal as the caller may see it.
@@ -77,25 +75,14 @@ impl TryFrom<proto::UpdateGoalRequest> for UpdateGoal {
     fn try_from(req: proto::UpdateGoalRequest) -> Result<Self, Error> {
         let input = req.goal.ok_or_else(|| Error::invalid("goal", "must be set"))?;
         let mut v = Violations::default();
-        let name = v.check(goal_name("goal.name", &input.name));
-        let etag = v.check(required_etag("goal.etag", &input.etag));
+        let at = (&input.name[..], &input.etag[..]);
+        let m = masked(&mut v, ("goal", goal_name), at, req.update_mask, (UPDATABLE, FIXED));
         let why = v.check(reason("reason", &req.reason, Optional));
-        let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
-        let fields = v.check_all(mask::resolve(&paths, UPDATABLE, FIXED));
-        let patch = match (&fields, why) {
-            (Some(fields), Some(why)) => v.check_all(parse_patch(&input, fields, why)),
-            _ => None,
-        };
-        match (name, etag, fields, patch) {
-            (Some((plan, goal)), Some(etag), Some(fields), Some(patch)) if v.is_empty() => {
-                Ok(UpdateGoal {
-                    goal: ItemRef { plan, item: goal, etag },
-                    paths: fields.into_iter().map(|(p, _)| p).collect(),
-                    patch,
-                })
-            }
-            _ => Err(v.into_error()),
-        }
+        let patch = parse_patch(&input, &m.fields, &mut v);
+        let paths = m.paths();
+        let (((plan, goal), etag), reason) = v.ok(m.at.zip(why))?;
+        let goal = ItemRef { plan, item: goal, etag };
+        Ok(UpdateGoal { goal, paths, patch: GoalPatch { reason, ..patch } })
     }
 }
 
@@ -108,9 +95,7 @@ impl GoalService for GoalApi {
         let goal = req.goal.ok_or_else(|| Error::invalid("goal", "must be set"))?;
         let target = goal.target_date.map(|d| super::convert::date_in("goal.target_date", d));
         let new = v.check_all(NewGoal::parse(&goal.text, goal.priority, target));
-        let (Some(plan), Some(new)) = (plan, new) else {
-            return Err(v.into_error().into());
-        };
+        let (plan, new) = v.ok(plan.zip(new))?;
         let goal = self.0.create_goal(&who, plan, new).await?;
         reply(proto::CreateGoalResponse { goal: shown(&goal) })
     }
@@ -143,9 +128,8 @@ impl GoalService for GoalApi {
     async fn delete_goal(&self, r: Request<DeleteGoalRequest>) -> Rpc<DeleteGoalResponse> {
         let (who, req) = take(r)?;
         let mut v = Violations::default();
-        let Some(at) = item_at(goal_name, (&req.name, &req.etag), &mut v) else {
-            return Err(v.into_error().into());
-        };
+        let at = item_at(goal_name, (&req.name, &req.etag), &mut v);
+        let at = v.ok(at)?;
         self.0.delete_goal(&who, at).await?;
         reply(proto::DeleteGoalResponse {})
     }
@@ -159,9 +143,7 @@ impl GoalService for GoalApi {
         let at = item_at(goal_name, (&req.name, &req.etag), &mut v);
         let why = v.check(reason("reason", &req.reason, Required));
         let text = v.check(bounded("proposed_text", &req.proposed_text, MAX_GOAL_TEXT, Optional));
-        let (Some(at), Some(why), Some(text)) = (at, why, text) else {
-            return Err(v.into_error().into());
-        };
+        let ((at, why), text) = v.ok(at.zip(why).zip(text))?;
         let goal = self.0.propose_goal_adjustment(&who, at, why, text).await?;
         reply(proto::ProposeGoalAdjustmentResponse { goal: shown(&goal) })
     }

@@ -2,13 +2,12 @@
 
 use tonic::Request;
 
-use super::convert::{date_in, item_at, measure_status, optional_date, plan_page, required_etag};
+use super::convert::{date_in, item_at, masked, measure_status, optional_date, plan_page};
 use super::encode::encode_measure;
 use super::{Rpc, reply, take};
 use crate::domain::ids::ResourceId;
-use crate::domain::mask;
 use crate::domain::measure::{
-    Measure, MeasurePatch, NewMeasure, check_period, description, evaluation_text, frequency,
+    Measure, MeasurePatch, NewMeasure, description, evaluation_text, frequency,
 };
 use crate::domain::names::{goal_name, measure_name, member_name, plan_name, same_plan};
 use crate::domain::{Error, FieldViolation, Violations};
@@ -45,32 +44,27 @@ const UPDATABLE: &[(&str, MeasureField)] = &[
 
 const FIXED: &[&str] = &["name", "evaluations", "create_time", "update_time", "etag"];
 
-/// Validates the masked fields of `input` into a patch for a measure of `plan`.
+/// Validates the masked fields of `input` into a patch for a measure of `plan`, recording what
+/// is wrong in `v`.
 fn parse_patch(
     plan: ResourceId,
     input: &proto::Measure,
     fields: &[(String, MeasureField)],
-) -> Result<MeasurePatch, Vec<FieldViolation>> {
-    let mut v = Violations::default();
+    v: &mut Violations,
+) -> MeasurePatch {
     let mut patch = MeasurePatch::default();
+    let member = |field| same_plan(field, plan, member_name(field, &input.responsible_member));
     for (_, field) in fields {
         match field {
             MeasureField::Goal => {
-                patch.goal = v.check(same_plan(
-                    "measure.goal",
-                    plan,
-                    goal_name("measure.goal", &input.goal),
-                ));
+                let goal = goal_name("measure.goal", &input.goal);
+                patch.goal = v.check(same_plan("measure.goal", plan, goal));
             }
             MeasureField::Description => {
                 patch.description = v.check(description("measure.description", &input.description));
             }
             MeasureField::ResponsibleMember => {
-                patch.responsible_member = v.check(same_plan(
-                    "measure.responsible_member",
-                    plan,
-                    member_name("measure.responsible_member", &input.responsible_member),
-                ));
+                patch.responsible_member = v.check(member("measure.responsible_member"));
             }
             MeasureField::StartDate => {
                 patch.start_date = v.check(optional_date("measure.start_date", input.start_date));
@@ -91,7 +85,7 @@ fn parse_patch(
             }
         }
     }
-    if v.is_empty() { Ok(patch) } else { Err(v.into_violations()) }
+    patch
 }
 
 /// A measure as the caller may see it.
@@ -105,49 +99,13 @@ impl TryFrom<proto::UpdateMeasureRequest> for UpdateMeasure {
     fn try_from(req: proto::UpdateMeasureRequest) -> Result<Self, Error> {
         let input = req.measure.ok_or_else(|| Error::invalid("measure", "must be set"))?;
         let mut v = Violations::default();
-        let name = v.check(measure_name("measure.name", &input.name));
-        let etag = v.check(required_etag("measure.etag", &input.etag));
-        let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
-        let fields = v.check_all(mask::resolve(&paths, UPDATABLE, FIXED));
-        let patch = match (&name, &fields) {
-            (Some((plan, _)), Some(fields)) => v.check_all(parse_patch(*plan, &input, fields)),
-            _ => None,
-        };
-        match (name, etag, fields, patch) {
-            (Some((plan, measure)), Some(etag), Some(fields), Some(patch)) if v.is_empty() => {
-                Ok(UpdateMeasure {
-                    measure: ItemRef { plan, item: measure, etag },
-                    paths: fields.into_iter().map(|(p, _)| p).collect(),
-                    patch,
-                })
-            }
-            _ => Err(v.into_error()),
-        }
+        let at = (&input.name[..], &input.etag[..]);
+        let m = masked(&mut v, ("measure", measure_name), at, req.update_mask, (UPDATABLE, FIXED));
+        let patch = m.at.map(|((plan, _), _)| parse_patch(plan, &input, &m.fields, &mut v));
+        let paths = m.paths();
+        let (((plan, measure), etag), patch) = v.ok(m.at.zip(patch))?;
+        Ok(UpdateMeasure { measure: ItemRef { plan, item: measure, etag }, paths, patch })
     }
-}
-
-/// Validates CreateMeasure's measure for `plan`, naming every violation.
-fn new_measure(plan: ResourceId, input: &proto::Measure, v: &mut Violations) -> Option<NewMeasure> {
-    let description = v.check(description("measure.description", &input.description));
-    let frequency = v.check(frequency("measure.frequency", &input.frequency));
-    let start = v.check(optional_date("measure.start_date", input.start_date));
-    let end = v.check(optional_date("measure.end_date", input.end_date));
-    if let (Some(start), Some(end)) = (start, end) {
-        v.check(check_period("measure.end_date", start, end));
-    }
-    let goal = goal_name("measure.goal", &input.goal);
-    let goal = v.check(same_plan("measure.goal", plan, goal));
-    let field = "measure.responsible_member";
-    let responsible =
-        v.check(same_plan(field, plan, member_name(field, &input.responsible_member)));
-    Some(NewMeasure {
-        goal: goal?,
-        description: description?,
-        responsible_member: responsible?,
-        start_date: start?,
-        end_date: end?,
-        frequency: frequency?,
-    })
 }
 
 #[tonic::async_trait]
@@ -157,10 +115,23 @@ impl MeasureService for MeasureApi {
         let input = req.measure.ok_or_else(|| Error::invalid("measure", "must be set"))?;
         let mut v = Violations::default();
         let plan = v.check(plan_name("parent", &req.parent));
-        let new = plan.and_then(|plan| new_measure(plan, &input, &mut v));
-        let (Some(plan), Some(new), true) = (plan, new, v.is_empty()) else {
-            return Err(v.into_error().into());
-        };
+        let dates = (input.start_date, input.end_date);
+        let dates = (
+            dates.0.map(|d| date_in("measure.start_date", d)),
+            dates.1.map(|d| date_in("measure.end_date", d)),
+        );
+        let new = plan.and_then(|plan| {
+            let (goal, member) = (&input.goal, &input.responsible_member);
+            v.check_all(NewMeasure::parse(
+                plan,
+                goal,
+                &input.description,
+                member,
+                dates,
+                &input.frequency,
+            ))
+        });
+        let (plan, new) = v.ok(plan.zip(new))?;
         let measure = self.0.create_measure(&who, plan, new).await?;
         reply(proto::CreateMeasureResponse { measure: shown(&measure) })
     }
@@ -194,9 +165,8 @@ impl MeasureService for MeasureApi {
     async fn delete_measure(&self, r: Request<DeleteMeasureRequest>) -> Rpc<DeleteMeasureResponse> {
         let (who, req) = take(r)?;
         let mut v = Violations::default();
-        let Some(at) = item_at(measure_name, (&req.name, &req.etag), &mut v) else {
-            return Err(v.into_error().into());
-        };
+        let at = item_at(measure_name, (&req.name, &req.etag), &mut v);
+        let at = v.ok(at)?;
         self.0.delete_measure(&who, at).await?;
         reply(proto::DeleteMeasureResponse {})
     }
@@ -216,9 +186,7 @@ impl MeasureService for MeasureApi {
                 .and_then(|d| date_in("evaluation.date", d)),
         );
         let text = v.check(evaluation_text("evaluation.text", &input.text));
-        let (Some(at), Some(date), Some(text)) = (at, date, text) else {
-            return Err(v.into_error().into());
-        };
+        let ((at, date), text) = v.ok(at.zip(date).zip(text))?;
         let measure = self.0.add_measure_evaluation(&who, at, date, text).await?;
         reply(proto::AddMeasureEvaluationResponse { measure: shown(&measure) })
     }

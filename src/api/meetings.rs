@@ -1,12 +1,11 @@
 //! Meetings of the responsibility group on the wire, for
 //! `samvirke.v1.ResponsibilityGroupService` (see `members.rs`).
 
-use super::convert::{instant, required_etag, timestamp};
+use super::convert::{instant, item_at, masked, timestamp};
 use crate::domain::error::at_most;
 use crate::domain::goal::reason;
 use crate::domain::ids::ResourceId;
 use crate::domain::limits::Holding;
-use crate::domain::mask;
 use crate::domain::meeting::{MAX_MEETING_TEXT, Meeting, MeetingPatch, video_link};
 use crate::domain::names::{meeting_name, member_name, plan_item, plan_name, same_plan};
 use crate::domain::text::{Optional, Required, bounded, line};
@@ -116,15 +115,9 @@ pub(super) fn new_meeting(
 /// CancelMeeting's meeting, etag and reason, every violation at once.
 pub(super) fn cancellation(req: &proto::CancelMeetingRequest) -> Result<(ItemRef, String), Error> {
     let mut v = Violations::default();
-    let name = v.check(meeting_name("name", &req.name));
-    let etag = v.check(required_etag("etag", &req.etag));
+    let at = item_at(meeting_name, (&req.name, &req.etag), &mut v);
     let reason = v.check(reason("reason", &req.reason, Required));
-    match (name, etag, reason) {
-        (Some((plan, meeting)), Some(etag), Some(reason)) => {
-            Ok((ItemRef { plan, item: meeting, etag }, reason))
-        }
-        _ => Err(v.into_error()),
-    }
+    v.ok(at.zip(reason))
 }
 
 impl TryFrom<proto::UpdateMeetingRequest> for UpdateMeeting {
@@ -133,14 +126,10 @@ impl TryFrom<proto::UpdateMeetingRequest> for UpdateMeeting {
     fn try_from(req: proto::UpdateMeetingRequest) -> Result<Self, Error> {
         let input = req.meeting.ok_or_else(|| Error::invalid("meeting", "must be set"))?;
         let mut v = Violations::default();
-        let name = v.check(meeting_name("meeting.name", &input.name));
-        let etag = v.check(required_etag("meeting.etag", &input.etag));
-        let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
-        let fields = v.check_all(mask::resolve(&paths, UPDATABLE, FIXED));
-        let (Some((plan, meeting)), Some(etag), Some(fields)) = (name, etag, fields) else {
-            return Err(v.into_error());
-        };
-        let paths: Vec<String> = fields.into_iter().map(|(p, _)| p).collect();
+        let at = (&input.name[..], &input.etag[..]);
+        let m = masked(&mut v, ("meeting", meeting_name), at, req.update_mask, (UPDATABLE, FIXED));
+        let paths = m.paths();
+        let ((plan, meeting), etag) = v.ok(m.at)?;
         let patch = parse_patch(plan, &input, &paths);
         Ok(UpdateMeeting { meeting: ItemRef { plan, item: meeting, etag }, paths, patch })
     }

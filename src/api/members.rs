@@ -68,9 +68,7 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
                 &member.basis_reference,
             ),
         );
-        let (Some(plan), Some(new), true) = (plan, new, v.is_empty()) else {
-            return Err(v.into_error().into());
-        };
+        let (plan, new) = v.ok(plan.zip(new))?;
         let member = self.0.add_member(&who, plan, new).await?;
         reply(proto::AddMemberResponse {
             member: Some(encode_member(&member.value, member.identities)),
@@ -82,9 +80,7 @@ impl ResponsibilityGroupService for ResponsibilityGroupApi {
         let mut v = Violations::default();
         let name = v.check(member_name("name", &req.name));
         let etag = v.check(etag("etag", &req.etag));
-        let (Some((plan, member)), Some(etag)) = (name, etag) else {
-            return Err(v.into_error().into());
-        };
+        let ((plan, member), etag) = v.ok(name.zip(etag))?;
         let member = self.0.remove_member(&who, plan, member, etag).await?;
         reply(proto::RemoveMemberResponse {
             member: Some(encode_member(&member.value, member.identities)),

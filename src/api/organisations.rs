@@ -70,9 +70,7 @@ impl OrganisationService for OrganisationApi {
             org_role(grant.role)
                 .ok_or_else(|| FieldViolation::new("role_grant.role", "must be set")),
         );
-        let (Some(organisation), Some(subject), Some(role)) = (organisation, subject, role) else {
-            return Err(v.into_error().into());
-        };
+        let ((organisation, subject), role) = v.ok(organisation.zip(subject).zip(role))?;
         let grant = self.0.grant_role(&who, organisation, subject, role).await?;
         reply(proto::GrantRoleResponse { role_grant: Some(encode_grant(&grant)) })
     }
@@ -93,9 +91,7 @@ impl OrganisationService for OrganisationApi {
         let organisation = v.check(organisation_name("parent", &req.parent));
         let scope = Scope::of("ListRoleGrants", &req.parent, "");
         let page = v.check_all(Page::parse(req.page_size, &req.page_token, scope));
-        let (Some(organisation), Some(page)) = (organisation, page) else {
-            return Err(v.into_error().into());
-        };
+        let (organisation, page) = v.ok(organisation.zip(page))?;
         let listed = self.0.list_role_grants(&who, organisation, page).await?;
         reply(proto::ListRoleGrantsResponse {
             role_grants: listed.items.iter().map(encode_grant).collect(),

@@ -3,14 +3,14 @@
 use tonic::Request;
 
 use super::convert::{
-    optional_date, plan_kind, plan_page, plan_status_in, required_etag, section_of, shown_subject,
-    timestamp,
+    masked, name_at, optional_date, plan_kind, plan_page, plan_status_in, section_of,
+    shown_subject, timestamp,
 };
 use super::encode::{encode_consent, encode_document, encode_plan};
 use super::{Rpc, reply, take};
 use crate::domain::error::at_most;
 use crate::domain::goal::reason;
-use crate::domain::mask;
+use crate::domain::ids::ResourceId;
 use crate::domain::names::{plan_item, plan_name};
 use crate::domain::page::{Page, Scope};
 use crate::domain::plan::{
@@ -73,13 +73,11 @@ impl TryFrom<proto::UpdatePlanRequest> for UpdatePlan {
     fn try_from(req: proto::UpdatePlanRequest) -> Result<Self, Error> {
         let input = req.plan.ok_or_else(|| Error::invalid("plan", "must be set"))?;
         let mut v = Violations::default();
-        let plan = v.check(plan_name("plan.name", &input.name));
-        let etag = v.check(required_etag("plan.etag", &input.etag));
-        let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
-        let fields = v.check_all(mask::resolve(&paths, UPDATABLE, FIXED));
+        let at = (&input.name[..], &input.etag[..]);
+        let m = masked(&mut v, ("plan", plan_name), at, req.update_mask, (UPDATABLE, FIXED));
         let mut patch = PlanPatch::default();
         let sections = input.sections.clone().unwrap_or_default();
-        for (_, field) in fields.iter().flatten() {
+        for (_, field) in &m.fields {
             match *field {
                 PlanField::Sections => {
                     for &section in Section::ALL {
@@ -97,14 +95,8 @@ impl TryFrom<proto::UpdatePlanRequest> for UpdatePlan {
                         .unwrap_or_default();
                     let contacts = given.iter().enumerate().filter_map(|(i, c)| {
                         let field = format!("plan.contacts[{i}]");
-                        v.check_all(Contact::parse(
-                            &field,
-                            &c.name,
-                            &c.role,
-                            &c.organisation,
-                            &c.phone,
-                            &c.note,
-                        ))
+                        let c = (&c.name, &c.role, &c.organisation, &c.phone, &c.note);
+                        v.check_all(Contact::parse(&field, c.0, c.1, c.2, c.3, c.4))
                     });
                     patch.contacts = Some(contacts.collect());
                 }
@@ -118,15 +110,9 @@ impl TryFrom<proto::UpdatePlanRequest> for UpdatePlan {
                 }
             }
         }
-        match (plan, etag, fields) {
-            (Some(plan), Some(etag), Some(fields)) if v.is_empty() => Ok(UpdatePlan {
-                plan,
-                etag,
-                paths: fields.into_iter().map(|(path, _)| path).collect(),
-                patch,
-            }),
-            _ => Err(v.into_error()),
-        }
+        let paths = m.paths();
+        let (plan, etag) = v.ok(m.at)?;
+        Ok(UpdatePlan { plan, etag, paths, patch })
     }
 }
 
@@ -135,8 +121,7 @@ impl TryFrom<proto::ChangePlanStatusRequest> for ChangeStatus {
 
     fn try_from(req: proto::ChangePlanStatusRequest) -> Result<Self, Error> {
         let mut v = Violations::default();
-        let plan = v.check(plan_name("name", &req.name));
-        let etag = v.check(required_etag("etag", &req.etag));
+        let at = name_at(&mut v, plan_name, "", (&req.name, &req.etag));
         let to = v.check(plan_status_in(req.status).ok_or_else(|| {
             FieldViolation::new(
                 "status",
@@ -146,27 +131,16 @@ impl TryFrom<proto::ChangePlanStatusRequest> for ChangeStatus {
         let needs_reason = matches!(to, Some(PlanStatus::Closed | PlanStatus::Declined));
         let why =
             v.check(reason("reason", &req.reason, if needs_reason { Required } else { Optional }));
-        match (plan, etag, to, why) {
-            (Some(plan), Some(etag), Some(to), Some(why)) => Ok(ChangeStatus {
-                plan,
-                etag,
-                to,
-                reason: if needs_reason { why } else { String::new() },
-            }),
-            _ => Err(v.into_error()),
-        }
+        let (((plan, etag), to), why) = v.ok(at.zip(to).zip(why))?;
+        Ok(ChangeStatus { plan, etag, to, reason: if needs_reason { why } else { String::new() } })
     }
 }
 
 /// A plan name and etag, as the requests that change a plan as a whole give them.
-fn plan_at_etag(name: &str, etag: &str) -> Result<(crate::domain::ids::ResourceId, i64), Error> {
+fn plan_at_etag(name: &str, etag: &str) -> Result<(ResourceId, i64), Error> {
     let mut v = Violations::default();
-    let plan = v.check(plan_name("name", name));
-    let etag = v.check(required_etag("etag", etag));
-    match (plan, etag) {
-        (Some(plan), Some(etag)) => Ok((plan, etag)),
-        _ => Err(v.into_error()),
-    }
+    let at = name_at(&mut v, plan_name, "", (name, etag));
+    v.ok(at)
 }
 
 /// A plan as the caller may see it.
@@ -211,9 +185,7 @@ impl PlanService for PlanApi {
                 "must be a revision of the plan, or 0 for the current plan",
             ));
         }
-        let (Some(plan), true) = (plan, v.is_empty()) else {
-            return Err(v.into_error().into());
-        };
+        let plan = v.ok(plan)?;
         let revision = req.revision;
         let read = self.0.get_plan(&who, GetPlan { plan, revision }).await?;
         reply(encode_document(&read.value, read.identities))
@@ -235,9 +207,7 @@ impl PlanService for PlanApi {
                 )),
             }
         }
-        let (Some(page), true) = (page, v.is_empty()) else {
-            return Err(v.into_error().into());
-        };
+        let page = v.ok(page)?;
         let list = ListPlans { statuses, review_overdue: req.review_overdue };
         let listed = self.0.list_plans(&who, list, page).await?;
         reply(proto::ListPlansResponse {
@@ -310,12 +280,9 @@ impl PlanService for PlanApi {
     ) -> Rpc<WithdrawConsentResponse> {
         let (who, req) = take(r)?;
         let mut v = Violations::default();
-        let plan = v.check(plan_name("name", &req.name));
-        let etag = v.check(required_etag("etag", &req.etag));
+        let at = name_at(&mut v, plan_name, "", (&req.name, &req.etag));
         let why = v.check(reason("reason", &req.reason, Optional));
-        let (Some(plan), Some(etag), Some(why)) = (plan, etag, why) else {
-            return Err(v.into_error().into());
-        };
+        let ((plan, etag), why) = v.ok(at.zip(why))?;
         let plan = self.0.withdraw_consent(&who, plan, etag, why).await?;
         reply(proto::WithdrawConsentResponse { plan: shown(&plan) })
     }

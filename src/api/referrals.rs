@@ -101,9 +101,7 @@ impl ReferralService for ReferralApi {
         let id = v.check(referral_name("name", &req.name));
         let new = v.check_all(parse_assignment("coordinator", req.coordinator.as_ref()));
         let comment = v.check(reason("comment", &req.comment, Optional));
-        let (Some(id), Some(new), Some(comment)) = (id, new, comment) else {
-            return Err(v.into_error().into());
-        };
+        let ((id, new), comment) = v.ok(id.zip(new).zip(comment))?;
         let (referral, coordinator) = self.0.accept_referral(&who, id, new, comment).await?;
         reply(proto::AcceptReferralResponse {
             referral: Some(encode(&referral)),
@@ -119,9 +117,7 @@ impl ReferralService for ReferralApi {
         let mut v = Violations::default();
         let id = v.check(referral_name("name", &req.name));
         let why = v.check(reason("reason", &req.reason, Required));
-        let (Some(id), Some(why)) = (id, why) else {
-            return Err(v.into_error().into());
-        };
+        let (id, why) = v.ok(id.zip(why))?;
         let referral = self.0.return_referral(&who, id, why).await?;
         reply(proto::ReturnReferralResponse { referral: Some(encode(&referral)) })
     }

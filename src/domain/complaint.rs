@@ -313,27 +313,19 @@ impl ComplaintInput<'_> {
             None => Some(None),
             Some(r) => v.check(r).map(Some),
         };
-        match (organisation, kind, text, plan, learned_of, patient, representative) {
-            (
-                Some(organisation),
-                Some(kind),
-                Some(text),
-                Some(plan),
-                Some(learned_of),
-                Some(patient),
-                Some(representative),
-            ) if v.is_empty() => Ok(NewComplaint {
-                organisation,
-                patient_named: patient.is_some(),
-                patient,
-                representative,
-                kind,
-                text,
-                plan,
-                learned_of,
-            }),
-            _ => Err(v.into_violations()),
-        }
+        let what = organisation.zip(kind).zip(text).zip(plan).zip(learned_of);
+        let (((((organisation, kind), text), plan), learned_of), (patient, representative)) =
+            v.into_result(what.zip(patient.zip(representative)))?;
+        Ok(NewComplaint {
+            organisation,
+            patient_named: patient.is_some(),
+            patient,
+            representative,
+            kind,
+            text,
+            plan,
+            learned_of,
+        })
     }
 }
 

@@ -38,12 +38,9 @@ impl CoordinatorWish {
             v.check(OrgNumber::parse("wish.organisation", organisation)).map(Some)
         };
         let note = v.check(bounded("wish.note", note, 1000, Optional));
-        match (display_name, organisation, note) {
-            (Some(display_name), Some(organisation), Some(note)) if v.is_empty() => {
-                Ok(CoordinatorWish { display_name, organisation, note, time: now })
-            }
-            _ => Err(v.into_violations()),
-        }
+        let ((display_name, organisation), note) =
+            v.into_result(display_name.zip(organisation).zip(note))?;
+        Ok(CoordinatorWish { display_name, organisation, note, time: now })
     }
 }
 
@@ -118,13 +115,8 @@ impl NewAssignment {
             v.check(OrgNumber::parse(&format!("{field}.organisation"), organisation));
         let needed = if wish_followed { Optional } else { Required };
         let reason = v.check(bounded(&format!("{field}.reason"), reason, 1000, needed));
-        match (subject, display_name, organisation, reason) {
-            (Some(subject), Some(display_name), Some(organisation), Some(reason))
-                if v.is_empty() =>
-            {
-                Ok(NewAssignment { subject, display_name, organisation, wish_followed, reason })
-            }
-            _ => Err(v.into_violations()),
-        }
+        let parts = subject.zip(display_name).zip(organisation).zip(reason);
+        let (((subject, display_name), organisation), reason) = v.into_result(parts)?;
+        Ok(NewAssignment { subject, display_name, organisation, wish_followed, reason })
     }
 }

@@ -5,6 +5,9 @@ use std::fmt;
 use super::FieldViolation;
 use super::time::Instant;
 
+/// An optional date as a request gives it: absent, a date, or why it is not one.
+pub type DateInput = Option<Result<Date, FieldViolation>>;
+
 /// A date of the Gregorian calendar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Date {

@@ -183,6 +183,21 @@ impl Violations {
     pub fn finish(self) -> Result<(), Error> {
         if self.is_empty() { Ok(()) } else { Err(self.into_error()) }
     }
+
+    /// The value assembled from checked parts (`a.zip(b)`), when every part was there and
+    /// nothing was recorded; else the invalid-argument error with every violation.
+    pub fn ok<T>(self, value: Option<T>) -> Result<T, Error> {
+        self.into_result(value).map_err(Error::InvalidArgument)
+    }
+
+    /// Like `ok`, with the violations themselves as the error, for validators that nest theirs
+    /// under a parent field.
+    pub fn into_result<T>(self, value: Option<T>) -> Result<T, Vec<FieldViolation>> {
+        match value {
+            Some(value) if self.is_empty() => Ok(value),
+            _ => Err(self.into_violations()),
+        }
+    }
 }
 
 /// The violation that stands for `n` more than an error names.

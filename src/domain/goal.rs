@@ -1,6 +1,6 @@
 //! Goals (mål): what the patient wants to reach, in their own words, prioritised.
 
-use super::date::Date;
+use super::date::{Date, DateInput};
 use super::error::Violations;
 use super::ids::ResourceId;
 use super::text::{Presence, Required, bounded};
@@ -100,18 +100,14 @@ impl NewGoal {
     pub fn parse(
         text: &str,
         priority_value: i32,
-        target_date: Option<Result<Date, FieldViolation>>,
+        target_date: DateInput,
     ) -> Result<NewGoal, Vec<FieldViolation>> {
         let mut v = Violations::default();
         let text = v.check(goal_text("goal.text", text));
         let priority = v.check(priority("goal.priority", priority_value));
         let target_date = target_date.and_then(|d| v.check(d));
-        match (text, priority) {
-            (Some(text), Some(priority)) if v.is_empty() => {
-                Ok(NewGoal { text, priority, target_date })
-            }
-            _ => Err(v.into_violations()),
-        }
+        let (text, priority) = v.into_result(text.zip(priority))?;
+        Ok(NewGoal { text, priority, target_date })
     }
 }
 

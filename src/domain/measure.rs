@@ -1,10 +1,11 @@
 //! Measures (tiltak): what is to be done for a goal, by whom and when, and how it went.
 
-use super::date::Date;
+use super::date::{Date, DateInput};
 use super::ids::ResourceId;
+use super::names::{goal_name, member_name, same_plan};
 use super::text::{Optional, Required, bounded, line};
 use super::time::Instant;
-use super::{FieldViolation, stored_enum};
+use super::{FieldViolation, Violations, stored_enum};
 
 stored_enum! {
     /// Where a measure stands.
@@ -158,4 +159,34 @@ pub struct NewMeasure {
     pub end_date: Option<Date>,
     /// How often.
     pub frequency: String,
+}
+
+impl NewMeasure {
+    /// Validates a new measure of `plan` from its fields (`goal` and `responsible_member` as
+    /// resource names of that plan, the dates as read from the wire), naming every violation
+    /// under `measure.`.
+    pub fn parse(
+        plan: ResourceId,
+        goal: &str,
+        description_text: &str,
+        responsible_member: &str,
+        (start_date, end_date): (DateInput, DateInput),
+        frequency_text: &str,
+    ) -> Result<NewMeasure, Vec<FieldViolation>> {
+        let mut v = Violations::default();
+        let description = v.check(description("measure.description", description_text));
+        let frequency = v.check(frequency("measure.frequency", frequency_text));
+        let start = v.check(start_date.transpose());
+        let end = v.check(end_date.transpose());
+        if let (Some(start), Some(end)) = (start, end) {
+            v.check(check_period("measure.end_date", start, end));
+        }
+        let goal = v.check(same_plan("measure.goal", plan, goal_name("measure.goal", goal)));
+        let field = "measure.responsible_member";
+        let responsible = v.check(same_plan(field, plan, member_name(field, responsible_member)));
+        let parts = description.zip(frequency).zip(start.zip(end)).zip(goal.zip(responsible));
+        let (((description, frequency), (start_date, end_date)), (goal, responsible_member)) =
+            v.into_result(parts)?;
+        Ok(NewMeasure { goal, description, responsible_member, start_date, end_date, frequency })
+    }
 }

@@ -223,22 +223,19 @@ impl NewMember {
         {
             v.push(FieldViolation::new("end_time", "must be after start_time"));
         }
-        match (subject, display_name, role, organisation) {
-            (Some(subject), Some(display_name), Some(role), Some(organisation)) if v.is_empty() => {
-                Ok(NewMember {
-                    subject,
-                    display_name,
-                    role,
-                    organisation,
-                    start_time,
-                    end_time,
-                    basis,
-                    basis_reference,
-                    powers_end_time: None,
-                })
-            }
-            _ => Err(v.into_violations()),
-        }
+        let (((subject, display_name), role), organisation) =
+            v.into_result(subject.zip(display_name).zip(role).zip(organisation))?;
+        Ok(NewMember {
+            subject,
+            display_name,
+            role,
+            organisation,
+            start_time,
+            end_time,
+            basis,
+            basis_reference,
+            powers_end_time: None,
+        })
     }
 }
 

@@ -252,12 +252,9 @@ impl Contact {
             ));
         }
         let note = v.check(bounded(&format!("{field}.note"), note, 1000, Optional));
-        match (name, role, organisation, note) {
-            (Some(name), Some(role), Some(organisation), Some(note)) if v.is_empty() => {
-                Ok(Contact { name, role, organisation, phone: phone.to_owned(), note })
-            }
-            _ => Err(v.into_violations()),
-        }
+        let (((name, role), organisation), note) =
+            v.into_result(name.zip(role).zip(organisation).zip(note))?;
+        Ok(Contact { name, role, organisation, phone: phone.to_owned(), note })
     }
 }
 
@@ -451,14 +448,9 @@ impl NewPlan {
         let kind = v.check(kind.ok_or_else(|| {
             FieldViolation::new("kind", "must be PLAN_KIND_GENERAL or PLAN_KIND_PALLIATIVE")
         }));
-        match (organisation, patient, display_name, kind) {
-            (Some(organisation), Some(patient), Some(patient_display_name), Some(kind))
-                if v.is_empty() =>
-            {
-                Ok(NewPlan { organisation, patient, patient_display_name, kind })
-            }
-            _ => Err(v.into_violations()),
-        }
+        let (((organisation, patient), patient_display_name), kind) =
+            v.into_result(organisation.zip(patient).zip(display_name).zip(kind))?;
+        Ok(NewPlan { organisation, patient, patient_display_name, kind })
     }
 }
 

@@ -104,18 +104,15 @@ impl NewReferral {
                 v.check(bounded("referral.answered_on_behalf.reason", reason, 1000, Required));
             given_by.zip(reason).map(|(given_by, reason)| OnBehalf { given_by, reason })
         });
-        match (municipality, patient, display_name) {
-            (Some(municipality), Some(patient), Some(patient_display_name)) if v.is_empty() => {
-                Ok(NewReferral {
-                    municipality,
-                    patient,
-                    patient_display_name,
-                    patient_goals: goals,
-                    wants_plan,
-                    answered_on_behalf: on_behalf,
-                })
-            }
-            _ => Err(v.into_violations()),
-        }
+        let ((municipality, patient), patient_display_name) =
+            v.into_result(municipality.zip(patient).zip(display_name))?;
+        Ok(NewReferral {
+            municipality,
+            patient,
+            patient_display_name,
+            patient_goals: goals,
+            wants_plan,
+            answered_on_behalf: on_behalf,
+        })
     }
 }

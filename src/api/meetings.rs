@@ -2,12 +2,10 @@
 //! `samvirke.v1.ResponsibilityGroupService` (see `members.rs`).
 
 use super::convert::{instant, item_at, masked, timestamp};
-use crate::domain::error::at_most;
 use crate::domain::goal::reason;
 use crate::domain::ids::ResourceId;
-use crate::domain::limits::Holding;
-use crate::domain::meeting::{MAX_MEETING_TEXT, Meeting, MeetingPatch, video_link};
-use crate::domain::names::{meeting_name, member_name, plan_item, plan_name, same_plan};
+use crate::domain::meeting::{MAX_MEETING_TEXT, Meeting, MeetingPatch, participants, video_link};
+use crate::domain::names::{meeting_name, plan_item, plan_name};
 use crate::domain::text::{Optional, Required, bounded, line};
 use crate::domain::{Error, FieldViolation, Violations};
 use crate::ops::ItemRef;
@@ -52,21 +50,6 @@ const FIXED: &[&str] =
 /// is wrong goes with the patch, to be named with what is wrong with the meeting as a whole.
 fn parse_patch(plan: ResourceId, input: &proto::Meeting, paths: &[String]) -> MeetingPatch {
     let mut v = Violations::default();
-    // A list of members holds at most as many as a group may, each once.
-    let members = |v: &mut Violations, field: &str, names: &[String]| -> Vec<ResourceId> {
-        let cap = usize::try_from(Holding::Members.cap()).unwrap_or(usize::MAX);
-        let names = v.check(at_most(field, names, cap)).unwrap_or_default();
-        let mut ids: Vec<ResourceId> = Vec::new();
-        for (i, n) in names.iter().enumerate() {
-            let field = format!("{field}[{i}]");
-            if let Some(id) = v.check(same_plan(&field, plan, member_name(&field, n)))
-                && !ids.contains(&id)
-            {
-                ids.push(id);
-            }
-        }
-        ids
-    };
     let text = |v: &mut Violations, field: &str, value: &str| {
         v.check(bounded(field, value, MAX_MEETING_TEXT, Optional))
     };
@@ -88,11 +71,11 @@ fn parse_patch(plan: ResourceId, input: &proto::Meeting, paths: &[String]) -> Me
             "agenda" => patch.agenda = text(&mut v, "meeting.agenda", &input.agenda),
             "invited_members" => {
                 let field = "meeting.invited_members";
-                patch.invited = Some(members(&mut v, field, &input.invited_members));
+                patch.invited = Some(participants(&mut v, field, plan, &input.invited_members));
             }
             "attended_members" => {
                 let field = "meeting.attended_members";
-                patch.attended = Some(members(&mut v, field, &input.attended_members));
+                patch.attended = Some(participants(&mut v, field, plan, &input.attended_members));
             }
             "minutes" => patch.minutes = text(&mut v, "meeting.minutes", &input.minutes),
             _ => {}

@@ -7,7 +7,6 @@ use super::{Rpc, reply, take};
 use crate::domain::names::{grant_name, organisation_name};
 use crate::domain::organisation::{Organisation, RoleGrant};
 use crate::domain::page::{Page, Scope};
-use crate::domain::subject::{Subject, SubjectKind};
 use crate::domain::{Error, FieldViolation, Violations};
 use crate::ops::Context;
 use crate::proto::organisation_service_server::OrganisationService;
@@ -25,18 +24,6 @@ fn encode_grant(grant: &RoleGrant) -> proto::RoleGrant {
         create_time: Some(timestamp(grant.create_time)),
         granted_by: grant.granted_by.as_stored().to_owned(),
     }
-}
-
-/// Roles are for personnel and systems acting for the organisation, never for citizens.
-fn grantee(field: &str, value: &str) -> Result<Subject, FieldViolation> {
-    let subject = Subject::parse(field, value)?;
-    if subject.kind() == SubjectKind::Citizen {
-        return Err(FieldViolation::new(
-            field,
-            "must be personnel:{sub} or system:{client_id}: roles are not granted to citizens",
-        ));
-    }
-    Ok(subject)
 }
 
 fn encode_organisation(org: &Organisation) -> proto::Organisation {
@@ -65,7 +52,7 @@ impl OrganisationService for OrganisationApi {
         let grant = req.role_grant.ok_or_else(|| Error::invalid("role_grant", "must be set"))?;
         let mut v = Violations::default();
         let organisation = v.check(organisation_name("parent", &req.parent));
-        let subject = v.check(grantee("role_grant.subject", &grant.subject));
+        let subject = v.check(RoleGrant::grantee("role_grant.subject", &grant.subject));
         let role = v.check(
             org_role(grant.role)
                 .ok_or_else(|| FieldViolation::new("role_grant.role", "must be set")),

@@ -1,6 +1,10 @@
 //! Meetings of a plan's responsibility group.
 
+use super::Violations;
+use super::error::at_most;
 use super::ids::ResourceId;
+use super::limits::Holding;
+use super::names::{member_name, same_plan};
 use super::text::Optional;
 use super::time::Instant;
 
@@ -71,6 +75,29 @@ impl Meeting {
 
 /// The longest agenda or minutes accepted, in characters.
 pub const MAX_MEETING_TEXT: usize = 10_000;
+
+/// The members a meeting names in `field` (invited or attended), as ids of `plan`'s members:
+/// at most as many as a group may hold (`Holding::Members`), each once, in the order given;
+/// what is wrong is recorded in `v`.
+pub fn participants(
+    v: &mut Violations,
+    field: &str,
+    plan: ResourceId,
+    names: &[String],
+) -> Vec<ResourceId> {
+    let cap = usize::try_from(Holding::Members.cap()).unwrap_or(usize::MAX);
+    let names = v.check(at_most(field, names, cap)).unwrap_or_default();
+    let mut ids: Vec<ResourceId> = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        let field = format!("{field}[{i}]");
+        if let Some(id) = v.check(same_plan(&field, plan, member_name(&field, n)))
+            && !ids.contains(&id)
+        {
+            ids.push(id);
+        }
+    }
+    ids
+}
 
 /// Validates a video link: an https URL with a host, of at most 500 characters, one line of the
 /// request's text type (`text::line`) without spaces.

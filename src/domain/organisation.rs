@@ -1,8 +1,9 @@
 //! Roles held within an organisation.
 
+use super::FieldViolation;
 use super::ids::{OrgNumber, ResourceId};
 use super::stored_enum;
-use super::subject::Subject;
+use super::subject::{Subject, SubjectKind};
 use super::time::Instant;
 
 stored_enum! {
@@ -24,6 +25,21 @@ stored_enum! {
         /// Hospital ward staff: a role local rules in the policy can name, as the shipped one
         /// that bars them from being coordinator.
         WardStaff = "ward_staff",
+    }
+}
+
+impl RoleGrant {
+    /// Who may be granted a role: personnel and systems acting for an organisation, never a
+    /// citizen.
+    pub fn grantee(field: &str, value: &str) -> Result<Subject, FieldViolation> {
+        let subject = Subject::parse(field, value)?;
+        if subject.kind() == SubjectKind::Citizen {
+            return Err(FieldViolation::new(
+                field,
+                "must be personnel:{sub} or system:{client_id}: roles are not granted to citizens",
+            ));
+        }
+        Ok(subject)
     }
 }
 

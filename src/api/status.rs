@@ -12,6 +12,10 @@ use tonic_types::{ErrorDetails, StatusExt};
 use crate::domain::Error;
 use crate::domain::error::{bounded, cut};
 
+/// How long a client should wait before retrying what failed for a passing cause (contention,
+/// an unavailable database), given in `google.rpc.RetryInfo`.
+const RETRY_DELAY: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// The longest message of any status, in characters.
 const MAX_MESSAGE_CHARS: usize = 300;
 
@@ -58,9 +62,18 @@ impl From<Error> for Status {
                 Status::failed_precondition(cut(&message, MAX_MESSAGE_CHARS))
             }
             Error::Aborted(message) => Status::aborted(cut(&message, MAX_MESSAGE_CHARS)),
+            Error::Contention => Status::with_error_details(
+                Code::Aborted,
+                "the change collided with a concurrent one and was not made: retry",
+                ErrorDetails::with_retry_info(Some(RETRY_DELAY)),
+            ),
             Error::Unavailable(message) => {
-                tracing::warn!(reason = %message, "database unavailable");
-                Status::unavailable(message)
+                tracing::warn!(reason = %message, "unavailable");
+                Status::with_error_details(
+                    Code::Unavailable,
+                    message,
+                    ErrorDetails::with_retry_info(Some(RETRY_DELAY)),
+                )
             }
             Error::Internal(cause) => {
                 tracing::error!(error = %cause, "internal error");

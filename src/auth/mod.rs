@@ -5,6 +5,7 @@ pub mod guard;
 pub mod pass;
 pub mod policy;
 pub mod token;
+mod token_cache;
 
 pub use guard::Guard;
 pub use pass::{ComplaintPass, OrgPass, PlanPass, ReferralPass};

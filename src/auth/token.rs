@@ -20,6 +20,7 @@ use jsonwebtoken::jwk::{
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::Deserialize;
 
+use super::token_cache::{self, TokenCache, Verified};
 use crate::domain::Error;
 use crate::domain::ids::{NationalId, OrgNumber};
 use crate::domain::principal::Principal;
@@ -128,6 +129,7 @@ struct Provider {
 pub struct TokenVerifier {
     config: VerifierConfig,
     providers: Vec<Provider>,
+    verified: TokenCache,
 }
 
 #[derive(Deserialize)]
@@ -196,7 +198,7 @@ impl TokenVerifier {
                 })
             })
             .collect::<Result<_, Error>>()?;
-        Ok(TokenVerifier { config, providers })
+        Ok(TokenVerifier { config, providers, verified: TokenCache::default() })
     }
 
     /// Trusts the development key for the three development issuers, one per kind of caller.
@@ -210,16 +212,35 @@ impl TokenVerifier {
                 keys: RwLock::new(Keys { set: key.jwks(), loaded_at: MonoInstant::now() }),
             })
             .collect();
-        TokenVerifier { config, providers }
+        TokenVerifier { config, providers, verified: TokenCache::default() }
     }
 
     /// Verifies a bearer token — its `typ`, signature by a key of the provider named in `iss`,
     /// `aud`, `exp`, `nbf`, `iat` and lifetime — and says who it names, as that provider's kind
     /// of caller.
+    ///
+    /// A token verified before is taken from the cache of verified tokens (`token_cache`) until
+    /// its `exp`, while the key that signed it is still trusted.
     pub fn verify(&self, token: &str) -> Result<Principal, Error> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(Error::Unauthenticated("token is too large"));
         }
+        let digest = token_cache::digest(token);
+        let now = unix_now()?;
+        if let Some(hit) = self.verified.get(&digest, now) {
+            if self.providers.get(hit.provider).is_some_and(|p| p.trusts(&hit.kid)) {
+                return Ok(hit.principal);
+            }
+            self.verified.remove(&digest);
+        }
+        let verified = self.verify_signature(token)?;
+        let principal = verified.principal.clone();
+        self.verified.insert(digest, verified, now);
+        Ok(principal)
+    }
+
+    /// Verifies a token in full, without the cache.
+    fn verify_signature(&self, token: &str) -> Result<Verified, Error> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| Error::Unauthenticated("malformed token"))?;
         let typ_accepted = header
@@ -231,10 +252,11 @@ impl TokenVerifier {
         }
         let kid = header.kid.ok_or(Error::Unauthenticated("token names no key (kid)"))?;
         let issuer = peek_issuer(token)?;
-        let provider = self
+        let (index, provider) = self
             .providers
             .iter()
-            .find(|p| p.issuer == issuer)
+            .enumerate()
+            .find(|(_, p)| p.issuer == issuer)
             .ok_or(Error::Unauthenticated("token is from an untrusted issuer"))?;
         let jwk =
             provider.key(&kid).ok_or(Error::Unauthenticated("token signed by an unknown key"))?;
@@ -272,11 +294,18 @@ impl TokenVerifier {
         if claims.iat > unix_now()?.saturating_add(leeway) {
             return Err(Error::Unauthenticated("token is issued in the future"));
         }
-        principal(provider.kind, claims, &self.config)
+        let expires = claims.exp;
+        let principal = principal(provider.kind, claims, &self.config)?;
+        Ok(Verified { principal, expires, provider: index, kid })
     }
 }
 
 impl Provider {
+    /// Whether the key `kid` is in the set now, without reading the file again.
+    fn trusts(&self, kid: &str) -> bool {
+        self.keys.read().unwrap_or_else(|p| p.into_inner()).set.find(kid).is_some()
+    }
+
     fn key(&self, kid: &str) -> Option<Jwk> {
         let cooled_down = {
             let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());

@@ -53,6 +53,10 @@ pub enum Error {
     /// The caller's etag is stale: someone else changed the resource first.
     #[error("aborted: {0}")]
     Aborted(String),
+    /// The work collided with concurrent work (a deadlock, a serialization failure, a busy
+    /// database) and was rolled back; the request may be retried as it is.
+    #[error("aborted: contention")]
+    Contention,
     /// The database cannot be reached right now; the request may be retried.
     #[error("unavailable: {0}")]
     Unavailable(String),

@@ -1,12 +1,24 @@
 //! The access log: every read and write of a plan and every organisation-level action, allowed
-//! or denied. Written in the same session as the access, so a write and its log row commit
-//! together.
+//! or denied. The patient must be able to see who read their plan, and a read whose row is lost
+//! must not have happened, so no call answers before its rows are durable:
+//!
+//! - a write's rows go into its own transaction, and commit with the change or not at all;
+//! - a read's rows are staged in its session and handed, when the read is done, to the
+//!   `LogWriter`, which commits the rows of concurrent reads together (group commit: one
+//!   transaction and one fsync for many reads) and answers each read once its rows are durable.
+//!   A read whose batch fails answers UNAVAILABLE, whatever it read.
 
-use super::{Execute, Session};
-use crate::domain::Result;
+use std::time::Duration;
+
+use sqlx::AnyPool;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::{Backend, Execute, Session, db};
 use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::principal::Principal;
 use crate::domain::time::Instant;
+use crate::domain::{Error, Result};
 
 /// One access decision.
 #[derive(Debug)]
@@ -29,43 +41,237 @@ pub struct AccessEntry<'a> {
     pub allowed: bool,
 }
 
+/// One row of the access log, as it is written.
+#[derive(Debug)]
+pub(super) struct LogRow {
+    id: String,
+    organisation: String,
+    plan: Option<String>,
+    complaint: Option<String>,
+    subject: String,
+    acting_organisation: String,
+    relations: String,
+    object: &'static str,
+    action: &'static str,
+    allowed: bool,
+    time: i64,
+}
+
+impl LogRow {
+    fn of(e: &AccessEntry<'_>, now: Instant) -> Self {
+        LogRow {
+            id: ResourceId::generate().to_string(),
+            organisation: e.organisation.as_str().to_owned(),
+            plan: e.plan.map(|p| p.to_string()),
+            complaint: e.complaint.map(|c| c.to_string()),
+            subject: e.who.subject.as_stored().to_owned(),
+            acting_organisation: e.who.acting_organisation().to_owned(),
+            relations: e.relations.clone(),
+            object: e.object,
+            action: e.action,
+            allowed: e.allowed,
+            time: now.0,
+        }
+    }
+}
+
 const COLUMNS: usize = 11;
 
+/// The most rows one INSERT carries: 11 parameters a row stays far below both databases'
+/// limits on parameters (32,766 on SQLite, 65,535 on PostgreSQL).
+const ROWS_PER_INSERT: usize = 500;
+
+/// One INSERT of up to `ROWS_PER_INSERT` rows.
+fn insert<'q>(rows: &[&'q LogRow]) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    let values: Vec<String> = (0..rows.len())
+        .map(|i| {
+            let params: Vec<String> =
+                (1..=COLUMNS).map(|c| format!("${}", i * COLUMNS + c)).collect();
+            format!("({})", params.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO access_log (id, organisation_id, plan_id, complaint_id, subject, \
+         acting_organisation, relations, object, action, allowed, time) VALUES {}",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for r in rows {
+        query = query
+            .bind(r.id.as_str())
+            .bind(r.organisation.as_str())
+            .bind(r.plan.as_deref())
+            .bind(r.complaint.as_deref())
+            .bind(r.subject.as_str())
+            .bind(r.acting_organisation.as_str())
+            .bind(r.relations.as_str())
+            .bind(r.object)
+            .bind(r.action)
+            .bind(i64::from(r.allowed))
+            .bind(r.time);
+    }
+    query
+}
+
 impl Session {
-    /// Writes access-log rows, all in one statement.
+    /// Logs access decisions: in a write, in its transaction; in a read, staged for the
+    /// `LogWriter`, which `Store::read_with` waits on before the read answers.
     #[tracing::instrument(skip_all)]
     pub async fn log_access(&mut self, entries: &[AccessEntry<'_>], now: Instant) -> Result<()> {
-        if entries.is_empty() {
+        let rows = entries.iter().map(|e| LogRow::of(e, now));
+        if let Some(staged) = self.staged_log() {
+            staged.extend(rows);
             return Ok(());
         }
-        let rows: Vec<String> = (0..entries.len())
-            .map(|i| {
-                let params: Vec<String> =
-                    (1..=COLUMNS).map(|c| format!("${}", i * COLUMNS + c)).collect();
-                format!("({})", params.join(", "))
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO access_log (id, organisation_id, plan_id, complaint_id, subject, \
-             acting_organisation, relations, object, action, allowed, time) VALUES {}",
-            rows.join(", ")
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for e in entries {
-            query = query
-                .bind(ResourceId::generate().to_string())
-                .bind(e.organisation.as_str().to_owned())
-                .bind(e.plan.map(|p| p.to_string()))
-                .bind(e.complaint.map(|c| c.to_string()))
-                .bind(e.who.subject.as_stored().to_owned())
-                .bind(e.who.acting_organisation().to_owned())
-                .bind(e.relations.clone())
-                .bind(e.object)
-                .bind(e.action)
-                .bind(i64::from(e.allowed))
-                .bind(now.0);
+        let rows: Vec<LogRow> = rows.collect();
+        let rows: Vec<&LogRow> = rows.iter().collect();
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            insert(chunk).run(self).await?;
         }
-        query.run(self).await?;
         Ok(())
     }
+}
+
+/// How the log writer gathers the rows of concurrent reads into one commit.
+#[derive(Clone, Copy, Debug)]
+pub struct GroupCommit {
+    /// The most rows one batch commits.
+    pub max_rows: usize,
+    /// How long a batch waits for more rows once its first has come; zero means it takes what
+    /// came while the batch before it committed, and waits for nothing more.
+    pub max_wait: Duration,
+    /// How many reads may wait for the writer at once before the next waits to hand its rows
+    /// over.
+    pub queue: usize,
+}
+
+impl Default for GroupCommit {
+    fn default() -> Self {
+        GroupCommit { max_rows: 2_000, max_wait: Duration::ZERO, queue: 4_096 }
+    }
+}
+
+/// What the writer is asked.
+enum Message {
+    /// Commit these rows and say whether they are durable.
+    Rows(Vec<LogRow>, oneshot::Sender<bool>),
+    /// Commit what came before, then stop.
+    Close,
+}
+
+/// The access log's group-commit writer for reads: a task that commits the rows handed to it in
+/// batches, on the store's writer connections.
+#[derive(Clone)]
+pub(super) struct LogWriter {
+    sender: mpsc::Sender<Message>,
+}
+
+impl LogWriter {
+    /// Starts the writer on `pool`; the handle ends once `close` has been called and the last
+    /// batch is durable.
+    pub(super) fn start(
+        pool: AnyPool,
+        backend: Backend,
+        config: GroupCommit,
+    ) -> (LogWriter, JoinHandle<()>) {
+        let (sender, receiver) = mpsc::channel(config.queue.max(1));
+        let task = tokio::spawn(run(pool, backend, config, receiver));
+        (LogWriter { sender }, task)
+    }
+
+    /// Hands a read's rows to the writer and waits until they are durable; UNAVAILABLE if their
+    /// batch failed or the writer has stopped.
+    pub(super) async fn append(&self, rows: Vec<LogRow>) -> Result<()> {
+        let unavailable = || Error::Unavailable("the access log cannot be written: retry".into());
+        let (done, durable) = oneshot::channel();
+        self.sender.send(Message::Rows(rows, done)).await.map_err(|_| unavailable())?;
+        match durable.await {
+            Ok(true) => Ok(()),
+            _ => Err(unavailable()),
+        }
+    }
+
+    /// Asks the writer to stop after committing every row handed to it before.
+    pub(super) async fn close(&self) {
+        let _ = self.sender.send(Message::Close).await;
+    }
+}
+
+/// The writer's loop: a batch is the first message waiting and whatever else came while the
+/// batch before it committed, up to `max_rows` (and, if `max_wait` is set, what comes within
+/// it).
+async fn run(
+    pool: AnyPool,
+    backend: Backend,
+    config: GroupCommit,
+    mut receiver: mpsc::Receiver<Message>,
+) {
+    let mut closing = false;
+    while !closing {
+        let Some(first) = receiver.recv().await else { break };
+        let mut batch: Vec<(Vec<LogRow>, oneshot::Sender<bool>)> = Vec::new();
+        let mut rows = 0;
+        let deadline = tokio::time::Instant::now() + config.max_wait;
+        let mut next = Some(first);
+        loop {
+            match next.take() {
+                Some(Message::Rows(r, done)) => {
+                    rows += r.len();
+                    batch.push((r, done));
+                }
+                Some(Message::Close) => {
+                    closing = true;
+                    break;
+                }
+                None => {}
+            }
+            if rows >= config.max_rows {
+                break;
+            }
+            next = match receiver.try_recv() {
+                Ok(message) => Some(message),
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+                Err(mpsc::error::TryRecvError::Empty) if config.max_wait.is_zero() => break,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    match tokio::time::timeout_at(deadline, receiver.recv()).await {
+                        Ok(Some(message)) => Some(message),
+                        _ => break,
+                    }
+                }
+            };
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        let durable = match commit(&pool, backend, &batch).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, reads = batch.len(), "access log batch failed");
+                false
+            }
+        };
+        tracing::debug!(target: "samvirke::statements", reads = batch.len(), rows, "log batch");
+        for (_, done) in batch {
+            // A read that gave up waiting (its call was cancelled) needs no answer.
+            let _ = done.send(durable);
+        }
+    }
+}
+
+/// Commits one batch in one transaction.
+async fn commit(
+    pool: &AnyPool,
+    backend: Backend,
+    batch: &[(Vec<LogRow>, oneshot::Sender<bool>)],
+) -> Result<()> {
+    let mut tx = match backend {
+        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+        Backend::Postgres => pool.begin().await,
+    }
+    .map_err(db)?;
+    let rows: Vec<&LogRow> = batch.iter().flat_map(|(rows, _)| rows).collect();
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        insert(chunk).execute(&mut *tx).await.map_err(db)?;
+    }
+    tx.commit().await.map_err(db)
 }

@@ -22,7 +22,10 @@ mod sql;
 mod sqlite;
 
 use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::task::JoinHandle;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::any::{AnyArguments, AnyRow};
@@ -34,7 +37,7 @@ use crate::domain::limits::Holding;
 use crate::domain::time::Instant;
 use crate::domain::{Error, Result};
 
-pub use access_log::AccessEntry;
+pub use access_log::{AccessEntry, GroupCommit};
 pub use complaints::{ComplaintAccessRow, ComplaintListFilter};
 pub use plans::{PlanAccessRow, PlanListFilter, ReadFilter, check_plan_version};
 pub use referrals::ReferralAccessRow;
@@ -95,37 +98,64 @@ impl fmt::Debug for DatabaseUrl {
     }
 }
 
-/// The connection pool and the backend it speaks to.
+/// How the store connects and logs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StoreOptions {
+    /// How the access log commits the rows of concurrent reads.
+    pub group_commit: GroupCommit,
+}
+
+/// The connection pools, the backend they speak to, and the access log's writer.
+///
+/// On SQLite, reads run on a pool of read-only connections and every write, the access log's
+/// batches included, on one writer connection: SQLite lets one writer in at a time, and writers
+/// queued on the pool wait their turn in order instead of sleeping on the database lock. On
+/// PostgreSQL one pool serves both.
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    writer: AnyPool,
     backend: Backend,
+    log: access_log::LogWriter,
+    log_task: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
 impl Store {
-    /// Connects to the database the URL names and applies pending migrations.
+    /// Connects to the database the URL names and applies pending migrations, with the default
+    /// options.
     pub async fn open(url: &DatabaseUrl) -> Result<Store> {
+        Store::open_with(url, StoreOptions::default()).await
+    }
+
+    /// Connects to the database the URL names, applies pending migrations, and starts the
+    /// access log's writer.
+    pub async fn open_with(url: &DatabaseUrl, options: StoreOptions) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let backend = Backend::of_url(&url.0).ok_or_else(|| {
             Error::internal(format!("unsupported database url {url}: use sqlite: or postgres:"))
         })?;
-        let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
-        let store = match backend {
-            Backend::Sqlite => sqlite::open(options, &url.0).await?,
-            Backend::Postgres => postgres::open(options, &url.0).await?,
+        let pool_options = || AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        let (pool, writer) = match backend {
+            Backend::Sqlite => {
+                // The writer first: it creates the file and puts it in WAL mode.
+                let writer = sqlite::open_writer(pool_options(), &url.0).await?;
+                migrate(backend, &writer).await?;
+                (sqlite::open_readers(pool_options(), &url.0).await?, writer)
+            }
+            Backend::Postgres => {
+                let pool = postgres::open(pool_options(), &url.0).await?;
+                migrate(backend, &pool).await?;
+                (pool.clone(), pool)
+            }
         };
-        let store = Store { pool: store, backend };
-        store.migrate().await?;
-        Ok(store)
+        let (log, task) =
+            access_log::LogWriter::start(writer.clone(), backend, options.group_commit);
+        Ok(Store { pool, writer, backend, log, log_task: Arc::new(Mutex::new(Some(task))) })
     }
 
     /// Applies the migrations of this backend that have not run yet.
     pub async fn migrate(&self) -> Result<()> {
-        let migrator = match self.backend {
-            Backend::Sqlite => &sqlite::MIGRATOR,
-            Backend::Postgres => &postgres::MIGRATOR,
-        };
-        migrator.run(&self.pool).await.map_err(Error::internal)
+        migrate(self.backend, &self.writer).await
     }
 
     /// Which backend this is.
@@ -141,8 +171,9 @@ impl Store {
         }
     }
 
-    /// Runs `work` in a session for reads, in which each statement commits on its own: the
-    /// access log's rows of a read are durable before the read answers.
+    /// Runs `work` in a session for reads, then hands the access-log rows it staged to the
+    /// log's writer and answers only once they are durable: a read whose rows cannot be written
+    /// fails UNAVAILABLE, whatever it read.
     pub async fn read_with<T>(
         &self,
         work: impl AsyncFnOnce(&mut Session) -> Result<T>,
@@ -150,6 +181,12 @@ impl Store {
         let mut session = self.read().await?;
         let result = work(&mut session).await;
         session.count();
+        let staged = session.staged.take().unwrap_or_default();
+        // The connection goes back to the pool before the read waits for the log.
+        drop(session);
+        if !staged.is_empty() {
+            self.log.append(staged).await?;
+        }
         result
     }
 
@@ -170,24 +207,54 @@ impl Store {
     /// A session for reads: each statement commits on its own.
     async fn read(&self) -> Result<Session> {
         let conn = self.pool.acquire().await.map_err(db)?;
-        Ok(Session { conn: Conn::Read(conn), backend: self.backend, denied: false, statements: 0 })
+        Ok(Session {
+            conn: Conn::Read(conn),
+            backend: self.backend,
+            denied: false,
+            statements: 0,
+            staged: Some(Vec::new()),
+        })
     }
 
     /// A session for a write: one transaction, begun so that it holds the write lock from the
     /// start on SQLite (a deferred one fails under concurrent writers). End it with `finish`.
     async fn write(&self) -> Result<Session> {
         let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.writer.begin().await,
         }
         .map_err(db)?;
-        Ok(Session { conn: Conn::Write(tx), backend: self.backend, denied: false, statements: 0 })
+        Ok(Session {
+            conn: Conn::Write(tx),
+            backend: self.backend,
+            denied: false,
+            statements: 0,
+            staged: None,
+        })
     }
 
-    /// Closes every connection; in-flight sessions finish first.
+    /// Stops the access log's writer once every row handed to it is durable, then closes every
+    /// connection; in-flight sessions finish first.
     pub async fn close(&self) {
+        self.log.close().await;
+        let task = self.log_task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task
+            && let Err(e) = task.await
+        {
+            tracing::warn!(error = %e, "the access log's writer ended abnormally");
+        }
         self.pool.close().await;
+        self.writer.close().await;
     }
+}
+
+/// Applies the migrations of `backend` that have not run yet.
+async fn migrate(backend: Backend, pool: &AnyPool) -> Result<()> {
+    let migrator = match backend {
+        Backend::Sqlite => &sqlite::MIGRATOR,
+        Backend::Postgres => &postgres::MIGRATOR,
+    };
+    migrator.run(pool).await.map_err(Error::internal)
 }
 
 enum Conn {
@@ -202,9 +269,17 @@ pub struct Session {
     backend: Backend,
     denied: bool,
     statements: u32,
+    /// A read's access-log rows, for the log's writer; `None` in a write, which logs in its
+    /// transaction.
+    staged: Option<Vec<access_log::LogRow>>,
 }
 
 impl Session {
+    /// Where a read stages its access-log rows; `None` in a write.
+    fn staged_log(&mut self) -> Option<&mut Vec<access_log::LogRow>> {
+        self.staged.as_mut()
+    }
+
     /// The connection, for one statement: each call counts one.
     fn conn(&mut self) -> &mut AnyConnection {
         self.statements += 1;
@@ -340,15 +415,65 @@ where
     }
 }
 
-/// Translates a database failure into the domain's terms. Callers that expect a particular
-/// constraint violation check for it first.
+/// Translates a database failure into the domain's terms, in one place, by its kind
+/// (`fault`): the client may retry what the database could not do now, and only what is a
+/// fault of ours is INTERNAL. Callers that expect a particular constraint violation check for
+/// it first.
 pub(crate) fn db(e: sqlx::Error) -> Error {
-    match &e {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-            tracing::warn!(error = %e, "database unreachable");
-            Error::Unavailable("the database cannot be reached".into())
+    match fault(&e) {
+        Fault::Unavailable => {
+            tracing::warn!(error = %e, "database unavailable");
+            Error::Unavailable("the database is unavailable for the moment: retry".into())
         }
-        _ => Error::internal(e),
+        Fault::Contention => {
+            tracing::info!(error = %e, "database contention");
+            Error::Contention
+        }
+        Fault::Ours => Error::internal(e),
+    }
+}
+
+/// What kind of failure a database error is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// The database cannot serve now: unreachable, restarting, out of resources.
+    Unavailable,
+    /// The work collided with concurrent work and may succeed if run again.
+    Contention,
+    /// Anything else: a fault of ours.
+    Ours,
+}
+
+/// Classifies a database error: PostgreSQL's by SQLSTATE class (Appendix A of its manual),
+/// SQLite's by primary result code (sqlite.org/rescode.html).
+pub(crate) fn fault(e: &sqlx::Error) -> Fault {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => Fault::Unavailable,
+        sqlx::Error::Database(d) => {
+            let code = d.code().unwrap_or_default();
+            match code.parse::<u32>() {
+                // SQLite: an extended result code, whose low byte is the primary one.
+                Ok(extended) => match extended & 0xff {
+                    // BUSY, LOCKED
+                    5 | 6 => Fault::Contention,
+                    // IOERR, FULL, CANTOPEN
+                    10 | 13 | 14 => Fault::Unavailable,
+                    _ => Fault::Ours,
+                },
+                // PostgreSQL: a SQLSTATE.
+                Err(_) => match (&code[..code.len().min(2)], &*code) {
+                    (_, "40001" | "40P01") => Fault::Contention,
+                    // connection exception, insufficient resources, operator intervention
+                    ("08" | "53" | "57", _) => Fault::Unavailable,
+                    _ => Fault::Ours,
+                },
+            }
+        }
+        _ => Fault::Ours,
     }
 }
 

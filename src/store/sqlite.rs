@@ -12,26 +12,44 @@ use crate::domain::{Error, Result};
 /// The SQLite schema's migrations, embedded in the binary.
 pub(super) static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
-pub(super) async fn open(options: AnyPoolOptions, url: &str) -> Result<AnyPool> {
+/// The pragmas of every connection.
+const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+
+/// How many read connections: each runs on a thread of its own in sqlx's SQLite driver.
+const READERS: u32 = 4;
+
+/// The one writer connection, which creates the file when missing.
+pub(super) async fn open_writer(options: AnyPoolOptions, url: &str) -> Result<AnyPool> {
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Err(Error::internal(
+            "an in-memory SQLite database is not served: give a file, sqlite://PATH",
+        ));
+    }
     let url = with_create_mode(url);
     if let Some(parent) = file_path(&url).and_then(|p| Path::new(p).parent())
         && !parent.as_os_str().is_empty()
     {
         std::fs::create_dir_all(parent).map_err(Error::internal)?;
     }
+    connect(options.max_connections(1), &url, PRAGMAS).await
+}
+
+/// The read connections: `query_only`, so a read that tried to write would fail loudly.
+pub(super) async fn open_readers(options: AnyPoolOptions, url: &str) -> Result<AnyPool> {
+    let pragmas = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA query_only = ON;";
+    connect(options.max_connections(READERS), url, pragmas).await
+}
+
+async fn connect(options: AnyPoolOptions, url: &str, pragmas: &'static str) -> Result<AnyPool> {
     options
-        .max_connections(8)
-        .after_connect(|conn, _| {
+        .after_connect(move |conn, _| {
             Box::pin(async move {
-                conn.execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                )
-                .await?;
+                conn.execute(pragmas).await?;
                 Ok(())
             })
         })
-        .connect(&url)
+        .connect(url)
         .await
         .map_err(super::db)
 }

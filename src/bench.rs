@@ -20,11 +20,12 @@ use crate::domain::organisation::OrgRole;
 use crate::domain::plan::{NewConsent, NewPlan, PlanKind};
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
+use crate::overload::Limits;
 use crate::proto;
 use crate::proto::plan_service_client::PlanServiceClient;
 use crate::proto::responsibility_group_service_client::ResponsibilityGroupServiceClient;
 use crate::server::{KeySource, Server, ServerConfig};
-use crate::store::{DatabaseUrl, Store};
+use crate::store::{DatabaseUrl, Store, StoreOptions};
 
 /// What to measure.
 #[derive(Clone, Debug)]
@@ -39,6 +40,8 @@ pub struct BenchConfig {
     pub postgres_url: Option<String>,
     /// Where the figures go.
     pub out: PathBuf,
+    /// How long each call is driven at each concurrency for the throughput figures.
+    pub seconds: f64,
 }
 
 const MUNICIPALITY: &str = "910000004";
@@ -86,11 +89,51 @@ pub struct Report {
     pub repeats: usize,
     /// The figures.
     pub figures: Vec<Figure>,
+    /// Calls a second at 1 and 64 calls at a time, over the baseline database.
+    pub throughput: Vec<Throughput>,
+    /// The resident memory of the process (server and bench client), in MiB, once each
+    /// database was measured.
+    pub resident: Vec<Resident>,
+}
+
+/// One call's throughput at one concurrency, against the same server as Health/Check.
+#[derive(Serialize, Debug)]
+pub struct Throughput {
+    /// The backend.
+    pub backend: &'static str,
+    /// The call and its caller.
+    pub call: &'static str,
+    /// Calls in flight at once (on one HTTP/2 connection).
+    pub concurrency: usize,
+    /// Calls completed while driven.
+    pub calls: usize,
+    /// Calls a second.
+    pub per_second: f64,
+    /// Median latency, in microseconds.
+    pub p50_us: u128,
+    /// 99th-percentile latency, in microseconds.
+    pub p99_us: u128,
+    /// `per_second` over Health/Check's at the same concurrency: the share of the stack's own
+    /// limit the call reaches.
+    pub of_health: f64,
+}
+
+/// The process's resident memory after one database was measured.
+#[derive(Serialize, Debug)]
+pub struct Resident {
+    /// The backend.
+    pub backend: &'static str,
+    /// Plans in the database.
+    pub plans: usize,
+    /// VmRSS, in MiB.
+    pub mib: f64,
 }
 
 /// Runs the benchmark and writes the report to `config.out`.
 pub async fn run(config: BenchConfig) -> Result<Report, Error> {
     let mut figures = Vec::new();
+    let mut throughput = Vec::new();
+    let mut resident = Vec::new();
     let mut backends: Vec<&'static str> = vec!["sqlite"];
     if config.postgres_url.is_some() {
         backends.push("postgres");
@@ -98,7 +141,11 @@ pub async fn run(config: BenchConfig) -> Result<Report, Error> {
     for backend in backends {
         let mut medians = Vec::new();
         for plans in [config.baseline_plans, config.large_plans] {
-            medians.push(measure(&config, backend, plans).await?);
+            let driven = plans == config.baseline_plans;
+            let (lists, rates) = measure(&config, backend, plans, driven).await?;
+            medians.push(lists);
+            throughput.extend(rates);
+            resident.push(Resident { backend, plans, mib: resident_mib() });
         }
         for ((caller, small), (_, large)) in medians[0].iter().zip(&medians[1]) {
             figures.push(Figure {
@@ -115,6 +162,8 @@ pub async fn run(config: BenchConfig) -> Result<Report, Error> {
         large_plans: config.large_plans,
         repeats: config.repeats,
         figures,
+        throughput,
+        resident,
     };
     if let Some(dir) = config.out.parent() {
         std::fs::create_dir_all(dir).map_err(Error::internal)?;
@@ -124,12 +173,14 @@ pub async fn run(config: BenchConfig) -> Result<Report, Error> {
     Ok(report)
 }
 
-/// Seeds a fresh database with `plans` plans and times ListPlans for each caller.
+/// Seeds a fresh database with `plans` plans and times ListPlans for each caller; with
+/// `driven`, also drives each call at 1 and 64 calls at a time.
 async fn measure(
     config: &BenchConfig,
-    backend: &str,
+    backend: &'static str,
     plans: usize,
-) -> Result<Vec<(&'static str, Duration)>, Error> {
+    driven: bool,
+) -> Result<(Vec<(&'static str, Duration)>, Vec<Throughput>), Error> {
     let dir = std::env::temp_dir().join(format!("samvirke-bench-{}", uuid::Uuid::now_v7()));
     let (url, schema) = match (backend, &config.postgres_url) {
         ("postgres", Some(base)) => {
@@ -148,6 +199,8 @@ async fn measure(
         policy: Policy::embedded(),
         max_message_bytes: 1024 * 1024,
         health_interval: Duration::from_secs(5),
+        limits: Limits { caller_rate: None, ..Limits::default() },
+        store: StoreOptions::default(),
     };
     let server = Server::build(server_config.clone()).await?;
     let store = Store::open(&server_config.database_url).await?;
@@ -230,6 +283,7 @@ async fn measure(
         times.sort();
         medians.push((name, times[times.len() / 2]));
     }
+    let rates = if driven { drive_all(config, backend, &channel, &key).await? } else { Vec::new() };
     let _ = stop.send(());
     let _ = serving.await;
     if let Some((base, schema)) = schema {
@@ -237,9 +291,237 @@ async fn measure(
     }
     store.close().await;
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(medians)
+    Ok((medians, rates))
 }
 
+/// VmRSS of this process, in MiB (0 where /proc is not there).
+fn resident_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+/// The calls driven for throughput.
+#[derive(Clone, Copy, Debug)]
+enum Driven {
+    Health,
+    GetPlan,
+    ListPlans,
+    ListMyPlans,
+    UpdatePlan,
+}
+
+impl Driven {
+    const ALL: [Driven; 5] = [
+        Driven::Health,
+        Driven::GetPlan,
+        Driven::ListPlans,
+        Driven::ListMyPlans,
+        Driven::UpdatePlan,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Driven::Health => "Health/Check",
+            Driven::GetPlan => "GetPlan as the patient",
+            Driven::ListPlans => "ListPlans as a member (page of 50)",
+            Driven::ListMyPlans => "ListMyPlans as a member",
+            Driven::UpdatePlan => "UpdatePlan as the owner (own sections)",
+        }
+    }
+}
+
+/// A client's bearer token, on every call.
+#[derive(Clone)]
+struct BearerToken(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+
+impl tonic::service::Interceptor for BearerToken {
+    fn call(&mut self, mut r: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        r.metadata_mut().insert("authorization", self.0.clone());
+        Ok(r)
+    }
+}
+
+type Authed = tonic::service::interceptor::InterceptedService<Channel, BearerToken>;
+
+fn bearer(key: &DevKey, who: &DevIdentity) -> Result<BearerToken, Error> {
+    let token = key.mint(who, DEFAULT_AUDIENCE, Duration::from_secs(3600), Default::default())?;
+    Ok(BearerToken(format!("Bearer {token}").parse().map_err(Error::internal)?))
+}
+
+/// The clients the driven calls use, each with its caller's token.
+#[derive(Clone)]
+struct Clients {
+    health: tonic_health::pb::health_client::HealthClient<Channel>,
+    patient: PlanServiceClient<Authed>,
+    member: PlanServiceClient<Authed>,
+    group: ResponsibilityGroupServiceClient<Authed>,
+    owner: PlanServiceClient<Authed>,
+}
+
+fn status(s: tonic::Status) -> Error {
+    Error::internal(format!("a driven call failed: {s}"))
+}
+
+fn first_page(size: i32, page_token: String) -> proto::ListPlansRequest {
+    proto::ListPlansRequest {
+        statuses: Vec::new(),
+        review_overdue: false,
+        page_size: size,
+        page_token,
+    }
+}
+
+impl Clients {
+    /// Makes one call of `call`; `own` is the patient's plan, `(plan, etag)` the plan this
+    /// worker writes, whose etag a write moves on.
+    async fn call(
+        &mut self,
+        call: Driven,
+        own: &str,
+        (plan, etag): (&str, &mut String),
+    ) -> Result<(), Error> {
+        match call {
+            Driven::Health => {
+                self.health
+                    .check(tonic_health::pb::HealthCheckRequest::default())
+                    .await
+                    .map_err(status)?;
+            }
+            Driven::GetPlan => {
+                let name = own.to_owned();
+                self.patient
+                    .get_plan(proto::GetPlanRequest { name, revision: 0 })
+                    .await
+                    .map_err(status)?;
+            }
+            Driven::ListPlans => {
+                self.member.list_plans(first_page(50, String::new())).await.map_err(status)?;
+            }
+            Driven::ListMyPlans => {
+                let request =
+                    proto::ListMyPlansRequest { page_size: 50, page_token: String::new() };
+                self.group.list_my_plans(request).await.map_err(status)?;
+            }
+            Driven::UpdatePlan => {
+                let sections = proto::PatientSections {
+                    important_to_me: format!("Benchmark {etag}"),
+                    ..Default::default()
+                };
+                let input = proto::Plan {
+                    name: plan.to_owned(),
+                    etag: etag.clone(),
+                    sections: Some(sections),
+                    ..Default::default()
+                };
+                let paths = vec!["sections.important_to_me".into()];
+                let mask = prost_types::FieldMask { paths };
+                let request =
+                    proto::UpdatePlanRequest { plan: Some(input), update_mask: Some(mask) };
+                let updated = self.owner.update_plan(request).await.map_err(status)?.into_inner();
+                *etag = updated.plan.map(|p| p.etag).unwrap_or_default();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Drives every call at 1 and at 64 calls at a time, Health/Check first at each.
+async fn drive_all(
+    config: &BenchConfig,
+    backend: &'static str,
+    channel: &Channel,
+    key: &DevKey,
+) -> Result<Vec<Throughput>, Error> {
+    let patient_who = DevIdentity::Citizen { pid: patient(0)?.expose().into() };
+    let member_who =
+        DevIdentity::Personnel { sub: "nav-adviser".into(), org: NAV.into(), person: None };
+    // The owner of every plan but the measured patient's: the writers' plans are theirs.
+    let owner_who = DevIdentity::Citizen { pid: patient(1)?.expose().into() };
+    let authed = |who| {
+        Ok::<_, Error>(tonic::service::interceptor::InterceptedService::new(
+            channel.clone(),
+            bearer(key, who)?,
+        ))
+    };
+    let clients = Clients {
+        health: tonic_health::pb::health_client::HealthClient::new(channel.clone()),
+        patient: PlanServiceClient::new(authed(&patient_who)?),
+        member: PlanServiceClient::new(authed(&member_who)?),
+        group: ResponsibilityGroupServiceClient::new(authed(&member_who)?),
+        owner: PlanServiceClient::new(authed(&owner_who)?),
+    };
+
+    // The patient's newest plan, and one plan for each of 64 writers, so no two write the same.
+    let own =
+        clients.patient.clone().list_plans(first_page(1, String::new())).await.map_err(status)?;
+    let own = own.into_inner().plans.first().map(|p| p.name.clone());
+    let own = own.ok_or_else(|| Error::internal("the patient has no plan"))?;
+    let mut writable = Vec::new();
+    let mut token = String::new();
+    while writable.len() < 64 {
+        let page = clients.owner.clone().list_plans(first_page(50, token)).await.map_err(status)?;
+        let page = page.into_inner();
+        writable.extend(page.plans.into_iter().map(|p| (p.name, p.etag)));
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    if writable.len() < 64 {
+        return Err(Error::internal("the throughput figures need at least 64 plans"));
+    }
+
+    let driven_for = Duration::from_secs_f64(config.seconds.max(0.1));
+    let mut figures = Vec::new();
+    for concurrency in [1usize, 64] {
+        let mut health_rate = 0.0;
+        for call in Driven::ALL {
+            let deadline = MonoInstant::now() + driven_for;
+            let mut workers = tokio::task::JoinSet::new();
+            for (plan, etag) in writable.iter().take(concurrency).cloned() {
+                let (mut clients, own) = (clients.clone(), own.clone());
+                workers.spawn(async move {
+                    let (mut etag, mut times) = (etag, Vec::new());
+                    while MonoInstant::now() < deadline {
+                        let start = MonoInstant::now();
+                        clients.call(call, &own, (&plan, &mut etag)).await?;
+                        times.push(start.elapsed());
+                    }
+                    Ok::<_, Error>(times)
+                });
+            }
+            let mut times = Vec::new();
+            while let Some(worker) = workers.join_next().await {
+                times.extend(worker.map_err(Error::internal)??);
+            }
+            times.sort();
+            let per_second = times.len() as f64 / driven_for.as_secs_f64();
+            if matches!(call, Driven::Health) {
+                health_rate = per_second;
+            }
+            let at = |q: f64| {
+                let i = ((times.len().saturating_sub(1)) as f64 * q) as usize;
+                times.get(i).copied().unwrap_or_default().as_micros()
+            };
+            figures.push(Throughput {
+                backend,
+                call: call.label(),
+                concurrency,
+                calls: times.len(),
+                per_second,
+                p50_us: at(0.5),
+                p99_us: at(0.99),
+                of_health: per_second / f64::max(health_rate, 1e-9),
+            });
+        }
+    }
+    Ok(figures)
+}
 /// `plans` plans in the municipality, the newest `OWN_PLANS` of them the measured patient's,
 /// with the measured member serving on them.
 async fn seed(store: &Store, plans: usize) -> Result<(), Error> {

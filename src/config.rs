@@ -1,6 +1,7 @@
 //! The command line: every flag also reads a `SAMVIRKE_*` environment variable, and `--help`
 //! shows both.
 
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -10,8 +11,9 @@ use crate::auth::token::{DEFAULT_AUDIENCE, DEFAULT_CITIZEN_ACR, ProviderConfig};
 use crate::auth::{Policy, VerifierConfig};
 use crate::domain::Error;
 use crate::domain::subject::SubjectKind;
+use crate::overload::Limits;
 use crate::server::{KeySource, ServerConfig};
-use crate::store::{Backend, DatabaseUrl};
+use crate::store::{Backend, DatabaseUrl, GroupCommit, StoreOptions};
 
 /// samvirke: the gRPC backend for the individual plan (individuell plan).
 #[derive(Parser, Debug)]
@@ -90,8 +92,11 @@ pub struct BenchArgs {
     #[arg(long, env = "SAMVIRKE_BENCH_DATABASE_URL")]
     pub postgres_url: Option<String>,
     /// Where to write the figures (JSON).
-    #[arg(long, default_value = "bench-results/list_plans.json")]
+    #[arg(long, default_value = "bench-results/bench.json")]
     pub out: PathBuf,
+    /// Seconds each call is driven at each concurrency for the throughput figures.
+    #[arg(long, default_value_t = 3.0)]
+    pub seconds: f64,
 }
 
 /// The database to use.
@@ -191,6 +196,32 @@ pub struct ServeArgs {
     /// Seconds between database checks for the health service.
     #[arg(long, env = "SAMVIRKE_HEALTH_INTERVAL_SECONDS", default_value_t = 5)]
     pub health_interval_seconds: u64,
+    /// Calls served at once over all connections; past it, calls are refused UNAVAILABLE.
+    #[arg(long, env = "SAMVIRKE_MAX_CONCURRENT_CALLS", default_value_t = 512)]
+    pub max_concurrent_calls: usize,
+    /// Calls one HTTP/2 connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).
+    #[arg(long, env = "SAMVIRKE_MAX_STREAMS_PER_CONNECTION", default_value_t = 128)]
+    pub max_streams_per_connection: u32,
+    /// Calls one caller may make per second, sustained; 0 for no limit. Past it, calls are
+    /// refused RESOURCE_EXHAUSTED with a retry delay.
+    #[arg(long, env = "SAMVIRKE_CALLER_RATE_PER_SECOND", default_value_t = 100)]
+    pub caller_rate_per_second: u32,
+    /// Calls one caller may make in a burst above the sustained rate.
+    #[arg(long, env = "SAMVIRKE_CALLER_BURST", default_value_t = 200)]
+    pub caller_burst: u32,
+    /// Seconds a call may run before it is answered DEADLINE_EXCEEDED and its work rolled back.
+    #[arg(long, env = "SAMVIRKE_DEADLINE_SECONDS", default_value_t = 30)]
+    pub deadline_seconds: u64,
+    /// Seconds between HTTP/2 PINGs on a connection; one unanswered for 10 seconds closes it.
+    #[arg(long, env = "SAMVIRKE_KEEPALIVE_SECONDS", default_value_t = 30)]
+    pub keepalive_seconds: u64,
+    /// Microseconds a batch of the access log's read rows waits for more once its first row
+    /// has come; 0 commits what came while the batch before committed, and waits for nothing.
+    #[arg(long, env = "SAMVIRKE_LOG_BATCH_WAIT_MICROS", default_value_t = 0)]
+    pub log_batch_wait_micros: u64,
+    /// Read connections on SQLite (writes have one connection of their own).
+    #[arg(long, env = "SAMVIRKE_SQLITE_READ_CONNECTIONS", default_value_t = 2)]
+    pub sqlite_read_connections: u32,
 }
 
 /// `samvirke token`: exactly one of --pid, --sub or --client.
@@ -291,6 +322,22 @@ impl ServeArgs {
             policy,
             max_message_bytes: self.max_message_bytes,
             health_interval: Duration::from_secs(self.health_interval_seconds.max(1)),
+            limits: Limits {
+                max_concurrent_calls: self.max_concurrent_calls.max(1),
+                max_streams_per_connection: self.max_streams_per_connection.max(1),
+                caller_rate: NonZeroU32::new(self.caller_rate_per_second),
+                caller_burst: NonZeroU32::new(self.caller_burst).unwrap_or(NonZeroU32::MIN),
+                deadline: Duration::from_secs(self.deadline_seconds.max(1)),
+                keepalive_interval: Duration::from_secs(self.keepalive_seconds.max(1)),
+                keepalive_timeout: Duration::from_secs(10),
+            },
+            store: StoreOptions {
+                group_commit: GroupCommit {
+                    max_wait: Duration::from_micros(self.log_batch_wait_micros),
+                    ..GroupCommit::default()
+                },
+                sqlite_readers: self.sqlite_read_connections.max(1),
+            },
         })
     }
 }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod domain;
 pub mod export;
 pub mod ops;
+pub mod overload;
 pub mod proto;
 pub mod registry;
 pub mod server;

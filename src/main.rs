@@ -186,8 +186,18 @@ async fn bench(args: BenchArgs) -> Result<(), Error> {
         repeats: args.repeats,
         postgres_url: args.postgres_url,
         out: args.out.clone(),
+        seconds: args.seconds,
     })
     .await?;
+    for t in &report.throughput {
+        println!(
+            "{:<9} {:<36} x{:<3} {:>9.0}/s  p50 {:>7} us  p99 {:>7} us  {:.3} of Health/Check",
+            t.backend, t.call, t.concurrency, t.per_second, t.p50_us, t.p99_us, t.of_health
+        );
+    }
+    for r in &report.resident {
+        println!("{:<9} resident memory at {} plans: {:.0} MiB", r.backend, r.plans, r.mib);
+    }
     for f in &report.figures {
         println!(
             "{:<9} {:<32} {:>7} us at {} plans, {:>7} us at {} plans: x{:.2}",

@@ -19,6 +19,7 @@ use crate::api::{
 use crate::auth::token::ProviderConfig;
 use crate::auth::{Authorizer, DevKey, Guard, Policy, TokenVerifier, VerifierConfig};
 use crate::domain::Error;
+use crate::overload::{AdmissionLayer, CallerRate, Limits};
 use crate::proto;
 use crate::proto::complaint_service_server::ComplaintServiceServer;
 use crate::proto::coordinator_service_server::CoordinatorServiceServer;
@@ -28,7 +29,7 @@ use crate::proto::organisation_service_server::OrganisationServiceServer;
 use crate::proto::plan_service_server::PlanServiceServer;
 use crate::proto::referral_service_server::ReferralServiceServer;
 use crate::proto::responsibility_group_service_server::ResponsibilityGroupServiceServer;
-use crate::store::{DatabaseUrl, Store};
+use crate::store::{DatabaseUrl, Store, StoreOptions};
 use crate::telemetry::RpcTelemetryLayer;
 
 /// Where the keys that sign tokens come from.
@@ -56,6 +57,10 @@ pub struct ServerConfig {
     pub max_message_bytes: usize,
     /// How often the database is checked for the health service.
     pub health_interval: Duration,
+    /// What the server takes on before it refuses calls.
+    pub limits: Limits,
+    /// How the store connects and logs.
+    pub store: StoreOptions,
 }
 
 /// A built server, ready to serve on a listener.
@@ -64,14 +69,18 @@ pub struct Server {
     router: tonic::transport::server::Router<Layers>,
     health: HealthReporter,
     health_interval: Duration,
+    callers: Arc<CallerRate>,
 }
 
 type HttpResponse = http::Response<tonic::body::Body>;
 
 /// The layers around every service: telemetry outermost, so it records the final status.
 type Layers = tower::layer::util::Stack<
-    tower::util::MapResponseLayer<fn(HttpResponse) -> HttpResponse>,
-    tower::layer::util::Stack<RpcTelemetryLayer, tower::layer::util::Identity>,
+    AdmissionLayer,
+    tower::layer::util::Stack<
+        tower::util::MapResponseLayer<fn(HttpResponse) -> HttpResponse>,
+        tower::layer::util::Stack<RpcTelemetryLayer, tower::layer::util::Identity>,
+    >,
 >;
 
 /// The names the health service reports on: the whole server ("") and each service.
@@ -90,7 +99,7 @@ const SERVICES: [&str; 9] = [
 impl Server {
     /// Opens the store (applying migrations), loads the policy and keys, and builds the services.
     pub async fn build(config: ServerConfig) -> Result<Server, Error> {
-        let store = Store::open(&config.database_url).await?;
+        let store = Store::open_with(&config.database_url, config.store).await?;
         let authz = Arc::new(Authorizer::new(config.policy).await?);
         let verifier = Arc::new(match &config.keys {
             KeySource::DevKey(path) => {
@@ -101,7 +110,8 @@ impl Server {
             }
         });
         let context = Context { store: store.clone(), guard: Guard::new(authz) };
-        let authenticate = Authenticate(verifier);
+        let callers = Arc::new(CallerRate::new(&config.limits));
+        let authenticate = Authenticate(verifier, callers.clone());
         let limit = config.max_message_bytes;
 
         let plans =
@@ -129,11 +139,16 @@ impl Server {
             .build_v1()
             .map_err(Error::internal)?;
 
+        let limits = &config.limits;
         let router = tonic::transport::Server::builder()
+            .max_concurrent_streams(Some(limits.max_streams_per_connection))
+            .http2_keepalive_interval(Some(limits.keepalive_interval))
+            .http2_keepalive_timeout(Some(limits.keepalive_timeout))
             .layer(RpcTelemetryLayer::default())
             .layer(tower::util::MapResponseLayer::new(
                 codec_refusals_as_the_api_promises as fn(HttpResponse) -> HttpResponse,
             ))
+            .layer(AdmissionLayer::new(limits))
             .add_service(health_service)
             .add_service(reflection)
             .add_service(InterceptedService::new(plans, authenticate.clone()))
@@ -144,7 +159,8 @@ impl Server {
             .add_service(InterceptedService::new(members, authenticate.clone()))
             .add_service(InterceptedService::new(organisations, authenticate.clone()))
             .add_service(InterceptedService::new(complaints, authenticate));
-        Ok(Server { store, router, health, health_interval: config.health_interval })
+        let health_interval = config.health_interval;
+        Ok(Server { store, router, health, health_interval, callers })
     }
 
     /// Serves on `listener` until `shutdown` completes, then lets in-flight calls finish.
@@ -155,12 +171,22 @@ impl Server {
     ) -> Result<(), Error> {
         let watcher =
             tokio::spawn(watch_database(self.store.clone(), self.health, self.health_interval));
+        let callers = self.callers.clone();
+        let forgetter = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                callers.forget_idle();
+            }
+        });
         // Without TCP_NODELAY, small responses wait on delayed ACKs: about 40 ms a call.
         let incoming = TcpIncoming::from(listener)
             .with_nodelay(Some(true))
             .with_keepalive(Some(Duration::from_secs(60)));
         let served = self.router.serve_with_incoming_shutdown(incoming, shutdown).await;
         watcher.abort();
+        forgetter.abort();
+        // The calls have ended; the access log's last batch is made durable before the store
+        // closes.
         self.store.close().await;
         served.map_err(Error::internal)
     }

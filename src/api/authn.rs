@@ -8,10 +8,11 @@ use tonic::{Request, Status};
 
 use crate::auth::TokenVerifier;
 use crate::domain::Error;
+use crate::overload::CallerRate;
 
 /// The authentication interceptor of the samvirke services.
 #[derive(Clone)]
-pub struct Authenticate(pub Arc<TokenVerifier>);
+pub struct Authenticate(pub Arc<TokenVerifier>, pub Arc<CallerRate>);
 
 impl Interceptor for Authenticate {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
@@ -25,6 +26,7 @@ impl Interceptor for Authenticate {
             .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
             .ok_or(Error::Unauthenticated("authorization is not a bearer token"))?;
         let principal = self.0.verify(token.trim())?;
+        self.1.admit(principal.subject.as_stored())?;
         request.extensions_mut().insert(principal);
         Ok(request)
     }

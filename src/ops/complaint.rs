@@ -43,15 +43,12 @@ impl Context {
     /// FileComplaint: by the patient, or on their behalf, against an organisation of a kind
     /// that handles complaints. A named plan the complainant may not read is `NOT_FOUND`,
     /// exactly as GetPlan answers, so a complaint cannot tell whose plan an id is.
-    pub async fn file_complaint(
-        &self,
-        who: &Principal,
-        mut new: NewComplaint,
-    ) -> Result<Complaint> {
+    pub async fn file_complaint(&self, who: &Principal, new: NewComplaint) -> Result<Complaint> {
         let now = Instant::now();
         let deadline = new.deadline(Date::today_in_norway(now));
         self.store
             .write_with(async |s| {
+                let mut new = new.clone();
                 self.guard.file_complaint(s, who, &new.organisation, now).await?;
                 s.organisation_of_kind(
                     "complaint.organisation",

@@ -48,7 +48,7 @@ impl super::Context {
         who: &Principal,
         plan: ResourceId,
         (object, action): (Object, Action),
-        insert: impl AsyncFnOnce(&mut Session, &PlanPass, Instant) -> Result<(I, String)>,
+        insert: impl AsyncFnOnce(&mut Session, &PlanPass, Instant) -> Result<(I, String)> + Clone,
     ) -> Result<super::Shown<I>> {
         self.write(async |s, now| {
             let pass = self.guard.plan(s, who, plan, object, action, now).await?;
@@ -77,8 +77,8 @@ impl super::Context {
         at: super::ItemRef,
         wants: &super::Wants,
         (item, revision, what): (I, i64, &str),
-        change: impl AsyncFnOnce(&mut Session, &PlanPass, I) -> Result<(bool, String)>,
-        reload: impl AsyncFnOnce(&mut Session, &PlanPass) -> Result<I>,
+        change: impl AsyncFnOnce(&mut Session, &PlanPass, I) -> Result<(bool, String)> + Clone,
+        reload: impl AsyncFnOnce(&mut Session, &PlanPass) -> Result<I> + Clone,
     ) -> Result<Option<super::Shown<I>>> {
         let now = Instant::now();
         for &(object, action) in wants {

@@ -132,7 +132,7 @@ impl Context {
         who: &Principal,
         at: ItemRef,
         wants: &Wants,
-        change: impl AsyncFnOnce(&mut Session, &PlanPass, Goal) -> Result<(bool, String)>,
+        change: impl AsyncFnOnce(&mut Session, &PlanPass, Goal) -> Result<(bool, String)> + Clone,
     ) -> Result<Option<Shown<Goal>>> {
         self.write(async |s, now| {
             let pass = self.plan_pass(s, who, at.plan, &[], now).await?;

@@ -142,7 +142,7 @@ impl Context {
         who: &Principal,
         at: ItemRef,
         wants: &Wants,
-        change: impl AsyncFnOnce(&mut Session, &PlanPass, Measure) -> Result<(bool, String)>,
+        change: impl AsyncFnOnce(&mut Session, &PlanPass, Measure) -> Result<(bool, String)> + Clone,
     ) -> Result<Option<Shown<Measure>>> {
         self.write(async |s, now| {
             let pass = self.plan_pass(s, who, at.plan, &[], now).await?;

@@ -133,7 +133,7 @@ impl Context {
         who: &Principal,
         at: ItemRef,
         action: Action,
-        change: impl AsyncFnOnce(&mut Session, &PlanPass, &mut Meeting) -> Result<String>,
+        change: impl AsyncFnOnce(&mut Session, &PlanPass, &mut Meeting) -> Result<String> + Clone,
     ) -> Result<Meeting> {
         self.write(async |s, now| {
             let pass = self.guard.plan(s, who, at.plan, Object::Meeting, action, now).await?;

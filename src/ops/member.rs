@@ -41,13 +41,14 @@ impl Context {
         &self,
         who: &Principal,
         plan: ResourceId,
-        mut new: NewMember,
+        new: NewMember,
     ) -> Result<Shown<Member>> {
         let object = Object::of_membership(new.role, new.basis);
         let now = Instant::now();
         new.check_not_backdated(now)?;
         self.store
             .write_with(async |s| {
+                let mut new = new.clone();
                 let pass = self.guard.plan(s, who, plan, object, Action::Add, now).await?;
                 who.refuse_own(&new.subject, "adds a member")?;
                 if let Some(organisation) = &new.organisation

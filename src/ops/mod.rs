@@ -117,7 +117,7 @@ impl Context {
     /// Runs `work` in one write transaction (`Store::write_with`), with the request's time.
     pub(crate) async fn write<T>(
         &self,
-        work: impl AsyncFnOnce(&mut Session, Instant) -> Result<T>,
+        work: impl AsyncFnOnce(&mut Session, Instant) -> Result<T> + Clone,
     ) -> Result<T> {
         let now = Instant::now();
         self.store.write_with(async |s| work(s, now).await).await

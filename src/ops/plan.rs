@@ -20,7 +20,7 @@ use crate::snapshot;
 use crate::store::{PlanListFilter, RevisionRow, check_plan_version};
 
 /// The fields of a plan an update sets; `None` leaves a field as it is.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct PlanPatch {
     /// Sections and their new texts, not yet checked against the plan's kind.
     pub sections: Vec<(Section, String)>,
@@ -342,14 +342,15 @@ impl Context {
         who: &Principal,
         plan: ResourceId,
         etag: i64,
-        wants: impl FnOnce(&PlanPass) -> Vec<(Object, Action)>,
+        wants: impl FnOnce(&PlanPass) -> Vec<(Object, Action)> + Clone,
         kind: ChangeKind,
         change: impl AsyncFnOnce(
             &mut crate::store::Session,
             &PlanPass,
             &mut Plan,
             i64,
-        ) -> Result<Vec<String>>,
+        ) -> Result<Vec<String>>
+        + Clone,
     ) -> Result<Shown<Plan>> {
         self.write(async |s, now| {
             let pass = self.plan_pass(s, who, plan, &[], now).await?;

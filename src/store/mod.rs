@@ -99,10 +99,19 @@ impl fmt::Debug for DatabaseUrl {
 }
 
 /// How the store connects and logs.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct StoreOptions {
     /// How the access log commits the rows of concurrent reads.
     pub group_commit: GroupCommit,
+    /// Read connections on SQLite; each runs on a thread of its own in sqlx's driver, so more
+    /// than the machine's cores only adds switching between threads.
+    pub sqlite_readers: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { group_commit: GroupCommit::default(), sqlite_readers: 2 }
+    }
 }
 
 /// The connection pools, the backend they speak to, and the access log's writer.
@@ -140,7 +149,8 @@ impl Store {
                 // The writer first: it creates the file and puts it in WAL mode.
                 let writer = sqlite::open_writer(pool_options(), &url.0).await?;
                 migrate(backend, &writer).await?;
-                (sqlite::open_readers(pool_options(), &url.0).await?, writer)
+                let readers = options.sqlite_readers.max(1);
+                (sqlite::open_readers(pool_options(), &url.0, readers).await?, writer)
             }
             Backend::Postgres => {
                 let pool = postgres::open(pool_options(), &url.0).await?;
@@ -194,10 +204,24 @@ impl Store {
     /// access check denied it (nothing but the denial's log row was written), and rolls back
     /// otherwise, so a failed request changes nothing. Quickwit's metastore does the same with
     /// `run_with_tx!`, to make the code trivially correct.
+    ///
+    /// Work that collided with concurrent work (`Error::Contention`: a deadlock, a
+    /// serialization failure, a busy database) is rolled back and run once more, in a fresh
+    /// transaction; a second collision is the client's to retry.
     pub async fn write_with<T>(
         &self,
-        work: impl AsyncFnOnce(&mut Session) -> Result<T>,
+        work: impl AsyncFnOnce(&mut Session) -> Result<T> + Clone,
     ) -> Result<T> {
+        match self.write_once(work.clone()).await {
+            Err(Error::Contention) => {
+                tracing::info!("retrying a write that collided with another");
+                self.write_once(work).await
+            }
+            done => done,
+        }
+    }
+
+    async fn write_once<T>(&self, work: impl AsyncFnOnce(&mut Session) -> Result<T>) -> Result<T> {
         let mut session = self.write().await?;
         let result = work(&mut session).await;
         session.count();
@@ -455,22 +479,24 @@ pub(crate) fn fault(e: &sqlx::Error) -> Fault {
         | sqlx::Error::WorkerCrashed => Fault::Unavailable,
         sqlx::Error::Database(d) => {
             let code = d.code().unwrap_or_default();
-            match code.parse::<u32>() {
-                // SQLite: an extended result code, whose low byte is the primary one.
-                Ok(extended) => match extended & 0xff {
-                    // BUSY, LOCKED
-                    5 | 6 => Fault::Contention,
-                    // IOERR, FULL, CANTOPEN
-                    10 | 13 | 14 => Fault::Unavailable,
-                    _ => Fault::Ours,
-                },
-                // PostgreSQL: a SQLSTATE.
-                Err(_) => match (&code[..code.len().min(2)], &*code) {
+            if code.len() == 5 {
+                // PostgreSQL: a SQLSTATE, always five characters.
+                match (&code[..2], &*code) {
                     (_, "40001" | "40P01") => Fault::Contention,
                     // connection exception, insufficient resources, operator intervention
                     ("08" | "53" | "57", _) => Fault::Unavailable,
                     _ => Fault::Ours,
-                },
+                }
+            } else {
+                // SQLite: an extended result code (at most four digits), whose low byte is the
+                // primary one.
+                match code.parse::<u32>().map(|extended| extended & 0xff) {
+                    // BUSY, LOCKED
+                    Ok(5 | 6) => Fault::Contention,
+                    // IOERR, FULL, CANTOPEN
+                    Ok(10 | 13 | 14) => Fault::Unavailable,
+                    _ => Fault::Ours,
+                }
             }
         }
         _ => Fault::Ours,
@@ -491,6 +517,102 @@ pub(crate) fn stored<T>(what: &str, value: Option<T>) -> Result<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A database error with only a code, as either driver reports one.
+    #[derive(Debug)]
+    struct Coded(&'static str);
+
+    impl std::fmt::Display for Coded {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "code {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Coded {}
+
+    impl sqlx::error::DatabaseError for Coded {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+            Some(self.0.into())
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    #[test]
+    fn database_failures_are_classified_by_their_codes() {
+        let of = |code| fault(&sqlx::Error::Database(Box::new(Coded(code))));
+        // PostgreSQL: admin shutdown, crash shutdown, cannot connect now, connection failure,
+        // too many connections, disk full; serialization failure and deadlock.
+        for code in ["57P01", "57P02", "57P03", "08006", "08001", "53300", "53100"] {
+            assert_eq!(of(code), Fault::Unavailable, "{code}");
+        }
+        assert_eq!(of("40001"), Fault::Contention);
+        assert_eq!(of("40P01"), Fault::Contention);
+        // A unique violation or a syntax error is ours to explain, not the client's to retry.
+        assert_eq!(of("23505"), Fault::Ours);
+        assert_eq!(of("42601"), Fault::Ours);
+        // SQLite: BUSY, BUSY_SNAPSHOT (517), LOCKED; IOERR_FSYNC (1034), FULL, CANTOPEN.
+        for code in ["5", "517", "6"] {
+            assert_eq!(of(code), Fault::Contention, "{code}");
+        }
+        for code in ["10", "1034", "13", "14"] {
+            assert_eq!(of(code), Fault::Unavailable, "{code}");
+        }
+        assert_eq!(of("2067"), Fault::Ours);
+        assert_eq!(fault(&sqlx::Error::PoolTimedOut), Fault::Unavailable);
+        assert_eq!(fault(&sqlx::Error::RowNotFound), Fault::Ours);
+    }
+
+    /// A write that collides is run once more in a fresh transaction; a second collision is the
+    /// client's, and what the first attempt wrote is gone.
+    #[tokio::test]
+    async fn a_colliding_write_is_retried_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let dir = std::env::temp_dir().join(format!("samvirke-store-{}", uuid::Uuid::now_v7()));
+        let url = DatabaseUrl(format!("sqlite://{}/s.db", dir.display()));
+        let store = Store::open(&url).await.unwrap();
+        let org = crate::domain::ids::OrgNumber::parse("o", "910000004").unwrap();
+        let attempts = AtomicUsize::new(0);
+        let always = store
+            .write_with(async |s| {
+                attempts.fetch_add(1, Ordering::SeqCst);
+                let registry = crate::registry::parse_csv(
+                    "organisasjonsnummer,navn,organisasjonsform.kode\n910000004,Nordby kommune,KOMM\n"
+                        .as_bytes(),
+                )?;
+                s.upsert_organisations(&registry, Instant::now()).await?;
+                Err::<(), _>(Error::Contention)
+            })
+            .await;
+        assert!(matches!(always, Err(Error::Contention)));
+        assert_eq!(attempts.load(Ordering::SeqCst), 2);
+        let kept = store.read_with(async |s| s.organisation(&org).await).await.unwrap();
+        assert!(kept.is_none(), "a rolled-back attempt left its write behind");
+
+        let attempts = AtomicUsize::new(0);
+        let second = store
+            .write_with(async |_| match attempts.fetch_add(1, Ordering::SeqCst) {
+                0 => Err(Error::Contention),
+                n => Ok(n),
+            })
+            .await;
+        assert_eq!(second.unwrap(), 1);
+        store.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn database_urls_hide_passwords() {

@@ -16,9 +16,6 @@ pub(super) static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
 
-/// How many read connections: each runs on a thread of its own in sqlx's SQLite driver.
-const READERS: u32 = 4;
-
 /// The one writer connection, which creates the file when missing.
 pub(super) async fn open_writer(options: AnyPoolOptions, url: &str) -> Result<AnyPool> {
     if url.contains(":memory:") || url.contains("mode=memory") {
@@ -36,9 +33,13 @@ pub(super) async fn open_writer(options: AnyPoolOptions, url: &str) -> Result<An
 }
 
 /// The read connections: `query_only`, so a read that tried to write would fail loudly.
-pub(super) async fn open_readers(options: AnyPoolOptions, url: &str) -> Result<AnyPool> {
+pub(super) async fn open_readers(
+    options: AnyPoolOptions,
+    url: &str,
+    readers: u32,
+) -> Result<AnyPool> {
     let pragmas = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA query_only = ON;";
-    connect(options.max_connections(READERS), url, pragmas).await
+    connect(options.max_connections(readers), url, pragmas).await
 }
 
 async fn connect(options: AnyPoolOptions, url: &str, pragmas: &'static str) -> Result<AnyPool> {

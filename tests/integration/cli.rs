@@ -155,3 +155,96 @@ fn production_refuses_development_keys_on_postgres() {
     let err = String::from_utf8(output.stderr).unwrap();
     assert!(err.contains("jwks-file"), "{err}");
 }
+
+/// The binary, serving on SQLite in `dir` (registry imported, `unit-staff` granted), its
+/// address, and its log so far as a thread that returns it once the server exits.
+fn serve(dir: &Path) -> (std::process::Child, String, std::thread::JoinHandle<String>) {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("registry/sample.csv");
+    let (ok, _, err) = samvirke(dir, &["organisations", "import", sample.to_str().unwrap()]);
+    assert!(ok, "import failed: {err}");
+    let grant = ["grant", "--org", MUNICIPALITY, "--subject", "personnel:unit-staff"];
+    let (ok, _, err) = samvirke(dir, &[&grant[..], &["--role", "unit_staff"]].concat());
+    assert!(ok, "grant failed: {err}");
+    let mut server = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir)
+        .env_remove("SAMVIRKE_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let addr = first.trim().strip_prefix("listening on ").unwrap().to_owned();
+    let stderr = server.stderr.take().unwrap();
+    let logs = std::thread::spawn(move || {
+        let mut text = String::new();
+        BufReader::new(stderr).read_to_string(&mut text).unwrap();
+        text
+    });
+    (server, addr, logs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_the_calls_in_flight_finish() {
+    let dir = std::env::temp_dir().join(format!("samvirke-cli-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (mut server, addr, logs) = serve(&dir);
+    let (_, token, _) = samvirke(&dir, &["token", "--sub", "unit-staff", "--org", MUNICIPALITY]);
+    let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let mut staff = with_token(channel.clone(), token.trim().to_owned());
+    let plan = staff
+        .create_plan(proto::CreatePlanRequest {
+            plan: Some(proto::Plan {
+                organisation: MUNICIPALITY.into(),
+                patient_id: PATIENT.into(),
+                patient_display_name: "Kari Nordmann".into(),
+                kind: proto::PlanKind::General as i32,
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .plan
+        .unwrap();
+
+    // A call held up in flight: its write waits for the database lock the test holds.
+    let url = format!("sqlite://{}/samvirke-data/samvirke.db", dir.display());
+    let mut lock = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    sqlx::Executor::execute(&mut lock, "BEGIN IMMEDIATE").await.unwrap();
+    let slow = {
+        let (_, token, _) = samvirke(&dir, &["token", "--pid", PATIENT]);
+        let mut patient = with_token(channel, token.trim().to_owned());
+        let input = proto::Plan {
+            name: plan.name.clone(),
+            etag: plan.etag.clone(),
+            sections: Some(proto::PatientSections {
+                important_to_me: "Kari Finished".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        tokio::spawn(async move {
+            patient
+                .update_plan(proto::UpdatePlanRequest {
+                    plan: Some(input),
+                    update_mask: mask(&["sections.important_to_me"]),
+                })
+                .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let killed = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(server.try_wait().unwrap().is_none(), "the server stopped with a call in flight");
+    sqlx::Executor::execute(&mut lock, "ROLLBACK").await.unwrap();
+
+    let finished = slow.await.unwrap().expect("the call in flight was answered").into_inner();
+    assert_eq!(finished.plan.unwrap().sections.unwrap().important_to_me, "Kari Finished");
+    let status = server.wait().unwrap();
+    assert!(status.success(), "the server did not stop cleanly: {status:?}");
+    assert!(logs.join().unwrap().contains("shutting down"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

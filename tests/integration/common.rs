@@ -13,6 +13,7 @@ use samvirke::domain::ids::OrgNumber;
 use samvirke::domain::organisation::OrgRole;
 use samvirke::domain::subject::Subject;
 use samvirke::domain::time::Instant;
+use samvirke::overload::Limits;
 use samvirke::proto;
 use samvirke::proto::complaint_service_client::ComplaintServiceClient;
 use samvirke::proto::coordinator_service_client::CoordinatorServiceClient;
@@ -23,7 +24,7 @@ use samvirke::proto::plan_service_client::PlanServiceClient;
 use samvirke::proto::referral_service_client::ReferralServiceClient;
 use samvirke::proto::responsibility_group_service_client::ResponsibilityGroupServiceClient;
 use samvirke::server::{KeySource, Server, ServerConfig};
-use samvirke::store::{Backend, DatabaseUrl, Store};
+use samvirke::store::{Backend, DatabaseUrl, Store, StoreOptions};
 use tokio::sync::oneshot;
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
@@ -188,6 +189,8 @@ impl TestServer {
             // The production default, so hostile requests meet the limits they would there.
             max_message_bytes: 1024 * 1024,
             health_interval: Duration::from_millis(200),
+            limits: Limits::default(),
+            store: StoreOptions::default(),
         };
         adjust(&mut config);
         Self::launch(backend, config, Some(Cleanup { dir, schema })).await
@@ -465,6 +468,11 @@ impl TestServer {
             other => panic!("no count for {other}"),
         };
         sqlx::query_scalar(sql).fetch_one(&self.db).await.unwrap()
+    }
+
+    /// A connection of its own to the server's database, for holding locks.
+    pub async fn db_connection(&self) -> sqlx::pool::PoolConnection<sqlx::Any> {
+        self.db.acquire().await.unwrap()
     }
 
     /// Creates a plan as `staff` and returns its name.

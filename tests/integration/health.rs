@@ -3,9 +3,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use samvirke::domain::organisation::OrgRole;
 use samvirke::store::Backend;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
+use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -128,6 +130,178 @@ async fn not_serving_while_the_database_is_unreachable() {
     let _restored = Proxy::start(upstream, addr).await;
     wait_for(&server, ServingStatus::Serving).await;
     server.stop().await;
+    let mut conn =
+        <sqlx::PgConnection as sqlx::Connection>::connect(&postgres_url()).await.unwrap();
+    sqlx::Executor::execute(
+        &mut conn,
+        sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")),
+    )
+    .await
+    .unwrap();
+}
+
+/// What one call of the load below was answered.
+#[derive(Debug)]
+enum Answer {
+    Read(Code),
+    Wrote(Result<String, Code>),
+}
+
+/// Reads and writes one plan until `until`, a reader and a writer at once; the writer changes
+/// the display name to a new value each time, reading the etag afresh.
+async fn load(server: &TestServer, plan: &str, until: std::time::Instant) -> Vec<Answer> {
+    let staff = Who::Personnel("unit-staff", MUNICIPALITY);
+    let reader = {
+        let (server, plan) = (server.clone(), plan.to_owned());
+        tokio::spawn(async move {
+            let mut answers = Vec::new();
+            while std::time::Instant::now() < until {
+                let got = server
+                    .plans(Some(&Who::Citizen(PATIENT)))
+                    .get_plan(samvirke::proto::GetPlanRequest { name: plan.clone(), revision: 0 })
+                    .await;
+                answers.push(Answer::Read(got.map_or_else(|s| s.code(), |_| Code::Ok)));
+            }
+            answers
+        })
+    };
+    let mut answers = Vec::new();
+    let mut n = 0;
+    while std::time::Instant::now() < until {
+        n += 1;
+        let name = format!("Kari {n}");
+        let read = server
+            .plans(Some(&staff))
+            .get_plan(samvirke::proto::GetPlanRequest { name: plan.to_owned(), revision: 0 })
+            .await;
+        let Ok(read) = read else {
+            answers.push(Answer::Read(read.unwrap_err().code()));
+            continue;
+        };
+        let input = samvirke::proto::Plan {
+            name: plan.to_owned(),
+            etag: read.into_inner().plan.unwrap().etag,
+            sections: Some(samvirke::proto::PatientSections {
+                important_to_me: name.clone(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let wrote = server
+            .plans(Some(&Who::Citizen(PATIENT)))
+            .update_plan(samvirke::proto::UpdatePlanRequest {
+                plan: Some(input),
+                update_mask: mask(&["sections.important_to_me"]),
+            })
+            .await;
+        answers.push(Answer::Wrote(wrote.map(|_| name).map_err(|s| s.code())));
+    }
+    answers.extend(reader.await.unwrap());
+    answers
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_cut_off_mid_load_answers_unavailable_and_loses_no_acknowledged_write() {
+    let (url, schema) = fresh_postgres_schema().await;
+    let (start, end) = host_port(&url);
+    let mut proxy = Proxy::start(url[start..end].to_owned(), "127.0.0.1:0".parse().unwrap()).await;
+    // Named, so the test can end this server's sessions and no other test's.
+    let name = format!("samvirke-{schema}");
+    let proxied = format!("{}{}{}&application_name={name}", &url[..start], proxy.addr, &url[end..]);
+    let server = TestServer::start_with(Backend::Postgres, |config| {
+        config.database_url = samvirke::store::DatabaseUrl(proxied);
+        // The load below calls as fast as it is answered.
+        config.limits.caller_rate = None;
+    })
+    .await;
+    let staff = Who::Personnel("unit-staff", MUNICIPALITY);
+    server.bootstrap_grant(MUNICIPALITY, &staff.subject(), OrgRole::UnitStaff).await;
+    let plan = server.create_plan(&staff, MUNICIPALITY, PATIENT).await;
+
+    // Four faults, each while a reader and a writer are at work: the connection cut twice,
+    // and twice the sessions ended by the database (SQLSTATE 57P01, as a restart does).
+    let mut answers = Vec::new();
+    for round in 0..4 {
+        let until = std::time::Instant::now() + Duration::from_millis(1500);
+        let working = {
+            let (server, plan) = (server.clone(), plan.clone());
+            tokio::spawn(async move { load(&server, &plan, until).await })
+        };
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if round % 2 == 0 {
+            let (upstream, addr) = proxy.cut().await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            proxy = Proxy::start(upstream, addr).await;
+        } else {
+            let mut admin =
+                <sqlx::PgConnection as sqlx::Connection>::connect(&postgres_url()).await.unwrap();
+            let ended: Vec<bool> = sqlx::query_scalar(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            )
+            .bind(&name)
+            .fetch_all(&mut admin)
+            .await
+            .unwrap();
+            assert!(!ended.is_empty(), "the server had no sessions to end");
+        }
+        answers.extend(working.await.unwrap());
+    }
+
+    // Every answer is one a client can act on: never INTERNAL or UNKNOWN.
+    let odd: Vec<&Answer> = answers
+        .iter()
+        .filter(|a| {
+            let code = match a {
+                Answer::Read(code) | Answer::Wrote(Err(code)) => *code,
+                Answer::Wrote(Ok(_)) => Code::Ok,
+            };
+            !matches!(code, Code::Ok | Code::Unavailable | Code::Aborted)
+        })
+        .collect();
+    assert!(odd.is_empty(), "answers a client cannot act on: {odd:?}");
+    assert!(
+        answers.iter().any(|a| matches!(
+            a,
+            Answer::Read(Code::Unavailable) | Answer::Wrote(Err(Code::Unavailable))
+        )),
+        "the cuts were never noticed: {answers:?}"
+    );
+    // Every acknowledged write is in the plan's history, and the service recovered by itself.
+    let acknowledged: Vec<&String> = answers
+        .iter()
+        .filter_map(|a| if let Answer::Wrote(Ok(name)) = a { Some(name) } else { None })
+        .collect();
+    assert!(!acknowledged.is_empty());
+    let mut last = Err(Code::Unknown);
+    for _ in 0..50 {
+        let patient = Who::Citizen(PATIENT);
+        last = server
+            .update_plan(&patient, &staff, &plan, &["sections.important_to_me"], |p| {
+                p.sections.get_or_insert_default().important_to_me = "Kari Last".into();
+            })
+            .await
+            .map(|p| p.revision)
+            .map_err(|s| s.code());
+        if last.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let revisions = last.expect("the service recovered");
+    let mut written = std::collections::HashSet::new();
+    for revision in 1..=revisions {
+        let past = server
+            .plans(Some(&staff))
+            .get_plan(samvirke::proto::GetPlanRequest { name: plan.clone(), revision })
+            .await
+            .unwrap()
+            .into_inner();
+        written.insert(past.plan.unwrap().sections.unwrap_or_default().important_to_me);
+    }
+    let lost: Vec<&&String> = acknowledged.iter().filter(|n| !written.contains(**n)).collect();
+    assert!(lost.is_empty(), "acknowledged writes missing from the history: {lost:?}");
+    server.stop().await;
+    drop(proxy);
     let mut conn =
         <sqlx::PgConnection as sqlx::Connection>::connect(&postgres_url()).await.unwrap();
     sqlx::Executor::execute(

@@ -18,6 +18,7 @@ mod hostile_input;
 mod members;
 mod national_ids;
 mod organisations;
+mod overload;
 mod plan_content;
 mod plans;
 mod relation_matrix;

@@ -220,7 +220,7 @@ pub struct ServeArgs {
     #[arg(long, env = "SAMVIRKE_LOG_BATCH_WAIT_MICROS", default_value_t = 0)]
     pub log_batch_wait_micros: u64,
     /// Read connections on SQLite (writes have one connection of their own).
-    #[arg(long, env = "SAMVIRKE_SQLITE_READ_CONNECTIONS", default_value_t = 2)]
+    #[arg(long, env = "SAMVIRKE_SQLITE_READ_CONNECTIONS", default_value_t = 4)]
     pub sqlite_read_connections: u32,
 }
 

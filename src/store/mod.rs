@@ -110,7 +110,7 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { group_commit: GroupCommit::default(), sqlite_readers: 2 }
+        StoreOptions { group_commit: GroupCommit::default(), sqlite_readers: 4 }
     }
 }
 

@@ -165,8 +165,13 @@ fn serve(dir: &Path) -> (std::process::Child, String, std::thread::JoinHandle<St
     let grant = ["grant", "--org", MUNICIPALITY, "--subject", "personnel:unit-staff"];
     let (ok, _, err) = samvirke(dir, &[&grant[..], &["--role", "unit_staff"]].concat());
     assert!(ok, "grant failed: {err}");
+    serve_again(dir)
+}
+
+/// The binary, serving again on the database in `dir`, with no limit on a caller's rate.
+fn serve_again(dir: &Path) -> (std::process::Child, String, std::thread::JoinHandle<String>) {
     let mut server = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--caller-rate-per-second", "0"])
         .current_dir(dir)
         .env_remove("SAMVIRKE_DATABASE_URL")
         .stdout(Stdio::piped())
@@ -246,5 +251,143 @@ async fn sigterm_lets_the_calls_in_flight_finish() {
     let status = server.wait().unwrap();
     assert!(status.success(), "the server did not stop cleanly: {status:?}");
     assert!(logs.join().unwrap().contains("shutting down"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_loses_no_acknowledged_write_and_no_log_row_of_an_acknowledged_read() {
+    let dir = std::env::temp_dir().join(format!("samvirke-cli-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (mut server, addr, _) = serve(&dir);
+    let (_, staff_token, _) =
+        samvirke(&dir, &["token", "--sub", "unit-staff", "--org", MUNICIPALITY]);
+    let (_, patient_token, _) = samvirke(&dir, &["token", "--pid", PATIENT]);
+    let (staff_token, patient_token) =
+        (staff_token.trim().to_owned(), patient_token.trim().to_owned());
+    let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let plan = with_token(channel, staff_token)
+        .create_plan(proto::CreatePlanRequest {
+            plan: Some(proto::Plan {
+                organisation: MUNICIPALITY.into(),
+                patient_id: PATIENT.into(),
+                patient_display_name: "Kari Nordmann".into(),
+                kind: proto::PlanKind::General as i32,
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .plan
+        .unwrap()
+        .name;
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let (mut written, mut reads) = (Vec::new(), 0u64);
+    for round in 0..20 {
+        let (mut server, addr, _) = serve_again(&dir);
+        let channel =
+            Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+        // A reader and a writer, both the patient, until the kill: each counts only what it
+        // was answered.
+        let reader = {
+            let mut patient = with_token(channel.clone(), patient_token.clone());
+            let name = plan.clone();
+            tokio::spawn(async move {
+                let mut read = 0u64;
+                while patient
+                    .get_plan(proto::GetPlanRequest { name: name.clone(), revision: 0 })
+                    .await
+                    .is_ok()
+                {
+                    read += 1;
+                }
+                read
+            })
+        };
+        let writer = {
+            let mut patient = with_token(channel, patient_token.clone());
+            let name = plan.clone();
+            tokio::spawn(async move {
+                let (mut acknowledged, mut read) = (Vec::new(), 0u64);
+                let Ok(current) = patient
+                    .get_plan(proto::GetPlanRequest { name: name.clone(), revision: 0 })
+                    .await
+                else {
+                    return (acknowledged, read);
+                };
+                read += 1;
+                let mut etag = current.into_inner().plan.unwrap().etag;
+                for i in 0.. {
+                    let text = format!("round {round}, write {i}");
+                    let input = proto::Plan {
+                        name: name.clone(),
+                        etag: etag.clone(),
+                        sections: Some(proto::PatientSections {
+                            important_to_me: text.clone(),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    };
+                    let request = proto::UpdatePlanRequest {
+                        plan: Some(input),
+                        update_mask: mask(&["sections.important_to_me"]),
+                    };
+                    match patient.update_plan(request).await {
+                        Ok(updated) => {
+                            etag = updated.into_inner().plan.unwrap().etag;
+                            acknowledged.push(text);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                (acknowledged, read)
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(200 + 37 * (round % 7))).await;
+        server.kill().unwrap();
+        server.wait().unwrap();
+        let (acknowledged, writer_reads) = writer.await.unwrap();
+        written.extend(acknowledged);
+        reads += reader.await.unwrap() + writer_reads;
+    }
+    assert!(
+        written.len() > 20 && reads > 20,
+        "too little load: {} writes, {reads} reads",
+        written.len()
+    );
+
+    // Every acknowledged read has its row in the access log.
+    let url = format!("sqlite://{}/samvirke-data/samvirke.db", dir.display());
+    let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    let logged: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM access_log WHERE subject = $1 AND object = 'plan' \
+         AND action = 'read' AND allowed = 1",
+    )
+    .bind(format!("citizen:{PATIENT}"))
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert!(logged as u64 >= reads, "{reads} acknowledged reads, {logged} logged");
+    drop(db);
+
+    // Every acknowledged write is in the plan's history.
+    let (mut server, addr, _) = serve_again(&dir);
+    let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let mut patient = with_token(channel, patient_token.clone());
+    let name = plan.clone();
+    let current = patient.get_plan(proto::GetPlanRequest { name: name.clone(), revision: 0 }).await;
+    let revision = current.unwrap().into_inner().plan.unwrap().revision;
+    let mut history = std::collections::HashSet::new();
+    for revision in 1..=revision {
+        let past = patient.get_plan(proto::GetPlanRequest { name: name.clone(), revision }).await;
+        let past = past.unwrap().into_inner().plan.unwrap();
+        history.insert(past.sections.unwrap_or_default().important_to_me);
+    }
+    let lost: Vec<&String> = written.iter().filter(|w| !history.contains(*w)).collect();
+    assert!(lost.is_empty(), "{} acknowledged writes lost: {lost:?}", lost.len());
+    server.kill().unwrap();
+    server.wait().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }

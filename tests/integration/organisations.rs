@@ -126,3 +126,50 @@ on_both_backends! {
         assert_eq!(server.row_count("role_grants").await, 1);
     }
 }
+
+on_both_backends! {
+    async fn who_may_see_a_plan_changes_on_every_node_at_the_next_call(server: TestServer) {
+        // Node B has verified NAV's token and served it; consent and membership then change on
+        // node A. Node B keeps no decision: its next call of NAV follows each change.
+        let staff = Who::Personnel("staff", MUNICIPALITY);
+        server.bootstrap_grant(MUNICIPALITY, &staff.subject(), OrgRole::UnitStaff).await;
+        let plan = server.create_plan(&staff, MUNICIPALITY, PATIENT).await;
+        let nav = Who::System("nav-system", NAV);
+        let membership = server.add_member(&staff, &plan, &nav, proto::MemberRole::Nav).await;
+        let patient = Who::Citizen(PATIENT);
+        server.give_consent(&patient, &plan, &[NAV]).await;
+        let node_b = server.second_node().await;
+        let read = |node: &TestServer| {
+            let mut client = node.plans(Some(&nav));
+            let name = plan.clone();
+            async move {
+                let got = client.get_plan(proto::GetPlanRequest { name, revision: 0 }).await;
+                got.map(|_| Code::Ok).unwrap_or_else(|s| s.code())
+            }
+        };
+        assert_eq!(read(&node_b).await, Code::Ok);
+
+        let etag = server.get_plan(&patient, &plan).await.etag;
+        server
+            .plans(Some(&patient))
+            .withdraw_consent(proto::WithdrawConsentRequest {
+                name: plan.clone(),
+                etag,
+                reason: String::new(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(read(&node_b).await, Code::NotFound, "consent withdrawn on node A");
+
+        server.give_consent(&patient, &plan, &[NAV]).await;
+        assert_eq!(read(&node_b).await, Code::Ok, "consent given again on node A");
+
+        server
+            .members(Some(&staff))
+            .remove_member(proto::RemoveMemberRequest { name: membership, etag: String::new() })
+            .await
+            .unwrap();
+        assert_eq!(read(&node_b).await, Code::NotFound, "membership ended on node A");
+        node_b.stop().await;
+    }
+}

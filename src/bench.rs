@@ -363,8 +363,9 @@ struct Clients {
     owner: PlanServiceClient<Authed>,
 }
 
+/// A driven call that failed stops the bench, saying why (an internal error would not).
 fn status(s: tonic::Status) -> Error {
-    Error::internal(format!("a driven call failed: {s}"))
+    Error::FailedPrecondition(format!("a driven call failed: {} {}", s.code(), s.message()))
 }
 
 fn first_page(size: i32, page_token: String) -> proto::ListPlansRequest {
@@ -408,6 +409,13 @@ impl Clients {
                 self.group.list_my_plans(request).await.map_err(status)?;
             }
             Driven::UpdatePlan => {
+                if etag.is_empty() {
+                    // The plan's etag as it stands when this worker starts writing it.
+                    let name = plan.to_owned();
+                    let read = self.owner.get_plan(proto::GetPlanRequest { name, revision: 0 });
+                    let read = read.await.map_err(status)?.into_inner().plan;
+                    *etag = read.map(|p| p.etag).unwrap_or_default();
+                }
                 let sections = proto::PatientSections {
                     important_to_me: format!("Benchmark {etag}"),
                     ..Default::default()
@@ -466,7 +474,7 @@ async fn drive_all(
     while writable.len() < 64 {
         let page = clients.owner.clone().list_plans(first_page(50, token)).await.map_err(status)?;
         let page = page.into_inner();
-        writable.extend(page.plans.into_iter().map(|p| (p.name, p.etag)));
+        writable.extend(page.plans.into_iter().map(|p| p.name));
         token = page.next_page_token;
         if token.is_empty() {
             break;
@@ -483,10 +491,10 @@ async fn drive_all(
         for call in Driven::ALL {
             let deadline = MonoInstant::now() + driven_for;
             let mut workers = tokio::task::JoinSet::new();
-            for (plan, etag) in writable.iter().take(concurrency).cloned() {
+            for plan in writable.iter().take(concurrency).cloned() {
                 let (mut clients, own) = (clients.clone(), own.clone());
                 workers.spawn(async move {
-                    let (mut etag, mut times) = (etag, Vec::new());
+                    let (mut etag, mut times) = (String::new(), Vec::new());
                     while MonoInstant::now() < deadline {
                         let start = MonoInstant::now();
                         clients.call(call, &own, (&plan, &mut etag)).await?;

@@ -491,8 +491,8 @@ async fn drive_all(
         for call in Driven::ALL {
             let deadline = MonoInstant::now() + driven_for;
             let mut workers = tokio::task::JoinSet::new();
-            for plan in writable.iter().take(concurrency).cloned() {
-                let (mut clients, own) = (clients.clone(), own.clone());
+            for plan in writable.iter().take(concurrency) {
+                let (mut clients, own, plan) = (clients.clone(), own.clone(), plan.clone());
                 workers.spawn(async move {
                     let (mut etag, mut times) = (String::new(), Vec::new());
                     while MonoInstant::now() < deadline {

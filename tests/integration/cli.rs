@@ -103,15 +103,7 @@ async fn a_first_session_on_the_embedded_default() {
 
     let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
     let plan = with_token(channel.clone(), staff_token.trim().to_owned())
-        .create_plan(proto::CreatePlanRequest {
-            plan: Some(proto::Plan {
-                organisation: MUNICIPALITY.into(),
-                patient_id: PATIENT.into(),
-                patient_display_name: "Kari Nordmann".into(),
-                kind: proto::PlanKind::General as i32,
-                ..Default::default()
-            }),
-        })
+        .create_plan(new_plan_of(MUNICIPALITY, PATIENT))
         .await
         .unwrap()
         .into_inner()
@@ -199,15 +191,7 @@ async fn sigterm_lets_the_calls_in_flight_finish() {
     let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
     let mut staff = with_token(channel.clone(), token.trim().to_owned());
     let plan = staff
-        .create_plan(proto::CreatePlanRequest {
-            plan: Some(proto::Plan {
-                organisation: MUNICIPALITY.into(),
-                patient_id: PATIENT.into(),
-                patient_display_name: "Kari Nordmann".into(),
-                kind: proto::PlanKind::General as i32,
-                ..Default::default()
-            }),
-        })
+        .create_plan(new_plan_of(MUNICIPALITY, PATIENT))
         .await
         .unwrap()
         .into_inner()
@@ -221,23 +205,8 @@ async fn sigterm_lets_the_calls_in_flight_finish() {
     let slow = {
         let (_, token, _) = samvirke(&dir, &["token", "--pid", PATIENT]);
         let mut patient = with_token(channel, token.trim().to_owned());
-        let input = proto::Plan {
-            name: plan.name.clone(),
-            etag: plan.etag.clone(),
-            sections: Some(proto::PatientSections {
-                important_to_me: "Kari Finished".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        tokio::spawn(async move {
-            patient
-                .update_plan(proto::UpdatePlanRequest {
-                    plan: Some(input),
-                    update_mask: mask(&["sections.important_to_me"]),
-                })
-                .await
-        })
+        let request = important_to_me(&plan.name, &plan.etag, "Kari Finished");
+        tokio::spawn(async move { patient.update_plan(request).await })
     };
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let killed = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
@@ -266,15 +235,7 @@ async fn sigkill_loses_no_acknowledged_write_and_no_log_row_of_an_acknowledged_r
         (staff_token.trim().to_owned(), patient_token.trim().to_owned());
     let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
     let plan = with_token(channel, staff_token)
-        .create_plan(proto::CreatePlanRequest {
-            plan: Some(proto::Plan {
-                organisation: MUNICIPALITY.into(),
-                patient_id: PATIENT.into(),
-                patient_display_name: "Kari Nordmann".into(),
-                kind: proto::PlanKind::General as i32,
-                ..Default::default()
-            }),
-        })
+        .create_plan(new_plan_of(MUNICIPALITY, PATIENT))
         .await
         .unwrap()
         .into_inner()
@@ -321,19 +282,7 @@ async fn sigkill_loses_no_acknowledged_write_and_no_log_row_of_an_acknowledged_r
                 let mut etag = current.into_inner().plan.unwrap().etag;
                 for i in 0.. {
                     let text = format!("round {round}, write {i}");
-                    let input = proto::Plan {
-                        name: name.clone(),
-                        etag: etag.clone(),
-                        sections: Some(proto::PatientSections {
-                            important_to_me: text.clone(),
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    };
-                    let request = proto::UpdatePlanRequest {
-                        plan: Some(input),
-                        update_mask: mask(&["sections.important_to_me"]),
-                    };
+                    let request = important_to_me(&name, &etag, &text);
                     match patient.update_plan(request).await {
                         Ok(updated) => {
                             etag = updated.into_inner().plan.unwrap().etag;

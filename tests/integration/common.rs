@@ -478,15 +478,7 @@ impl TestServer {
     /// Creates a plan as `staff` and returns its name.
     pub async fn create_plan(&self, staff: &Who, org: &str, patient: &str) -> String {
         self.plans(Some(staff))
-            .create_plan(proto::CreatePlanRequest {
-                plan: Some(proto::Plan {
-                    organisation: org.into(),
-                    patient_id: patient.into(),
-                    patient_display_name: "Kari Nordmann".into(),
-                    kind: proto::PlanKind::General as i32,
-                    ..Default::default()
-                }),
-            })
+            .create_plan(new_plan_of(org, patient))
             .await
             .expect("creating a plan")
             .into_inner()
@@ -692,6 +684,46 @@ pub fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
 }
 
 /// A date on the wire.
+/// A CreatePlan request for `patient`'s general plan in `org`, Kari Nordmann by name.
+pub fn new_plan_of(org: &str, patient: &str) -> proto::CreatePlanRequest {
+    proto::CreatePlanRequest {
+        plan: Some(proto::Plan {
+            organisation: org.into(),
+            patient_id: patient.into(),
+            patient_display_name: "Kari Nordmann".into(),
+            kind: proto::PlanKind::General as i32,
+            ..Default::default()
+        }),
+    }
+}
+
+/// An UpdatePlan request that sets what is important to the patient, a change the owner may
+/// make, to `text`, with the etag read.
+pub fn important_to_me(plan: &str, etag: &str, text: &str) -> proto::UpdatePlanRequest {
+    let sections = proto::PatientSections { important_to_me: text.into(), ..Default::default() };
+    proto::UpdatePlanRequest {
+        plan: Some(proto::Plan {
+            name: plan.into(),
+            etag: etag.into(),
+            sections: Some(sections),
+            ..Default::default()
+        }),
+        update_mask: mask(&["sections.important_to_me"]),
+    }
+}
+
+/// Drops a test schema in the test PostgreSQL.
+pub async fn drop_schema(schema: &str) {
+    let mut conn =
+        <sqlx::PgConnection as sqlx::Connection>::connect(&postgres_url()).await.unwrap();
+    sqlx::Executor::execute(
+        &mut conn,
+        sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")),
+    )
+    .await
+    .unwrap();
+}
+
 pub fn day(year: i32, month: i32, day: i32) -> Option<proto::Date> {
     Some(proto::Date { year, month, day })
 }

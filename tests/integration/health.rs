@@ -130,14 +130,7 @@ async fn not_serving_while_the_database_is_unreachable() {
     let _restored = Proxy::start(upstream, addr).await;
     wait_for(&server, ServingStatus::Serving).await;
     server.stop().await;
-    let mut conn =
-        <sqlx::PgConnection as sqlx::Connection>::connect(&postgres_url()).await.unwrap();
-    sqlx::Executor::execute(
-        &mut conn,
-        sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")),
-    )
-    .await
-    .unwrap();
+    drop_schema(&schema).await;
 }
 
 /// What one call of the load below was answered.
@@ -178,21 +171,10 @@ async fn load(server: &TestServer, plan: &str, until: std::time::Instant) -> Vec
             answers.push(Answer::Read(read.unwrap_err().code()));
             continue;
         };
-        let input = samvirke::proto::Plan {
-            name: plan.to_owned(),
-            etag: read.into_inner().plan.unwrap().etag,
-            sections: Some(samvirke::proto::PatientSections {
-                important_to_me: name.clone(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
+        let etag = read.into_inner().plan.unwrap().etag;
         let wrote = server
             .plans(Some(&Who::Citizen(PATIENT)))
-            .update_plan(samvirke::proto::UpdatePlanRequest {
-                plan: Some(input),
-                update_mask: mask(&["sections.important_to_me"]),
-            })
+            .update_plan(important_to_me(plan, &etag, &name))
             .await;
         answers.push(Answer::Wrote(wrote.map(|_| name).map_err(|s| s.code())));
     }
@@ -302,12 +284,5 @@ async fn a_database_cut_off_mid_load_answers_unavailable_and_loses_no_acknowledg
     assert!(lost.is_empty(), "acknowledged writes missing from the history: {lost:?}");
     server.stop().await;
     drop(proxy);
-    let mut conn =
-        <sqlx::PgConnection as sqlx::Connection>::connect(&postgres_url()).await.unwrap();
-    sqlx::Executor::execute(
-        &mut conn,
-        sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")),
-    )
-    .await
-    .unwrap();
+    drop_schema(&schema).await;
 }

@@ -18,15 +18,7 @@ fn grant(org: &str, subject: &str, role: proto::OrganisationRole) -> proto::Gran
 }
 
 fn new_plan() -> proto::CreatePlanRequest {
-    proto::CreatePlanRequest {
-        plan: Some(proto::Plan {
-            organisation: MUNICIPALITY.into(),
-            patient_id: PATIENT.into(),
-            patient_display_name: "Kari Nordmann".into(),
-            kind: proto::PlanKind::General as i32,
-            ..Default::default()
-        }),
-    }
+    new_plan_of(MUNICIPALITY, PATIENT)
 }
 
 on_both_backends! {

@@ -55,21 +55,9 @@ async fn rename(
     etag: &str,
     text: &str,
 ) -> Result<(), tonic::Status> {
-    let input = proto::Plan {
-        name: plan.into(),
-        etag: etag.into(),
-        sections: Some(proto::PatientSections {
-            important_to_me: text.into(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
     server
         .plans(Some(&Who::Citizen(PATIENT)))
-        .update_plan(proto::UpdatePlanRequest {
-            plan: Some(input),
-            update_mask: mask(&["sections.important_to_me"]),
-        })
+        .update_plan(important_to_me(plan, etag, text))
         .await
         .map(|_| ())
 }

@@ -3,7 +3,13 @@
 //! Role grants from the database become the model's `g` lines; every grant or revoke bumps an
 //! epoch in the database, and a node that sees a newer epoch rebuilds its enforcer and swaps it in,
 //! so readers never wait on a lock held across an await.
+//!
+//! Each enforcer comes with its decisions table (`Decisions`): casbin answers a question once,
+//! and the answer is kept with the enforcer that gave it, so a new policy or a new grant epoch,
+//! which brings a new enforcer, starts a new table. casbin stays the source of truth; the table
+//! only spares evaluating its matcher again for a question already asked.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
@@ -123,6 +129,70 @@ impl Policy {
 struct Snapshot {
     enforcer: Enforcer,
     epoch: i64,
+    decisions: Decisions,
+}
+
+/// The most decisions one table keeps; past it, the table starts again. Relations times
+/// objects times actions is a few hundred; each subject with role grants adds its own.
+const MAX_DECISIONS: usize = 100_000;
+
+/// One subject's decisions, by organisation (domain), then object and action.
+type ByOrganisation = HashMap<String, HashMap<(Object, Action), bool>>;
+
+/// casbin's answers so far, by subject, then organisation (domain), then object and action:
+/// looked up without allocating, since the keys borrow as `&str`.
+#[derive(Default)]
+struct Decisions {
+    by_subject: RwLock<HashMap<String, ByOrganisation>>,
+    held: std::sync::atomic::AtomicUsize,
+}
+
+impl Snapshot {
+    fn new(enforcer: Enforcer, epoch: i64) -> Self {
+        Snapshot { enforcer, epoch, decisions: Decisions::default() }
+    }
+
+    /// Whether `subject` in `organisation` may do `action` to `object`: from the table, or
+    /// from casbin, whose answer the table then keeps.
+    fn decide(
+        &self,
+        subject: &str,
+        organisation: &str,
+        object: Object,
+        action: Action,
+    ) -> Result<bool, Error> {
+        let known = {
+            let table = self.decisions.by_subject.read().unwrap_or_else(|p| p.into_inner());
+            table
+                .get(subject)
+                .and_then(|o| o.get(organisation))
+                .and_then(|d| d.get(&(object, action)))
+                .copied()
+        };
+        if let Some(allowed) = known {
+            return Ok(allowed);
+        }
+        let allowed = self
+            .enforcer
+            .enforce((subject, organisation, object.as_str(), action.as_str()))
+            .map_err(Error::internal)?;
+        let mut table = self.decisions.by_subject.write().unwrap_or_else(|p| p.into_inner());
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.decisions.held.load(Relaxed) >= MAX_DECISIONS {
+            table.clear();
+            self.decisions.held.store(0, Relaxed);
+        }
+        let decided = table
+            .entry(subject.to_owned())
+            .or_default()
+            .entry(organisation.to_owned())
+            .or_default()
+            .insert((object, action), allowed);
+        if decided.is_none() {
+            self.decisions.held.fetch_add(1, Relaxed);
+        }
+        Ok(allowed)
+    }
 }
 
 /// Answers "may this relation or subject do that here?" from the policy and the role grants.
@@ -140,7 +210,7 @@ impl Authorizer {
         let enforcer = build(&policy, &[]).await?;
         Ok(Authorizer {
             policy,
-            current: RwLock::new(Arc::new(Snapshot { enforcer, epoch: NO_GRANTS })),
+            current: RwLock::new(Arc::new(Snapshot::new(enforcer, NO_GRANTS))),
         })
     }
 
@@ -159,7 +229,7 @@ impl Authorizer {
         let enforcer = build(&self.policy, grants).await?;
         let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
         if current.epoch < epoch {
-            *current = Arc::new(Snapshot { enforcer, epoch });
+            *current = Arc::new(Snapshot::new(enforcer, epoch));
             tracing::info!(epoch, grants = grants.len(), "policy reloaded");
         }
         Ok(())
@@ -176,11 +246,7 @@ impl Authorizer {
     ) -> Result<bool, Error> {
         let snapshot = self.snapshot();
         for (subject, organisation) in subjects {
-            let allowed = snapshot
-                .enforcer
-                .enforce((subject, organisation, object.as_str(), action.as_str()))
-                .map_err(Error::internal)?;
-            if allowed {
+            if snapshot.decide(subject, organisation, object, action)? {
                 return Ok(true);
             }
         }
@@ -258,5 +324,42 @@ mod tests {
             ]
         );
         assert_eq!(roles, vec![OrgRole::UnitStaff]);
+    }
+
+    /// The decisions table answers as casbin does, asked once or twice, and a grant (a new
+    /// epoch, a new enforcer) is seen at once.
+    #[tokio::test]
+    async fn the_decisions_table_answers_as_casbin_and_follows_grants() {
+        let authz = Authorizer::new(Policy::embedded()).await.unwrap();
+        let casbin = build(&Policy::embedded(), &[]).await.unwrap();
+        for _ in 0..2 {
+            for &relation in Relation::ALL {
+                for &object in Object::ALL {
+                    for &action in Action::ALL {
+                        let expected = casbin
+                            .enforce((relation.as_str(), "", object.as_str(), action.as_str()))
+                            .unwrap();
+                        let got = authz.allows([(relation.as_str(), "")], object, action).unwrap();
+                        assert_eq!(got, expected, "{relation:?} {object:?} {action:?}");
+                    }
+                }
+            }
+        }
+        let staff = crate::domain::subject::Subject::parse("s", "personnel:staff").unwrap();
+        let org = crate::domain::ids::OrgNumber::parse("o", "910000004").unwrap();
+        let asked = [(staff.as_stored(), org.as_str())];
+        assert!(!authz.allows(asked, Object::Plan, Action::Create).unwrap());
+        let grant = RoleGrant {
+            id: crate::domain::ids::ResourceId::generate(),
+            organisation: org.clone(),
+            subject: staff.clone(),
+            role: OrgRole::UnitStaff,
+            create_time: crate::domain::time::Instant::now(),
+            granted_by: staff.clone(),
+        };
+        authz.install(1, &[grant]).await.unwrap();
+        assert!(authz.allows(asked, Object::Plan, Action::Create).unwrap());
+        authz.install(2, &[]).await.unwrap();
+        assert!(!authz.allows(asked, Object::Plan, Action::Create).unwrap());
     }
 }

@@ -102,7 +102,8 @@ pub struct BenchArgs {
 /// The database to use.
 #[derive(Args, Debug, Clone)]
 pub struct DatabaseArgs {
-    /// Database URL: sqlite://PATH (the embedded default) or postgres://USER@HOST/DB.
+    /// Database URL: sqlite://PATH (the embedded default) or
+    /// postgres://USER[:PASSWORD]@HOST[:PORT]/DB.
     #[arg(
         long,
         env = "SAMVIRKE_DATABASE_URL",

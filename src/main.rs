@@ -191,7 +191,7 @@ async fn bench(args: BenchArgs) -> Result<(), Error> {
     .await?;
     for t in &report.throughput {
         println!(
-            "{:<9} {:<36} x{:<3} {:>9.0}/s  p50 {:>7} us  p99 {:>7} us  {:.3} of Health/Check",
+            "{:<9} {:<40} x{:<3} {:>9.0}/s  p50 {:>7} us  p99 {:>7} us  {:.3} of Health/Check",
             t.backend, t.call, t.concurrency, t.per_second, t.p50_us, t.p99_us, t.of_health
         );
     }

@@ -31,7 +31,9 @@ pub struct Telemetry {
 /// Installs the global subscriber: `RUST_LOG`-filtered log lines to stderr, and OTLP export
 /// when configured. Call once, inside the Tokio runtime.
 pub fn init() -> Result<Telemetry, Box<dyn std::error::Error + Send + Sync>> {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // PostgreSQL's notices (a migration table that already exists) are not news at info.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn"));
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

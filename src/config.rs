@@ -25,6 +25,8 @@ pub struct Cli {
 }
 
 /// The subcommands.
+// Parsed once at start; the size of `serve`'s many options costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the gRPC server; prints the bound address as its first line of output.
@@ -210,6 +212,9 @@ pub struct ServeArgs {
     /// Calls one caller may make in a burst above the sustained rate.
     #[arg(long, env = "SAMVIRKE_CALLER_BURST", default_value_t = 200)]
     pub caller_burst: u32,
+    /// Calls one caller may have in flight at once; past it, RESOURCE_EXHAUSTED.
+    #[arg(long, env = "SAMVIRKE_MAX_CALLS_PER_CALLER", default_value_t = 32)]
+    pub max_calls_per_caller: usize,
     /// Seconds a call may run before it is answered DEADLINE_EXCEEDED and its work rolled back.
     #[arg(long, env = "SAMVIRKE_DEADLINE_SECONDS", default_value_t = 30)]
     pub deadline_seconds: u64,
@@ -328,6 +333,7 @@ impl ServeArgs {
                 max_streams_per_connection: self.max_streams_per_connection.max(1),
                 caller_rate: NonZeroU32::new(self.caller_rate_per_second),
                 caller_burst: NonZeroU32::new(self.caller_burst).unwrap_or(NonZeroU32::MIN),
+                max_calls_per_caller: self.max_calls_per_caller.max(1),
                 deadline: Duration::from_secs(self.deadline_seconds.max(1)),
                 keepalive_interval: Duration::from_secs(self.keepalive_seconds.max(1)),
                 keepalive_timeout: Duration::from_secs(10),

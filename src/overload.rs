@@ -7,6 +7,9 @@
 //!   client's HTTP/2 layer honours by waiting;
 //! - calls per caller: a token bucket per authenticated subject; past it, RESOURCE_EXHAUSTED
 //!   with the delay after which the next call is let in (`CallerRate`);
+//! - calls in flight per caller: past `max_calls_per_caller`, RESOURCE_EXHAUSTED, so that one
+//!   caller holding calls open (a body never finished) cannot take every slot of the server
+//!   (`CallerSlots`, held from `Admission` until the call ends);
 //! - time: a call still running after `deadline` is answered DEADLINE_EXCEEDED, and its work is
 //!   dropped, which rolls its transaction back (`Admission`).
 //!
@@ -36,6 +39,8 @@ pub struct Limits {
     pub caller_rate: Option<NonZeroU32>,
     /// Calls one caller may make at once above the sustained rate.
     pub caller_burst: NonZeroU32,
+    /// Calls one caller may have in flight at once.
+    pub max_calls_per_caller: usize,
     /// The longest a call may run.
     pub deadline: Duration,
     /// How often an HTTP/2 connection is probed with a PING.
@@ -51,6 +56,7 @@ impl Default for Limits {
             max_streams_per_connection: 128,
             caller_rate: NonZeroU32::new(100),
             caller_burst: NonZeroU32::new(200).unwrap_or(NonZeroU32::MIN),
+            max_calls_per_caller: 32,
             deadline: Duration::from_secs(30),
             keepalive_interval: Duration::from_secs(30),
             keepalive_timeout: Duration::from_secs(10),
@@ -120,9 +126,14 @@ where
             return Box::pin(async move { Ok(status.into_http()) });
         };
         let deadline = self.deadline;
+        // Authentication fills it with the caller's slot; it is held until the call ends.
+        let slot = CallerSlotHolder::default();
+        let mut request = request;
+        request.extensions_mut().insert(slot.clone());
         let call = self.inner.call(request);
         Box::pin(async move {
             let answer = tokio::time::timeout(deadline, call).await;
+            drop(slot);
             drop(permit);
             match answer {
                 Ok(answer) => answer,
@@ -184,5 +195,64 @@ impl CallerRate {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
+    }
+}
+
+/// Calls in flight per caller.
+pub struct CallerSlots {
+    max: usize,
+    in_flight: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+}
+
+/// One call's place among its caller's calls in flight; given back when dropped.
+pub struct CallerSlot {
+    caller: String,
+    in_flight: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+}
+
+impl Drop for CallerSlot {
+    fn drop(&mut self) {
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = in_flight.get_mut(&self.caller) {
+            *n -= 1;
+            if *n == 0 {
+                in_flight.remove(&self.caller);
+            }
+        }
+    }
+}
+
+/// Where a call's `CallerSlot` is kept: put in the request by `Admission`, filled by
+/// authentication once the caller is known, and emptied when `Admission`'s call ends.
+#[derive(Clone, Default)]
+pub struct CallerSlotHolder(Arc<std::sync::Mutex<Option<CallerSlot>>>);
+
+impl CallerSlotHolder {
+    /// Keeps `slot` until the call ends.
+    pub fn hold(&self, slot: CallerSlot) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(slot);
+    }
+}
+
+impl CallerSlots {
+    /// At most `limits.max_calls_per_caller` calls in flight per caller.
+    pub fn new(limits: &Limits) -> Self {
+        CallerSlots { max: limits.max_calls_per_caller.max(1), in_flight: Arc::default() }
+    }
+
+    /// A place for a call of `caller`, or RESOURCE_EXHAUSTED when they have the most calls in
+    /// flight they may.
+    pub fn take(&self, caller: &str) -> Result<CallerSlot, Status> {
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        let n = in_flight.entry(caller.to_owned()).or_default();
+        if *n >= self.max {
+            return Err(Status::with_error_details(
+                Code::ResourceExhausted,
+                "this caller has the most calls in flight it may: retry when one has ended",
+                ErrorDetails::with_retry_info(Some(BUSY_RETRY)),
+            ));
+        }
+        *n += 1;
+        Ok(CallerSlot { caller: caller.to_owned(), in_flight: self.in_flight.clone() })
     }
 }

@@ -19,7 +19,7 @@ use crate::api::{
 use crate::auth::token::ProviderConfig;
 use crate::auth::{Authorizer, DevKey, Guard, Policy, TokenVerifier, VerifierConfig};
 use crate::domain::Error;
-use crate::overload::{AdmissionLayer, CallerRate, Limits};
+use crate::overload::{AdmissionLayer, CallerRate, CallerSlots, Limits};
 use crate::proto;
 use crate::proto::complaint_service_server::ComplaintServiceServer;
 use crate::proto::coordinator_service_server::CoordinatorServiceServer;
@@ -111,7 +111,8 @@ impl Server {
         });
         let context = Context { store: store.clone(), guard: Guard::new(authz) };
         let callers = Arc::new(CallerRate::new(&config.limits));
-        let authenticate = Authenticate(verifier, callers.clone());
+        let slots = Arc::new(CallerSlots::new(&config.limits));
+        let authenticate = Authenticate(verifier, callers.clone(), slots);
         let limit = config.max_message_bytes;
 
         let plans =

@@ -8,11 +8,11 @@ use tonic::{Request, Status};
 
 use crate::auth::TokenVerifier;
 use crate::domain::Error;
-use crate::overload::CallerRate;
+use crate::overload::{CallerRate, CallerSlotHolder, CallerSlots};
 
 /// The authentication interceptor of the samvirke services.
 #[derive(Clone)]
-pub struct Authenticate(pub Arc<TokenVerifier>, pub Arc<CallerRate>);
+pub struct Authenticate(pub Arc<TokenVerifier>, pub Arc<CallerRate>, pub Arc<CallerSlots>);
 
 impl Interceptor for Authenticate {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
@@ -27,6 +27,11 @@ impl Interceptor for Authenticate {
             .ok_or(Error::Unauthenticated("authorization is not a bearer token"))?;
         let principal = self.0.verify(token.trim())?;
         self.1.admit(principal.subject.as_stored())?;
+        // The call's place among the caller's calls in flight, held by the admission layer
+        // until the call ends (absent only where a call is served without that layer).
+        if let Some(holder) = request.extensions().get::<CallerSlotHolder>().cloned() {
+            holder.hold(self.2.take(principal.subject.as_stored())?);
+        }
         request.extensions_mut().insert(principal);
         Ok(request)
     }

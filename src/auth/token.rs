@@ -115,6 +115,9 @@ const JWKS_RELOAD_COOLDOWN: Duration = Duration::from_secs(60);
 struct Keys {
     set: JwkSet,
     loaded_at: MonoInstant,
+    /// Counts the times the set was read again: a token verified under an earlier reading is
+    /// verified afresh, since a key may have changed under the same `kid`.
+    generation: u64,
 }
 
 /// A trusted provider and the keys it published.
@@ -194,6 +197,7 @@ impl TokenVerifier {
                     keys: RwLock::new(Keys {
                         set: read_jwks(&p.jwks_file)?,
                         loaded_at: MonoInstant::now(),
+                        generation: 0,
                     }),
                 })
             })
@@ -209,7 +213,11 @@ impl TokenVerifier {
                 kind,
                 issuer: dev_issuer(kind).to_owned(),
                 source: KeySource::Fixed,
-                keys: RwLock::new(Keys { set: key.jwks(), loaded_at: MonoInstant::now() }),
+                keys: RwLock::new(Keys {
+                    set: key.jwks(),
+                    loaded_at: MonoInstant::now(),
+                    generation: 0,
+                }),
             })
             .collect();
         TokenVerifier { config, providers, verified: TokenCache::default() }
@@ -228,7 +236,8 @@ impl TokenVerifier {
         let digest = token_cache::digest(token);
         let now = unix_now()?;
         if let Some(hit) = self.verified.get(&digest, now) {
-            if self.providers.get(hit.provider).is_some_and(|p| p.trusts(&hit.kid)) {
+            if self.providers.get(hit.provider).is_some_and(|p| p.trusts(&hit.kid, hit.generation))
+            {
                 return Ok(hit.principal);
             }
             self.verified.remove(&digest);
@@ -258,7 +267,7 @@ impl TokenVerifier {
             .enumerate()
             .find(|(_, p)| p.issuer == issuer)
             .ok_or(Error::Unauthenticated("token is from an untrusted issuer"))?;
-        let jwk =
+        let (jwk, generation) =
             provider.key(&kid).ok_or(Error::Unauthenticated("token signed by an unknown key"))?;
         let algorithm =
             algorithm_of(&jwk).ok_or(Error::Unauthenticated("token signed by an unusable key"))?;
@@ -296,21 +305,24 @@ impl TokenVerifier {
         }
         let expires = claims.exp;
         let principal = principal(provider.kind, claims, &self.config)?;
-        Ok(Verified { principal, expires, provider: index, kid })
+        Ok(Verified { principal, expires, provider: index, kid, generation })
     }
 }
 
 impl Provider {
-    /// Whether the key `kid` is in the set now, without reading the file again.
-    fn trusts(&self, kid: &str) -> bool {
-        self.keys.read().unwrap_or_else(|p| p.into_inner()).set.find(kid).is_some()
+    /// Whether the key `kid`, as read in `generation`, is still in the set, without reading the
+    /// file again: the set must not have been read again since, and must still hold `kid`.
+    fn trusts(&self, kid: &str, generation: u64) -> bool {
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        keys.generation == generation && keys.set.find(kid).is_some()
     }
 
-    fn key(&self, kid: &str) -> Option<Jwk> {
+    /// The key `kid`, and the generation of the set it was found in.
+    fn key(&self, kid: &str) -> Option<(Jwk, u64)> {
         let cooled_down = {
             let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
             if let Some(jwk) = keys.set.find(kid) {
-                return Some(jwk.clone());
+                return Some((jwk.clone(), keys.generation));
             }
             keys.loaded_at.elapsed() >= JWKS_RELOAD_COOLDOWN
         };
@@ -325,11 +337,14 @@ impl Provider {
         if keys.loaded_at.elapsed() >= JWKS_RELOAD_COOLDOWN {
             keys.loaded_at = MonoInstant::now();
             match read_jwks(path) {
-                Ok(set) => keys.set = set,
+                Ok(set) => {
+                    keys.set = set;
+                    keys.generation += 1;
+                }
                 Err(e) => tracing::warn!(error = %e, "reloading the jwks file failed"),
             }
         }
-        keys.set.find(kid).cloned()
+        keys.set.find(kid).map(|jwk| (jwk.clone(), keys.generation))
     }
 }
 
@@ -692,6 +707,54 @@ mod tests {
         let mut der = ED25519_PKCS8_PREFIX.to_vec();
         der.extend_from_slice(&key.seed);
         jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&der)).unwrap()
+    }
+
+    /// A verified token is served from the cache only while the key that signed it is the one
+    /// the provider publishes under its `kid`: replacing the key under the same `kid`, or
+    /// removing it, stops the token at the next call.
+    #[test]
+    fn a_cached_token_stops_when_its_key_is_replaced_or_removed() {
+        let dir = std::env::temp_dir().join(format!("samvirke-jwks-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("jwks.json");
+        let write = |set: &JwkSet| std::fs::write(&file, serde_json::to_string(set).unwrap());
+        let first = DevKey::from_seed([1; 32]);
+        let replacement = DevKey { seed: [2; 32], kid: first.kid.clone() };
+        let other = DevKey::from_seed([3; 32]);
+        write(&first.jwks()).unwrap();
+        let provider = ProviderConfig {
+            kind: SubjectKind::Personnel,
+            issuer: dev_issuer(SubjectKind::Personnel).into(),
+            jwks_file: file.clone(),
+        };
+        let verifier = TokenVerifier::from_providers(&[provider], config()).unwrap();
+        let token = mint(&first, &personnel(), serde_json::json!({}));
+        verifier.verify(&token).unwrap();
+        verifier.verify(&token).unwrap();
+        // Force the next unknown kid to read the file again, as after the cool-down.
+        let reread = |set: &JwkSet| {
+            write(set).unwrap();
+            let mut keys = verifier.providers[0].keys.write().unwrap();
+            keys.loaded_at = MonoInstant::now() - JWKS_RELOAD_COOLDOWN * 2;
+            drop(keys);
+            // An unknown kid makes the verifier read the file again.
+            let _ = verifier.verify(&mint(
+                &DevKey::from_seed([9; 32]),
+                &personnel(),
+                serde_json::json!({}),
+            ));
+        };
+        let mut both = replacement.jwks();
+        both.keys.extend(other.jwks().keys);
+        reread(&both);
+        assert!(verifier.verify(&token).is_err(), "a token of a replaced key was still accepted");
+        verifier.verify(&mint(&replacement, &personnel(), serde_json::json!({}))).unwrap();
+        // And a key taken out of the set.
+        let token = mint(&other, &personnel(), serde_json::json!({}));
+        verifier.verify(&token).unwrap();
+        reread(&replacement.jwks());
+        assert!(verifier.verify(&token).is_err(), "a token of a removed key was still accepted");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Verified tokens, remembered by their SHA-256 digest until they expire, so that a token's
 //! signature is checked once and not on every call it carries. Only tokens that passed every
-//! check are remembered, each with the key that signed it: a hit counts only while that key is
-//! still trusted, so a key taken out of a provider's set stops its tokens at once.
+//! check are remembered, each with the key that signed it and the reading of the provider's key
+//! set it was found in: a hit counts only while that reading is current and holds the key, so a
+//! key taken out of the set, or replaced under the same `kid`, stops its tokens at once.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -32,6 +33,8 @@ pub(super) struct Verified {
     pub provider: usize,
     /// The key (`kid`) that signed it.
     pub kid: String,
+    /// How many times the provider's key set had been read again when it was verified.
+    pub generation: u64,
 }
 
 /// Tokens verified, by digest.

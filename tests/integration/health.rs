@@ -192,8 +192,6 @@ async fn a_database_cut_off_mid_load_answers_unavailable_and_loses_no_acknowledg
     let proxied = format!("{}{}{}&application_name={name}", &url[..start], proxy.addr, &url[end..]);
     let server = TestServer::start_with(Backend::Postgres, |config| {
         config.database_url = samvirke::store::DatabaseUrl(proxied);
-        // The load below calls as fast as it is answered.
-        config.limits.caller_rate = None;
     })
     .await;
     let staff = Who::Personnel("unit-staff", MUNICIPALITY);

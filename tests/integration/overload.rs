@@ -171,3 +171,62 @@ async fn streams_per_connection_are_announced_to_the_client() {
     }
     server.stop().await;
 }
+
+/// Calls held open by `who`: each sends its headers and the start of a body it never
+/// finishes, as a hostile client would. They end when the returned connection is dropped.
+async fn stalled_calls(
+    server: &TestServer,
+    who: &Who,
+    calls: usize,
+) -> (h2::client::SendRequest<bytes::Bytes>, Vec<h2::SendStream<bytes::Bytes>>) {
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let mut client = client.ready().await.unwrap();
+    let mut held = Vec::new();
+    for _ in 0..calls {
+        let request =
+            http::Request::post(format!("http://{}/samvirke.v1.PlanService/GetPlan", server.addr))
+                .header("content-type", "application/grpc")
+                .header("te", "trailers")
+                .header("authorization", format!("Bearer {}", server.token(who)))
+                .body(())
+                .unwrap();
+        let (_answer, mut body) = client.send_request(request, false).unwrap();
+        // A message of 64 bytes announced, one sent.
+        body.send_data(bytes::Bytes::from_static(&[0, 0, 0, 0, 64, 0x0a]), false).unwrap();
+        held.push(body);
+        client = client.ready().await.unwrap();
+    }
+    (client, held)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_caller_cannot_hold_every_slot_of_the_server() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        // Room for 4 calls in all, 2 of them one caller's.
+        let limits =
+            Limits { max_concurrent_calls: 4, max_calls_per_caller: 2, ..Limits::default() };
+        let (server, plan) = server_with(backend, limits).await;
+        let patient = Who::Citizen(PATIENT);
+        let stalled = stalled_calls(&server, &patient, 3).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let get = |who: Who| {
+            let mut client = server.plans(Some(&who));
+            let name = plan.clone();
+            async move { client.get_plan(proto::GetPlanRequest { name, revision: 0 }).await }
+        };
+        let refused = get(patient.clone()).await.unwrap_err();
+        assert_eq!(refused.code(), Code::ResourceExhausted, "{backend:?}: {refused:?}");
+        assert!(retry_delay(&refused) > Duration::ZERO);
+        // Others are served meanwhile: the caller holds 2 of the 4 places, not all.
+        get(staff()).await.unwrap();
+        let stranger = get(Who::Citizen(OTHER_PATIENT)).await.unwrap_err();
+        assert_eq!(stranger.code(), Code::NotFound, "{backend:?}: {stranger:?}");
+        drop(stalled);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The caller's places were given back with the calls.
+        get(patient.clone()).await.unwrap();
+        server.stop().await;
+    }
+}

@@ -220,15 +220,7 @@ on_both_backends! {
         for number in ["15138013453", "30028010091", "29020000064"] {
             let status = server
                 .plans(Some(&staff()))
-                .create_plan(proto::CreatePlanRequest {
-                    plan: Some(proto::Plan {
-                        organisation: MUNICIPALITY.into(),
-                        patient_id: number.into(),
-                        patient_display_name: "Kari".into(),
-                        kind: proto::PlanKind::General as i32,
-                        ..Default::default()
-                    }),
-                })
+                .create_plan(new_plan_of(MUNICIPALITY, number))
                 .await
                 .unwrap_err();
             assert_eq!(violated_fields(&status), ["plan.patient_id"], "{number}");

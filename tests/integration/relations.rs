@@ -461,15 +461,7 @@ on_both_backends! {
         server.bootstrap_grant(NAV, &Who::Personnel("nav-staff", NAV).subject(), OrgRole::UnitStaff).await;
         let status = server
             .plans(Some(&Who::Personnel("nav-staff", NAV)))
-            .create_plan(proto::CreatePlanRequest {
-                plan: Some(proto::Plan {
-                    organisation: NAV.into(),
-                    patient_id: PATIENT.into(),
-                    patient_display_name: "Kari".into(),
-                    kind: proto::PlanKind::General as i32,
-                    ..Default::default()
-                }),
-            })
+            .create_plan(new_plan_of(NAV, PATIENT))
             .await
             .unwrap_err();
         assert_eq!(violated_fields(&status), ["plan.organisation"]);

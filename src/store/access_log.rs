@@ -114,6 +114,15 @@ fn insert<'q>(rows: &[&'q LogRow]) -> sqlx::query::Query<'q, sqlx::Any, sqlx::an
 }
 
 impl Session {
+    /// Writes a read's staged rows on its own connection, each INSERT committing on its own.
+    pub(super) async fn write_staged(&mut self, rows: &[LogRow]) -> Result<()> {
+        let rows: Vec<&LogRow> = rows.iter().collect();
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            insert(chunk).run(self).await?;
+        }
+        Ok(())
+    }
+
     /// Logs access decisions: in a write, in its transaction; in a read, staged for the
     /// `LogWriter`, which `Store::read_with` waits on before the read answers.
     #[tracing::instrument(skip_all)]
@@ -164,6 +173,24 @@ enum Message {
 #[derive(Clone)]
 pub(super) struct LogWriter {
     sender: mpsc::Sender<Message>,
+    /// Reads in flight, handed over or not yet: one means a read is alone.
+    reads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// A read's place among the reads in flight, given back when dropped.
+pub(super) struct InFlight(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl InFlight {
+    /// Whether this read is the only one in flight.
+    pub(super) fn alone(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst) == 1
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl LogWriter {
@@ -176,7 +203,7 @@ impl LogWriter {
     ) -> (LogWriter, JoinHandle<()>) {
         let (sender, receiver) = mpsc::channel(config.queue.max(1));
         let task = tokio::spawn(run(pool, backend, config, receiver));
-        (LogWriter { sender }, task)
+        (LogWriter { sender, reads: Default::default() }, task)
     }
 
     /// Hands a read's rows to the writer and waits until they are durable; UNAVAILABLE if their
@@ -189,6 +216,13 @@ impl LogWriter {
             Ok(true) => Ok(()),
             _ => Err(unavailable()),
         }
+    }
+
+    /// Counts a read in flight until the returned place is dropped: a read alone writes its
+    /// rows itself, on the connection it already holds, rather than wait for a batch of one.
+    pub(super) fn read_begins(&self) -> InFlight {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        InFlight(self.reads.clone())
     }
 
     /// Asks the writer to stop after committing every row handed to it before.

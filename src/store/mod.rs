@@ -188,15 +188,30 @@ impl Store {
         &self,
         work: impl AsyncFnOnce(&mut Session) -> Result<T>,
     ) -> Result<T> {
+        let in_flight = self.log.read_begins();
         let mut session = self.read().await?;
         let result = work(&mut session).await;
         session.count();
         let staged = session.staged.take().unwrap_or_default();
+        if staged.is_empty() {
+            return result;
+        }
+        // On PostgreSQL a lone read writes its rows itself, on the connection it holds: a
+        // batch of one would cost a hand-over and a second connection. SQLite's read
+        // connections are read-only, and its one writer takes every row.
+        if self.backend == Backend::Postgres && in_flight.alone() {
+            session.write_staged(&staged).await.map_err(|e| match e {
+                Error::Internal(_) => {
+                    tracing::warn!(error = %e, "a read's access-log row failed");
+                    Error::Unavailable("the access log cannot be written: retry".into())
+                }
+                other => other,
+            })?;
+            return result;
+        }
         // The connection goes back to the pool before the read waits for the log.
         drop(session);
-        if !staged.is_empty() {
-            self.log.append(staged).await?;
-        }
+        self.log.append(staged).await?;
         result
     }
 

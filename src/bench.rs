@@ -241,16 +241,9 @@ async fn measure(
     ];
     let mut medians = Vec::new();
     for (name, who, call) in callers {
-        let token =
-            key.mint(&who, DEFAULT_AUDIENCE, Duration::from_secs(3600), Default::default())?;
-        let header: tonic::metadata::MetadataValue<_> =
-            format!("Bearer {token}").parse().map_err(Error::internal)?;
-        let bearer = move |mut r: tonic::Request<()>| {
-            r.metadata_mut().insert("authorization", header.clone());
-            Ok(r)
-        };
-        let mut plans = PlanServiceClient::with_interceptor(channel.clone(), bearer.clone());
-        let mut group = ResponsibilityGroupServiceClient::with_interceptor(channel.clone(), bearer);
+        let token = bearer(&key, &who)?;
+        let mut plans = PlanServiceClient::with_interceptor(channel.clone(), token.clone());
+        let mut group = ResponsibilityGroupServiceClient::with_interceptor(channel.clone(), token);
         let mut times = Vec::with_capacity(config.repeats);
         for i in 0..config.repeats + 5 {
             let start = MonoInstant::now();

@@ -115,7 +115,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         let Ok(permit) = self.permits.clone().try_acquire_owned() else {
             tracing::warn!("refused a call: the server is at its limit of calls in flight");
             let status = Status::with_error_details(
@@ -128,7 +128,6 @@ where
         let deadline = self.deadline;
         // Authentication fills it with the caller's slot; it is held until the call ends.
         let slot = CallerSlotHolder::default();
-        let mut request = request;
         request.extensions_mut().insert(slot.clone());
         let call = self.inner.call(request);
         Box::pin(async move {

@@ -114,8 +114,9 @@ fn insert<'q>(rows: &[&'q LogRow]) -> sqlx::query::Query<'q, sqlx::Any, sqlx::an
 }
 
 impl Session {
-    /// Writes a read's staged rows on its own connection, each INSERT committing on its own.
-    pub(super) async fn write_staged(&mut self, rows: &[LogRow]) -> Result<()> {
+    /// Writes log rows on this session's connection: in a write's transaction, or, for a read's
+    /// staged rows, each INSERT committing on its own.
+    pub(super) async fn insert_log_rows(&mut self, rows: &[LogRow]) -> Result<()> {
         let rows: Vec<&LogRow> = rows.iter().collect();
         for chunk in rows.chunks(ROWS_PER_INSERT) {
             insert(chunk).run(self).await?;
@@ -132,12 +133,7 @@ impl Session {
             staged.extend(rows);
             return Ok(());
         }
-        let rows: Vec<LogRow> = rows.collect();
-        let rows: Vec<&LogRow> = rows.iter().collect();
-        for chunk in rows.chunks(ROWS_PER_INSERT) {
-            insert(chunk).run(self).await?;
-        }
-        Ok(())
+        self.insert_log_rows(&rows.collect::<Vec<_>>()).await
     }
 }
 

@@ -200,7 +200,7 @@ impl Store {
         // batch of one would cost a hand-over and a second connection. SQLite's read
         // connections are read-only, and its one writer takes every row.
         if self.backend == Backend::Postgres && in_flight.alone() {
-            session.write_staged(&staged).await.map_err(|e| match e {
+            session.insert_log_rows(&staged).await.map_err(|e| match e {
                 Error::Internal(_) => {
                     tracing::warn!(error = %e, "a read's access-log row failed");
                     Error::Unavailable("the access log cannot be written: retry".into())

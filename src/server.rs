@@ -214,37 +214,94 @@ async fn watch_database(store: Store, health: HealthReporter, interval: Duration
     }
 }
 
-/// Rewrites the codec's refusals of a request into the codes the API promises, before any
-/// handler runs:
-/// - a message over the size limit, which tonic answers OUT_OF_RANGE, is RESOURCE_EXHAUSTED, as
-///   gRPC itself uses for a message over the limit;
-/// - bytes that are not a valid message of the method (a cut-off varint, invalid UTF-8 in a
-///   string, a wrong wire type), which tonic answers INTERNAL naming our types, are
-///   INVALID_ARGUMENT with a message that names none: the client sent them.
-///
-/// Our handlers never answer OUT_OF_RANGE, and their INTERNAL says only "internal error", so
-/// only the codec's refusals match.
+/// How the codec's and the transport's refusals of a request are answered instead, before any
+/// handler runs: the gRPC status tonic gives, the start of its message, and the status and
+/// message the API promises. Each is something the client sent or did, so none may stay
+/// INTERNAL or UNKNOWN, and none names the server's types.
+const REFUSALS: [(&str, &str, &str, &str); 5] = [
+    // A message over the size limit: RESOURCE_EXHAUSTED, as gRPC itself uses for it.
+    ("11", "Error, decoded message length too large", "8", "the request message is too large"),
+    // Bytes that are not a valid message of the method (a cut-off varint, invalid UTF-8 in a
+    // string, a wrong wire type).
+    (
+        "13",
+        "failed to decode Protobuf message",
+        "3",
+        "the request is not a valid protobuf message of this method",
+    ),
+    // A body that ends inside a message's frame.
+    ("13", "Unexpected EOF decoding stream", "3", "the request ends inside a message frame"),
+    // A frame whose compressed-flag is neither 0 nor 1. (A flag of 1 without a grpc-encoding
+    // stays INTERNAL: the gRPC compression spec demands it.)
+    (
+        "13",
+        "protocol error: received message with invalid compression flag",
+        "3",
+        "the request frame's compressed-flag is neither 0 nor 1",
+    ),
+    // The request body broke off: the client reset the stream or closed the connection.
+    ("2", "h2 protocol error", "1", "the client cancelled the request before it arrived whole"),
+];
+
+/// Rewrites the codec's and the transport's refusals of a request (`REFUSALS`) into the codes
+/// the API promises. Our handlers never answer OUT_OF_RANGE or UNKNOWN, and their INTERNAL
+/// says only "internal error", so only tonic's own refusals match.
 fn codec_refusals_as_the_api_promises(mut response: HttpResponse) -> HttpResponse {
-    const OUT_OF_RANGE: &str = "11";
-    const INTERNAL: &str = "13";
     let headers = response.headers_mut();
-    let status =
-        headers.get("grpc-status").and_then(|s| s.to_str().ok()).unwrap_or_default().to_owned();
+    let Some(status) = headers.get("grpc-status").and_then(|s| s.to_str().ok()) else {
+        return response;
+    };
     let message = headers
         .get("grpc-message")
         .and_then(|m| m.to_str().ok())
-        .unwrap_or_default()
-        .replace("%20", " ");
-    if status == OUT_OF_RANGE && message.contains("message length too large") {
-        headers.insert("grpc-status", http::HeaderValue::from_static("8"));
-    } else if status == INTERNAL && message.starts_with("failed to decode Protobuf message") {
-        headers.insert("grpc-status", http::HeaderValue::from_static("3"));
-        headers.insert(
-            "grpc-message",
-            http::HeaderValue::from_static(
-                "the request is not a valid protobuf message of this method",
-            ),
-        );
+        .map(percent_decode_spaces)
+        .unwrap_or_default();
+    if let Some(&(_, _, code, text)) =
+        REFUSALS.iter().find(|(from, start, _, _)| *from == status && message.starts_with(start))
+    {
+        headers.insert("grpc-status", http::HeaderValue::from_static(code));
+        headers.insert("grpc-message", http::HeaderValue::from_static(text));
     }
     response
+}
+
+/// A grpc-message as tonic percent-encodes it, with its spaces (the only escape the starts in
+/// `REFUSALS` hold) decoded.
+fn percent_decode_spaces(message: &str) -> String {
+    message.replace("%20", " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(status: &str, message: &str) -> (String, String) {
+        let mut response = HttpResponse::new(tonic::body::Body::empty());
+        response.headers_mut().insert("grpc-status", status.parse().unwrap());
+        response.headers_mut().insert("grpc-message", message.parse().unwrap());
+        let response = codec_refusals_as_the_api_promises(response);
+        let get = |name| response.headers()[name].to_str().unwrap().to_owned();
+        (get("grpc-status"), get("grpc-message"))
+    }
+
+    #[test]
+    fn a_broken_off_request_is_cancelled_not_unknown() {
+        let (code, message) =
+            refused("2", "h2%20protocol%20error:%20error%20reading%20a%20body%20from%20connection");
+        assert_eq!(code, "1");
+        assert!(message.contains("cancelled"), "{message}");
+    }
+
+    #[test]
+    fn each_refusal_is_rewritten_and_nothing_else() {
+        for (from, start, to, text) in REFUSALS {
+            assert_eq!(refused(from, &start.replace(' ', "%20")), (to.to_owned(), text.to_owned()));
+        }
+        // The compressed-flag without an encoding stays INTERNAL, as the gRPC spec demands.
+        let flag = "protocol%20error:%20received%20message%20with%20compressed-flag%20but%20no";
+        assert_eq!(refused("13", flag).0, "13");
+        // Our own answers pass unchanged.
+        assert_eq!(refused("13", "internal%20error"), ("13".into(), "internal%20error".into()));
+        assert_eq!(refused("5", "plan%20not%20found").0, "5");
+    }
 }

@@ -466,6 +466,7 @@ impl TestServer {
                 "SELECT CAST(COUNT(*) AS BIGINT) FROM coordinator_assignments"
             }
             "meetings" => "SELECT CAST(COUNT(*) AS BIGINT) FROM meetings",
+            "access_log" => "SELECT CAST(COUNT(*) AS BIGINT) FROM access_log",
             "referrals" => "SELECT CAST(COUNT(*) AS BIGINT) FROM referrals",
             other => panic!("no count for {other}"),
         };

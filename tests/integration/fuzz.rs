@@ -534,3 +534,48 @@ on_both_backends! {
         }
     }
 }
+
+/// Sends `body` as the whole request body of a GetPlan, over raw HTTP/2 so the frame can be
+/// anything, and gives the gRPC status and message the server answers.
+async fn raw_frame(server: &TestServer, who: &Who, body: &'static [u8]) -> (String, String) {
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let mut client = client.ready().await.unwrap();
+    let request =
+        http::Request::post(format!("http://{}/samvirke.v1.PlanService/GetPlan", server.addr))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .header("authorization", format!("Bearer {}", server.token(who)))
+            .body(())
+            .unwrap();
+    let (answer, mut send) = client.send_request(request, false).unwrap();
+    send.send_data(bytes::Bytes::from_static(body), true).unwrap();
+    let mut answer = answer.await.unwrap();
+    let headers = answer.headers().clone();
+    let trailers = answer.body_mut().trailers().await.unwrap();
+    let fields = trailers.as_ref().filter(|_| !headers.contains_key("grpc-status"));
+    let fields = fields.unwrap_or(&headers);
+    let get = |name: &str| fields.get(name).map(|v| v.to_str().unwrap().to_owned());
+    (get("grpc-status").unwrap_or_default(), get("grpc-message").unwrap_or_default())
+}
+
+on_both_backends! {
+    /// Found by trying: a body that ends inside a message's frame, or a frame whose
+    /// compressed-flag is neither 0 nor 1, answered INTERNAL. The client sent them:
+    /// INVALID_ARGUMENT, and nothing is read or logged.
+    async fn malformed_frames_are_invalid_argument(server: TestServer) {
+        let patient = Who::Citizen(PATIENT);
+        for (what, body) in [
+            ("a frame announcing 64 bytes and carrying 1", &[0, 0, 0, 0, 64, 0x0a][..]),
+            ("a frame header cut short", &[0, 0, 0][..]),
+            ("a compressed-flag of 2", &[2, 0, 0, 0, 0][..]),
+            ("a compressed-flag of 255", &[255, 0, 0, 0, 1, 0][..]),
+        ] {
+            let (code, message) = raw_frame(&server, &patient, body).await;
+            assert_eq!(code, "3", "{what}: {message}");
+            assert!(!message.contains("Request") && !message.is_empty(), "{what}: {message}");
+        }
+        assert_eq!(server.row_count("access_log").await, 0);
+    }
+}

@@ -129,6 +129,23 @@ pub struct Store {
     log_task: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
+/// How long a pooled connection may sit idle before it is checked with a round trip when it is
+/// next taken. sqlx's default checks every connection on every acquire, which costs a busy
+/// server one round trip (on SQLite, one hand-over to the connection's thread) per call; sqlx
+/// checks each connection again when it is given back, so only one that lay idle, as through
+/// a database restart, needs it.
+const IDLE_BEFORE_CHECK: Duration = Duration::from_secs(1);
+
+async fn check_if_idle(
+    conn: &mut AnyConnection,
+    meta: sqlx::pool::PoolConnectionMetadata,
+) -> std::result::Result<bool, sqlx::Error> {
+    if meta.idle_for >= IDLE_BEFORE_CHECK {
+        conn.ping().await?;
+    }
+    Ok(true)
+}
+
 impl Store {
     /// Connects to the database the URL names and applies pending migrations, with the default
     /// options.
@@ -143,7 +160,12 @@ impl Store {
         let backend = Backend::of_url(&url.0).ok_or_else(|| {
             Error::internal(format!("unsupported database url {url}: use sqlite: or postgres:"))
         })?;
-        let pool_options = || AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        let pool_options = || {
+            AnyPoolOptions::new()
+                .acquire_timeout(Duration::from_secs(10))
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| Box::pin(check_if_idle(conn, meta)))
+        };
         let (pool, writer) = match backend {
             Backend::Sqlite => {
                 // The writer first: it creates the file and puts it in WAL mode.

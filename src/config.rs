@@ -160,7 +160,11 @@ pub struct AuthArgs {
     #[arg(long, env = "SAMVIRKE_DEV_KEY_FILE", default_value = "samvirke-data/dev-signing-key")]
     pub dev_key_file: PathBuf,
     /// Allow the development key with PostgreSQL. Never in production.
-    #[arg(long, env = "SAMVIRKE_ALLOW_DEV_KEYS")]
+    #[arg(
+        long,
+        env = "SAMVIRKE_ALLOW_DEV_KEYS",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub allow_dev_keys: bool,
 }
 

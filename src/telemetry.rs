@@ -209,12 +209,14 @@ where
             method: method.to_owned(),
             duration: self.duration.clone(),
         };
+        let operation: std::sync::Arc<str> = path.trim_start_matches('/').into();
         let future = {
             let _entered = span.enter();
             self.inner.call(request)
         };
         Box::pin(async move {
-            let response = tracing::Instrument::instrument(future, span).await?;
+            let logged = crate::store::logged_as(operation, future);
+            let response = tracing::Instrument::instrument(logged, span).await?;
             // An error comes as trailers-only: the status is in the headers already.
             let finish = match grpc_status(response.headers()) {
                 Some(code) => {

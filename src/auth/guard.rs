@@ -163,17 +163,24 @@ impl Guard {
 
     /// The pass for a plan the caller has just created through `org`, in which they hold
     /// `relations` (the referral's requester) or none (unit staff, by their role).
-    pub fn created_plan(
+    pub async fn created_plan(
         &self,
+        session: &mut Session,
         org: &OrgPass,
         plan: crate::domain::plan::Plan,
         relations: Vec<Relation>,
         who: &Principal,
+        now: Instant,
     ) -> Result<PlanPass, Error> {
         if plan.organisation != org.organisation && relations.is_empty() {
             return Err(Error::internal("a plan was created outside its pass"));
         }
-        self.plan_pass(plan, relations, who)
+        let pass = self.plan_pass(plan, relations, who)?;
+        // The decision was the organisation's; the plan's own log names its creation too, so
+        // the patient sees who made it.
+        self.record(session, plan_entry(&pass, who, Object::Plan, Action::Create, true), now)
+            .await?;
+        Ok(pass)
     }
 
     /// Whether the caller, with the pass already established, may also do `action` to

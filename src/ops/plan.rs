@@ -133,7 +133,7 @@ impl Context {
             .await?;
             let plan = s.insert_plan(&org, &new, &who.subject, now).await?;
             // The creator acts through their organisation role, not a relation to the plan.
-            let pass = self.guard.created_plan(&org, plan, Vec::new(), who)?;
+            let pass = self.guard.created_plan(s, &org, plan, Vec::new(), who, now).await?;
             let created = async |_: &mut _, _| Ok(((), vec!["plan created".to_owned()]));
             let (_, pass) = edit_plan(s, &pass, who, ChangeKind::Content, now, created).await?;
             Ok(Shown::by(&pass, pass.plan().clone()))

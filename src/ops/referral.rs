@@ -63,7 +63,8 @@ impl Context {
                 kind: PlanKind::General,
             };
             let plan = s.insert_plan(&org, &requested, &who.subject, now).await?;
-            let pass = self.guard.created_plan(&org, plan, vec![Relation::Requester], who)?;
+            let pass =
+                self.guard.created_plan(s, &org, plan, vec![Relation::Requester], who, now).await?;
             let referral = Referral {
                 id: ResourceId::generate(),
                 municipality: new.municipality.clone(),

@@ -41,10 +41,27 @@ pub struct AccessEntry<'a> {
     pub allowed: bool,
 }
 
+tokio::task_local! {
+    /// The operation the current call's access-log rows name: the RPC being served.
+    static OPERATION: std::sync::Arc<str>;
+}
+
+/// Runs `call` with its access-log rows naming `operation`, the RPC being served (its gRPC
+/// path without the leading slash, `samvirke.v1.PlanService/ExportPlan`), so the patient's
+/// view of the log can say "exported the plan" where the policy only knows "read". Rows
+/// logged outside any call (the command line) name none.
+pub async fn logged_as<F: std::future::Future>(
+    operation: std::sync::Arc<str>,
+    call: F,
+) -> F::Output {
+    OPERATION.scope(operation, call).await
+}
+
 /// One row of the access log, as it is written.
 #[derive(Debug)]
 pub(super) struct LogRow {
     id: String,
+    operation: std::sync::Arc<str>,
     organisation: String,
     plan: Option<String>,
     complaint: Option<String>,
@@ -61,6 +78,7 @@ impl LogRow {
     fn of(e: &AccessEntry<'_>, now: Instant) -> Self {
         LogRow {
             id: ResourceId::generate().to_string(),
+            operation: OPERATION.try_with(|op| op.clone()).unwrap_or_else(|_| "".into()),
             organisation: e.organisation.as_str().to_owned(),
             plan: e.plan.map(|p| p.to_string()),
             complaint: e.complaint.map(|c| c.to_string()),
@@ -75,9 +93,9 @@ impl LogRow {
     }
 }
 
-const COLUMNS: usize = 11;
+const COLUMNS: usize = 12;
 
-/// The most rows one INSERT carries: 11 parameters a row stays far below both databases'
+/// The most rows one INSERT carries: 12 parameters a row stays far below both databases'
 /// limits on parameters (32,766 on SQLite, 65,535 on PostgreSQL).
 const ROWS_PER_INSERT: usize = 500;
 
@@ -92,7 +110,7 @@ fn insert<'q>(rows: &[&'q LogRow]) -> sqlx::query::Query<'q, sqlx::Any, sqlx::an
         .collect();
     let sql = format!(
         "INSERT INTO access_log (id, organisation_id, plan_id, complaint_id, subject, \
-         acting_organisation, relations, object, action, allowed, time) VALUES {}",
+         acting_organisation, relations, object, action, allowed, time, operation) VALUES {}",
         values.join(", ")
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -108,7 +126,8 @@ fn insert<'q>(rows: &[&'q LogRow]) -> sqlx::query::Query<'q, sqlx::Any, sqlx::an
             .bind(r.object)
             .bind(r.action)
             .bind(i64::from(r.allowed))
-            .bind(r.time);
+            .bind(r.time)
+            .bind(&*r.operation);
     }
     query
 }

@@ -37,7 +37,7 @@ use crate::domain::limits::Holding;
 use crate::domain::time::Instant;
 use crate::domain::{Error, Result};
 
-pub use access_log::{AccessEntry, GroupCommit};
+pub use access_log::{AccessEntry, GroupCommit, logged_as};
 pub use complaints::{ComplaintAccessRow, ComplaintListFilter};
 pub use plans::{PlanAccessRow, PlanListFilter, ReadFilter, check_plan_version};
 pub use referrals::ReferralAccessRow;

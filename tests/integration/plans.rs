@@ -210,7 +210,8 @@ on_both_backends! {
             .list_plans(proto::ListPlansRequest::default())
             .await
             .unwrap();
-        assert_eq!(server.access_log_count(&plan, true).await, 2);
+        // The creation, the patient's read and the staff's listing; the two refusals.
+        assert_eq!(server.access_log_count(&plan, true).await, 3);
         assert_eq!(server.access_log_count(&plan, false).await, 2);
     }
 }

@@ -13,6 +13,7 @@ const PROTOS: &[&str] = &[
     "proto/samvirke/v1/responsibility_group.proto",
     "proto/samvirke/v1/organisations.proto",
     "proto/samvirke/v1/complaints.proto",
+    "proto/samvirke/v1/access_events.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -13,14 +13,15 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::api::{
-    Authenticate, ComplaintApi, Context, CoordinatorApi, GoalApi, MeasureApi, OrganisationApi,
-    PlanApi, ReferralApi, ResponsibilityGroupApi,
+    AccessEventApi, Authenticate, ComplaintApi, Context, CoordinatorApi, GoalApi, MeasureApi,
+    OrganisationApi, PlanApi, ReferralApi, ResponsibilityGroupApi,
 };
 use crate::auth::token::ProviderConfig;
 use crate::auth::{Authorizer, DevKey, Guard, Policy, TokenVerifier, VerifierConfig};
 use crate::domain::Error;
 use crate::overload::{AdmissionLayer, CallerRate, CallerSlots, Limits};
 use crate::proto;
+use crate::proto::access_event_service_server::AccessEventServiceServer;
 use crate::proto::complaint_service_server::ComplaintServiceServer;
 use crate::proto::coordinator_service_server::CoordinatorServiceServer;
 use crate::proto::goal_service_server::GoalServiceServer;
@@ -84,7 +85,7 @@ type Layers = tower::layer::util::Stack<
 >;
 
 /// The names the health service reports on: the whole server ("") and each service.
-const SERVICES: [&str; 9] = [
+const SERVICES: [&str; 10] = [
     "",
     proto::plan_service_server::SERVICE_NAME,
     proto::goal_service_server::SERVICE_NAME,
@@ -94,6 +95,7 @@ const SERVICES: [&str; 9] = [
     proto::responsibility_group_service_server::SERVICE_NAME,
     proto::organisation_service_server::SERVICE_NAME,
     proto::complaint_service_server::SERVICE_NAME,
+    proto::access_event_service_server::SERVICE_NAME,
 ];
 
 impl Server {
@@ -130,8 +132,10 @@ impl Server {
                 .max_decoding_message_size(limit);
         let organisations = OrganisationServiceServer::new(OrganisationApi(context.clone()))
             .max_decoding_message_size(limit);
-        let complaints =
-            ComplaintServiceServer::new(ComplaintApi(context)).max_decoding_message_size(limit);
+        let complaints = ComplaintServiceServer::new(ComplaintApi(context.clone()))
+            .max_decoding_message_size(limit);
+        let access_events =
+            AccessEventServiceServer::new(AccessEventApi(context)).max_decoding_message_size(limit);
 
         let (health, health_service) = tonic_health::server::health_reporter();
         let reflection = tonic_reflection::server::Builder::configure()
@@ -159,7 +163,8 @@ impl Server {
             .add_service(InterceptedService::new(referrals, authenticate.clone()))
             .add_service(InterceptedService::new(members, authenticate.clone()))
             .add_service(InterceptedService::new(organisations, authenticate.clone()))
-            .add_service(InterceptedService::new(complaints, authenticate));
+            .add_service(InterceptedService::new(complaints, authenticate.clone()))
+            .add_service(InterceptedService::new(access_events, authenticate));
         let health_interval = config.health_interval;
         Ok(Server { store, router, health, health_interval, callers })
     }

@@ -2,6 +2,7 @@
 //! (naming every bad field at once), call its use case in `ops`, encode the reply. Errors
 //! become a `tonic::Status` in one place, `status.rs`. Nothing here knows SQL or the policy.
 
+mod access_events;
 mod authn;
 mod complaints;
 pub(crate) mod convert;
@@ -16,6 +17,7 @@ mod plans;
 mod referrals;
 pub mod status;
 
+pub use access_events::AccessEventApi;
 pub use authn::Authenticate;
 pub use complaints::ComplaintApi;
 pub use coordinators::CoordinatorApi;

@@ -46,6 +46,7 @@ stored_enum! {
         RoleGrant = "role_grant",
         Complaint = "complaint",
         Organisation = "organisation",
+        AccessLog = "access_log",
     }
 }
 

@@ -1,6 +1,7 @@
 //! Types and rules of the individual plan: identifiers, statuses, validation. No I/O, no gRPC,
 //! no SQL: the api layer converts to and from these, the store persists them.
 
+pub mod access_event;
 pub mod complaint;
 pub mod coordinator;
 pub mod date;

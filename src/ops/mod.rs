@@ -3,6 +3,7 @@
 //! `write_with`), asks the guard first, and reaches the store only through the pass the guard
 //! hands out. Nothing here knows gRPC or SQL.
 
+pub mod access_event;
 pub mod complaint;
 pub mod coordinator;
 mod edit;

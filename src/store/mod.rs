@@ -3,6 +3,7 @@
 //! transaction begins, migrations) lives in `sqlite.rs` and `postgres.rs`. The store knows
 //! nothing of gRPC.
 
+mod access_events;
 mod access_log;
 mod complaints;
 mod consents;
@@ -37,6 +38,7 @@ use crate::domain::limits::Holding;
 use crate::domain::time::Instant;
 use crate::domain::{Error, Result};
 
+pub use access_events::AccessEventRow;
 pub use access_log::{AccessEntry, GroupCommit, logged_as};
 pub use complaints::{ComplaintAccessRow, ComplaintListFilter};
 pub use plans::{PlanAccessRow, PlanListFilter, ReadFilter, check_plan_version};

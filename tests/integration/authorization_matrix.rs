@@ -99,6 +99,12 @@ const MANAGE_GROUP_OWN: Row = [PD, PD, NF, NF, OK, OK, NF, NF, NF, NF, UA];
 const MANAGE_GROUP_SAME_ORG: Row = [NF, NF, NF, NF, NF, OK, NF, NF, NF, NF, UA];
 const MANAGE_GROUP_OTHER_ORG: Row = [PD, NF, NF, NF, NF, NF, OK, NF, NF, NF, UA];
 
+/// The access log (ListAccessEvents): the patient's alone among these callers; those who may
+/// read the plan otherwise are refused PERMISSION_DENIED.
+const READ_LOG_OWN: Row = [OK, PD, NF, NF, PD, PD, NF, NF, NF, NF, UA];
+const READ_LOG_SAME_ORG: Row = [NF, NF, NF, NF, NF, PD, NF, NF, NF, NF, UA];
+const READ_LOG_OTHER_ORG: Row = [OK, NF, NF, NF, NF, NF, PD, NF, NF, NF, UA];
+
 const CREATE_IN_MUNICIPALITY: Row = [PD, PD, PD, PD, PD, OK, PD, PD, PD, PD, UA];
 const CREATE_IN_OTHER: Row = [PD, PD, PD, PD, PD, PD, OK, PD, PD, PD, UA];
 
@@ -137,12 +143,25 @@ on_both_backends! {
     async fn plan_rpcs(server: TestServer) {
         let world = world(&server).await;
         let targets = [
-            ("own plan", &world.own, READ_OWN, MANAGE_GROUP_OWN),
-            ("plan of the same org", &world.same_org, READ_SAME_ORG, MANAGE_GROUP_SAME_ORG),
-            ("plan of another org", &world.other_org, READ_OTHER_ORG, MANAGE_GROUP_OTHER_ORG),
+            ("own plan", &world.own, READ_OWN, MANAGE_GROUP_OWN, READ_LOG_OWN),
+            (
+                "plan of the same org",
+                &world.same_org,
+                READ_SAME_ORG,
+                MANAGE_GROUP_SAME_ORG,
+                READ_LOG_SAME_ORG,
+            ),
+            (
+                "plan of another org",
+                &world.other_org,
+                READ_OTHER_ORG,
+                MANAGE_GROUP_OTHER_ORG,
+                READ_LOG_OTHER_ORG,
+            ),
         ];
-        for (target, plan, read, manage) in targets {
+        for (target, plan, read, manage, read_log) in targets {
             let mut get = Vec::new();
+            let mut access_events = Vec::new();
             let mut list_members = Vec::new();
             let mut add = Vec::new();
             let mut remove = Vec::new();
@@ -152,6 +171,15 @@ on_both_backends! {
                     &server
                         .plans(who.as_ref())
                         .get_plan(proto::GetPlanRequest { name: plan.clone(), revision: 0 })
+                        .await,
+                ));
+                access_events.push(code(
+                    &server
+                        .access_events(who.as_ref())
+                        .list_access_events(proto::ListAccessEventsRequest {
+                            parent: plan.clone(),
+                            ..Default::default()
+                        })
                         .await,
                 ));
                 list_members.push(code(
@@ -225,6 +253,7 @@ on_both_backends! {
                 remove.push(code(&removed));
             }
             check("GetPlan", target, &read, &get);
+            check("ListAccessEvents", target, &read_log, &access_events);
             check("ListMembers", target, &read, &list_members);
             check("AddMember", target, &manage, &add);
             check("RemoveMember", target, &manage, &remove);

@@ -15,6 +15,7 @@ use samvirke::domain::subject::Subject;
 use samvirke::domain::time::Instant;
 use samvirke::overload::Limits;
 use samvirke::proto;
+use samvirke::proto::access_event_service_client::AccessEventServiceClient;
 use samvirke::proto::complaint_service_client::ComplaintServiceClient;
 use samvirke::proto::coordinator_service_client::CoordinatorServiceClient;
 use samvirke::proto::goal_service_client::GoalServiceClient;
@@ -400,6 +401,14 @@ impl TestServer {
         who: Option<&Who>,
     ) -> ReferralServiceClient<InterceptedService<Channel, Bearer>> {
         ReferralServiceClient::with_interceptor(self.channel.clone(), self.bearer(who))
+    }
+
+    /// An access event client calling as `who`.
+    pub fn access_events(
+        &self,
+        who: Option<&Who>,
+    ) -> AccessEventServiceClient<InterceptedService<Channel, Bearer>> {
+        AccessEventServiceClient::with_interceptor(self.channel.clone(), self.bearer(who))
     }
 
     /// An organisation client calling as `who`.

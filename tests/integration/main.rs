@@ -4,6 +4,7 @@
 
 mod common;
 
+mod access_events;
 mod authorization_matrix;
 mod bad_input;
 mod cli;

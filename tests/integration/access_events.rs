@@ -1,0 +1,245 @@
+//! AccessEventService: the patient reads who has seen their plan, in names and words they
+//! recognise, refused attempts included, and never another person's identity number. Who may
+//! read the log at all is in the authorization matrix.
+
+use samvirke::domain::organisation::OrgRole;
+use samvirke::proto;
+use tonic::Code;
+
+use super::common::*;
+
+fn staff() -> Who {
+    Who::Personnel("unit-staff", MUNICIPALITY)
+}
+
+fn nav() -> Who {
+    Who::System("nav-system", NAV)
+}
+
+fn doctor() -> Who {
+    Who::Personnel("doctor", HOSPITAL)
+}
+
+/// A plan of the patient's, with NAV on its group under consent and a next of kin who
+/// represents the patient; NAV reads and exports it, a hospital doctor tries to read it.
+async fn world(server: &TestServer) -> String {
+    server.bootstrap_grant(MUNICIPALITY, &staff().subject(), OrgRole::UnitStaff).await;
+    let plan = server.create_plan(&staff(), MUNICIPALITY, PATIENT).await;
+    let patient = Who::Citizen(PATIENT);
+    server
+        .members(Some(&staff()))
+        .add_member(proto::AddMemberRequest {
+            parent: plan.clone(),
+            member: Some(proto::Member {
+                display_name: "NAV Nordby, team Sør".into(),
+                ..nav().as_member(proto::MemberRole::Nav)
+            }),
+        })
+        .await
+        .unwrap();
+    server
+        .add_member(&patient, &plan, &Who::Citizen(NEXT_OF_KIN), proto::MemberRole::Representative)
+        .await;
+    server.give_consent(&patient, &plan, &[NAV]).await;
+    server.get_plan(&nav(), &plan).await;
+    let export = proto::ExportPlanRequest { name: plan.clone() };
+    server.plans(Some(&nav())).export_plan(export).await.unwrap();
+    let refused = server.plans(Some(&doctor())).get_plan(get(&plan)).await;
+    assert_eq!(code(&refused), Code::NotFound);
+    plan
+}
+
+fn get(plan: &str) -> proto::GetPlanRequest {
+    proto::GetPlanRequest { name: plan.into(), revision: 0 }
+}
+
+async fn events(
+    server: &TestServer,
+    who: &Who,
+    request: proto::ListAccessEventsRequest,
+) -> Result<proto::ListAccessEventsResponse, tonic::Status> {
+    server.access_events(Some(who)).list_access_events(request).await.map(|r| r.into_inner())
+}
+
+fn all_of(plan: &str) -> proto::ListAccessEventsRequest {
+    proto::ListAccessEventsRequest { parent: plan.into(), page_size: 500, ..Default::default() }
+}
+
+fn accessor(event: &proto::AccessEvent) -> &proto::Accessor {
+    event.accessor.as_ref().unwrap()
+}
+
+on_both_backends! {
+    async fn the_patient_sees_who_read_changed_and_tried(server: TestServer) {
+        let plan = world(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        let listed = events(&server, &patient, all_of(&plan)).await.unwrap();
+        let all = &listed.access_events;
+        let find = |description: &str| {
+            all.iter()
+                .find(|e| e.description == description)
+                .unwrap_or_else(|| panic!("no event {description:?} in {all:#?}"))
+        };
+
+        // Newest first.
+        let times: Vec<_> = all.iter().map(|e| e.time.unwrap().seconds).collect();
+        assert!(times.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
+        assert!(all.iter().all(|e| e.name.starts_with(&format!("{plan}/accessEvents/"))));
+
+        // NAV as the patient knows it: the name it serves under, its role, the registry's name.
+        for description in ["read the plan", "exported the plan"] {
+            let event = all
+                .iter()
+                .find(|e| e.description == description && accessor(e).organisation == NAV)
+                .unwrap_or_else(|| panic!("NAV's {description:?} missing: {all:#?}"));
+            let nav = accessor(event);
+            assert_eq!(nav.display_name, "NAV Nordby, team Sør");
+            assert_eq!(nav.member_role, proto::MemberRole::Nav as i32);
+            assert_eq!(nav.organisation_name, "NAV Nordby");
+            assert!(event.allowed && !nav.patient && !nav.caller);
+        }
+        assert_eq!(find("exported the plan").operation, "samvirke.v1.PlanService/ExportPlan");
+
+        // The refused attempt, with the organisation's name and nothing else of who it was.
+        let tried = find("tried to read the plan and was refused");
+        assert!(!tried.allowed);
+        let doctor = accessor(tried);
+        assert_eq!((doctor.organisation.as_str(), doctor.organisation_name.as_str()), (HOSPITAL, "Helse Nordvest HF"));
+        assert_eq!(doctor.display_name, "");
+
+        // The coordinating unit that created the plan, by its role there.
+        let created = accessor(find("created the plan"));
+        assert_eq!(created.organisation_role, proto::OrganisationRole::UnitStaff as i32);
+        assert_eq!(created.organisation, MUNICIPALITY);
+
+        // The patient's own entries are theirs, under their own name, and can be left out.
+        let consent = accessor(find("recorded consent"));
+        assert!(consent.patient && consent.caller, "{consent:?}");
+        assert_eq!(consent.organisation, "");
+        let others = events(
+            &server,
+            &patient,
+            proto::ListAccessEventsRequest { exclude_patient: true, ..all_of(&plan) },
+        )
+        .await
+        .unwrap();
+        assert!(!others.access_events.is_empty());
+        assert!(others.access_events.iter().all(|e| !accessor(e).patient));
+        assert!(others.access_events.len() < all.len());
+
+        // No identity number anywhere in the answer, the representative's included.
+        let text = format!("{listed:?}");
+        for number in [PATIENT, NEXT_OF_KIN] {
+            assert!(!text.contains(number), "an identity number in the access events");
+        }
+        assert!(!text.contains("personnel:") && !text.contains("system:"), "a subject leaked");
+
+        // Reading the log is logged, and the representative sees that, as the patient's.
+        let representative = Who::Citizen(NEXT_OF_KIN);
+        let seen = events(&server, &representative, all_of(&plan)).await.unwrap();
+        let read_log = seen
+            .access_events
+            .iter()
+            .find(|e| e.description == "read who has seen the plan")
+            .expect("the patient's reading of the log");
+        assert!(accessor(read_log).patient && !accessor(read_log).caller);
+        assert_eq!(accessor(read_log).display_name, "Kari Nordmann");
+    }
+}
+
+on_both_backends! {
+    async fn filters_and_pages(server: TestServer) {
+        let plan = world(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        let all = events(&server, &patient, all_of(&plan)).await.unwrap().access_events;
+
+        // By organisation.
+        let by_nav = proto::ListAccessEventsRequest { organisation: NAV.into(), ..all_of(&plan) };
+        let by_nav = events(&server, &patient, by_nav).await.unwrap().access_events;
+        assert!(!by_nav.is_empty() && by_nav.iter().all(|e| accessor(e).organisation == NAV));
+
+        // By time: nothing before the plan existed, everything since.
+        let first = all.last().unwrap().time.unwrap();
+        let before = proto::ListAccessEventsRequest { end_time: Some(first), ..all_of(&plan) };
+        assert!(events(&server, &patient, before).await.unwrap().access_events.is_empty());
+        let since = proto::ListAccessEventsRequest { start_time: Some(first), ..all_of(&plan) };
+        let since = events(&server, &patient, since).await.unwrap().access_events;
+        assert!(since.len() >= all.len(), "{} of {}", since.len(), all.len());
+
+        // Pages of two walk the same events, each once, newest first; the bound leaves out the
+        // reads of the log made since.
+        let newest = all.first().unwrap().time.unwrap();
+        let micros = newest.seconds * 1_000_000 + i64::from(newest.nanos / 1_000) + 1;
+        let newest_bound = prost_types::Timestamp {
+            seconds: micros.div_euclid(1_000_000),
+            nanos: (micros.rem_euclid(1_000_000) * 1_000) as i32,
+        };
+        let mut walked = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = proto::ListAccessEventsRequest {
+                page_size: 2,
+                page_token: token.clone(),
+                end_time: Some(newest_bound),
+                ..all_of(&plan)
+            };
+            let page = events(&server, &patient, page).await.unwrap();
+            assert!(page.access_events.len() <= 2);
+            walked.extend(page.access_events.into_iter().map(|e| e.name));
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            token = page.next_page_token;
+        }
+        let expected: Vec<_> = all.iter().map(|e| e.name.clone()).collect();
+        assert_eq!(walked, expected);
+
+        // A token continues only its own filters.
+        let first_page = proto::ListAccessEventsRequest { page_size: 1, ..all_of(&plan) };
+        let token = events(&server, &patient, first_page).await.unwrap().next_page_token;
+        let other = proto::ListAccessEventsRequest {
+            page_token: token,
+            exclude_patient: true,
+            ..all_of(&plan)
+        };
+        let refused = events(&server, &patient, other).await.unwrap_err();
+        assert_eq!(violated_fields(&refused), ["page_token"]);
+    }
+}
+
+on_both_backends! {
+    async fn bad_filters_are_named_and_change_nothing(server: TestServer) {
+        let plan = world(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        let log_before = server.row_count("access_log").await;
+        let t = |seconds| Some(prost_types::Timestamp { seconds, nanos: 0 });
+        for (request, fields) in [
+            (
+                proto::ListAccessEventsRequest {
+                    start_time: t(1_800_000_000),
+                    end_time: t(1_700_000_000),
+                    ..all_of(&plan)
+                },
+                vec!["end_time"],
+            ),
+            (
+                proto::ListAccessEventsRequest { organisation: "123".into(), ..all_of(&plan) },
+                vec!["organisation"],
+            ),
+            (
+                proto::ListAccessEventsRequest {
+                    parent: "plans/x".into(),
+                    start_time: t(-99_999_999_999),
+                    page_size: -1,
+                    ..Default::default()
+                },
+                vec!["parent", "start_time", "page_size"],
+            ),
+        ] {
+            let refused = events(&server, &patient, request).await.unwrap_err();
+            assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+            assert_eq!(violated_fields(&refused), fields);
+        }
+        assert_eq!(server.row_count("access_log").await, log_before);
+    }
+}

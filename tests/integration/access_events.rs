@@ -46,6 +46,13 @@ async fn world(server: &TestServer) -> String {
     server.plans(Some(&nav())).export_plan(export).await.unwrap();
     let refused = server.plans(Some(&doctor())).get_plan(get(&plan)).await;
     assert_eq!(code(&refused), Code::NotFound);
+    // NAV may read the plan but not write the patient's words.
+    let etag = server.get_plan(&patient, &plan).await.etag;
+    let update = important_to_me(&plan, &etag, "NAV skriver");
+    let refused = server.plans(Some(&nav())).update_plan(update).await;
+    assert_eq!(code(&refused), Code::PermissionDenied);
+    let update = important_to_me(&plan, &etag, "Å bo hjemme");
+    server.plans(Some(&patient)).update_plan(update).await.unwrap();
     plan
 }
 
@@ -106,6 +113,16 @@ on_both_backends! {
         let doctor = accessor(tried);
         assert_eq!((doctor.organisation.as_str(), doctor.organisation_name.as_str()), (HOSPITAL, "Helse Nordvest HF"));
         assert_eq!(doctor.display_name, "");
+
+        // One event for each call, though a change is two decisions (read, then write): the
+        // refused change says what was tried.
+        let count = |description: &str| all.iter().filter(|e| e.description == description).count();
+        assert_eq!(count("recorded consent"), 1, "{all:#?}");
+        assert_eq!(count("changed the plan"), 1, "{all:#?}");
+        let nav_tried = find("tried to change the plan and was refused");
+        assert_eq!(accessor(nav_tried).organisation, NAV);
+        assert!(!nav_tried.allowed);
+        assert_eq!(count("tried to change the plan and was refused"), 1);
 
         // The coordinating unit that created the plan, by its role there.
         let created = accessor(find("created the plan"));

@@ -30,6 +30,7 @@ use crate::domain::coordinator::CoordinatorWish;
 use crate::domain::date::Date;
 use crate::domain::goal::{Goal, GoalAdjustment, GoalStatus};
 use crate::domain::ids::{NationalId, OrgNumber, ResourceId};
+use crate::domain::language::{InterpreterNeed, LanguageTag};
 use crate::domain::measure::{Evaluation, Measure, MeasureStatus};
 use crate::domain::plan::{
     Consent, OnBehalf, PatientSections, Plan, PlanDocument, PlanKind, PlanStatus, Section,
@@ -123,6 +124,10 @@ struct PlanV1 {
     coordinator_wish: Option<WishV1>,
     referral: Option<String>,
     create_time: i64,
+    /// BCP 47; empty when not recorded.
+    preferred_language: String,
+    /// BCP 47; empty when no interpreter is needed.
+    interpreter_language: String,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -318,6 +323,16 @@ fn plan_v1(plan: &Plan) -> PlanV1 {
         }),
         referral: plan.referral.map(|r| r.to_string()),
         create_time: plan.create_time.0,
+        preferred_language: plan
+            .preferred_language
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        interpreter_language: plan
+            .interpreter
+            .as_ref()
+            .map(|i| i.language.to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -447,6 +462,11 @@ fn rebuild(
     Ok(PlanDocument { plan, goals, measures })
 }
 
+/// A stored language tag; `None` for an empty one.
+fn language(tag: &str) -> Result<Option<LanguageTag>, Error> {
+    (!tag.is_empty()).then(|| parsed("language", LanguageTag::from_stored(tag))).transpose()
+}
+
 fn plan_from(plan: ResourceId, p: PlanV1, revision: i64, time: Instant) -> Result<Plan, Error> {
     Ok(Plan {
         id: plan,
@@ -493,6 +513,9 @@ fn plan_from(plan: ResourceId, p: PlanV1, revision: i64, time: Instant) -> Resul
             })
             .transpose()?,
         referral: p.referral.as_deref().map(id).transpose()?,
+        preferred_language: language(&p.preferred_language)?,
+        interpreter: language(&p.interpreter_language)?
+            .map(|language| InterpreterNeed { language }),
         create_time: Instant(p.create_time),
         update_time: time,
     })
@@ -645,6 +668,14 @@ mod legacy {
                 time: seconds(w.record_time),
             }),
             referral: nonempty(p.referral.trim_start_matches("referrals/").to_owned()),
+            // Rows from before the patient's language was recorded hold none; read what the
+            // message holds all the same.
+            preferred_language: p.preferred_language,
+            interpreter_language: p
+                .interpreter
+                .filter(|i| i.needed)
+                .map(|i| i.language)
+                .unwrap_or_default(),
             create_time: seconds(p.create_time),
         })
     }
@@ -904,6 +935,9 @@ mod tests {
                 time: now,
             }),
             referral: Some(ResourceId::generate()),
+            preferred_language: LanguageTag::from_stored("se"),
+            interpreter: LanguageTag::from_stored("nsi")
+                .map(|language| InterpreterNeed { language }),
             create_time: now,
             update_time: now,
         };

@@ -120,7 +120,7 @@ impl CoordinatorService for CoordinatorApi {
     ) -> Rpc<ListCoordinatorAssignmentsResponse> {
         let (who, req) = take(r)?;
         let mut v = Violations::default();
-        let filters = format!("view={}", req.view);
+        let filters = format!("view={};interpreter_needed={}", req.view, req.interpreter_needed);
         let scope = Scope::of("ListCoordinatorAssignments", &req.parent, &filters);
         let page = v.check_all(Page::parse(req.page_size, &req.page_token, scope));
         let parent =
@@ -129,13 +129,20 @@ impl CoordinatorService for CoordinatorApi {
         if req.parent.is_empty() && view == proto::AssignmentView::Unspecified {
             v.push(FieldViolation::new("view", "must be set when parent is empty"));
         }
+        if parent.is_some() && req.interpreter_needed {
+            v.push(FieldViolation::new(
+                "interpreter_needed",
+                "filters work lists only: leave parent empty",
+            ));
+        }
+        let interpreter = req.interpreter_needed;
         let page = v.ok(page)?;
         let listed = match (parent, view) {
             (Some(plan), _) => self.0.list_plan_assignments(&who, plan, page).await?,
             (None, proto::AssignmentView::WithoutCoordinator) => {
-                self.0.work_list(&who, WorkList::WithoutCoordinator, page).await?
+                self.0.work_list(&who, WorkList::WithoutCoordinator, interpreter, page).await?
             }
-            (None, _) => self.0.work_list(&who, WorkList::Mine, page).await?,
+            (None, _) => self.0.work_list(&who, WorkList::Mine, interpreter, page).await?,
         };
         reply(proto::ListCoordinatorAssignmentsResponse {
             entries: listed

@@ -62,6 +62,15 @@ pub fn encode_plan(plan: &Plan, show_identity: bool) -> proto::Plan {
         }),
         referral: plan.referral.map(|r| format!("referrals/{r}")).unwrap_or_default(),
         organisation_display_name: plan.organisation_name.clone(),
+        preferred_language: plan
+            .preferred_language
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        interpreter: plan
+            .interpreter
+            .as_ref()
+            .map(|i| proto::InterpreterNeed { needed: true, language: i.language.to_string() }),
     }
 }
 

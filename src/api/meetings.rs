@@ -30,6 +30,7 @@ pub(super) fn encode(m: &Meeting) -> proto::Meeting {
         etag: super::convert::etag_of(m.revision),
         cancel_time: m.cancel_time.map(timestamp),
         cancel_reason: m.cancel_reason.clone(),
+        interpreter_booked: m.interpreter_booked,
     }
 }
 
@@ -42,6 +43,7 @@ const UPDATABLE: &[(&str, ())] = &[
     ("invited_members", ()),
     ("attended_members", ()),
     ("minutes", ()),
+    ("interpreter_booked", ()),
 ];
 const FIXED: &[&str] =
     &["name", "create_time", "update_time", "etag", "cancel_time", "cancel_reason"];
@@ -78,6 +80,7 @@ fn parse_patch(plan: ResourceId, input: &proto::Meeting, paths: &[String]) -> Me
                 patch.attended = Some(participants(&mut v, field, plan, &input.attended_members));
             }
             "minutes" => patch.minutes = text(&mut v, "meeting.minutes", &input.minutes),
+            "interpreter_booked" => patch.interpreter_booked = Some(input.interpreter_booked),
             _ => {}
         }
     }

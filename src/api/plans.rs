@@ -11,6 +11,7 @@ use super::{Rpc, reply, take};
 use crate::domain::error::at_most;
 use crate::domain::goal::reason;
 use crate::domain::ids::ResourceId;
+use crate::domain::language::{InterpreterNeed, LanguageTag};
 use crate::domain::names::{plan_item, plan_name};
 use crate::domain::page::{Page, Scope};
 use crate::domain::plan::{
@@ -34,6 +35,8 @@ enum PlanField {
     Contacts,
     NextReviewDate,
     DisplayName,
+    PreferredLanguage,
+    Interpreter,
 }
 
 const UPDATABLE: &[(&str, PlanField)] = &[
@@ -48,6 +51,8 @@ const UPDATABLE: &[(&str, PlanField)] = &[
     ("contacts", PlanField::Contacts),
     ("next_review_date", PlanField::NextReviewDate),
     ("patient_display_name", PlanField::DisplayName),
+    ("preferred_language", PlanField::PreferredLanguage),
+    ("interpreter", PlanField::Interpreter),
 ];
 
 const FIXED: &[&str] = &[
@@ -107,6 +112,17 @@ impl TryFrom<proto::UpdatePlanRequest> for UpdatePlan {
                 PlanField::DisplayName => {
                     let field = "plan.patient_display_name";
                     patch.display_name = v.check(display_text(field, &input.patient_display_name));
+                }
+                PlanField::PreferredLanguage => {
+                    let (field, tag) = ("plan.preferred_language", &input.preferred_language);
+                    let tag = (!tag.is_empty()).then(|| LanguageTag::parse(field, tag));
+                    patch.preferred_language = v.check(tag.transpose());
+                }
+                PlanField::Interpreter => {
+                    let need = input.interpreter.clone().unwrap_or_default();
+                    let parsed =
+                        InterpreterNeed::parse("plan.interpreter", need.needed, &need.language);
+                    patch.interpreter = v.check(parsed);
                 }
             }
         }

@@ -47,6 +47,7 @@ stored_enum! {
         Complaint = "complaint",
         Organisation = "organisation",
         AccessLog = "access_log",
+        Language = "language",
     }
 }
 

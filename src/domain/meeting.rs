@@ -39,6 +39,8 @@ pub struct Meeting {
     pub cancel_time: Option<Instant>,
     /// Why it was cancelled; empty while it stands.
     pub cancel_reason: String,
+    /// An interpreter (tolk) is booked for it.
+    pub interpreter_booked: bool,
 }
 
 impl Meeting {
@@ -59,6 +61,7 @@ impl Meeting {
             update_time: now,
             cancel_time: None,
             cancel_reason: String::new(),
+            interpreter_booked: false,
         }
     }
 
@@ -136,6 +139,8 @@ pub struct MeetingPatch {
     pub attended: Option<Vec<ResourceId>>,
     /// The minutes.
     pub minutes: Option<String>,
+    /// Whether an interpreter is booked.
+    pub interpreter_booked: Option<bool>,
     /// What was wrong with the request's fields, reported together with what is wrong with
     /// the meeting as a whole.
     pub invalid: Vec<super::FieldViolation>,
@@ -158,6 +163,7 @@ impl MeetingPatch {
         set(&mut meeting.invited, self.invited);
         set(&mut meeting.attended, self.attended);
         set(&mut meeting.minutes, self.minutes);
+        set(&mut meeting.interpreter_booked, self.interpreter_booked);
         let mut v = super::Violations::default();
         for violation in self.invalid {
             v.push(violation);

@@ -8,6 +8,7 @@ pub mod date;
 pub mod error;
 pub mod goal;
 pub mod ids;
+pub mod language;
 pub mod limits;
 pub mod mask;
 pub mod measure;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::date::Date;
 use super::error::{Violations, at_most};
 use super::ids::{NationalId, OrgNumber, ResourceId};
+use super::language::{InterpreterNeed, LanguageTag};
 use super::relation::Relation;
 use super::subject::Subject;
 use super::text::{Optional, Required, bounded, line};
@@ -65,6 +66,10 @@ pub struct Plan {
     pub coordinator_wish: Option<super::coordinator::CoordinatorWish>,
     /// The referral the plan was requested by.
     pub referral: Option<ResourceId>,
+    /// The patient's preferred language, when recorded.
+    pub preferred_language: Option<LanguageTag>,
+    /// The patient's need for an interpreter; `None` when none is needed.
+    pub interpreter: Option<InterpreterNeed>,
     /// When it was created.
     pub create_time: Instant,
     /// When it last changed.

@@ -165,16 +165,21 @@ impl Context {
             .await
     }
 
-    /// ListCoordinatorAssignments without a plan: the caller's work list.
+    /// ListCoordinatorAssignments without a plan: the caller's work list, of the plans whose
+    /// patient needs an interpreter alone when `interpreter_needed`.
     pub async fn work_list(
         &self,
         who: &Principal,
         list: WorkList,
+        interpreter_needed: bool,
         page: Page,
     ) -> Result<Listed<Shown<AssignmentEntry>>> {
+        let filter = PlanListFilter { interpreter_needed, ..PlanListFilter::default() };
         self.read(async |s, now| match list {
-            WorkList::WithoutCoordinator => self.without_coordinator(s, who, page, now).await,
-            WorkList::Mine => self.coordinated_by(s, who, page, now).await,
+            WorkList::WithoutCoordinator => {
+                self.without_coordinator(s, who, &filter, page, now).await
+            }
+            WorkList::Mine => self.coordinated_by(s, who, &filter, page, now).await,
         })
         .await
     }
@@ -184,6 +189,7 @@ impl Context {
         &self,
         s: &mut Session,
         who: &Principal,
+        filter: &PlanListFilter,
         page: Page,
         now: Instant,
     ) -> Result<Listed<Shown<AssignmentEntry>>> {
@@ -196,7 +202,7 @@ impl Context {
             .guard
             .organisation(s, who, &organisation, Object::Coordinator, Action::Appoint, now)
             .await?;
-        let mut plans = s.plans_without_coordinator(&org, page).await?;
+        let mut plans = s.plans_without_coordinator(&org, filter, page).await?;
         let next_page_token = page.next_token(&mut plans, |p| p.id);
         let passes = self.guard.listed_org_plans(s, who, &org, plans, now).await?;
         let items = passes.iter().map(|pass| entry(pass, None, today)).collect();
@@ -210,6 +216,7 @@ impl Context {
         &self,
         s: &mut Session,
         who: &Principal,
+        list: &PlanListFilter,
         page: Page,
         now: Instant,
     ) -> Result<Listed<Shown<AssignmentEntry>>> {
@@ -228,8 +235,7 @@ impl Context {
         let mut after_id = None;
         loop {
             let all = Page::unscoped(MAX_PAGE_SIZE, after_id);
-            let mut batch =
-                s.list_plans(&only_coordinator, &PlanListFilter::default(), who, all, now).await?;
+            let mut batch = s.list_plans(&only_coordinator, list, who, all, now).await?;
             let more = batch.len() > MAX_PAGE_SIZE as usize;
             batch.truncate(MAX_PAGE_SIZE as usize);
             after_id = batch.last().map(|r| r.plan.id);

@@ -55,6 +55,14 @@ pub async fn export(session: &mut Session, pass: &PlanPass) -> Result<(Vec<u8>, 
             "Next review: {}",
             plan.next_review_date.map_or_else(|| "not set".to_owned(), |d| d.to_string())
         ),
+        format!(
+            "Preferred language: {}",
+            plan.preferred_language.as_ref().map_or("not recorded", |l| l.as_str())
+        ),
+        match &plan.interpreter {
+            Some(need) => format!("Interpreter needed: yes, for {}", need.language),
+            None => "Interpreter needed: no".to_owned(),
+        },
         format!("Printed {} from revision {}.", Date::today_in_norway(now), plan.revision),
     ];
     if show_identity {

@@ -5,6 +5,7 @@ use super::{ChangeKind, Context, Listed, READ, Shown, distinct, edit_plan};
 use crate::auth::{Action, Object, PlanPass};
 use crate::domain::date::Date;
 use crate::domain::ids::ResourceId;
+use crate::domain::language::{InterpreterNeed, LanguageTag};
 use crate::domain::organisation::{OrgKind, OrgRole};
 use crate::domain::page::Page;
 use crate::domain::plan::{
@@ -30,6 +31,10 @@ pub struct PlanPatch {
     pub next_review_date: Option<Option<Date>>,
     /// The patient's new display name.
     pub display_name: Option<String>,
+    /// The patient's preferred language (`Some(None)` clears it).
+    pub preferred_language: Option<Option<LanguageTag>>,
+    /// The patient's need for an interpreter (`Some(None)`: none needed).
+    pub interpreter: Option<Option<InterpreterNeed>>,
 }
 
 impl PlanPatch {
@@ -44,6 +49,9 @@ impl PlanPatch {
         }
         if self.next_review_date.is_some() || self.display_name.is_some() {
             wants.push((Object::Plan, Action::Update));
+        }
+        if self.preferred_language.is_some() || self.interpreter.is_some() {
+            wants.push((Object::Language, Action::Update));
         }
         distinct(wants)
     }
@@ -66,6 +74,12 @@ impl PlanPatch {
         }
         if let Some(name) = self.display_name {
             plan.patient_display_name = name;
+        }
+        if let Some(language) = self.preferred_language {
+            plan.preferred_language = language;
+        }
+        if let Some(interpreter) = self.interpreter {
+            plan.interpreter = interpreter;
         }
         Ok(())
     }
@@ -163,7 +177,8 @@ impl Context {
     ) -> Result<Listed<Shown<Plan>>> {
         let now = Instant::now();
         let review_before = list.review_overdue.then(|| Date::today_in_norway(now));
-        let list = PlanListFilter { statuses: list.statuses, review_before };
+        let list =
+            PlanListFilter { statuses: list.statuses, review_before, interpreter_needed: false };
         self.store
             .read_with(async |s| {
                 let filter = self.guard.read_filter(s, Object::Plan).await?;

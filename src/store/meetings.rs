@@ -14,7 +14,7 @@ use crate::domain::time::Instant;
 use crate::domain::{Error, Result};
 
 const COLUMNS: &str = "id, plan_id, start_time, location, video_link, agenda, invited, attended, \
-     minutes, revision, create_time, update_time, cancel_time, cancel_reason";
+     minutes, revision, create_time, update_time, cancel_time, cancel_reason, interpreter_booked";
 
 fn ids_json(ids: &[ResourceId]) -> Result<String> {
     let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
@@ -34,8 +34,9 @@ impl Session {
         self.check_room(Holding::Meetings, pass, meeting.create_time).await?;
         sqlx::query(
             "INSERT INTO meetings (id, organisation_id, plan_id, start_time, location, video_link, \
-             agenda, invited, attended, minutes, revision, create_time, update_time, created_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             agenda, invited, attended, minutes, revision, create_time, update_time, created_by, \
+             interpreter_booked) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(meeting.id.to_string())
         .bind(plan.organisation.as_str())
@@ -51,6 +52,7 @@ impl Session {
         .bind(meeting.create_time.0)
         .bind(meeting.update_time.0)
         .bind(created_by.as_stored())
+        .bind(i64::from(meeting.interpreter_booked))
         .run(self)
         .await?;
         Ok(())
@@ -82,8 +84,8 @@ impl Session {
         let updated = sqlx::query(
             "UPDATE meetings SET start_time = $1, location = $2, video_link = $3, agenda = $4, \
              invited = $5, attended = $6, minutes = $7, revision = revision + 1, \
-             update_time = $8, cancel_time = $9, cancel_reason = $10 \
-             WHERE id = $11 AND revision = $12",
+             update_time = $8, cancel_time = $9, cancel_reason = $10, interpreter_booked = $11 \
+             WHERE id = $12 AND revision = $13",
         )
         .bind(meeting.start_time.0)
         .bind(meeting.location.as_str())
@@ -95,6 +97,7 @@ impl Session {
         .bind(meeting.update_time.0)
         .bind(meeting.cancel_time.map(|t| t.0))
         .bind(meeting.cancel_reason.as_str())
+        .bind(i64::from(meeting.interpreter_booked))
         .bind(meeting.id.to_string())
         .bind(expected)
         .run(self)
@@ -129,5 +132,6 @@ fn meeting_from_row(row: &AnyRow) -> Result<Meeting> {
         update_time: Instant(row.try_get("update_time").map_err(db)?),
         cancel_time: row.try_get::<Option<i64>, _>("cancel_time").map_err(db)?.map(Instant),
         cancel_reason: text("cancel_reason")?,
+        interpreter_booked: row.try_get::<i64, _>("interpreter_booked").map_err(db)? == 1,
     })
 }

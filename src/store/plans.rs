@@ -8,6 +8,7 @@ use crate::auth::{OrgPass, PlanPass};
 use crate::domain::coordinator::CoordinatorWish;
 use crate::domain::date::Date;
 use crate::domain::ids::{NationalId, OrgNumber, ResourceId};
+use crate::domain::language::{InterpreterNeed, LanguageTag};
 use crate::domain::member::{MemberRole, RepresentativeBasis};
 use crate::domain::organisation::OrgRole;
 use crate::domain::page::Page;
@@ -30,7 +31,7 @@ macro_rules! plan_select {
          p.first_priority, p.thoughts_on_illness, p.admission_agreement, p.contacts, \
          p.next_review_date, p.signed_revision, p.sign_time, p.signed_by, \
          p.wish_display_name, p.wish_organisation, p.wish_note, p.wish_time, p.referral_id, \
-         p.create_time, p.update_time, \
+         p.create_time, p.update_time, p.preferred_language, p.interpreter_language, \
          c.recipients AS consent_recipients, c.on_behalf_given_by, c.on_behalf_reason, \
          c.recorded_by AS consent_recorded_by, c.give_time AS consent_give_time, \
          o.name AS organisation_name"
@@ -158,11 +159,16 @@ pub struct PlanListFilter {
     pub statuses: Vec<PlanStatus>,
     /// Only plans whose review date is before this date.
     pub review_before: Option<Date>,
+    /// Only plans whose patient needs an interpreter.
+    pub interpreter_needed: bool,
 }
 
 impl PlanListFilter {
     /// Appends the filter's conditions on `p`.
     fn conditions(&self, mut statement: Statement) -> Statement {
+        if self.interpreter_needed {
+            statement = statement.sql(" AND p.interpreter_language <> ''");
+        }
         if !self.statuses.is_empty() {
             let statuses = self.statuses.iter().map(|s| s.as_str());
             statement = statement.sql(" AND p.status IN ").list(statuses);
@@ -278,7 +284,8 @@ impl Session {
              contacts = CASE WHEN contacts = $11 THEN contacts ELSE $11 END, next_review_date = $12, \
              signed_revision = $13, sign_time = $14, signed_by = $15, update_time = $16, \
              wish_display_name = $17, wish_organisation = $18, wish_note = $19, wish_time = $20, \
-             referral_id = $21, version = version + 1 WHERE id = $22 AND version = $23",
+             referral_id = $21, preferred_language = $22, interpreter_language = $23, \
+             version = version + 1 WHERE id = $24 AND version = $25",
         )
         .bind(plan.patient_display_name.as_str())
         .bind(plan.status.as_str())
@@ -306,6 +313,8 @@ impl Session {
         .bind(wish.map(|w| w.note.clone()))
         .bind(wish.map(|w| w.time.0))
         .bind(plan.referral.map(|r| r.to_string()))
+        .bind(plan.preferred_language.as_ref().map_or("", LanguageTag::as_str).to_owned())
+        .bind(plan.interpreter.as_ref().map_or("", |i| i.language.as_str()).to_owned())
         .bind(plan.id.to_string())
         .bind(expected_version)
         .run(self).await?;
@@ -409,6 +418,7 @@ impl Session {
     pub async fn plans_without_coordinator(
         &mut self,
         org: &OrgPass,
+        list: &PlanListFilter,
         page: Page,
     ) -> Result<Vec<Plan>> {
         let statement = Statement::new(concat!(plan_select!(), plan_from!()))
@@ -417,8 +427,8 @@ impl Session {
             .sql(" AND p.status <> ")
             .bind(PlanStatus::Closed.as_str())
             .sql(" AND NOT EXISTS (SELECT 1 FROM coordinator_assignments a WHERE a.plan_id = p.id ")
-            .sql("AND a.end_time IS NULL)")
-            .page("p.", Some(page));
+            .sql("AND a.end_time IS NULL)");
+        let statement = list.conditions(statement).page("p.", Some(page));
         statement.all(self).await?.iter().map(plan_from_row).collect()
     }
 }
@@ -509,7 +519,13 @@ fn plan_from_row(row: &AnyRow) -> Result<Plan> {
     let referral = optional_text("referral_id")?
         .map(|r| stored("referral id", ResourceId::parse(&r)))
         .transpose()?;
+    let language = |name: &str| -> Result<Option<LanguageTag>> {
+        let tag = text(name)?;
+        (!tag.is_empty()).then(|| stored("language", LanguageTag::from_stored(&tag))).transpose()
+    };
     Ok(Plan {
+        preferred_language: language("preferred_language")?,
+        interpreter: language("interpreter_language")?.map(|language| InterpreterNeed { language }),
         id: stored("plan id", ResourceId::parse(&id))?,
         organisation: stored("organisation", OrgNumber::parse("", &text("organisation_id")?).ok())?,
         patient: stored("patient id", NationalId::parse("", &text("patient_id")?).ok())?,

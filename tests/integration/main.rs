@@ -16,6 +16,7 @@ mod coordination_matrix;
 mod fuzz;
 mod health;
 mod hostile_input;
+mod language;
 mod members;
 mod national_ids;
 mod organisations;

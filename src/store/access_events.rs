@@ -41,11 +41,14 @@ pub struct AccessEventRow {
 }
 
 /// The membership of the entry's subject on the plan, acting for the organisation the entry
-/// names, that began last: `column` of it.
+/// names, that was in force when the entry was made: `column` of it. Taken at the entry's
+/// time, so that ending a membership and beginning another under a new name or role does not
+/// relabel what was done under the old one.
 fn membership(column: &str) -> String {
     format!(
         "(SELECT m.{column} FROM members m WHERE m.plan_id = a.plan_id AND m.subject = a.subject \
-         AND m.acting_organisation = a.acting_organisation ORDER BY m.start_time DESC LIMIT 1)"
+         AND m.acting_organisation = a.acting_organisation AND m.start_time <= a.time \
+         AND (m.end_time IS NULL OR m.end_time > a.time) ORDER BY m.start_time DESC LIMIT 1)"
     )
 }
 
@@ -67,7 +70,8 @@ impl Session {
             "SELECT a.id, a.time, a.subject, a.acting_organisation, a.object, a.action, \
              a.allowed, a.operation, {} AS member_name, {} AS member_role, \
              (SELECT MIN(g.role) FROM role_grants g WHERE g.subject = a.subject \
-             AND g.organisation_id = a.acting_organisation) AS organisation_role, \
+             AND g.organisation_id = a.acting_organisation AND g.create_time <= a.time) \
+             AS organisation_role, \
              o.name AS organisation_name \
              FROM access_log a LEFT JOIN organisations o ON o.organisation_id = a.acting_organisation \
              WHERE a.plan_id = ",

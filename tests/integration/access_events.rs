@@ -260,3 +260,52 @@ on_both_backends! {
         assert_eq!(server.row_count("access_log").await, log_before);
     }
 }
+
+on_both_backends! {
+    /// Found by trying: ending NAV's membership and adding it again under another name and
+    /// role relabelled everything NAV had done before. Each entry names its accessor as they
+    /// served when it was made.
+    async fn past_entries_keep_the_name_they_were_made_under(server: TestServer) {
+        let plan = world(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        let members = server
+            .members(Some(&staff()))
+            .list_members(proto::ListMembersRequest { parent: plan.clone(), ..Default::default() })
+            .await
+            .unwrap()
+            .into_inner()
+            .members;
+        let nav_membership = members.iter().find(|m| m.organisation == NAV).unwrap();
+        server
+            .members(Some(&staff()))
+            .remove_member(proto::RemoveMemberRequest {
+                name: nav_membership.name.clone(),
+                etag: String::new(),
+            })
+            .await
+            .unwrap();
+        server
+            .members(Some(&staff()))
+            .add_member(proto::AddMemberRequest {
+                parent: plan.clone(),
+                member: Some(proto::Member {
+                    display_name: "Fastlegen din".into(),
+                    ..nav().as_member(proto::MemberRole::Gp)
+                }),
+            })
+            .await
+            .unwrap();
+        server.get_plan(&nav(), &plan).await;
+        let by_nav = proto::ListAccessEventsRequest { organisation: NAV.into(), ..all_of(&plan) };
+        let by_nav = events(&server, &patient, by_nav).await.unwrap().access_events;
+        let (newest, before) = by_nav.split_first().unwrap();
+        assert_eq!(accessor(newest).display_name, "Fastlegen din");
+        assert_eq!(accessor(newest).member_role, proto::MemberRole::Gp as i32);
+        assert!(!before.is_empty());
+        for event in before {
+            let nav = accessor(event);
+            assert_eq!(nav.display_name, "NAV Nordby, team Sør", "{event:?}");
+            assert_eq!(nav.member_role, proto::MemberRole::Nav as i32, "{event:?}");
+        }
+    }
+}

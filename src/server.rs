@@ -220,32 +220,40 @@ async fn watch_database(store: Store, health: HealthReporter, interval: Duration
 }
 
 /// How the codec's and the transport's refusals of a request are answered instead, before any
-/// handler runs: the gRPC status tonic gives, the start of its message, and the status and
-/// message the API promises. Each is something the client sent or did, so none may stay
-/// INTERNAL or UNKNOWN, and none names the server's types.
-const REFUSALS: [(&str, &str, &str, &str); 5] = [
+/// handler runs: the gRPC status tonic gives (`None`: any), the start of its message, and the
+/// status and message the API promises. Each is something the client sent or did, so none may
+/// stay INTERNAL or UNKNOWN, and none names the server's types.
+const REFUSALS: [(Option<&str>, &str, &str, &str); 6] = [
     // A message over the size limit: RESOURCE_EXHAUSTED, as gRPC itself uses for it.
-    ("11", "Error, decoded message length too large", "8", "the request message is too large"),
+    (
+        Some("11"),
+        "Error, decoded message length too large",
+        "8",
+        "the request message is too large",
+    ),
     // Bytes that are not a valid message of the method (a cut-off varint, invalid UTF-8 in a
     // string, a wrong wire type).
     (
-        "13",
+        Some("13"),
         "failed to decode Protobuf message",
         "3",
         "the request is not a valid protobuf message of this method",
     ),
     // A body that ends inside a message's frame.
-    ("13", "Unexpected EOF decoding stream", "3", "the request ends inside a message frame"),
+    (Some("13"), "Unexpected EOF decoding stream", "3", "the request ends inside a message frame"),
+    // A body that holds no message at all.
+    (Some("13"), "Missing request message", "3", "the request holds no message"),
     // A frame whose compressed-flag is neither 0 nor 1. (A flag of 1 without a grpc-encoding
     // stays INTERNAL: the gRPC compression spec demands it.)
     (
-        "13",
+        Some("13"),
         "protocol error: received message with invalid compression flag",
         "3",
         "the request frame's compressed-flag is neither 0 nor 1",
     ),
-    // The request body broke off: the client reset the stream or closed the connection.
-    ("2", "h2 protocol error", "1", "the client cancelled the request before it arrived whole"),
+    // The request's stream broke off: the client reset it (whatever the reason code it gave)
+    // or closed the connection.
+    (None, "h2 protocol error", "1", "the client cancelled the request before it arrived whole"),
 ];
 
 /// Rewrites the codec's and the transport's refusals of a request (`REFUSALS`) into the codes
@@ -261,9 +269,9 @@ fn codec_refusals_as_the_api_promises(mut response: HttpResponse) -> HttpRespons
         .and_then(|m| m.to_str().ok())
         .map(percent_decode_spaces)
         .unwrap_or_default();
-    if let Some(&(_, _, code, text)) =
-        REFUSALS.iter().find(|(from, start, _, _)| *from == status && message.starts_with(start))
-    {
+    if let Some(&(_, _, code, text)) = REFUSALS.iter().find(|(from, start, _, _)| {
+        from.is_none_or(|from| from == status) && message.starts_with(start)
+    }) {
         headers.insert("grpc-status", http::HeaderValue::from_static(code));
         headers.insert("grpc-message", http::HeaderValue::from_static(text));
     }
@@ -300,7 +308,10 @@ mod tests {
     #[test]
     fn each_refusal_is_rewritten_and_nothing_else() {
         for (from, start, to, text) in REFUSALS {
-            assert_eq!(refused(from, &start.replace(' ', "%20")), (to.to_owned(), text.to_owned()));
+            for from in from.map_or(vec!["2", "13", "14"], |from| vec![from]) {
+                let rewritten = refused(from, &start.replace(' ', "%20"));
+                assert_eq!(rewritten, (to.to_owned(), text.to_owned()));
+            }
         }
         // The compressed-flag without an encoding stays INTERNAL, as the gRPC spec demands.
         let flag = "protocol%20error:%20received%20message%20with%20compressed-flag%20but%20no";

@@ -184,12 +184,14 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let path = request.uri().path();
-        let (service, method) =
-            path.trim_start_matches('/').split_once('/').unwrap_or(("unknown", "unknown"));
+        // Only the server's own methods are named: any other path is "unknown", so a client
+        // cannot write what it likes (an identity number, megabytes) into logs, span names
+        // or metric labels.
+        let rpc = known_rpc(request.uri().path());
+        let (service, method) = rpc.split_once('/').unwrap_or((UNKNOWN, UNKNOWN));
         let span = tracing::info_span!(
             "rpc",
-            otel.name = %path.trim_start_matches('/'),
+            otel.name = %rpc,
             otel.kind = "server",
             otel.status_code = tracing::field::Empty,
             rpc.system = "grpc",
@@ -209,24 +211,71 @@ where
             method: method.to_owned(),
             duration: self.duration.clone(),
         };
-        let operation: std::sync::Arc<str> = path.trim_start_matches('/').into();
+        let operation: std::sync::Arc<str> = if rpc == UNKNOWN { "".into() } else { rpc.into() };
         let future = {
             let _entered = span.enter();
             self.inner.call(request)
         };
         Box::pin(async move {
+            // A call the client resets before its response begins is dropped here: recorded
+            // CANCELLED, as one dropped while its response streams is.
+            let mut unfinished = Unfinished(Some(finish));
             let logged = crate::store::logged_as(operation, future);
             let response = tracing::Instrument::instrument(logged, span).await?;
+            let finish = unfinished.0.take();
             // An error comes as trailers-only: the status is in the headers already.
-            let finish = match grpc_status(response.headers()) {
-                Some(code) => {
+            let finish = match (grpc_status(response.headers()), finish) {
+                (Some(code), Some(finish)) => {
                     finish.record(code);
                     None
                 }
-                None => Some(finish),
+                (_, finish) => finish,
             };
             Ok(response.map(|inner| ObservedBody { inner, finish }))
         })
+    }
+}
+
+/// The name telemetry gives a call's path: the method's full name (`samvirke.v1.PlanService/
+/// GetPlan`) when the server serves it, `UNKNOWN` otherwise.
+fn known_rpc(path: &str) -> &'static str {
+    static KNOWN: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+        std::sync::LazyLock::new(served_methods);
+    KNOWN.get(path.trim_start_matches('/')).copied().unwrap_or(UNKNOWN)
+}
+
+/// What telemetry calls a path the server does not serve.
+const UNKNOWN: &str = "unknown";
+
+/// Every method of every service the server serves, from the contract's descriptors and those
+/// of the health and reflection services it adds: `package.Service/Method` each.
+fn served_methods() -> std::collections::HashSet<&'static str> {
+    use prost::Message;
+    let mut methods = std::collections::HashSet::new();
+    for set in [crate::proto::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET] {
+        let Ok(set) = prost_types::FileDescriptorSet::decode(set) else { continue };
+        for file in set.file {
+            for service in &file.service {
+                for method in &service.method {
+                    let name = format!("{}.{}/{}", file.package(), service.name(), method.name());
+                    methods.insert(&*Box::leak(name.into_boxed_str()));
+                }
+            }
+        }
+    }
+    methods.insert("grpc.reflection.v1.ServerReflection/ServerReflectionInfo");
+    methods
+}
+
+/// A call's measurement until its response begins; recorded CANCELLED if the call is dropped
+/// first.
+struct Unfinished(Option<Finish>);
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if let Some(finish) = self.0.take() {
+            finish.record(CANCELLED);
+        }
     }
 }
 
@@ -268,6 +317,31 @@ impl<B> Drop for ObservedBody<B> {
     fn drop(&mut self) {
         if let Some(finish) = self.finish.take() {
             finish.record(CANCELLED);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_served_methods_are_named() {
+        for path in [
+            "/samvirke.v1.PlanService/GetPlan",
+            "/samvirke.v1.AccessEventService/ListAccessEvents",
+            "/grpc.health.v1.Health/Check",
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        ] {
+            assert_eq!(known_rpc(path), &path[1..]);
+        }
+        for path in [
+            "/samvirke.v1.PlanService/pid-01818000010",
+            "/x/",
+            "/samvirke.v1.PlanService/GetPlan/",
+            "/samvirke.v1.PlanService/getplan",
+        ] {
+            assert_eq!(known_rpc(path), UNKNOWN, "{path}");
         }
     }
 }

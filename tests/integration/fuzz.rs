@@ -569,6 +569,7 @@ on_both_backends! {
         for (what, body) in [
             ("a frame announcing 64 bytes and carrying 1", &[0, 0, 0, 0, 64, 0x0a][..]),
             ("a frame header cut short", &[0, 0, 0][..]),
+            ("no message at all", &[][..]),
             ("a compressed-flag of 2", &[2, 0, 0, 0, 0][..]),
             ("a compressed-flag of 255", &[255, 0, 0, 0, 1, 0][..]),
         ] {

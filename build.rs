@@ -14,6 +14,7 @@ const PROTOS: &[&str] = &[
     "proto/samvirke/v1/organisations.proto",
     "proto/samvirke/v1/complaints.proto",
     "proto/samvirke/v1/access_events.proto",
+    "proto/samvirke/v1/blocks.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -13,8 +13,8 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::api::{
-    AccessEventApi, Authenticate, ComplaintApi, Context, CoordinatorApi, GoalApi, MeasureApi,
-    OrganisationApi, PlanApi, ReferralApi, ResponsibilityGroupApi,
+    AccessEventApi, Authenticate, BlockApi, ComplaintApi, Context, CoordinatorApi, GoalApi,
+    MeasureApi, OrganisationApi, PlanApi, ReferralApi, ResponsibilityGroupApi,
 };
 use crate::auth::token::ProviderConfig;
 use crate::auth::{Authorizer, DevKey, Guard, Policy, TokenVerifier, VerifierConfig};
@@ -22,6 +22,7 @@ use crate::domain::Error;
 use crate::overload::{AdmissionLayer, CallerRate, CallerSlots, Limits};
 use crate::proto;
 use crate::proto::access_event_service_server::AccessEventServiceServer;
+use crate::proto::block_service_server::BlockServiceServer;
 use crate::proto::complaint_service_server::ComplaintServiceServer;
 use crate::proto::coordinator_service_server::CoordinatorServiceServer;
 use crate::proto::goal_service_server::GoalServiceServer;
@@ -85,7 +86,7 @@ type Layers = tower::layer::util::Stack<
 >;
 
 /// The names the health service reports on: the whole server ("") and each service.
-const SERVICES: [&str; 10] = [
+const SERVICES: [&str; 11] = [
     "",
     proto::plan_service_server::SERVICE_NAME,
     proto::goal_service_server::SERVICE_NAME,
@@ -96,6 +97,7 @@ const SERVICES: [&str; 10] = [
     proto::organisation_service_server::SERVICE_NAME,
     proto::complaint_service_server::SERVICE_NAME,
     proto::access_event_service_server::SERVICE_NAME,
+    proto::block_service_server::SERVICE_NAME,
 ];
 
 impl Server {
@@ -134,8 +136,9 @@ impl Server {
             .max_decoding_message_size(limit);
         let complaints = ComplaintServiceServer::new(ComplaintApi(context.clone()))
             .max_decoding_message_size(limit);
-        let access_events =
-            AccessEventServiceServer::new(AccessEventApi(context)).max_decoding_message_size(limit);
+        let access_events = AccessEventServiceServer::new(AccessEventApi(context.clone()))
+            .max_decoding_message_size(limit);
+        let blocks = BlockServiceServer::new(BlockApi(context)).max_decoding_message_size(limit);
 
         let (health, health_service) = tonic_health::server::health_reporter();
         let reflection = tonic_reflection::server::Builder::configure()
@@ -164,7 +167,8 @@ impl Server {
             .add_service(InterceptedService::new(members, authenticate.clone()))
             .add_service(InterceptedService::new(organisations, authenticate.clone()))
             .add_service(InterceptedService::new(complaints, authenticate.clone()))
-            .add_service(InterceptedService::new(access_events, authenticate));
+            .add_service(InterceptedService::new(access_events, authenticate.clone()))
+            .add_service(InterceptedService::new(blocks, authenticate));
         let health_interval = config.health_interval;
         Ok(Server { store, router, health, health_interval, callers })
     }

@@ -38,6 +38,7 @@ pub(super) fn encode_member(member: &Member, show_identity: bool) -> proto::Memb
         end_time: member.end_time.map(timestamp),
         etag: etag_of(member.revision),
         representative_basis: representative_basis_out(member.basis) as i32,
+        blocked: member.blocked,
         basis_reference: member.basis_reference.clone(),
         powers_end_time: member.powers_end_time.map(timestamp),
         added_by: shown_subject(member.added_by.as_stored(), show_identity),

@@ -4,6 +4,7 @@
 
 mod access_events;
 mod authn;
+mod blocks;
 mod complaints;
 pub(crate) mod convert;
 mod coordinators;
@@ -19,6 +20,7 @@ pub mod status;
 
 pub use access_events::AccessEventApi;
 pub use authn::Authenticate;
+pub use blocks::BlockApi;
 pub use complaints::ComplaintApi;
 pub use coordinators::CoordinatorApi;
 pub use goals::GoalApi;

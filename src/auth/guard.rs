@@ -88,6 +88,15 @@ impl Guard {
     ) -> Result<PlanPass, Error> {
         let row = session.plan_access(plan, who, now).await?.ok_or(Error::NotFound("plan"))?;
         self.refresh(session, row.grants_epoch).await?;
+        if row.blocked {
+            // A block overrides every relation and role: to the blocked, the plan is as absent
+            // as one that does not exist. The refusal is logged, for the patient to see.
+            let pass = self.plan_pass(row.plan, Vec::new(), who)?;
+            let refused = plan_entry(&pass, who, object, action, false);
+            let entry = AccessEntry { relations: Relation::Blocked.as_str().into(), ..refused };
+            self.record(session, entry, now).await?;
+            return Err(Error::NotFound("plan"));
+        }
         let relations = plan_relations(&row);
         let pass = self.plan_pass(row.plan, relations, who)?;
         let may_read = self.may(&pass, who, Object::Plan, Action::Read)?;

@@ -48,6 +48,8 @@ stored_enum! {
         Organisation = "organisation",
         AccessLog = "access_log",
         Language = "language",
+        Block = "block",
+        BlockNotice = "block_notice",
     }
 }
 

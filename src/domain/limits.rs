@@ -20,6 +20,8 @@ pub enum Holding {
     Members,
     /// Meetings of the group.
     Meetings,
+    /// Blocks in force (lifted ones are history and do not count).
+    Blocks,
 }
 
 impl Holding {
@@ -33,6 +35,7 @@ impl Holding {
             Holding::Adjustments => 200,
             Holding::Members => 100,
             Holding::Meetings => 500,
+            Holding::Blocks => 100,
         }
     }
 
@@ -44,6 +47,7 @@ impl Holding {
             Holding::Adjustments => "steps in its goals' trails",
             Holding::Members => "current members",
             Holding::Meetings => "meetings",
+            Holding::Blocks => "blocks in force",
         }
     }
 

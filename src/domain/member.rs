@@ -102,6 +102,9 @@ pub struct Member {
     pub create_time: Instant,
     /// Increases with every change; the etag.
     pub revision: i64,
+    /// A block the patient placed keeps them out (`domain::block`); set only for readers the
+    /// policy lets see it (`block_notice`), false for others.
+    pub blocked: bool,
 }
 
 /// What it takes to add a member, validated.

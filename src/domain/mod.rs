@@ -2,6 +2,7 @@
 //! no SQL: the api layer converts to and from these, the store persists them.
 
 pub mod access_event;
+pub mod block;
 pub mod complaint;
 pub mod coordinator;
 pub mod date;

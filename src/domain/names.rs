@@ -59,6 +59,11 @@ pub fn meeting_name(field: &str, name: &str) -> Result<(ResourceId, ResourceId),
     plan_item_name(field, name, "meetings", "meeting")
 }
 
+/// Parses `plans/{plan}/blocks/{block}`.
+pub fn block_name(field: &str, name: &str) -> Result<(ResourceId, ResourceId), FieldViolation> {
+    plan_item_name(field, name, "blocks", "block")
+}
+
 /// Parses a reference from one of `plan`'s items to another item of the same plan.
 pub fn same_plan(
     field: &str,

@@ -35,5 +35,9 @@ stored_enum! {
         /// The caller is the subject of the relation at hand (the membership being ended):
         /// nobody creates a relation for themselves, but anyone may end their own.
         OwnRelation = "self",
+        /// A block the patient placed (sperring) keeps the caller out. It denies: it overrides
+        /// every other relation and role, so the policy grants it nothing and the guard
+        /// refuses whoever holds it (`auth::guard`).
+        Blocked = "blocked",
     }
 }

@@ -202,7 +202,7 @@ impl Context {
             .guard
             .organisation(s, who, &organisation, Object::Coordinator, Action::Appoint, now)
             .await?;
-        let mut plans = s.plans_without_coordinator(&org, filter, page).await?;
+        let mut plans = s.plans_without_coordinator(&org, who, filter, page).await?;
         let next_page_token = page.next_token(&mut plans, |p| p.id);
         let passes = self.guard.listed_org_plans(s, who, &org, plans, now).await?;
         let items = passes.iter().map(|pass| entry(pass, None, today)).collect();

@@ -127,7 +127,17 @@ impl Context {
     ) -> Result<Shown<Listed<Member>>> {
         let now = Instant::now();
         self.read_plan(who, plan, (Object::Member, Action::Read), async |s, pass| {
-            Ok(Listed::page(s.list_members(pass, show_ended, page, now).await?, page, |m| m.id))
+            let mut members = s.list_members(pass, show_ended, page, now).await?;
+            // The coordinating unit is told whom the patient blocked, so coordination goes on
+            // around them.
+            if self.guard.may(pass, who, Object::BlockNotice, Action::Read)? {
+                let blocks = s.list_blocks(pass, false).await?;
+                for member in &mut members {
+                    let (subject, org) = (member.subject.as_stored(), member.organisation.as_ref());
+                    member.blocked = blocks.iter().any(|b| b.keeps_out(subject, org));
+                }
+            }
+            Ok(Listed::page(members, page, |m| m.id))
         })
         .await
     }

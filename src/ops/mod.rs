@@ -4,6 +4,7 @@
 //! hands out. Nothing here knows gRPC or SQL.
 
 pub mod access_event;
+pub mod block;
 pub mod complaint;
 pub mod coordinator;
 mod edit;

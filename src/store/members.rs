@@ -53,6 +53,7 @@ impl Session {
             None => String::new(),
         };
         let member = Member {
+            blocked: false,
             organisation_name,
             id: ResourceId::generate(),
             plan: plan.id,
@@ -213,6 +214,7 @@ fn member_from_row(row: &AnyRow) -> Result<Member> {
     let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
     let acting = text("acting_organisation")?;
     Ok(Member {
+        blocked: false,
         id: stored("member id", ResourceId::parse(&text("id")?))?,
         plan: stored("plan id", ResourceId::parse(&text("plan_id")?))?,
         subject: Subject::from_stored(text("subject")?),

@@ -5,6 +5,7 @@
 
 mod access_events;
 mod access_log;
+mod blocks;
 mod complaints;
 mod consents;
 mod content;
@@ -417,6 +418,10 @@ impl Session {
                  AND (end_time IS NULL OR end_time > $2)"
             }
             Holding::Meetings => "SELECT CAST(COUNT(*) AS BIGINT) FROM meetings WHERE plan_id = $1",
+            Holding::Blocks => {
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM blocks WHERE plan_id = $1 \
+                 AND lift_time IS NULL"
+            }
         };
         let mut query = sqlx::query_scalar::<_, i64>(sql).bind(of.to_string());
         if holding == Holding::Members {

@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Execute, Run, Session, Statement, Visible, db, stored};
+use super::{Execute, Run, Session, Statement, Visible, blocks, db, stored};
 use crate::auth::{OrgPass, PlanPass};
 use crate::domain::coordinator::CoordinatorWish;
 use crate::domain::date::Date;
@@ -118,6 +118,7 @@ fn access_select(statement: Statement, who: &Principal, now: Instant) -> Stateme
                 .bind(RepresentativeBasis::PowerOfAttorney.as_str())
         })
     });
+    let statement = flag(statement, "is_blocked", |s| blocks::keeps_out(s, who));
     statement
         .sql(", (SELECT e.epoch FROM role_grants_epoch e WHERE e.id = 1) AS grants_epoch")
         .sql(plan_from!())
@@ -138,6 +139,8 @@ pub struct PlanAccessRow {
     pub representative: bool,
     /// The caller represents the patient by a power of attorney the patient gave.
     pub attorney: bool,
+    /// A block the patient placed keeps the caller out, whatever else they hold.
+    pub blocked: bool,
     /// The role grants' epoch at the time of the query, to keep the policy fresh.
     pub grants_epoch: i64,
 }
@@ -356,7 +359,10 @@ impl Session {
     ) -> Result<Vec<PlanAccessRow>> {
         let after = page.after.map(|id| id.to_string()).unwrap_or_default();
         let limit = i64::from(page.size) + 1;
+        // Each branch leaves out the plans a block keeps the caller out of, before its page
+        // is cut, so a page is never short of what follows.
         let page_of = |statement: Statement, id: &str| {
+            let statement = blocks::keeps_out(statement.sql(" AND NOT "), who);
             let statement =
                 list.conditions(statement.sql(&format!(" AND {id} > ")).bind(after.clone()));
             statement.sql(&format!(" ORDER BY {id} LIMIT ")).bind(limit)
@@ -418,6 +424,7 @@ impl Session {
     pub async fn plans_without_coordinator(
         &mut self,
         org: &OrgPass,
+        who: &Principal,
         list: &PlanListFilter,
         page: Page,
     ) -> Result<Vec<Plan>> {
@@ -426,8 +433,13 @@ impl Session {
             .bind(org.organisation().as_str().to_owned())
             .sql(" AND p.status <> ")
             .bind(PlanStatus::Closed.as_str())
+            // A coordinator the patient blocked coordinates no more: the plan needs another.
             .sql(" AND NOT EXISTS (SELECT 1 FROM coordinator_assignments a WHERE a.plan_id = p.id ")
-            .sql("AND a.end_time IS NULL)");
+            .sql("AND a.end_time IS NULL AND NOT EXISTS (SELECT 1 FROM blocks b ")
+            .sql("WHERE b.plan_id = p.id AND b.lift_time IS NULL AND (b.subject = a.subject ")
+            .sql("OR (b.blocked_organisation <> '' ")
+            .sql("AND b.blocked_organisation = a.acting_organisation))))");
+        let statement = blocks::keeps_out(statement.sql(" AND NOT "), who);
         let statement = list.conditions(statement).page("p.", Some(page));
         statement.all(self).await?.iter().map(plan_from_row).collect()
     }
@@ -451,6 +463,7 @@ fn access_from_row(row: &AnyRow) -> Result<PlanAccessRow> {
         coordinator: flag("is_coordinator")?,
         representative: flag("is_representative")?,
         attorney: flag("is_attorney")?,
+        blocked: flag("is_blocked")?,
         grants_epoch: row.try_get("grants_epoch").map_err(db)?,
     })
 }

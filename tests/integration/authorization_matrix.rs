@@ -10,7 +10,7 @@ use tonic::Code;
 use super::common::*;
 
 /// The callers, in the order of every row below.
-const CALLERS: [&str; 11] = [
+const CALLERS: [&str; 12] = [
     "owner",
     "member",
     "member_acting_for_another_org",
@@ -22,6 +22,7 @@ const CALLERS: [&str; 11] = [
     "stranger_citizen",
     "stranger_personnel",
     "no_token",
+    "blocked_member",
 ];
 
 fn caller(name: &str) -> Option<Who> {
@@ -37,6 +38,7 @@ fn caller(name: &str) -> Option<Who> {
         "stranger_citizen" => Who::Citizen(STRANGER),
         "stranger_personnel" => Who::Personnel("doctor", HOSPITAL),
         "no_token" => return None,
+        "blocked_member" => Who::Personnel("blocked-adviser", NAV),
         other => panic!("unknown caller {other}"),
     })
 }
@@ -83,36 +85,51 @@ async fn world(server: &TestServer) -> World {
         .remove_member(proto::RemoveMemberRequest { name: ended, etag: String::new() })
         .await
         .unwrap();
-    // The patient shares the plan with NAV, whose adviser serves on it.
+    // The patient shares the plan with NAV, whose adviser serves on it; another NAV adviser
+    // serves on it too, but the patient blocked them.
     server.give_consent(&caller("owner").unwrap(), &own, &[NAV]).await;
+    let blocked = caller("blocked_member").unwrap();
+    server.add_member(&staff, &own, &blocked, proto::MemberRole::Nav).await;
+    server
+        .blocks(caller("owner").as_ref())
+        .create_block(proto::CreateBlockRequest {
+            parent: own.clone(),
+            block: Some(proto::Block {
+                subject: blocked.subject(),
+                display_name: "NAV-veilederen".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
     World { own, same_org, other_org }
 }
 
 /// Outcomes by caller, in `CALLERS` order.
-type Row = [Code; 11];
+type Row = [Code; 12];
 
-const READ_OWN: Row = [OK, OK, NF, NF, OK, OK, NF, NF, NF, NF, UA];
-const READ_SAME_ORG: Row = [NF, NF, NF, NF, NF, OK, NF, NF, NF, NF, UA];
-const READ_OTHER_ORG: Row = [OK, NF, NF, NF, NF, NF, OK, NF, NF, NF, UA];
+const READ_OWN: Row = [OK, OK, NF, NF, OK, OK, NF, NF, NF, NF, UA, NF];
+const READ_SAME_ORG: Row = [NF, NF, NF, NF, NF, OK, NF, NF, NF, NF, UA, NF];
+const READ_OTHER_ORG: Row = [OK, NF, NF, NF, NF, NF, OK, NF, NF, NF, UA, NF];
 
-const MANAGE_GROUP_OWN: Row = [PD, PD, NF, NF, OK, OK, NF, NF, NF, NF, UA];
-const MANAGE_GROUP_SAME_ORG: Row = [NF, NF, NF, NF, NF, OK, NF, NF, NF, NF, UA];
-const MANAGE_GROUP_OTHER_ORG: Row = [PD, NF, NF, NF, NF, NF, OK, NF, NF, NF, UA];
+const MANAGE_GROUP_OWN: Row = [PD, PD, NF, NF, OK, OK, NF, NF, NF, NF, UA, NF];
+const MANAGE_GROUP_SAME_ORG: Row = [NF, NF, NF, NF, NF, OK, NF, NF, NF, NF, UA, NF];
+const MANAGE_GROUP_OTHER_ORG: Row = [PD, NF, NF, NF, NF, NF, OK, NF, NF, NF, UA, NF];
 
 /// The access log (ListAccessEvents): the patient's alone among these callers; those who may
 /// read the plan otherwise are refused PERMISSION_DENIED.
-const READ_LOG_OWN: Row = [OK, PD, NF, NF, PD, PD, NF, NF, NF, NF, UA];
-const READ_LOG_SAME_ORG: Row = [NF, NF, NF, NF, NF, PD, NF, NF, NF, NF, UA];
-const READ_LOG_OTHER_ORG: Row = [OK, NF, NF, NF, NF, NF, PD, NF, NF, NF, UA];
+const READ_LOG_OWN: Row = [OK, PD, NF, NF, PD, PD, NF, NF, NF, NF, UA, NF];
+const READ_LOG_SAME_ORG: Row = [NF, NF, NF, NF, NF, PD, NF, NF, NF, NF, UA, NF];
+const READ_LOG_OTHER_ORG: Row = [OK, NF, NF, NF, NF, NF, PD, NF, NF, NF, UA, NF];
 
-const CREATE_IN_MUNICIPALITY: Row = [PD, PD, PD, PD, PD, OK, PD, PD, PD, PD, UA];
-const CREATE_IN_OTHER: Row = [PD, PD, PD, PD, PD, PD, OK, PD, PD, PD, UA];
+const CREATE_IN_MUNICIPALITY: Row = [PD, PD, PD, PD, PD, OK, PD, PD, PD, PD, UA, PD];
+const CREATE_IN_OTHER: Row = [PD, PD, PD, PD, PD, PD, OK, PD, PD, PD, UA, PD];
 
-const ROLES_IN_MUNICIPALITY: Row = [PD, PD, PD, PD, PD, PD, PD, OK, PD, PD, UA];
-const ROLES_IN_OTHER: Row = [PD, PD, PD, PD, PD, PD, PD, PD, PD, PD, UA];
+const ROLES_IN_MUNICIPALITY: Row = [PD, PD, PD, PD, PD, PD, PD, OK, PD, PD, UA, PD];
+const ROLES_IN_OTHER: Row = [PD, PD, PD, PD, PD, PD, PD, PD, PD, PD, UA, PD];
 
 /// Which of (own, same_org, other_org) each caller finds in ListPlans; `None` for an error.
-const LISTED: [Option<[bool; 3]>; 11] = [
+const LISTED: [Option<[bool; 3]>; 12] = [
     Some([true, false, true]),
     Some([true, false, false]),
     Some([false, false, false]),
@@ -124,6 +141,7 @@ const LISTED: [Option<[bool; 3]>; 11] = [
     Some([false, false, false]),
     Some([false, false, false]),
     None,
+    Some([false, false, false]),
 ];
 
 fn check(rpc: &str, target: &str, expected: &Row, actual: &[Code]) {

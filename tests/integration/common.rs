@@ -16,6 +16,7 @@ use samvirke::domain::time::Instant;
 use samvirke::overload::Limits;
 use samvirke::proto;
 use samvirke::proto::access_event_service_client::AccessEventServiceClient;
+use samvirke::proto::block_service_client::BlockServiceClient;
 use samvirke::proto::complaint_service_client::ComplaintServiceClient;
 use samvirke::proto::coordinator_service_client::CoordinatorServiceClient;
 use samvirke::proto::goal_service_client::GoalServiceClient;
@@ -411,6 +412,14 @@ impl TestServer {
         AccessEventServiceClient::with_interceptor(self.channel.clone(), self.bearer(who))
     }
 
+    /// A block client calling as `who`.
+    pub fn blocks(
+        &self,
+        who: Option<&Who>,
+    ) -> BlockServiceClient<InterceptedService<Channel, Bearer>> {
+        BlockServiceClient::with_interceptor(self.channel.clone(), self.bearer(who))
+    }
+
     /// An organisation client calling as `who`.
     pub fn organisations(
         &self,
@@ -476,6 +485,7 @@ impl TestServer {
             }
             "meetings" => "SELECT CAST(COUNT(*) AS BIGINT) FROM meetings",
             "access_log" => "SELECT CAST(COUNT(*) AS BIGINT) FROM access_log",
+            "blocks" => "SELECT CAST(COUNT(*) AS BIGINT) FROM blocks",
             "referrals" => "SELECT CAST(COUNT(*) AS BIGINT) FROM referrals",
             other => panic!("no count for {other}"),
         };

@@ -7,6 +7,7 @@ mod common;
 mod access_events;
 mod authorization_matrix;
 mod bad_input;
+mod blocks;
 mod cli;
 mod complaints;
 mod content_bad_input;

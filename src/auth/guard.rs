@@ -281,6 +281,7 @@ impl Guard {
             object: Object::Referral.as_str(),
             action: action.as_str(),
             allowed,
+            roles: String::new(),
         };
         self.record(session, entry, now).await?;
         decision(allowed, may_read, Object::Referral, action, "referral")?;
@@ -375,6 +376,7 @@ impl Guard {
             object: object.as_str(),
             action: action.as_str(),
             allowed,
+            roles: String::new(),
         };
         self.record(session, entry, now).await?;
         decision(allowed, true, object, action, "organisation")
@@ -443,7 +445,7 @@ impl Guard {
             .iter()
             .map(|pass| plan_entry(pass, who, Object::Plan, Action::Read, true))
             .collect();
-        session.log_access(&entries, now).await
+        session.log_access(&self.all_stamped(entries), now).await
     }
 
     /// Logs that `who` read the referrals a list returned, under the plans they requested.
@@ -469,9 +471,10 @@ impl Guard {
                 object: Object::Referral.as_str(),
                 action: Action::Read.as_str(),
                 allowed: true,
+                roles: String::new(),
             })
             .collect();
-        session.log_access(&entries, now).await?;
+        session.log_access(&self.all_stamped(entries), now).await?;
         Ok(rows.into_iter().map(|row| ReferralPass { referral: row.referral }).collect())
     }
 
@@ -486,8 +489,23 @@ impl Guard {
         let passes: Vec<ComplaintPass> = rows.into_iter().map(complaint_pass).collect();
         let entries: Vec<_> =
             passes.iter().map(|pass| complaint_entry(pass, who, Action::Read, true)).collect();
-        session.log_access(&entries, now).await?;
+        session.log_access(&self.all_stamped(entries), now).await?;
         Ok(passes)
+    }
+
+    /// `entries`, each `stamped`.
+    fn all_stamped<'a>(&self, entries: Vec<AccessEntry<'a>>) -> Vec<AccessEntry<'a>> {
+        entries.into_iter().map(|e| self.stamped(e)).collect()
+    }
+
+    /// `entry` with the organisation roles its caller holds where they act, as they are now:
+    /// the log keeps them, so the patient later sees the role as it was.
+    fn stamped<'a>(&self, mut entry: AccessEntry<'a>) -> AccessEntry<'a> {
+        let (subject, acting) = (entry.who.subject.as_stored(), entry.who.acting_organisation());
+        if !acting.is_empty() {
+            entry.roles = self.authz.roles_in(subject, acting).join(",");
+        }
+        entry
     }
 
     async fn record(
@@ -496,6 +514,7 @@ impl Guard {
         entry: AccessEntry<'_>,
         now: Instant,
     ) -> Result<(), Error> {
+        let entry = self.stamped(entry);
         tracing::info!(
             target: "samvirke::access",
             subject = %entry.who.subject,
@@ -571,6 +590,7 @@ fn plan_entry<'a>(
         object: object.as_str(),
         action: action.as_str(),
         allowed,
+        roles: String::new(),
     }
 }
 
@@ -590,6 +610,7 @@ fn complaint_entry<'a>(
         object: Object::Complaint.as_str(),
         action: action.as_str(),
         allowed,
+        roles: String::new(),
     }
 }
 

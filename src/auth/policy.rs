@@ -239,6 +239,14 @@ impl Authorizer {
         Ok(())
     }
 
+    /// The organisation roles `subject` holds in `organisation`, as the grants installed say.
+    pub fn roles_in(&self, subject: &str, organisation: &str) -> Vec<String> {
+        use casbin::RbacApi;
+        let mut roles = self.snapshot().enforcer.get_roles_for_user(subject, Some(organisation));
+        roles.sort();
+        roles
+    }
+
     /// Whether any of `subjects` may do `action` to `object`. Each subject comes with the
     /// organisation (casbin domain) it is asked about: a relation name counts anywhere, the
     /// caller's own subject reaches only the roles granted in that organisation.

@@ -19,7 +19,9 @@ use crate::domain::principal::Principal;
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
 
-/// One entry of a plan's access log, with its accessor as the patient may see them.
+/// One entry of a plan's access log, with its accessor as the patient may see them: the name
+/// and role they served on the group under and the organisation roles they held, each as it
+/// was when the entry was made.
 #[derive(Debug)]
 pub struct AccessEventRow {
     /// The entry's id.
@@ -68,10 +70,7 @@ impl Session {
         let patient = Subject::citizen(&plan.patient);
         let columns = format!(
             "SELECT a.id, a.time, a.subject, a.acting_organisation, a.object, a.action, \
-             a.allowed, a.operation, {} AS member_name, {} AS member_role, \
-             (SELECT MIN(g.role) FROM role_grants g WHERE g.subject = a.subject \
-             AND g.organisation_id = a.acting_organisation AND g.create_time <= a.time) \
-             AS organisation_role, \
+             a.allowed, a.operation, a.roles, {} AS member_name, {} AS member_role, \
              o.name AS organisation_name \
              FROM access_log a LEFT JOIN organisations o ON o.organisation_id = a.acting_organisation \
              WHERE a.plan_id = ",
@@ -144,6 +143,16 @@ fn one_per_call(rows: Vec<AccessEventRow>, wanted: usize) -> Vec<AccessEventRow>
     events.into_iter().map(|(event, _)| event).collect()
 }
 
+/// Which of several organisation roles an entry shows: the one most to do with plans first.
+const SHOWN_FIRST: [OrgRole; 6] = [
+    OrgRole::UnitStaff,
+    OrgRole::WardStaff,
+    OrgRole::Referrer,
+    OrgRole::ComplaintHandler,
+    OrgRole::ComplaintAuthority,
+    OrgRole::Admin,
+];
+
 fn event_from_row(
     row: &AnyRow,
     plan: &crate::domain::plan::Plan,
@@ -158,9 +167,10 @@ fn event_from_row(
     let member_role = optional("member_role")?
         .map(|role| stored("member role", MemberRole::from_stored(&role)))
         .transpose()?;
-    let organisation_role = optional("organisation_role")?
-        .map(|role| stored("organisation role", OrgRole::from_stored(&role)))
-        .transpose()?;
+    // The roles held when the entry was made, the one most to do with plans shown.
+    let held = text("roles")?;
+    let held: Vec<OrgRole> = held.split(',').filter_map(OrgRole::from_stored).collect();
+    let organisation_role = SHOWN_FIRST.iter().copied().find(|r| held.contains(r));
     let display_name = match is_patient {
         true => plan.patient_display_name.clone(),
         false => optional("member_name")?.unwrap_or_default(),

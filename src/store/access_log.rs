@@ -33,6 +33,9 @@ pub struct AccessEntry<'a> {
     pub who: &'a Principal,
     /// The relations the caller held, comma-separated (empty when none).
     pub relations: String,
+    /// The organisation roles the caller held where they acted, comma-separated (empty when
+    /// none).
+    pub roles: String,
     /// The policy object.
     pub object: &'static str,
     /// The policy action.
@@ -68,6 +71,7 @@ pub(super) struct LogRow {
     subject: String,
     acting_organisation: String,
     relations: String,
+    roles: String,
     object: &'static str,
     action: &'static str,
     allowed: bool,
@@ -85,6 +89,7 @@ impl LogRow {
             subject: e.who.subject.as_stored().to_owned(),
             acting_organisation: e.who.acting_organisation().to_owned(),
             relations: e.relations.clone(),
+            roles: e.roles.clone(),
             object: e.object,
             action: e.action,
             allowed: e.allowed,
@@ -93,9 +98,9 @@ impl LogRow {
     }
 }
 
-const COLUMNS: usize = 12;
+const COLUMNS: usize = 13;
 
-/// The most rows one INSERT carries: 12 parameters a row stays far below both databases'
+/// The most rows one INSERT carries: 13 parameters a row stays far below both databases'
 /// limits on parameters (32,766 on SQLite, 65,535 on PostgreSQL).
 const ROWS_PER_INSERT: usize = 500;
 
@@ -110,7 +115,7 @@ fn insert<'q>(rows: &[&'q LogRow]) -> sqlx::query::Query<'q, sqlx::Any, sqlx::an
         .collect();
     let sql = format!(
         "INSERT INTO access_log (id, organisation_id, plan_id, complaint_id, subject, \
-         acting_organisation, relations, object, action, allowed, time, operation) VALUES {}",
+         acting_organisation, relations, object, action, allowed, time, operation, roles) VALUES {}",
         values.join(", ")
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -127,7 +132,8 @@ fn insert<'q>(rows: &[&'q LogRow]) -> sqlx::query::Query<'q, sqlx::Any, sqlx::an
             .bind(r.action)
             .bind(i64::from(r.allowed))
             .bind(r.time)
-            .bind(&*r.operation);
+            .bind(&*r.operation)
+            .bind(r.roles.as_str());
     }
     query
 }

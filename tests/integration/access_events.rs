@@ -309,3 +309,31 @@ on_both_backends! {
         }
     }
 }
+
+on_both_backends! {
+    /// Found by trying: an entry showed the organisation role its caller held when the log was
+    /// read, so revoking a role erased it from past entries and granting one relabelled them.
+    /// Each entry keeps the roles held when it was made.
+    async fn past_entries_keep_the_role_they_were_made_under(server: TestServer) {
+        server.bootstrap_grant(MUNICIPALITY, "personnel:admin", OrgRole::Admin).await;
+        let grant = server.bootstrap_grant(MUNICIPALITY, &staff().subject(), OrgRole::UnitStaff).await;
+        let plan = server.create_plan(&staff(), MUNICIPALITY, PATIENT).await;
+        server.get_plan(&staff(), &plan).await;
+        let admin = Who::Personnel("admin", MUNICIPALITY);
+        server
+            .organisations(Some(&admin))
+            .revoke_role(proto::RevokeRoleRequest { name: grant })
+            .await
+            .unwrap();
+        server.bootstrap_grant(MUNICIPALITY, &staff().subject(), OrgRole::ComplaintHandler).await;
+        let patient = Who::Citizen(PATIENT);
+        let listed = events(&server, &patient, all_of(&plan)).await.unwrap().access_events;
+        let by_staff: Vec<_> =
+            listed.iter().filter(|e| accessor(e).organisation == MUNICIPALITY).collect();
+        assert_eq!(by_staff.len(), 2, "{listed:#?}");
+        for event in by_staff {
+            let role = accessor(event).organisation_role;
+            assert_eq!(role, proto::OrganisationRole::UnitStaff as i32, "{event:?}");
+        }
+    }
+}

@@ -257,7 +257,7 @@ const REFUSALS: [(Option<&str>, &str, &str, &str); 6] = [
     ),
     // The request's stream broke off: the client reset it (whatever the reason code it gave)
     // or closed the connection.
-    (None, "h2 protocol error", "1", "the client cancelled the request before it arrived whole"),
+    (None, "h2 protocol error", "1", crate::telemetry::CANCELLED_MESSAGE),
 ];
 
 /// Rewrites the codec's and the transport's refusals of a request (`REFUSALS`) into the codes

@@ -168,9 +168,9 @@ fn grpc_status(headers: &http::HeaderMap) -> Option<i32> {
     headers.get("grpc-status")?.to_str().ok()?.parse().ok()
 }
 
-impl<S, B, R> tower::Service<http::Request<B>> for RpcTelemetry<S>
+impl<S, R> tower::Service<http::Request<tonic::body::Body>> for RpcTelemetry<S>
 where
-    S: tower::Service<http::Request<B>, Response = http::Response<R>> + Send,
+    S: tower::Service<http::Request<tonic::body::Body>, Response = http::Response<R>> + Send,
     S::Future: Send + 'static,
     R: Body + Unpin,
 {
@@ -183,7 +183,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
         // Only the server's own methods are named: any other path is "unknown", so a client
         // cannot write what it likes (an identity number, megabytes) into logs, span names
         // or metric labels.
@@ -212,6 +212,12 @@ where
             duration: self.duration.clone(),
         };
         let operation: std::sync::Arc<str> = if rpc == UNKNOWN { "".into() } else { rpc.into() };
+        // tonic reads a request the client reset as one that ended early; the body says
+        // which it was.
+        let broke = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watch = broke.clone();
+        let request =
+            request.map(|inner| tonic::body::Body::new(WatchedBody { inner, broke: watch }));
         let future = {
             let _entered = span.enter();
             self.inner.call(request)
@@ -221,7 +227,12 @@ where
             // CANCELLED, as one dropped while its response streams is.
             let mut unfinished = Unfinished(Some(finish));
             let logged = crate::store::logged_as(operation, future);
-            let response = tracing::Instrument::instrument(logged, span).await?;
+            let mut response = tracing::Instrument::instrument(logged, span).await?;
+            if broke.load(std::sync::atomic::Ordering::Relaxed) {
+                let headers = response.headers_mut();
+                headers.insert("grpc-status", http::HeaderValue::from_static("1"));
+                headers.insert("grpc-message", http::HeaderValue::from_static(CANCELLED_MESSAGE));
+            }
             let finish = unfinished.0.take();
             // An error comes as trailers-only: the status is in the headers already.
             let finish = match (grpc_status(response.headers()), finish) {
@@ -265,6 +276,41 @@ fn served_methods() -> std::collections::HashSet<&'static str> {
     }
     methods.insert("grpc.reflection.v1.ServerReflection/ServerReflectionInfo");
     methods
+}
+
+/// What a call the client reset or abandoned mid-request answers, were anyone to hear it.
+pub(crate) const CANCELLED_MESSAGE: &str =
+    "the client cancelled the request before it arrived whole";
+
+/// A request body that notes when reading it failed: the client reset the stream or went
+/// away.
+struct WatchedBody<B> {
+    inner: B,
+    broke: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl<B: Body + Unpin> Body for WatchedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Err(_))) = &polled {
+            self.broke.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// A call's measurement until its response begins; recorded CANCELLED if the call is dropped
@@ -324,6 +370,29 @@ impl<B> Drop for ObservedBody<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_body_that_breaks_off_is_noted() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        struct Broken;
+        impl Body for Broken {
+            type Data = bytes::Bytes;
+            type Error = std::io::Error;
+            fn poll_frame(
+                self: Pin<&mut Self>,
+                _: &mut Context<'_>,
+            ) -> Poll<Option<Result<Frame<bytes::Bytes>, std::io::Error>>> {
+                Poll::Ready(Some(Err(std::io::ErrorKind::ConnectionReset.into())))
+            }
+        }
+        let broke = Arc::new(AtomicBool::new(false));
+        let mut body = WatchedBody { inner: Broken, broke: broke.clone() };
+        let waker = std::task::Waker::noop();
+        let polled = Pin::new(&mut body).poll_frame(&mut Context::from_waker(waker));
+        assert!(matches!(polled, Poll::Ready(Some(Err(_)))));
+        assert!(broke.load(Ordering::Relaxed));
+    }
 
     #[test]
     fn only_served_methods_are_named() {

@@ -8,10 +8,6 @@ use tonic::Code;
 
 use super::common::*;
 
-fn staff() -> Who {
-    Who::Personnel("unit-staff", MUNICIPALITY)
-}
-
 fn nav() -> Who {
     Who::System("nav-system", NAV)
 }

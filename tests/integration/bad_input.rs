@@ -14,10 +14,6 @@ use tonic::Code;
 
 use super::common::*;
 
-fn staff() -> Who {
-    Who::Personnel("unit-staff", MUNICIPALITY)
-}
-
 fn admin() -> Who {
     Who::Personnel("admin", MUNICIPALITY)
 }

@@ -9,18 +9,6 @@ use tonic::{Code, Status};
 
 use super::common::*;
 
-fn staff() -> Who {
-    Who::Personnel("unit-staff", MUNICIPALITY)
-}
-
-fn coordinator() -> Who {
-    Who::Personnel("coordinator", MUNICIPALITY)
-}
-
-fn nav() -> Who {
-    Who::Personnel("nav-adviser", NAV)
-}
-
 fn nav_system() -> Who {
     Who::System("nav-system", NAV)
 }

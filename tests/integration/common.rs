@@ -565,6 +565,39 @@ impl TestServer {
     }
 }
 
+/// The municipality's coordinating-unit staff member most tests use (granted by each test).
+pub fn staff() -> Who {
+    Who::Personnel("unit-staff", MUNICIPALITY)
+}
+
+/// The municipality's coordinator most tests appoint.
+pub fn coordinator() -> Who {
+    Who::Personnel("coordinator", MUNICIPALITY)
+}
+
+/// NAV's adviser, whom most tests put on the group.
+pub fn nav() -> Who {
+    Who::Personnel("nav-adviser", NAV)
+}
+
+/// A raw HTTP/2 connection to `server`, for requests the gRPC client would not send.
+pub async fn raw_h2(server: &TestServer) -> h2::client::SendRequest<bytes::Bytes> {
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    client.ready().await.unwrap()
+}
+
+/// The headers of a gRPC call of GetPlan as `who`, for `raw_h2`; the body is the caller's.
+pub fn raw_get_plan(server: &TestServer, who: &Who) -> http::Request<()> {
+    http::Request::post(format!("http://{}/samvirke.v1.PlanService/GetPlan", server.addr))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .header("authorization", format!("Bearer {}", server.token(who)))
+        .body(())
+        .unwrap()
+}
+
 /// Someone the tests call as.
 #[derive(Clone, Debug)]
 pub enum Who {

@@ -20,9 +20,6 @@ fn first_coordinator() -> Who {
 fn second_coordinator() -> Who {
     Who::Personnel("coordinator-b", MUNICIPALITY)
 }
-fn nav() -> Who {
-    Who::Personnel("nav-adviser", NAV)
-}
 fn teacher() -> Who {
     Who::Personnel("teacher", SCHOOL)
 }

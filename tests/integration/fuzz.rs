@@ -538,18 +538,8 @@ on_both_backends! {
 /// Sends `body` as the whole request body of a GetPlan, over raw HTTP/2 so the frame can be
 /// anything, and gives the gRPC status and message the server answers.
 async fn raw_frame(server: &TestServer, who: &Who, body: &'static [u8]) -> (String, String) {
-    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
-    tokio::spawn(connection);
-    let mut client = client.ready().await.unwrap();
-    let request =
-        http::Request::post(format!("http://{}/samvirke.v1.PlanService/GetPlan", server.addr))
-            .header("content-type", "application/grpc")
-            .header("te", "trailers")
-            .header("authorization", format!("Bearer {}", server.token(who)))
-            .body(())
-            .unwrap();
-    let (answer, mut send) = client.send_request(request, false).unwrap();
+    let mut client = raw_h2(server).await;
+    let (answer, mut send) = client.send_request(raw_get_plan(server, who), false).unwrap();
     send.send_data(bytes::Bytes::from_static(body), true).unwrap();
     let mut answer = answer.await.unwrap();
     let headers = answer.headers().clone();

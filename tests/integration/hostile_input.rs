@@ -7,13 +7,6 @@ use tonic::{Code, Status};
 
 use super::common::*;
 
-fn staff() -> Who {
-    Who::Personnel("unit-staff", MUNICIPALITY)
-}
-fn coordinator() -> Who {
-    Who::Personnel("coordinator", MUNICIPALITY)
-}
-
 /// The bytes an error puts on the wire: its message and its details, as base64 in the
 /// `grpc-status-details-bin` trailer.
 fn error_bytes(status: &Status) -> usize {

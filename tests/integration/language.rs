@@ -8,18 +8,6 @@ use tonic::Code;
 
 use super::common::*;
 
-fn staff() -> Who {
-    Who::Personnel("unit-staff", MUNICIPALITY)
-}
-
-fn coordinator() -> Who {
-    Who::Personnel("coordinator", MUNICIPALITY)
-}
-
-fn nav() -> Who {
-    Who::Personnel("nav-adviser", NAV)
-}
-
 fn needs(language: &str) -> Option<proto::InterpreterNeed> {
     Some(proto::InterpreterNeed { needed: true, language: language.into() })
 }

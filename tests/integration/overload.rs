@@ -15,10 +15,6 @@ use tonic_types::StatusExt;
 
 use super::common::*;
 
-fn staff() -> Who {
-    Who::Personnel("unit-staff", MUNICIPALITY)
-}
-
 /// A server with `limits`, a plan in it, and its name.
 async fn server_with(backend: Backend, limits: Limits) -> (TestServer, String) {
     let server = TestServer::start_with(backend, |config| config.limits = limits).await;
@@ -179,20 +175,10 @@ async fn stalled_calls(
     who: &Who,
     calls: usize,
 ) -> (h2::client::SendRequest<bytes::Bytes>, Vec<h2::SendStream<bytes::Bytes>>) {
-    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
-    tokio::spawn(connection);
-    let mut client = client.ready().await.unwrap();
+    let mut client = raw_h2(server).await;
     let mut held = Vec::new();
     for _ in 0..calls {
-        let request =
-            http::Request::post(format!("http://{}/samvirke.v1.PlanService/GetPlan", server.addr))
-                .header("content-type", "application/grpc")
-                .header("te", "trailers")
-                .header("authorization", format!("Bearer {}", server.token(who)))
-                .body(())
-                .unwrap();
-        let (_answer, mut body) = client.send_request(request, false).unwrap();
+        let (_answer, mut body) = client.send_request(raw_get_plan(server, who), false).unwrap();
         // A message of 64 bytes announced, one sent.
         body.send_data(bytes::Bytes::from_static(&[0, 0, 0, 0, 64, 0x0a]), false).unwrap();
         held.push(body);

@@ -6,10 +6,6 @@ use tonic::Code;
 
 use super::common::*;
 
-fn staff() -> Who {
-    Who::Personnel("unit-staff", MUNICIPALITY)
-}
-
 async fn with_staff(server: &TestServer) -> Who {
     server.bootstrap_grant(MUNICIPALITY, &staff().subject(), OrgRole::UnitStaff).await;
     staff()

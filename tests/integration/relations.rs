@@ -9,15 +9,6 @@ use tonic::Code;
 
 use super::common::*;
 
-fn staff() -> Who {
-    Who::Personnel("unit-staff", MUNICIPALITY)
-}
-fn coordinator() -> Who {
-    Who::Personnel("coordinator", MUNICIPALITY)
-}
-fn nav() -> Who {
-    Who::Personnel("nav-adviser", NAV)
-}
 fn referrer() -> Who {
     Who::Personnel("discharge-nurse", HOSPITAL)
 }

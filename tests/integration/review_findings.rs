@@ -7,10 +7,6 @@ use tonic::Code;
 
 use super::common::*;
 
-fn staff() -> Who {
-    Who::Personnel("unit-staff", MUNICIPALITY)
-}
-
 /// The patient's plan in the municipality, with a coordinator who has scheduled a meeting;
 /// returns the plan, the coordinator and the meeting.
 async fn world(server: &TestServer) -> (String, Who, proto::Meeting) {

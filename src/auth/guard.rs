@@ -259,6 +259,23 @@ impl Guard {
         let row =
             session.referral_access(referral, who).await?.ok_or(Error::NotFound("referral"))?;
         self.refresh(session, row.grants_epoch).await?;
+        if row.blocked {
+            // The referral is of a plan a block keeps the caller out of: to them, it is absent.
+            let r = &row.referral;
+            let entry = AccessEntry {
+                organisation: &r.municipality,
+                plan: Some(r.plan),
+                complaint: None,
+                who,
+                relations: Relation::Blocked.as_str().into(),
+                object: Object::Referral.as_str(),
+                action: action.as_str(),
+                allowed: false,
+                roles: String::new(),
+            };
+            self.record(session, entry, now).await?;
+            return Err(Error::NotFound("referral"));
+        }
         let relations = held(&[(row.requester, Relation::Requester)]);
         let r = &row.referral;
         let may = |action| -> Result<bool, Error> {
@@ -527,9 +544,6 @@ impl Guard {
             allowed = entry.allowed,
             "access decision"
         );
-        if !entry.allowed {
-            session.note_denial();
-        }
         session.log_access(std::slice::from_ref(&entry), now).await
     }
 

@@ -15,7 +15,8 @@ pub struct Principal {
     pub national_id: Option<NationalId>,
     /// The personal identity number of health personnel, as HelseID vouches for it (`pid`).
     /// It grants nothing: it only lets samvirke refuse a relation that personnel would create
-    /// for themselves as a citizen (a representative, a next of kin).
+    /// for themselves as a citizen (a representative, a next of kin), and keep out personnel
+    /// whom the patient blocked as that citizen.
     pub person: Option<NationalId>,
 }
 

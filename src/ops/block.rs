@@ -26,10 +26,16 @@ impl Context {
             let plan = pass.plan();
             match &new.target {
                 BlockTarget::Organisation(o) if *o == plan.organisation => {
-                    return Err(Error::FailedPrecondition(
-                        "the plan's responsible organisation cannot be blocked: block the \
-                         persons in it"
-                            .into(),
+                    return Err(Error::invalid(
+                        "block.organisation",
+                        "is the plan's responsible organisation, which cannot be blocked: block \
+                         the persons in it",
+                    ));
+                }
+                BlockTarget::Organisation(o) if s.organisation(o).await?.is_none() => {
+                    return Err(Error::invalid(
+                        "block.organisation",
+                        "must be an organisation of the registry",
                     ));
                 }
                 BlockTarget::Subject(s) if *s == Subject::citizen(&plan.patient) => {

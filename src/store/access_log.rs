@@ -61,7 +61,7 @@ pub async fn logged_as<F: std::future::Future>(
 }
 
 /// One row of the access log, as it is written.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct LogRow {
     id: String,
     operation: std::sync::Arc<str>,
@@ -158,7 +158,9 @@ impl Session {
             staged.extend(rows);
             return Ok(());
         }
-        self.insert_log_rows(&rows.collect::<Vec<_>>()).await
+        let rows: Vec<LogRow> = rows.collect();
+        self.refusals.extend(rows.iter().filter(|r| !r.allowed).cloned());
+        self.insert_log_rows(&rows).await
     }
 }
 

@@ -20,10 +20,24 @@ const COLUMNS: &str = "id, plan_id, subject, blocked_organisation, display_name,
 /// Appends `EXISTS (…)`: a block in force on plan `p` keeps the caller out, by their subject
 /// or by the organisation they act for.
 pub(super) fn keeps_out(statement: Statement, who: &Principal) -> Statement {
+    keeps_out_of(statement, who, "p.id")
+}
+
+/// Appends `EXISTS (…)`: a block in force on the plan whose id is in `plan_column` keeps the
+/// caller out: by their subject; as the citizen whose identity number their token carries
+/// (personnel HelseID vouches for are the same person as that citizen); or by the
+/// organisation they act for.
+pub(super) fn keeps_out_of(statement: Statement, who: &Principal, plan_column: &str) -> Statement {
+    let person = who.person.as_ref().or(who.national_id.as_ref());
+    let as_citizen =
+        person.map(|id| Subject::citizen(id).as_stored().to_owned()).unwrap_or_default();
     statement
-        .sql("EXISTS (SELECT 1 FROM blocks b WHERE b.plan_id = p.id AND b.lift_time IS NULL AND (b.subject = ")
+        .sql(&format!("EXISTS (SELECT 1 FROM blocks b WHERE b.plan_id = {plan_column} "))
+        .sql("AND b.lift_time IS NULL AND (b.subject = ")
         .subject(who)
-        .sql(" OR (b.blocked_organisation <> '' AND b.blocked_organisation = ")
+        .sql(" OR (b.subject <> '' AND b.subject = ")
+        .bind(as_citizen)
+        .sql(") OR (b.blocked_organisation <> '' AND b.blocked_organisation = ")
         .acting(who)
         .sql(")))")
 }

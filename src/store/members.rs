@@ -25,7 +25,9 @@ fn already_member() -> Error {
 }
 
 impl Session {
-    /// Adds a member to `plan`'s group. A subject serves at most once at a time.
+    /// Adds a member to `plan`'s group. A subject serves at most once at a time, and nobody
+    /// a block on the plan keeps out serves at all (FAILED_PRECONDITION): no relation is made
+    /// for the blocked, whoever would make it.
     #[tracing::instrument(skip_all)]
     pub async fn insert_member(
         &mut self,
@@ -46,6 +48,12 @@ impl Session {
         .await?;
         if serving.is_some() {
             return Err(already_member());
+        }
+        let blocks = self.list_blocks(pass, false).await?;
+        if blocks.iter().any(|b| b.keeps_out(new.subject.as_stored(), new.organisation.as_ref())) {
+            return Err(Error::FailedPrecondition(
+                "the patient blocked them from the plan: they cannot serve on its group".into(),
+            ));
         }
         self.check_room(Holding::Members, pass, now).await?;
         let organisation_name = match &new.organisation {

@@ -240,10 +240,11 @@ impl Store {
         result
     }
 
-    /// Runs `work` in one write transaction, which commits when `work` succeeds or when the
-    /// access check denied it (nothing but the denial's log row was written), and rolls back
-    /// otherwise, so a failed request changes nothing. Quickwit's metastore does the same with
-    /// `run_with_tx!`, to make the code trivially correct.
+    /// Runs `work` in one write transaction, which commits when `work` succeeds and rolls back
+    /// otherwise, so a failed request changes nothing: not even what it wrote before a later
+    /// access check refused it. Quickwit's metastore does the same with `run_with_tx!`, to
+    /// make the code trivially correct. The refusals a failed request met are then logged on
+    /// their own, through the log's writer, so the patient still sees them.
     ///
     /// Work that collided with concurrent work (`Error::Contention`: a deadlock, a
     /// serialization failure, a busy database) is rolled back and run once more, in a fresh
@@ -265,7 +266,12 @@ impl Store {
         let mut session = self.write().await?;
         let result = work(&mut session).await;
         session.count();
-        session.finish(result).await
+        let refusals = std::mem::take(&mut session.refusals);
+        let result = session.finish(result).await;
+        if result.is_err() && !refusals.is_empty() {
+            self.log.append(refusals).await?;
+        }
+        result
     }
 
     /// A session for reads: each statement commits on its own.
@@ -274,7 +280,7 @@ impl Store {
         Ok(Session {
             conn: Conn::Read(conn),
             backend: self.backend,
-            denied: false,
+            refusals: Vec::new(),
             statements: 0,
             staged: Some(Vec::new()),
         })
@@ -291,7 +297,7 @@ impl Store {
         Ok(Session {
             conn: Conn::Write(tx),
             backend: self.backend,
-            denied: false,
+            refusals: Vec::new(),
             statements: 0,
             staged: None,
         })
@@ -331,7 +337,9 @@ enum Conn {
 pub struct Session {
     conn: Conn,
     backend: Backend,
-    denied: bool,
+    /// A write's access-log rows of refused decisions, to log again should the write fail
+    /// and roll back.
+    refusals: Vec<access_log::LogRow>,
     statements: u32,
     /// A read's access-log rows, for the log's writer; `None` in a write, which logs in its
     /// transaction.
@@ -371,20 +379,13 @@ impl Session {
         );
     }
 
-    /// Records that the access check denied this request, so that `finish` commits the logged
-    /// denial even though the request fails.
-    pub(crate) fn note_denial(&mut self) {
-        self.denied = true;
-    }
-
-    /// Ends the session with the request's result: a write commits when the request succeeded,
-    /// or when it was denied (nothing but the denial's log row was written); otherwise it rolls
-    /// back, so a failed request changes nothing.
+    /// Ends the session with the request's result: a write commits when the request
+    /// succeeded and rolls back otherwise.
     async fn finish<T>(self, result: Result<T>) -> Result<T> {
         let Conn::Write(tx) = self.conn else {
             return result;
         };
-        if result.is_ok() || self.denied {
+        if result.is_ok() {
             tx.commit().await.map_err(db)?;
         } else if let Err(e) = tx.rollback().await {
             tracing::warn!(error = %e, "rollback failed");
@@ -654,6 +655,57 @@ mod tests {
             })
             .await;
         assert_eq!(second.unwrap(), 1);
+        store.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A write refused after it wrote (a later access check denied it) changes nothing, and
+    /// its refusal is in the log all the same.
+    #[tokio::test]
+    async fn a_refused_write_leaves_only_its_refusal() {
+        use crate::domain::principal::Principal;
+        use crate::domain::subject::{Subject, SubjectKind};
+        let dir = std::env::temp_dir().join(format!("samvirke-store-{}", uuid::Uuid::now_v7()));
+        let url = DatabaseUrl(format!("sqlite://{}/s.db", dir.display()));
+        let store = Store::open(&url).await.unwrap();
+        let org = crate::domain::ids::OrgNumber::parse("o", "910000004").unwrap();
+        let who = Principal {
+            subject: Subject::external(SubjectKind::System, "x").unwrap(),
+            organisation: Some(org.clone()),
+            national_id: None,
+            person: None,
+        };
+        let refused = store
+            .write_with(async |s| {
+                let registry = crate::registry::parse_csv(
+                    "organisasjonsnummer,navn,organisasjonsform.kode\n910000004,Nordby kommune,KOMM\n"
+                        .as_bytes(),
+                )?;
+                s.upsert_organisations(&registry, Instant::now()).await?;
+                let entry = AccessEntry {
+                    organisation: &org,
+                    plan: None,
+                    complaint: None,
+                    who: &who,
+                    relations: String::new(),
+                    roles: String::new(),
+                    object: "plan",
+                    action: "update",
+                    allowed: false,
+                };
+                s.log_access(&[entry], Instant::now()).await?;
+                Err::<(), _>(Error::NotFound("plan"))
+            })
+            .await;
+        assert!(matches!(refused, Err(Error::NotFound(_))));
+        let kept = store.read_with(async |s| s.organisation(&org).await).await.unwrap();
+        assert!(kept.is_none(), "a refused write left what it wrote before");
+        let refusals: i64 =
+            sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM access_log WHERE allowed = 0")
+                .fetch_one(&store.writer)
+                .await
+                .unwrap();
+        assert_eq!(refusals, 1);
         store.close().await;
         let _ = std::fs::remove_dir_all(&dir);
     }

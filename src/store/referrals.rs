@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Execute, ReadFilter, Run, Session, Statement, Visible, db, stored};
+use super::{Execute, ReadFilter, Run, Session, Statement, Visible, blocks, db, stored};
 use crate::auth::{OrgPass, ReferralPass};
 use crate::domain::ids::{NationalId, OrgNumber, ResourceId};
 use crate::domain::organisation::OrgRole;
@@ -37,8 +37,10 @@ fn requested(statement: Statement, who: &Principal) -> Statement {
 /// A referral's columns and whether the caller requested it, up to and including `FROM`.
 fn referral_select(statement: Statement, who: &Principal, epoch: &str) -> Statement {
     let statement = statement.sql(&format!("SELECT {COLUMNS}, CAST(CASE WHEN "));
-    requested(statement, who).sql(&format!(
-        " THEN 1 ELSE 0 END AS BIGINT) AS is_requester, {epoch} AS grants_epoch FROM referrals r "
+    let statement = requested(statement, who).sql(" THEN 1 ELSE 0 END AS BIGINT) AS is_requester");
+    let statement = blocks::keeps_out_of(statement.sql(", CAST(CASE WHEN "), who, "r.plan_id");
+    statement.sql(&format!(
+        " THEN 1 ELSE 0 END AS BIGINT) AS is_blocked, {epoch} AS grants_epoch FROM referrals r "
     ))
 }
 
@@ -49,6 +51,8 @@ pub struct ReferralAccessRow {
     pub referral: Referral,
     /// The caller sent it.
     pub requester: bool,
+    /// A block the patient placed on the referral's plan keeps the caller out.
+    pub blocked: bool,
     /// The role grants' epoch, to keep the policy fresh.
     pub grants_epoch: i64,
 }
@@ -108,7 +112,9 @@ impl Session {
     ) -> Result<Vec<ReferralAccessRow>> {
         let after = page.after.map(|id| id.to_string()).unwrap_or_default();
         let limit = i64::from(page.size) + 1;
+        // Each branch leaves out the referrals of plans a block keeps the caller out of.
         let page_of = |statement: Statement| {
+            let statement = blocks::keeps_out_of(statement.sql(" AND NOT "), who, "r.plan_id");
             let statement = statement.sql(" AND r.id > ").bind(after.clone());
             statement.sql(" ORDER BY r.id LIMIT ").bind(limit)
         };
@@ -198,6 +204,7 @@ fn access_from_row(row: &AnyRow) -> Result<ReferralAccessRow> {
     Ok(ReferralAccessRow {
         referral,
         requester: row.try_get::<i64, _>("is_requester").map_err(db)? == 1,
+        blocked: row.try_get::<i64, _>("is_blocked").map_err(db)? == 1,
         grants_epoch: row.try_get("grants_epoch").map_err(db)?,
     })
 }

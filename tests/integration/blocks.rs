@@ -374,8 +374,148 @@ on_both_backends! {
             assert_eq!(refused.code(), Code::InvalidArgument, "{bad:?}: {refused:?}");
             assert_eq!(violated_fields(&refused), fields, "{bad:?}");
         }
-        let own = proto::Block { organisation: MUNICIPALITY.into(), display_name: "Kommunen".into(), ..Default::default() };
-        assert_eq!(code(&block(&server, &patient, &plan, own).await), Code::FailedPrecondition);
+let own = proto::Block {
+            organisation: MUNICIPALITY.into(),
+            display_name: "Kommunen".into(),
+            ..Default::default()
+        };
+        let refused = block(&server, &patient, &plan, own).await.unwrap_err();
+        assert_eq!(violated_fields(&refused), ["block.organisation"]);
+
         assert_eq!(server.row_count("blocks").await, blocks_before);
+    }
+}
+
+/// A referral of the patient from the hospital, with the plan it makes.
+async fn referred(server: &TestServer) -> (String, String) {
+    let referrer = Who::Personnel("discharge-nurse", HOSPITAL);
+    server.bootstrap_grant(HOSPITAL, &referrer.subject(), OrgRole::Referrer).await;
+    server.bootstrap_grant(MUNICIPALITY, &staff().subject(), OrgRole::UnitStaff).await;
+    let sent = server
+        .referrals(Some(&referrer))
+        .create_referral(proto::CreateReferralRequest {
+            referral: Some(proto::Referral {
+                municipality: MUNICIPALITY.into(),
+                patient_id: PATIENT.into(),
+                patient_display_name: "Kari Nordmann".into(),
+                consent_to_share: true,
+                wants_plan: true,
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .referral
+        .unwrap();
+    (sent.name, sent.plan)
+}
+
+on_both_backends! {
+    /// Found by trying: blocked unit staff could return the patient's referral. The call
+    /// answered NOT_FOUND, refused at the plan, but what it had written before stayed: a
+    /// write session committed whenever a refusal was logged. A refused request now changes
+    /// nothing, its refusals are logged on their own (`store` tests the mechanism), and the
+    /// blocked are refused at the referral already.
+    async fn blocked_staff_cannot_return_the_referral(server: TestServer) {
+        let (referral, plan) = referred(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        let other_staff = Who::Personnel("unit-staff-2", MUNICIPALITY);
+        server.bootstrap_grant(MUNICIPALITY, &other_staff.subject(), OrgRole::UnitStaff).await;
+        block(&server, &patient, &plan, person(&other_staff)).await.unwrap();
+        let log_before = server.row_count("access_log").await;
+        let returned = server
+            .referrals(Some(&other_staff))
+            .return_referral(proto::ReturnReferralRequest {
+                name: referral.clone(),
+                reason: "Ikke vår".into(),
+            })
+            .await;
+        assert_eq!(code(&returned), Code::NotFound);
+        // The refusal is in the log, and nothing else the call did.
+        assert_eq!(server.row_count("access_log").await, log_before + 1);
+        let now = server
+            .referrals(Some(&staff()))
+            .get_referral(proto::GetReferralRequest { name: referral.clone() })
+            .await
+            .unwrap()
+            .into_inner()
+            .referral
+            .unwrap();
+        assert_eq!(now.status, proto::ReferralStatus::Sent as i32, "{now:?}");
+        assert_eq!(now.response, "");
+    }
+}
+
+on_both_backends! {
+    /// Found by trying: the blocked could still read the referral of the plan (its patient,
+    /// goals and status), and list it.
+    async fn a_block_hides_the_plans_referral_too(server: TestServer) {
+        let (referral, plan) = referred(&server).await;
+        let referrer = Who::Personnel("discharge-nurse", HOSPITAL);
+        block(&server, &Who::Citizen(PATIENT), &plan, person(&referrer)).await.unwrap();
+        let got = server
+            .referrals(Some(&referrer))
+            .get_referral(proto::GetReferralRequest { name: referral.clone() })
+            .await;
+        assert_eq!(code(&got), Code::NotFound);
+        let listed = server
+            .referrals(Some(&referrer))
+            .list_referrals(proto::ListReferralsRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .referrals;
+        assert!(listed.is_empty(), "{listed:?}");
+        // Unit staff, not blocked, still see it.
+        let got = server
+            .referrals(Some(&staff()))
+            .get_referral(proto::GetReferralRequest { name: referral })
+            .await;
+        assert_eq!(code(&got), Code::Ok);
+    }
+}
+
+on_both_backends! {
+    /// Found by trying: a block on a citizen did not keep out the same person calling as
+    /// personnel, whose token carries their identity number; and the blocked could be added
+    /// to the group or appointed coordinator again.
+    async fn a_block_holds_for_every_way_in(server: TestServer) {
+        let plan = world(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        let as_personnel = Who::PersonnelWithPid("kdoc", MUNICIPALITY, NEXT_OF_KIN);
+        server.add_member(&staff(), &plan, &as_personnel, proto::MemberRole::Gp).await;
+        assert_eq!(server.get_plan(&as_personnel, &plan).await.name, plan);
+        block(&server, &patient, &plan, person(&Who::Citizen(NEXT_OF_KIN))).await.unwrap();
+        let get = proto::GetPlanRequest { name: plan.clone(), revision: 0 };
+        assert_eq!(code(&server.plans(Some(&as_personnel)).get_plan(get).await), Code::NotFound);
+        assert!(!listed(&server, &as_personnel, &plan).await);
+
+        let school = Who::Personnel("teacher", SCHOOL);
+        block(&server, &patient, &plan, person(&school)).await.unwrap();
+        let added = server
+            .members(Some(&staff()))
+            .add_member(proto::AddMemberRequest {
+                parent: plan.clone(),
+                member: Some(school.as_member(proto::MemberRole::School)),
+            })
+            .await;
+        assert_eq!(code(&added), Code::FailedPrecondition);
+        let blocked = Who::Personnel("coordinator-2", MUNICIPALITY);
+        block(&server, &patient, &plan, person(&blocked)).await.unwrap();
+        let replaced = server
+            .coordinators(Some(&staff()))
+            .replace_coordinator(proto::ReplaceCoordinatorRequest {
+                parent: plan.clone(),
+                assignment: Some(blocked.as_assignment()),
+                end_reason: "Bytte".into(),
+            })
+            .await;
+        assert_eq!(code(&replaced), Code::FailedPrecondition);
+        // An organisation that is not in the registry cannot be blocked.
+        let unknown =
+            proto::Block { organisation: "999999999".into(), display_name: "X".into(), ..Default::default() };
+        let refused = block(&server, &patient, &plan, unknown).await.unwrap_err();
+        assert_eq!(violated_fields(&refused), ["block.organisation"]);
     }
 }

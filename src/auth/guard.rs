@@ -576,8 +576,8 @@ fn decision(
         (true, _) => Ok(()),
         (false, true) => Err(Error::PermissionDenied(format!(
             "you may not {} this {}",
-            action.as_str(),
-            object.as_str()
+            action.as_str().replace('_', " "),
+            object.as_str().replace('_', " ")
         ))),
         (false, false) => Err(Error::NotFound(target)),
     }

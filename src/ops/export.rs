@@ -49,7 +49,10 @@ pub async fn export(session: &mut Session, pass: &PlanPass) -> Result<(Vec<u8>, 
 
     let mut about = vec![
         format!("Patient: {}", plan.patient_display_name),
-        format!("Responsible organisation: {}", plan.organisation),
+        match plan.organisation_name.as_str() {
+            "" => format!("Responsible organisation: {}", plan.organisation),
+            name => format!("Responsible organisation: {name} ({})", plan.organisation),
+        },
         format!("Status: {}", plan.status.as_str()),
         format!(
             "Next review: {}",

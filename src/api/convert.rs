@@ -3,6 +3,7 @@
 use prost_types::Timestamp;
 
 use crate::domain::complaint::{ComplaintKind, ComplaintState, Outcome, RepresentativeRelation};
+use crate::domain::coordinator::CoordinatorKind;
 use crate::domain::date::Date;
 use crate::domain::goal::GoalStatus;
 use crate::domain::ids::ResourceId;
@@ -105,6 +106,9 @@ wire_enum!(member_role, member_role_out: MemberRole <=> MemberRole {
 });
 wire_enum!(representative_basis, basis_out: RepresentativeBasis <=> RepresentativeBasis {
     PowerOfAttorney = PowerOfAttorney, Guardian = Guardian, Parent = Parent,
+});
+wire_enum!(coordinator_kind, coordinator_kind_out: CoordinatorKind <=> CoordinatorKind {
+    General = General, Child = Child,
 });
 wire_enum!(org_role, org_role_out: OrganisationRole <=> OrgRole {
     Admin = Admin, UnitStaff = UnitStaff, ComplaintHandler = ComplaintHandler,

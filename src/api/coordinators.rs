@@ -2,10 +2,10 @@
 
 use tonic::Request;
 
-use super::convert::{name_at, shown_subject, timestamp};
+use super::convert::{coordinator_kind, coordinator_kind_out, name_at, shown_subject, timestamp};
 use super::encode::encode_plan;
 use super::{Rpc, reply, take};
-use crate::domain::coordinator::{Assignment, CoordinatorWish, NewAssignment};
+use crate::domain::coordinator::{Assignment, CoordinatorKind, CoordinatorWish, NewAssignment};
 use crate::domain::goal::reason;
 use crate::domain::names::{plan_item, plan_name};
 use crate::domain::page::{Page, Scope};
@@ -33,6 +33,7 @@ pub fn encode_assignment(a: &Assignment, show_identity: bool) -> proto::Coordina
         start_time: Some(timestamp(a.start_time)),
         end_time: a.end_time.map(timestamp),
         end_reason: a.end_reason.clone(),
+        kind: coordinator_kind_out(a.kind) as i32,
     }
 }
 
@@ -42,14 +43,28 @@ pub fn parse_assignment(
     a: Option<&proto::CoordinatorAssignment>,
 ) -> Result<NewAssignment, Vec<FieldViolation>> {
     let a = a.ok_or_else(|| vec![FieldViolation::new(field, "must be set")])?;
-    NewAssignment::parse(
+    let kind = match a.kind {
+        0 => Ok(CoordinatorKind::General),
+        k => coordinator_kind(k).ok_or_else(|| {
+            vec![FieldViolation::new(format!("{field}.kind"), "must be a coordinator kind")]
+        }),
+    };
+    let parsed = NewAssignment::parse(
         field,
         &a.subject,
         &a.display_name,
         &a.organisation,
         a.wish_followed,
         &a.reason,
-    )
+    );
+    match (parsed, kind) {
+        (Ok(new), Ok(kind)) => Ok(NewAssignment { kind, ..new }),
+        (Err(mut v), Err(k)) => {
+            v.extend(k);
+            Err(v)
+        }
+        (Err(v), _) | (_, Err(v)) => Err(v),
+    }
 }
 
 /// A plan's name and a new appointment, with every violation of either.

@@ -1,12 +1,15 @@
 //! Coordinators: the patient's wish, and the unit's appointments.
 
-use super::FieldViolation;
+use super::date::Date;
+use super::error::Error;
 use super::error::Violations;
 use super::ids::{OrgNumber, ResourceId};
+use super::national_id::NationalId;
 use super::plan::display_text;
 use super::subject::{Subject, SubjectKind};
 use super::text::{Optional, Required, bounded};
 use super::time::Instant;
+use super::{FieldViolation, stored_enum};
 
 /// Whom the patient would like as coordinator, recorded before one is appointed and weighed by
 /// the unit.
@@ -70,6 +73,32 @@ pub struct Assignment {
     pub end_time: Option<Instant>,
     /// Why it ended.
     pub end_reason: String,
+    /// The kind of coordinator.
+    pub kind: CoordinatorKind,
+}
+
+stored_enum! {
+    /// The kind of coordinator an appointment makes.
+    CoordinatorKind {
+        /// A coordinator (koordinator), pasient- og brukerrettighetsloven § 2-5 a.
+        General = "general",
+        /// A child coordinator (barnekoordinator), § 2-5 c: for the family of a child with a
+        /// serious illness, injury or disability; the plan's patient is the child.
+        Child = "child",
+    }
+}
+
+impl CoordinatorKind {
+    /// Checks that the plan's patient may have a coordinator of this kind on `today`: a child
+    /// coordinator is for a child, under 18 (§ 2-5 c); FAILED_PRECONDITION otherwise.
+    pub fn check_patient(self, patient: &NationalId, today: Date) -> Result<(), Error> {
+        if self == CoordinatorKind::Child && patient.age_on(today) >= 18 {
+            return Err(Error::FailedPrecondition(
+                "a child coordinator is for a child: the plan's patient is 18 or older".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// What it takes to appoint a coordinator, validated.
@@ -85,6 +114,8 @@ pub struct NewAssignment {
     pub wish_followed: bool,
     /// Why not.
     pub reason: String,
+    /// The kind of coordinator.
+    pub kind: CoordinatorKind,
 }
 
 impl NewAssignment {
@@ -117,6 +148,7 @@ impl NewAssignment {
         let reason = v.check(bounded(&format!("{field}.reason"), reason, 1000, needed));
         let parts = subject.zip(display_name).zip(organisation).zip(reason);
         let (((subject, display_name), organisation), reason) = v.into_result(parts)?;
-        Ok(NewAssignment { subject, display_name, organisation, wish_followed, reason })
+        let kind = CoordinatorKind::General;
+        Ok(NewAssignment { subject, display_name, organisation, wish_followed, reason, kind })
     }
 }

@@ -48,6 +48,7 @@ pub(crate) async fn appoint(
     now: Instant,
 ) -> Result<Assignment> {
     who.refuse_own(&new.subject, "appoints a coordinator")?;
+    new.kind.check_patient(&pass.plan().patient, Date::today_in_norway(now))?;
     if pass.plan().status == PlanStatus::Closed {
         return Err(Error::FailedPrecondition(
             "the plan is PLAN_STATUS_CLOSED: it cannot get a coordinator".into(),

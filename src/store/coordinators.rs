@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 
 use super::{Execute, Run, Session, db, stored};
 use crate::auth::PlanPass;
-use crate::domain::coordinator::{Assignment, NewAssignment};
+use crate::domain::coordinator::{Assignment, CoordinatorKind, NewAssignment};
 use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::member::Member;
 use crate::domain::subject::Subject;
@@ -13,7 +13,7 @@ use crate::domain::time::Instant;
 use crate::domain::{Error, Result};
 
 const COLUMNS: &str = "id, plan_id, member_id, subject, display_name, acting_organisation, \
-     wish_followed, reason, start_time, end_time, end_reason";
+     wish_followed, reason, start_time, end_time, end_reason, kind";
 
 impl Session {
     /// The plan's current appointment, if any.
@@ -61,11 +61,13 @@ impl Session {
             start_time: now,
             end_time: None,
             end_reason: String::new(),
+            kind: new.kind,
         };
         sqlx::query(
             "INSERT INTO coordinator_assignments (id, organisation_id, plan_id, member_id, \
              subject, display_name, acting_organisation, wish_followed, reason, appointed_by, \
-             start_time, end_reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '')",
+             start_time, end_reason, kind) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '', $12)",
         )
         .bind(assignment.id.to_string())
         .bind(plan.organisation.as_str())
@@ -78,6 +80,7 @@ impl Session {
         .bind(assignment.reason.as_str())
         .bind(appointed_by.as_stored())
         .bind(now.0)
+        .bind(assignment.kind.as_str())
         .execute(self.conn())
         .await
         .map_err(|e| {
@@ -165,5 +168,6 @@ fn assignment_from_row(row: &AnyRow) -> Result<Assignment> {
         start_time: Instant(row.try_get("start_time").map_err(db)?),
         end_time: row.try_get::<Option<i64>, _>("end_time").map_err(db)?.map(Instant),
         end_reason: text("end_reason")?,
+        kind: stored("coordinator kind", CoordinatorKind::from_stored(&text("kind")?))?,
     })
 }

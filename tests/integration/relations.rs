@@ -865,3 +865,68 @@ on_both_backends! {
         assert_eq!(violated_fields(&status), ["member.start_time"]);
     }
 }
+
+on_both_backends! {
+    /// A child coordinator (barnekoordinator, pbrl § 2-5 c): the plan's patient is the child,
+    /// a parent serves as representative with basis PARENT, and the appointment is of kind
+    /// CHILD; an adult patient cannot have one.
+    async fn a_family_gets_a_child_coordinator(server: TestServer) {
+        world(&server).await;
+        let today = Date::today_in_norway(Instant::now());
+        let child = synthetic_id(today.plus_years(-6).plus_days(-3));
+        let parent = Who::Citizen(NEXT_OF_KIN);
+        let plan = server.create_plan(&staff(), MUNICIPALITY, child).await;
+        let parents = representative(&parent.subject(), proto::RepresentativeBasis::Parent);
+        add(&server, &staff(), &plan, parents).await.unwrap();
+        let child_coordinator = proto::CoordinatorAssignment {
+            kind: proto::CoordinatorKind::Child as i32,
+            ..coordinator().as_assignment()
+        };
+        let appointed = server
+            .coordinators(Some(&staff()))
+            .appoint_coordinator(proto::AppointCoordinatorRequest {
+                parent: plan.clone(),
+                assignment: Some(child_coordinator.clone()),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .assignment
+            .unwrap();
+        assert_eq!(appointed.kind, proto::CoordinatorKind::Child as i32);
+        // The parent sees the child's plan and its child coordinator.
+        assert_eq!(server.get_plan(&parent, &plan).await.name, plan);
+        let seen = server
+            .coordinators(Some(&parent))
+            .list_coordinator_assignments(proto::ListCoordinatorAssignmentsRequest {
+                parent: plan.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .entries;
+        assert_eq!(seen[0].assignment.as_ref().unwrap().kind, proto::CoordinatorKind::Child as i32);
+        // An adult's plan gets a general coordinator only; a kind the contract lacks is named.
+        let adult = server.create_plan(&staff(), MUNICIPALITY, YET_ANOTHER_PATIENT).await;
+        let appoint = |assignment: proto::CoordinatorAssignment| {
+            let server = server.clone();
+            let adult = adult.clone();
+            async move {
+                server
+                    .coordinators(Some(&staff()))
+                    .appoint_coordinator(proto::AppointCoordinatorRequest {
+                        parent: adult,
+                        assignment: Some(assignment),
+                    })
+                    .await
+            }
+        };
+        assert_eq!(code(&appoint(child_coordinator.clone()).await), Code::FailedPrecondition);
+        let unknown = proto::CoordinatorAssignment { kind: 9, ..child_coordinator };
+        let refused = appoint(unknown).await.unwrap_err();
+        assert_eq!(violated_fields(&refused), ["assignment.kind"]);
+        let general = appoint(coordinator().as_assignment()).await.unwrap().into_inner();
+        assert_eq!(general.assignment.unwrap().kind, proto::CoordinatorKind::General as i32);
+    }
+}

@@ -391,23 +391,7 @@ async fn referred(server: &TestServer) -> (String, String) {
     let referrer = Who::Personnel("discharge-nurse", HOSPITAL);
     server.bootstrap_grant(HOSPITAL, &referrer.subject(), OrgRole::Referrer).await;
     server.bootstrap_grant(MUNICIPALITY, &staff().subject(), OrgRole::UnitStaff).await;
-    let sent = server
-        .referrals(Some(&referrer))
-        .create_referral(proto::CreateReferralRequest {
-            referral: Some(proto::Referral {
-                municipality: MUNICIPALITY.into(),
-                patient_id: PATIENT.into(),
-                patient_display_name: "Kari Nordmann".into(),
-                consent_to_share: true,
-                wants_plan: true,
-                ..Default::default()
-            }),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .referral
-        .unwrap();
+    let sent = server.refer(&referrer, PATIENT).await;
     (sent.name, sent.plan)
 }
 

@@ -580,6 +580,42 @@ pub fn nav() -> Who {
     Who::Personnel("nav-adviser", NAV)
 }
 
+impl TestServer {
+    /// The coordinator appointments of `plan`, as `who` lists them.
+    pub async fn plan_assignments(&self, who: &Who, plan: &str) -> Vec<proto::AssignmentEntry> {
+        self.coordinators(Some(who))
+            .list_coordinator_assignments(proto::ListCoordinatorAssignmentsRequest {
+                parent: plan.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .entries
+    }
+
+    /// A referral of `patient` to the municipality, sent by `referrer` with the patient's
+    /// consent and wish for a plan.
+    pub async fn refer(&self, referrer: &Who, patient: &str) -> proto::Referral {
+        self.referrals(Some(referrer))
+            .create_referral(proto::CreateReferralRequest {
+                referral: Some(proto::Referral {
+                    municipality: MUNICIPALITY.into(),
+                    patient_id: patient.into(),
+                    patient_display_name: "Ola".into(),
+                    consent_to_share: true,
+                    wants_plan: true,
+                    ..Default::default()
+                }),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .referral
+            .unwrap()
+    }
+}
+
 /// A raw HTTP/2 connection to `server`, for requests the gRPC client would not send.
 pub async fn raw_h2(server: &TestServer) -> h2::client::SendRequest<bytes::Bytes> {
     let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();

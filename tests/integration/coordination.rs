@@ -294,16 +294,7 @@ on_both_backends! {
             .into_inner();
         assert_eq!(replaced.ended.as_ref().unwrap().name, first.name);
         assert!(replaced.ended.as_ref().unwrap().end_time.is_some());
-        let history = server
-            .coordinators(Some(&unit_staff()))
-            .list_coordinator_assignments(proto::ListCoordinatorAssignmentsRequest {
-                parent: plan.clone(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .entries;
+        let history = server.plan_assignments(&unit_staff(), &plan).await;
         assert_eq!(history.len(), 2);
         let ended = history.iter().find(|e| e.assignment.as_ref().unwrap().name == first.name).unwrap();
         assert_eq!(ended.assignment.as_ref().unwrap().end_reason, "Coordinator A moves to another unit");

@@ -352,24 +352,7 @@ async fn world(server: &TestServer) -> Names {
         .complaint
         .unwrap()
         .name;
-    let referral = server
-        .referrals(Some(&referrer))
-        .create_referral(proto::CreateReferralRequest {
-            referral: Some(proto::Referral {
-                municipality: MUNICIPALITY.into(),
-                patient_id: OTHER_PATIENT.into(),
-                patient_display_name: "Ola".into(),
-                consent_to_share: true,
-                wants_plan: true,
-                ..Default::default()
-            }),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .referral
-        .unwrap()
-        .name;
+    let referral = server.refer(&referrer, OTHER_PATIENT).await.name;
     let other_plan = server.create_plan(&staff, MUNICIPALITY, OTHER_PATIENT).await;
     let values = vec![
         plan.clone(),

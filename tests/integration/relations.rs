@@ -896,16 +896,7 @@ on_both_backends! {
         assert_eq!(appointed.kind, proto::CoordinatorKind::Child as i32);
         // The parent sees the child's plan and its child coordinator.
         assert_eq!(server.get_plan(&parent, &plan).await.name, plan);
-        let seen = server
-            .coordinators(Some(&parent))
-            .list_coordinator_assignments(proto::ListCoordinatorAssignmentsRequest {
-                parent: plan.clone(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .entries;
+        let seen = server.plan_assignments(&parent, &plan).await;
         assert_eq!(seen[0].assignment.as_ref().unwrap().kind, proto::CoordinatorKind::Child as i32);
         // An adult's plan gets a general coordinator only; a kind the contract lacks is named.
         let adult = server.create_plan(&staff(), MUNICIPALITY, YET_ANOTHER_PATIENT).await;

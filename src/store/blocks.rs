@@ -23,6 +23,30 @@ pub(super) fn keeps_out(statement: Statement, who: &Principal) -> Statement {
     keeps_out_of(statement, who, "p.id")
 }
 
+/// The condition, on a block `b` in force on the plan whose id is in `plan_column`, that it
+/// keeps out the subject and acting organisation in the columns named (a membership's or an
+/// assignment's), up to the open `(` of the alternatives; the caller closes it.
+fn in_force_on(statement: Statement, plan_column: &str) -> Statement {
+    statement.sql(&format!(
+        "EXISTS (SELECT 1 FROM blocks b WHERE b.plan_id = {plan_column} AND b.lift_time IS NULL AND ("
+    ))
+}
+
+/// Appends `EXISTS (…)`: a block in force on the plan whose id is in `plan_column` keeps out
+/// whoever the columns `subject_column` and `organisation_column` name (a stored subject and
+/// the organisation they act for).
+pub(super) fn keeps_out_row(
+    statement: Statement,
+    plan_column: &str,
+    subject_column: &str,
+    organisation_column: &str,
+) -> Statement {
+    in_force_on(statement, plan_column).sql(&format!(
+        "b.subject = {subject_column} OR (b.blocked_organisation <> '' \
+         AND b.blocked_organisation = {organisation_column})))"
+    ))
+}
+
 /// Appends `EXISTS (…)`: a block in force on the plan whose id is in `plan_column` keeps the
 /// caller out: by their subject; as the citizen whose identity number their token carries
 /// (personnel HelseID vouches for are the same person as that citizen); or by the
@@ -31,9 +55,8 @@ pub(super) fn keeps_out_of(statement: Statement, who: &Principal, plan_column: &
     let person = who.person.as_ref().or(who.national_id.as_ref());
     let as_citizen =
         person.map(|id| Subject::citizen(id).as_stored().to_owned()).unwrap_or_default();
-    statement
-        .sql(&format!("EXISTS (SELECT 1 FROM blocks b WHERE b.plan_id = {plan_column} "))
-        .sql("AND b.lift_time IS NULL AND (b.subject = ")
+    in_force_on(statement, plan_column)
+        .sql("b.subject = ")
         .subject(who)
         .sql(" OR (b.subject <> '' AND b.subject = ")
         .bind(as_citizen)

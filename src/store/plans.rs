@@ -435,10 +435,9 @@ impl Session {
             .bind(PlanStatus::Closed.as_str())
             // A coordinator the patient blocked coordinates no more: the plan needs another.
             .sql(" AND NOT EXISTS (SELECT 1 FROM coordinator_assignments a WHERE a.plan_id = p.id ")
-            .sql("AND a.end_time IS NULL AND NOT EXISTS (SELECT 1 FROM blocks b ")
-            .sql("WHERE b.plan_id = p.id AND b.lift_time IS NULL AND (b.subject = a.subject ")
-            .sql("OR (b.blocked_organisation <> '' ")
-            .sql("AND b.blocked_organisation = a.acting_organisation))))");
+            .sql("AND a.end_time IS NULL AND NOT ");
+        let statement =
+            blocks::keeps_out_row(statement, "p.id", "a.subject", "a.acting_organisation").sql(")");
         let statement = blocks::keeps_out(statement.sql(" AND NOT "), who);
         let statement = list.conditions(statement).page("p.", Some(page));
         statement.all(self).await?.iter().map(plan_from_row).collect()

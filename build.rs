@@ -15,6 +15,7 @@ const PROTOS: &[&str] = &[
     "proto/samvirke/v1/complaints.proto",
     "proto/samvirke/v1/access_events.proto",
     "proto/samvirke/v1/blocks.proto",
+    "proto/samvirke/v1/access_scopes.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -13,6 +13,7 @@ use crate::domain::names::plan_name;
 use crate::domain::organisation::{OrgKind, OrgRole};
 use crate::domain::page::{Page, Scope};
 use crate::domain::plan::{PlanKind, PlanStatus, Section};
+use crate::domain::scope::PlanPart;
 use crate::domain::time::Instant;
 use crate::domain::{Error, FieldViolation, Violations};
 use crate::proto;
@@ -106,6 +107,10 @@ wire_enum!(member_role, member_role_out: MemberRole <=> MemberRole {
 });
 wire_enum!(representative_basis, basis_out: RepresentativeBasis <=> RepresentativeBasis {
     PowerOfAttorney = PowerOfAttorney, Guardian = Guardian, Parent = Parent,
+});
+wire_enum!(plan_part, plan_part_out: PlanPart <=> PlanPart {
+    PatientSections = PatientSections, Contacts = Contacts, GoalsAndMeasures = GoalsAndMeasures,
+    OwnGoalsAndMeasures = OwnGoalsAndMeasures, Meetings = Meetings, Group = Group,
 });
 wire_enum!(coordinator_kind, coordinator_kind_out: CoordinatorKind <=> CoordinatorKind {
     General = General, Child = Child,
@@ -289,6 +294,8 @@ mod tests {
             complaint_state, complaint_state_out: ComplaintState;
             outcome, outcome_out: Outcome;
             relation, relation_out: RepresentativeRelation;
+            plan_part, plan_part_out: PlanPart;
+            coordinator_kind, coordinator_kind_out: CoordinatorKind;
         }
     }
 }

@@ -3,6 +3,7 @@
 //! become a `tonic::Status` in one place, `status.rs`. Nothing here knows SQL or the policy.
 
 mod access_events;
+mod access_scopes;
 mod authn;
 mod blocks;
 mod complaints;
@@ -19,6 +20,7 @@ mod referrals;
 pub mod status;
 
 pub use access_events::AccessEventApi;
+pub use access_scopes::AccessScopeApi;
 pub use authn::Authenticate;
 pub use blocks::BlockApi;
 pub use complaints::ComplaintApi;

@@ -11,6 +11,7 @@ use super::policy::{Action, Authorizer, Object, Relation};
 use crate::domain::Error;
 use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::principal::Principal;
+use crate::domain::scope::{Parts, Scoped, Sight};
 use crate::domain::subject::{Subject, SubjectKind};
 use crate::domain::time::Instant;
 use crate::store::{
@@ -62,7 +63,7 @@ impl Guard {
     }
 
     /// A pass for the plan of `row` with `relations`, asking once whether they may see
-    /// identities.
+    /// identities; it sees the whole plan until `scoped` narrows it.
     fn plan_pass(
         &self,
         plan: crate::domain::plan::Plan,
@@ -71,7 +72,40 @@ impl Guard {
     ) -> Result<PlanPass, Error> {
         let identities =
             self.on_plan(&plan, &relations, who, Object::Plan, Action::ReadIdentity)?;
-        Ok(PlanPass { plan, relations, identities })
+        Ok(PlanPass { plan, relations, identities, sight: Sight::Whole })
+    }
+
+    /// Whether a scope on the caller narrows what `pass` shows: it narrows the `member`
+    /// relation only, never those who run the plan (the patient, their representatives, the
+    /// coordinator, and whoever reads the plan by their role in its organisation).
+    fn scope_applies(&self, pass: &PlanPass, who: &Principal) -> Result<bool, Error> {
+        let runs = [Relation::Owner, Relation::Representative, Relation::Coordinator];
+        if runs.iter().any(|r| pass.holds(*r)) || !pass.holds(Relation::Member) {
+            return Ok(false);
+        }
+        Ok(!self.on_plan(&pass.plan, &[], who, Object::Plan, Action::Read)?)
+    }
+
+    /// `pass` narrowed to `parts` when a scope applies to the caller, with the items that are
+    /// their own (`Session::own_items`) when `own` asks for them.
+    async fn scoped(
+        &self,
+        session: &mut Session,
+        mut pass: PlanPass,
+        who: &Principal,
+        parts: Option<Parts>,
+        own: bool,
+    ) -> Result<PlanPass, Error> {
+        let Some(parts) = parts else { return Ok(pass) };
+        if !self.scope_applies(&pass, who)? {
+            return Ok(pass);
+        }
+        let scoped = match own {
+            true => session.own_items(&pass, who, parts).await?,
+            false => Scoped { parts, ..Scoped::default() },
+        };
+        pass.sight = Sight::Scoped(scoped);
+        Ok(pass)
     }
 
     /// Checks that `who` may do `action` to `object` of `plan`, and hands out the pass. Someone
@@ -99,6 +133,7 @@ impl Guard {
         }
         let relations = plan_relations(&row);
         let pass = self.plan_pass(row.plan, relations, who)?;
+        let pass = self.scoped(session, pass, who, row.scope, true).await?;
         let may_read = self.may(&pass, who, Object::Plan, Action::Read)?;
         let allowed = if (object, action) == (Object::Plan, Action::Read) {
             may_read
@@ -165,9 +200,10 @@ impl Guard {
         if !session.is_responsible(&pass, measure, who, now).await? {
             return Ok(pass);
         }
+        let sight = pass.sight;
         let mut relations = pass.relations;
         relations.push(Relation::Responsible);
-        self.plan_pass(pass.plan, relations, who)
+        Ok(PlanPass { sight, ..self.plan_pass(pass.plan, relations, who)? })
     }
 
     /// The pass for a plan the caller has just created through `org`, in which they hold
@@ -421,13 +457,13 @@ impl Guard {
         rows: Vec<PlanAccessRow>,
         now: Instant,
     ) -> Result<Vec<PlanPass>, Error> {
-        let passes = rows
-            .into_iter()
-            .map(|row| {
-                let relations = plan_relations(&row);
-                self.plan_pass(row.plan, relations, who)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut passes = Vec::with_capacity(rows.len());
+        for row in rows {
+            let relations = plan_relations(&row);
+            let pass = self.plan_pass(row.plan, relations, who)?;
+            // A list shows each plan's own fields: the caller's own items are not needed.
+            passes.push(self.scoped(session, pass, who, row.scope, false).await?);
+        }
         self.record_listed(session, who, &passes, now).await?;
         Ok(passes)
     }

@@ -9,14 +9,17 @@ use crate::domain::complaint::Complaint;
 use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::plan::Plan;
 use crate::domain::referral::Referral;
+use crate::domain::scope::Sight;
 
 /// A plan the guard let the caller act on: the plan as loaded in the request's session, the
-/// caller's relations to it, and whether they may see identity numbers on it.
+/// caller's relations to it, whether they may see identity numbers on it, and what of it they
+/// see (an access scope the patient gave narrows it).
 #[derive(Debug, Clone)]
 pub struct PlanPass {
     pub(super) plan: Plan,
     pub(super) relations: Vec<Relation>,
     pub(super) identities: bool,
+    pub(super) sight: Sight,
 }
 
 impl PlanPass {
@@ -49,6 +52,13 @@ impl PlanPass {
     /// citizen members (policy `plan, read_identity`).
     pub fn identities(&self) -> bool {
         self.identities
+    }
+
+    /// What the caller sees of the plan: all of it, or what an access scope gives. The plan
+    /// in the pass is whole, for the changes the caller may make; what they are shown goes
+    /// through `Sight` (`ops::Shown::by`).
+    pub fn sight(&self) -> &Sight {
+        &self.sight
     }
 
     /// The caller's relations, comma-separated, as the access log and the history keep them.
@@ -123,7 +133,7 @@ impl PlanPass {
     /// holds its URL): the benchmark's seed. Nothing that serves a request calls it; a test
     /// below holds `src/ops` and `src/api` to that.
     pub fn operator(plan: Plan) -> PlanPass {
-        PlanPass { plan, relations: Vec::new(), identities: true }
+        PlanPass { plan, relations: Vec::new(), identities: true, sight: Sight::Whole }
     }
 }
 

@@ -50,6 +50,7 @@ stored_enum! {
         Language = "language",
         Block = "block",
         BlockNotice = "block_notice",
+        AccessScope = "access_scope",
     }
 }
 

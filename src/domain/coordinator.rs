@@ -152,3 +152,12 @@ impl NewAssignment {
         Ok(NewAssignment { subject, display_name, organisation, wish_followed, reason, kind })
     }
 }
+
+/// An appointment shows with the responsibility group.
+impl super::scope::Within for Assignment {
+    const WHAT: &'static str = "coordinator assignment";
+
+    fn within(self, sight: &super::scope::Sight) -> Option<Self> {
+        sight.sees(super::scope::PlanPart::Group).then_some(self)
+    }
+}

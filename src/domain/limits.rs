@@ -22,6 +22,8 @@ pub enum Holding {
     Meetings,
     /// Blocks in force (lifted ones are history and do not count).
     Blocks,
+    /// Access scopes, lapsed ones included (they still keep their member out).
+    Scopes,
 }
 
 impl Holding {
@@ -36,6 +38,7 @@ impl Holding {
             Holding::Members => 100,
             Holding::Meetings => 500,
             Holding::Blocks => 100,
+            Holding::Scopes => 100,
         }
     }
 
@@ -48,6 +51,7 @@ impl Holding {
             Holding::Members => "current members",
             Holding::Meetings => "meetings",
             Holding::Blocks => "blocks in force",
+            Holding::Scopes => "access scopes",
         }
     }
 

@@ -23,6 +23,7 @@ pub mod plan;
 pub mod principal;
 pub mod referral;
 pub mod relation;
+pub mod scope;
 pub mod subject;
 pub mod text;
 pub mod time;

@@ -64,6 +64,14 @@ pub fn block_name(field: &str, name: &str) -> Result<(ResourceId, ResourceId), F
     plan_item_name(field, name, "blocks", "block")
 }
 
+/// Parses `plans/{plan}/accessScopes/{access_scope}`.
+pub fn access_scope_name(
+    field: &str,
+    name: &str,
+) -> Result<(ResourceId, ResourceId), FieldViolation> {
+    plan_item_name(field, name, "accessScopes", "access_scope")
+}
+
 /// Parses a reference from one of `plan`'s items to another item of the same plan.
 pub fn same_plan(
     field: &str,

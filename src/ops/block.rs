@@ -65,7 +65,7 @@ impl Context {
                 Ok(((), vec!["access blocked at the patient's request".to_owned()]))
             })
             .await?;
-            Ok(Shown::by(&pass, block))
+            Shown::by(&pass, block)
         })
         .await
     }
@@ -100,7 +100,7 @@ impl Context {
             })
             .await?;
             standing.lift_time = Some(now);
-            Ok(Shown::by(&pass, standing))
+            Shown::by(&pass, standing)
         })
         .await
     }

@@ -12,6 +12,7 @@ use crate::domain::page::{MAX_PAGE_SIZE, Page};
 use crate::domain::plan::{Plan, PlanStatus};
 use crate::domain::principal::Principal;
 use crate::domain::relation::Relation;
+use crate::domain::scope::{Sight, Within};
 use crate::domain::time::Instant;
 use crate::domain::{Error, Result};
 use crate::store::{PlanListFilter, ReadFilter, Session, check_plan_version};
@@ -34,6 +35,19 @@ pub struct AssignmentEntry {
     pub assignment: Option<Assignment>,
     /// Whether the plan's review is overdue today.
     pub review_overdue: bool,
+}
+
+/// The plan as its sight allows; an entry of an appointment shows with the group.
+impl Within for AssignmentEntry {
+    const WHAT: &'static str = "coordinator assignment";
+
+    fn within(self, sight: &Sight) -> Option<Self> {
+        let assignment = match self.assignment {
+            Some(a) => Some(a.within(sight)?),
+            None => None,
+        };
+        Some(AssignmentEntry { plan: self.plan.within(sight)?, assignment, ..self })
+    }
 }
 
 /// Appoints `new` as the plan's coordinator: the plan must not be closed, must have no current
@@ -100,7 +114,7 @@ impl Context {
                 Ok(((), vec!["coordinator wish recorded".to_owned()]))
             })
             .await?;
-            Ok(Shown::by(&pass, pass.plan().clone()))
+            Shown::by(&pass, pass.plan().clone())
         })
         .await
     }
@@ -139,7 +153,7 @@ impl Context {
                 Ok(((ended, assignment), vec![line]))
             })
             .await?;
-            Ok(Shown::by(&pass, pair))
+            Shown::by(&pass, pair)
         })
         .await
     }
@@ -160,7 +174,8 @@ impl Context {
                 let start = after(&all, page, |a| a.id);
                 let mut rest: Vec<Assignment> = all.drain(start..).collect();
                 let next_page_token = page.next_token(&mut rest, |a| a.id);
-                let items = rest.into_iter().map(|a| entry(&pass, Some(a), today)).collect();
+                let entries = rest.into_iter().map(|a| entry(&pass, Some(a), today));
+                let items = Shown::all_by(&pass, entries);
                 Ok(Listed { items, next_page_token })
             })
             .await
@@ -206,7 +221,10 @@ impl Context {
         let mut plans = s.plans_without_coordinator(&org, who, filter, page).await?;
         let next_page_token = page.next_token(&mut plans, |p| p.id);
         let passes = self.guard.listed_org_plans(s, who, &org, plans, now).await?;
-        let items = passes.iter().map(|pass| entry(pass, None, today)).collect();
+        let items = passes
+            .iter()
+            .map(|pass| Shown::by(pass, entry(pass, None, today)))
+            .collect::<Result<_>>()?;
         Ok(Listed { items, next_page_token })
     }
 
@@ -256,9 +274,9 @@ impl Context {
             .iter()
             .map(|pass| {
                 let assignment = assignments.iter().find(|a| a.plan == pass.id()).cloned();
-                entry(pass, assignment, today)
+                Shown::by(pass, entry(pass, assignment, today))
             })
-            .collect();
+            .collect::<Result<_>>()?;
         Ok(Listed { items, next_page_token })
     }
 }
@@ -271,9 +289,9 @@ fn after<T>(all: &[T], page: Page, id: impl Fn(&T) -> ResourceId) -> usize {
         .min(all.len())
 }
 
-/// The entry of the plan `pass` is for, with `assignment`, shown as the pass allows.
-fn entry(pass: &PlanPass, assignment: Option<Assignment>, today: Date) -> Shown<AssignmentEntry> {
+/// The entry of the plan `pass` is for, with `assignment`.
+fn entry(pass: &PlanPass, assignment: Option<Assignment>, today: Date) -> AssignmentEntry {
     let plan = pass.plan().clone();
     let review_overdue = plan.next_review_date.is_some_and(|d| d < today);
-    Shown::by(pass, AssignmentEntry { plan, assignment, review_overdue })
+    AssignmentEntry { plan, assignment, review_overdue }
 }

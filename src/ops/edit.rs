@@ -7,6 +7,7 @@ use crate::auth::{Action, Object, PlanPass};
 use crate::domain::Result;
 use crate::domain::ids::ResourceId;
 use crate::domain::principal::Principal;
+use crate::domain::scope::Within;
 use crate::domain::time::Instant;
 use crate::snapshot;
 use crate::store::{NewRevision, Session};
@@ -43,7 +44,7 @@ impl super::Context {
     /// The common course of adding an item to a plan (a goal, a measure): the guard must let
     /// the caller do `action` to `object` of the plan, the plan must be open, and `insert` adds
     /// the item as one change of the plan's content, returning it and the history's line.
-    pub(crate) async fn add_item<I>(
+    pub(crate) async fn add_item<I: Within>(
         &self,
         who: &Principal,
         plan: ResourceId,
@@ -58,7 +59,7 @@ impl super::Context {
                 Ok((item, vec![line]))
             })
             .await?;
-            Ok(super::Shown::by(&pass, item))
+            super::Shown::by(&pass, item)
         })
         .await
     }
@@ -69,7 +70,7 @@ impl super::Context {
     /// still have been at the etag the caller read, the revision is recorded, and the item is
     /// read back with `reload` when it stays.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn edit_item<I>(
+    pub(crate) async fn edit_item<I: Within>(
         &self,
         session: &mut Session,
         pass: PlanPass,
@@ -97,6 +98,6 @@ impl super::Context {
             return Ok(None);
         }
         let item = reload(session, &pass).await?;
-        Ok(Some(super::Shown::by(&pass, item)))
+        Ok(Some(super::Shown::by(&pass, item)?))
     }
 }

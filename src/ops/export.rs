@@ -7,6 +7,7 @@ use crate::domain::ids::ResourceId;
 use crate::domain::member::MemberRole;
 use crate::domain::page::{MAX_PAGE_SIZE, Page};
 use crate::domain::plan::{PlanKind, Section};
+use crate::domain::scope::{PlanPart, Sight, Within};
 use crate::domain::time::Instant;
 use crate::domain::{Error, Result};
 use crate::export::{self, Document};
@@ -29,19 +30,48 @@ fn period(start: Option<Date>, end: Option<Date>) -> String {
     }
 }
 
-/// Renders the plan as it is now in this session; returns the PDF and the history revision it
-/// shows. The identity number is printed only for callers who may see it.
-pub async fn export(session: &mut Session, pass: &PlanPass) -> Result<(Vec<u8>, i64)> {
+/// A plan rendered to PDF for its reader, and the history revision it shows.
+#[derive(Debug)]
+pub struct Exported {
+    /// The PDF.
+    pub pdf: Vec<u8>,
+    /// The revision.
+    pub revision: i64,
+}
+
+/// `export` renders only what the reader's sight gives (the sections it leaves out are not
+/// printed at all), so the document is already within it.
+impl Within for Exported {
+    const WHAT: &'static str = "plan";
+
+    fn within(self, _: &Sight) -> Option<Self> {
+        Some(self)
+    }
+}
+
+/// Renders the plan as it is now in this session, as far as the reader's sight goes: the parts
+/// an access scope leaves out are absent, headings and all. The identity number is printed only
+/// for callers who may see it.
+pub async fn export(session: &mut Session, pass: &PlanPass) -> Result<Exported> {
     let now = Instant::now();
-    let (plan, show_identity) = (pass.plan(), pass.identities());
+    let sight = pass.sight();
+    let show_identity = pass.identities();
+    let plan = pass.plan().clone().within(sight).ok_or(Error::NotFound("plan"))?;
     let (goals, measures) = session.plan_content(pass).await?;
+    let (goals, measures) = (goals.within(sight), measures.within(sight));
+    let (goals, measures) = (goals.unwrap_or_default(), measures.unwrap_or_default());
     let all = Page::unscoped(MAX_PAGE_SIZE, None);
     let members = session.list_members(pass, false, all, now).await?;
+    let members = members.within(sight).unwrap_or_default();
     let member_name = |id: ResourceId| {
+        let unknown = match sight.sees(PlanPart::Group) {
+            true => "a former member",
+            false => "a member of the group",
+        };
         members
             .iter()
             .find(|m| m.id == id)
-            .map_or_else(|| "a former member".to_owned(), |m| m.display_name.clone())
+            .map_or_else(|| unknown.to_owned(), |m| m.display_name.clone())
     };
     let goal_text = |id: ResourceId| {
         goals.iter().find(|g| g.id == id).map_or_else(String::new, |g| g.text.clone())
@@ -91,8 +121,15 @@ pub async fn export(session: &mut Session, pass: &PlanPass) -> Result<(Vec<u8>, 
         None => "No consent recorded.".to_owned(),
     });
 
+    if !sight.is_whole() {
+        about.push("This copy shows the parts of the plan the patient shares with you.".to_owned());
+    }
+
     let mut sections = vec![section("About this plan", about)];
     for &s in Section::ALL {
+        if !sight.sees(PlanPart::PatientSections) {
+            break;
+        }
         if s.palliative_only() && plan.kind != PlanKind::Palliative {
             continue;
         }
@@ -114,7 +151,11 @@ pub async fn export(session: &mut Session, pass: &PlanPass) -> Result<(Vec<u8>, 
             format!("Priority {}: {} ({}{target})", g.priority, g.text, g.status.as_str())
         })
         .collect();
-    sections.push(section("Goals", or_none(goal_lines, "No goals yet.")));
+    let goals_seen =
+        sight.sees(PlanPart::GoalsAndMeasures) || sight.sees(PlanPart::OwnGoalsAndMeasures);
+    if goals_seen {
+        sections.push(section("Goals", or_none(goal_lines, "No goals yet.")));
+    }
 
     let mut measure_lines = Vec::new();
     for m in &measures {
@@ -135,14 +176,19 @@ pub async fn export(session: &mut Session, pass: &PlanPass) -> Result<(Vec<u8>, 
             measure_lines.push(format!("Evaluation {}: {}", e.date, e.text));
         }
     }
-    sections.push(section("Measures", or_none(measure_lines, "No measures yet.")));
+    if goals_seen {
+        sections.push(section("Measures", or_none(measure_lines, "No measures yet.")));
+    }
 
     let coordinators: Vec<String> = members
         .iter()
         .filter(|m| m.role == MemberRole::Coordinator)
         .map(|m| m.display_name.clone())
         .collect();
-    sections.push(section("Coordinator", or_none(coordinators, "No coordinator appointed.")));
+    if sight.sees(PlanPart::Group) {
+        let none = "No coordinator appointed.";
+        sections.push(section("Coordinator", or_none(coordinators, none)));
+    }
     let group = members
         .iter()
         .map(|m| {
@@ -151,7 +197,9 @@ pub async fn export(session: &mut Session, pass: &PlanPass) -> Result<(Vec<u8>, 
             format!("{} ({}{org})", m.display_name, m.role.as_str())
         })
         .collect();
-    sections.push(section("Responsibility group", or_none(group, "No members yet.")));
+    if sight.sees(PlanPart::Group) {
+        sections.push(section("Responsibility group", or_none(group, "No members yet.")));
+    }
     let contacts = plan
         .contacts
         .iter()
@@ -168,10 +216,12 @@ pub async fn export(session: &mut Session, pass: &PlanPass) -> Result<(Vec<u8>, 
             }
         })
         .collect();
-    sections.push(section(
-        "Contacts and important phone numbers",
-        or_none(contacts, "No contacts yet."),
-    ));
+    if sight.sees(PlanPart::Contacts) {
+        sections.push(section(
+            "Contacts and important phone numbers",
+            or_none(contacts, "No contacts yet."),
+        ));
+    }
 
     let document =
         Document { title: format!("Individual plan for {}", plan.patient_display_name), sections };
@@ -180,5 +230,5 @@ pub async fn export(session: &mut Session, pass: &PlanPass) -> Result<(Vec<u8>, 
     let pdf = tokio::task::spawn_blocking(move || export::render_pdf(&document))
         .await
         .map_err(Error::internal)?;
-    Ok((pdf, plan.revision))
+    Ok(Exported { pdf, revision: plan.revision })
 }

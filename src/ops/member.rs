@@ -11,6 +11,7 @@ use crate::domain::page::Page;
 use crate::domain::plan::{Plan, PlanStatus};
 use crate::domain::principal::Principal;
 use crate::domain::relation::Relation;
+use crate::domain::scope::{Sight, Within};
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
 use crate::domain::{Error, Result};
@@ -32,6 +33,15 @@ pub struct MyPlan {
     pub plan: Plan,
     /// The caller's membership, when they serve as a member (not only as the patient).
     pub membership: Option<Member>,
+}
+
+/// The plan as the caller's sight allows, with their own membership, which they always see.
+impl Within for MyPlan {
+    const WHAT: &'static str = "plan";
+
+    fn within(self, sight: &Sight) -> Option<Self> {
+        Some(MyPlan { plan: self.plan.within(sight)?, membership: self.membership })
+    }
 }
 
 impl Context {
@@ -78,7 +88,7 @@ impl Context {
                         Ok((member, vec![line]))
                     })
                     .await?;
-                Ok(Shown::by(&pass, member))
+                Shown::by(&pass, member)
             })
             .await
     }
@@ -112,7 +122,7 @@ impl Context {
                 Ok((ended, vec![line]))
             })
             .await?;
-            Ok(Shown::by(&pass, ended))
+            Shown::by(&pass, ended)
         })
         .await
     }
@@ -172,7 +182,7 @@ impl Context {
             for pass in passes {
                 let membership = s.my_membership(&pass, who, now).await?;
                 let plan = pass.plan().clone();
-                items.push(Shown::by(&pass, MyPlan { plan, membership }));
+                items.push(Shown::by(&pass, MyPlan { plan, membership })?);
             }
             Ok(Listed { items, next_page_token })
         })

@@ -16,6 +16,7 @@ pub mod member;
 pub mod organisation;
 pub mod plan;
 pub mod referral;
+pub mod scope;
 
 pub use edit::{ChangeKind, edit_plan};
 
@@ -23,6 +24,7 @@ use crate::auth::{Action, Guard, Object, PlanPass};
 use crate::domain::ids::ResourceId;
 use crate::domain::page::Page;
 use crate::domain::principal::Principal;
+use crate::domain::scope::{Sight, Within};
 use crate::domain::time::Instant;
 use crate::domain::{Error, Result};
 use crate::store::{Session, Store};
@@ -46,10 +48,30 @@ pub struct Shown<T> {
     pub identities: bool,
 }
 
-impl<T> Shown<T> {
-    /// `value`, shown as `pass` allows.
-    pub fn by(pass: &PlanPass, value: T) -> Self {
-        Shown { value, identities: pass.identities() }
+impl<T: Within> Shown<T> {
+    /// `value`, shown as `pass` allows: narrowed to the reader's sight (`domain::scope`), with
+    /// identity numbers only if they may see them. `NOT_FOUND` when the reader may not see the
+    /// value at all. Every value a use case answers with about a plan comes through here.
+    pub fn by(pass: &PlanPass, value: T) -> Result<Self> {
+        let value = value.within(pass.sight()).ok_or(Error::NotFound(T::WHAT))?;
+        Ok(Shown { value, identities: pass.identities() })
+    }
+
+    /// Each of `values` the reader sees, shown as `pass` allows; the others are absent.
+    pub fn all_by(pass: &PlanPass, values: impl IntoIterator<Item = T>) -> Vec<Self> {
+        let sight = pass.sight();
+        let seen = values.into_iter().filter_map(|v| v.within(sight));
+        seen.map(|value| Shown { value, identities: pass.identities() }).collect()
+    }
+}
+
+/// A page shows the items the reader sees; its token still continues after the last item read,
+/// so a page may hold fewer items than asked for (AIP-158).
+impl<T: Within> Within for Listed<T> {
+    const WHAT: &'static str = T::WHAT;
+
+    fn within(self, sight: &Sight) -> Option<Self> {
+        Some(Listed { items: self.items.within(sight)?, next_page_token: self.next_page_token })
     }
 }
 
@@ -136,7 +158,7 @@ impl Context {
 
     /// Runs `read` in a read session, with the pass of a caller the guard lets do `action` to
     /// `object` of `plan`; what it reads is shown as the pass allows.
-    pub(crate) async fn read_plan<T>(
+    pub(crate) async fn read_plan<T: Within>(
         &self,
         who: &Principal,
         plan: ResourceId,
@@ -148,7 +170,7 @@ impl Context {
             .read_with(async |s| {
                 let pass = self.guard.plan(s, who, plan, object, action, now).await?;
                 let value = read(s, &pass).await?;
-                Ok(Shown::by(&pass, value))
+                Shown::by(&pass, value)
             })
             .await
     }

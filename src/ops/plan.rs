@@ -150,7 +150,7 @@ impl Context {
             let pass = self.guard.created_plan(s, &org, plan, Vec::new(), who, now).await?;
             let created = async |_: &mut _, _| Ok(((), vec!["plan created".to_owned()]));
             let (_, pass) = edit_plan(s, &pass, who, ChangeKind::Content, now, created).await?;
-            Ok(Shown::by(&pass, pass.plan().clone()))
+            Shown::by(&pass, pass.plan().clone())
         })
         .await
     }
@@ -185,7 +185,7 @@ impl Context {
                 let rows = s.list_plans(&filter, &list, who, page, now).await?;
                 let listed = Listed::page(rows, page, |row| row.plan.id);
                 let passes = self.guard.listed_plans(s, who, listed.items, now).await?;
-                Ok(Listed { items: shown_plans(passes), next_page_token: listed.next_page_token })
+                Ok(Listed { items: shown_plans(passes)?, next_page_token: listed.next_page_token })
             })
             .await
     }
@@ -346,7 +346,8 @@ impl Context {
     pub async fn export_plan(&self, who: &Principal, plan: ResourceId) -> Result<(Vec<u8>, i64)> {
         let read =
             self.read_plan(who, plan, READ, async |s, pass| super::export::export(s, pass).await);
-        Ok(read.await?.value)
+        let exported = read.await?.value;
+        Ok((exported.pdf, exported.revision))
     }
 
     /// Runs a change to the plan's own fields: authorize `wants`, let `change` validate and
@@ -382,7 +383,7 @@ impl Context {
                 Ok(((), changes))
             })
             .await?;
-            Ok(Shown::by(&pass, pass.plan().clone()))
+            Shown::by(&pass, pass.plan().clone())
         })
         .await
     }
@@ -400,11 +401,8 @@ pub struct ConsentInput {
 }
 
 /// Each pass's plan, shown as the pass allows.
-pub(crate) fn shown_plans(passes: Vec<PlanPass>) -> Vec<Shown<Plan>> {
-    passes
-        .into_iter()
-        .map(|pass| Shown { identities: pass.identities(), value: pass.plan().clone() })
-        .collect()
+pub(crate) fn shown_plans(passes: Vec<PlanPass>) -> Result<Vec<Shown<Plan>>> {
+    passes.iter().map(|pass| Shown::by(pass, pass.plan().clone())).collect()
 }
 
 /// The policy action that moves a plan to `to`.

@@ -183,7 +183,7 @@ impl Context {
                 })
                 .await?;
             let accepted = answered(referral, ReferralStatus::Accepted, comment, now);
-            Ok((accepted, Shown::by(&pass, assignment)))
+            Ok((accepted, Shown::by(&pass, assignment)?))
         })
         .await
     }

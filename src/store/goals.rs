@@ -66,9 +66,13 @@ impl Session {
         Ok(goal)
     }
 
-    /// One goal of `plan`, with its trail.
+    /// One goal of `plan`; `NOT_FOUND` when the caller's sight does not reach it, with its trail.
     #[tracing::instrument(skip_all)]
     pub async fn goal(&mut self, pass: &PlanPass, id: ResourceId) -> Result<Goal> {
+        // One outside the caller's sight is absent to them, for reading and for changing it.
+        if !pass.sight().sees_goal(id) {
+            return Err(crate::domain::Error::NotFound("goal"));
+        }
         let of_plan = Statement::of_plan(GOAL_COLUMNS, "goals", "", pass);
         let mut goal = goal_from_row(&self.item_row(of_plan.item("", id), "goal").await?)?;
         goal.adjustments =

@@ -107,9 +107,13 @@ impl Session {
         Ok(measure)
     }
 
-    /// One measure of `plan`, with its evaluations.
+    /// One measure of `plan`; `NOT_FOUND` when the caller's sight does not reach it, with its evaluations.
     #[tracing::instrument(skip_all)]
     pub async fn measure(&mut self, pass: &PlanPass, id: ResourceId) -> Result<Measure> {
+        // One outside the caller's sight is absent to them, for reading and for changing it.
+        if !pass.sight().sees_measure(id) {
+            return Err(crate::domain::Error::NotFound("measure"));
+        }
         let of_plan = Statement::of_plan(MEASURE_COLUMNS, "measures", "", pass);
         let mut measure = measure_from_row(&self.item_row(of_plan.item("", id), "measure").await?)?;
         measure.evaluations =

@@ -58,9 +58,13 @@ impl Session {
         Ok(())
     }
 
-    /// One meeting of `plan`.
+    /// One meeting of `plan`; `NOT_FOUND` when the caller's sight does not reach it.
     #[tracing::instrument(skip_all)]
     pub async fn meeting(&mut self, pass: &PlanPass, id: ResourceId) -> Result<Meeting> {
+        // One outside the caller's sight is absent to them, for reading and for changing it.
+        if !pass.sight().sees(crate::domain::scope::PlanPart::Meetings) {
+            return Err(crate::domain::Error::NotFound("meeting"));
+        }
         let of_plan = Statement::of_plan(COLUMNS, "meetings", "", pass);
         meeting_from_row(&self.item_row(of_plan.item("", id), "meeting").await?)
     }

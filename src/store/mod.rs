@@ -20,6 +20,7 @@ mod plans;
 mod postgres;
 mod referrals;
 mod revisions;
+mod scopes;
 mod sql;
 mod sqlite;
 
@@ -422,6 +423,9 @@ impl Session {
             Holding::Blocks => {
                 "SELECT CAST(COUNT(*) AS BIGINT) FROM blocks WHERE plan_id = $1 \
                  AND lift_time IS NULL"
+            }
+            Holding::Scopes => {
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM access_scopes WHERE plan_id = $1"
             }
         };
         let mut query = sqlx::query_scalar::<_, i64>(sql).bind(of.to_string());

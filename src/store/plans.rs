@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Execute, Run, Session, Statement, Visible, blocks, db, stored};
+use super::{Execute, Run, Session, Statement, Visible, blocks, db, scopes, stored};
 use crate::auth::{OrgPass, PlanPass};
 use crate::domain::coordinator::CoordinatorWish;
 use crate::domain::date::Date;
@@ -104,7 +104,10 @@ fn access_select(statement: Statement, who: &Principal, now: Instant) -> Stateme
     let role = |role: MemberRole| move |m: Statement| m.sql(" AND m.role = ").bind(role.as_str());
     let statement = statement.sql(plan_select!());
     let statement = flag(statement, "is_owner", |s| s.sql("p.patient_id = ").national_id(who));
-    let statement = flag(statement, "is_member", |s| active_membership(s, who, now, |m| m));
+    // A membership a lapsed scope keeps out is no membership (`scopes::not_lapsed`).
+    let statement = flag(statement, "is_member", |s| {
+        active_membership(s, who, now, |m| scopes::not_lapsed(m.sql(" AND "), now))
+    });
     let statement = flag(statement, "is_coordinator", |s| {
         active_membership(s, who, now, role(MemberRole::Coordinator))
     });
@@ -119,7 +122,7 @@ fn access_select(statement: Statement, who: &Principal, now: Instant) -> Stateme
         })
     });
     let statement = flag(statement, "is_blocked", |s| blocks::keeps_out(s, who));
-    statement
+    scopes::scopes_column(statement, who)
         .sql(", (SELECT e.epoch FROM role_grants_epoch e WHERE e.id = 1) AS grants_epoch")
         .sql(plan_from!())
 }
@@ -141,6 +144,9 @@ pub struct PlanAccessRow {
     pub attorney: bool,
     /// A block the patient placed keeps the caller out, whatever else they hold.
     pub blocked: bool,
+    /// What the scopes on the caller, their own and their organisation's, give them to see of
+    /// the plan through their membership; `None` when no scope names them.
+    pub scope: Option<crate::domain::scope::Parts>,
     /// The role grants' epoch at the time of the query, to keep the policy fresh.
     pub grants_epoch: i64,
 }
@@ -385,7 +391,8 @@ impl Session {
                 let member = s.sql(
                     "SELECT m.plan_id AS id FROM members m JOIN plans p ON p.id = m.plan_id WHERE ",
                 );
-                let mut member = serving(member, who, now).sql(" AND ").sql(WITHIN_CONSENT);
+                let member = serving(member, who, now).sql(" AND ").sql(WITHIN_CONSENT);
+                let mut member = scopes::not_lapsed(member.sql(" AND "), now);
                 if !filter.grants(Relation::Member) {
                     member = member.sql(" AND (");
                     if coordinators {
@@ -463,6 +470,7 @@ fn access_from_row(row: &AnyRow) -> Result<PlanAccessRow> {
         representative: flag("is_representative")?,
         attorney: flag("is_attorney")?,
         blocked: flag("is_blocked")?,
+        scope: scopes::unpack(row.try_get("scopes").map_err(db)?),
         grants_epoch: row.try_get("grants_epoch").map_err(db)?,
     })
 }

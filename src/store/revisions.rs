@@ -27,6 +27,17 @@ pub struct RevisionRow {
     pub time: Instant,
 }
 
+/// A revision shows to every reader of the plan, with the lines of what changed that their
+/// sight covers (`Sight::sees_change`).
+impl crate::domain::scope::Within for RevisionRow {
+    const WHAT: &'static str = "revision";
+
+    fn within(mut self, sight: &crate::domain::scope::Sight) -> Option<Self> {
+        self.changes.retain(|line| sight.sees_change(line));
+        Some(self)
+    }
+}
+
 /// What a change to a plan touches: its content, which a signature covers (the patient's
 /// sections, contacts, goals and measures), or only the record around it (status, consent,
 /// members, meetings, coordinators), which leaves a signature standing.

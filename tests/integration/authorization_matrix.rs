@@ -10,7 +10,7 @@ use tonic::Code;
 use super::common::*;
 
 /// The callers, in the order of every row below.
-const CALLERS: [&str; 12] = [
+const CALLERS: [&str; 14] = [
     "owner",
     "member",
     "member_acting_for_another_org",
@@ -23,6 +23,8 @@ const CALLERS: [&str; 12] = [
     "stranger_personnel",
     "no_token",
     "blocked_member",
+    "scoped_member",
+    "expired_member",
 ];
 
 fn caller(name: &str) -> Option<Who> {
@@ -39,6 +41,8 @@ fn caller(name: &str) -> Option<Who> {
         "stranger_personnel" => Who::Personnel("doctor", HOSPITAL),
         "no_token" => return None,
         "blocked_member" => Who::Personnel("blocked-adviser", NAV),
+        "scoped_member" => Who::Personnel("scoped-adviser", NAV),
+        "expired_member" => Who::Personnel("lapsed-adviser", NAV),
         other => panic!("unknown caller {other}"),
     })
 }
@@ -102,34 +106,56 @@ async fn world(server: &TestServer) -> World {
         })
         .await
         .unwrap();
+    // Two more NAV advisers serve on it: the patient lets one see only the goals and measures,
+    // and let the other see the plan for a second, which has passed.
+    let owner = caller("owner").unwrap();
+    let scoped = caller("scoped_member").unwrap();
+    let member = server.add_member(&staff, &own, &scoped, proto::MemberRole::Nav).await;
+    let goals = [proto::PlanPart::GoalsAndMeasures];
+    let target = proto::access_scope::Target::Member(member);
+    server.scope(&owner, &own, target, &goals, None).await.unwrap();
+    let lapsed = caller("expired_member").unwrap();
+    let member = server.add_member(&staff, &own, &lapsed, proto::MemberRole::Nav).await;
+    let target = proto::access_scope::Target::Member(member);
+    let second = Some(std::time::Duration::from_secs(1));
+    server.scope(&owner, &own, target, &goals, second).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     World { own, same_org, other_org }
 }
 
 /// Outcomes by caller, in `CALLERS` order.
-type Row = [Code; 12];
+type Row = [Code; 14];
 
-const READ_OWN: Row = [OK, OK, NF, NF, OK, OK, NF, NF, NF, NF, UA, NF];
-const READ_SAME_ORG: Row = [NF, NF, NF, NF, NF, OK, NF, NF, NF, NF, UA, NF];
-const READ_OTHER_ORG: Row = [OK, NF, NF, NF, NF, NF, OK, NF, NF, NF, UA, NF];
+const READ_OWN: Row = [OK, OK, NF, NF, OK, OK, NF, NF, NF, NF, UA, NF, OK, NF];
+const READ_SAME_ORG: Row = [NF, NF, NF, NF, NF, OK, NF, NF, NF, NF, UA, NF, NF, NF];
+const READ_OTHER_ORG: Row = [OK, NF, NF, NF, NF, NF, OK, NF, NF, NF, UA, NF, NF, NF];
 
-const MANAGE_GROUP_OWN: Row = [PD, PD, NF, NF, OK, OK, NF, NF, NF, NF, UA, NF];
-const MANAGE_GROUP_SAME_ORG: Row = [NF, NF, NF, NF, NF, OK, NF, NF, NF, NF, UA, NF];
-const MANAGE_GROUP_OTHER_ORG: Row = [PD, NF, NF, NF, NF, NF, OK, NF, NF, NF, UA, NF];
+const MANAGE_GROUP_OWN: Row = [PD, PD, NF, NF, OK, OK, NF, NF, NF, NF, UA, NF, PD, NF];
+const MANAGE_GROUP_SAME_ORG: Row = [NF, NF, NF, NF, NF, OK, NF, NF, NF, NF, UA, NF, NF, NF];
+const MANAGE_GROUP_OTHER_ORG: Row = [PD, NF, NF, NF, NF, NF, OK, NF, NF, NF, UA, NF, NF, NF];
 
 /// The access log (ListAccessEvents): the patient's alone among these callers; those who may
 /// read the plan otherwise are refused PERMISSION_DENIED.
-const READ_LOG_OWN: Row = [OK, PD, NF, NF, PD, PD, NF, NF, NF, NF, UA, NF];
-const READ_LOG_SAME_ORG: Row = [NF, NF, NF, NF, NF, PD, NF, NF, NF, NF, UA, NF];
-const READ_LOG_OTHER_ORG: Row = [OK, NF, NF, NF, NF, NF, PD, NF, NF, NF, UA, NF];
+const READ_LOG_OWN: Row = [OK, PD, NF, NF, PD, PD, NF, NF, NF, NF, UA, NF, PD, NF];
+const READ_LOG_SAME_ORG: Row = [NF, NF, NF, NF, NF, PD, NF, NF, NF, NF, UA, NF, NF, NF];
+const READ_LOG_OTHER_ORG: Row = [OK, NF, NF, NF, NF, NF, PD, NF, NF, NF, UA, NF, NF, NF];
 
-const CREATE_IN_MUNICIPALITY: Row = [PD, PD, PD, PD, PD, OK, PD, PD, PD, PD, UA, PD];
-const CREATE_IN_OTHER: Row = [PD, PD, PD, PD, PD, PD, OK, PD, PD, PD, UA, PD];
+/// Access scopes: the patient's side sets them; those who run the plan read them.
+const READ_SCOPES_OWN: Row = [OK, PD, NF, NF, OK, OK, NF, NF, NF, NF, UA, NF, PD, NF];
+const READ_SCOPES_SAME_ORG: Row = [NF, NF, NF, NF, NF, OK, NF, NF, NF, NF, UA, NF, NF, NF];
+const READ_SCOPES_OTHER_ORG: Row = [OK, NF, NF, NF, NF, NF, OK, NF, NF, NF, UA, NF, NF, NF];
+const SET_SCOPES_OWN: Row = [OK, PD, NF, NF, PD, PD, NF, NF, NF, NF, UA, NF, PD, NF];
+const SET_SCOPES_SAME_ORG: Row = [NF, NF, NF, NF, NF, PD, NF, NF, NF, NF, UA, NF, NF, NF];
+const SET_SCOPES_OTHER_ORG: Row = [OK, NF, NF, NF, NF, NF, PD, NF, NF, NF, UA, NF, NF, NF];
 
-const ROLES_IN_MUNICIPALITY: Row = [PD, PD, PD, PD, PD, PD, PD, OK, PD, PD, UA, PD];
-const ROLES_IN_OTHER: Row = [PD, PD, PD, PD, PD, PD, PD, PD, PD, PD, UA, PD];
+const CREATE_IN_MUNICIPALITY: Row = [PD, PD, PD, PD, PD, OK, PD, PD, PD, PD, UA, PD, PD, PD];
+const CREATE_IN_OTHER: Row = [PD, PD, PD, PD, PD, PD, OK, PD, PD, PD, UA, PD, PD, PD];
+
+const ROLES_IN_MUNICIPALITY: Row = [PD, PD, PD, PD, PD, PD, PD, OK, PD, PD, UA, PD, PD, PD];
+const ROLES_IN_OTHER: Row = [PD, PD, PD, PD, PD, PD, PD, PD, PD, PD, UA, PD, PD, PD];
 
 /// Which of (own, same_org, other_org) each caller finds in ListPlans; `None` for an error.
-const LISTED: [Option<[bool; 3]>; 12] = [
+const LISTED: [Option<[bool; 3]>; 14] = [
     Some([true, false, true]),
     Some([true, false, false]),
     Some([false, false, false]),
@@ -141,6 +167,8 @@ const LISTED: [Option<[bool; 3]>; 12] = [
     Some([false, false, false]),
     Some([false, false, false]),
     None,
+    Some([false, false, false]),
+    Some([true, false, false]),
     Some([false, false, false]),
 ];
 
@@ -161,23 +189,37 @@ on_both_backends! {
     async fn plan_rpcs(server: TestServer) {
         let world = world(&server).await;
         let targets = [
-            ("own plan", &world.own, READ_OWN, MANAGE_GROUP_OWN, READ_LOG_OWN),
+            (
+                "own plan",
+                &world.own,
+                [READ_OWN, MANAGE_GROUP_OWN, READ_LOG_OWN, READ_SCOPES_OWN, SET_SCOPES_OWN],
+            ),
             (
                 "plan of the same org",
                 &world.same_org,
-                READ_SAME_ORG,
-                MANAGE_GROUP_SAME_ORG,
-                READ_LOG_SAME_ORG,
+                [
+                    READ_SAME_ORG,
+                    MANAGE_GROUP_SAME_ORG,
+                    READ_LOG_SAME_ORG,
+                    READ_SCOPES_SAME_ORG,
+                    SET_SCOPES_SAME_ORG,
+                ],
             ),
             (
                 "plan of another org",
                 &world.other_org,
-                READ_OTHER_ORG,
-                MANAGE_GROUP_OTHER_ORG,
-                READ_LOG_OTHER_ORG,
+                [
+                    READ_OTHER_ORG,
+                    MANAGE_GROUP_OTHER_ORG,
+                    READ_LOG_OTHER_ORG,
+                    READ_SCOPES_OTHER_ORG,
+                    SET_SCOPES_OTHER_ORG,
+                ],
             ),
         ];
-        for (target, plan, read, manage, read_log) in targets {
+        for (target, plan, [read, manage, read_log, read_scopes, set_scopes]) in targets {
+            let mut list_scopes = Vec::new();
+            let mut create_scope = Vec::new();
             let mut get = Vec::new();
             let mut access_events = Vec::new();
             let mut list_members = Vec::new();
@@ -269,7 +311,36 @@ on_both_backends! {
                     assert!(current.iter().any(|m| m.name == victim.name), "{name} remove ended it");
                 }
                 remove.push(code(&removed));
+
+                list_scopes.push(code(
+                    &server
+                        .access_scopes(who.as_ref())
+                        .list_access_scopes(proto::ListAccessScopesRequest { parent: plan.clone() })
+                        .await,
+                ));
+                // A fresh membership to scope for every caller.
+                let scoped = Who::Personnel(Box::leak(format!("scoped-{i}").into_boxed_str()), NAV);
+                let member = server.add_member(&staff, plan, &scoped, proto::MemberRole::Nav).await;
+                let scopes_before = server.row_count("access_scopes").await;
+                let created = server
+                    .access_scopes(who.as_ref())
+                    .create_access_scope(proto::CreateAccessScopeRequest {
+                        parent: plan.clone(),
+                        access_scope: Some(proto::AccessScope {
+                            target: Some(proto::access_scope::Target::Member(member)),
+                            parts: vec![proto::PlanPart::GoalsAndMeasures as i32],
+                            ..Default::default()
+                        }),
+                    })
+                    .await;
+                if created.is_err() {
+                    let after = server.row_count("access_scopes").await;
+                    assert_eq!(after, scopes_before, "{name} scope wrote");
+                }
+                create_scope.push(code(&created));
             }
+            check("ListAccessScopes", target, &read_scopes, &list_scopes);
+            check("CreateAccessScope", target, &set_scopes, &create_scope);
             check("GetPlan", target, &read, &get);
             check("ListAccessEvents", target, &read_log, &access_events);
             check("ListMembers", target, &read, &list_members);

@@ -16,6 +16,7 @@ use samvirke::domain::time::Instant;
 use samvirke::overload::Limits;
 use samvirke::proto;
 use samvirke::proto::access_event_service_client::AccessEventServiceClient;
+use samvirke::proto::access_scope_service_client::AccessScopeServiceClient;
 use samvirke::proto::block_service_client::BlockServiceClient;
 use samvirke::proto::complaint_service_client::ComplaintServiceClient;
 use samvirke::proto::coordinator_service_client::CoordinatorServiceClient;
@@ -420,6 +421,46 @@ impl TestServer {
         BlockServiceClient::with_interceptor(self.channel.clone(), self.bearer(who))
     }
 
+    /// An access scope client calling as `who`.
+    pub fn access_scopes(
+        &self,
+        who: Option<&Who>,
+    ) -> AccessScopeServiceClient<InterceptedService<Channel, Bearer>> {
+        AccessScopeServiceClient::with_interceptor(self.channel.clone(), self.bearer(who))
+    }
+
+    /// Scopes `target` (a member's name, or an organisation's number) on `plan` to `parts` as
+    /// `by`, lapsing `expire_in` from now when given.
+    pub async fn scope(
+        &self,
+        by: &Who,
+        plan: &str,
+        target: proto::access_scope::Target,
+        parts: &[proto::PlanPart],
+        expire_in: Option<Duration>,
+    ) -> Result<proto::AccessScope, Status> {
+        let expire_time = expire_in.map(|d| {
+            let at = std::time::SystemTime::now() + d;
+            let since = at.duration_since(std::time::UNIX_EPOCH).unwrap();
+            prost_types::Timestamp {
+                seconds: since.as_secs() as i64,
+                nanos: since.subsec_nanos() as i32,
+            }
+        });
+        self.access_scopes(Some(by))
+            .create_access_scope(proto::CreateAccessScopeRequest {
+                parent: plan.into(),
+                access_scope: Some(proto::AccessScope {
+                    target: Some(target),
+                    parts: parts.iter().map(|p| *p as i32).collect(),
+                    expire_time,
+                    ..Default::default()
+                }),
+            })
+            .await
+            .map(|r| r.into_inner().access_scope.unwrap())
+    }
+
     /// An organisation client calling as `who`.
     pub fn organisations(
         &self,
@@ -486,6 +527,7 @@ impl TestServer {
             "meetings" => "SELECT CAST(COUNT(*) AS BIGINT) FROM meetings",
             "access_log" => "SELECT CAST(COUNT(*) AS BIGINT) FROM access_log",
             "blocks" => "SELECT CAST(COUNT(*) AS BIGINT) FROM blocks",
+            "access_scopes" => "SELECT CAST(COUNT(*) AS BIGINT) FROM access_scopes",
             "referrals" => "SELECT CAST(COUNT(*) AS BIGINT) FROM referrals",
             other => panic!("no count for {other}"),
         };

@@ -5,6 +5,7 @@
 mod common;
 
 mod access_events;
+mod access_scopes;
 mod authorization_matrix;
 mod bad_input;
 mod blocks;

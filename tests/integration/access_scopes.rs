@@ -1,0 +1,452 @@
+//! AccessScopeService: the patient decides what each member, or an organisation's members, see
+//! of the plan and for how long. A scoped member sees their parts and nothing else, through
+//! every RPC that reads the plan; an expired scope grants nothing; scopes never narrow those
+//! who run the plan; only the patient's side sets them.
+
+use std::time::Duration;
+
+use samvirke::domain::organisation::OrgRole;
+use samvirke::proto;
+use samvirke::proto::access_scope::Target;
+use tonic::Code;
+
+use super::common::*;
+
+fn teacher() -> Who {
+    Who::Personnel("teacher", SCHOOL)
+}
+
+/// A well-formed organisation number the registry does not hold.
+const UNREGISTERED: &str = "981000005";
+
+const THOUGHTS: &str = "Jeg er redd for at sykdommen kommer tilbake";
+const CONTACT: &str = "Fastlege Berg";
+const SCHOOL_GOAL: &str = "Fullføre tiende klasse";
+const NAV_GOAL: &str = "Komme i arbeid";
+
+/// A plan with a coordinator, NAV and a teacher on the group under consent, the patient's
+/// thoughts on the illness, a contact, a goal with a measure for each of NAV and the school, and
+/// a meeting.
+struct World {
+    plan: String,
+    teacher: String,
+    nav: String,
+    school_goal: String,
+    school_measure: String,
+    nav_goal: String,
+    nav_measure: String,
+    meeting: String,
+}
+
+async fn world(server: &TestServer) -> World {
+    server.bootstrap_grant(MUNICIPALITY, &staff().subject(), OrgRole::UnitStaff).await;
+    let plan = server.create_plan(&staff(), MUNICIPALITY, PATIENT).await;
+    server.appoint_coordinator(&staff(), &plan, &coordinator()).await;
+    let nav = server.add_member(&staff(), &plan, &nav(), proto::MemberRole::Nav).await;
+    let teacher = server.add_member(&staff(), &plan, &teacher(), proto::MemberRole::School).await;
+    let patient = Who::Citizen(PATIENT);
+    server.give_consent(&patient, &plan, &[NAV, SCHOOL]).await;
+    server
+        .update_plan(&patient, &patient, &plan, &["sections.important_to_me", "contacts"], |p| {
+            p.sections.get_or_insert_default().important_to_me = THOUGHTS.into();
+            p.contacts = vec![proto::Contact { name: CONTACT.into(), ..Default::default() }];
+        })
+        .await
+        .unwrap();
+    let school_goal = server.create_goal(&patient, &plan, SCHOOL_GOAL, 1).await.unwrap().name;
+    let nav_goal = server.create_goal(&patient, &plan, NAV_GOAL, 2).await.unwrap().name;
+    let c = coordinator();
+    let school_measure =
+        server.create_measure(&c, &plan, &school_goal, &teacher, "Leksehjelp").await.unwrap().name;
+    let nav_measure =
+        server.create_measure(&c, &plan, &nav_goal, &nav, "Arbeidstrening").await.unwrap().name;
+    let meeting = server
+        .members(Some(&c))
+        .create_meeting(proto::CreateMeetingRequest {
+            parent: plan.clone(),
+            meeting: Some(proto::Meeting {
+                start_time: Some(prost_types::Timestamp { seconds: 1_795_000_000, nanos: 0 }),
+                location: "Helsehuset".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .meeting
+        .unwrap()
+        .name;
+    World { plan, teacher, nav, school_goal, school_measure, nav_goal, nav_measure, meeting }
+}
+
+/// Everything `who` is shown of the plan through every RPC that reads it, as one text: the
+/// plan (now and at its latest revision), the lists that show it, its goals, measures,
+/// meetings, members, coordinator appointments, history lines and export.
+async fn everything_shown(server: &TestServer, who: &Who, plan: &str) -> String {
+    let mut shown = Vec::new();
+    let mut plans = server.plans(Some(who));
+    let get = proto::GetPlanRequest { name: plan.into(), revision: 0 };
+    let now = plans.get_plan(get).await.unwrap().into_inner();
+    let revision = now.plan.as_ref().unwrap().revision;
+    shown.push(format!("{now:?}"));
+    let at = plans.get_plan(proto::GetPlanRequest { name: plan.into(), revision }).await;
+    shown.push(format!("{:?}", at.unwrap().into_inner()));
+    let listed = plans.list_plans(proto::ListPlansRequest::default()).await;
+    shown.push(format!("{:?}", listed.unwrap()));
+    let history = proto::ListPlanRevisionsRequest {
+        parent: plan.into(),
+        page_size: 100,
+        ..Default::default()
+    };
+    shown.push(format!("{:?}", plans.list_plan_revisions(history).await.unwrap()));
+    let export = plans.export_plan(proto::ExportPlanRequest { name: plan.into() }).await;
+    shown.push(pdf_text(&export.unwrap().into_inner().content));
+    let goals = proto::ListGoalsRequest { parent: plan.into(), ..Default::default() };
+    shown.push(format!("{:?}", server.goals(Some(who)).list_goals(goals).await.unwrap()));
+    let measures = proto::ListMeasuresRequest { parent: plan.into(), ..Default::default() };
+    let measures = server.measures(Some(who)).list_measures(measures).await;
+    shown.push(format!("{:?}", measures.unwrap()));
+    let mut members = server.members(Some(who));
+    let group =
+        proto::ListMembersRequest { parent: plan.into(), show_ended: true, ..Default::default() };
+    shown.push(format!("{:?}", members.list_members(group).await.unwrap()));
+    let meetings = proto::ListMeetingsRequest { parent: plan.into(), ..Default::default() };
+    shown.push(format!("{:?}", members.list_meetings(meetings).await.unwrap()));
+    let mine = members.list_my_plans(proto::ListMyPlansRequest::default()).await;
+    shown.push(format!("{:?}", mine.unwrap()));
+    shown.push(format!("{:?}", server.plan_assignments(who, plan).await));
+    shown.join("\n")
+}
+
+/// The codes `who` gets reading NAV's goal and measure, the meeting, and the plan.
+async fn get_code(server: &TestServer, who: &Who, world: &World) -> [Code; 4] {
+    let goal = proto::GetGoalRequest { name: world.nav_goal.clone() };
+    let goal = server.goals(Some(who)).get_goal(goal).await;
+    let measure = proto::GetMeasureRequest { name: world.nav_measure.clone() };
+    let measure = server.measures(Some(who)).get_measure(measure).await;
+    let meeting = proto::GetMeetingRequest { name: world.meeting.clone() };
+    let meeting = server.members(Some(who)).get_meeting(meeting).await;
+    let plan = proto::GetPlanRequest { name: world.plan.clone(), revision: 0 };
+    let plan = server.plans(Some(who)).get_plan(plan).await;
+    [code(&goal), code(&measure), code(&meeting), code(&plan)]
+}
+
+on_both_backends! {
+    async fn a_member_scoped_to_the_goals_and_measures_sees_nothing_else_anywhere(server: TestServer) {
+        let world = world(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        // Before: the teacher sees the whole plan, as every member does.
+        let before = everything_shown(&server, &teacher(), &world.plan).await;
+        // What a scope to the goals and measures hides: every one of them shown before.
+        let hidden = [THOUGHTS, CONTACT, "Helsehuset", "nav-adviser", "sections.important_to_me updated",
+            "contacts updated", "meeting scheduled", "member added", "coordinator appointed",
+            "Contacts and important phone numbers", "Responsibility group"];
+        for text in hidden.iter().chain(&[SCHOOL_GOAL, NAV_GOAL]) {
+            assert!(before.contains(text), "the teacher saw {text} before");
+        }
+
+        let target = Target::Member(world.teacher.clone());
+        let goals = [proto::PlanPart::GoalsAndMeasures];
+        let scope = server.scope(&patient, &world.plan, target, &goals, None).await.unwrap();
+        assert!(scope.name.starts_with(&format!("{}/accessScopes/", world.plan)));
+        assert_eq!(scope.parts, vec![proto::PlanPart::GoalsAndMeasures as i32]);
+        assert!(!scope.expired);
+
+        let after = everything_shown(&server, &teacher(), &world.plan).await;
+        for text in [SCHOOL_GOAL, NAV_GOAL, "Leksehjelp", "Arbeidstrening", "Kari Nordmann"] {
+            assert!(after.contains(text), "the teacher still sees {text}");
+        }
+        // The sections, contacts, meetings, the rest of the group and the coordinator are
+        // absent: not in the plan, not in any list, not in the history's lines, not in the PDF.
+        for text in hidden {
+            assert!(!after.contains(text), "the scoped teacher is shown {text}");
+        }
+        assert!(after.contains("teacher"), "they still see their own membership");
+        assert_eq!(
+            get_code(&server, &teacher(), &world).await,
+            [Code::Ok, Code::Ok, Code::NotFound, Code::Ok],
+            "the meeting is absent to them"
+        );
+        // Everyone else still sees the plan whole.
+        let nav_sees = everything_shown(&server, &nav(), &world.plan).await;
+        assert!(nav_sees.contains(THOUGHTS) && nav_sees.contains("Helsehuset"));
+        let coordinator_sees = server.get_plan(&coordinator(), &world.plan).await;
+        assert_eq!(coordinator_sees.sections.unwrap().important_to_me, THOUGHTS);
+    }
+}
+
+on_both_backends! {
+    async fn a_member_scoped_to_their_own_measures_sees_those_and_their_goals(server: TestServer) {
+        let world = world(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        let target = Target::Member(world.teacher.clone());
+        let own = [proto::PlanPart::OwnGoalsAndMeasures];
+        server.scope(&patient, &world.plan, target, &own, None).await.unwrap();
+
+        let shown = everything_shown(&server, &teacher(), &world.plan).await;
+        assert!(shown.contains(SCHOOL_GOAL) && shown.contains("Leksehjelp"));
+        assert!(shown.contains(&world.school_goal) && shown.contains(&world.school_measure));
+        for text in [NAV_GOAL, "Arbeidstrening", world.nav_goal.as_str(), world.nav_measure.as_str()] {
+            assert!(!shown.contains(text), "the teacher is shown NAV's {text}");
+        }
+        assert_eq!(
+            get_code(&server, &teacher(), &world).await,
+            [Code::NotFound, Code::NotFound, Code::NotFound, Code::Ok]
+        );
+        // They report on their own measure, and cannot reach NAV's.
+        let c = coordinator();
+        let own = server.evaluate_measure(&teacher(), &c, &world.school_measure, "Går bra").await;
+        assert!(own.is_ok(), "{own:?}");
+        let etag = server.get_measure(&c, &world.nav_measure).await.etag;
+        let theirs = server
+            .measures(Some(&teacher()))
+            .add_measure_evaluation(proto::AddMeasureEvaluationRequest {
+                name: world.nav_measure.clone(),
+                etag,
+                evaluation: Some(proto::Evaluation {
+                    date: day(2026, 12, 15),
+                    text: "Sniker".into(),
+                    ..Default::default()
+                }),
+            })
+            .await;
+        assert_eq!(code(&theirs), Code::NotFound);
+    }
+}
+
+on_both_backends! {
+    async fn an_expired_scope_grants_nothing_until_the_patient_deletes_it(server: TestServer) {
+        let world = world(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        let target = Target::Member(world.nav.clone());
+        let all = [proto::PlanPart::GoalsAndMeasures, proto::PlanPart::PatientSections];
+        let second = Some(Duration::from_secs(1));
+        let scope = server.scope(&patient, &world.plan, target, &all, second).await.unwrap();
+        assert_eq!(get_code(&server, &nav(), &world).await[3], Code::Ok, "before it lapses");
+
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(get_code(&server, &nav(), &world).await, [Code::NotFound; 4]);
+        let listed = server.plans(Some(&nav())).list_plans(proto::ListPlansRequest::default()).await;
+        assert!(listed.unwrap().into_inner().plans.is_empty(), "ListPlans leaves it out");
+        let mine =
+            server.members(Some(&nav())).list_my_plans(proto::ListMyPlansRequest::default()).await;
+        assert!(mine.unwrap().into_inner().plans.is_empty(), "ListMyPlans leaves it out");
+        let export = server
+            .plans(Some(&nav()))
+            .export_plan(proto::ExportPlanRequest { name: world.plan.clone() })
+            .await;
+        assert_eq!(code(&export), Code::NotFound);
+        // The patient sees it lapsed, and deletes it: NAV's membership counts again.
+        let listed = server
+            .access_scopes(Some(&patient))
+            .list_access_scopes(proto::ListAccessScopesRequest { parent: world.plan.clone() })
+            .await
+            .unwrap()
+            .into_inner()
+            .access_scopes;
+        assert_eq!(listed.len(), 1);
+        assert!(listed[0].expired);
+        server
+            .access_scopes(Some(&patient))
+            .delete_access_scope(proto::DeleteAccessScopeRequest { name: scope.name.clone() })
+            .await
+            .unwrap();
+        assert_eq!(get_code(&server, &nav(), &world).await, [Code::Ok, Code::Ok, Code::Ok, Code::Ok]);
+        let nav_sees = server.get_plan(&nav(), &world.plan).await;
+        assert_eq!(nav_sees.sections.unwrap().important_to_me, THOUGHTS);
+    }
+}
+
+on_both_backends! {
+    async fn an_organisations_scope_and_a_persons_give_only_what_both_give(server: TestServer) {
+        let world = world(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        let school = Target::Organisation(SCHOOL.into());
+        let parts = [proto::PlanPart::GoalsAndMeasures, proto::PlanPart::Meetings];
+        server.scope(&patient, &world.plan, school, &parts, None).await.unwrap();
+        // The school's scope narrows everyone serving for the school.
+        let shown = everything_shown(&server, &teacher(), &world.plan).await;
+        assert!(shown.contains("Helsehuset") && shown.contains(NAV_GOAL));
+        assert!(!shown.contains(THOUGHTS) && !shown.contains(CONTACT));
+
+        let person = Target::Member(world.teacher.clone());
+        let parts = [proto::PlanPart::GoalsAndMeasures, proto::PlanPart::Contacts];
+        server.scope(&patient, &world.plan, person, &parts, None).await.unwrap();
+        let shown = everything_shown(&server, &teacher(), &world.plan).await;
+        assert!(shown.contains(NAV_GOAL), "both give the goals");
+        assert!(!shown.contains("Helsehuset"), "only the school's gives the meetings");
+        assert!(!shown.contains(CONTACT), "only the teacher's gives the contacts");
+        // NAV is not the school: untouched.
+        assert!(everything_shown(&server, &nav(), &world.plan).await.contains(THOUGHTS));
+    }
+}
+
+on_both_backends! {
+    async fn scopes_never_narrow_those_who_run_the_plan(server: TestServer) {
+        let world = world(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        let representative = Who::Citizen(NEXT_OF_KIN);
+        let rep = server
+            .add_member(&patient, &world.plan, &representative, proto::MemberRole::Representative)
+            .await;
+        let assignment = server.plan_assignments(&staff(), &world.plan).await;
+        let coordinating = assignment[0].assignment.as_ref().unwrap().member.clone();
+        let before = server.row_count("access_scopes").await;
+        let goals = [proto::PlanPart::GoalsAndMeasures];
+        for member in [coordinating, rep] {
+            let refused = server.scope(&patient, &world.plan, Target::Member(member), &goals, None);
+            assert_eq!(code(&refused.await), Code::FailedPrecondition);
+        }
+        let own_org = Target::Organisation(MUNICIPALITY.into());
+        let refused = server.scope(&patient, &world.plan, own_org, &goals, None).await;
+        assert_eq!(violated_fields(&refused.unwrap_err()), ["access_scope.organisation"]);
+        assert_eq!(server.row_count("access_scopes").await, before, "nothing written");
+        // The unit's staff read the plan by their role, which no scope touches.
+        let staff_sees = server.get_plan(&staff(), &world.plan).await;
+        assert_eq!(staff_sees.sections.unwrap().important_to_me, THOUGHTS);
+    }
+}
+
+on_both_backends! {
+    async fn only_the_patients_side_sets_scopes_and_the_history_says_so(server: TestServer) {
+        let world = world(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        let representative = Who::Citizen(NEXT_OF_KIN);
+        server
+            .add_member(&patient, &world.plan, &representative, proto::MemberRole::Representative)
+            .await;
+        let goals = [proto::PlanPart::GoalsAndMeasures];
+        let target = || Target::Member(world.teacher.clone());
+        for (who, expected) in [
+            (nav(), Code::PermissionDenied),
+            (coordinator(), Code::PermissionDenied),
+            (staff(), Code::PermissionDenied),
+            (Who::Citizen(STRANGER), Code::NotFound),
+            (Who::Personnel("doctor", HOSPITAL), Code::NotFound),
+        ] {
+            let refused = server.scope(&who, &world.plan, target(), &goals, None).await;
+            assert_eq!(code(&refused), expected, "{who:?}");
+        }
+        let scope = server.scope(&representative, &world.plan, target(), &goals, None).await;
+        let scope = scope.unwrap();
+        let again = server.scope(&patient, &world.plan, target(), &goals, None).await;
+        assert_eq!(code(&again), Code::AlreadyExists);
+        // The coordinator reads it, to coordinate around it; deleting it is the patient's.
+        let read = server
+            .access_scopes(Some(&coordinator()))
+            .list_access_scopes(proto::ListAccessScopesRequest { parent: world.plan.clone() })
+            .await
+            .unwrap()
+            .into_inner()
+            .access_scopes;
+        assert_eq!(read, vec![scope.clone()]);
+        let delete = proto::DeleteAccessScopeRequest { name: scope.name.clone() };
+        let refused =
+            server.access_scopes(Some(&coordinator())).delete_access_scope(delete.clone()).await;
+        assert_eq!(code(&refused), Code::PermissionDenied);
+        let scopes = server.access_scopes(Some(&teacher()));
+        assert_eq!(code(&scopes.clone().delete_access_scope(delete.clone()).await), Code::PermissionDenied);
+        server.access_scopes(Some(&patient)).delete_access_scope(delete.clone()).await.unwrap();
+        let gone = server.access_scopes(Some(&patient)).delete_access_scope(delete).await;
+        assert_eq!(code(&gone), Code::NotFound);
+
+        let history = server
+            .plans(Some(&patient))
+            .list_plan_revisions(proto::ListPlanRevisionsRequest {
+                parent: world.plan.clone(),
+                page_size: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .revisions;
+        let lines: Vec<&String> = history.iter().flat_map(|r| &r.changes).collect();
+        assert!(lines.iter().any(|l| l.as_str() == "access scoped at the patient's request"));
+        assert!(lines.iter().any(|l| l.as_str() == "an access scope deleted"));
+    }
+}
+
+on_both_backends! {
+    async fn bad_scopes_are_refused_naming_the_field_and_change_nothing(server: TestServer) {
+        let world = world(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        let other = server.create_plan(&staff(), MUNICIPALITY, OTHER_PATIENT).await;
+        let foreign_member = server.add_member(&staff(), &other, &nav(), proto::MemberRole::Nav).await;
+        let before = server.row_count("access_scopes").await;
+        let past = prost_types::Timestamp { seconds: 1_600_000_000, nanos: 0 };
+        let teacher = || Some(Target::Member(world.teacher.clone()));
+        let cases: Vec<(&str, proto::AccessScope, &str)> = vec![
+            ("no target", proto::AccessScope::default(), "access_scope.member"),
+            (
+                "a member of another plan",
+                proto::AccessScope { target: Some(Target::Member(foreign_member)), ..Default::default() },
+                "access_scope.member",
+            ),
+            (
+                "not an organisation number",
+                proto::AccessScope { target: Some(Target::Organisation("12345".into())), ..Default::default() },
+                "access_scope.organisation",
+            ),
+            (
+                "an organisation not in the registry",
+                proto::AccessScope { target: Some(Target::Organisation(UNREGISTERED.into())), ..Default::default() },
+                "access_scope.organisation",
+            ),
+            (
+                "an unspecified part",
+                proto::AccessScope { target: teacher(), parts: vec![0], ..Default::default() },
+                "access_scope.parts[0]",
+            ),
+            (
+                "an unknown part",
+                proto::AccessScope { target: teacher(), parts: vec![3, 77], ..Default::default() },
+                "access_scope.parts[1]",
+            ),
+            (
+                "a part twice",
+                proto::AccessScope { target: teacher(), parts: vec![3, 5, 3], ..Default::default() },
+                "access_scope.parts[2]",
+            ),
+            (
+                "a hundred thousand parts",
+                proto::AccessScope { target: teacher(), parts: vec![3; 100_000], ..Default::default() },
+                "access_scope.parts",
+            ),
+            (
+                "an expiry in the past",
+                proto::AccessScope { target: teacher(), expire_time: Some(past), ..Default::default() },
+                "access_scope.expire_time",
+            ),
+            (
+                "an expiry out of range",
+                proto::AccessScope {
+                    target: teacher(),
+                    expire_time: Some(prost_types::Timestamp { seconds: i64::MAX, nanos: 0 }),
+                    ..Default::default()
+                },
+                "access_scope.expire_time",
+            ),
+        ];
+        for (what, scope, field) in cases {
+            let refused = server
+                .access_scopes(Some(&patient))
+                .create_access_scope(proto::CreateAccessScopeRequest {
+                    parent: world.plan.clone(),
+                    access_scope: Some(scope),
+                })
+                .await
+                .unwrap_err();
+            assert_eq!(refused.code(), Code::InvalidArgument, "{what}: {refused:?}");
+            assert_eq!(violated_fields(&refused), [field], "{what}");
+            assert!(refused.message().len() < 300, "{what}: a small answer");
+        }
+        let bad_name = server
+            .access_scopes(Some(&patient))
+            .delete_access_scope(proto::DeleteAccessScopeRequest { name: "plans/x/blocks/y".into() })
+            .await
+            .unwrap_err();
+        assert_eq!(violated_fields(&bad_name), ["name"]);
+        assert_eq!(server.row_count("access_scopes").await, before, "nothing written");
+    }
+}

@@ -55,6 +55,7 @@ fn encode(plan: crate::domain::ids::ResourceId, event: AccessEvent) -> proto::Ac
         description: event.description,
         operation: event.operation,
         allowed: event.allowed,
+        limited: event.limited,
     }
 }
 

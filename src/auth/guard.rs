@@ -631,12 +631,17 @@ fn plan_entry<'a>(
     action: Action,
     allowed: bool,
 ) -> AccessEntry<'a> {
+    let mut relations = names(&pass.relations);
+    if !pass.sight.is_whole() {
+        relations.push_str(if relations.is_empty() { "" } else { "," });
+        relations.push_str(Relation::Scoped.as_str());
+    }
     AccessEntry {
         organisation: &pass.plan.organisation,
         plan: Some(pass.plan.id),
         complaint: None,
         who,
-        relations: names(&pass.relations),
+        relations,
         object: object.as_str(),
         action: action.as_str(),
         allowed,

@@ -50,6 +50,8 @@ pub struct AccessEvent {
     pub operation: String,
     /// Whether it was allowed.
     pub allowed: bool,
+    /// Whether the accessor saw only the parts of the plan an access scope gives them.
+    pub limited: bool,
 }
 
 /// Who accessed a plan, as the patient would recognise them. It holds no subject identifier,
@@ -83,6 +85,12 @@ pub fn describe(operation: &str, object: &str, action: &str, allowed: bool) -> S
     } else {
         format!("tried to {} and was refused", words.tried)
     }
+}
+
+/// `description` for an access through an access scope: the patient is told it reached only
+/// what they share with the accessor.
+pub fn limited(description: String) -> String {
+    format!("{description} (only the parts you share with them)")
 }
 
 /// The words of one kind of access: as done ("read the plan") and as tried ("read the plan").
@@ -137,6 +145,16 @@ fn by_method(method: &str) -> Option<Words> {
             words("read the coordinator assignments", "read the coordinator assignments")
         }
         "ListAccessEvents" => words("read who has seen the plan", "read who has seen the plan"),
+        "CreateBlock" => words("blocked someone from the plan", "block someone from the plan"),
+        "ListBlocks" => words("read who is blocked", "read who is blocked"),
+        "LiftBlock" => words("lifted a block", "lift a block"),
+        "CreateAccessScope" => {
+            words("limited what someone sees of the plan", "limit what someone sees")
+        }
+        "ListAccessScopes" => words("read who sees what of the plan", "read who sees what"),
+        "DeleteAccessScope" => {
+            words("removed a limit on what someone sees", "remove a limit on what someone sees")
+        }
         _ => return None,
     })
 }

@@ -39,5 +39,8 @@ stored_enum! {
         /// every other relation and role, so the policy grants it nothing and the guard
         /// refuses whoever holds it (`auth::guard`).
         Blocked = "blocked",
+        /// The caller saw the plan through an access scope (`domain::scope`): only the parts
+        /// it gives. It grants nothing; the access log keeps it, so the patient sees it.
+        Scoped = "scoped",
     }
 }

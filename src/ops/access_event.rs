@@ -3,7 +3,7 @@
 use super::{Context, Listed};
 use crate::auth::{Action, Object};
 use crate::domain::Result;
-use crate::domain::access_event::{AccessEvent, AccessEventFilter, describe};
+use crate::domain::access_event::{AccessEvent, AccessEventFilter, describe, limited};
 use crate::domain::ids::ResourceId;
 use crate::domain::page::Page;
 use crate::domain::principal::Principal;
@@ -36,13 +36,17 @@ impl Context {
         let items = listed
             .items
             .into_iter()
-            .map(|row| AccessEvent {
-                id: row.id,
-                time: row.time,
-                description: describe(&row.operation, &row.object, &row.action, row.allowed),
-                accessor: row.accessor,
-                operation: row.operation,
-                allowed: row.allowed,
+            .map(|row| {
+                let description = describe(&row.operation, &row.object, &row.action, row.allowed);
+                AccessEvent {
+                    id: row.id,
+                    time: row.time,
+                    description: if row.scoped { limited(description) } else { description },
+                    accessor: row.accessor,
+                    operation: row.operation,
+                    allowed: row.allowed,
+                    limited: row.scoped,
+                }
             })
             .collect();
         Ok(Listed { items, next_page_token: listed.next_page_token })

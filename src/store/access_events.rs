@@ -16,6 +16,7 @@ use crate::domain::member::MemberRole;
 use crate::domain::organisation::OrgRole;
 use crate::domain::page::Page;
 use crate::domain::principal::Principal;
+use crate::domain::relation::Relation;
 use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
 
@@ -38,6 +39,8 @@ pub struct AccessEventRow {
     pub operation: String,
     /// Whether it was allowed.
     pub allowed: bool,
+    /// Whether the accessor saw the plan through an access scope: only the parts it gives.
+    pub scoped: bool,
     /// Who made the call, as stored: to tell one call's rows from another's; never shown.
     call: String,
 }
@@ -70,7 +73,7 @@ impl Session {
         let patient = Subject::citizen(&plan.patient);
         let columns = format!(
             "SELECT a.id, a.time, a.subject, a.acting_organisation, a.object, a.action, \
-             a.allowed, a.operation, a.roles, {} AS member_name, {} AS member_role, \
+             a.allowed, a.operation, a.roles, a.relations, {} AS member_name, {} AS member_role, \
              o.name AS organisation_name \
              FROM access_log a LEFT JOIN organisations o ON o.organisation_id = a.acting_organisation \
              WHERE a.plan_id = ",
@@ -192,6 +195,7 @@ fn event_from_row(
         action: text("action")?,
         operation: text("operation")?,
         allowed: row.try_get::<i64, _>("allowed").map_err(db)? == 1,
+        scoped: text("relations")?.split(',').any(|r| r == Relation::Scoped.as_str()),
         call: format!("{subject}|{acting}"),
     })
 }

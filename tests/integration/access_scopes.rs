@@ -172,6 +172,31 @@ on_both_backends! {
         assert!(nav_sees.contains(THOUGHTS) && nav_sees.contains("Helsehuset"));
         let coordinator_sees = server.get_plan(&coordinator(), &world.plan).await;
         assert_eq!(coordinator_sees.sections.unwrap().important_to_me, THOUGHTS);
+
+        // The patient's access log says the teacher saw only what the patient shares.
+        let events = server
+            .access_events(Some(&patient))
+            .list_access_events(proto::ListAccessEventsRequest {
+                parent: world.plan.clone(),
+                page_size: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .access_events;
+        let teachers: Vec<_> = events
+            .iter()
+            .filter(|e| e.accessor.as_ref().is_some_and(|a| a.organisation == SCHOOL))
+            .collect();
+        let limited = teachers.iter().filter(|e| e.limited).count();
+        assert!(limited >= 10, "every read since the scope is marked: {limited}");
+        assert!(teachers.iter().any(|e| !e.limited), "the reads before it are not");
+        let export = teachers.iter().find(|e| e.limited && e.operation.ends_with("/ExportPlan"));
+        let export = export.expect("the scoped export is in the log");
+        assert_eq!(export.description, "exported the plan (only the parts you share with them)");
+        let scoping = events.iter().find(|e| e.operation.ends_with("/CreateAccessScope"));
+        assert_eq!(scoping.unwrap().description, "limited what someone sees of the plan");
     }
 }
 

@@ -13,8 +13,9 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::api::{
-    AccessEventApi, AccessScopeApi, Authenticate, BlockApi, ComplaintApi, Context, CoordinatorApi,
-    GoalApi, MeasureApi, OrganisationApi, PlanApi, ReferralApi, ResponsibilityGroupApi,
+    AccessEventApi, AccessScopeApi, Authenticate, BlockApi, ChildCoordinatorApi, ComplaintApi,
+    Context, CoordinatorApi, GoalApi, MeasureApi, OrganisationApi, PlanApi, ReferralApi,
+    ResponsibilityGroupApi,
 };
 use crate::auth::token::ProviderConfig;
 use crate::auth::{Authorizer, DevKey, Guard, Policy, TokenVerifier, VerifierConfig};
@@ -24,6 +25,7 @@ use crate::proto;
 use crate::proto::access_event_service_server::AccessEventServiceServer;
 use crate::proto::access_scope_service_server::AccessScopeServiceServer;
 use crate::proto::block_service_server::BlockServiceServer;
+use crate::proto::child_coordinator_service_server::ChildCoordinatorServiceServer;
 use crate::proto::complaint_service_server::ComplaintServiceServer;
 use crate::proto::coordinator_service_server::CoordinatorServiceServer;
 use crate::proto::goal_service_server::GoalServiceServer;
@@ -141,8 +143,10 @@ impl Server {
             .max_decoding_message_size(limit);
         let blocks =
             BlockServiceServer::new(BlockApi(context.clone())).max_decoding_message_size(limit);
-        let scopes =
-            AccessScopeServiceServer::new(AccessScopeApi(context)).max_decoding_message_size(limit);
+        let scopes = AccessScopeServiceServer::new(AccessScopeApi(context.clone()))
+            .max_decoding_message_size(limit);
+        let child_coordinators = ChildCoordinatorServiceServer::new(ChildCoordinatorApi(context))
+            .max_decoding_message_size(limit);
 
         let (health, health_service) = tonic_health::server::health_reporter();
         let reflection = tonic_reflection::server::Builder::configure()
@@ -173,7 +177,8 @@ impl Server {
             .add_service(InterceptedService::new(complaints, authenticate.clone()))
             .add_service(InterceptedService::new(access_events, authenticate.clone()))
             .add_service(InterceptedService::new(blocks, authenticate.clone()))
-            .add_service(InterceptedService::new(scopes, authenticate));
+            .add_service(InterceptedService::new(scopes, authenticate.clone()))
+            .add_service(InterceptedService::new(child_coordinators, authenticate));
         let health_interval = config.health_interval;
         Ok(Server { store, router, health, health_interval, callers })
     }

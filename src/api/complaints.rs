@@ -13,7 +13,7 @@ use crate::domain::complaint::{
 };
 use crate::domain::date::Date;
 use crate::domain::ids::OrgNumber;
-use crate::domain::names::{complaint_name, plan_name, plan_resource};
+use crate::domain::names::{application_name, complaint_name, plan_name, plan_resource};
 use crate::domain::page::{Page, Scope};
 use crate::domain::principal::Principal;
 use crate::domain::text::{Optional, Presence, Required};
@@ -38,6 +38,10 @@ fn encode(c: &Complaint, viewer: &Principal) -> proto::Complaint {
         kind: complaint_kind_out(c.kind) as i32,
         text: c.text.clone(),
         plan: c.plan.map(plan_resource).unwrap_or_default(),
+        child_coordinator_application: c
+            .application
+            .map(crate::ops::child_coordinator::application_name)
+            .unwrap_or_default(),
         learned_of: Some(date(c.learned_of)),
         deadline: Some(date(c.deadline)),
         late: c.late,
@@ -90,6 +94,10 @@ impl ComplaintService for ComplaintApi {
             text: &complaint.text,
             plan: (!complaint.plan.is_empty())
                 .then(|| plan_name("complaint.plan", &complaint.plan)),
+            application: (!complaint.child_coordinator_application.is_empty()).then(|| {
+                let field = "complaint.child_coordinator_application";
+                application_name(field, &complaint.child_coordinator_application)
+            }),
             learned_of: complaint.learned_of.map(|d| date_in("complaint.learned_of", d)),
             patient,
             representative,

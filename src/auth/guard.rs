@@ -6,16 +6,18 @@
 
 use std::sync::Arc;
 
-use super::pass::{ComplaintPass, OrgPass, PlanPass, ReferralPass, names};
+use super::pass::{ApplicationPass, ComplaintPass, OrgPass, PlanPass, ReferralPass, names};
 use super::policy::{Action, Authorizer, Object, Relation};
 use crate::domain::Error;
+use crate::domain::child_coordinator::Application;
 use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::principal::Principal;
 use crate::domain::scope::{Parts, Scoped, Sight};
 use crate::domain::subject::{Subject, SubjectKind};
 use crate::domain::time::Instant;
 use crate::store::{
-    AccessEntry, ComplaintAccessRow, PlanAccessRow, ReadFilter, ReferralAccessRow, Session,
+    AccessEntry, ApplicationAccessRow, ComplaintAccessRow, PlanAccessRow, ReadFilter,
+    ReferralAccessRow, Session,
 };
 
 /// Authorizes requests against the policy and records each decision in the access log.
@@ -341,6 +343,73 @@ impl Guard {
         Ok(ReferralPass { referral: row.referral })
     }
 
+    /// Checks that `who` may apply to `municipality` for a child coordinator: a citizen, for
+    /// their family (policy `child_coordinator_application, create`). Logged under the
+    /// municipality; a denial is `PERMISSION_DENIED`.
+    pub async fn apply_for_child_coordinator(
+        &self,
+        session: &mut Session,
+        who: &Principal,
+        municipality: &OrgNumber,
+        now: Instant,
+    ) -> Result<(), Error> {
+        let relations: &[Relation] = match who.subject.kind() {
+            SubjectKind::Citizen => &[Relation::Citizen],
+            _ => &[],
+        };
+        let target = OrganisationTarget { organisation: municipality, roles_in: None };
+        let object = Object::ChildCoordinatorApplication;
+        self.decide_in(session, who, target, relations, object, Action::Create, now).await
+    }
+
+    /// Checks that `who` may do `action` to an application for a child coordinator: its
+    /// applicant by relation, the municipality's unit staff by role there. Someone who may not
+    /// read it gets `NOT_FOUND`. The access log files it under the municipality, and under the
+    /// child's plan once it has one.
+    pub async fn application(
+        &self,
+        session: &mut Session,
+        who: &Principal,
+        id: ResourceId,
+        action: Action,
+        now: Instant,
+    ) -> Result<ApplicationPass, Error> {
+        const WHAT: &str = "child coordinator application";
+        let row = session.application_access(id, who).await?.ok_or(Error::NotFound(WHAT))?;
+        self.refresh(session, row.grants_epoch).await?;
+        let relations = held(&[(row.applicant, Relation::Applicant)]);
+        let a = &row.application;
+        let object = Object::ChildCoordinatorApplication;
+        let in_municipality = [Some(&a.municipality)];
+        let may = |action| self.allowed(&relations, who, &in_municipality, object, action);
+        let may_read = may(Action::Read)?;
+        let allowed = may_read && (action == Action::Read || may(action)?);
+        let entry = application_entry(a, who, &relations, action, allowed);
+        self.record(session, entry, now).await?;
+        decision(allowed, may_read, object, action, WHAT)?;
+        Ok(ApplicationPass { application: row.application })
+    }
+
+    /// Passes for the applications a list returned, whose SQL filter decided access, and the
+    /// log of `who` reading them.
+    pub async fn listed_applications(
+        &self,
+        session: &mut Session,
+        who: &Principal,
+        rows: Vec<ApplicationAccessRow>,
+        now: Instant,
+    ) -> Result<Vec<ApplicationPass>, Error> {
+        let entries: Vec<_> = rows
+            .iter()
+            .map(|row| {
+                let relations = held(&[(row.applicant, Relation::Applicant)]);
+                application_entry(&row.application, who, &relations, Action::Read, true)
+            })
+            .collect();
+        session.log_access(&self.all_stamped(entries), now).await?;
+        Ok(rows.into_iter().map(|row| ApplicationPass { application: row.application }).collect())
+    }
+
     /// Whether the local rules in the policy bar `subject`, acting for `organisation`, from
     /// being appointed coordinator (for example ward staff, by their role there).
     pub fn barred_from_coordinating(
@@ -643,6 +712,27 @@ fn plan_entry<'a>(
         who,
         relations,
         object: object.as_str(),
+        action: action.as_str(),
+        allowed,
+        roles: String::new(),
+    }
+}
+
+/// The access-log entry of `who` doing `action` to an application for a child coordinator.
+fn application_entry<'a>(
+    application: &'a Application,
+    who: &'a Principal,
+    relations: &[Relation],
+    action: Action,
+    allowed: bool,
+) -> AccessEntry<'a> {
+    AccessEntry {
+        organisation: &application.municipality,
+        plan: application.plan,
+        complaint: None,
+        who,
+        relations: names(relations),
+        object: Object::ChildCoordinatorApplication.as_str(),
         action: action.as_str(),
         allowed,
         roles: String::new(),

@@ -8,6 +8,6 @@ pub mod token;
 mod token_cache;
 
 pub use guard::Guard;
-pub use pass::{ComplaintPass, OrgPass, PlanPass, ReferralPass};
+pub use pass::{ApplicationPass, ComplaintPass, OrgPass, PlanPass, ReferralPass};
 pub use policy::{Action, Authorizer, Object, Policy, Relation};
 pub use token::{DevIdentity, DevKey, TokenVerifier, VerifierConfig};

@@ -5,6 +5,7 @@
 
 use super::policy::Relation;
 use crate::domain::Error;
+use crate::domain::child_coordinator::Application;
 use crate::domain::complaint::Complaint;
 use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::plan::Plan;
@@ -112,6 +113,19 @@ impl ReferralPass {
     /// The referral, as loaded when the pass was issued.
     pub fn referral(&self) -> &Referral {
         &self.referral
+    }
+}
+
+/// An application for a child coordinator the guard let the caller act on.
+#[derive(Debug)]
+pub struct ApplicationPass {
+    pub(super) application: Application,
+}
+
+impl ApplicationPass {
+    /// The application, as loaded when the pass was issued.
+    pub fn application(&self) -> &Application {
+        &self.application
     }
 }
 

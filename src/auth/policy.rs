@@ -51,6 +51,7 @@ stored_enum! {
         Block = "block",
         BlockNotice = "block_notice",
         AccessScope = "access_scope",
+        ChildCoordinatorApplication = "child_coordinator_application",
     }
 }
 

@@ -134,6 +134,8 @@ pub struct Complaint {
     pub text: String,
     /// The plan concerned, if any.
     pub plan: Option<ResourceId>,
+    /// The application for a child coordinator it is about, if any (`child_coordinator`).
+    pub application: Option<ResourceId>,
     /// When the complainant learned of the matter.
     pub learned_of: Date,
     /// The deadline computed from it.
@@ -175,6 +177,8 @@ pub struct NewComplaint {
     pub text: String,
     /// The plan concerned, if any.
     pub plan: Option<ResourceId>,
+    /// The application for a child coordinator it is about, if any.
+    pub application: Option<ResourceId>,
     /// When the complainant learned of the matter.
     pub learned_of: Date,
 }
@@ -263,6 +267,8 @@ pub struct ComplaintInput<'a> {
     pub text: &'a str,
     /// The plan concerned, when the request named one.
     pub plan: Option<Result<ResourceId, FieldViolation>>,
+    /// The application for a child coordinator concerned, when the request named one.
+    pub application: Option<Result<ResourceId, FieldViolation>>,
     /// When the complainant learned of the matter.
     pub learned_of: Option<Result<Date, FieldViolation>>,
     /// The patient: the caller's own number, or the one given on their behalf; `Ok(None)` when
@@ -302,6 +308,27 @@ impl ComplaintInput<'_> {
                 "must be empty for a complaint that no plan was offered",
             ));
         }
+        let application = match self.application {
+            None => Some(None),
+            Some(application) => v.check(application).map(Some),
+        };
+        if matches!(application, Some(Some(_))) {
+            // The right to a child coordinator is the parents' own (pasient- og
+            // brukerrettighetsloven § 2-5 c): the applicant complains for themselves.
+            let field = "complaint.child_coordinator_application";
+            if kind.is_some_and(|k| k != ComplaintKind::NoChildCoordinator) {
+                let what = "is only for a complaint of COMPLAINT_KIND_NO_CHILD_COORDINATOR";
+                v.push(FieldViolation::new(field, what));
+            }
+            if matches!(plan, Some(Some(_))) {
+                let what = "must be empty when the complaint names an application";
+                v.push(FieldViolation::new("complaint.plan", what));
+            }
+            if self.representative.is_some() {
+                let what = "must be empty: the right to a child coordinator is the parents' own,                             and the applicant complains for themselves";
+                v.push(FieldViolation::new("on_behalf_of", what));
+            }
+        }
         let patient = v.check(self.patient);
         if matches!(patient, Some(None)) && !matches!(plan, Some(Some(_))) {
             v.push(FieldViolation::new(
@@ -313,9 +340,12 @@ impl ComplaintInput<'_> {
             None => Some(None),
             Some(r) => v.check(r).map(Some),
         };
-        let what = organisation.zip(kind).zip(text).zip(plan).zip(learned_of);
-        let (((((organisation, kind), text), plan), learned_of), (patient, representative)) =
-            v.into_result(what.zip(patient.zip(representative)))?;
+        let what = organisation.zip(kind).zip(text).zip(plan.zip(application)).zip(learned_of);
+        let who = patient.zip(representative);
+        let (
+            ((((organisation, kind), text), (plan, application)), learned_of),
+            (patient, representative),
+        ) = v.into_result(what.zip(who))?;
         Ok(NewComplaint {
             organisation,
             patient_named: patient.is_some(),
@@ -324,6 +354,7 @@ impl ComplaintInput<'_> {
             kind,
             text,
             plan,
+            application,
             learned_of,
         })
     }
@@ -423,6 +454,7 @@ mod tests {
             kind: ComplaintKind::Other,
             text: "x".into(),
             plan: None,
+            application: None,
             learned_of: learned,
         };
         let (deadline, late) = new.deadline(Date::new(2026, 10, 29).unwrap());

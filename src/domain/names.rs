@@ -125,6 +125,18 @@ pub fn complaint_name(field: &str, name: &str) -> Result<ResourceId, FieldViolat
     })
 }
 
+/// Parses `childCoordinatorApplications/{application}`.
+pub fn application_name(field: &str, name: &str) -> Result<ResourceId, FieldViolation> {
+    name.strip_prefix("childCoordinatorApplications/").and_then(ResourceId::parse).ok_or_else(
+        || {
+            FieldViolation::new(
+                field,
+                "must be an application name, childCoordinatorApplications/{application}",
+            )
+        },
+    )
+}
+
 /// Parses `referrals/{referral}`.
 pub fn referral_name(field: &str, name: &str) -> Result<ResourceId, FieldViolation> {
     name.strip_prefix("referrals/")

@@ -23,6 +23,8 @@ stored_enum! {
         Coordinator = "coordinator",
         /// Sent the referral.
         Requester = "requester",
+        /// Applied for a child coordinator (`domain::child_coordinator`).
+        Applicant = "applicant",
         /// Filed the complaint.
         Complainant = "complainant",
         /// The patient a complaint concerns.

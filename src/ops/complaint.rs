@@ -4,6 +4,7 @@
 
 use super::{Context, Listed};
 use crate::auth::{Action, Object};
+use crate::domain::child_coordinator::ApplicationState;
 use crate::domain::complaint::{Complaint, ComplaintEvent, ComplaintState, NewComplaint, Step};
 use crate::domain::date::Date;
 use crate::domain::ids::{OrgNumber, ResourceId};
@@ -56,6 +57,27 @@ impl Context {
                     OrgRole::ComplaintHandler.held_in(),
                 )
                 .await?;
+                if let Some(application) = new.application {
+                    let pass = self.guard.application(s, who, application, Action::Read, now);
+                    let pass = pass.await?;
+                    let a = pass.application();
+                    // Only the applicant complains about their own application; the
+                    // municipality's staff read it, but it is not theirs to complain about.
+                    if !who.is(&a.applicant) {
+                        return Err(Error::NotFound("child coordinator application"));
+                    }
+                    if a.municipality != new.organisation {
+                        return Err(Error::invalid(
+                            "complaint.organisation",
+                            "must be the municipality the application was made to",
+                        ));
+                    }
+                    if a.state == ApplicationState::Accepted {
+                        return Err(Error::FailedPrecondition(
+                            "the application was accepted: a child coordinator is chosen".into(),
+                        ));
+                    }
+                }
                 if let Some(plan) = new.plan {
                     let pass = self.plan_pass(s, who, plan, &[], now).await?;
                     if pass.organisation() != &new.organisation {

@@ -25,7 +25,7 @@ fn complaint_select(statement: Statement, who: &Principal) -> Statement {
         .sql(
             "SELECT c.id, c.organisation_id, c.patient_id, c.complainant, \
              c.representative_relation, c.kind, c.text, c.plan_id, c.learned_of, c.deadline, \
-             c.late, c.patient_named, c.state, c.forwarded_to, c.decision, c.revision, \
+             c.late, c.patient_named, c.child_coordinator_application_id, c.state, c.forwarded_to, c.decision, c.revision, \
              c.create_time, c.update_time, CAST(CASE WHEN c.complainant = ",
         )
         .subject(who)
@@ -84,6 +84,7 @@ impl Session {
             kind: new.kind,
             text: new.text.clone(),
             plan: new.plan,
+            application: new.application,
             learned_of: new.learned_of,
             deadline,
             late,
@@ -98,8 +99,8 @@ impl Session {
         sqlx::query(
             "INSERT INTO complaints (id, organisation_id, patient_id, complainant, \
              representative_relation, kind, text, plan_id, learned_of, deadline, late, state, \
-             revision, create_time, update_time, patient_named) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+             revision, create_time, update_time, patient_named, child_coordinator_application_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         )
         .bind(complaint.id.to_string())
         .bind(complaint.organisation.as_str())
@@ -117,6 +118,7 @@ impl Session {
         .bind(now.0)
         .bind(now.0)
         .bind(i64::from(complaint.patient_named))
+        .bind(complaint.application.map(|a| a.to_string()))
         .run(self)
         .await?;
         self.insert_event(&complaint, None, complainant, "", now).await?;
@@ -318,6 +320,9 @@ fn access_from_row(row: &AnyRow) -> Result<ComplaintAccessRow> {
         kind: stored("kind", ComplaintKind::from_stored(&text("kind")?))?,
         text: text("text")?,
         plan: optional("plan_id")?.map(|p| stored("plan id", ResourceId::parse(&p))).transpose()?,
+        application: optional("child_coordinator_application_id")?
+            .map(|a| stored("application id", ResourceId::parse(&a)))
+            .transpose()?,
         learned_of: date("learned_of")?,
         deadline: date("deadline")?,
         late: flag("late")?,

@@ -6,6 +6,7 @@
 mod access_events;
 mod access_log;
 mod blocks;
+mod child_coordinators;
 mod complaints;
 mod consents;
 mod content;
@@ -42,6 +43,7 @@ use crate::domain::{Error, Result};
 
 pub use access_events::AccessEventRow;
 pub use access_log::{AccessEntry, GroupCommit, logged_as};
+pub use child_coordinators::ApplicationAccessRow;
 pub use complaints::{ComplaintAccessRow, ComplaintListFilter};
 pub use plans::{PlanAccessRow, PlanListFilter, ReadFilter, check_plan_version};
 pub use referrals::ReferralAccessRow;

@@ -581,3 +581,26 @@ impl Session {
         Ok(crate::domain::plan::PlanDocument { plan, goals, measures })
     }
 }
+
+impl Session {
+    /// The newest plan of `patient` in the organisation `org` is for that is not closed, if
+    /// any: where a child coordinator is appointed for a child who has a plan there.
+    #[tracing::instrument(skip_all)]
+    pub async fn open_plan_of(
+        &mut self,
+        org: &OrgPass,
+        patient: &NationalId,
+    ) -> Result<Option<ResourceId>> {
+        let row = Statement::new("SELECT p.id FROM plans p WHERE p.organisation_id = ")
+            .bind(org.organisation().as_str().to_owned())
+            .sql(" AND p.patient_id = ")
+            .bind(patient.expose().to_owned())
+            .sql(" AND p.status <> ")
+            .bind(PlanStatus::Closed.as_str())
+            .sql(" ORDER BY p.create_time DESC, p.id DESC LIMIT 1")
+            .optional(self)
+            .await?;
+        let id = row.map(|r| r.try_get::<String, _>("id").map_err(db)).transpose()?;
+        id.map(|id| stored("plan id", ResourceId::parse(&id))).transpose()
+    }
+}

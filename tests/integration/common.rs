@@ -18,6 +18,7 @@ use samvirke::proto;
 use samvirke::proto::access_event_service_client::AccessEventServiceClient;
 use samvirke::proto::access_scope_service_client::AccessScopeServiceClient;
 use samvirke::proto::block_service_client::BlockServiceClient;
+use samvirke::proto::child_coordinator_service_client::ChildCoordinatorServiceClient;
 use samvirke::proto::complaint_service_client::ComplaintServiceClient;
 use samvirke::proto::coordinator_service_client::CoordinatorServiceClient;
 use samvirke::proto::goal_service_client::GoalServiceClient;
@@ -421,6 +422,14 @@ impl TestServer {
         BlockServiceClient::with_interceptor(self.channel.clone(), self.bearer(who))
     }
 
+    /// A child coordinator client calling as `who`.
+    pub fn child_coordinators(
+        &self,
+        who: Option<&Who>,
+    ) -> ChildCoordinatorServiceClient<InterceptedService<Channel, Bearer>> {
+        ChildCoordinatorServiceClient::with_interceptor(self.channel.clone(), self.bearer(who))
+    }
+
     /// An access scope client calling as `who`.
     pub fn access_scopes(
         &self,
@@ -528,6 +537,9 @@ impl TestServer {
             "access_log" => "SELECT CAST(COUNT(*) AS BIGINT) FROM access_log",
             "blocks" => "SELECT CAST(COUNT(*) AS BIGINT) FROM blocks",
             "access_scopes" => "SELECT CAST(COUNT(*) AS BIGINT) FROM access_scopes",
+            "child_coordinator_applications" => {
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM child_coordinator_applications"
+            }
             "referrals" => "SELECT CAST(COUNT(*) AS BIGINT) FROM referrals",
             other => panic!("no count for {other}"),
         };

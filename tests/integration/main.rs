@@ -9,6 +9,7 @@ mod access_scopes;
 mod authorization_matrix;
 mod bad_input;
 mod blocks;
+mod child_coordinators;
 mod cli;
 mod complaints;
 mod content_bad_input;

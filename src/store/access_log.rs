@@ -79,6 +79,15 @@ pub(super) struct LogRow {
 }
 
 impl LogRow {
+    /// The row of a decision whose request failed afterwards and changed nothing: whatever
+    /// the policy said, the call did not get what it asked, so the patient reads that it tried
+    /// and was refused. Its new id keeps it apart from the row that rolled back.
+    pub(super) fn of_failed(mut self) -> Self {
+        self.id = ResourceId::generate().to_string();
+        self.allowed = false;
+        self
+    }
+
     fn of(e: &AccessEntry<'_>, now: Instant) -> Self {
         LogRow {
             id: ResourceId::generate().to_string(),
@@ -159,7 +168,7 @@ impl Session {
             return Ok(());
         }
         let rows: Vec<LogRow> = rows.collect();
-        self.refusals.extend(rows.iter().filter(|r| !r.allowed).cloned());
+        self.decisions.extend(rows.iter().cloned());
         self.insert_log_rows(&rows).await
     }
 }

@@ -246,8 +246,9 @@ impl Store {
     /// Runs `work` in one write transaction, which commits when `work` succeeds and rolls back
     /// otherwise, so a failed request changes nothing: not even what it wrote before a later
     /// access check refused it. Quickwit's metastore does the same with `run_with_tx!`, to
-    /// make the code trivially correct. The refusals a failed request met are then logged on
-    /// their own, through the log's writer, so the patient still sees them.
+    /// make the code trivially correct. The decisions a failed request met are then logged on
+    /// their own, through the log's writer, each as refused (`LogRow::of_failed`), so the
+    /// patient still sees that it was tried.
     ///
     /// Work that collided with concurrent work (`Error::Contention`: a deadlock, a
     /// serialization failure, a busy database) is rolled back and run once more, in a fresh
@@ -256,25 +257,34 @@ impl Store {
         &self,
         work: impl AsyncFnOnce(&mut Session) -> Result<T> + Clone,
     ) -> Result<T> {
-        match self.write_once(work.clone()).await {
-            Err(Error::Contention) => {
+        let (result, decisions) = match self.write_once(work.clone()).await {
+            (Err(Error::Contention), _) => {
+                // The retry decides again, and logs what it decides.
                 tracing::info!("retrying a write that collided with another");
                 self.write_once(work).await
             }
             done => done,
-        }
-    }
-
-    async fn write_once<T>(&self, work: impl AsyncFnOnce(&mut Session) -> Result<T>) -> Result<T> {
-        let mut session = self.write().await?;
-        let result = work(&mut session).await;
-        session.count();
-        let refusals = std::mem::take(&mut session.refusals);
-        let result = session.finish(result).await;
-        if result.is_err() && !refusals.is_empty() {
-            self.log.append(refusals).await?;
+        };
+        if result.is_err() && !decisions.is_empty() {
+            let failed = decisions.into_iter().map(access_log::LogRow::of_failed).collect();
+            self.log.append(failed).await?;
         }
         result
+    }
+
+    /// One attempt at a write: its result, and the decisions it logged in its transaction.
+    async fn write_once<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut Session) -> Result<T>,
+    ) -> (Result<T>, Vec<access_log::LogRow>) {
+        let mut session = match self.write().await {
+            Ok(session) => session,
+            Err(e) => return (Err(e), Vec::new()),
+        };
+        let result = work(&mut session).await;
+        session.count();
+        let decisions = std::mem::take(&mut session.decisions);
+        (session.finish(result).await, decisions)
     }
 
     /// A session for reads: each statement commits on its own.
@@ -283,7 +293,7 @@ impl Store {
         Ok(Session {
             conn: Conn::Read(conn),
             backend: self.backend,
-            refusals: Vec::new(),
+            decisions: Vec::new(),
             statements: 0,
             staged: Some(Vec::new()),
         })
@@ -300,7 +310,7 @@ impl Store {
         Ok(Session {
             conn: Conn::Write(tx),
             backend: self.backend,
-            refusals: Vec::new(),
+            decisions: Vec::new(),
             statements: 0,
             staged: None,
         })
@@ -340,9 +350,9 @@ enum Conn {
 pub struct Session {
     conn: Conn,
     backend: Backend,
-    /// A write's access-log rows of refused decisions, to log again should the write fail
-    /// and roll back.
-    refusals: Vec<access_log::LogRow>,
+    /// A write's access-log rows, to log again, as refused, should the write fail and roll
+    /// back.
+    decisions: Vec<access_log::LogRow>,
     statements: u32,
     /// A read's access-log rows, for the log's writer; `None` in a write, which logs in its
     /// transaction.

@@ -333,3 +333,36 @@ on_both_backends! {
         }
     }
 }
+
+on_both_backends! {
+    /// A change the policy allowed but a rule refused (here a stale etag) changed nothing; the
+    /// patient still sees that it was tried, and refused, once.
+    async fn a_change_a_rule_refused_is_in_the_log_as_tried(server: TestServer) {
+        let plan = world(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        let tried = |shown: &proto::ListAccessEventsResponse| {
+            let by_patient = |e: &&proto::AccessEvent| accessor(e).patient;
+            let refused = |e: &&proto::AccessEvent| {
+                e.description == "tried to change the plan and was refused"
+            };
+            shown.access_events.iter().filter(by_patient).filter(refused).count()
+        };
+        let representative = Who::Citizen(NEXT_OF_KIN);
+        let before = events(&server, &representative, all_of(&plan)).await.unwrap();
+        let (allowed, refused) =
+            (server.access_log_count(&plan, true).await, server.access_log_count(&plan, false).await);
+
+        let stale = important_to_me(&plan, "1", "Gammel versjon");
+        let answer = server.plans(Some(&patient)).update_plan(stale).await;
+        assert_eq!(code(&answer), Code::Aborted);
+
+        // The read and the change the policy allowed are logged as one refused call; the rows
+        // the failed transaction wrote are gone with it.
+        assert_eq!(server.access_log_count(&plan, true).await, allowed);
+        assert_eq!(server.access_log_count(&plan, false).await, refused + 2);
+        let after = events(&server, &representative, all_of(&plan)).await.unwrap();
+        assert_eq!(tried(&after), tried(&before) + 1, "{after:#?}");
+        let saved = server.get_plan(&patient, &plan).await;
+        assert_ne!(saved.sections.unwrap().important_to_me, "Gammel versjon", "nothing changed");
+    }
+}

@@ -10,7 +10,9 @@ use super::FieldViolation;
 
 /// A BCP 47 language tag (RFC 5646) naming a language, as ICU4X parses it and in its canonical
 /// spelling: `nb`, `nn`, `se` (Northern Sami), `uk`, `ar`, `nsi` (Norwegian Sign Language),
-/// `sr-Latn`. Extensions and the undetermined `und` are refused.
+/// `sr-Latn`. Extensions, the undetermined `und`, the private-use languages `qaa` to `qtz` and
+/// the five-to-eight-letter language subtags RFC 5646 reserves (§ 2.2.1) are refused: none names
+/// a language an interpreter can be booked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LanguageTag(String);
 
@@ -27,7 +29,9 @@ impl LanguageTag {
             return Err(refuse());
         }
         let id = LanguageIdentifier::try_from_str(value).map_err(|_| refuse())?;
-        if id.language.is_unknown() {
+        let language = id.language.as_str();
+        let private_use = language.len() == 3 && ("qaa"..="qtz").contains(&language);
+        if id.language.is_unknown() || language.len() > 3 || private_use {
             return Err(refuse());
         }
         Ok(LanguageTag(id.to_string()))
@@ -95,7 +99,21 @@ mod tests {
         ] {
             assert_eq!(LanguageTag::parse("f", given).unwrap().as_str(), canonical);
         }
-        for bad in ["", "und", "x", "norsk", "nb-", "nb-u-ca-buddhist", "12", &"a".repeat(40)] {
+        for bad in [
+            "",
+            "und",
+            "x",
+            "norsk",
+            "nb-",
+            "nb-u-ca-buddhist",
+            "12",
+            &"a".repeat(40),
+            "x-klingon",
+            "i-default",
+            "qaa",
+            "qtz-Latn",
+            "klingon",
+        ] {
             assert!(LanguageTag::parse("f", bad).is_err(), "{bad}");
         }
     }

@@ -139,6 +139,14 @@ impl Context {
                                 "the plan has no coordinator to replace".into(),
                             )
                         })?;
+                        if current.subject == new.subject
+                            && current.organisation == new.organisation
+                            && current.kind == new.kind
+                        {
+                            return Err(Error::FailedPrecondition(
+                                "they are the plan's coordinator already: name another".into(),
+                            ));
+                        }
                         Some(s.end_assignment(&pass, &current, reason, now).await?)
                     }
                     None => None,

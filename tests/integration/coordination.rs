@@ -661,6 +661,15 @@ on_both_backends! {
         }));
         assert_eq!(nobody.code(), Code::FailedPrecondition);
 
+        // Replacing the coordinator with themselves would end and begin the same appointment.
+        let same = refused!(coordinators.clone().replace_coordinator(proto::ReplaceCoordinatorRequest {
+            parent: plan.clone(),
+            assignment: Some(first_coordinator().as_assignment()),
+            end_reason: "The same again".into(),
+        }));
+        assert_eq!(same.code(), Code::FailedPrecondition);
+        assert!(same.message().contains("coordinator already"), "{}", same.message());
+
         // A wish with no name, on a plan the caller does not own.
         let etag = server.get_plan(&patient, &plan).await.etag;
         let no_name = refused!(server.coordinators(Some(&patient)).record_coordinator_wish(

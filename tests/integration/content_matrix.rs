@@ -11,7 +11,7 @@ use tonic::Code;
 use super::common::*;
 
 /// The callers, in the order of every row below.
-const CALLERS: [&str; 11] = [
+const CALLERS: [&str; 13] = [
     "owner",
     "representative",
     "member_responsible",
@@ -23,6 +23,8 @@ const CALLERS: [&str; 11] = [
     "stranger_citizen",
     "stranger_personnel",
     "no_token",
+    "scoped_member",
+    "expired_member",
 ];
 
 fn caller(name: &str) -> Option<Who> {
@@ -38,44 +40,46 @@ fn caller(name: &str) -> Option<Who> {
         "stranger_citizen" => Who::Citizen(STRANGER),
         "stranger_personnel" => Who::Personnel("doctor", HOSPITAL),
         "no_token" => return None,
+        "scoped_member" => Who::Personnel("scoped-adviser", NAV),
+        "expired_member" => Who::Personnel("lapsed-adviser", NAV),
         other => panic!("unknown caller {other}"),
     })
 }
 
-type Row = [Code; 11];
+type Row = [Code; 13];
 
-const READ_OWN: Row = [OK, OK, OK, NF, OK, OK, NF, NF, NF, NF, UA];
-const READ_SAME_ORG: Row = [NF, NF, NF, NF, NF, OK, NF, NF, NF, NF, UA];
-const READ_OTHER_ORG: Row = [OK, NF, NF, NF, NF, NF, OK, NF, NF, NF, UA];
+const READ_OWN: Row = [OK, OK, OK, NF, OK, OK, NF, NF, NF, NF, UA, OK, NF];
+const READ_SAME_ORG: Row = [NF, NF, NF, NF, NF, OK, NF, NF, NF, NF, UA, NF, NF];
+const READ_OTHER_ORG: Row = [OK, NF, NF, NF, NF, NF, OK, NF, NF, NF, UA, NF, NF];
 
 /// The patient's own words: the patient and their representative.
-const PATIENT_OWN: Row = [OK, OK, PD, NF, PD, PD, NF, NF, NF, NF, UA];
-const PATIENT_SAME_ORG: Row = [NF, NF, NF, NF, NF, PD, NF, NF, NF, NF, UA];
-const PATIENT_OTHER_ORG: Row = [OK, NF, NF, NF, NF, NF, PD, NF, NF, NF, UA];
+const PATIENT_OWN: Row = [OK, OK, PD, NF, PD, PD, NF, NF, NF, NF, UA, PD, NF];
+const PATIENT_SAME_ORG: Row = [NF, NF, NF, NF, NF, PD, NF, NF, NF, NF, UA, NF, NF];
+const PATIENT_OTHER_ORG: Row = [OK, NF, NF, NF, NF, NF, PD, NF, NF, NF, UA, NF, NF];
 
 /// The patient, their representative, or the coordinator.
-const SHARED_OWN: Row = [OK, OK, PD, NF, OK, PD, NF, NF, NF, NF, UA];
+const SHARED_OWN: Row = [OK, OK, PD, NF, OK, PD, NF, NF, NF, NF, UA, PD, NF];
 const SHARED_SAME_ORG: Row = PATIENT_SAME_ORG;
 const SHARED_OTHER_ORG: Row = PATIENT_OTHER_ORG;
 
 /// The coordinator alone.
-const COORDINATOR_OWN: Row = [PD, PD, PD, NF, OK, PD, NF, NF, NF, NF, UA];
+const COORDINATOR_OWN: Row = [PD, PD, PD, NF, OK, PD, NF, NF, NF, NF, UA, PD, NF];
 const COORDINATOR_SAME_ORG: Row = PATIENT_SAME_ORG;
-const COORDINATOR_OTHER_ORG: Row = [PD, NF, NF, NF, NF, NF, PD, NF, NF, NF, UA];
+const COORDINATOR_OTHER_ORG: Row = [PD, NF, NF, NF, NF, NF, PD, NF, NF, NF, UA, NF, NF];
 
 /// The patient's side, the coordinator and unit staff: declining.
-const ADMINISTER_OWN: Row = [OK, OK, PD, NF, OK, OK, NF, NF, NF, NF, UA];
-const ADMINISTER_SAME_ORG: Row = [NF, NF, NF, NF, NF, OK, NF, NF, NF, NF, UA];
-const ADMINISTER_OTHER_ORG: Row = [OK, NF, NF, NF, NF, NF, OK, NF, NF, NF, UA];
+const ADMINISTER_OWN: Row = [OK, OK, PD, NF, OK, OK, NF, NF, NF, NF, UA, PD, NF];
+const ADMINISTER_SAME_ORG: Row = [NF, NF, NF, NF, NF, OK, NF, NF, NF, NF, UA, NF, NF];
+const ADMINISTER_OTHER_ORG: Row = [OK, NF, NF, NF, NF, NF, OK, NF, NF, NF, UA, NF, NF];
 
 /// Consent decisions: the patient's side. Every plan holds consent the patient gave, which unit
 /// staff, who record consent only on the behalf of a patient who cannot answer, may not change.
-const CONSENT_OWN: Row = [OK, OK, PD, NF, PD, FP, NF, NF, NF, NF, UA];
-const CONSENT_SAME_ORG: Row = [NF, NF, NF, NF, NF, FP, NF, NF, NF, NF, UA];
-const CONSENT_OTHER_ORG: Row = [OK, NF, NF, NF, NF, NF, FP, NF, NF, NF, UA];
+const CONSENT_OWN: Row = [OK, OK, PD, NF, PD, FP, NF, NF, NF, NF, UA, PD, NF];
+const CONSENT_SAME_ORG: Row = [NF, NF, NF, NF, NF, FP, NF, NF, NF, NF, UA, NF, NF];
+const CONSENT_OTHER_ORG: Row = [OK, NF, NF, NF, NF, NF, FP, NF, NF, NF, UA, NF, NF];
 
 /// Progress of a measure the member is responsible for: the coordinator and that member.
-const PROGRESS_OWN: Row = [PD, PD, OK, NF, OK, PD, NF, NF, NF, NF, UA];
+const PROGRESS_OWN: Row = [PD, PD, OK, NF, OK, PD, NF, NF, NF, NF, UA, PD, NF];
 
 /// One plan of the matrix with what the calls need.
 struct Target {
@@ -172,6 +176,17 @@ async fn world(server: &TestServer) -> [Target; 3] {
             proto::MemberRole::Representative,
         )
         .await;
+    // Two more NAV advisers: the patient lets one see the goals and measures alone, and let the
+    // other see the plan for a second, which has passed.
+    let goals = [proto::PlanPart::GoalsAndMeasures];
+    for (name, expire_in) in [("scoped_member", None), ("expired_member", Some(1))] {
+        let who = caller(name).unwrap();
+        let member = server.add_member(&staff, &own.plan, &who, proto::MemberRole::Nav).await;
+        let target = proto::access_scope::Target::Member(member);
+        let expire_in = expire_in.map(std::time::Duration::from_secs);
+        server.scope(&own.patient, &own.plan, target, &goals, expire_in).await.unwrap();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     own.member_measure = server
         .create_measure(&own.coordinator, &own.plan, &own.goal, &nav_membership, "Følge til NAV")
         .await

@@ -18,7 +18,7 @@ const FP: Code = Code::FailedPrecondition;
 // ---------------------------------------------------------------------------------------------
 
 /// The callers, in the order of every row below.
-const CALLERS: [&str; 11] = [
+const CALLERS: [&str; 13] = [
     "owner",
     "representative",
     "member",
@@ -30,6 +30,8 @@ const CALLERS: [&str; 11] = [
     "stranger_citizen",
     "referrer",
     "no_token",
+    "scoped_member",
+    "expired_member",
 ];
 
 fn caller(name: &str) -> Option<Who> {
@@ -45,37 +47,39 @@ fn caller(name: &str) -> Option<Who> {
         "stranger_citizen" => Who::Citizen(STRANGER),
         "referrer" => Who::Personnel("discharge", HOSPITAL),
         "no_token" => return None,
+        "scoped_member" => Who::Personnel("scoped-adviser", NAV),
+        "expired_member" => Who::Personnel("lapsed-adviser", NAV),
         other => panic!("unknown caller {other}"),
     })
 }
 
-type Row = [Code; 11];
+type Row = [Code; 13];
 
 /// Anyone who may read the plan: its appointments and its meetings.
-const READ_OWN: Row = [OK, OK, OK, NF, OK, OK, NF, NF, NF, NF, UA];
-const READ_SAME_ORG: Row = [NF, NF, NF, NF, NF, OK, NF, NF, NF, NF, UA];
-const READ_OTHER_ORG: Row = [OK, NF, NF, NF, NF, NF, OK, NF, NF, NF, UA];
+const READ_OWN: Row = [OK, OK, OK, NF, OK, OK, NF, NF, NF, NF, UA, OK, NF];
+const READ_SAME_ORG: Row = [NF, NF, NF, NF, NF, OK, NF, NF, NF, NF, UA, NF, NF];
+const READ_OTHER_ORG: Row = [OK, NF, NF, NF, NF, NF, OK, NF, NF, NF, UA, NF, NF];
 
 /// The patient's wish for a coordinator: the patient and their representative.
-const WISH_OWN: Row = [OK, OK, PD, NF, PD, PD, NF, NF, NF, NF, UA];
-const WISH_SAME_ORG: Row = [NF, NF, NF, NF, NF, PD, NF, NF, NF, NF, UA];
-const WISH_OTHER_ORG: Row = [OK, NF, NF, NF, NF, NF, PD, NF, NF, NF, UA];
+const WISH_OWN: Row = [OK, OK, PD, NF, PD, PD, NF, NF, NF, NF, UA, PD, NF];
+const WISH_SAME_ORG: Row = [NF, NF, NF, NF, NF, PD, NF, NF, NF, NF, UA, NF, NF];
+const WISH_OTHER_ORG: Row = [OK, NF, NF, NF, NF, NF, PD, NF, NF, NF, UA, NF, NF];
 
 /// Appointing on a plan that has a coordinator: the plan organisation's unit staff may, and are
 /// told the plan has one already.
-const APPOINT_OWN: Row = [PD, PD, PD, NF, PD, FP, NF, NF, NF, NF, UA];
-const APPOINT_SAME_ORG: Row = [NF, NF, NF, NF, NF, FP, NF, NF, NF, NF, UA];
-const APPOINT_OTHER_ORG: Row = [PD, NF, NF, NF, NF, NF, FP, NF, NF, NF, UA];
+const APPOINT_OWN: Row = [PD, PD, PD, NF, PD, FP, NF, NF, NF, NF, UA, PD, NF];
+const APPOINT_SAME_ORG: Row = [NF, NF, NF, NF, NF, FP, NF, NF, NF, NF, UA, NF, NF];
+const APPOINT_OTHER_ORG: Row = [PD, NF, NF, NF, NF, NF, FP, NF, NF, NF, UA, NF, NF];
 
 /// Replacing the coordinator: the plan organisation's unit staff.
-const REPLACE_OWN: Row = [PD, PD, PD, NF, PD, OK, NF, NF, NF, NF, UA];
-const REPLACE_SAME_ORG: Row = [NF, NF, NF, NF, NF, OK, NF, NF, NF, NF, UA];
-const REPLACE_OTHER_ORG: Row = [PD, NF, NF, NF, NF, NF, OK, NF, NF, NF, UA];
+const REPLACE_OWN: Row = [PD, PD, PD, NF, PD, OK, NF, NF, NF, NF, UA, PD, NF];
+const REPLACE_SAME_ORG: Row = [NF, NF, NF, NF, NF, OK, NF, NF, NF, NF, UA, NF, NF];
+const REPLACE_OTHER_ORG: Row = [PD, NF, NF, NF, NF, NF, OK, NF, NF, NF, UA, NF, NF];
 
 /// The plan's coordinator alone: scheduling meetings and writing their minutes.
-const COORDINATOR_OWN: Row = [PD, PD, PD, NF, OK, PD, NF, NF, NF, NF, UA];
-const COORDINATOR_SAME_ORG: Row = [NF, NF, NF, NF, NF, PD, NF, NF, NF, NF, UA];
-const COORDINATOR_OTHER_ORG: Row = [PD, NF, NF, NF, NF, NF, PD, NF, NF, NF, UA];
+const COORDINATOR_OWN: Row = [PD, PD, PD, NF, OK, PD, NF, NF, NF, NF, UA, PD, NF];
+const COORDINATOR_SAME_ORG: Row = [NF, NF, NF, NF, NF, PD, NF, NF, NF, NF, UA, NF, NF];
+const COORDINATOR_OTHER_ORG: Row = [PD, NF, NF, NF, NF, NF, PD, NF, NF, NF, UA, NF, NF];
 
 /// One plan of the matrix with what the calls need.
 struct Target {
@@ -158,6 +162,18 @@ async fn world(server: &TestServer) -> [Target; 3] {
     ] {
         server.add_member(&staff, &own.plan, &caller(name).unwrap(), role).await;
     }
+    // Two more NAV advisers: the patient lets one see the meetings and the group alone, and let
+    // the other see the plan for a second, which has passed.
+    let patient = Who::Citizen(PATIENT);
+    let parts = [proto::PlanPart::Meetings, proto::PlanPart::Group];
+    for (name, expire_in) in [("scoped_member", None), ("expired_member", Some(1))] {
+        let who = caller(name).unwrap();
+        let member = server.add_member(&staff, &own.plan, &who, proto::MemberRole::Nav).await;
+        let target = proto::access_scope::Target::Member(member);
+        let expire_in = expire_in.map(std::time::Duration::from_secs);
+        server.scope(&patient, &own.plan, target, &parts, expire_in).await.unwrap();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let same_org = target(
         server,
         "plan of the same org",

@@ -62,6 +62,8 @@ fn encode(a: &Application) -> proto::ChildCoordinatorApplication {
         wish_followed: c.wish_followed,
         reason: c.reason.clone(),
         kind: proto::CoordinatorKind::Child as i32,
+        // The appointment began when the application was last answered: with it.
+        start_time: a.assignment.and(a.response_time).map(timestamp),
         ..Default::default()
     });
     proto::ChildCoordinatorApplication {

@@ -221,23 +221,22 @@ impl Sight {
 
     /// Whether the caller sees the goal `id`.
     pub fn sees_goal(&self, id: ResourceId) -> bool {
-        match self {
-            Sight::Whole => true,
-            Sight::Scoped(s) => match s.parts.goals() {
-                GoalSight::All => true,
-                GoalSight::Own => s.goals.contains(&id),
-                GoalSight::None => false,
-            },
-        }
+        self.sees_goals_item(|own| own.goals.contains(&id))
     }
 
     /// Whether the caller sees the measure `id`.
     pub fn sees_measure(&self, id: ResourceId) -> bool {
+        self.sees_goals_item(|own| own.measures.contains(&id))
+    }
+
+    /// Whether the caller sees an item of the goals and measures that `theirs` says whether
+    /// is their own.
+    fn sees_goals_item(&self, theirs: impl Fn(&Scoped) -> bool) -> bool {
         match self {
             Sight::Whole => true,
             Sight::Scoped(s) => match s.parts.goals() {
                 GoalSight::All => true,
-                GoalSight::Own => s.measures.contains(&id),
+                GoalSight::Own => theirs(s),
                 GoalSight::None => false,
             },
         }

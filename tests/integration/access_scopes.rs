@@ -60,22 +60,7 @@ async fn world(server: &TestServer) -> World {
         server.create_measure(&c, &plan, &school_goal, &teacher, "Leksehjelp").await.unwrap().name;
     let nav_measure =
         server.create_measure(&c, &plan, &nav_goal, &nav, "Arbeidstrening").await.unwrap().name;
-    let meeting = server
-        .members(Some(&c))
-        .create_meeting(proto::CreateMeetingRequest {
-            parent: plan.clone(),
-            meeting: Some(proto::Meeting {
-                start_time: Some(prost_types::Timestamp { seconds: 1_795_000_000, nanos: 0 }),
-                location: "Helsehuset".into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .meeting
-        .unwrap()
-        .name;
+    let meeting = server.schedule_meeting(&c, &plan, 1_795_000_000).await;
     World { plan, teacher, nav, school_goal, school_measure, nav_goal, nav_measure, meeting }
 }
 
@@ -375,20 +360,9 @@ on_both_backends! {
         let gone = server.access_scopes(Some(&patient)).delete_access_scope(delete).await;
         assert_eq!(code(&gone), Code::NotFound);
 
-        let history = server
-            .plans(Some(&patient))
-            .list_plan_revisions(proto::ListPlanRevisionsRequest {
-                parent: world.plan.clone(),
-                page_size: 100,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .revisions;
-        let lines: Vec<&String> = history.iter().flat_map(|r| &r.changes).collect();
-        assert!(lines.iter().any(|l| l.as_str() == "access scoped at the patient's request"));
-        assert!(lines.iter().any(|l| l.as_str() == "an access scope deleted"));
+        let lines = server.history_lines(&patient, &world.plan).await;
+        assert!(lines.iter().any(|l| l == "access scoped at the patient's request"));
+        assert!(lines.iter().any(|l| l == "an access scope deleted"));
     }
 }
 

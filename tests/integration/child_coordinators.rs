@@ -169,29 +169,10 @@ on_both_backends! {
         assert_eq!(assignment.subject, coordinator().subject());
         let by_parent = server.get_plan(&parent(), &accepted.plan).await;
         assert_eq!(by_parent.patient_id, emma, "the parent reads the child's plan");
-        let group = server
-            .members(Some(&staff()))
-            .list_members(proto::ListMembersRequest {
-                parent: accepted.plan.clone(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .members;
+        let group = server.group(&staff(), &accepted.plan).await;
         let as_parent = group.iter().find(|m| m.subject == parent().subject()).unwrap();
         assert_eq!(as_parent.representative_basis, proto::RepresentativeBasis::Parent as i32);
-        let history = server
-            .plans(Some(&staff()))
-            .list_plan_revisions(proto::ListPlanRevisionsRequest {
-                parent: accepted.plan.clone(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .revisions;
-        let lines: Vec<&String> = history.iter().flat_map(|r| &r.changes).collect();
+        let lines = server.history_lines(&staff(), &accepted.plan).await;
         assert!(lines[0].starts_with(&format!("plan created for {}", applied.name)), "{lines:?}");
 
         // Answered once: a second answer is refused and changes nothing.

@@ -470,6 +470,53 @@ impl TestServer {
             .map(|r| r.into_inner().access_scope.unwrap())
     }
 
+    /// Schedules a meeting of `plan`'s group as `coordinator`, at Helsehuset at `seconds`
+    /// since the epoch; its name.
+    pub async fn schedule_meeting(&self, coordinator: &Who, plan: &str, seconds: i64) -> String {
+        self.members(Some(coordinator))
+            .create_meeting(proto::CreateMeetingRequest {
+                parent: plan.into(),
+                meeting: Some(proto::Meeting {
+                    start_time: Some(prost_types::Timestamp { seconds, nanos: 0 }),
+                    location: "Helsehuset".into(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .expect("scheduling a meeting")
+            .into_inner()
+            .meeting
+            .unwrap()
+            .name
+    }
+
+    /// Every line of what changed in `plan`'s history as `who` reads it, oldest first.
+    pub async fn history_lines(&self, who: &Who, plan: &str) -> Vec<String> {
+        self.plans(Some(who))
+            .list_plan_revisions(proto::ListPlanRevisionsRequest {
+                parent: plan.into(),
+                page_size: 500,
+                ..Default::default()
+            })
+            .await
+            .expect("reading the history")
+            .into_inner()
+            .revisions
+            .into_iter()
+            .flat_map(|r| r.changes)
+            .collect()
+    }
+
+    /// The group of `plan` now, as `who` lists it.
+    pub async fn group(&self, who: &Who, plan: &str) -> Vec<proto::Member> {
+        self.members(Some(who))
+            .list_members(proto::ListMembersRequest { parent: plan.into(), ..Default::default() })
+            .await
+            .expect("listing the group")
+            .into_inner()
+            .members
+    }
+
     /// An organisation client calling as `who`.
     pub fn organisations(
         &self,

@@ -318,22 +318,7 @@ async fn world(server: &TestServer) -> Names {
     let goal = server.create_goal(&patient, &plan, "Bo hjemme", 1).await.unwrap().name;
     let measure =
         server.create_measure(&coordinator, &plan, &goal, &membership, "Besøk").await.unwrap().name;
-    let meeting = server
-        .members(Some(&coordinator))
-        .create_meeting(proto::CreateMeetingRequest {
-            parent: plan.clone(),
-            meeting: Some(proto::Meeting {
-                start_time: Some(prost_types::Timestamp { seconds: 1_800_000_000, nanos: 0 }),
-                location: "Helsehuset".into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .meeting
-        .unwrap()
-        .name;
+    let meeting = server.schedule_meeting(&coordinator, &plan, 1_800_000_000).await;
     let complaint = server
         .complaints(Some(&patient))
         .file_complaint(proto::FileComplaintRequest {

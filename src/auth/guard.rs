@@ -104,7 +104,10 @@ impl Guard {
         }
         let scoped = match own {
             true => session.own_items(&pass, who, parts).await?,
-            false => Scoped { parts, ..Scoped::default() },
+            false => {
+                let subject = who.subject.as_stored().to_owned();
+                Scoped { parts, subject, ..Scoped::default() }
+            }
         };
         pass.sight = Sight::Scoped(scoped);
         Ok(pass)

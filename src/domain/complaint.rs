@@ -325,7 +325,8 @@ impl ComplaintInput<'_> {
                 v.push(FieldViolation::new("complaint.plan", what));
             }
             if self.representative.is_some() {
-                let what = "must be empty: the right to a child coordinator is the parents' own,                             and the applicant complains for themselves";
+                let what = "must be empty: the right to a child coordinator is the parents' own, \
+                            and the applicant complains for themselves";
                 v.push(FieldViolation::new("on_behalf_of", what));
             }
         }

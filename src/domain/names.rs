@@ -33,7 +33,7 @@ fn plan_item_name(
     let bad = || {
         FieldViolation::new(
             field,
-            format!("must be a {what} name, plans/{{plan}}/{collection}/{{{what}}}"),
+            format!("must be a name of the form plans/{{plan}}/{collection}/{{{what}}}"),
         )
     };
     let rest = name.strip_prefix("plans/").ok_or_else(bad)?;

@@ -196,6 +196,8 @@ pub enum Sight {
 pub struct Scoped {
     /// The parts.
     pub parts: Parts,
+    /// The caller, as stored: they always see what they wrote themselves.
+    pub subject: String,
     /// The caller's memberships of the plan, ended ones too: they always see their own.
     pub memberships: BTreeSet<ResourceId>,
     /// The measures the caller is responsible for.
@@ -247,6 +249,24 @@ impl Sight {
         match self {
             Sight::Whole => true,
             Sight::Scoped(s) => s.parts.contains(PlanPart::Group) || s.memberships.contains(&id),
+        }
+    }
+
+    /// Whether the caller may be shown that `author` (a stored subject) wrote something: who
+    /// serves on the group is the group's part, so a scoped caller without it sees only their
+    /// own name on what they see.
+    pub fn shows_author(&self, author: &str) -> bool {
+        match self {
+            Sight::Whole => true,
+            Sight::Scoped(s) => s.parts.contains(PlanPart::Group) || author == s.subject,
+        }
+    }
+
+    /// `(author, relations)` as the caller may be shown them: empty when they may not.
+    fn author(&self, author: &mut String, relations: &mut String) {
+        if !self.shows_author(author) {
+            author.clear();
+            relations.clear();
         }
     }
 
@@ -318,35 +338,63 @@ impl Within for Plan {
     }
 }
 
+/// A goal shows with the goals and measures, its trail's authors with the group.
 impl Within for Goal {
     const WHAT: &'static str = "goal";
 
-    fn within(self, sight: &Sight) -> Option<Self> {
-        sight.sees_goal(self.id).then_some(self)
+    fn within(mut self, sight: &Sight) -> Option<Self> {
+        if !sight.sees_goal(self.id) {
+            return None;
+        }
+        for step in &mut self.adjustments {
+            sight.author(&mut step.author, &mut step.author_relations);
+        }
+        Some(self)
     }
 }
 
+/// A measure shows with the goals and measures, its evaluations' authors with the group.
 impl Within for Measure {
     const WHAT: &'static str = "measure";
 
-    fn within(self, sight: &Sight) -> Option<Self> {
-        sight.sees_measure(self.id).then_some(self)
+    fn within(mut self, sight: &Sight) -> Option<Self> {
+        if !sight.sees_measure(self.id) {
+            return None;
+        }
+        for evaluation in &mut self.evaluations {
+            sight.author(&mut evaluation.author, &mut evaluation.author_relations);
+        }
+        Some(self)
     }
 }
 
+/// A meeting shows with the meetings; whom it invited and who attended with the group (the
+/// caller sees their own invitation and attendance).
 impl Within for Meeting {
     const WHAT: &'static str = "meeting";
 
-    fn within(self, sight: &Sight) -> Option<Self> {
-        sight.sees(PlanPart::Meetings).then_some(self)
+    fn within(mut self, sight: &Sight) -> Option<Self> {
+        if !sight.sees(PlanPart::Meetings) {
+            return None;
+        }
+        self.invited.retain(|m| sight.sees_member(*m));
+        self.attended.retain(|m| sight.sees_member(*m));
+        Some(self)
     }
 }
 
+/// A membership shows with the group, or as the caller's own; who added it as authors show.
 impl Within for Member {
     const WHAT: &'static str = "member";
 
-    fn within(self, sight: &Sight) -> Option<Self> {
-        sight.sees_member(self.id).then_some(self)
+    fn within(mut self, sight: &Sight) -> Option<Self> {
+        if !sight.sees_member(self.id) {
+            return None;
+        }
+        if !sight.shows_author(self.added_by.as_stored()) {
+            self.added_by = super::subject::Subject::from_stored(String::new());
+        }
+        Some(self)
     }
 }
 

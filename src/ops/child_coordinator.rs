@@ -112,13 +112,18 @@ impl Context {
             let id = accept.application;
             let pass = self.guard.application(s, who, id, Action::Accept, now).await?;
             let application = pass.application();
+            who.refuse_own(&application.applicant, "answers an application")?;
             let born = match (&application.child, &accept.child) {
                 (Child::Born(child), None) => Some(child.clone()),
                 (Child::Born(child), Some(given)) if child == given => Some(child.clone()),
                 (Child::Born(_), Some(_)) => {
                     return Err(Error::invalid("child_id", "the application names another child"));
                 }
-                (Child::Expected(_), given) => given.clone(),
+                (Child::Expected(due), Some(given)) => {
+                    check_newborn(application, *due, given)?;
+                    Some(given.clone())
+                }
+                (Child::Expected(_), None) => None,
             };
             if accept.applicant_is_parent && born.is_none() {
                 return Err(Error::invalid(
@@ -173,6 +178,7 @@ impl Context {
         self.write(async |s, now| {
             let pass = self.guard.application(s, who, id, Action::Decline, now).await?;
             let application = pass.application();
+            who.refuse_own(&application.applicant, "answers an application")?;
             if application.state != ApplicationState::Submitted {
                 return Err(Error::FailedPrecondition(format!(
                     "the application is {} already",
@@ -259,6 +265,30 @@ impl Context {
         .await?;
         Ok((pass.id(), assignment))
     }
+}
+
+/// The longest after the expected date a child's birth is still the one expected, in days.
+const DAYS_AFTER_DUE: i64 = 60;
+
+/// Checks that `child` can be the child an application made while they were expected (due on
+/// `due`) was for: born no earlier than the day before the application was made, and no
+/// later than `DAYS_AFTER_DUE` after the expected date; and not the applicant themselves.
+fn check_newborn(application: &Application, due: Date, child: &NationalId) -> Result<()> {
+    if Subject::citizen(child) == application.applicant {
+        return Err(Error::invalid(
+            "child_id",
+            "is the applicant's own: a child coordinator is for their child",
+        ));
+    }
+    let filed = Date::today_in_norway(application.create_time);
+    let born = child.birth_date();
+    if born < filed.plus_days(-1) || born > due.plus_days(DAYS_AFTER_DUE) {
+        return Err(Error::invalid(
+            "child_id",
+            "must be of a child born after the application was made, near the expected date",
+        ));
+    }
+    Ok(())
 }
 
 /// Adds the applicant to the child's plan as a representative with basis PARENT, unless they

@@ -40,7 +40,13 @@ impl Within for MyPlan {
     const WHAT: &'static str = "plan";
 
     fn within(self, sight: &Sight) -> Option<Self> {
-        Some(MyPlan { plan: self.plan.within(sight)?, membership: self.membership })
+        let membership = self.membership.map(|mut m| {
+            if !sight.shows_author(m.added_by.as_stored()) {
+                m.added_by = Subject::from_stored(String::new());
+            }
+            m
+        });
+        Some(MyPlan { plan: self.plan.within(sight)?, membership })
     }
 }
 

@@ -32,7 +32,11 @@ impl Context {
                             "the membership has ended: there is no access to scope".into(),
                         ));
                     }
-                    if matches!(member.role, MemberRole::Coordinator | MemberRole::Representative) {
+                    // A representative runs the plan with the patient while their powers last
+                    // (a parent's end when the child turns 16); after that, they are a member.
+                    let powers = member.powers_end_time.is_none_or(|end| end > now);
+                    let representing = member.role == MemberRole::Representative && powers;
+                    if member.role == MemberRole::Coordinator || representing {
                         return Err(Error::FailedPrecondition(format!(
                             "the {} runs the plan with the patient and sees it whole: end the \
                              role first, or block them",

@@ -105,9 +105,13 @@ impl Session {
         Ok(member)
     }
 
-    /// One membership of `plan`, ended or not.
+    /// One membership of `plan`, ended or not; `NOT_FOUND` when the caller's sight does not
+    /// reach it (a scope without the group shows only their own).
     #[tracing::instrument(skip_all)]
     pub async fn member(&mut self, pass: &PlanPass, id: ResourceId) -> Result<Member> {
+        if !pass.sight().sees_member(id) {
+            return Err(crate::domain::Error::NotFound("member"));
+        }
         let of_plan = Statement::of_plan(MEMBER_COLUMNS, MEMBER_FROM, "m.", pass);
         member_from_row(&self.item_row(of_plan.item("m.", id), "member").await?)
     }

@@ -27,13 +27,22 @@ pub struct RevisionRow {
     pub time: Instant,
 }
 
-/// A revision shows to every reader of the plan, with the lines of what changed that their
-/// sight covers (`Sight::sees_change`).
+/// A revision shows with the lines of what changed that the reader's sight covers
+/// (`Sight::sees_change`), and its author as the sight shows authors; one that changed nothing
+/// the reader sees is absent, so that its time tells nothing either.
 impl crate::domain::scope::Within for RevisionRow {
     const WHAT: &'static str = "revision";
 
     fn within(mut self, sight: &crate::domain::scope::Sight) -> Option<Self> {
+        let changed = !self.changes.is_empty();
         self.changes.retain(|line| sight.sees_change(line));
+        if changed && self.changes.is_empty() {
+            return None;
+        }
+        if !sight.shows_author(&self.author) {
+            self.author.clear();
+            self.author_relations.clear();
+        }
         Some(self)
     }
 }

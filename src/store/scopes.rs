@@ -23,17 +23,21 @@ const PRESENT: i64 = 1 << 6;
 const ORGANISATION_SHIFT: i64 = 1 << 7;
 
 /// Appends `NOT (…)`: the membership `m` has not lapsed at `now`. A membership lapses when a
-/// scope on it, the person's or their organisation's, has expired: it then grants nothing.
-/// Scopes never narrow those who run the plan, so a coordinator's or a representative's
-/// membership does not lapse.
+/// scope on it, the person's (whatever organisation they serve for) or their organisation's,
+/// has expired: it then grants nothing. Scopes never narrow those who run the plan, so a
+/// coordinator's membership does not lapse, nor a representative's while their powers last.
 pub(super) fn not_lapsed(statement: Statement, now: Instant) -> Statement {
     statement
-        .sql("NOT (m.role NOT IN ")
-        .list([MemberRole::Coordinator.as_str(), MemberRole::Representative.as_str()])
+        .sql("NOT (m.role <> ")
+        .bind(MemberRole::Coordinator.as_str())
+        .sql(" AND NOT (m.role = ")
+        .bind(MemberRole::Representative.as_str())
+        .sql(" AND (m.powers_end_time IS NULL OR m.powers_end_time > ")
+        .bind(now.0)
         .sql(
-            " AND EXISTS (SELECT 1 FROM access_scopes s WHERE s.plan_id = m.plan_id \
-             AND s.scoped_organisation = m.acting_organisation \
-             AND (s.subject = m.subject OR s.subject = '') \
+            ")) AND EXISTS (SELECT 1 FROM access_scopes s WHERE s.plan_id = m.plan_id \
+             AND (s.subject = m.subject OR (s.subject = '' \
+             AND s.scoped_organisation = m.acting_organisation)) \
              AND s.expire_time IS NOT NULL AND s.expire_time <= ",
         )
         .bind(now.0)
@@ -41,19 +45,19 @@ pub(super) fn not_lapsed(statement: Statement, now: Instant) -> Statement {
 }
 
 /// Appends `, (…) AS scopes`: the caller's scopes on plan `p`, packed in one integer (NULL
-/// when none): the person's parts with the `PRESENT` bit in the low bits, their organisation's
-/// above them. Read back with `unpack`.
+/// when none): the person's (whatever organisation they act for) parts with the `PRESENT` bit
+/// in the low bits, the organisation's they act for above them. Read back with `unpack`.
 pub(super) fn scopes_column(statement: Statement, who: &Principal) -> Statement {
     statement
         .sql(&format!(
             ", (SELECT CAST(SUM(CASE WHEN s.subject = '' THEN (s.parts + {PRESENT}) * \
              {ORGANISATION_SHIFT} ELSE s.parts + {PRESENT} END) AS BIGINT) FROM access_scopes s \
-             WHERE s.plan_id = p.id AND s.scoped_organisation = "
+             WHERE s.plan_id = p.id AND (s.subject = "
         ))
-        .acting(who)
-        .sql(" AND (s.subject = ")
         .subject(who)
-        .sql(" OR (s.subject = '' AND s.scoped_organisation <> ''))) AS scopes")
+        .sql(" OR (s.subject = '' AND s.scoped_organisation <> '' AND s.scoped_organisation = ")
+        .acting(who)
+        .sql("))) AS scopes")
 }
 
 /// The parts the caller's scopes give, from the column `scopes_column` made: `None` when no
@@ -70,9 +74,10 @@ pub(super) fn unpack(packed: Option<i64>) -> Option<Parts> {
 }
 
 impl Session {
-    /// Stores a new scope on the plan `pass` is for, for `subject` (stored; '' for an
-    /// organisation's) acting for `organisation` ('' for a citizen). `ALREADY_EXISTS` when the
-    /// target has one; `FAILED_PRECONDITION` when the plan holds as many as it may.
+    /// Stores a new scope on the plan `pass` is for: a person's (`subject`, stored, as they serve
+    /// for `organisation`, '' for a citizen), which follows them whatever organisation they
+    /// serve for, or an organisation's (`subject` ''). `ALREADY_EXISTS` when the person, or the
+    /// organisation, has one; `FAILED_PRECONDITION` when the plan holds as many as it may.
     #[tracing::instrument(skip_all)]
     pub async fn insert_scope(
         &mut self,
@@ -85,12 +90,13 @@ impl Session {
         self.check_room(Holding::Scopes, pass, scope.create_time).await?;
         let taken = Statement::new("SELECT id FROM access_scopes WHERE plan_id = ")
             .bind(scope.plan.to_string())
-            .sql(" AND scoped_organisation = ")
-            .bind(organisation.to_owned())
             .sql(" AND subject = ")
-            .bind(subject.to_owned())
-            .optional(self)
-            .await?;
+            .bind(subject.to_owned());
+        let taken = match subject {
+            "" => taken.sql(" AND scoped_organisation = ").bind(organisation.to_owned()),
+            _ => taken,
+        };
+        let taken = taken.optional(self).await?;
         if taken.is_some() {
             return Err(Error::AlreadyExists(
                 "they have an access scope on this plan already: delete it first".into(),
@@ -160,8 +166,8 @@ impl Session {
     }
 
     /// What of the plan `pass` is for is the caller's own, for a scoped sight: their
-    /// memberships, ended ones too, and the measures they are responsible for through any of
-    /// them, with the goals those serve.
+    /// memberships, ended ones and those for other organisations too, and the measures they
+    /// are responsible for through any of them, with the goals those serve.
     #[tracing::instrument(skip_all)]
     pub async fn own_items(
         &mut self,
@@ -173,13 +179,12 @@ impl Session {
             let text = row.try_get::<String, _>(column).map_err(db)?;
             stored("item id", ResourceId::parse(&text))
         };
-        let mut own = Scoped { parts, ..Scoped::default() };
+        let subject = who.subject.as_stored().to_owned();
+        let mut own = Scoped { parts, subject, ..Scoped::default() };
         let memberships = Statement::new("SELECT m.id FROM members m WHERE m.plan_id = ")
             .bind(pass.id().to_string())
             .sql(" AND m.subject = ")
-            .subject(who)
-            .sql(" AND m.acting_organisation = ")
-            .acting(who);
+            .subject(who);
         for row in memberships.all(self).await? {
             own.memberships.insert(id(&row, "id")?);
         }
@@ -189,9 +194,7 @@ impl Session {
         )
         .bind(pass.id().to_string())
         .sql(" AND m.subject = ")
-        .subject(who)
-        .sql(" AND m.acting_organisation = ")
-        .acting(who);
+        .subject(who);
         for row in measures.all(self).await? {
             own.measures.insert(id(&row, "id")?);
             own.goals.insert(id(&row, "goal_id")?);

@@ -449,3 +449,112 @@ on_both_backends! {
         assert_eq!(server.row_count("access_scopes").await, before, "nothing written");
     }
 }
+
+on_both_backends! {
+    /// Who serves on the group is the group's part: a scoped member without it is not shown
+    /// who wrote the history, the evaluations or the trails, whom a meeting invited, nor
+    /// whether a membership they name exists.
+    async fn a_member_without_the_group_learns_nobody_elses_name(server: TestServer) {
+        let world = world(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        let c = coordinator();
+        let teacher_eval = server.evaluate_measure(&teacher(), &c, &world.school_measure, "Bra").await;
+        teacher_eval.unwrap();
+        server.evaluate_measure(&nav(), &c, &world.nav_measure, "Fremgang").await.unwrap();
+        let invited = server.group(&c, &world.plan).await.into_iter().map(|m| m.name).collect();
+        let read = proto::GetMeetingRequest { name: world.meeting.clone() };
+        let etag = server.members(Some(&c)).get_meeting(read).await.unwrap().into_inner();
+        let meeting = proto::UpdateMeetingRequest {
+            meeting: Some(proto::Meeting {
+                name: world.meeting.clone(),
+                etag: etag.meeting.unwrap().etag,
+                invited_members: invited,
+                ..Default::default()
+            }),
+            update_mask: mask(&["invited_members"]),
+        };
+        server.members(Some(&c)).update_meeting(meeting).await.unwrap();
+
+        let target = Target::Member(world.teacher.clone());
+        let parts = [proto::PlanPart::GoalsAndMeasures, proto::PlanPart::Meetings];
+        server.scope(&patient, &world.plan, target, &parts, None).await.unwrap();
+        let shown = everything_shown(&server, &teacher(), &world.plan).await;
+        for other in ["personnel:nav-adviser", "personnel:coordinator", "personnel:unit-staff"] {
+            let at = shown.find(other).map(|i| &shown[i.saturating_sub(300)..i + 40]);
+            assert!(at.is_none(), "the scoped teacher is shown {other}: {at:?}");
+        }
+        assert!(shown.contains("personnel:teacher"), "their own name on what they wrote");
+        let read = proto::GetMeetingRequest { name: world.meeting.clone() };
+        let seen = server.members(Some(&teacher())).get_meeting(read).await.unwrap().into_inner();
+        assert_eq!(seen.meeting.unwrap().invited_members, vec![world.teacher.clone()], "their own");
+        // A membership they may not see is absent, as one that never was.
+        let remove = proto::RemoveMemberRequest { name: world.nav.clone(), etag: String::new() };
+        let removed = server.members(Some(&teacher())).remove_member(remove).await;
+        assert_eq!(code(&removed), Code::NotFound);
+    }
+}
+
+on_both_backends! {
+    /// A person's scope is theirs: added again for another organisation, they are still
+    /// scoped, and an organisation's scope narrows whoever serves for it.
+    async fn a_persons_scope_follows_them_into_another_organisation(server: TestServer) {
+        let world = world(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        let target = Target::Member(world.teacher.clone());
+        let goals = [proto::PlanPart::GoalsAndMeasures];
+        server.scope(&patient, &world.plan, target, &goals, None).await.unwrap();
+        let remove = proto::RemoveMemberRequest { name: world.teacher.clone(), etag: String::new() };
+        server.members(Some(&coordinator())).remove_member(remove).await.unwrap();
+        // The teacher returns, serving for NAV, which the consent covers.
+        let at_nav = Who::Personnel("teacher", NAV);
+        let returned = server.add_member(&staff(), &world.plan, &at_nav, proto::MemberRole::Other).await;
+        let shown = everything_shown(&server, &at_nav, &world.plan).await;
+        assert!(shown.contains(SCHOOL_GOAL) && !shown.contains(THOUGHTS), "still scoped");
+        let again = server.scope(&patient, &world.plan, Target::Member(world.nav.clone()), &goals, None);
+        again.await.unwrap();
+        let twice = server.scope(&patient, &world.plan, Target::Member(returned), &goals, None);
+        assert_eq!(code(&twice.await), Code::AlreadyExists, "one scope per person");
+    }
+}
+
+on_both_backends! {
+    /// A parent's powers end when the child turns 16 (pasient- og brukerrettighetsloven § 4-4);
+    /// from then on the child may scope what the parent sees, as any member's.
+    async fn a_parent_without_powers_can_be_scoped(server: TestServer) {
+        server.bootstrap_grant(MUNICIPALITY, &staff().subject(), OrgRole::UnitStaff).await;
+        let today = samvirke::domain::date::Date::today_in_norway(samvirke::domain::time::Instant::now());
+        let (y, m, d) = today.parts();
+        let born = samvirke::domain::date::Date::parse("", y - 17, m as i32, d.min(28) as i32).unwrap();
+        let teen = samvirke::domain::ids::NationalId::synthetic(born, 0).unwrap();
+        let teen: &'static str = Box::leak(teen.expose().to_owned().into_boxed_str());
+        let plan = server.create_plan(&staff(), MUNICIPALITY, teen).await;
+        let parent = Who::Citizen(NEXT_OF_KIN);
+        let member = server
+            .members(Some(&staff()))
+            .add_member(proto::AddMemberRequest {
+                parent: plan.clone(),
+                member: Some(proto::Member {
+                    representative_basis: proto::RepresentativeBasis::Parent as i32,
+                    ..parent.as_member(proto::MemberRole::Representative)
+                }),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .member
+            .unwrap();
+        assert!(member.powers_end_time.is_some(), "their powers ended at 16");
+        let child = Who::Citizen(teen);
+        server
+            .update_plan(&child, &child, &plan, &["sections.important_to_me"], |p| {
+                p.sections.get_or_insert_default().important_to_me = THOUGHTS.into();
+            })
+            .await
+            .unwrap();
+        assert_eq!(server.get_plan(&parent, &plan).await.sections.unwrap().important_to_me, THOUGHTS);
+        let goals = [proto::PlanPart::GoalsAndMeasures];
+        server.scope(&child, &plan, Target::Member(member.name), &goals, None).await.unwrap();
+        let seen = server.get_plan(&parent, &plan).await;
+        assert_eq!(seen.sections.unwrap_or_default().important_to_me, "", "narrowed");
+    }
+}

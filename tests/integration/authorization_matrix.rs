@@ -131,6 +131,8 @@ const READ_SAME_ORG: Row = [NF, NF, NF, NF, NF, OK, NF, NF, NF, NF, UA, NF, NF, 
 const READ_OTHER_ORG: Row = [OK, NF, NF, NF, NF, NF, OK, NF, NF, NF, UA, NF, NF, NF];
 
 const MANAGE_GROUP_OWN: Row = [PD, PD, NF, NF, OK, OK, NF, NF, NF, NF, UA, NF, PD, NF];
+/// RemoveMember names a membership: to the member scoped without the group, it is absent.
+const REMOVE_MEMBER_OWN: Row = [PD, PD, NF, NF, OK, OK, NF, NF, NF, NF, UA, NF, NF, NF];
 const MANAGE_GROUP_SAME_ORG: Row = [NF, NF, NF, NF, NF, OK, NF, NF, NF, NF, UA, NF, NF, NF];
 const MANAGE_GROUP_OTHER_ORG: Row = [PD, NF, NF, NF, NF, NF, OK, NF, NF, NF, UA, NF, NF, NF];
 
@@ -192,13 +194,21 @@ on_both_backends! {
             (
                 "own plan",
                 &world.own,
-                [READ_OWN, MANAGE_GROUP_OWN, READ_LOG_OWN, READ_SCOPES_OWN, SET_SCOPES_OWN],
+                [
+                    READ_OWN,
+                    MANAGE_GROUP_OWN,
+                    REMOVE_MEMBER_OWN,
+                    READ_LOG_OWN,
+                    READ_SCOPES_OWN,
+                    SET_SCOPES_OWN,
+                ],
             ),
             (
                 "plan of the same org",
                 &world.same_org,
                 [
                     READ_SAME_ORG,
+                    MANAGE_GROUP_SAME_ORG,
                     MANAGE_GROUP_SAME_ORG,
                     READ_LOG_SAME_ORG,
                     READ_SCOPES_SAME_ORG,
@@ -211,13 +221,16 @@ on_both_backends! {
                 [
                     READ_OTHER_ORG,
                     MANAGE_GROUP_OTHER_ORG,
+                    MANAGE_GROUP_OTHER_ORG,
                     READ_LOG_OTHER_ORG,
                     READ_SCOPES_OTHER_ORG,
                     SET_SCOPES_OTHER_ORG,
                 ],
             ),
         ];
-        for (target, plan, [read, manage, read_log, read_scopes, set_scopes]) in targets {
+        for (target, plan, [read, manage, remove_member, read_log, read_scopes, set_scopes]) in
+            targets
+        {
             let mut list_scopes = Vec::new();
             let mut create_scope = Vec::new();
             let mut get = Vec::new();
@@ -345,7 +358,7 @@ on_both_backends! {
             check("ListAccessEvents", target, &read_log, &access_events);
             check("ListMembers", target, &read, &list_members);
             check("AddMember", target, &manage, &add);
-            check("RemoveMember", target, &manage, &remove);
+            check("RemoveMember", target, &remove_member, &remove);
         }
     }
 }

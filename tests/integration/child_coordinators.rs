@@ -228,7 +228,7 @@ on_both_backends! {
         assert_eq!(violated_fields(&refused), ["applicant_is_parent"]);
 
         // The child is born and has a number: the chosen coordinator is appointed on their plan.
-        let newborn = child(0, 3, 0);
+        let newborn = child(0, 0, 11);
         let born = proto::AcceptChildCoordinatorApplicationRequest {
             child_id: newborn.into(),
             applicant_is_parent: true,
@@ -468,5 +468,62 @@ on_both_backends! {
         assert_eq!(violated_fields(&blank), ["reason"]);
         assert_eq!(get(&server, &parent(), &applied.name).await.unwrap(), applied, "unchanged");
         assert_eq!(server.row_count("plans").await, 0);
+    }
+}
+
+on_both_backends! {
+    /// An expected child's application is tied, once the child is born, to a child born after
+    /// it was made and near the expected date; never to the applicant, and never answered by
+    /// the applicant themselves, whatever role they hold.
+    async fn the_child_an_expected_application_names_is_the_one_expected(server: TestServer) {
+        grant_staff(&server).await;
+        let teen = child(16, 0, 8);
+        let expected = proto::ChildCoordinatorApplication {
+            child_id: String::new(),
+            child_display_name: String::new(),
+            expected_birth_date: Some(in_days(100)),
+            ..application_for("")
+        };
+        let applied = apply(&server, &Who::Citizen(teen), expected.clone()).await.unwrap();
+        let first = proto::AcceptChildCoordinatorApplicationRequest {
+            name: applied.name.clone(),
+            coordinator: the_coordinator(),
+            ..Default::default()
+        };
+        accept(&server, &staff(), first).await.unwrap();
+        let plans_before = server.row_count("plans").await;
+        let born = |child_id: &str| proto::AcceptChildCoordinatorApplicationRequest {
+            name: applied.name.clone(),
+            child_id: child_id.into(),
+            applicant_is_parent: true,
+            ..Default::default()
+        };
+        for (what, child_id) in [("the applicant", teen), ("a child born years before", child(7, 0, 9))] {
+            let refused = accept(&server, &staff(), born(child_id)).await.unwrap_err();
+            assert_eq!(violated_fields(&refused), ["child_id"], "{what}");
+        }
+        assert_eq!(server.row_count("plans").await, plans_before, "nothing written");
+
+        // Unit staff who are the applicant, by the person their HelseID token names, do not
+        // answer their own application.
+        let own = apply(&server, &parent(), application_for(child(2, 0, 10))).await.unwrap();
+        let applicant_at_work = Who::PersonnelWithPid("unit-staff-parent", MUNICIPALITY, NEXT_OF_KIN);
+        server.bootstrap_grant(MUNICIPALITY, &applicant_at_work.subject(), OrgRole::UnitStaff).await;
+        let request = proto::AcceptChildCoordinatorApplicationRequest {
+            name: own.name.clone(),
+            coordinator: the_coordinator(),
+            ..Default::default()
+        };
+        assert_eq!(code(&accept(&server, &applicant_at_work, request).await), Code::PermissionDenied);
+        let decline = proto::DeclineChildCoordinatorApplicationRequest {
+            name: own.name.clone(),
+            reason: "Ikke behov".into(),
+        };
+        let declined = server
+            .child_coordinators(Some(&applicant_at_work))
+            .decline_child_coordinator_application(decline)
+            .await;
+        assert_eq!(code(&declined), Code::PermissionDenied);
+        assert_eq!(get(&server, &parent(), &own.name).await.unwrap(), own, "unchanged");
     }
 }

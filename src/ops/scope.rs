@@ -43,8 +43,8 @@ impl Context {
                             member.role.as_str()
                         )));
                     }
-                    let organisation = member.organisation.map(|o| o.as_str().to_owned());
-                    (member.subject.as_stored().to_owned(), organisation.unwrap_or_default())
+                    // The person's scope, whatever organisation they serve for.
+                    (member.subject.as_stored().to_owned(), String::new())
                 }
                 ScopeTarget::Organisation(o) if *o == pass.plan().organisation => {
                     return Err(Error::invalid(

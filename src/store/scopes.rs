@@ -36,8 +36,7 @@ pub(super) fn not_lapsed(statement: Statement, now: Instant) -> Statement {
         .bind(now.0)
         .sql(
             ")) AND EXISTS (SELECT 1 FROM access_scopes s WHERE s.plan_id = m.plan_id \
-             AND (s.subject = m.subject OR (s.subject = '' \
-             AND s.scoped_organisation = m.acting_organisation)) \
+             AND s.subject IN (m.subject, '') AND s.scoped_organisation IN ('', m.acting_organisation) \
              AND s.expire_time IS NOT NULL AND s.expire_time <= ",
         )
         .bind(now.0)
@@ -52,12 +51,12 @@ pub(super) fn scopes_column(statement: Statement, who: &Principal) -> Statement 
         .sql(&format!(
             ", (SELECT CAST(SUM(CASE WHEN s.subject = '' THEN (s.parts + {PRESENT}) * \
              {ORGANISATION_SHIFT} ELSE s.parts + {PRESENT} END) AS BIGINT) FROM access_scopes s \
-             WHERE s.plan_id = p.id AND (s.subject = "
+             WHERE s.plan_id = p.id AND s.subject IN ("
         ))
         .subject(who)
-        .sql(" OR (s.subject = '' AND s.scoped_organisation <> '' AND s.scoped_organisation = ")
+        .sql(", '') AND s.scoped_organisation IN ('', ")
         .acting(who)
-        .sql("))) AS scopes")
+        .sql(")) AS scopes")
 }
 
 /// The parts the caller's scopes give, from the column `scopes_column` made: `None` when no
@@ -74,10 +73,10 @@ pub(super) fn unpack(packed: Option<i64>) -> Option<Parts> {
 }
 
 impl Session {
-    /// Stores a new scope on the plan `pass` is for: a person's (`subject`, stored, as they serve
-    /// for `organisation`, '' for a citizen), which follows them whatever organisation they
-    /// serve for, or an organisation's (`subject` ''). `ALREADY_EXISTS` when the person, or the
-    /// organisation, has one; `FAILED_PRECONDITION` when the plan holds as many as it may.
+    /// Stores a new scope on the plan `pass` is for: a person's (`subject`, stored, with
+    /// `organisation` ''), which follows them whatever organisation they serve for, or an
+    /// organisation's (`subject` ''). `ALREADY_EXISTS` when the person, or the organisation, has
+    /// one; `FAILED_PRECONDITION` when the plan holds as many as it may.
     #[tracing::instrument(skip_all)]
     pub async fn insert_scope(
         &mut self,
@@ -91,12 +90,11 @@ impl Session {
         let taken = Statement::new("SELECT id FROM access_scopes WHERE plan_id = ")
             .bind(scope.plan.to_string())
             .sql(" AND subject = ")
-            .bind(subject.to_owned());
-        let taken = match subject {
-            "" => taken.sql(" AND scoped_organisation = ").bind(organisation.to_owned()),
-            _ => taken,
-        };
-        let taken = taken.optional(self).await?;
+            .bind(subject.to_owned())
+            .sql(" AND scoped_organisation = ")
+            .bind(organisation.to_owned())
+            .optional(self)
+            .await?;
         if taken.is_some() {
             return Err(Error::AlreadyExists(
                 "they have an access scope on this plan already: delete it first".into(),

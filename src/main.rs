@@ -42,10 +42,24 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", with_causes(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// `error` and each of its causes, `: `-separated. A client is never shown an internal
+/// error's cause; the operator running the command is, since a port in use, a missing file or
+/// a database that does not exist is theirs to fix, and none of them holds health data.
+fn with_causes(error: &Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 async fn serve(args: ServeArgs) -> Result<(), Error> {

@@ -149,11 +149,15 @@ impl Server {
             .max_decoding_message_size(limit);
 
         let (health, health_service) = tonic_health::server::health_reporter();
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()
-            .map_err(Error::internal)?;
+        // Reflection in both versions: grpcurl and buf curl speak v1; Postman, grpcui and
+        // Evans still speak v1alpha.
+        let reflecting = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        let reflection = reflecting().build_v1().map_err(Error::internal)?;
+        let reflection_v1alpha = reflecting().build_v1alpha().map_err(Error::internal)?;
 
         let limits = &config.limits;
         let router = tonic::transport::Server::builder()
@@ -167,6 +171,7 @@ impl Server {
             .layer(AdmissionLayer::new(limits))
             .add_service(health_service)
             .add_service(reflection)
+            .add_service(reflection_v1alpha)
             .add_service(InterceptedService::new(plans, authenticate.clone()))
             .add_service(InterceptedService::new(goals, authenticate.clone()))
             .add_service(InterceptedService::new(measures, authenticate.clone()))

@@ -275,6 +275,7 @@ fn served_methods() -> std::collections::HashSet<&'static str> {
         }
     }
     methods.insert("grpc.reflection.v1.ServerReflection/ServerReflectionInfo");
+    methods.insert("grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo");
     methods
 }
 
@@ -401,6 +402,7 @@ mod tests {
             "/samvirke.v1.AccessEventService/ListAccessEvents",
             "/grpc.health.v1.Health/Check",
             "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
         ] {
             assert_eq!(known_rpc(path), &path[1..]);
         }

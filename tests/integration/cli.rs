@@ -340,3 +340,49 @@ async fn sigkill_loses_no_acknowledged_write_and_no_log_row_of_an_acknowledged_r
     server.wait().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A server that cannot start says why, for the operator to fix: the causes of a start-up
+/// failure hold no health data.
+#[test]
+fn start_up_failures_name_their_cause() {
+    let dir = std::env::temp_dir().join(format!("samvirke-start-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let cases: [(&str, Vec<&str>, &str); 4] = [
+        ("a port in use", vec!["serve", "--listen", &address], "in use"),
+        (
+            "a missing policy folder",
+            vec!["serve", "--policy-dir", "no-such-folder"],
+            "no-such-folder",
+        ),
+        (
+            "a missing JWKS file",
+            vec![
+                "serve",
+                "--idporten-issuer",
+                "https://idporten.example",
+                "--idporten-jwks-file",
+                "no-such-jwks.json",
+            ],
+            "no-such-jwks.json",
+        ),
+        (
+            "a database that does not exist",
+            vec![
+                "serve",
+                "--allow-dev-keys",
+                "--database-url",
+                "postgres://postgres@127.0.0.1:5432/no_such_database",
+            ],
+            "no_such_database",
+        ),
+    ];
+    for (what, args, cause) in cases {
+        let (ok, _, err) = samvirke(&dir, &args);
+        assert!(!ok, "{what}: the server started");
+        assert!(err.contains(cause), "{what}: the error does not say why: {err}");
+    }
+    drop(taken);
+    let _ = std::fs::remove_dir_all(&dir);
+}

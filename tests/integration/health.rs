@@ -59,10 +59,37 @@ on_both_backends! {
             "samvirke.v1.PlanService",
             "samvirke.v1.ResponsibilityGroupService",
             "samvirke.v1.OrganisationService",
+            "samvirke.v1.AccessScopeService",
+            "samvirke.v1.ChildCoordinatorService",
             "grpc.health.v1.Health",
         ] {
             assert!(names.iter().any(|n| n == service), "{service} not in {names:?}");
         }
+        // The older reflection, which Postman, grpcui and Evans speak, lists the same.
+        use tonic_reflection::pb::v1alpha;
+        let request = v1alpha::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(v1alpha::server_reflection_request::MessageRequest::ListServices(
+                String::new(),
+            )),
+        };
+        let mut replies = v1alpha::server_reflection_client::ServerReflectionClient::new(server.channel())
+            .server_reflection_info(tokio_stream::once(request))
+            .await
+            .unwrap()
+            .into_inner();
+        let reply = replies.message().await.unwrap().unwrap();
+        let Some(v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+            reply.message_response
+        else {
+            panic!("unexpected v1alpha reflection reply");
+        };
+        // Each version lists itself as the reflection service; the rest is the same.
+        let contract = |names: Vec<String>| -> Vec<String> {
+            names.into_iter().filter(|n| !n.starts_with("grpc.reflection.")).collect()
+        };
+        let alpha = list.service.into_iter().map(|s| s.name).collect();
+        assert_eq!(contract(alpha), contract(names));
     }
 }
 

@@ -23,6 +23,8 @@ use crate::domain::Error;
 use crate::overload::{AdmissionLayer, CallerRate, CallerSlots, Limits};
 use crate::proto;
 use crate::proto::access_event_service_server::AccessEventServiceServer;
+use tonic::codec::CompressionEncoding;
+
 use crate::proto::access_scope_service_server::AccessScopeServiceServer;
 use crate::proto::block_service_server::BlockServiceServer;
 use crate::proto::child_coordinator_service_server::ChildCoordinatorServiceServer;
@@ -122,31 +124,33 @@ impl Server {
         let authenticate = Authenticate(verifier, callers.clone(), slots);
         let limit = config.max_message_bytes;
 
-        let plans =
-            PlanServiceServer::new(PlanApi(context.clone())).max_decoding_message_size(limit);
-        let goals =
-            GoalServiceServer::new(GoalApi(context.clone())).max_decoding_message_size(limit);
-        let measures =
-            MeasureServiceServer::new(MeasureApi(context.clone())).max_decoding_message_size(limit);
-        let coordinators = CoordinatorServiceServer::new(CoordinatorApi(context.clone()))
-            .max_decoding_message_size(limit);
-        let referrals = ReferralServiceServer::new(ReferralApi(context.clone()))
-            .max_decoding_message_size(limit);
+        // Every service: requests up to the size limit (counted after decompression), and gzip
+        // and zstd accepted on requests and offered on responses to clients that accept them.
+        macro_rules! served {
+            ($service:expr) => {
+                $service
+                    .max_decoding_message_size(limit)
+                    .accept_compressed(CompressionEncoding::Gzip)
+                    .accept_compressed(CompressionEncoding::Zstd)
+                    .send_compressed(CompressionEncoding::Gzip)
+                    .send_compressed(CompressionEncoding::Zstd)
+            };
+        }
+        let plans = served!(PlanServiceServer::new(PlanApi(context.clone())));
+        let goals = served!(GoalServiceServer::new(GoalApi(context.clone())));
+        let measures = served!(MeasureServiceServer::new(MeasureApi(context.clone())));
+        let coordinators = served!(CoordinatorServiceServer::new(CoordinatorApi(context.clone())));
+        let referrals = served!(ReferralServiceServer::new(ReferralApi(context.clone())));
         let members =
-            ResponsibilityGroupServiceServer::new(ResponsibilityGroupApi(context.clone()))
-                .max_decoding_message_size(limit);
-        let organisations = OrganisationServiceServer::new(OrganisationApi(context.clone()))
-            .max_decoding_message_size(limit);
-        let complaints = ComplaintServiceServer::new(ComplaintApi(context.clone()))
-            .max_decoding_message_size(limit);
-        let access_events = AccessEventServiceServer::new(AccessEventApi(context.clone()))
-            .max_decoding_message_size(limit);
-        let blocks =
-            BlockServiceServer::new(BlockApi(context.clone())).max_decoding_message_size(limit);
-        let scopes = AccessScopeServiceServer::new(AccessScopeApi(context.clone()))
-            .max_decoding_message_size(limit);
-        let child_coordinators = ChildCoordinatorServiceServer::new(ChildCoordinatorApi(context))
-            .max_decoding_message_size(limit);
+            served!(ResponsibilityGroupServiceServer::new(ResponsibilityGroupApi(context.clone())));
+        let organisations =
+            served!(OrganisationServiceServer::new(OrganisationApi(context.clone())));
+        let complaints = served!(ComplaintServiceServer::new(ComplaintApi(context.clone())));
+        let access_events = served!(AccessEventServiceServer::new(AccessEventApi(context.clone())));
+        let blocks = served!(BlockServiceServer::new(BlockApi(context.clone())));
+        let scopes = served!(AccessScopeServiceServer::new(AccessScopeApi(context.clone())));
+        let child_coordinators =
+            served!(ChildCoordinatorServiceServer::new(ChildCoordinatorApi(context)));
 
         let (health, health_service) = tonic_health::server::health_reporter();
         // Reflection in both versions: grpcurl and buf curl speak v1; Postman, grpcui and

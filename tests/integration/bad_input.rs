@@ -306,3 +306,52 @@ on_both_backends! {
         assert_eq!(code(&none), Code::Unauthenticated);
     }
 }
+
+on_both_backends! {
+    /// gzip and zstd are accepted on requests and offered on responses; a compressed request is
+    /// held to the size limit once decompressed, so a small bomb is refused like a large
+    /// message, and changes nothing.
+    async fn compressed_calls_are_served_and_held_to_the_limit(server: TestServer) {
+        use tonic::codec::CompressionEncoding::{Gzip, Zstd};
+        setup(&server).await;
+        let mut created = Vec::new();
+        for encoding in [Gzip, Zstd] {
+            let plan = server
+                .plans(Some(&staff()))
+                .send_compressed(encoding)
+                .accept_compressed(encoding)
+                .create_plan(plan(MUNICIPALITY, PATIENT, "Kari Nordmann", GENERAL))
+                .await;
+            created.push(plan.unwrap_or_else(|e| panic!("{encoding:?}: {e:?}")).into_inner());
+        }
+        let name = created[0].plan.as_ref().unwrap().name.clone();
+        // The server compresses its answer for a client that accepts it.
+        let mut h2 = raw_h2(&server).await;
+        let mut request = raw_get_plan(&server, &staff());
+        request.headers_mut().insert("grpc-accept-encoding", "gzip".parse().unwrap());
+        let (response, mut body) = h2.send_request(request, false).unwrap();
+        let message = proto::GetPlanRequest { name, revision: 0 };
+        let encoded = prost::Message::encode_to_vec(&message);
+        let mut frame = vec![0u8];
+        frame.extend((encoded.len() as u32).to_be_bytes());
+        frame.extend(encoded);
+        body.send_data(frame.into(), true).unwrap();
+        let response = response.await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers().get("grpc-encoding").unwrap(), "gzip");
+        let mut answer = response.into_body();
+        let first = answer.data().await.unwrap().unwrap();
+        assert_eq!(first[0], 1, "the message is compressed");
+        // A bomb: 1.1 MiB that compresses to a few KiB.
+        let before = server.row_count("plans").await;
+        let huge = "x".repeat(1100 * 1024);
+        let status = server
+            .plans(Some(&staff()))
+            .send_compressed(Gzip)
+            .create_plan(plan(MUNICIPALITY, OTHER_PATIENT, &huge, GENERAL))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+        assert_eq!(server.row_count("plans").await, before);
+    }
+}

@@ -1,8 +1,12 @@
 //! Logs, traces and metrics. Log lines go to stderr; when `OTEL_EXPORTER_OTLP_ENDPOINT` is set,
 //! spans and metrics are exported over OTLP too (the standard OTel env vars apply). Each RPC gets
 //! one server span, named and attributed by the OTel RPC conventions and continuing the caller's
-//! W3C trace, and one measurement of `rpc.server.duration`. Nothing about a plan's content or a
-//! person's identity is recorded: only the method, the status code and the timing.
+//! W3C trace, and one measurement of `rpc.server.call.duration` (seconds). The stable RPC
+//! conventions are the default; `OTEL_SEMCONV_STABILITY_OPT_IN=rpc/dup` adds the experimental
+//! ones this server emitted before (`rpc.server.duration` in milliseconds, `rpc.system`,
+//! `rpc.service`, `rpc.grpc.status_code`), for dashboards still built on them (`Conventions`).
+//! Nothing about a plan's content or a person's identity is recorded: only the method, the
+//! status code and the timing.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -80,20 +84,65 @@ impl Telemetry {
     }
 }
 
+/// Which OTel RPC conventions telemetry follows, by `OTEL_SEMCONV_STABILITY_OPT_IN` as the
+/// conventions ask of instrumentations that move to the stable ones (semconv, "RPC"): the stable
+/// conventions, and with `rpc/dup` the experimental ones beside them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Conventions {
+    /// `rpc.server.call.duration` (s), `rpc.system.name`, `rpc.method` (the full name),
+    /// `rpc.response.status_code` (the status's name) and `error.type`.
+    Stable,
+    /// The stable conventions, and the experimental ones beside them: `rpc.server.duration`
+    /// (ms), `rpc.system`, `rpc.service`, `rpc.grpc.status_code`.
+    StableAndExperimental,
+}
+
+impl Conventions {
+    /// The conventions a value of `OTEL_SEMCONV_STABILITY_OPT_IN` (a comma-separated list)
+    /// asks for.
+    pub fn opted_in(value: Option<&str>) -> Conventions {
+        let dup = value.is_some_and(|v| v.split(',').any(|item| item.trim() == "rpc/dup"));
+        if dup { Conventions::StableAndExperimental } else { Conventions::Stable }
+    }
+
+    fn from_env() -> Conventions {
+        Conventions::opted_in(std::env::var("OTEL_SEMCONV_STABILITY_OPT_IN").ok().as_deref())
+    }
+}
+
+/// The instruments an RPC's duration is measured on.
+#[derive(Clone)]
+struct Instruments {
+    conventions: Conventions,
+    /// `rpc.server.call.duration`, seconds.
+    call_duration: Histogram<f64>,
+    /// `rpc.server.duration`, milliseconds: with the experimental conventions alone.
+    duration: Option<Histogram<f64>>,
+}
+
 /// Tower layer giving every RPC its server span and duration measurement.
 #[derive(Clone)]
 pub struct RpcTelemetryLayer {
-    duration: Histogram<f64>,
+    instruments: Instruments,
 }
 
 impl Default for RpcTelemetryLayer {
     fn default() -> Self {
-        let duration = opentelemetry::global::meter("samvirke")
-            .f64_histogram("rpc.server.duration")
-            .with_unit("ms")
-            .with_description("duration of inbound RPCs")
+        let conventions = Conventions::from_env();
+        let meter = opentelemetry::global::meter("samvirke");
+        let call_duration = meter
+            .f64_histogram("rpc.server.call.duration")
+            .with_unit("s")
+            .with_description("Measures the duration of inbound remote procedure calls.")
             .build();
-        RpcTelemetryLayer { duration }
+        let duration = (conventions == Conventions::StableAndExperimental).then(|| {
+            meter
+                .f64_histogram("rpc.server.duration")
+                .with_unit("ms")
+                .with_description("duration of inbound RPCs")
+                .build()
+        });
+        RpcTelemetryLayer { instruments: Instruments { conventions, call_duration, duration } }
     }
 }
 
@@ -101,7 +150,7 @@ impl<S> tower::Layer<S> for RpcTelemetryLayer {
     type Service = RpcTelemetry<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RpcTelemetry { inner, duration: self.duration.clone() }
+        RpcTelemetry { inner, instruments: self.instruments.clone() }
     }
 }
 
@@ -109,7 +158,63 @@ impl<S> tower::Layer<S> for RpcTelemetryLayer {
 #[derive(Clone)]
 pub struct RpcTelemetry<S> {
     inner: S,
-    duration: Histogram<f64>,
+    instruments: Instruments,
+}
+
+/// gRPC's status codes by number, as the conventions name them (`rpc.response.status_code`).
+const STATUS_NAMES: [&str; 17] = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
+/// The name of status `code`; `_OTHER` for a number gRPC does not define.
+fn status_name(code: i32) -> &'static str {
+    usize::try_from(code).ok().and_then(|i| STATUS_NAMES.get(i)).copied().unwrap_or("_OTHER")
+}
+
+/// The server-side codes the conventions count as errors: faults, not the client's mistakes.
+fn is_server_error(code: i32) -> bool {
+    matches!(code, 2 | 4 | 12 | 13 | 14 | 15)
+}
+
+/// The attributes of a measurement of the stable conventions: `rpc` is the method's full name,
+/// or `UNKNOWN` for a path the server does not serve (`_OTHER`, as the conventions say).
+fn stable_attributes(rpc: &str, code: i32) -> Vec<KeyValue> {
+    let method = if rpc == UNKNOWN { "_OTHER" } else { rpc };
+    let mut attributes = vec![
+        KeyValue::new("rpc.system.name", "grpc"),
+        KeyValue::new("rpc.method", method.to_owned()),
+        KeyValue::new("rpc.response.status_code", status_name(code)),
+    ];
+    if is_server_error(code) {
+        attributes.push(KeyValue::new("error.type", status_name(code)));
+    }
+    attributes
+}
+
+/// The attributes of a measurement of the experimental conventions.
+fn experimental_attributes(service: &str, method: &str, code: i32) -> Vec<KeyValue> {
+    vec![
+        KeyValue::new("rpc.system", "grpc"),
+        KeyValue::new("rpc.service", service.to_owned()),
+        KeyValue::new("rpc.method", method.to_owned()),
+        KeyValue::new("rpc.grpc.status_code", i64::from(code)),
+    ]
 }
 
 struct HeaderExtractor<'a>(&'a http::HeaderMap);
@@ -128,9 +233,10 @@ impl Extractor for HeaderExtractor<'_> {
 struct Finish {
     span: Span,
     start: Instant,
+    rpc: &'static str,
     service: String,
     method: String,
-    duration: Histogram<f64>,
+    instruments: Instruments,
 }
 
 /// gRPC's CANCELLED: the client went away before the response ended.
@@ -138,21 +244,19 @@ const CANCELLED: i32 = 1;
 
 impl Finish {
     fn record(self, code: i32) {
-        let millis = self.start.elapsed().as_secs_f64() * 1000.0;
-        self.span.record("rpc.grpc.status_code", code);
-        // The server-side codes the conventions count as errors: faults, not client mistakes.
-        if matches!(code, 2 | 4 | 12 | 13 | 14 | 15) {
+        let seconds = self.start.elapsed().as_secs_f64();
+        let millis = seconds * 1000.0;
+        self.span.record("rpc.response.status_code", status_name(code));
+        if is_server_error(code) {
             self.span.record("otel.status_code", "ERROR");
+            self.span.record("error.type", status_name(code));
         }
-        self.duration.record(
-            millis,
-            &[
-                KeyValue::new("rpc.system", "grpc"),
-                KeyValue::new("rpc.service", self.service),
-                KeyValue::new("rpc.method", self.method.clone()),
-                KeyValue::new("rpc.grpc.status_code", i64::from(code)),
-            ],
-        );
+        let instruments = &self.instruments;
+        instruments.call_duration.record(seconds, &stable_attributes(self.rpc, code));
+        if let Some(duration) = &instruments.duration {
+            self.span.record("rpc.grpc.status_code", code);
+            duration.record(millis, &experimental_attributes(&self.service, &self.method, code));
+        }
         self.span.in_scope(|| {
             tracing::info!(
                 rpc.method = %self.method,
@@ -189,16 +293,24 @@ where
         // or metric labels.
         let rpc = known_rpc(request.uri().path());
         let (service, method) = rpc.split_once('/').unwrap_or((UNKNOWN, UNKNOWN));
+        let experimental = self.instruments.conventions == Conventions::StableAndExperimental;
         let span = tracing::info_span!(
             "rpc",
             otel.name = %rpc,
             otel.kind = "server",
             otel.status_code = tracing::field::Empty,
-            rpc.system = "grpc",
-            rpc.service = %service,
-            rpc.method = %method,
+            error.type = tracing::field::Empty,
+            rpc.system.name = "grpc",
+            rpc.method = if rpc == UNKNOWN { "_OTHER" } else { rpc },
+            rpc.response.status_code = tracing::field::Empty,
+            rpc.system = tracing::field::Empty,
+            rpc.service = tracing::field::Empty,
             rpc.grpc.status_code = tracing::field::Empty,
         );
+        if experimental {
+            span.record("rpc.system", "grpc");
+            span.record("rpc.service", service);
+        }
         let parent = opentelemetry::global::get_text_map_propagator(|p| {
             p.extract(&HeaderExtractor(request.headers()))
         });
@@ -207,9 +319,10 @@ where
         let finish = Finish {
             span: span.clone(),
             start: Instant::now(),
+            rpc,
             service: service.to_owned(),
             method: method.to_owned(),
-            duration: self.duration.clone(),
+            instruments: self.instruments.clone(),
         };
         let operation: std::sync::Arc<str> = if rpc == UNKNOWN { "".into() } else { rpc.into() };
         // tonic reads a request the client reset as one that ended early; the body says
@@ -393,6 +506,35 @@ mod tests {
         let polled = Pin::new(&mut body).poll_frame(&mut Context::from_waker(waker));
         assert!(matches!(polled, Poll::Ready(Some(Err(_)))));
         assert!(broke.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn the_stable_rpc_conventions_unless_rpc_dup_asks_for_both() {
+        assert_eq!(Conventions::opted_in(None), Conventions::Stable);
+        assert_eq!(Conventions::opted_in(Some("http,rpc")), Conventions::Stable);
+        let both = Conventions::StableAndExperimental;
+        assert_eq!(Conventions::opted_in(Some("http, rpc/dup")), both);
+        assert_eq!(Conventions::opted_in(Some("rpc,rpc/dup")), both);
+
+        let text = |attributes: Vec<KeyValue>| -> Vec<String> {
+            attributes.iter().map(|kv| format!("{}={}", kv.key, kv.value)).collect()
+        };
+        let found = stable_attributes("samvirke.v1.PlanService/GetPlan", 5);
+        assert_eq!(
+            text(found),
+            [
+                "rpc.system.name=grpc",
+                "rpc.method=samvirke.v1.PlanService/GetPlan",
+                "rpc.response.status_code=NOT_FOUND",
+            ]
+        );
+        let fault = text(stable_attributes(UNKNOWN, 13));
+        assert_eq!(fault[1], "rpc.method=_OTHER");
+        assert_eq!(fault[3], "error.type=INTERNAL");
+        assert_eq!(status_name(16), "UNAUTHENTICATED");
+        assert_eq!(status_name(99), "_OTHER");
+        let old = text(experimental_attributes("samvirke.v1.PlanService", "GetPlan", 0));
+        assert_eq!(old[3], "rpc.grpc.status_code=0");
     }
 
     #[test]

@@ -203,6 +203,16 @@ pub struct ServeArgs {
     /// Seconds between database checks for the health service.
     #[arg(long, env = "SAMVIRKE_HEALTH_INTERVAL_SECONDS", default_value_t = 5)]
     pub health_interval_seconds: u64,
+    /// Serve gRPC server reflection (v1 and v1alpha), which lists and describes every method;
+    /// `false` turns it off, for a production that publishes its contract otherwise.
+    #[arg(
+        long,
+        env = "SAMVIRKE_REFLECTION",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub reflection: bool,
     /// Calls served at once over all connections; past it, calls are refused UNAVAILABLE.
     #[arg(long, env = "SAMVIRKE_MAX_CONCURRENT_CALLS", default_value_t = 512)]
     pub max_concurrent_calls: usize,
@@ -332,6 +342,7 @@ impl ServeArgs {
             policy,
             max_message_bytes: self.max_message_bytes,
             health_interval: Duration::from_secs(self.health_interval_seconds.max(1)),
+            reflection: self.reflection,
             limits: Limits {
                 max_concurrent_calls: self.max_concurrent_calls.max(1),
                 max_streams_per_connection: self.max_streams_per_connection.max(1),

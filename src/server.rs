@@ -64,6 +64,8 @@ pub struct ServerConfig {
     pub max_message_bytes: usize,
     /// How often the database is checked for the health service.
     pub health_interval: Duration,
+    /// Whether server reflection is served.
+    pub reflection: bool,
     /// What the server takes on before it refuses calls.
     pub limits: Limits,
     /// How the store connects and logs.
@@ -160,8 +162,13 @@ impl Server {
                 .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
                 .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         };
-        let reflection = reflecting().build_v1().map_err(Error::internal)?;
-        let reflection_v1alpha = reflecting().build_v1alpha().map_err(Error::internal)?;
+        let (reflection, reflection_v1alpha) = match config.reflection {
+            true => (
+                Some(reflecting().build_v1().map_err(Error::internal)?),
+                Some(reflecting().build_v1alpha().map_err(Error::internal)?),
+            ),
+            false => (None, None),
+        };
 
         let limits = &config.limits;
         let router = tonic::transport::Server::builder()
@@ -174,8 +181,8 @@ impl Server {
             ))
             .layer(AdmissionLayer::new(limits))
             .add_service(health_service)
-            .add_service(reflection)
-            .add_service(reflection_v1alpha)
+            .add_optional_service(reflection)
+            .add_optional_service(reflection_v1alpha)
             .add_service(InterceptedService::new(plans, authenticate.clone()))
             .add_service(InterceptedService::new(goals, authenticate.clone()))
             .add_service(InterceptedService::new(measures, authenticate.clone()))

@@ -193,6 +193,7 @@ impl TestServer {
             // The production default, so hostile requests meet the limits they would there.
             max_message_bytes: 1024 * 1024,
             health_interval: Duration::from_millis(200),
+            reflection: true,
             // The production defaults, but for the rate per caller: a test calls as fast as it
             // is answered, and the tests of the limit set it themselves.
             limits: Limits { caller_rate: None, ..Limits::default() },

@@ -311,3 +311,22 @@ async fn a_database_cut_off_mid_load_answers_unavailable_and_loses_no_acknowledg
     drop(proxy);
     drop_schema(&schema).await;
 }
+
+/// Production may turn reflection off: the contract's methods still serve, reflection answers
+/// UNIMPLEMENTED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflection_can_be_turned_off() {
+    for backend in [samvirke::store::Backend::Sqlite, samvirke::store::Backend::Postgres] {
+        let server = TestServer::start_with(backend, |c| c.reflection = false).await;
+        wait_for(&server, ServingStatus::Serving).await;
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let refused = ServerReflectionClient::new(server.channel())
+            .server_reflection_info(tokio_stream::once(request))
+            .await;
+        assert_eq!(refused.unwrap_err().code(), tonic::Code::Unimplemented, "{backend:?}");
+        server.stop().await;
+    }
+}

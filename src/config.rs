@@ -213,6 +213,13 @@ pub struct ServeArgs {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub reflection: bool,
+    /// PEM file with the TLS certificate chain, leaf first; with `--tls-key-file`, the server
+    /// speaks TLS and reloads both when they change. Unset: plaintext.
+    #[arg(long, env = "SAMVIRKE_TLS_CERT_FILE", requires = "tls_key_file")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM file with the TLS private key (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "SAMVIRKE_TLS_KEY_FILE", requires = "tls_cert_file")]
+    pub tls_key_file: Option<PathBuf>,
     /// Calls served at once over all connections; past it, calls are refused UNAVAILABLE.
     #[arg(long, env = "SAMVIRKE_MAX_CONCURRENT_CALLS", default_value_t = 512)]
     pub max_concurrent_calls: usize,
@@ -343,6 +350,11 @@ impl ServeArgs {
             max_message_bytes: self.max_message_bytes,
             health_interval: Duration::from_secs(self.health_interval_seconds.max(1)),
             reflection: self.reflection,
+            tls: self
+                .tls_cert_file
+                .clone()
+                .zip(self.tls_key_file.clone())
+                .map(|(cert, key)| crate::tls::TlsFiles { cert, key }),
             limits: Limits {
                 max_concurrent_calls: self.max_concurrent_calls.max(1),
                 max_streams_per_connection: self.max_streams_per_connection.max(1),

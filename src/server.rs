@@ -66,6 +66,8 @@ pub struct ServerConfig {
     pub health_interval: Duration,
     /// Whether server reflection is served.
     pub reflection: bool,
+    /// TLS from these files, reloaded when they change; `None` for plaintext.
+    pub tls: Option<crate::tls::TlsFiles>,
     /// What the server takes on before it refuses calls.
     pub limits: Limits,
     /// How the store connects and logs.
@@ -79,6 +81,8 @@ pub struct Server {
     health: HealthReporter,
     health_interval: Duration,
     callers: Arc<CallerRate>,
+    /// TLS, when certificate and key files are configured.
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 type HttpResponse = http::Response<tonic::body::Body>;
@@ -93,7 +97,7 @@ type Layers = tower::layer::util::Stack<
 >;
 
 /// The names the health service reports on: the whole server ("") and each service.
-const SERVICES: [&str; 11] = [
+const SERVICES: [&str; 13] = [
     "",
     proto::plan_service_server::SERVICE_NAME,
     proto::goal_service_server::SERVICE_NAME,
@@ -105,6 +109,8 @@ const SERVICES: [&str; 11] = [
     proto::complaint_service_server::SERVICE_NAME,
     proto::access_event_service_server::SERVICE_NAME,
     proto::block_service_server::SERVICE_NAME,
+    proto::access_scope_service_server::SERVICE_NAME,
+    proto::child_coordinator_service_server::SERVICE_NAME,
 ];
 
 impl Server {
@@ -196,7 +202,9 @@ impl Server {
             .add_service(InterceptedService::new(scopes, authenticate.clone()))
             .add_service(InterceptedService::new(child_coordinators, authenticate));
         let health_interval = config.health_interval;
-        Ok(Server { store, router, health, health_interval, callers })
+        // Files that do not load stop the start, naming the file.
+        let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
+        Ok(Server { store, router, health, health_interval, callers, tls })
     }
 
     /// Serves on `listener` until `shutdown` completes, then lets in-flight calls finish.
@@ -214,11 +222,19 @@ impl Server {
                 callers.forget_idle();
             }
         });
-        // Without TCP_NODELAY, small responses wait on delayed ACKs: about 40 ms a call.
-        let incoming = TcpIncoming::from(listener)
-            .with_nodelay(Some(true))
-            .with_keepalive(Some(Duration::from_secs(60)));
-        let served = self.router.serve_with_incoming_shutdown(incoming, shutdown).await;
+        let served = match self.tls {
+            Some(acceptor) => {
+                let incoming = crate::tls::incoming(listener, acceptor);
+                self.router.serve_with_incoming_shutdown(incoming, shutdown).await
+            }
+            None => {
+                // Without TCP_NODELAY, small responses wait on delayed ACKs: about 40 ms a call.
+                let incoming = TcpIncoming::from(listener)
+                    .with_nodelay(Some(true))
+                    .with_keepalive(Some(Duration::from_secs(60)));
+                self.router.serve_with_incoming_shutdown(incoming, shutdown).await
+            }
+        };
         watcher.abort();
         forgetter.abort();
         // The calls have ended; the access log's last batch is made durable before the store

@@ -349,7 +349,18 @@ fn start_up_failures_name_their_cause() {
     std::fs::create_dir_all(&dir).unwrap();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = taken.local_addr().unwrap().to_string();
-    let cases: [(&str, Vec<&str>, &str); 4] = [
+    let cases: [(&str, Vec<&str>, &str); 5] = [
+        (
+            "a missing TLS certificate",
+            vec![
+                "serve",
+                "--tls-cert-file",
+                "no-such-cert.pem",
+                "--tls-key-file",
+                "no-such-key.pem",
+            ],
+            "no-such-cert.pem",
+        ),
         ("a port in use", vec!["serve", "--listen", &address], "in use"),
         (
             "a missing policy folder",

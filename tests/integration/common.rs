@@ -194,6 +194,7 @@ impl TestServer {
             max_message_bytes: 1024 * 1024,
             health_interval: Duration::from_millis(200),
             reflection: true,
+            tls: None,
             // The production defaults, but for the rate per caller: a test calls as fast as it
             // is answered, and the tests of the limit set it themselves.
             limits: Limits { caller_rate: None, ..Limits::default() },
@@ -225,11 +226,8 @@ impl TestServer {
                 .await
                 .expect("serving");
         });
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect()
-            .await
-            .expect("connecting to the test server");
+        // Lazily: a server speaking TLS is called through a channel of the test's own.
+        let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect_lazy();
         let store = Store::open(&config.database_url).await.unwrap();
         if cleanup.is_some() {
             import_sample_registry(&store).await;

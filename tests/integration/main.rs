@@ -29,3 +29,4 @@ mod plans;
 mod relation_matrix;
 mod relations;
 mod review_findings;
+mod tls;

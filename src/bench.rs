@@ -200,6 +200,7 @@ async fn measure(
         max_message_bytes: 1024 * 1024,
         health_interval: Duration::from_secs(5),
         reflection: true,
+        browser_origins: Vec::new(),
         tls: None,
         // One caller drives 64 calls at a time, as fast as it is answered.
         limits: Limits { caller_rate: None, max_calls_per_caller: 64, ..Limits::default() },

@@ -213,6 +213,10 @@ pub struct ServeArgs {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub reflection: bool,
+    /// Origins of browser clients (gRPC-Web) that CORS lets call across origins, comma-separated:
+    /// `https://host[:port]` each. Unset: none.
+    #[arg(long, env = "SAMVIRKE_BROWSER_ORIGINS", value_delimiter = ',')]
+    pub browser_origins: Vec<String>,
     /// PEM file with the TLS certificate chain, leaf first; with `--tls-key-file`, the server
     /// speaks TLS and reloads both when they change. Unset: plaintext.
     #[arg(long, env = "SAMVIRKE_TLS_CERT_FILE", requires = "tls_key_file")]
@@ -350,6 +354,7 @@ impl ServeArgs {
             max_message_bytes: self.max_message_bytes,
             health_interval: Duration::from_secs(self.health_interval_seconds.max(1)),
             reflection: self.reflection,
+            browser_origins: self.browser_origins.clone(),
             tls: self
                 .tls_cert_file
                 .clone()

@@ -66,6 +66,9 @@ pub struct ServerConfig {
     pub health_interval: Duration,
     /// Whether server reflection is served.
     pub reflection: bool,
+    /// The origins of browser clients (gRPC-Web) allowed across origins by CORS:
+    /// `https://host[:port]` each. Empty: none.
+    pub browser_origins: Vec<String>,
     /// TLS from these files, reloaded when they change; `None` for plaintext.
     pub tls: Option<crate::tls::TlsFiles>,
     /// What the server takes on before it refuses calls.
@@ -87,12 +90,22 @@ pub struct Server {
 
 type HttpResponse = http::Response<tonic::body::Body>;
 
-/// The layers around every service: telemetry outermost, so it records the final status.
+/// The layers around every service: CORS outermost (it answers a browser's preflight), then
+/// gRPC-Web's translation to gRPC, then telemetry, so it records the final gRPC status.
 type Layers = tower::layer::util::Stack<
     AdmissionLayer,
     tower::layer::util::Stack<
         tower::util::MapResponseLayer<fn(HttpResponse) -> HttpResponse>,
-        tower::layer::util::Stack<RpcTelemetryLayer, tower::layer::util::Identity>,
+        tower::layer::util::Stack<
+            RpcTelemetryLayer,
+            tower::layer::util::Stack<
+                tonic_web::GrpcWebLayer,
+                tower::layer::util::Stack<
+                    tower_http::cors::CorsLayer,
+                    tower::layer::util::Identity,
+                >,
+            >,
+        >,
     >,
 >;
 
@@ -181,6 +194,10 @@ impl Server {
             .max_concurrent_streams(Some(limits.max_streams_per_connection))
             .http2_keepalive_interval(Some(limits.keepalive_interval))
             .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+            // gRPC-Web comes over HTTP/1.1 from browsers too.
+            .accept_http1(true)
+            .layer(cors(&config.browser_origins)?)
+            .layer(tonic_web::GrpcWebLayer::new())
             .layer(RpcTelemetryLayer::default())
             .layer(tower::util::MapResponseLayer::new(
                 codec_refusals_as_the_api_promises as fn(HttpResponse) -> HttpResponse,
@@ -242,6 +259,47 @@ impl Server {
         self.store.close().await;
         served.map_err(Error::internal)
     }
+}
+
+/// CORS for browser clients of `origins`: a preflight from one of them is answered, and the
+/// page may read the gRPC status trailers (`grpc-status`, `grpc-message`,
+/// `grpc-status-details-bin`, which carries `google.rpc.BadRequest`). Other origins get no CORS
+/// headers, so a browser keeps their pages from calling. An origin that is not
+/// `http(s)://host[:port]` is refused.
+fn cors(origins: &[String]) -> Result<tower_http::cors::CorsLayer, Error> {
+    use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName};
+    let mut allowed = Vec::with_capacity(origins.len());
+    for origin in origins {
+        let uri: http::Uri = origin.parse().map_err(|_| bad_origin(origin))?;
+        let scheme_fits = matches!(uri.scheme_str(), Some("https" | "http"));
+        let bare = uri.path_and_query().is_none_or(|p| p.as_str() == "/") && !origin.ends_with('/');
+        if !scheme_fits || uri.host().is_none() || !bare {
+            return Err(bad_origin(origin));
+        }
+        allowed.push(http::HeaderValue::from_str(origin).map_err(|_| bad_origin(origin))?);
+    }
+    let header = HeaderName::from_static;
+    Ok(tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::AllowOrigin::list(allowed))
+        .allow_methods([http::Method::POST])
+        .allow_headers([
+            CONTENT_TYPE,
+            AUTHORIZATION,
+            header("x-grpc-web"),
+            header("x-user-agent"),
+            header("grpc-timeout"),
+            header("traceparent"),
+        ])
+        .expose_headers([
+            header("grpc-status"),
+            header("grpc-message"),
+            header("grpc-status-details-bin"),
+        ])
+        .max_age(Duration::from_secs(600)))
+}
+
+fn bad_origin(origin: &str) -> Error {
+    Error::invalid("browser-origins", format!("{origin:?} is not an origin, https://host[:port]"))
 }
 
 /// Reports the services NOT_SERVING while the database does not answer, SERVING when it does.

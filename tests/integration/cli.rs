@@ -349,7 +349,12 @@ fn start_up_failures_name_their_cause() {
     std::fs::create_dir_all(&dir).unwrap();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = taken.local_addr().unwrap().to_string();
-    let cases: [(&str, Vec<&str>, &str); 5] = [
+    let cases: [(&str, Vec<&str>, &str); 6] = [
+        (
+            "a browser origin that is not one",
+            vec!["serve", "--browser-origins", "https://app.example/path"],
+            "browser-origins",
+        ),
         (
             "a missing TLS certificate",
             vec![

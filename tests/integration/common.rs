@@ -194,6 +194,7 @@ impl TestServer {
             max_message_bytes: 1024 * 1024,
             health_interval: Duration::from_millis(200),
             reflection: true,
+            browser_origins: vec!["https://koordinator.example".into()],
             tls: None,
             // The production defaults, but for the rate per caller: a test calls as fast as it
             // is answered, and the tests of the limit set it themselves.

@@ -17,6 +17,7 @@ mod content_matrix;
 mod coordination;
 mod coordination_matrix;
 mod fuzz;
+mod grpc_web;
 mod health;
 mod hostile_input;
 mod language;

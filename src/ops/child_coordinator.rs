@@ -271,8 +271,9 @@ impl Context {
 const DAYS_AFTER_DUE: i64 = 60;
 
 /// Checks that `child` can be the child an application made while they were expected (due on
-/// `due`) was for: born no earlier than the day before the application was made, and no
-/// later than `DAYS_AFTER_DUE` after the expected date; and not the applicant themselves.
+/// `due`) was for: born on or after the day the application was made (a child born before it
+/// is named by its number in the application), by today (`NationalId::parse`), and no later
+/// than `DAYS_AFTER_DUE` after the expected date; and not the applicant themselves.
 fn check_newborn(application: &Application, due: Date, child: &NationalId) -> Result<()> {
     if Subject::citizen(child) == application.applicant {
         return Err(Error::invalid(
@@ -282,7 +283,7 @@ fn check_newborn(application: &Application, due: Date, child: &NationalId) -> Re
     }
     let filed = Date::today_in_norway(application.create_time);
     let born = child.birth_date();
-    if born < filed.plus_days(-1) || born > due.plus_days(DAYS_AFTER_DUE) {
+    if born < filed || born > due.plus_days(DAYS_AFTER_DUE) {
         return Err(Error::invalid(
             "child_id",
             "must be of a child born after the application was made, near the expected date",

@@ -498,7 +498,16 @@ on_both_backends! {
             applicant_is_parent: true,
             ..Default::default()
         };
-        for (what, child_id) in [("the applicant", teen), ("a child born years before", child(7, 0, 9))] {
+        // F5 (re-attacker after issue 14): a child born the day before the application, and
+        // one whose number says it is born tomorrow, passed.
+        let refused_children = [
+            ("the applicant", teen),
+            ("a child born years before", child(7, 0, 9)),
+            ("a child born the day before the application", child(0, 1, 11)),
+            // A number whose date is tomorrow, which no real child has yet.
+            ("a child born tomorrow", synthetic_id(Date::today_in_norway(Instant::now()).plus_days(1))),
+        ];
+        for (what, child_id) in refused_children {
             let refused = accept(&server, &staff(), born(child_id)).await.unwrap_err();
             assert_eq!(violated_fields(&refused), ["child_id"], "{what}");
         }

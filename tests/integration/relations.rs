@@ -657,33 +657,6 @@ on_both_backends! {
     }
 }
 
-/// A synthetic national identity number (month + 80) for someone born on `born`.
-fn synthetic_id(born: Date) -> &'static str {
-    let (year, month, day) = born.parts();
-    let individuals = if year >= 2000 { 500..1000 } else { 0..500 };
-    for individual in individuals {
-        let first = format!("{day:02}{:02}{:02}{individual:03}", month + 80, year % 100);
-        let d: Vec<u32> = first.bytes().map(|b| u32::from(b - b'0')).collect();
-        let k1 = (11
-            - [3, 7, 6, 1, 8, 9, 4, 5, 2].iter().zip(&d).map(|(w, d)| w * d).sum::<u32>() % 11)
-            % 11;
-        if k1 == 10 {
-            continue;
-        }
-        let mut ten = d.clone();
-        ten.push(k1);
-        let k2 = (11
-            - [5, 4, 3, 2, 7, 6, 5, 4, 3, 2].iter().zip(&ten).map(|(w, d)| w * d).sum::<u32>()
-                % 11)
-            % 11;
-        if k2 == 10 {
-            continue;
-        }
-        return Box::leak(format!("{first}{k1}{k2}").into_boxed_str());
-    }
-    panic!("no synthetic number for {born}");
-}
-
 on_both_backends! {
     /// A parent represents a child under 16, reads the plan of a 16- or 17-year-old, and
     /// represents no adult.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::pass::{ApplicationPass, ComplaintPass, OrgPass, PlanPass, ReferralPass, names};
 use super::policy::{Action, Authorizer, Object, Relation};
 use crate::domain::Error;
-use crate::domain::child_coordinator::Application;
+use crate::domain::child_coordinator::{Application, Child};
 use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::principal::Principal;
 use crate::domain::scope::{Parts, Scoped, Sight};
@@ -33,20 +33,25 @@ impl Guard {
     }
 
     /// Whether relations, or the caller's roles in one of `organisations` they act for now,
-    /// allow `action` on `object`.
+    /// allow `action` on `object`. In their own case (`party`) the caller's roles allow reading
+    /// only: an official is disqualified from preparing or deciding a case they are a party to
+    /// (forvaltningsloven § 6 first paragraph a), so what they do there they do as the citizen
+    /// they are, by relation.
     fn allowed(
         &self,
         relations: &[Relation],
         who: &Principal,
         organisations: &[Option<&OrgNumber>],
+        party: bool,
         object: Object,
         action: Action,
     ) -> Result<bool, Error> {
         let held = relations.iter().map(|r| (r.as_str(), ""));
+        let roles_count = !party || action.is_read();
         let roles = organisations
             .iter()
             .flatten()
-            .filter(|org| who.acts_for(org))
+            .filter(|org| roles_count && who.acts_for(org))
             .map(|org| (who.subject.as_stored(), org.as_str()));
         self.authz.allows(held.chain(roles), object, action)
     }
@@ -61,7 +66,8 @@ impl Guard {
         object: Object,
         action: Action,
     ) -> Result<bool, Error> {
-        self.allowed(relations, who, &[Some(&plan.organisation)], object, action)
+        let party = who.is(&Subject::citizen(&plan.patient));
+        self.allowed(relations, who, &[Some(&plan.organisation)], party, object, action)
     }
 
     /// A pass for the plan of `row` with `relations`, asking once whether they may see
@@ -146,7 +152,8 @@ impl Guard {
             may_read && self.may(&pass, who, object, action)?
         };
         self.record(session, plan_entry(&pass, who, object, action, allowed), now).await?;
-        decision(allowed, may_read, object, action, "plan")?;
+        let party = who.is(&Subject::citizen(&pass.plan.patient));
+        decision(allowed, may_read, party, object, action, "plan")?;
         Ok(pass)
     }
 
@@ -163,7 +170,7 @@ impl Guard {
     ) -> Result<(), Error> {
         let allowed = self.may(pass, who, object, action)?;
         self.record(session, plan_entry(pass, who, object, action, allowed), now).await?;
-        decision(allowed, true, object, action, "plan")
+        decision(allowed, true, party_to_plan(pass, who), object, action, "plan")
     }
 
     /// Like `require`, for a relation on the plan the caller holds: with the `self` relation
@@ -189,7 +196,7 @@ impl Guard {
             ..plan_entry(pass, who, object, action, allowed)
         };
         self.record(session, entry, now).await?;
-        decision(allowed, true, object, action, "plan")
+        decision(allowed, true, party_to_plan(pass, who), object, action, "plan")
     }
 
     /// The pass with the `responsible` relation added when the caller is, now, the member
@@ -264,7 +271,8 @@ impl Guard {
         let allowed =
             may_read && (action == Action::Read || self.may_on_complaint(&pass, who, action)?);
         self.record(session, complaint_entry(&pass, who, action, allowed), now).await?;
-        decision(allowed, may_read, Object::Complaint, action, "complaint")?;
+        let party = party_to_complaint(&pass, who);
+        decision(allowed, may_read, party, Object::Complaint, action, "complaint")?;
         Ok(pass)
     }
 
@@ -279,6 +287,7 @@ impl Guard {
             &pass.relations,
             who,
             &[Some(&complaint.organisation), complaint.forwarded_to.as_ref()],
+            party_to_complaint(pass, who),
             Object::Complaint,
             action,
         )
@@ -319,14 +328,11 @@ impl Guard {
         }
         let relations = held(&[(row.requester, Relation::Requester)]);
         let r = &row.referral;
+        let party = who.is(&Subject::citizen(&r.patient));
         let may = |action| -> Result<bool, Error> {
-            Ok(self.allowed(
-                &relations,
-                who,
-                &[Some(&r.health_trust)],
-                Object::SentReferral,
-                action,
-            )? || self.allowed(&[], who, &[Some(&r.municipality)], Object::Referral, action)?)
+            let (sending, receiving) = ([Some(&r.health_trust)], [Some(&r.municipality)]);
+            Ok(self.allowed(&relations, who, &sending, party, Object::SentReferral, action)?
+                || self.allowed(&[], who, &receiving, party, Object::Referral, action)?)
         };
         let may_read = may(Action::Read)?;
         let allowed = may_read && (action == Action::Read || may(action)?);
@@ -342,7 +348,7 @@ impl Guard {
             roles: String::new(),
         };
         self.record(session, entry, now).await?;
-        decision(allowed, may_read, Object::Referral, action, "referral")?;
+        decision(allowed, may_read, party, Object::Referral, action, "referral")?;
         Ok(ReferralPass { referral: row.referral })
     }
 
@@ -384,12 +390,14 @@ impl Guard {
         let a = &row.application;
         let object = Object::ChildCoordinatorApplication;
         let in_municipality = [Some(&a.municipality)];
-        let may = |action| self.allowed(&relations, who, &in_municipality, object, action);
+        let party = who.is(&a.applicant)
+            || matches!(&a.child, Child::Born(child) if who.is(&Subject::citizen(child)));
+        let may = |action| self.allowed(&relations, who, &in_municipality, party, object, action);
         let may_read = may(Action::Read)?;
         let allowed = may_read && (action == Action::Read || may(action)?);
         let entry = application_entry(a, who, &relations, action, allowed);
         self.record(session, entry, now).await?;
-        decision(allowed, may_read, object, action, WHAT)?;
+        decision(allowed, may_read, party, object, action, WHAT)?;
         Ok(ApplicationPass { application: row.application })
     }
 
@@ -409,7 +417,7 @@ impl Guard {
                 application_entry(&row.application, who, &relations, Action::Read, true)
             })
             .collect();
-        session.log_access(&self.all_stamped(entries), now).await?;
+        session.log_access(&self.all_stamped(entries), now);
         Ok(rows.into_iter().map(|row| ApplicationPass { application: row.application }).collect())
     }
 
@@ -491,7 +499,7 @@ impl Guard {
         action: Action,
         now: Instant,
     ) -> Result<(), Error> {
-        let allowed = self.allowed(relations, who, &[target.roles_in], object, action)?;
+        let allowed = self.allowed(relations, who, &[target.roles_in], false, object, action)?;
         let entry = AccessEntry {
             organisation: target.organisation,
             plan: None,
@@ -504,7 +512,7 @@ impl Guard {
             roles: String::new(),
         };
         self.record(session, entry, now).await?;
-        decision(allowed, true, object, action, "organisation")
+        decision(allowed, true, false, object, action, "organisation")
     }
 
     /// Which relations and roles let a caller see an `object` in a list, as the policy says
@@ -570,7 +578,8 @@ impl Guard {
             .iter()
             .map(|pass| plan_entry(pass, who, Object::Plan, Action::Read, true))
             .collect();
-        session.log_access(&self.all_stamped(entries), now).await
+        session.log_access(&self.all_stamped(entries), now);
+        Ok(())
     }
 
     /// Logs that `who` read the referrals a list returned, under the plans they requested.
@@ -599,7 +608,7 @@ impl Guard {
                 roles: String::new(),
             })
             .collect();
-        session.log_access(&self.all_stamped(entries), now).await?;
+        session.log_access(&self.all_stamped(entries), now);
         Ok(rows.into_iter().map(|row| ReferralPass { referral: row.referral }).collect())
     }
 
@@ -614,7 +623,7 @@ impl Guard {
         let passes: Vec<ComplaintPass> = rows.into_iter().map(complaint_pass).collect();
         let entries: Vec<_> =
             passes.iter().map(|pass| complaint_entry(pass, who, Action::Read, true)).collect();
-        session.log_access(&self.all_stamped(entries), now).await?;
+        session.log_access(&self.all_stamped(entries), now);
         Ok(passes)
     }
 
@@ -652,7 +661,8 @@ impl Guard {
             allowed = entry.allowed,
             "access decision"
         );
-        session.log_access(std::slice::from_ref(&entry), now).await
+        session.log_access(std::slice::from_ref(&entry), now);
+        Ok(())
     }
 
     async fn refresh(&self, session: &mut Session, epoch: i64) -> Result<(), Error> {
@@ -672,23 +682,40 @@ struct OrganisationTarget<'a> {
 }
 
 /// The answer to an access question: allowed, `PERMISSION_DENIED` for a target the caller may
-/// see, `NOT_FOUND` for one they may not.
+/// see, `NOT_FOUND` for one they may not. `party` says the caller is a party to the case, whose
+/// roles did not count (`Guard::allowed`), so the refusal says why.
 fn decision(
     allowed: bool,
     may_read: bool,
+    party: bool,
     object: Object,
     action: Action,
     target: &'static str,
 ) -> Result<(), Error> {
+    let why = match party {
+        true => ": nobody handles their own case in an official role (forvaltningsloven § 6)",
+        false => "",
+    };
     match (allowed, may_read) {
         (true, _) => Ok(()),
         (false, true) => Err(Error::PermissionDenied(format!(
-            "you may not {} this {}",
+            "you may not {} this {}{why}",
             action.as_str().replace('_', " "),
             object.as_str().replace('_', " ")
         ))),
         (false, false) => Err(Error::NotFound(target)),
     }
+}
+
+/// Whether the caller is the patient of the plan `pass` is for (`Guard::allowed`).
+fn party_to_plan(pass: &PlanPass, who: &Principal) -> bool {
+    who.is(&Subject::citizen(&pass.plan.patient))
+}
+
+/// Whether the caller is the complaint's complainant or its patient (`Guard::allowed`).
+fn party_to_complaint(pass: &ComplaintPass, who: &Principal) -> bool {
+    let complaint = &pass.complaint;
+    who.is(&complaint.complainant) || who.is(&Subject::citizen(&complaint.patient))
 }
 
 fn held(flags: &[(bool, Relation)]) -> Vec<Relation> {

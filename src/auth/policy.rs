@@ -88,6 +88,13 @@ stored_enum! {
     }
 }
 
+impl Action {
+    /// Whether the action only reads: `read` and `read_identity`.
+    pub fn is_read(self) -> bool {
+        matches!(self, Action::Read | Action::ReadIdentity)
+    }
+}
+
 impl Object {
     /// The object that decides who may add or end a membership in `role`, on `basis` for a
     /// representative: each kind of relation has writers of its own.

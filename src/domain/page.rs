@@ -111,6 +111,12 @@ impl Page {
         Page { size, after, scope: None }
     }
 
+    /// How many items a store fetches for this page: one more than it holds, so that
+    /// `next_token` knows whether another page follows.
+    pub fn limit(&self) -> i64 {
+        i64::from(self.size) + 1
+    }
+
     /// The token for the page after `items`, or an empty string when this page was the last.
     /// Stores fetch one item more than the page size to know.
     pub fn next_token<T>(&self, items: &mut Vec<T>, id: impl Fn(&T) -> ResourceId) -> String {

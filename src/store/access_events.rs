@@ -41,8 +41,6 @@ pub struct AccessEventRow {
     pub allowed: bool,
     /// Whether the accessor saw the plan through an access scope: only the parts it gives.
     pub scoped: bool,
-    /// Who made the call, as stored: to tell one call's rows from another's; never shown.
-    call: String,
 }
 
 /// The membership of the entry's subject on the plan, acting for the organisation the entry
@@ -102,48 +100,11 @@ impl Session {
             statement = statement.sql(&format!(") OR (a.time = {time_of}")).bind(after.clone());
             statement = statement.sql(") AND a.id < ").bind(after).sql("))");
         }
-        // One call logs a row per decision it asked (reading the plan, then changing it):
-        // enough rows for one more call than the page holds, each with all its rows.
-        let wanted = usize::try_from(page.size).unwrap_or(usize::MAX).saturating_add(1);
-        let limit = i64::try_from(wanted.saturating_mul(ROWS_PER_CALL)).unwrap_or(i64::MAX);
-        let statement = statement.sql(" ORDER BY a.time DESC, a.id DESC LIMIT ").bind(limit);
+        // One call logs one row per plan (`LogRow::merge`), so a row is an event.
+        let statement = statement.sql(" ORDER BY a.time DESC, a.id DESC LIMIT ").bind(page.limit());
         let rows = statement.all(self).await?;
-        let rows: Vec<AccessEventRow> = rows
-            .iter()
-            .map(|row| event_from_row(row, plan, &patient, who))
-            .collect::<Result<_>>()?;
-        Ok(one_per_call(rows, wanted))
+        rows.iter().map(|row| event_from_row(row, plan, &patient, who)).collect()
     }
-}
-
-/// The most access-log rows one call writes about one plan: the read that admits the caller
-/// and each further decision it asks.
-const ROWS_PER_CALL: usize = 8;
-
-/// The rows as events, one per call, at most `wanted`: a call's rows (the same caller, time and
-/// operation, adjacent in the order listed) become one event, allowed only if every decision
-/// was, named by its last row, whose id, the smallest, is where the next page continues.
-fn one_per_call(rows: Vec<AccessEventRow>, wanted: usize) -> Vec<AccessEventRow> {
-    let mut events: Vec<(AccessEventRow, String)> = Vec::new();
-    for row in rows {
-        let key = format!("{}|{}", row.time.0, row.operation);
-        match events.last_mut() {
-            Some((last, last_key)) if *last_key == key && last.call == row.call => {
-                let allowed = last.allowed && row.allowed;
-                let denied = (!row.allowed).then(|| (row.object.clone(), row.action.clone()));
-                let kept = (!last.allowed).then(|| (last.object.clone(), last.action.clone()));
-                *last = AccessEventRow { allowed, ..row };
-                // The refused decision names what was tried.
-                if let Some((object, action)) = kept.or(denied) {
-                    last.object = object;
-                    last.action = action;
-                }
-            }
-            _ => events.push((row, key)),
-        }
-    }
-    events.truncate(wanted);
-    events.into_iter().map(|(event, _)| event).collect()
 }
 
 /// Which of several organisation roles an entry shows: the one most to do with plans first.
@@ -196,7 +157,6 @@ fn event_from_row(
         operation: text("operation")?,
         allowed: row.try_get::<i64, _>("allowed").map_err(db)? == 1,
         scoped: text("relations")?.split(',').any(|r| r == Relation::Scoped.as_str()),
-        call: format!("{subject}|{acting}"),
     })
 }
 

@@ -2,8 +2,15 @@
 //! or denied. The patient must be able to see who read their plan, and a read whose row is lost
 //! must not have happened, so no call answers before its rows are durable:
 //!
-//! - a write's rows go into its own transaction, and commit with the change or not at all;
-//! - a read's rows are staged in its session and handed, when the read is done, to the
+//! One call logs one row per target it reached (a plan, a complaint, an organisation): the
+//! decisions a call meets on the way to its target (it reads the plan, then changes a measure)
+//! merge into the row of the decision that settled it, so the patient reads one event per
+//! call, refused if any of its decisions was (`LogRow::merge`). Rows are staged in the session
+//! as they are decided:
+//!
+//! - a write's rows go into its own transaction as it ends, and commit with the change or not
+//!   at all;
+//! - a read's rows are handed, when the read is done, to the
 //!   `LogWriter`, which commits the rows of concurrent reads together (group commit: one
 //!   transaction and one fsync for many reads) and answers each read once its rows are durable.
 //!   A read whose batch fails answers UNAVAILABLE, whatever it read.
@@ -88,6 +95,31 @@ impl LogRow {
         self
     }
 
+    /// Whether `other` is a decision of the same caller about the same target as this row.
+    fn same_target(&self, other: &LogRow) -> bool {
+        (&self.organisation, &self.plan, &self.complaint, &self.subject)
+            == (&other.organisation, &other.plan, &other.complaint, &other.subject)
+    }
+
+    /// Merges a later decision of the same call about the same target into this row, which
+    /// then holds the decision that settled the call: the first refusal if there was one,
+    /// else the last decision to act rather than read (reading the plan is the way in to
+    /// changing a measure, not an access of its own). The row keeps its id and time.
+    fn merge(&mut self, later: LogRow) {
+        let settles = match (self.allowed, later.allowed) {
+            (false, _) => false,
+            (true, false) => true,
+            (true, true) => !is_read(later.action) || is_read(self.action),
+        };
+        if settles {
+            self.relations = later.relations;
+            self.roles = later.roles;
+            self.object = later.object;
+            self.action = later.action;
+            self.allowed = later.allowed;
+        }
+    }
+
     fn of(e: &AccessEntry<'_>, now: Instant) -> Self {
         LogRow {
             id: ResourceId::generate().to_string(),
@@ -158,19 +190,25 @@ impl Session {
         Ok(())
     }
 
-    /// Logs access decisions: in a write, in its transaction; in a read, staged for the
-    /// `LogWriter`, which `Store::read_with` waits on before the read answers.
-    #[tracing::instrument(skip_all)]
-    pub async fn log_access(&mut self, entries: &[AccessEntry<'_>], now: Instant) -> Result<()> {
-        let rows = entries.iter().map(|e| LogRow::of(e, now));
-        if let Some(staged) = self.staged_log() {
-            staged.extend(rows);
-            return Ok(());
+    /// Logs access decisions, staged in the session, each merged into the row of an earlier
+    /// decision about the same target (`LogRow::merge`): a write inserts them in its
+    /// transaction as it ends; a read hands them to the `LogWriter`, which `Store::read_with`
+    /// waits on before the read answers.
+    pub fn log_access(&mut self, entries: &[AccessEntry<'_>], now: Instant) {
+        for row in entries.iter().map(|e| LogRow::of(e, now)) {
+            // A call reaches few targets, except a list, whose rows are each of another plan:
+            // looking back one row finds the earlier decision of any call that is not a list.
+            match self.staged.last_mut() {
+                Some(last) if last.same_target(&row) => last.merge(row),
+                _ => self.staged.push(row),
+            }
         }
-        let rows: Vec<LogRow> = rows.collect();
-        self.decisions.extend(rows.iter().cloned());
-        self.insert_log_rows(&rows).await
     }
+}
+
+/// Whether `action` only reads.
+fn is_read(action: &str) -> bool {
+    matches!(action, "read" | "read_identity")
 }
 
 /// How the log writer gathers the rows of concurrent reads into one commit.

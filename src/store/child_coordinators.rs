@@ -144,7 +144,7 @@ impl Session {
         page: Page,
     ) -> Result<Vec<ApplicationAccessRow>> {
         let after = page.after.map(|id| id.to_string()).unwrap_or_default();
-        let limit = i64::from(page.size) + 1;
+        let limit = page.limit();
         let page_of = |statement: Statement| {
             let mut statement = statement.sql(" AND a.id > ").bind(after.clone());
             if let Some(state) = state {

@@ -257,7 +257,7 @@ impl Session {
         page: Page,
     ) -> Result<Vec<ComplaintAccessRow>> {
         let after = page.after.map(|id| id.to_string()).unwrap_or_default();
-        let limit = i64::from(page.size) + 1;
+        let limit = page.limit();
         let page_of = |statement: Statement| {
             let mut statement = statement
                 .sql(" AND c.id > ")

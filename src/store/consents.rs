@@ -151,7 +151,7 @@ impl Session {
         )
         .bind(plan.to_string())
         .bind(page.after.map(|id| id.to_string()).unwrap_or_default())
-        .bind(i64::from(page.size) + 1)
+        .bind(page.limit())
         .all(self)
         .await?;
         rows.iter().map(consent_from_row).collect()

@@ -114,7 +114,7 @@ impl Session {
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(organisation.as_str())
             .bind(page.after.map(|id| id.to_string()).unwrap_or_default())
-            .bind(i64::from(page.size) + 1)
+            .bind(page.limit())
             .all(self)
             .await?;
         rows.iter().map(grant_from_row).collect()

@@ -220,7 +220,7 @@ impl Store {
         let mut session = self.read().await?;
         let result = work(&mut session).await;
         session.count();
-        let staged = session.staged.take().unwrap_or_default();
+        let staged = std::mem::take(&mut session.staged);
         if staged.is_empty() {
             return result;
         }
@@ -281,9 +281,14 @@ impl Store {
             Ok(session) => session,
             Err(e) => return (Err(e), Vec::new()),
         };
-        let result = work(&mut session).await;
+        let mut result = work(&mut session).await;
         session.count();
-        let decisions = std::mem::take(&mut session.decisions);
+        let decisions = std::mem::take(&mut session.staged);
+        if result.is_ok()
+            && let Err(e) = session.insert_log_rows(&decisions).await
+        {
+            result = Err(e);
+        }
         (session.finish(result).await, decisions)
     }
 
@@ -293,9 +298,8 @@ impl Store {
         Ok(Session {
             conn: Conn::Read(conn),
             backend: self.backend,
-            decisions: Vec::new(),
             statements: 0,
-            staged: Some(Vec::new()),
+            staged: Vec::new(),
         })
     }
 
@@ -310,9 +314,8 @@ impl Store {
         Ok(Session {
             conn: Conn::Write(tx),
             backend: self.backend,
-            decisions: Vec::new(),
             statements: 0,
-            staged: None,
+            staged: Vec::new(),
         })
     }
 
@@ -350,21 +353,14 @@ enum Conn {
 pub struct Session {
     conn: Conn,
     backend: Backend,
-    /// A write's access-log rows, to log again, as refused, should the write fail and roll
-    /// back.
-    decisions: Vec<access_log::LogRow>,
     statements: u32,
-    /// A read's access-log rows, for the log's writer; `None` in a write, which logs in its
-    /// transaction.
-    staged: Option<Vec<access_log::LogRow>>,
+    /// The access-log rows of the decisions made so far (`Session::log_access`): a read's for
+    /// the log's writer, a write's for its transaction, or, should it fail and roll back, to
+    /// log again as refused.
+    staged: Vec<access_log::LogRow>,
 }
 
 impl Session {
-    /// Where a read stages its access-log rows; `None` in a write.
-    fn staged_log(&mut self) -> Option<&mut Vec<access_log::LogRow>> {
-        self.staged.as_mut()
-    }
-
     /// The connection, for one statement: each call counts one.
     fn conn(&mut self) -> &mut AnyConnection {
         self.statements += 1;
@@ -709,7 +705,7 @@ mod tests {
                     action: "update",
                     allowed: false,
                 };
-                s.log_access(&[entry], Instant::now()).await?;
+                s.log_access(&[entry], Instant::now());
                 Err::<(), _>(Error::NotFound("plan"))
             })
             .await;

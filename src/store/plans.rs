@@ -364,7 +364,7 @@ impl Session {
         now: Instant,
     ) -> Result<Vec<PlanAccessRow>> {
         let after = page.after.map(|id| id.to_string()).unwrap_or_default();
-        let limit = i64::from(page.size) + 1;
+        let limit = page.limit();
         // Each branch leaves out the plans a block keeps the caller out of, before its page
         // is cut, so a page is never short of what follows.
         let page_of = |statement: Statement, id: &str| {

@@ -111,7 +111,7 @@ impl Session {
         page: Page,
     ) -> Result<Vec<ReferralAccessRow>> {
         let after = page.after.map(|id| id.to_string()).unwrap_or_default();
-        let limit = i64::from(page.size) + 1;
+        let limit = page.limit();
         // Each branch leaves out the referrals of plans a block keeps the caller out of.
         let page_of = |statement: Statement| {
             let statement = blocks::keeps_out_of(statement.sql(" AND NOT "), who, "r.plan_id");

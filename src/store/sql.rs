@@ -67,7 +67,7 @@ impl Statement {
     /// one more than the page holds; all of them when `page` is `None`.
     pub(crate) fn page(self, alias: &str, page: Option<Page>) -> Self {
         let after = page.and_then(|p| p.after).map(|id| id.to_string()).unwrap_or_default();
-        let limit = page.map_or(i64::MAX, |p| i64::from(p.size) + 1);
+        let limit = page.map_or(i64::MAX, |p| p.limit());
         let order = format!(" ORDER BY {alias}id LIMIT ");
         self.sql(&format!(" AND {alias}id > ")).bind(after).sql(&order).bind(limit)
     }

@@ -356,13 +356,85 @@ on_both_backends! {
         let answer = server.plans(Some(&patient)).update_plan(stale).await;
         assert_eq!(code(&answer), Code::Aborted);
 
-        // The read and the change the policy allowed are logged as one refused call; the rows
+        // The call the policy allowed is logged as one refused event; the rows
         // the failed transaction wrote are gone with it.
         assert_eq!(server.access_log_count(&plan, true).await, allowed);
-        assert_eq!(server.access_log_count(&plan, false).await, refused + 2);
+        assert_eq!(server.access_log_count(&plan, false).await, refused + 1);
         let after = events(&server, &representative, all_of(&plan)).await.unwrap();
         assert_eq!(tried(&after), tried(&before) + 1, "{after:#?}");
         let saved = server.get_plan(&patient, &plan).await;
         assert_ne!(saved.sections.unwrap().important_to_me, "Gammel versjon", "nothing changed");
+    }
+}
+
+on_both_backends! {
+    /// F4 (re-attacker after issue 14): a change to a goal or a measure showed as two events,
+    /// for the decisions on the way to it (reading the plan, then changing the item) were
+    /// logged apart. Each call is one event now, refused when any of its decisions was.
+    async fn each_change_to_a_goal_or_measure_is_one_event(server: TestServer) {
+        server.bootstrap_grant(MUNICIPALITY, &staff().subject(), OrgRole::UnitStaff).await;
+        let plan = server.create_plan(&staff(), MUNICIPALITY, PATIENT).await;
+        let patient = Who::Citizen(PATIENT);
+        let coordinator = coordinator();
+        let membership =
+            server.add_member(&staff(), &plan, &coordinator, proto::MemberRole::Coordinator).await;
+        let goal = server.create_goal(&patient, &plan, "Gå til butikken", 1).await.unwrap();
+        let measure = server
+            .create_measure(&coordinator, &plan, &goal.name, &membership, "Følge til butikken")
+            .await
+            .unwrap();
+        server
+            .update_measure(&coordinator, &coordinator, &measure.name, &["status"], |m| {
+                m.status = proto::MeasureStatus::Ongoing as i32;
+            })
+            .await
+            .unwrap();
+        server.evaluate_measure(&coordinator, &coordinator, &measure.name, "Gikk fint.").await.unwrap();
+        server
+            .update_goal(&patient, &patient, &goal.name, &["text"], "Omformulert", |g| {
+                g.text = "Gå til butikken selv".into();
+            })
+            .await
+            .unwrap();
+        let etag = server.get_goal(&coordinator, &goal.name).await.etag;
+        server
+            .goals(Some(&coordinator))
+            .propose_goal_adjustment(proto::ProposeGoalAdjustmentRequest {
+                name: goal.name.clone(),
+                etag,
+                reason: "Tre dager i uka er mulig".into(),
+                proposed_text: "Gå til butikken tre dager i uka".into(),
+            })
+            .await
+            .unwrap();
+        // The coordinator may not word the goal: one refused event says what was tried.
+        let words = server
+            .update_goal(&coordinator, &coordinator, &goal.name, &["text"], "", |g| g.text = "X".into())
+            .await;
+        assert_eq!(code(&words), Code::PermissionDenied);
+        let second = server.create_goal(&patient, &plan, "Sove bedre", 2).await.unwrap();
+        server
+            .goals(Some(&patient))
+            .delete_goal(proto::DeleteGoalRequest { name: second.name.clone(), etag: second.etag })
+            .await
+            .unwrap();
+
+        let listed = events(&server, &patient, all_of(&plan)).await.unwrap();
+        let count = |description: &str| {
+            listed.access_events.iter().filter(|e| e.description == description).count()
+        };
+        for description in [
+            "changed the measures",
+            "evaluated a measure",
+            "proposed a change to a goal",
+            "deleted a goal",
+            "tried to change a goal and was refused",
+        ] {
+            assert_eq!(count(description), 1, "{description}: {listed:#?}");
+        }
+        assert_eq!(count("changed a goal"), 1, "{listed:#?}");
+        // Every call was one row of the log.
+        let refused = server.access_log_count(&plan, false).await;
+        assert_eq!(refused, 1, "only the refused wording");
     }
 }

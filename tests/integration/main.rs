@@ -25,6 +25,7 @@ mod members;
 mod national_ids;
 mod organisations;
 mod overload;
+mod own_case;
 mod plan_content;
 mod plans;
 mod relation_matrix;

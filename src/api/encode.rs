@@ -23,7 +23,10 @@ pub fn encode_plan(plan: &Plan, show_identity: bool) -> proto::Plan {
         status: plan_status(plan.status) as i32,
         create_time: Some(timestamp(plan.create_time)),
         update_time: Some(timestamp(plan.update_time)),
-        etag: etag_of(plan.version),
+        etag: match plan.version {
+            Plan::VERSION_WITHHELD => String::new(),
+            version => etag_of(version),
+        },
         sections: Some(proto::PatientSections {
             important_to_me: s.get(Section::ImportantToMe).to_owned(),
             resources_and_strengths: s.get(Section::ResourcesAndStrengths).to_owned(),

@@ -116,6 +116,10 @@ impl Guard {
             }
         };
         pass.sight = Sight::Scoped(scoped);
+        let seen = session.newest_revision_seen(&pass, &pass.sight).await?;
+        if let Sight::Scoped(scoped) = &mut pass.sight {
+            scoped.seen = seen;
+        }
         Ok(pass)
     }
 

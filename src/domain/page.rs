@@ -111,6 +111,12 @@ impl Page {
         Page { size, after, scope: None }
     }
 
+    /// The same page, continuing after `item`: for a store that reads on past items it does not
+    /// show until the page is full.
+    pub fn after_item(self, item: ResourceId) -> Self {
+        Page { after: Some(item), ..self }
+    }
+
     /// How many items a store fetches for this page: one more than it holds, so that
     /// `next_token` knows whether another page follows.
     pub fn limit(&self) -> i64 {

@@ -47,7 +47,8 @@ pub struct Plan {
     /// group.
     pub revision: i64,
     /// The version of the plan's own fields; the etag. Goals and measures have their own, so
-    /// editing one does not conflict with editing the plan.
+    /// editing one does not conflict with editing the plan. `VERSION_WITHHELD` (shown as an
+    /// empty etag) to a reader who does not see all of the fields it covers.
     pub version: i64,
     /// The last history revision that changed the plan's content, to tell whether a signature
     /// still covers it.
@@ -77,6 +78,10 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The `version` of a plan shown to a reader who does not see all of its fields: a change
+    /// to one they do not see must not show as a new etag.
+    pub const VERSION_WITHHELD: i64 = 0;
+
     /// Whether the content changed after the signed revision.
     pub fn changed_since_signing(&self) -> bool {
         self.signature.as_ref().is_some_and(|s| self.content_revision > s.revision)

@@ -204,6 +204,9 @@ pub struct Scoped {
     pub measures: BTreeSet<ResourceId>,
     /// The goals those measures serve.
     pub goals: BTreeSet<ResourceId>,
+    /// The newest revision of the plan's history the reader sees, and when it was made: what
+    /// they are told of the plan's revision and update time (`Within for Plan`).
+    pub seen: Option<(i64, Instant)>,
 }
 
 impl Sight {
@@ -333,6 +336,21 @@ impl Within for Plan {
         }
         if !sight.sees(PlanPart::Contacts) {
             self.contacts = Vec::new();
+        }
+        if let Sight::Scoped(scoped) = sight {
+            // Changes the reader may not see do not show as the plan moving: its revision and
+            // update time are those of the newest change they see, and the version of fields
+            // they do not all see is withheld (they change none of them).
+            if let Some((revision, time)) = scoped.seen
+                && self.revision > revision
+            {
+                self.revision = revision;
+                self.update_time = time;
+                self.content_revision = self.content_revision.min(revision);
+            }
+            if !(sight.sees(PlanPart::PatientSections) && sight.sees(PlanPart::Contacts)) {
+                self.version = Plan::VERSION_WITHHELD;
+            }
         }
         Some(self)
     }

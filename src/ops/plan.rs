@@ -163,6 +163,11 @@ impl Context {
                 let (goals, measures) = s.plan_content(pass).await?;
                 return Ok(PlanDocument { plan: pass.plan().clone(), goals, measures });
             }
+            // A revision whose changes the reader may not see is, to them, absent: its time
+            // and the plan's state then would tell of what they may not see.
+            if !pass.sight().is_whole() && !s.revision_shown(pass, get.revision).await? {
+                return Err(Error::NotFound("revision"));
+            }
             snapshot::plan_at(s, pass, get.revision).await?.ok_or(Error::NotFound("revision"))
         })
         .await

@@ -7,6 +7,7 @@ use super::{Execute, Run, Session, Statement, db, stored};
 use crate::auth::PlanPass;
 use crate::domain::ids::ResourceId;
 use crate::domain::page::Page;
+use crate::domain::scope::Within;
 use crate::domain::time::Instant;
 use crate::domain::{Result, stored_enum};
 
@@ -121,30 +122,94 @@ impl Session {
         Ok(())
     }
 
-    /// The plan's revisions after the page's position, oldest first; one more than the page.
+    /// The plan's revisions the pass's sight shows (`RevisionRow::within`) after the page's
+    /// position, oldest first; one more than the page. For a scoped reader it reads on past
+    /// the revisions they may not see until the page is full or the history ends, so a page
+    /// is never short of what follows: its length tells nothing of the hidden ones.
     #[tracing::instrument(skip_all)]
     pub async fn list_revisions(
         &mut self,
         pass: &PlanPass,
         page: Page,
     ) -> Result<Vec<RevisionRow>> {
-        let columns = "id, revision, author, author_relations, changes, create_time";
-        let of_plan = Statement::of_plan(columns, "plan_revisions", "", pass);
-        let rows = of_plan.page("", Some(page)).all(self).await?;
-        rows.iter()
-            .map(|row| {
-                let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
-                Ok(RevisionRow {
-                    id: stored("revision id", ResourceId::parse(&text("id")?))?,
-                    revision: row.try_get("revision").map_err(db)?,
-                    author: text("author")?,
-                    author_relations: text("author_relations")?,
-                    changes: text("changes")?.lines().map(str::to_owned).collect(),
-                    time: Instant(row.try_get("create_time").map_err(db)?),
-                })
-            })
-            .collect()
+        let wanted = usize::try_from(page.limit()).unwrap_or(usize::MAX);
+        let mut shown = Vec::new();
+        let mut after = page;
+        loop {
+            let read = self.revisions(pass, after).await?;
+            let last = read.last().map(|r| r.id);
+            let ended = read.len() < wanted;
+            shown.extend(read.into_iter().filter_map(|r| r.within(pass.sight())));
+            match last {
+                Some(id) if !ended && shown.len() < wanted => after = page.after_item(id),
+                _ => break,
+            }
+        }
+        shown.truncate(wanted);
+        Ok(shown)
     }
+
+    /// Whether the plan has `revision` and the pass's sight shows it.
+    pub async fn revision_shown(&mut self, pass: &PlanPass, revision: i64) -> Result<bool> {
+        let statement = Statement::of_plan(REVISION_COLUMNS, "plan_revisions", "", pass)
+            .sql(" AND revision = ");
+        let read = revision_rows(statement.bind(revision).all(self).await?)?;
+        Ok(read.into_iter().any(|r| r.within(pass.sight()).is_some()))
+    }
+
+    /// The newest revision `sight` shows of the plan `pass` is for, and when it was made, read
+    /// from the newest back: what a scoped reader is told of the plan's revision and update
+    /// time, so that changes they may not see do not show as the plan moving.
+    pub async fn newest_revision_seen(
+        &mut self,
+        pass: &PlanPass,
+        sight: &crate::domain::scope::Sight,
+    ) -> Result<Option<(i64, Instant)>> {
+        const BATCH: i64 = 32;
+        let mut before = i64::MAX;
+        loop {
+            let statement = Statement::of_plan(REVISION_COLUMNS, "plan_revisions", "", pass)
+                .sql(" AND revision < ")
+                .bind(before)
+                .sql(" ORDER BY revision DESC LIMIT ")
+                .bind(BATCH);
+            let read = revision_rows(statement.all(self).await?)?;
+            let Some(oldest) = read.last().map(|r| r.revision) else { return Ok(None) };
+            let count = read.len();
+            if let Some(seen) = read.into_iter().find_map(|r| r.within(sight)) {
+                return Ok(Some((seen.revision, seen.time)));
+            }
+            if count < BATCH as usize {
+                return Ok(None);
+            }
+            before = oldest;
+        }
+    }
+
+    /// The plan's revisions after `page`'s position, in id order, one more than the page holds.
+    async fn revisions(&mut self, pass: &PlanPass, page: Page) -> Result<Vec<RevisionRow>> {
+        let of_plan = Statement::of_plan(REVISION_COLUMNS, "plan_revisions", "", pass);
+        revision_rows(of_plan.page("", Some(page)).all(self).await?)
+    }
+}
+
+/// The columns `revision_rows` reads.
+const REVISION_COLUMNS: &str = "id, revision, author, author_relations, changes, create_time";
+
+fn revision_rows(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<RevisionRow>> {
+    rows.iter()
+        .map(|row| {
+            let text = |name: &str| row.try_get::<String, _>(name).map_err(db);
+            Ok(RevisionRow {
+                id: stored("revision id", ResourceId::parse(&text("id")?))?,
+                revision: row.try_get("revision").map_err(db)?,
+                author: text("author")?,
+                author_relations: text("author_relations")?,
+                changes: text("changes")?.lines().map(str::to_owned).collect(),
+                time: Instant(row.try_get("create_time").map_err(db)?),
+            })
+        })
+        .collect()
 }
 
 stored_enum! {

@@ -558,3 +558,80 @@ on_both_backends! {
         assert_eq!(seen.sections.unwrap_or_default().important_to_me, "", "narrowed");
     }
 }
+
+on_both_backends! {
+    /// F1 (re-attacker after issue 14): a scoped member learned when changes they may not see
+    /// were made: the plan's revision, update time and etag moved with them, GetPlan answered
+    /// at a hidden revision, and the history's pages came back short or empty around hidden
+    /// revisions. To them, the plan moves only with what they see.
+    async fn hidden_changes_do_not_show_as_the_plan_moving(server: TestServer) {
+        let world = world(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        let target = Target::Member(world.teacher.clone());
+        let goals = [proto::PlanPart::GoalsAndMeasures];
+        server.scope(&patient, &world.plan, target, &goals, None).await.unwrap();
+        let before = server.get_plan(&teacher(), &world.plan).await;
+        assert_eq!(before.etag, "", "the plan's fields are not all theirs to see");
+
+        // The patient rewrites their thoughts and contacts; the coordinator plans a meeting.
+        for text in ["Ny tekst", "Enda en"] {
+            server
+                .update_plan(&patient, &patient, &world.plan, &["sections.important_to_me"], |p| {
+                    p.sections.get_or_insert_default().important_to_me = text.into();
+                })
+                .await
+                .unwrap();
+        }
+        server.schedule_meeting(&coordinator(), &world.plan, 1_796_000_000).await;
+        let whole = server.get_plan(&coordinator(), &world.plan).await;
+        assert!(whole.revision > before.revision);
+
+        let after = server.get_plan(&teacher(), &world.plan).await;
+        assert_eq!(
+            (after.revision, after.update_time, after.etag.as_str()),
+            (before.revision, before.update_time, ""),
+            "nothing they see changed"
+        );
+        // Each hidden revision is absent; the one they last saw is there.
+        let at = |revision: i64| {
+            let mut plans = server.plans(Some(&teacher()));
+            let name = world.plan.clone();
+            async move { plans.get_plan(proto::GetPlanRequest { name, revision }).await }
+        };
+        for revision in before.revision + 1..=whole.revision {
+            assert_eq!(code(&at(revision).await), Code::NotFound, "revision {revision}");
+        }
+        assert_eq!(code(&at(before.revision).await), Code::Ok);
+
+        // The history, a page of one at a time: every page holds a revision, and together they
+        // are exactly the ones the teacher sees, ending at the last one seen.
+        let mut seen = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = server
+                .plans(Some(&teacher()))
+                .list_plan_revisions(proto::ListPlanRevisionsRequest {
+                    parent: world.plan.clone(),
+                    page_size: 1,
+                    page_token: token.clone(),
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(page.revisions.len(), 1, "a page is never short of what follows");
+            seen.extend(page.revisions.iter().map(|r| r.revision));
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            token = page.next_page_token;
+        }
+        assert_eq!(seen.last(), Some(&before.revision), "{seen:?}");
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "oldest first: {seen:?}");
+
+        // A change they see moves the plan for them again.
+        let c = coordinator();
+        server.create_measure(&c, &world.plan, &world.school_goal, &world.teacher, "Lesekurs").await.unwrap();
+        let moved = server.get_plan(&teacher(), &world.plan).await;
+        assert_eq!(moved.revision, server.get_plan(&c, &world.plan).await.revision);
+    }
+}

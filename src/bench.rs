@@ -205,6 +205,7 @@ async fn measure(
         // One caller drives 64 calls at a time, as fast as it is answered.
         limits: Limits { caller_rate: None, max_calls_per_caller: 64, ..Limits::default() },
         store: StoreOptions::default(),
+        changes: Default::default(),
     };
     let server = Server::build(server_config.clone()).await?;
     let store = Store::open(&server_config.database_url).await?;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::api::{ChangeFeed, StreamSettings};
 use crate::auth::token::{DEFAULT_AUDIENCE, DEFAULT_CITIZEN_ACR, ProviderConfig};
 use crate::auth::{Policy, VerifierConfig};
 use crate::domain::Error;
@@ -253,6 +254,22 @@ pub struct ServeArgs {
     /// Read connections on SQLite (writes have one connection of their own).
     #[arg(long, env = "SAMVIRKE_SQLITE_READ_CONNECTIONS", default_value_t = 4)]
     pub sqlite_read_connections: u32,
+    /// Days the change feed (ListPlanChanges, WatchPlanChanges) keeps a change; a client whose
+    /// cursor is older must read the plans again.
+    #[arg(long, env = "SAMVIRKE_CHANGE_RETENTION_DAYS", default_value_t = 30)]
+    pub change_retention_days: u64,
+    /// WatchPlanChanges streams open at once, over all callers; each also takes one of its
+    /// caller's calls in flight (--max-calls-per-caller).
+    #[arg(long, env = "SAMVIRKE_MAX_CHANGE_STREAMS", default_value_t = 256)]
+    pub max_change_streams: usize,
+    /// Milliseconds between a stream's looks for changes other server nodes made (changes made
+    /// on its own node wake it at once).
+    #[arg(long, env = "SAMVIRKE_CHANGE_POLL_MILLIS", default_value_t = 1000)]
+    pub change_poll_millis: u64,
+    /// Seconds a stream waits for a client that does not read before dropping it with
+    /// RESOURCE_EXHAUSTED.
+    #[arg(long, env = "SAMVIRKE_SLOW_CONSUMER_SECONDS", default_value_t = 10)]
+    pub slow_consumer_seconds: u64,
 }
 
 /// `samvirke token`: exactly one of --pid, --sub or --client.
@@ -376,6 +393,15 @@ impl ServeArgs {
                     ..GroupCommit::default()
                 },
                 sqlite_readers: self.sqlite_read_connections.max(1),
+            },
+            changes: ChangeFeed {
+                retention: Duration::from_secs(self.change_retention_days.max(1) * 86_400),
+                prune_interval: Duration::from_secs(3_600),
+                streams: StreamSettings {
+                    max_streams: self.max_change_streams.max(1),
+                    poll_interval: Duration::from_millis(self.change_poll_millis.max(10)),
+                    slow_consumer_timeout: Duration::from_secs(self.slow_consumer_seconds.max(1)),
+                },
             },
         })
     }

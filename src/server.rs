@@ -13,9 +13,9 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::api::{
-    AccessEventApi, AccessScopeApi, Authenticate, BlockApi, ChildCoordinatorApi, ComplaintApi,
-    Context, CoordinatorApi, GoalApi, MeasureApi, OrganisationApi, PlanApi, ReferralApi,
-    ResponsibilityGroupApi,
+    AccessEventApi, AccessScopeApi, Authenticate, BlockApi, ChangeFeed, ChildCoordinatorApi,
+    ComplaintApi, Context, CoordinatorApi, GoalApi, MeasureApi, OrganisationApi, PlanApi,
+    PlanChangeApi, ReferralApi, ResponsibilityGroupApi, prune_changes,
 };
 use crate::auth::token::ProviderConfig;
 use crate::auth::{Authorizer, DevKey, Guard, Policy, TokenVerifier, VerifierConfig};
@@ -33,6 +33,7 @@ use crate::proto::coordinator_service_server::CoordinatorServiceServer;
 use crate::proto::goal_service_server::GoalServiceServer;
 use crate::proto::measure_service_server::MeasureServiceServer;
 use crate::proto::organisation_service_server::OrganisationServiceServer;
+use crate::proto::plan_change_service_server::PlanChangeServiceServer;
 use crate::proto::plan_service_server::PlanServiceServer;
 use crate::proto::referral_service_server::ReferralServiceServer;
 use crate::proto::responsibility_group_service_server::ResponsibilityGroupServiceServer;
@@ -75,6 +76,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// How the store connects and logs.
     pub store: StoreOptions,
+    /// How long the change feed keeps changes, and how its streams run.
+    pub changes: ChangeFeed,
 }
 
 /// A built server, ready to serve on a listener.
@@ -84,6 +87,9 @@ pub struct Server {
     health: HealthReporter,
     health_interval: Duration,
     callers: Arc<CallerRate>,
+    changes: ChangeFeed,
+    /// Turned true when shutdown begins, which ends the change feed's streams.
+    stopping: tokio::sync::watch::Sender<bool>,
     /// TLS, when certificate and key files are configured.
     tls: Option<tokio_rustls::TlsAcceptor>,
 }
@@ -110,7 +116,7 @@ type Layers = tower::layer::util::Stack<
 >;
 
 /// The names the health service reports on: the whole server ("") and each service.
-const SERVICES: [&str; 13] = [
+const SERVICES: [&str; 14] = [
     "",
     proto::plan_service_server::SERVICE_NAME,
     proto::goal_service_server::SERVICE_NAME,
@@ -124,6 +130,7 @@ const SERVICES: [&str; 13] = [
     proto::block_service_server::SERVICE_NAME,
     proto::access_scope_service_server::SERVICE_NAME,
     proto::child_coordinator_service_server::SERVICE_NAME,
+    proto::plan_change_service_server::SERVICE_NAME,
 ];
 
 impl Server {
@@ -142,7 +149,7 @@ impl Server {
         let context = Context { store: store.clone(), guard: Guard::new(authz) };
         let callers = Arc::new(CallerRate::new(&config.limits));
         let slots = Arc::new(CallerSlots::new(&config.limits));
-        let authenticate = Authenticate(verifier, callers.clone(), slots);
+        let authenticate = Authenticate(verifier, callers.clone(), slots.clone());
         let limit = config.max_message_bytes;
 
         // Every service: requests up to the size limit (counted after decompression), and gzip
@@ -171,7 +178,10 @@ impl Server {
         let blocks = served!(BlockServiceServer::new(BlockApi(context.clone())));
         let scopes = served!(AccessScopeServiceServer::new(AccessScopeApi(context.clone())));
         let child_coordinators =
-            served!(ChildCoordinatorServiceServer::new(ChildCoordinatorApi(context)));
+            served!(ChildCoordinatorServiceServer::new(ChildCoordinatorApi(context.clone())));
+        let (stopping, stopping_streams) = tokio::sync::watch::channel(false);
+        let changes = PlanChangeApi::new(context, slots, config.changes.streams, stopping_streams);
+        let changes = served!(PlanChangeServiceServer::new(changes));
 
         let (health, health_service) = tonic_health::server::health_reporter();
         // Reflection in both versions: grpcurl and buf curl speak v1; Postman, grpcui and
@@ -217,11 +227,13 @@ impl Server {
             .add_service(InterceptedService::new(access_events, authenticate.clone()))
             .add_service(InterceptedService::new(blocks, authenticate.clone()))
             .add_service(InterceptedService::new(scopes, authenticate.clone()))
-            .add_service(InterceptedService::new(child_coordinators, authenticate));
+            .add_service(InterceptedService::new(child_coordinators, authenticate.clone()))
+            .add_service(InterceptedService::new(changes, authenticate));
         let health_interval = config.health_interval;
         // Files that do not load stop the start, naming the file.
         let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
-        Ok(Server { store, router, health, health_interval, callers, tls })
+        let changes = config.changes;
+        Ok(Server { store, router, health, health_interval, callers, changes, stopping, tls })
     }
 
     /// Serves on `listener` until `shutdown` completes, then lets in-flight calls finish.
@@ -232,6 +244,13 @@ impl Server {
     ) -> Result<(), Error> {
         let watcher =
             tokio::spawn(watch_database(self.store.clone(), self.health, self.health_interval));
+        let pruner = tokio::spawn(prune_changes(self.store.clone(), self.changes));
+        // Streams never end by themselves: shutdown ends them, then waits for the other calls.
+        let stopping = self.stopping;
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stopping.send(true);
+        };
         let callers = self.callers.clone();
         let forgetter = tokio::spawn(async move {
             loop {
@@ -254,6 +273,7 @@ impl Server {
         };
         watcher.abort();
         forgetter.abort();
+        pruner.abort();
         // The calls have ended; the access log's last batch is made durable before the store
         // closes.
         self.store.close().await;

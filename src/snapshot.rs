@@ -47,12 +47,15 @@ const V1: u8 = 1;
 const CONTACTS: &str = "contacts";
 
 /// Writes the versions of the items of the plan `pass` is for that differ from the history's
-/// latest, as revision `revision` made them, and returns the plan as it now is.
+/// latest, as revision `revision` made them, and returns the plan as it now is with the new
+/// etags of what changed, for the change feed: `plan=N`, then `goal/{id}=N` and
+/// `measure/{id}=N` for each goal and measure changed (through its adjustments and evaluations
+/// too), one per line.
 pub async fn record_items(
     session: &mut Session,
     pass: &PlanPass,
     revision: i64,
-) -> Result<Plan, Error> {
+) -> Result<(Plan, String), Error> {
     let doc = session.plan_document(pass).await?;
     let latest: BTreeMap<(&'static str, String), String> = session
         .latest_item_digests(pass)
@@ -82,7 +85,23 @@ pub async fn record_items(
         }
     }
     session.insert_item_versions(pass, revision, &changed).await?;
-    Ok(doc.plan)
+    let mut etags = vec![format!("plan={}", doc.plan.version)];
+    for item in &changed {
+        let (kind, id) = match item.kind {
+            ItemKind::Goal | ItemKind::Measure => (item.kind, item.item_id.as_str()),
+            ItemKind::GoalAdjustment => (ItemKind::Goal, item.parent_id.as_str()),
+            ItemKind::MeasureEvaluation => (ItemKind::Measure, item.parent_id.as_str()),
+            _ => continue,
+        };
+        let revision = match kind {
+            ItemKind::Goal => doc.goals.iter().find(|g| g.id.to_string() == id).map(|g| g.revision),
+            _ => doc.measures.iter().find(|m| m.id.to_string() == id).map(|m| m.revision),
+        };
+        if let Some(revision) = revision {
+            etags.push(format!("{}/{id}={revision}", kind.as_str()));
+        }
+    }
+    Ok((doc.plan, etags.join("\n")))
 }
 
 /// The plan `pass` is for as it was at `revision`; `None` when it has no such revision.

@@ -16,6 +16,7 @@ mod measures;
 mod meetings;
 mod members;
 mod organisations;
+mod plan_changes;
 mod plans;
 mod referrals;
 pub mod status;
@@ -31,6 +32,7 @@ pub use goals::GoalApi;
 pub use measures::MeasureApi;
 pub use members::ResponsibilityGroupApi;
 pub use organisations::OrganisationApi;
+pub use plan_changes::{ChangeFeed, PlanChangeApi, StreamSettings, prune_changes};
 pub use plans::PlanApi;
 pub use referrals::ReferralApi;
 

@@ -116,6 +116,9 @@ fn by_method(method: &str) -> Option<Words> {
         "SignPlan" => words("signed the plan", "sign the plan"),
         "ListPlanRevisions" => words("read the plan's history", "read the plan's history"),
         "ExportPlan" => words("exported the plan", "export the plan"),
+        "ListPlanChanges" | "WatchPlanChanges" => {
+            words("followed the plan's changes", "follow the plan's changes")
+        }
         "CreateGoal" => words("added a goal", "add a goal"),
         "GetGoal" => words("read a goal", "read a goal"),
         "ListGoals" => words("read the goals", "read the goals"),

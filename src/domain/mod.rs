@@ -3,6 +3,7 @@
 
 pub mod access_event;
 pub mod block;
+pub mod change;
 pub mod child_coordinator;
 pub mod complaint;
 pub mod coordinator;

@@ -278,41 +278,7 @@ impl Sight {
     /// around the plan show to all; lines about the patient's own decisions on access (blocks,
     /// scopes), and any line not known here, show only to those who see the whole plan.
     pub fn sees_change(&self, line: &str) -> bool {
-        if self.is_whole() {
-            return true;
-        }
-        let item = |kind: &str| {
-            let marker = format!("/{kind}/");
-            line.rsplit_once(&marker).and_then(|(_, id)| ResourceId::parse(id))
-        };
-        const HEADER: [&str; 11] = [
-            "plan created",
-            "plan requested by referrals/",
-            "status changed from ",
-            "consent recorded",
-            "consent withdrawn",
-            "signed by the ",
-            "next_review_date updated",
-            "patient_display_name updated",
-            "preferred_language updated",
-            "interpreter updated",
-            "referrals/",
-        ];
-        if line.starts_with("sections") || line.starts_with("coordinator wish") {
-            self.sees(PlanPart::PatientSections)
-        } else if line.starts_with("contacts ") {
-            self.sees(PlanPart::Contacts)
-        } else if line.starts_with("goal ") {
-            item("goals").is_some_and(|id| self.sees_goal(id))
-        } else if line.starts_with("measure ") {
-            item("measures").is_some_and(|id| self.sees_measure(id))
-        } else if line.starts_with("meeting ") {
-            self.sees(PlanPart::Meetings)
-        } else if line.starts_with("member ") || line.starts_with("coordinator ") {
-            self.sees(PlanPart::Group)
-        } else {
-            HEADER.iter().any(|h| line.starts_with(h))
-        }
+        super::change::Changed::of_line(line).seen_by(self)
     }
 }
 

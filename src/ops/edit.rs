@@ -1,7 +1,7 @@
 //! Every change to a plan goes through `edit_plan`: it takes the plan's next history revision
 //! (which also locks the plan's row, so concurrent changes number their revisions in order),
 //! runs the change, and writes the revision with the versions of the items the change left
-//! different (`snapshot.rs`).
+//! different (`snapshot.rs`), and the change feed's event (`store::changes`).
 
 use crate::auth::{Action, Object, PlanPass};
 use crate::domain::Result;
@@ -35,8 +35,11 @@ pub async fn edit_plan<T>(
         changes: &changes,
         kind,
     };
-    let plan = snapshot::record_items(session, pass, revision).await?;
+    let (plan, etags) = snapshot::record_items(session, pass, revision).await?;
     session.insert_revision(pass, &record, revision, now).await?;
+    // The change feed's event, in the same transaction: it commits with the change or not at
+    // all.
+    session.insert_change(pass, revision, &etags, now).await?;
     Ok((value, pass.clone().updated(plan)?))
 }
 

@@ -5,6 +5,7 @@
 
 pub mod access_event;
 pub mod block;
+pub mod changes;
 pub mod child_coordinator;
 pub mod complaint;
 pub mod coordinator;

@@ -67,6 +67,12 @@ pub async fn logged_as<F: std::future::Future>(
     OPERATION.scope(operation, call).await
 }
 
+/// The operation the current call's rows name (`logged_as`): for work a call hands to a task
+/// of its own, which must run `logged_as` it too.
+pub fn current_operation() -> std::sync::Arc<str> {
+    OPERATION.try_with(|op| op.clone()).unwrap_or_else(|_| "".into())
+}
+
 /// One row of the access log, as it is written.
 #[derive(Clone, Debug)]
 pub(super) struct LogRow {
@@ -123,7 +129,7 @@ impl LogRow {
     fn of(e: &AccessEntry<'_>, now: Instant) -> Self {
         LogRow {
             id: ResourceId::generate().to_string(),
-            operation: OPERATION.try_with(|op| op.clone()).unwrap_or_else(|_| "".into()),
+            operation: current_operation(),
             organisation: e.organisation.as_str().to_owned(),
             plan: e.plan.map(|p| p.to_string()),
             complaint: e.complaint.map(|c| c.to_string()),

@@ -6,6 +6,7 @@
 mod access_events;
 mod access_log;
 mod blocks;
+mod changes;
 mod child_coordinators;
 mod complaints;
 mod consents;
@@ -42,7 +43,7 @@ use crate::domain::time::Instant;
 use crate::domain::{Error, Result};
 
 pub use access_events::AccessEventRow;
-pub use access_log::{AccessEntry, GroupCommit, logged_as};
+pub use access_log::{AccessEntry, GroupCommit, current_operation, logged_as};
 pub use child_coordinators::ApplicationAccessRow;
 pub use complaints::{ComplaintAccessRow, ComplaintListFilter};
 pub use plans::{PlanAccessRow, PlanListFilter, ReadFilter, check_plan_version};
@@ -133,6 +134,9 @@ pub struct Store {
     backend: Backend,
     log: access_log::LogWriter,
     log_task: Arc<Mutex<Option<JoinHandle<()>>>>,
+    /// Counts the writes this node has committed: the change feed's streams wake on it, rather
+    /// than wait for their next poll, when a change is made here.
+    commits: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// How long a pooled connection may sit idle before it is checked with a round trip when it is
@@ -188,7 +192,9 @@ impl Store {
         };
         let (log, task) =
             access_log::LogWriter::start(writer.clone(), backend, options.group_commit);
-        Ok(Store { pool, writer, backend, log, log_task: Arc::new(Mutex::new(Some(task))) })
+        let log_task = Arc::new(Mutex::new(Some(task)));
+        let commits = Arc::new(tokio::sync::watch::Sender::new(0));
+        Ok(Store { pool, writer, backend, log, log_task, commits })
     }
 
     /// Applies the migrations of this backend that have not run yet.
@@ -269,7 +275,15 @@ impl Store {
             let failed = decisions.into_iter().map(access_log::LogRow::of_failed).collect();
             self.log.append(failed).await?;
         }
+        if result.is_ok() {
+            self.commits.send_modify(|n| *n = n.wrapping_add(1));
+        }
         result
+    }
+
+    /// A receiver that sees each write this node commits (`commits`).
+    pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.commits.subscribe()
     }
 
     /// One attempt at a write: its result, and the decisions it logged in its transaction.

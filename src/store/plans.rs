@@ -375,45 +375,8 @@ impl Session {
         };
         // One branch per source of visibility, each walking its own index in id order and
         // stopping after a page: the cost follows the page, not the number of plans.
-        let mut visible = Visible::new();
-        if filter.grants(Relation::Owner) && who.national_id.is_some() {
-            visible = visible.branch(|s| {
-                let owned = s.sql("SELECT p.id AS id FROM plans p WHERE p.patient_id = ");
-                page_of(owned.national_id(who), "p.id")
-            });
-        }
-        // Coordinators and representatives are members: the member branch covers them all
-        // when members may read; otherwise it narrows to the roles that may.
-        let coordinators = filter.grants(Relation::Coordinator);
-        let representatives = filter.grants(Relation::Representative);
-        if filter.grants(Relation::Member) || coordinators || representatives {
-            visible = visible.branch(|s| {
-                let member = s.sql(
-                    "SELECT m.plan_id AS id FROM members m JOIN plans p ON p.id = m.plan_id WHERE ",
-                );
-                let member = serving(member, who, now).sql(" AND ").sql(WITHIN_CONSENT);
-                let mut member = scopes::not_lapsed(member.sql(" AND "), now);
-                if !filter.grants(Relation::Member) {
-                    member = member.sql(" AND (");
-                    if coordinators {
-                        member = member.sql("m.role = ").bind(MemberRole::Coordinator.as_str());
-                    }
-                    if representatives {
-                        let or = if coordinators { " OR (" } else { "(" };
-                        member = represents(member.sql(or), now).sql(")");
-                    }
-                    member = member.sql(")");
-                }
-                page_of(member, "m.plan_id")
-            });
-        }
-        if !filter.org_roles.is_empty() && who.organisation.is_some() {
-            visible = visible.branch(|s| {
-                let held = s.sql("SELECT p.id AS id FROM plans p WHERE 1 = 1");
-                page_of(filter.held_in(held, "p.organisation_id", who), "p.id")
-            });
-        }
-        let Some(visible) = visible.finish() else {
+        let visible = visible_plans(filter, who, now, page_of);
+        let Some(visible) = visible else {
             return Ok(Vec::new());
         };
         let statement = access_select(visible, who, now)
@@ -422,6 +385,58 @@ impl Session {
         let rows = statement.all(self).await?;
         rows.iter().map(access_from_row).collect()
     }
+}
+
+/// The plans `filter` lets the caller read, as a `WITH visible(id)` clause (`Visible`): one
+/// branch per source of visibility (owning the plan, serving on its group within consent and
+/// an unlapsed scope, a role in its organisation), each ended by `finish` (given the branch and
+/// its plan id column), which must leave out the plans a block keeps the caller out of. `None`
+/// when the policy lets the caller read no plan.
+pub(crate) fn visible_plans(
+    filter: &ReadFilter,
+    who: &Principal,
+    now: Instant,
+    finish: impl Fn(Statement, &str) -> Statement,
+) -> Option<Statement> {
+    let mut visible = Visible::new();
+    if filter.grants(Relation::Owner) && who.national_id.is_some() {
+        visible = visible.branch(|s| {
+            let owned = s.sql("SELECT p.id AS id FROM plans p WHERE p.patient_id = ");
+            finish(owned.national_id(who), "p.id")
+        });
+    }
+    // Coordinators and representatives are members: the member branch covers them all when
+    // members may read; otherwise it narrows to the roles that may.
+    let coordinators = filter.grants(Relation::Coordinator);
+    let representatives = filter.grants(Relation::Representative);
+    if filter.grants(Relation::Member) || coordinators || representatives {
+        visible = visible.branch(|s| {
+            let member = s.sql(
+                "SELECT m.plan_id AS id FROM members m JOIN plans p ON p.id = m.plan_id WHERE ",
+            );
+            let member = serving(member, who, now).sql(" AND ").sql(WITHIN_CONSENT);
+            let mut member = scopes::not_lapsed(member.sql(" AND "), now);
+            if !filter.grants(Relation::Member) {
+                member = member.sql(" AND (");
+                if coordinators {
+                    member = member.sql("m.role = ").bind(MemberRole::Coordinator.as_str());
+                }
+                if representatives {
+                    let or = if coordinators { " OR (" } else { "(" };
+                    member = represents(member.sql(or), now).sql(")");
+                }
+                member = member.sql(")");
+            }
+            finish(member, "m.plan_id")
+        });
+    }
+    if !filter.org_roles.is_empty() && who.organisation.is_some() {
+        visible = visible.branch(|s| {
+            let held = s.sql("SELECT p.id AS id FROM plans p WHERE 1 = 1");
+            finish(filter.held_in(held, "p.organisation_id", who), "p.id")
+        });
+    }
+    visible.finish()
 }
 
 impl Session {

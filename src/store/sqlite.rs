@@ -72,6 +72,14 @@ fn file_path(url: &str) -> Option<&str> {
     (!path.is_empty() && path != ":memory:").then_some(path)
 }
 
+/// The change feed's transaction id (`changes.rs`): 0, for SQLite's one writer at a time makes
+/// the row's own sequence commit order.
+pub(super) const TRANSACTION_ID: &str = "0";
+
+/// The change feed's horizon: no transaction is ever behind, so every committed row is
+/// delivered.
+pub(super) const FEED_HORIZON: &str = "9223372036854775807";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,6 +24,7 @@ use samvirke::proto::coordinator_service_client::CoordinatorServiceClient;
 use samvirke::proto::goal_service_client::GoalServiceClient;
 use samvirke::proto::measure_service_client::MeasureServiceClient;
 use samvirke::proto::organisation_service_client::OrganisationServiceClient;
+use samvirke::proto::plan_change_service_client::PlanChangeServiceClient;
 use samvirke::proto::plan_service_client::PlanServiceClient;
 use samvirke::proto::referral_service_client::ReferralServiceClient;
 use samvirke::proto::responsibility_group_service_client::ResponsibilityGroupServiceClient;
@@ -200,6 +201,7 @@ impl TestServer {
             // is answered, and the tests of the limit set it themselves.
             limits: Limits { caller_rate: None, ..Limits::default() },
             store: StoreOptions::default(),
+            changes: Default::default(),
         };
         adjust(&mut config);
         Self::launch(backend, config, Some(Cleanup { dir, schema })).await
@@ -208,6 +210,13 @@ impl TestServer {
     /// Another server node on the same database and keys, as behind a load balancer.
     pub async fn second_node(&self) -> TestServer {
         Self::launch(self.backend, self.config.clone(), None).await
+    }
+
+    /// Another server node on the same database and keys, configured as `adjust` says.
+    pub async fn node_with(&self, adjust: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        let mut config = self.config.clone();
+        adjust(&mut config);
+        Self::launch(self.backend, config, None).await
     }
 
     async fn launch(
@@ -380,6 +389,14 @@ impl TestServer {
         who: Option<&Who>,
     ) -> ComplaintServiceClient<InterceptedService<Channel, Bearer>> {
         ComplaintServiceClient::with_interceptor(self.channel.clone(), self.bearer(who))
+    }
+
+    /// A change feed client calling as `who`.
+    pub fn plan_changes(
+        &self,
+        who: Option<&Who>,
+    ) -> PlanChangeServiceClient<InterceptedService<Channel, Bearer>> {
+        PlanChangeServiceClient::with_interceptor(self.channel.clone(), self.bearer(who))
     }
 
     /// A responsibility group client calling as `who`.

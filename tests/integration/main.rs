@@ -26,6 +26,7 @@ mod national_ids;
 mod organisations;
 mod overload;
 mod own_case;
+mod plan_changes;
 mod plan_content;
 mod plans;
 mod relation_matrix;

@@ -1,0 +1,89 @@
+//! The change feed (ListPlanChanges, WatchPlanChanges): the events of the plans the caller may
+//! read *when each is delivered*. The store's SQL keeps to the plans the policy lets the caller
+//! read now; each plan in a page then goes through the guard like any read (which logs it, so
+//! the patient sees who follows their plan), and each event is narrowed to the caller's sight.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use super::Context;
+use crate::auth::{Action, Object, PlanPass};
+use crate::domain::change::{PlanChange, Position};
+use crate::domain::ids::ResourceId;
+use crate::domain::principal::Principal;
+use crate::domain::scope::Within;
+use crate::domain::{Error, Result};
+
+/// Where a client follows the feed from, and how much it takes at once.
+#[derive(Clone, Copy, Debug)]
+pub struct FollowChanges {
+    /// The position of the last event it processed; `None` for the oldest kept.
+    pub after: Option<Position>,
+    /// Only this plan's events.
+    pub plan: Option<ResourceId>,
+    /// The most events one page holds.
+    pub page_size: u32,
+}
+
+/// One page of the feed.
+#[derive(Debug)]
+pub struct ChangesPage {
+    /// The events, oldest first, as the caller may see them.
+    pub changes: Vec<PlanChange>,
+    /// Where the next page starts: past these, and past any event this read passed over.
+    pub next: Position,
+}
+
+impl Context {
+    /// ListPlanChanges, and each poll of WatchPlanChanges. `FAILED_PRECONDITION` for a
+    /// position retention has pruned; following one plan, `NOT_FOUND` once the caller may not
+    /// read it.
+    pub async fn list_plan_changes(
+        &self,
+        who: &Principal,
+        follow: FollowChanges,
+    ) -> Result<ChangesPage> {
+        self.read(async |s, now| {
+            let pruned = s.changes_pruned_to().await?;
+            let after = match follow.after {
+                Some(after) if after < pruned => {
+                    return Err(Error::FailedPrecondition(
+                        "the cursor is older than the change feed keeps: read the plans again, \
+                         then follow from an empty cursor"
+                            .into(),
+                    ));
+                }
+                Some(after) => after,
+                None => pruned,
+            };
+            if let Some(plan) = follow.plan {
+                self.guard.plan(s, who, plan, Object::Plan, Action::Read, now).await?;
+            }
+            let filter = self.guard.read_filter(s, Object::Plan).await?;
+            let limit = i64::from(follow.page_size);
+            let read = s.list_changes(&filter, who, after, follow.plan, limit, now).await?;
+            let next = read.last().map_or(after, |change| change.position);
+            let mut passes: HashMap<ResourceId, Option<PlanPass>> = HashMap::new();
+            let mut changes = Vec::with_capacity(read.len());
+            for change in read {
+                if let Entry::Vacant(slot) = passes.entry(change.plan) {
+                    let pass =
+                        self.guard.plan(s, who, change.plan, Object::Plan, Action::Read, now);
+                    slot.insert(match pass.await {
+                        Ok(pass) => Some(pass),
+                        // Access ended between the SQL and the guard: the plan's events stop.
+                        Err(Error::NotFound(_)) if follow.plan.is_none() => None,
+                        Err(e) => return Err(e),
+                    });
+                }
+                if let Some(Some(pass)) = passes.get(&change.plan)
+                    && let Some(shown) = change.within(pass.sight())
+                {
+                    changes.push(shown);
+                }
+            }
+            Ok(ChangesPage { changes, next })
+        })
+        .await
+    }
+}

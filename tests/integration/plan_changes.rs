@@ -1,0 +1,215 @@
+//! PlanChangeService: an agency system follows the changes of the plans it may read, from a
+//! cursor it keeps, across server nodes, and stops receiving a plan's changes the moment it
+//! may no longer read the plan; a scoped member gets only what their sight shows; a change
+//! that rolled back is no event.
+
+use std::time::Duration;
+
+use samvirke::domain::change::Position;
+use samvirke::domain::organisation::OrgRole;
+use samvirke::proto;
+use tonic::Code;
+
+use super::common::*;
+
+/// The patient's plan with NAV on its group under the patient's consent.
+async fn world(server: &TestServer) -> String {
+    server.bootstrap_grant(MUNICIPALITY, &staff().subject(), OrgRole::UnitStaff).await;
+    let plan = server.create_plan(&staff(), MUNICIPALITY, PATIENT).await;
+    server.add_member(&staff(), &plan, &nav(), proto::MemberRole::Nav).await;
+    server.give_consent(&Who::Citizen(PATIENT), &plan, &[NAV]).await;
+    plan
+}
+
+async fn list(
+    server: &TestServer,
+    who: &Who,
+    cursor: &str,
+    plan: &str,
+) -> Result<proto::ListPlanChangesResponse, tonic::Status> {
+    let request =
+        proto::ListPlanChangesRequest { cursor: cursor.into(), plan: plan.into(), page_size: 0 };
+    server.plan_changes(Some(who)).list_plan_changes(request).await.map(|r| r.into_inner())
+}
+
+/// Reads the feed from `cursor` to its end; the changes and the cursor after them.
+async fn drain(server: &TestServer, who: &Who, cursor: &str) -> (Vec<proto::PlanChange>, String) {
+    let mut cursor = cursor.to_owned();
+    let mut all = Vec::new();
+    loop {
+        let page = list(server, who, &cursor, "").await.expect("listing changes");
+        let empty = page.changes.is_empty();
+        all.extend(page.changes);
+        cursor = page.next_cursor;
+        if empty {
+            return (all, cursor);
+        }
+    }
+}
+
+fn parts(change: &proto::PlanChange) -> Vec<proto::ChangedPart> {
+    change.changed.iter().map(|c| c.part()).collect()
+}
+
+on_both_backends! {
+    /// Done means: an agency client follows a plan's changes across a restart without missing
+    /// one, and stops receiving them the moment consent is withdrawn.
+    async fn an_agency_follows_changes_across_nodes_until_consent_is_withdrawn(server: TestServer) {
+        let plan = world(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        // From the start: every revision of the plan it may read now, oldest first.
+        let (history, cursor) = drain(&server, &nav(), "").await;
+        let revisions: Vec<i64> = history.iter().map(|c| c.revision).collect();
+        let latest = server.get_plan(&patient, &plan).await.revision;
+        assert_eq!(revisions, (1..=latest).collect::<Vec<_>>());
+        assert!(history.iter().all(|c| c.plan == plan && !c.cursor.is_empty()));
+        assert_eq!(parts(&history[0]), [proto::ChangedPart::Plan], "created");
+        assert_eq!(parts(history.last().unwrap()), [proto::ChangedPart::Consent]);
+
+        // The patient writes and proposes a goal; a stale write rolls back and is no event.
+        let written = server
+            .update_plan(&patient, &patient, &plan, &["sections.important_to_me"], |p| {
+                p.sections.get_or_insert_default().important_to_me = "Å bo hjemme".into();
+            })
+            .await
+            .unwrap();
+        let stale = server.plans(Some(&patient)).update_plan(important_to_me(&plan, "1", "Gammelt")).await;
+        assert_eq!(code(&stale), Code::Aborted);
+        let goal = server.create_goal(&patient, &plan, "Gå til butikken", 1).await.unwrap();
+
+        // Another node, with nothing of the first in memory, continues from the cursor.
+        let restarted = server.second_node().await;
+        let (new, after) = drain(&restarted, &nav(), &cursor).await;
+        assert_eq!(new.iter().map(|c| c.revision).collect::<Vec<_>>(), [latest + 1, latest + 2]);
+        assert_eq!(parts(&new[0]), [proto::ChangedPart::PatientSections]);
+        assert_eq!(new[0].plan_etag, written.etag, "the plan's new etag");
+        let changed_goal = &new[1].changed[0];
+        assert_eq!(changed_goal.part(), proto::ChangedPart::Goal);
+        assert_eq!((changed_goal.name.as_str(), changed_goal.etag.as_str()), (goal.name.as_str(), goal.etag.as_str()));
+        assert_eq!(new[1].plan_etag, "", "the plan's own fields did not change");
+        // At least once: the same cursor gives the same changes again.
+        assert_eq!(drain(&server, &nav(), &cursor).await.0, new);
+
+        // Consent withdrawn: the withdrawal and everything after are not NAV's to see.
+        let etag = server.get_plan(&patient, &plan).await.etag;
+        server
+            .plans(Some(&patient))
+            .withdraw_consent(proto::WithdrawConsentRequest { name: plan.clone(), etag, reason: "Nei".into() })
+            .await
+            .unwrap();
+        server.create_goal(&patient, &plan, "Sove bedre", 2).await.unwrap();
+        let (hidden, _) = drain(&restarted, &nav(), &after).await;
+        assert!(hidden.is_empty(), "{hidden:#?}");
+        let followed = list(&server, &nav(), &after, &plan).await;
+        assert_eq!(code(&followed), Code::NotFound, "following the plan alone ends");
+        // The patient sees every change, the withdrawal too, and that NAV followed the plan.
+        let (own, _) = drain(&server, &patient, &after).await;
+        assert_eq!(own.len(), 2);
+        let lines = server.access_events(Some(&patient)).list_access_events(proto::ListAccessEventsRequest {
+            parent: plan.clone(), page_size: 500, ..Default::default()
+        }).await.unwrap().into_inner().access_events;
+        assert!(lines.iter().any(|e| e.description == "followed the plan's changes"), "{lines:#?}");
+        restarted.stop().await;
+    }
+}
+
+on_both_backends! {
+    /// A stream delivers each change as it is made, and, following one plan, ends with
+    /// NOT_FOUND once consent no longer covers the caller.
+    async fn a_stream_delivers_changes_and_ends_when_access_ends(server: TestServer) {
+        let plan = world(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        let (_, cursor) = drain(&server, &nav(), "").await;
+        let request = proto::WatchPlanChangesRequest { cursor, plan: plan.clone() };
+        let mut stream =
+            server.plan_changes(Some(&nav())).watch_plan_changes(request).await.unwrap().into_inner();
+        let goal = server.create_goal(&patient, &plan, "Gå til butikken", 1).await.unwrap();
+        let next = tokio::time::timeout(Duration::from_secs(10), stream.message()).await;
+        let change = next.expect("a change within the poll interval").unwrap().unwrap().change.unwrap();
+        assert_eq!(change.changed[0].name, goal.name);
+
+        let etag = server.get_plan(&patient, &plan).await.etag;
+        server
+            .plans(Some(&patient))
+            .withdraw_consent(proto::WithdrawConsentRequest { name: plan.clone(), etag, reason: "Nei".into() })
+            .await
+            .unwrap();
+        let ended = tokio::time::timeout(Duration::from_secs(10), stream.message()).await;
+        let ended = ended.expect("the stream ends within the poll interval");
+        assert_eq!(ended.unwrap_err().code(), Code::NotFound);
+    }
+}
+
+on_both_backends! {
+    /// A member scoped to the goals and measures is told of those changes only, and never of
+    /// the plan's etag.
+    async fn a_scoped_member_follows_only_what_they_see(server: TestServer) {
+        let plan = world(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        let teacher = Who::Personnel("teacher", SCHOOL);
+        let membership = server.add_member(&staff(), &plan, &teacher, proto::MemberRole::School).await;
+        server.give_consent(&patient, &plan, &[NAV, SCHOOL]).await;
+        let target = proto::access_scope::Target::Member(membership);
+        server.scope(&patient, &plan, target, &[proto::PlanPart::GoalsAndMeasures], None).await.unwrap();
+        let (_, cursor) = drain(&server, &teacher, "").await;
+        server
+            .update_plan(&patient, &patient, &plan, &["sections.important_to_me"], |p| {
+                p.sections.get_or_insert_default().important_to_me = "Privat".into();
+            })
+            .await
+            .unwrap();
+        let goal = server.create_goal(&patient, &plan, "Fullføre skolen", 1).await.unwrap();
+        let (seen, _) = drain(&server, &teacher, &cursor).await;
+        assert_eq!(seen.len(), 1, "{seen:#?}");
+        assert_eq!(seen[0].changed.len(), 1);
+        assert_eq!(seen[0].changed[0].name, goal.name);
+        assert_eq!(seen[0].plan_etag, "");
+    }
+}
+
+on_both_backends! {
+    /// Bad cursors, plans and page sizes are named; a cursor older than retention is
+    /// FAILED_PRECONDITION; a stream past the server's limit is refused at once.
+    async fn bad_requests_are_named_and_old_cursors_refused(server: TestServer) {
+        world(&server).await;
+        let bad = list(&server, &nav(), "not-a-cursor", "x").await.unwrap_err();
+        assert_eq!(violated_fields(&bad), ["cursor", "plan"]);
+        let request = proto::ListPlanChangesRequest { page_size: 501, ..Default::default() };
+        let bad = server.plan_changes(Some(&nav())).list_plan_changes(request).await.unwrap_err();
+        assert_eq!(violated_fields(&bad), ["page_size"]);
+
+        // A node that keeps changes for no time prunes them at once.
+        let pruning = server
+            .node_with(|config| {
+                config.changes.retention = Duration::ZERO;
+                config.changes.prune_interval = Duration::from_millis(20);
+                config.changes.streams.max_streams = 1;
+            })
+            .await;
+        let old = Position { txid: 0, seq: 1 }.encode();
+        let mut refused = None;
+        for _ in 0..100 {
+            match list(&pruning, &nav(), &old, "").await {
+                Err(status) => {
+                    refused = Some(status);
+                    break;
+                }
+                Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+        assert_eq!(refused.expect("the old cursor is refused").code(), Code::FailedPrecondition);
+
+        // One stream at a time on that node: the second is refused, not queued.
+        let (_, cursor) = drain(&pruning, &nav(), "").await;
+        let watch = |cursor: String| {
+            let mut client = pruning.plan_changes(Some(&nav()));
+            async move {
+                client.watch_plan_changes(proto::WatchPlanChangesRequest { cursor, plan: String::new() }).await
+            }
+        };
+        let _first = watch(cursor.clone()).await.unwrap();
+        let second = watch(cursor).await;
+        assert_eq!(code(&second), Code::Unavailable);
+        pruning.stop().await;
+    }
+}

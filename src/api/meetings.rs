@@ -26,8 +26,11 @@ pub(super) fn encode(m: &Meeting) -> proto::Meeting {
         attended_members: names(&m.attended),
         minutes: m.minutes.clone(),
         create_time: Some(timestamp(m.create_time)),
-        update_time: Some(timestamp(m.update_time)),
-        etag: super::convert::etag_of(m.revision),
+        update_time: (m.revision != Meeting::REVISION_WITHHELD).then(|| timestamp(m.update_time)),
+        etag: match m.revision {
+            Meeting::REVISION_WITHHELD => String::new(),
+            revision => super::convert::etag_of(revision),
+        },
         cancel_time: m.cancel_time.map(timestamp),
         cancel_reason: m.cancel_reason.clone(),
         interpreter_booked: m.interpreter_booked,

@@ -150,7 +150,7 @@ fn part(changed: Changed) -> proto::ChangedPart {
         Changed::Contacts => P::Contacts,
         Changed::Goal(_) => P::Goal,
         Changed::Measure(_) => P::Measure,
-        Changed::Meeting(_) => P::Meeting,
+        Changed::Meeting(_) | Changed::MeetingAttendance(_) => P::Meeting,
         Changed::Member => P::Member,
         Changed::Coordinator => P::Coordinator,
         Changed::Consent => P::Consent,
@@ -167,7 +167,9 @@ fn encode_resource(
     let name = match c.changed {
         Changed::Goal(Some(id)) => plan_item(plan, "goals", id),
         Changed::Measure(Some(id)) => plan_item(plan, "measures", id),
-        Changed::Meeting(Some(id)) => plan_item(plan, "meetings", id),
+        Changed::Meeting(Some(id)) | Changed::MeetingAttendance(Some(id)) => {
+            plan_item(plan, "meetings", id)
+        }
         _ => String::new(),
     };
     proto::ChangedResource {

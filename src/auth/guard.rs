@@ -12,7 +12,7 @@ use crate::domain::Error;
 use crate::domain::child_coordinator::{Application, Child};
 use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::principal::Principal;
-use crate::domain::scope::{Parts, Scoped, Sight};
+use crate::domain::scope::{Parts, Sight};
 use crate::domain::subject::{Subject, SubjectKind};
 use crate::domain::time::Instant;
 use crate::store::{
@@ -33,10 +33,11 @@ impl Guard {
     }
 
     /// Whether relations, or the caller's roles in one of `organisations` they act for now,
-    /// allow `action` on `object`. In their own case (`party`) the caller's roles allow reading
-    /// only: an official is disqualified from preparing or deciding a case they are a party to
-    /// (forvaltningsloven § 6 first paragraph a), so what they do there they do as the citizen
-    /// they are, by relation.
+    /// allow `action` on `object`. In their own case (`party`) the caller's roles, and the
+    /// relations an office gives (`Relation::is_official`: serving on the group, coordinating,
+    /// being responsible for a measure, having referred), allow reading only: an official is
+    /// disqualified from preparing or deciding a case they are a party to (forvaltningsloven
+    /// § 6 first paragraph a), so what they do there they do as the citizen they are.
     fn allowed(
         &self,
         relations: &[Relation],
@@ -46,8 +47,9 @@ impl Guard {
         object: Object,
         action: Action,
     ) -> Result<bool, Error> {
-        let held = relations.iter().map(|r| (r.as_str(), ""));
         let roles_count = !party || action.is_read();
+        let held =
+            relations.iter().filter(|r| roles_count || !r.is_official()).map(|r| (r.as_str(), ""));
         let roles = organisations
             .iter()
             .flatten()
@@ -95,26 +97,20 @@ impl Guard {
     }
 
     /// `pass` narrowed to `parts` when a scope applies to the caller, with the items that are
-    /// their own (`Session::own_items`) when `own` asks for them.
+    /// their own (`Session::own_items`) and the newest revision they see, so that every RPC,
+    /// a list's too, shows them the plan alike.
     async fn scoped(
         &self,
         session: &mut Session,
         mut pass: PlanPass,
         who: &Principal,
         parts: Option<Parts>,
-        own: bool,
     ) -> Result<PlanPass, Error> {
         let Some(parts) = parts else { return Ok(pass) };
         if !self.scope_applies(&pass, who)? {
             return Ok(pass);
         }
-        let scoped = match own {
-            true => session.own_items(&pass, who, parts).await?,
-            false => {
-                let subject = who.subject.as_stored().to_owned();
-                Scoped { parts, subject, ..Scoped::default() }
-            }
-        };
+        let scoped = session.own_items(&pass, who, parts).await?;
         pass.sight = Sight::Scoped(scoped);
         let seen = session.newest_revision_seen(&pass, &pass.sight).await?;
         if let Sight::Scoped(scoped) = &mut pass.sight {
@@ -148,7 +144,7 @@ impl Guard {
         }
         let relations = plan_relations(&row);
         let pass = self.plan_pass(row.plan, relations, who)?;
-        let pass = self.scoped(session, pass, who, row.scope, true).await?;
+        let pass = self.scoped(session, pass, who, row.scope).await?;
         let may_read = self.may(&pass, who, Object::Plan, Action::Read)?;
         let allowed = if (object, action) == (Object::Plan, Action::Read) {
             may_read
@@ -390,6 +386,14 @@ impl Guard {
         const WHAT: &str = "child coordinator application";
         let row = session.application_access(id, who).await?.ok_or(Error::NotFound(WHAT))?;
         self.refresh(session, row.grants_epoch).await?;
+        if row.blocked {
+            // The application of a child whose plan a block keeps the caller out of is, to
+            // them, absent, as the plan is. The refusal is logged, for the family to see.
+            let blocked = [Relation::Blocked];
+            let entry = application_entry(&row.application, who, &blocked, action, false);
+            self.record(session, entry, now).await?;
+            return Err(Error::NotFound(WHAT));
+        }
         let relations = held(&[(row.applicant, Relation::Applicant)]);
         let a = &row.application;
         let object = Object::ChildCoordinatorApplication;
@@ -545,8 +549,7 @@ impl Guard {
         for row in rows {
             let relations = plan_relations(&row);
             let pass = self.plan_pass(row.plan, relations, who)?;
-            // A list shows each plan's own fields: the caller's own items are not needed.
-            passes.push(self.scoped(session, pass, who, row.scope, false).await?);
+            passes.push(self.scoped(session, pass, who, row.scope).await?);
         }
         self.record_listed(session, who, &passes, now).await?;
         Ok(passes)

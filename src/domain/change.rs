@@ -31,6 +31,8 @@ pub enum Changed {
     Measure(Option<ResourceId>),
     /// A meeting, when the line names it.
     Meeting(Option<ResourceId>),
+    /// Whom a meeting invited, or who attended: the meeting's and the group's at once.
+    MeetingAttendance(Option<ResourceId>),
     /// A membership of the group.
     Member,
     /// The coordinator's appointment.
@@ -70,7 +72,12 @@ impl Changed {
         } else if line.starts_with("measure ") {
             Changed::Measure(item("measures"))
         } else if line.starts_with("meeting ") {
-            Changed::Meeting(item("meetings"))
+            let paths = line.split_once('(').and_then(|(_, rest)| rest.split_once(')'));
+            let paths = paths.map_or("", |(paths, _)| paths);
+            match paths.contains("invited_members") || paths.contains("attended_members") {
+                true => Changed::MeetingAttendance(item("meetings")),
+                false => Changed::Meeting(item("meetings")),
+            }
         } else if line.starts_with("member ") {
             Changed::Member
         } else if line.starts_with("coordinator ") {
@@ -99,6 +106,9 @@ impl Changed {
             Changed::Goal(id) => id.is_some_and(|id| sight.sees_goal(id)),
             Changed::Measure(id) => id.is_some_and(|id| sight.sees_measure(id)),
             Changed::Meeting(_) => sight.sees(PlanPart::Meetings),
+            Changed::MeetingAttendance(_) => {
+                sight.sees(PlanPart::Meetings) && sight.sees(PlanPart::Group)
+            }
             Changed::Member | Changed::Coordinator => sight.sees(PlanPart::Group),
             Changed::Access => false,
         }

@@ -44,6 +44,11 @@ pub struct Meeting {
 }
 
 impl Meeting {
+    /// The `revision` of a meeting shown to a reader who does not see the group: its etag and
+    /// update time are withheld (`domain::scope`), since a change of its invitations or
+    /// attendance would show in them.
+    pub const REVISION_WITHHELD: i64 = 0;
+
     /// A meeting of `plan` about to be scheduled `now`, with nothing set yet.
     pub fn new(plan: ResourceId, now: Instant) -> Meeting {
         Meeting {

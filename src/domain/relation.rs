@@ -46,3 +46,16 @@ stored_enum! {
         Scoped = "scoped",
     }
 }
+
+impl Relation {
+    /// Whether the relation comes with an office rather than with being the citizen one is:
+    /// serving on the group, coordinating, being responsible for a measure, having referred.
+    /// In their own case an official acts by none of these (`auth::guard`, forvaltningsloven
+    /// § 6).
+    pub fn is_official(self) -> bool {
+        matches!(
+            self,
+            Relation::Member | Relation::Coordinator | Relation::Responsible | Relation::Requester
+        )
+    }
+}

@@ -352,8 +352,8 @@ impl Within for Measure {
     }
 }
 
-/// A meeting shows with the meetings; whom it invited and who attended with the group (the
-/// caller sees their own invitation and attendance).
+/// A meeting shows with the meetings; whom it invited and who attended, and its etag and update
+/// time, with the group (the caller sees their own invitation and attendance).
 impl Within for Meeting {
     const WHAT: &'static str = "meeting";
 
@@ -363,6 +363,11 @@ impl Within for Meeting {
         }
         self.invited.retain(|m| sight.sees_member(*m));
         self.attended.retain(|m| sight.sees_member(*m));
+        if !sight.sees(PlanPart::Group) {
+            // A change of whom it invited, or who attended, must not show as the meeting
+            // moving: its etag and update time are the group's to see.
+            self.revision = Meeting::REVISION_WITHHELD;
+        }
         Some(self)
     }
 }

@@ -92,9 +92,9 @@ pub(super) struct LogRow {
 }
 
 impl LogRow {
-    /// The row of a decision whose request failed afterwards and changed nothing: whatever
-    /// the policy said, the call did not get what it asked, so the patient reads that it tried
-    /// and was refused. Its new id keeps it apart from the row that rolled back.
+    /// The row of a decision whose request failed afterwards and changed or read nothing:
+    /// whatever the policy said, the call did not get what it asked, so the patient reads that
+    /// it tried and was refused. Its new id keeps it apart from a row that rolled back.
     pub(super) fn of_failed(mut self) -> Self {
         self.id = ResourceId::generate().to_string();
         self.allowed = false;

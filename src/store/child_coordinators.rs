@@ -4,7 +4,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Execute, Run, Session, Statement, Visible, db, stored};
+use super::{Execute, Run, Session, Statement, Visible, blocks, db, stored};
 use crate::auth::ApplicationPass;
 use crate::domain::child_coordinator::{Application, ApplicationState, Child, NewApplication};
 use crate::domain::coordinator::{CoordinatorKind, NewAssignment};
@@ -30,16 +30,23 @@ pub struct ApplicationAccessRow {
     pub application: Application,
     /// The caller applied.
     pub applicant: bool,
+    /// A block on the child's plan keeps the caller out.
+    pub blocked: bool,
     /// The role grants' epoch at the time of the query.
     pub grants_epoch: i64,
 }
 
 /// An application's columns and the caller's relation to it, up to and including `FROM`.
 fn access_select(statement: Statement, who: &Principal) -> Statement {
-    statement.sql(&format!("SELECT {COLUMNS}, CAST(CASE WHEN a.applicant = ")).subject(who).sql(
-        " THEN 1 ELSE 0 END AS BIGINT) AS is_applicant, \
-             (SELECT e.epoch FROM role_grants_epoch e WHERE e.id = 1) AS grants_epoch \
-             FROM child_coordinator_applications a ",
+    let statement = statement
+        .sql(&format!("SELECT {COLUMNS}, CAST(CASE WHEN a.applicant = "))
+        .subject(who)
+        .sql(" THEN 1 ELSE 0 END AS BIGINT) AS is_applicant, CAST(CASE WHEN ");
+    // A block on the child's plan keeps the blocked out of its application too.
+    blocks::keeps_out_of(statement, who, "a.plan_id").sql(
+        " THEN 1 ELSE 0 END AS BIGINT) AS is_blocked, \
+         (SELECT e.epoch FROM role_grants_epoch e WHERE e.id = 1) AS grants_epoch \
+         FROM child_coordinator_applications a ",
     )
 }
 
@@ -146,6 +153,7 @@ impl Session {
         let after = page.after.map(|id| id.to_string()).unwrap_or_default();
         let limit = page.limit();
         let page_of = |statement: Statement| {
+            let statement = blocks::keeps_out_of(statement.sql(" AND NOT "), who, "a.plan_id");
             let mut statement = statement.sql(" AND a.id > ").bind(after.clone());
             if let Some(state) = state {
                 statement = statement.sql(" AND a.state = ").bind(state.as_str());
@@ -282,6 +290,7 @@ fn access_from_row(row: &AnyRow) -> Result<ApplicationAccessRow> {
     Ok(ApplicationAccessRow {
         application,
         applicant: row.try_get::<i64, _>("is_applicant").map_err(db)? == 1,
+        blocked: row.try_get::<i64, _>("is_blocked").map_err(db)? == 1,
         grants_epoch: row.try_get("grants_epoch").map_err(db)?,
     })
 }

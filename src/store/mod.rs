@@ -216,8 +216,8 @@ impl Store {
     }
 
     /// Runs `work` in a session for reads, then hands the access-log rows it staged to the
-    /// log's writer and answers only once they are durable: a read whose rows cannot be written
-    /// fails UNAVAILABLE, whatever it read.
+    /// log's writer (as refused when `work` failed) and answers only once they are durable: a
+    /// read whose rows cannot be written fails UNAVAILABLE, whatever it read.
     pub async fn read_with<T>(
         &self,
         work: impl AsyncFnOnce(&mut Session) -> Result<T>,
@@ -226,9 +226,15 @@ impl Store {
         let mut session = self.read().await?;
         let result = work(&mut session).await;
         session.count();
-        let staged = std::mem::take(&mut session.staged);
+        let mut staged = std::mem::take(&mut session.staged);
         if staged.is_empty() {
             return result;
+        }
+        if result.is_err() {
+            // The call did not get what it asked (an item the reader's sight hides, a revision
+            // the plan does not have): whatever the policy said, the patient reads that it was
+            // tried and refused, as for a write that failed.
+            staged = staged.into_iter().map(access_log::LogRow::of_failed).collect();
         }
         // On PostgreSQL a lone read writes its rows itself, on the connection it holds: a
         // batch of one would cost a hand-over and a second connection. SQLite's read

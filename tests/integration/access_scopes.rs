@@ -635,3 +635,75 @@ on_both_backends! {
         assert_eq!(moved.revision, server.get_plan(&c, &world.plan).await.revision);
     }
 }
+
+/// The meeting as `who` reads it.
+async fn meeting(server: &TestServer, who: &Who, name: &str) -> proto::Meeting {
+    let request = proto::GetMeetingRequest { name: name.into() };
+    let read = server.members(Some(who)).get_meeting(request).await.unwrap();
+    read.into_inner().meeting.unwrap()
+}
+
+on_both_backends! {
+    /// Found by the attacker after the above: a scoped read of something the scope hides was
+    /// NOT_FOUND but logged as a read the patient allowed; a change of a meeting's invitations
+    /// moved the meeting and the plan for a member who sees meetings but not the group; and
+    /// the lists showed a member scoped to their own measures an older revision than GetPlan.
+    async fn hidden_reads_are_refused_and_invitations_are_the_groups(server: TestServer) {
+        let world = world(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        let target = Target::Member(world.teacher.clone());
+        let own = [proto::PlanPart::OwnGoalsAndMeasures, proto::PlanPart::Meetings];
+        server.scope(&patient, &world.plan, target, &own, None).await.unwrap();
+
+        // Reading NAV's goal: refused, and the patient reads it as refused.
+        let goal = proto::GetGoalRequest { name: world.nav_goal.clone() };
+        assert_eq!(code(&server.goals(Some(&teacher())).get_goal(goal).await), Code::NotFound);
+        let events = server
+            .access_events(Some(&patient))
+            .list_access_events(proto::ListAccessEventsRequest {
+                parent: world.plan.clone(),
+                organisation: SCHOOL.into(),
+                page_size: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .access_events;
+        let newest = &events[0];
+        assert!(!newest.allowed, "{newest:?}");
+        assert!(newest.description.starts_with("tried to read a goal and was refused"), "{newest:?}");
+
+        // Every RPC shows the teacher the same revision of the plan.
+        let got = server.get_plan(&teacher(), &world.plan).await;
+        let listed = server.plans(Some(&teacher())).list_plans(proto::ListPlansRequest::default()).await;
+        let listed = listed.unwrap().into_inner().plans;
+        assert_eq!(listed[0].revision, got.revision);
+        let mine = server.members(Some(&teacher())).list_my_plans(proto::ListMyPlansRequest::default()).await;
+        let mine = mine.unwrap().into_inner();
+        assert!(format!("{mine:?}").contains(&format!("revision: {}", got.revision)), "{mine:?}");
+
+        // The coordinator invites NAV: the teacher, who does not see the group, sees the
+        // meeting and the plan as they were.
+        let before = meeting(&server, &teacher(), &world.meeting).await;
+        assert_eq!((before.etag.as_str(), before.update_time), ("", None), "withheld");
+        let current = meeting(&server, &coordinator(), &world.meeting).await;
+        server
+            .members(Some(&coordinator()))
+            .update_meeting(proto::UpdateMeetingRequest {
+                meeting: Some(proto::Meeting {
+                    name: world.meeting.clone(),
+                    etag: current.etag,
+                    invited_members: vec![world.nav.clone()],
+                    ..Default::default()
+                }),
+                update_mask: mask(&["invited_members"]),
+            })
+            .await
+            .unwrap();
+        assert_eq!(meeting(&server, &teacher(), &world.meeting).await, before);
+        assert_eq!(server.get_plan(&teacher(), &world.plan).await.revision, got.revision);
+        let lines = server.history_lines(&teacher(), &world.plan).await;
+        assert!(!lines.iter().any(|l| l.contains("invited_members")), "{lines:?}");
+    }
+}

@@ -536,3 +536,45 @@ on_both_backends! {
         assert_eq!(get(&server, &parent(), &own.name).await.unwrap(), own, "unchanged");
     }
 }
+
+on_both_backends! {
+    /// Found by the attacker after issue 14: a block on the child's plan kept the blocked
+    /// colleague out of the plan but not out of the application, which names the child and
+    /// their needs. The application is absent to them too, from Get and from the work list.
+    async fn a_block_on_the_childs_plan_reaches_the_application(server: TestServer) {
+        grant_staff(&server).await;
+        let colleague = Who::Personnel("unit-staff-2", MUNICIPALITY);
+        server.bootstrap_grant(MUNICIPALITY, &colleague.subject(), OrgRole::UnitStaff).await;
+        let applied = apply(&server, &parent(), application_for(child(5, 0, 14))).await.unwrap();
+        let request = proto::AcceptChildCoordinatorApplicationRequest {
+            name: applied.name.clone(),
+            coordinator: the_coordinator(),
+            applicant_is_parent: true,
+            ..Default::default()
+        };
+        let accepted = accept(&server, &staff(), request).await.unwrap();
+        assert!(listed(&server, &colleague, State::Accepted).await.contains(&applied.name));
+        server
+            .blocks(Some(&parent()))
+            .create_block(proto::CreateBlockRequest {
+                parent: accepted.plan.clone(),
+                block: Some(proto::Block {
+                    subject: colleague.subject(),
+                    display_name: "Ola Kollega".into(),
+                    reason: "Nabo".into(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .unwrap();
+        let plan = server
+            .plans(Some(&colleague))
+            .get_plan(proto::GetPlanRequest { name: accepted.plan.clone(), revision: 0 })
+            .await;
+        assert_eq!(code(&plan), Code::NotFound);
+        assert_eq!(code(&get(&server, &colleague, &applied.name).await), Code::NotFound);
+        assert!(!listed(&server, &colleague, State::Accepted).await.contains(&applied.name));
+        // The unit's other staff still see it.
+        assert_eq!(get(&server, &staff(), &applied.name).await.unwrap().name, applied.name);
+    }
+}

@@ -197,3 +197,52 @@ on_both_backends! {
         assert_eq!(server.row_count("coordinator_assignments").await, 1);
     }
 }
+
+on_both_backends! {
+    /// Found by the attacker after the above: the relations an office gives (coordinator, the
+    /// member responsible for a measure) still let an official act on their own plan, since
+    /// the appointment could not know whose person the subject is. In their own case they
+    /// read, and act only as the citizen they are.
+    async fn an_official_relation_does_not_act_on_ones_own_plan(server: TestServer) {
+        roles(&server).await;
+        let plan = server.create_plan(&staff(), MUNICIPALITY, PATIENT).await;
+        let membership = server.appoint_coordinator(&staff(), &plan, &coordinator()).await.member;
+        let patient = Who::Citizen(PATIENT);
+        let goal = server.create_goal(&patient, &plan, "Gå til butikken", 1).await.unwrap();
+        let measure = server
+            .create_measure(&coordinator(), &plan, &goal.name, &membership, "Følge")
+            .await
+            .unwrap();
+        let patient_as_coordinator = Who::PersonnelWithPid("coordinator", MUNICIPALITY, PATIENT);
+        let read = server.get_plan(&patient_as_coordinator, &plan).await;
+        let review = server
+            .update_plan(&patient_as_coordinator, &patient_as_coordinator, &plan, &["next_review_date"], |p| {
+                p.next_review_date = day(2027, 3, 1);
+            })
+            .await;
+        refused_as_own_case(&review.unwrap_err());
+        let meeting = server
+            .members(Some(&patient_as_coordinator))
+            .create_meeting(proto::CreateMeetingRequest {
+                parent: plan.clone(),
+                meeting: Some(proto::Meeting {
+                    start_time: Some(prost_types::Timestamp { seconds: 1_795_000_000, nanos: 0 }),
+                    location: "Helsehuset".into(),
+                    ..Default::default()
+                }),
+            })
+            .await;
+        refused_as_own_case(&meeting.unwrap_err());
+        // Responsible for the measure, they still do not evaluate it.
+        let evaluated = server
+            .evaluate_measure(&patient_as_coordinator, &patient_as_coordinator, &measure.name, "Bra")
+            .await;
+        refused_as_own_case(&evaluated.unwrap_err());
+        assert_eq!(server.get_plan(&patient, &plan).await.revision, read.revision, "nothing changed");
+        // The coordinator without the conflict does all of it.
+        server
+            .evaluate_measure(&coordinator(), &coordinator(), &measure.name, "Bra")
+            .await
+            .expect("the coordinator evaluates");
+    }
+}

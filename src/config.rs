@@ -8,7 +8,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::api::{ChangeFeed, StreamSettings};
-use crate::auth::token::{DEFAULT_AUDIENCE, DEFAULT_CITIZEN_ACR, ProviderConfig};
+use crate::auth::token::{
+    DEFAULT_AUDIENCE, DEFAULT_CITIZEN_ACR, JWKS_RELOAD_COOLDOWN, JwksLocation, ProviderConfig,
+};
 use crate::auth::{Policy, VerifierConfig};
 use crate::domain::Error;
 use crate::domain::subject::SubjectKind;
@@ -121,21 +123,23 @@ pub struct DatabaseArgs {
 /// Maskinporten for systems.
 #[derive(Args, Debug, Clone)]
 pub struct AuthArgs {
-    /// ID-porten's issuer (`iss`); its tokens name citizens. Needs --idporten-jwks-file.
-    #[arg(long, env = "SAMVIRKE_IDPORTEN_ISSUER", requires = "idporten_jwks_file")]
+    /// ID-porten's issuer (`iss`); its tokens name citizens. Its keys are read from
+    /// --idporten-jwks-file, or else from the `jwks_uri` of its discovery document.
+    #[arg(long, env = "SAMVIRKE_IDPORTEN_ISSUER")]
     pub idporten_issuer: Option<String>,
     /// JWKS file with ID-porten's public keys.
     #[arg(long, env = "SAMVIRKE_IDPORTEN_JWKS_FILE", requires = "idporten_issuer")]
     pub idporten_jwks_file: Option<PathBuf>,
-    /// HelseID's issuer (`iss`); its tokens name health personnel. Needs --helseid-jwks-file.
-    #[arg(long, env = "SAMVIRKE_HELSEID_ISSUER", requires = "helseid_jwks_file")]
+    /// HelseID's issuer (`iss`); its tokens name health personnel. Its keys are read from
+    /// --helseid-jwks-file, or else from the `jwks_uri` of its discovery document.
+    #[arg(long, env = "SAMVIRKE_HELSEID_ISSUER")]
     pub helseid_issuer: Option<String>,
     /// JWKS file with HelseID's public keys.
     #[arg(long, env = "SAMVIRKE_HELSEID_JWKS_FILE", requires = "helseid_issuer")]
     pub helseid_jwks_file: Option<PathBuf>,
-    /// Maskinporten's issuer (`iss`); its tokens name agency systems. Needs
-    /// --maskinporten-jwks-file.
-    #[arg(long, env = "SAMVIRKE_MASKINPORTEN_ISSUER", requires = "maskinporten_jwks_file")]
+    /// Maskinporten's issuer (`iss`); its tokens name agency systems. Its keys are read from
+    /// --maskinporten-jwks-file, or else from the `jwks_uri` of its discovery document.
+    #[arg(long, env = "SAMVIRKE_MASKINPORTEN_ISSUER")]
     pub maskinporten_issuer: Option<String>,
     /// JWKS file with Maskinporten's public keys.
     #[arg(long, env = "SAMVIRKE_MASKINPORTEN_JWKS_FILE", requires = "maskinporten_issuer")]
@@ -179,7 +183,8 @@ impl AuthArgs {
         ]
         .into_iter()
         .filter_map(|(kind, issuer, file)| {
-            Some(ProviderConfig { kind, issuer: issuer.clone()?, jwks_file: file.clone()? })
+            let jwks = file.clone().map_or(JwksLocation::Discovery, JwksLocation::File);
+            Some(ProviderConfig { kind, issuer: issuer.clone()?, jwks })
         })
         .collect()
     }
@@ -336,9 +341,10 @@ impl ServeArgs {
             if backend == Backend::Postgres && !auth.allow_dev_keys {
                 return Err(Error::invalid(
                     "jwks-file",
-                    "the identity providers' issuers and JWKS files (--idporten-jwks-file, \
-                     --helseid-jwks-file, --maskinporten-jwks-file) are required with PostgreSQL; \
-                     pass --allow-dev-keys outside production",
+                    "the identity providers' issuers (--idporten-issuer, --helseid-issuer, \
+                     --maskinporten-issuer; keys from their discovery documents or \
+                     --*-jwks-file) are required with PostgreSQL; pass --allow-dev-keys outside \
+                     production",
                 ));
             }
             KeySource::DevKey(auth.dev_key_file.clone())
@@ -366,6 +372,7 @@ impl ServeArgs {
                 leeway: Duration::from_secs(auth.clock_skew_seconds),
                 max_lifetime: Duration::from_secs(auth.max_token_lifetime_seconds),
                 citizen_acr,
+                jwks_cooldown: JWKS_RELOAD_COOLDOWN,
             },
             policy,
             max_message_bytes: self.max_message_bytes,

@@ -76,6 +76,8 @@ pub struct VerifierConfig {
     pub max_lifetime: Duration,
     /// The `acr` values a citizen's token may carry; any other is refused.
     pub citizen_acr: Vec<String>,
+    /// The least time between two readings of a provider's keys on an unknown key id.
+    pub jwks_cooldown: Duration,
 }
 
 impl VerifierConfig {
@@ -86,31 +88,52 @@ impl VerifierConfig {
             leeway,
             max_lifetime: DEFAULT_MAX_LIFETIME,
             citizen_acr: vec![DEFAULT_CITIZEN_ACR.to_owned()],
+            jwks_cooldown: JWKS_RELOAD_COOLDOWN,
         }
     }
 }
 
-/// One trusted identity provider: its issuer, the kind of caller it vouches for, and the file
-/// holding the public keys it publishes (a JWKS).
+/// One trusted identity provider: its issuer, the kind of caller it vouches for, and where the
+/// public keys it publishes (a JWKS) are read.
 #[derive(Clone, Debug)]
 pub struct ProviderConfig {
     /// The kind of caller its tokens name.
     pub kind: SubjectKind,
     /// Its `iss` value, compared exactly.
     pub issuer: String,
-    /// Its JWKS file.
-    pub jwks_file: PathBuf,
+    /// Where its keys are read.
+    pub jwks: JwksLocation,
+}
+
+/// Where a provider's JWKS is read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JwksLocation {
+    /// A file kept by hand.
+    File(PathBuf),
+    /// The `jwks_uri` of the issuer's OpenID Connect discovery document,
+    /// `{issuer}/.well-known/openid-configuration` (OpenID Connect Discovery 1.0 § 4).
+    Discovery,
 }
 
 /// Where a provider's keys come from.
 enum KeySource {
     /// Fixed for the process's lifetime (the development key).
     Fixed,
-    /// A JWKS file, read again on an unknown key id (key rotation) at most once a minute.
+    /// A JWKS file, read again on an unknown key id (key rotation) at most once a cool-down.
     File(PathBuf),
+    /// A JWKS URL (from discovery), fetched again on an unknown key id at most once a
+    /// cool-down; while the provider does not answer, the keys fetched last are used.
+    Url(String),
 }
 
-const JWKS_RELOAD_COOLDOWN: Duration = Duration::from_secs(60);
+/// The default of `VerifierConfig::jwks_cooldown`.
+pub const JWKS_RELOAD_COOLDOWN: Duration = Duration::from_secs(60);
+
+/// How long a fetch of a discovery document or a JWKS may take.
+const JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The most bytes a discovery document or a JWKS may have.
+const JWKS_MAX_BYTES: u64 = 256 * 1024;
 
 struct Keys {
     set: JwkSet,
@@ -125,6 +148,8 @@ struct Provider {
     kind: SubjectKind,
     issuer: String,
     source: KeySource,
+    /// The least time between two readings of the keys.
+    cooldown: Duration,
     keys: RwLock<Keys>,
 }
 
@@ -182,7 +207,9 @@ struct Issuer {
 }
 
 impl TokenVerifier {
-    /// Trusts the providers configured, reading each one's JWKS file now.
+    /// Trusts the providers configured, reading each one's JWKS now: from its file, or from
+    /// the `jwks_uri` its discovery document names. A provider whose keys cannot be read stops
+    /// the start, saying which and why.
     pub fn from_providers(
         providers: &[ProviderConfig],
         config: VerifierConfig,
@@ -190,15 +217,20 @@ impl TokenVerifier {
         let providers = providers
             .iter()
             .map(|p| {
+                let (source, set) = match &p.jwks {
+                    JwksLocation::File(path) => (KeySource::File(path.clone()), read_jwks(path)?),
+                    JwksLocation::Discovery => {
+                        let uri = discover_jwks_uri(&p.issuer)?;
+                        let set = fetch_jwks(&uri)?;
+                        (KeySource::Url(uri), set)
+                    }
+                };
                 Ok(Provider {
                     kind: p.kind,
                     issuer: p.issuer.clone(),
-                    source: KeySource::File(p.jwks_file.clone()),
-                    keys: RwLock::new(Keys {
-                        set: read_jwks(&p.jwks_file)?,
-                        loaded_at: MonoInstant::now(),
-                        generation: 0,
-                    }),
+                    source,
+                    cooldown: config.jwks_cooldown,
+                    keys: RwLock::new(Keys { set, loaded_at: MonoInstant::now(), generation: 0 }),
                 })
             })
             .collect::<Result<_, Error>>()?;
@@ -213,6 +245,7 @@ impl TokenVerifier {
                 kind,
                 issuer: dev_issuer(kind).to_owned(),
                 source: KeySource::Fixed,
+                cooldown: config.jwks_cooldown,
                 keys: RwLock::new(Keys {
                     set: key.jwks(),
                     loaded_at: MonoInstant::now(),
@@ -324,24 +357,29 @@ impl Provider {
             if let Some(jwk) = keys.set.find(kid) {
                 return Some((jwk.clone(), keys.generation));
             }
-            keys.loaded_at.elapsed() >= JWKS_RELOAD_COOLDOWN
+            keys.loaded_at.elapsed() >= self.cooldown
         };
-        // An unknown key may be a rotated one: read the file again, but not on every bad token.
-        let KeySource::File(path) = &self.source else {
-            return None;
-        };
-        if !cooled_down {
+        // An unknown key may be a rotated one: read the keys again, but not on every bad token.
+        if matches!(self.source, KeySource::Fixed) || !cooled_down {
             return None;
         }
         let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
-        if keys.loaded_at.elapsed() >= JWKS_RELOAD_COOLDOWN {
+        if keys.loaded_at.elapsed() >= self.cooldown {
             keys.loaded_at = MonoInstant::now();
-            match read_jwks(path) {
+            let read = match &self.source {
+                KeySource::File(path) => read_jwks(path),
+                KeySource::Url(uri) => off_the_async_threads(|| fetch_jwks(uri)),
+                KeySource::Fixed => return None,
+            };
+            match read {
                 Ok(set) => {
                     keys.set = set;
                     keys.generation += 1;
                 }
-                Err(e) => tracing::warn!(error = %e, "reloading the jwks file failed"),
+                // The keys read last stay in use while the provider does not answer.
+                Err(e) => {
+                    tracing::warn!(issuer = %self.issuer, error = %e, "reading the jwks failed")
+                }
             }
         }
         keys.set.find(kid).map(|jwk| (jwk.clone(), keys.generation))
@@ -362,6 +400,56 @@ fn peek_issuer(token: &str) -> Result<String, Error> {
 fn unix_now() -> Result<i64, Error> {
     let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map_err(Error::internal)?.as_secs();
     i64::try_from(seconds).map_err(Error::internal)
+}
+
+/// Runs `work`, which blocks (a fetch over the network), without stalling the other calls of
+/// an async worker thread: on a multi-threaded runtime the thread hands its other tasks over
+/// first (`block_in_place`).
+fn off_the_async_threads<T>(work: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}
+
+/// GETs `url` and reads its body as JSON of `T`, within `JWKS_FETCH_TIMEOUT` and
+/// `JWKS_MAX_BYTES`.
+fn fetch_json<T: serde::de::DeserializeOwned>(url: &str, what: &str) -> Result<T, Error> {
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().timeout_global(Some(JWKS_FETCH_TIMEOUT)).build().into();
+    let fail = |e: &dyn std::fmt::Display| Error::internal(format!("fetching {what} {url}: {e}"));
+    let mut response = agent.get(url).call().map_err(|e| fail(&e))?;
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(JWKS_MAX_BYTES)
+        .read_to_string()
+        .map_err(|e| fail(&e))?;
+    serde_json::from_str(&body).map_err(|e| fail(&e))
+}
+
+/// The `jwks_uri` of `issuer`'s OpenID Connect discovery document, which must name the same
+/// issuer (OpenID Connect Discovery 1.0 § 4.3).
+fn discover_jwks_uri(issuer: &str) -> Result<String, Error> {
+    #[derive(serde::Deserialize)]
+    struct Discovery {
+        issuer: String,
+        jwks_uri: String,
+    }
+    let url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+    let found: Discovery = fetch_json(&url, "the discovery document")?;
+    if found.issuer != issuer {
+        return Err(Error::internal(format!(
+            "the discovery document {url} names issuer {}, not {issuer}",
+            found.issuer
+        )));
+    }
+    Ok(found.jwks_uri)
+}
+
+fn fetch_jwks(uri: &str) -> Result<JwkSet, Error> {
+    fetch_json(uri, "the jwks")
 }
 
 fn read_jwks(path: &Path) -> Result<JwkSet, Error> {
@@ -725,7 +813,7 @@ mod tests {
         let provider = ProviderConfig {
             kind: SubjectKind::Personnel,
             issuer: dev_issuer(SubjectKind::Personnel).into(),
-            jwks_file: file.clone(),
+            jwks: JwksLocation::File(file.clone()),
         };
         let verifier = TokenVerifier::from_providers(&[provider], config()).unwrap();
         let token = mint(&first, &personnel(), serde_json::json!({}));
@@ -755,6 +843,113 @@ mod tests {
         reread(&replacement.jwks());
         assert!(verifier.verify(&token).is_err(), "a token of a removed key was still accepted");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A provider publishing its keys at the `jwks_uri` of its discovery document, over HTTP on
+    /// a local port: `keys` is what it publishes, `down` makes it answer 503, `fetched` counts
+    /// the JWKS fetched.
+    struct Publisher {
+        issuer: String,
+        keys: std::sync::Arc<std::sync::Mutex<JwkSet>>,
+        down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+        fetched: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    fn publish(first: &DevKey) -> Publisher {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let issuer = format!("http://{}", listener.local_addr().unwrap());
+        let published = Publisher {
+            issuer: issuer.clone(),
+            keys: std::sync::Arc::new(std::sync::Mutex::new(first.jwks())),
+            down: Default::default(),
+            fetched: Default::default(),
+        };
+        let (keys, down, fetched) =
+            (published.keys.clone(), published.down.clone(), published.fetched.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut request = Vec::new();
+                let mut byte = [0; 1];
+                while !request.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                    request.push(byte[0]);
+                }
+                let request = String::from_utf8_lossy(&request);
+                let path = request.split_whitespace().nth(1).unwrap_or_default().to_owned();
+                let (status, body) = if down.load(Ordering::SeqCst) {
+                    ("503 Service Unavailable", String::new())
+                } else if path.ends_with("/.well-known/openid-configuration") {
+                    let jwks_uri = format!("{issuer}/jwks");
+                    (
+                        "200 OK",
+                        serde_json::json!({ "issuer": issuer, "jwks_uri": jwks_uri }).to_string(),
+                    )
+                } else if path == "/jwks" {
+                    fetched.fetch_add(1, Ordering::SeqCst);
+                    ("200 OK", serde_json::to_string(&*keys.lock().unwrap()).unwrap())
+                } else {
+                    ("404 Not Found", String::new())
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        published
+    }
+
+    /// Keys from the issuer's discovery document: read at start, read again on an unknown key
+    /// id at most once a cool-down, and kept in use while the provider does not answer; a
+    /// discovery document naming another issuer stops the start.
+    #[test]
+    fn keys_come_from_the_issuers_discovery_document_and_rotate() {
+        use std::sync::atomic::Ordering;
+        let (first, second, unknown) =
+            (DevKey::from_seed([4; 32]), DevKey::from_seed([5; 32]), DevKey::from_seed([6; 32]));
+        let publisher = publish(&first);
+        let cooldown = Duration::from_millis(300);
+        let config = VerifierConfig { jwks_cooldown: cooldown, ..config() };
+        let provider = ProviderConfig {
+            kind: SubjectKind::Personnel,
+            issuer: publisher.issuer.clone(),
+            jwks: JwksLocation::Discovery,
+        };
+        let verifier =
+            TokenVerifier::from_providers(std::slice::from_ref(&provider), config.clone()).unwrap();
+        let iss = serde_json::json!({ "iss": publisher.issuer });
+        let token = |key: &DevKey| mint(key, &personnel(), iss.clone());
+        verifier.verify(&token(&first)).unwrap();
+        assert_eq!(publisher.fetched.load(Ordering::SeqCst), 1);
+
+        // The provider rotates to a new key: a token of it is accepted once the cool-down
+        // has passed, after one fetch; the old key is gone.
+        *publisher.keys.lock().unwrap() = second.jwks();
+        std::thread::sleep(cooldown + Duration::from_millis(50));
+        verifier.verify(&token(&second)).unwrap();
+        assert_eq!(publisher.fetched.load(Ordering::SeqCst), 2);
+        assert!(verifier.verify(&token(&first)).is_err(), "the rotated-out key still counts");
+        // Unknown key ids within the cool-down fetch nothing.
+        for _ in 0..20 {
+            assert!(verifier.verify(&token(&unknown)).is_err());
+        }
+        assert_eq!(publisher.fetched.load(Ordering::SeqCst), 2, "a fetch per bad token");
+
+        // The provider is down: an unknown key's fetch fails, and the keys read last serve.
+        publisher.down.store(true, Ordering::SeqCst);
+        std::thread::sleep(cooldown + Duration::from_millis(50));
+        assert!(verifier.verify(&token(&unknown)).is_err());
+        verifier.verify(&token(&second)).expect("the cached keys serve while it is down");
+        publisher.down.store(false, Ordering::SeqCst);
+
+        // A discovery document must name the issuer it was fetched for.
+        let elsewhere =
+            ProviderConfig { issuer: format!("{}/other", publisher.issuer), ..provider };
+        let refused = TokenVerifier::from_providers(&[elsewhere], config).err().unwrap();
+        assert!(format!("{refused:?}").contains("names issuer"), "{refused:?}");
     }
 
     #[test]

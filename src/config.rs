@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::api::{ChangeFeed, StreamSettings};
+use crate::auth::dpop::DpopConfig;
 use crate::auth::token::{
     DEFAULT_AUDIENCE, DEFAULT_CITIZEN_ACR, JWKS_RELOAD_COOLDOWN, JwksLocation, ProviderConfig,
 };
@@ -144,6 +145,15 @@ pub struct AuthArgs {
     /// JWKS file with Maskinporten's public keys.
     #[arg(long, env = "SAMVIRKE_MASKINPORTEN_JWKS_FILE", requires = "maskinporten_issuer")]
     pub maskinporten_jwks_file: Option<PathBuf>,
+    /// The kinds of caller whose tokens must be DPoP-bound (RFC 9449), comma-separated:
+    /// `citizen` (ID-porten), `personnel` (HelseID), `system` (Maskinporten). Bound tokens
+    /// are checked whatever their issuer; this refuses the bearer tokens of those named.
+    #[arg(long, env = "SAMVIRKE_REQUIRE_DPOP", value_delimiter = ',', value_parser = ["citizen", "personnel", "system"])]
+    pub require_dpop: Vec<String>,
+    /// The server's URL as clients call it (`https://samvirke.example.no`): a DPoP proof's
+    /// `htu` is it followed by the gRPC path. Unset, DPoP-bound tokens are refused.
+    #[arg(long, env = "SAMVIRKE_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// The audience (`aud`) tokens must carry.
     #[arg(long, env = "SAMVIRKE_AUDIENCE", default_value = DEFAULT_AUDIENCE)]
     pub audience: String,
@@ -184,7 +194,13 @@ impl AuthArgs {
         .into_iter()
         .filter_map(|(kind, issuer, file)| {
             let jwks = file.clone().map_or(JwksLocation::Discovery, JwksLocation::File);
-            Some(ProviderConfig { kind, issuer: issuer.clone()?, jwks })
+            let named = match kind {
+                SubjectKind::Citizen => "citizen",
+                SubjectKind::Personnel => "personnel",
+                SubjectKind::System => "system",
+            };
+            let requires_dpop = self.require_dpop.iter().any(|k| k == named);
+            Some(ProviderConfig { kind, issuer: issuer.clone()?, jwks, requires_dpop })
         })
         .collect()
     }
@@ -373,6 +389,11 @@ impl ServeArgs {
                 max_lifetime: Duration::from_secs(auth.max_token_lifetime_seconds),
                 citizen_acr,
                 jwks_cooldown: JWKS_RELOAD_COOLDOWN,
+                dpop: DpopConfig {
+                    public_url: auth.public_url.clone(),
+                    leeway: Duration::from_secs(auth.clock_skew_seconds),
+                    ..DpopConfig::default()
+                },
             },
             policy,
             max_message_bytes: self.max_message_bytes,

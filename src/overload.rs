@@ -129,6 +129,9 @@ where
         // Authentication fills it with the caller's slot; it is held until the call ends.
         let slot = CallerSlotHolder::default();
         request.extensions_mut().insert(slot.clone());
+        // Authentication checks a DPoP proof against the call's URL.
+        let path = CallPath(request.uri().path().to_owned());
+        request.extensions_mut().insert(path);
         let call = self.inner.call(request);
         Box::pin(async move {
             let answer = tokio::time::timeout(deadline, call).await;
@@ -220,6 +223,11 @@ impl Drop for CallerSlot {
         }
     }
 }
+
+/// The gRPC path of the call (`/samvirke.v1.PlanService/GetPlan`), put in the request by
+/// `Admission` for authentication, whose DPoP check needs it.
+#[derive(Clone, Debug)]
+pub struct CallPath(pub String);
 
 /// Where a call's `CallerSlot` is kept: put in the request by `Admission`, filled by
 /// authentication once the caller is known, and emptied when `Admission`'s call ends.

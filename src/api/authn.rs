@@ -7,8 +7,9 @@ use tonic::service::Interceptor;
 use tonic::{Request, Status};
 
 use crate::auth::TokenVerifier;
+use crate::auth::token::Scheme;
 use crate::domain::Error;
-use crate::overload::{CallerRate, CallerSlotHolder, CallerSlots};
+use crate::overload::{CallPath, CallerRate, CallerSlotHolder, CallerSlots};
 
 /// The authentication interceptor of the samvirke services.
 #[derive(Clone)]
@@ -20,12 +21,21 @@ impl Interceptor for Authenticate {
             .metadata()
             .get("authorization")
             .ok_or(Error::Unauthenticated("missing bearer token"))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
-            .ok_or(Error::Unauthenticated("authorization is not a bearer token"))?;
-        let principal = self.0.verify(token.trim())?;
+        let header =
+            header.to_str().map_err(|_| Error::Unauthenticated("malformed authorization"))?;
+        let (scheme, token) = header.split_once(' ').unwrap_or((header, ""));
+        let scheme = match scheme {
+            s if s.eq_ignore_ascii_case("bearer") => Scheme::Bearer,
+            s if s.eq_ignore_ascii_case("dpop") => Scheme::Dpop,
+            _ => {
+                return Err(
+                    Error::Unauthenticated("authorization is not a Bearer or DPoP token").into()
+                );
+            }
+        };
+        let proof = request.metadata().get("dpop").and_then(|p| p.to_str().ok());
+        let path = request.extensions().get::<CallPath>().map_or("", |p| p.0.as_str());
+        let principal = self.0.verify_call(scheme, token.trim(), proof, path)?;
         self.1.admit(principal.subject.as_stored())?;
         // The call's place among the caller's calls in flight, held by the admission layer
         // until the call ends (absent only where a call is served without that layer).

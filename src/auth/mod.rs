@@ -1,6 +1,7 @@
 //! Authentication (bearer token → `Principal`) and authorization (relations from the database,
 //! what they allow from the casbin policy).
 
+pub mod dpop;
 pub mod guard;
 pub mod pass;
 pub mod policy;

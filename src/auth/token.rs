@@ -20,6 +20,7 @@ use jsonwebtoken::jwk::{
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::Deserialize;
 
+use super::dpop::{DpopConfig, ProofChecker};
 use super::token_cache::{self, TokenCache, Verified};
 use crate::domain::Error;
 use crate::domain::ids::{NationalId, OrgNumber};
@@ -78,6 +79,8 @@ pub struct VerifierConfig {
     pub citizen_acr: Vec<String>,
     /// The least time between two readings of a provider's keys on an unknown key id.
     pub jwks_cooldown: Duration,
+    /// How DPoP proofs are checked.
+    pub dpop: DpopConfig,
 }
 
 impl VerifierConfig {
@@ -89,6 +92,7 @@ impl VerifierConfig {
             max_lifetime: DEFAULT_MAX_LIFETIME,
             citizen_acr: vec![DEFAULT_CITIZEN_ACR.to_owned()],
             jwks_cooldown: JWKS_RELOAD_COOLDOWN,
+            dpop: DpopConfig::default(),
         }
     }
 }
@@ -103,6 +107,8 @@ pub struct ProviderConfig {
     pub issuer: String,
     /// Where its keys are read.
     pub jwks: JwksLocation,
+    /// Its tokens must be DPoP-bound (RFC 9449): bearer tokens of it are refused.
+    pub requires_dpop: bool,
 }
 
 /// Where a provider's JWKS is read.
@@ -150,6 +156,8 @@ struct Provider {
     source: KeySource,
     /// The least time between two readings of the keys.
     cooldown: Duration,
+    /// Its tokens must be DPoP-bound.
+    requires_dpop: bool,
     keys: RwLock<Keys>,
 }
 
@@ -158,6 +166,23 @@ pub struct TokenVerifier {
     config: VerifierConfig,
     providers: Vec<Provider>,
     verified: TokenCache,
+    proofs: ProofChecker,
+}
+
+/// How a call presents its access token: the `authorization` header's scheme.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    /// `Bearer` (RFC 6750): whoever holds the token may use it.
+    Bearer,
+    /// `DPoP` (RFC 9449 § 7.1): the token is bound to a key, and a `dpop` proof comes with it.
+    Dpop,
+}
+
+/// The confirmation claim (`cnf`, RFC 7800) of a bound token.
+#[derive(Deserialize)]
+struct Confirmation {
+    #[serde(default)]
+    jkt: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -182,6 +207,8 @@ struct Claims {
     orgnr_child: Option<String>,
     #[serde(default, rename = "helseid://claims/identity/pid")]
     person: Option<String>,
+    #[serde(default)]
+    cnf: Option<Confirmation>,
 }
 
 /// An organisation as Maskinporten and Altinn name it: `{"authority": ..., "ID": "0192:..."}`.
@@ -230,11 +257,13 @@ impl TokenVerifier {
                     issuer: p.issuer.clone(),
                     source,
                     cooldown: config.jwks_cooldown,
+                    requires_dpop: p.requires_dpop,
                     keys: RwLock::new(Keys { set, loaded_at: MonoInstant::now(), generation: 0 }),
                 })
             })
             .collect::<Result<_, Error>>()?;
-        Ok(TokenVerifier { config, providers, verified: TokenCache::default() })
+        let proofs = ProofChecker::new(config.dpop.clone());
+        Ok(TokenVerifier { config, providers, verified: TokenCache::default(), proofs })
     }
 
     /// Trusts the development key for the three development issuers, one per kind of caller.
@@ -246,6 +275,7 @@ impl TokenVerifier {
                 issuer: dev_issuer(kind).to_owned(),
                 source: KeySource::Fixed,
                 cooldown: config.jwks_cooldown,
+                requires_dpop: false,
                 keys: RwLock::new(Keys {
                     set: key.jwks(),
                     loaded_at: MonoInstant::now(),
@@ -253,7 +283,8 @@ impl TokenVerifier {
                 }),
             })
             .collect();
-        TokenVerifier { config, providers, verified: TokenCache::default() }
+        let proofs = ProofChecker::new(config.dpop.clone());
+        TokenVerifier { config, providers, verified: TokenCache::default(), proofs }
     }
 
     /// Verifies a bearer token — its `typ`, signature by a key of the provider named in `iss`,
@@ -263,6 +294,45 @@ impl TokenVerifier {
     /// A token verified before is taken from the cache of verified tokens (`token_cache`) until
     /// its `exp`, while the key that signed it is still trusted.
     pub fn verify(&self, token: &str) -> Result<Principal, Error> {
+        self.verify_call(Scheme::Bearer, token, None, "")
+    }
+
+    /// Verifies the access token of a call of `path` as `scheme` presents it (`verify`), and,
+    /// for a token bound to a key (`cnf.jkt`), its DPoP `proof` (`dpop::ProofChecker`). A bound
+    /// token presented as `Bearer` is refused (RFC 9449 § 7.1), and so is an unbound one from
+    /// an issuer configured to require DPoP.
+    pub fn verify_call(
+        &self,
+        scheme: Scheme,
+        token: &str,
+        proof: Option<&str>,
+        path: &str,
+    ) -> Result<Principal, Error> {
+        let verified = self.verify_cached(token)?;
+        let requires_dpop = self.providers.get(verified.provider).is_some_and(|p| p.requires_dpop);
+        match (scheme, &verified.bound_to) {
+            (Scheme::Bearer, Some(_)) => Err(Error::Unauthenticated(
+                "this token is bound to a key (cnf.jkt): present it as DPoP, with a proof",
+            )),
+            (Scheme::Bearer, None) if requires_dpop => {
+                Err(Error::Unauthenticated("this issuer's tokens must be DPoP-bound"))
+            }
+            (Scheme::Bearer, None) => Ok(verified.principal),
+            (Scheme::Dpop, None) => {
+                Err(Error::Unauthenticated("a DPoP token must be bound to a key (cnf.jkt)"))
+            }
+            (Scheme::Dpop, Some(jkt)) => {
+                let proof =
+                    proof.ok_or(Error::Unauthenticated("a DPoP token needs a dpop proof"))?;
+                self.proofs.check(proof, token, path, jkt)?;
+                Ok(verified.principal)
+            }
+        }
+    }
+
+    /// The token verified, from the cache of verified tokens when it is there and the key
+    /// that signed it still trusted.
+    fn verify_cached(&self, token: &str) -> Result<Verified, Error> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(Error::Unauthenticated("token is too large"));
         }
@@ -271,14 +341,13 @@ impl TokenVerifier {
         if let Some(hit) = self.verified.get(&digest, now) {
             if self.providers.get(hit.provider).is_some_and(|p| p.trusts(&hit.kid, hit.generation))
             {
-                return Ok(hit.principal);
+                return Ok(hit);
             }
             self.verified.remove(&digest);
         }
         let verified = self.verify_signature(token)?;
-        let principal = verified.principal.clone();
-        self.verified.insert(digest, verified, now);
-        Ok(principal)
+        self.verified.insert(digest, verified.clone(), now);
+        Ok(verified)
     }
 
     /// Verifies a token in full, without the cache.
@@ -337,8 +406,9 @@ impl TokenVerifier {
             return Err(Error::Unauthenticated("token is issued in the future"));
         }
         let expires = claims.exp;
+        let bound_to = claims.cnf.as_ref().and_then(|c| c.jkt.clone());
         let principal = principal(provider.kind, claims, &self.config)?;
-        Ok(Verified { principal, expires, provider: index, kid, generation })
+        Ok(Verified { principal, expires, provider: index, kid, generation, bound_to })
     }
 }
 
@@ -814,6 +884,7 @@ mod tests {
             kind: SubjectKind::Personnel,
             issuer: dev_issuer(SubjectKind::Personnel).into(),
             jwks: JwksLocation::File(file.clone()),
+            requires_dpop: false,
         };
         let verifier = TokenVerifier::from_providers(&[provider], config()).unwrap();
         let token = mint(&first, &personnel(), serde_json::json!({}));
@@ -917,6 +988,7 @@ mod tests {
             kind: SubjectKind::Personnel,
             issuer: publisher.issuer.clone(),
             jwks: JwksLocation::Discovery,
+            requires_dpop: false,
         };
         let verifier =
             TokenVerifier::from_providers(std::slice::from_ref(&provider), config.clone()).unwrap();
@@ -950,6 +1022,29 @@ mod tests {
             ProviderConfig { issuer: format!("{}/other", publisher.issuer), ..provider };
         let refused = TokenVerifier::from_providers(&[elsewhere], config).err().unwrap();
         assert!(format!("{refused:?}").contains("names issuer"), "{refused:?}");
+    }
+
+    /// An issuer configured to require DPoP has its bearer tokens refused; another's are not.
+    #[test]
+    fn an_issuer_may_require_dpop() {
+        let dir = std::env::temp_dir().join(format!("samvirke-dpop-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("jwks.json");
+        let key = DevKey::from_seed([8; 32]);
+        std::fs::write(&file, serde_json::to_string(&key.jwks()).unwrap()).unwrap();
+        let provider = |requires_dpop| ProviderConfig {
+            kind: SubjectKind::Personnel,
+            issuer: dev_issuer(SubjectKind::Personnel).into(),
+            jwks: JwksLocation::File(file.clone()),
+            requires_dpop,
+        };
+        let token = mint(&key, &personnel(), serde_json::json!({}));
+        let strict = TokenVerifier::from_providers(&[provider(true)], config()).unwrap();
+        let refused = strict.verify(&token).unwrap_err();
+        assert!(format!("{refused:?}").contains("DPoP-bound"), "{refused:?}");
+        let lenient = TokenVerifier::from_providers(&[provider(false)], config()).unwrap();
+        lenient.verify(&token).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub(super) struct Verified {
     pub kid: String,
     /// How many times the provider's key set had been read again when it was verified.
     pub generation: u64,
+    /// The thumbprint of the key it is bound to (`cnf.jkt`, RFC 9449), when it is bound.
+    pub bound_to: Option<String>,
 }
 
 /// Tokens verified, by digest.

@@ -16,6 +16,7 @@ mod content_bad_input;
 mod content_matrix;
 mod coordination;
 mod coordination_matrix;
+mod dpop;
 mod fuzz;
 mod grpc_web;
 mod health;

@@ -18,6 +18,7 @@ const PROTOS: &[&str] = &[
     "proto/samvirke/v1/access_scopes.proto",
     "proto/samvirke/v1/child_coordinators.proto",
     "proto/samvirke/v1/plan_changes.proto",
+    "proto/samvirke/v1/plan_transfers.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

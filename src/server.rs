@@ -15,7 +15,7 @@ use tonic_health::server::HealthReporter;
 use crate::api::{
     AccessEventApi, AccessScopeApi, Authenticate, BlockApi, ChangeFeed, ChildCoordinatorApi,
     ComplaintApi, Context, CoordinatorApi, GoalApi, MeasureApi, OrganisationApi, PlanApi,
-    PlanChangeApi, ReferralApi, ResponsibilityGroupApi, prune_changes,
+    PlanChangeApi, PlanTransferApi, ReferralApi, ResponsibilityGroupApi, prune_changes,
 };
 use crate::auth::token::ProviderConfig;
 use crate::auth::{Authorizer, DevKey, Guard, Policy, TokenVerifier, VerifierConfig};
@@ -35,6 +35,7 @@ use crate::proto::measure_service_server::MeasureServiceServer;
 use crate::proto::organisation_service_server::OrganisationServiceServer;
 use crate::proto::plan_change_service_server::PlanChangeServiceServer;
 use crate::proto::plan_service_server::PlanServiceServer;
+use crate::proto::plan_transfer_service_server::PlanTransferServiceServer;
 use crate::proto::referral_service_server::ReferralServiceServer;
 use crate::proto::responsibility_group_service_server::ResponsibilityGroupServiceServer;
 use crate::store::{DatabaseUrl, Store, StoreOptions};
@@ -116,7 +117,7 @@ type Layers = tower::layer::util::Stack<
 >;
 
 /// The names the health service reports on: the whole server ("") and each service.
-const SERVICES: [&str; 14] = [
+const SERVICES: [&str; 15] = [
     "",
     proto::plan_service_server::SERVICE_NAME,
     proto::goal_service_server::SERVICE_NAME,
@@ -131,6 +132,7 @@ const SERVICES: [&str; 14] = [
     proto::access_scope_service_server::SERVICE_NAME,
     proto::child_coordinator_service_server::SERVICE_NAME,
     proto::plan_change_service_server::SERVICE_NAME,
+    proto::plan_transfer_service_server::SERVICE_NAME,
 ];
 
 impl Server {
@@ -179,6 +181,7 @@ impl Server {
         let scopes = served!(AccessScopeServiceServer::new(AccessScopeApi(context.clone())));
         let child_coordinators =
             served!(ChildCoordinatorServiceServer::new(ChildCoordinatorApi(context.clone())));
+        let transfers = served!(PlanTransferServiceServer::new(PlanTransferApi(context.clone())));
         let (stopping, stopping_streams) = tokio::sync::watch::channel(false);
         let changes = PlanChangeApi::new(context, slots, config.changes.streams, stopping_streams);
         let changes = served!(PlanChangeServiceServer::new(changes));
@@ -228,6 +231,7 @@ impl Server {
             .add_service(InterceptedService::new(blocks, authenticate.clone()))
             .add_service(InterceptedService::new(scopes, authenticate.clone()))
             .add_service(InterceptedService::new(child_coordinators, authenticate.clone()))
+            .add_service(InterceptedService::new(transfers, authenticate.clone()))
             .add_service(InterceptedService::new(changes, authenticate));
         let health_interval = config.health_interval;
         // Files that do not load stop the start, naming the file.

@@ -17,6 +17,7 @@ mod meetings;
 mod members;
 mod organisations;
 mod plan_changes;
+mod plan_transfers;
 mod plans;
 mod referrals;
 pub mod status;
@@ -33,6 +34,7 @@ pub use measures::MeasureApi;
 pub use members::ResponsibilityGroupApi;
 pub use organisations::OrganisationApi;
 pub use plan_changes::{ChangeFeed, PlanChangeApi, StreamSettings, prune_changes};
+pub use plan_transfers::PlanTransferApi;
 pub use plans::PlanApi;
 pub use referrals::ReferralApi;
 

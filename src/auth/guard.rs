@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
-use super::pass::{ApplicationPass, ComplaintPass, OrgPass, PlanPass, ReferralPass, names};
+use super::pass::{
+    ApplicationPass, ComplaintPass, OrgPass, PlanPass, ReferralPass, TransferPass, names,
+};
 use super::policy::{Action, Authorizer, Object, Relation};
 use crate::domain::Error;
 use crate::domain::child_coordinator::{Application, Child};
@@ -350,6 +352,68 @@ impl Guard {
         self.record(session, entry, now).await?;
         decision(allowed, may_read, party, Object::Referral, action, "referral")?;
         Ok(ReferralPass { referral: row.referral })
+    }
+
+    /// Checks that `who` may do `action` to a plan transfer. The sending side reads it by its
+    /// relations to the plan and its roles in the organisation that proposed it (`plan_transfer`),
+    /// so it still sees what happened once the plan has moved; the receiving municipality's
+    /// staff read and answer it by their roles there (`incoming_plan_transfer`). Someone who may
+    /// not read it, or whom a block keeps out of the plan, gets `NOT_FOUND`. Logged under the
+    /// plan.
+    pub async fn transfer(
+        &self,
+        session: &mut Session,
+        who: &Principal,
+        id: ResourceId,
+        action: Action,
+        now: Instant,
+    ) -> Result<TransferPass, Error> {
+        const WHAT: &str = "plan transfer";
+        let row = session.transfer_access(id).await?.ok_or(Error::NotFound(WHAT))?;
+        self.refresh(session, row.grants_epoch).await?;
+        let transfer = row.transfer;
+        let plan = session.plan_access(transfer.plan, who, now).await?;
+        let plan = plan.ok_or_else(|| Error::internal("a transfer of a plan that is not"))?;
+        let party = who.is(&Subject::citizen(&plan.plan.patient));
+        let relations = if plan.blocked { vec![Relation::Blocked] } else { plan_relations(&plan) };
+        let (from, to) = ([Some(&transfer.from)], [Some(&transfer.to)]);
+        let sending =
+            |action| self.allowed(&relations, who, &from, party, Object::PlanTransfer, action);
+        let receiving =
+            |action| self.allowed(&[], who, &to, party, Object::IncomingPlanTransfer, action);
+        let may_read = !plan.blocked && (sending(Action::Read)? || receiving(Action::Read)?);
+        let allowed = may_read && (action == Action::Read || receiving(action)?);
+        let entry = AccessEntry {
+            organisation: &transfer.from,
+            plan: Some(transfer.plan),
+            complaint: None,
+            who,
+            relations: names(&relations),
+            object: Object::IncomingPlanTransfer.as_str(),
+            action: action.as_str(),
+            allowed,
+            roles: String::new(),
+        };
+        self.record(session, entry, now).await?;
+        decision(allowed, may_read, party, Object::IncomingPlanTransfer, action, WHAT)?;
+        Ok(TransferPass { transfer })
+    }
+
+    /// The pass to the plan of a transfer the guard let the receiving municipality answer: the
+    /// plan as its responsible organisation holds it now, with no relation of the caller's, for
+    /// the move and its history alone. What the receiving side does on the plan afterwards it
+    /// does through `plan`, by its role in the plan's new organisation.
+    pub async fn transferred_plan(
+        &self,
+        session: &mut Session,
+        transfer: &TransferPass,
+        who: &Principal,
+        now: Instant,
+    ) -> Result<PlanPass, Error> {
+        let plan = transfer.transfer.plan;
+        let row = session.plan_access(plan, who, now).await?;
+        let row = row.ok_or_else(|| Error::internal("a transfer of a plan that is not"))?;
+        self.plan_pass(row.plan, Vec::new(), who)
     }
 
     /// Checks that `who` may apply to `municipality` for a child coordinator: a citizen, for

@@ -9,6 +9,6 @@ pub mod token;
 mod token_cache;
 
 pub use guard::Guard;
-pub use pass::{ApplicationPass, ComplaintPass, OrgPass, PlanPass, ReferralPass};
+pub use pass::{ApplicationPass, ComplaintPass, OrgPass, PlanPass, ReferralPass, TransferPass};
 pub use policy::{Action, Authorizer, Object, Policy, Relation};
 pub use token::{DevIdentity, DevKey, TokenVerifier, VerifierConfig};

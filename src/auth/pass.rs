@@ -116,6 +116,19 @@ impl ReferralPass {
     }
 }
 
+/// A plan transfer the guard let the caller act on.
+#[derive(Debug)]
+pub struct TransferPass {
+    pub(super) transfer: crate::domain::transfer::PlanTransfer,
+}
+
+impl TransferPass {
+    /// The transfer, as loaded when the pass was issued.
+    pub fn transfer(&self) -> &crate::domain::transfer::PlanTransfer {
+        &self.transfer
+    }
+}
+
 /// An application for a child coordinator the guard let the caller act on.
 #[derive(Debug)]
 pub struct ApplicationPass {

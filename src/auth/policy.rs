@@ -52,6 +52,8 @@ stored_enum! {
         BlockNotice = "block_notice",
         AccessScope = "access_scope",
         ChildCoordinatorApplication = "child_coordinator_application",
+        PlanTransfer = "plan_transfer",
+        IncomingPlanTransfer = "incoming_plan_transfer",
     }
 }
 

@@ -19,7 +19,7 @@ use super::time::Instant;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Changed {
     /// The plan's header: its creation, status, review date, the patient's display name,
-    /// language and interpreter need.
+    /// language and interpreter need, and its moves to another responsible organisation.
     Plan,
     /// The patient's own sections, or their wish for a coordinator.
     PatientSections,
@@ -55,8 +55,10 @@ impl Changed {
             let marker = format!("/{kind}/");
             line.rsplit_once(&marker).and_then(|(_, id)| ResourceId::parse(id))
         };
-        const PLAN: [&str; 6] = [
+        const PLAN: [&str; 8] = [
             "plan created",
+            "plan transferred from ",
+            "transfer to ",
             "status changed from ",
             "next_review_date updated",
             "patient_display_name updated",

@@ -29,6 +29,7 @@ pub mod scope;
 pub mod subject;
 pub mod text;
 pub mod time;
+pub mod transfer;
 
 pub use error::{Error, FieldViolation, Result, Violations};
 

@@ -144,6 +144,13 @@ pub fn referral_name(field: &str, name: &str) -> Result<ResourceId, FieldViolati
         .ok_or_else(|| FieldViolation::new(field, "must be a referral name, referrals/{referral}"))
 }
 
+/// The id in a plan transfer's resource name, `planTransfers/{transfer}`.
+pub fn transfer_name(field: &str, name: &str) -> Result<ResourceId, FieldViolation> {
+    name.strip_prefix("planTransfers/").and_then(ResourceId::parse).ok_or_else(|| {
+        FieldViolation::new(field, "must be a plan transfer name, planTransfers/{transfer}")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

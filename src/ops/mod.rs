@@ -19,6 +19,7 @@ pub mod organisation;
 pub mod plan;
 pub mod referral;
 pub mod scope;
+pub mod transfer;
 
 pub use edit::{ChangeKind, edit_plan};
 

@@ -25,6 +25,7 @@ mod revisions;
 mod scopes;
 mod sql;
 mod sqlite;
+mod transfers;
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -50,6 +51,7 @@ pub use plans::{PlanAccessRow, PlanListFilter, ReadFilter, check_plan_version};
 pub use referrals::ReferralAccessRow;
 pub use revisions::{ChangeKind, ItemKind, ItemVersion, NewRevision, RevisionRow};
 pub(crate) use sql::{Statement, Visible};
+pub use transfers::TransferAccessRow;
 
 /// Which database the store runs on, chosen by the URL's scheme.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -26,6 +26,7 @@ use samvirke::proto::measure_service_client::MeasureServiceClient;
 use samvirke::proto::organisation_service_client::OrganisationServiceClient;
 use samvirke::proto::plan_change_service_client::PlanChangeServiceClient;
 use samvirke::proto::plan_service_client::PlanServiceClient;
+use samvirke::proto::plan_transfer_service_client::PlanTransferServiceClient;
 use samvirke::proto::referral_service_client::ReferralServiceClient;
 use samvirke::proto::responsibility_group_service_client::ResponsibilityGroupServiceClient;
 use samvirke::server::{KeySource, Server, ServerConfig};
@@ -383,12 +384,36 @@ impl TestServer {
             .unwrap()
     }
 
+    /// Withdraws the consent in force on `plan` as `by`, with the etag they read now.
+    pub async fn withdraw_consent(&self, by: &Who, plan: &str) -> proto::Plan {
+        let etag = self.get_plan(by, plan).await.etag;
+        self.plans(Some(by))
+            .withdraw_consent(proto::WithdrawConsentRequest {
+                name: plan.into(),
+                etag,
+                reason: "Nei".into(),
+            })
+            .await
+            .expect("withdrawing consent")
+            .into_inner()
+            .plan
+            .unwrap()
+    }
+
     /// A complaint client calling as `who`.
     pub fn complaints(
         &self,
         who: Option<&Who>,
     ) -> ComplaintServiceClient<InterceptedService<Channel, Bearer>> {
         ComplaintServiceClient::with_interceptor(self.channel.clone(), self.bearer(who))
+    }
+
+    /// A plan transfer client calling as `who`.
+    pub fn plan_transfers(
+        &self,
+        who: Option<&Who>,
+    ) -> PlanTransferServiceClient<InterceptedService<Channel, Bearer>> {
+        PlanTransferServiceClient::with_interceptor(self.channel.clone(), self.bearer(who))
     }
 
     /// A change feed client calling as `who`.

@@ -29,6 +29,7 @@ mod overload;
 mod own_case;
 mod plan_changes;
 mod plan_content;
+mod plan_transfers;
 mod plans;
 mod relation_matrix;
 mod relations;

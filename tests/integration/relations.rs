@@ -180,12 +180,7 @@ on_both_backends! {
     async fn consent_on_the_patients_behalf_cannot_undo_their_withdrawal(server: TestServer) {
         let plan = world(&server).await;
         let patient = Who::Citizen(PATIENT);
-        let etag = server.get_plan(&patient, &plan).await.etag;
-        server
-            .plans(Some(&patient))
-            .withdraw_consent(proto::WithdrawConsentRequest { name: plan.clone(), etag, reason: "Nei".into() })
-            .await
-            .unwrap();
+        server.withdraw_consent(&patient, &plan).await;
         let on_behalf = |who: Who| {
             let server = server.clone();
             let plan = plan.clone();
@@ -717,12 +712,7 @@ on_both_backends! {
         add(&server, &staff(), &plan, representative(&guardian.subject(), proto::RepresentativeBasis::Guardian))
             .await
             .unwrap();
-        let etag = server.get_plan(&patient, &plan).await.etag;
-        server
-            .plans(Some(&patient))
-            .withdraw_consent(proto::WithdrawConsentRequest { name: plan.clone(), etag, reason: String::new() })
-            .await
-            .unwrap();
+        server.withdraw_consent(&patient, &plan).await;
         let decide = |who: Who| {
             let server = server.clone();
             let plan = plan.clone();

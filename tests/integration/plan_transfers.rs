@@ -1,0 +1,167 @@
+//! PlanTransferService: a plan moves with the patient to another municipality. The
+//! responsible unit proposes, the patient's consent must cover the new municipality, whose unit
+//! accepts (appointing a coordinator) or declines; on acceptance the old organisation's members
+//! end and the history stays whole; both sides and the patient see what happened.
+
+use samvirke::domain::organisation::OrgRole;
+use samvirke::proto;
+use tonic::Code;
+
+use super::common::*;
+
+fn new_staff() -> Who {
+    Who::Personnel("unit-staff-b", OTHER_MUNICIPALITY)
+}
+
+fn new_coordinator() -> Who {
+    Who::Personnel("coordinator-b", OTHER_MUNICIPALITY)
+}
+
+/// The patient's plan in the municipality, with its coordinator and NAV on the group under
+/// consent; unit staff in both municipalities.
+async fn world(server: &TestServer) -> String {
+    server.bootstrap_grant(MUNICIPALITY, &staff().subject(), OrgRole::UnitStaff).await;
+    server.bootstrap_grant(OTHER_MUNICIPALITY, &new_staff().subject(), OrgRole::UnitStaff).await;
+    let plan = server.create_plan(&staff(), MUNICIPALITY, PATIENT).await;
+    server.appoint_coordinator(&staff(), &plan, &coordinator()).await;
+    server.add_member(&staff(), &plan, &nav(), proto::MemberRole::Nav).await;
+    server.give_consent(&Who::Citizen(PATIENT), &plan, &[NAV]).await;
+    plan
+}
+
+async fn propose(
+    server: &TestServer,
+    by: &Who,
+    plan: &str,
+    to: &str,
+) -> Result<proto::PlanTransfer, tonic::Status> {
+    let transfer = proto::PlanTransfer {
+        plan: plan.into(),
+        to_organisation: to.into(),
+        reason: "Pasienten har flyttet".into(),
+        ..Default::default()
+    };
+    let request = proto::TransferPlanRequest { transfer: Some(transfer) };
+    let answer = server.plan_transfers(Some(by)).transfer_plan(request).await;
+    answer.map(|r| r.into_inner().transfer.unwrap())
+}
+
+async fn get(
+    server: &TestServer,
+    by: &Who,
+    name: &str,
+) -> Result<proto::PlanTransfer, tonic::Status> {
+    let request = proto::GetPlanTransferRequest { name: name.into() };
+    let answer = server.plan_transfers(Some(by)).get_plan_transfer(request).await;
+    answer.map(|r| r.into_inner().transfer.unwrap())
+}
+
+async fn accept(
+    server: &TestServer,
+    by: &Who,
+    name: &str,
+) -> Result<proto::AcceptPlanTransferResponse, tonic::Status> {
+    let request = proto::AcceptPlanTransferRequest {
+        name: name.into(),
+        coordinator: Some(new_coordinator().as_assignment()),
+        comment: "Velkommen".into(),
+    };
+    server.plan_transfers(Some(by)).accept_plan_transfer(request).await.map(|r| r.into_inner())
+}
+
+on_both_backends! {
+    async fn a_plan_moves_to_another_municipality_with_its_history(server: TestServer) {
+        let plan = world(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        // The patient's consent must cover the new municipality first.
+        let uncovered = propose(&server, &staff(), &plan, OTHER_MUNICIPALITY).await;
+        assert_eq!(code(&uncovered), Code::FailedPrecondition);
+        server.give_consent(&patient, &plan, &[NAV, OTHER_MUNICIPALITY]).await;
+        // Only the responsible unit proposes; others who read the plan may not, strangers
+        // cannot tell it exists; the receiver must be another municipality.
+        assert_eq!(code(&propose(&server, &nav(), &plan, OTHER_MUNICIPALITY).await), Code::PermissionDenied);
+        assert_eq!(code(&propose(&server, &new_staff(), &plan, OTHER_MUNICIPALITY).await), Code::NotFound);
+        let to_nav = propose(&server, &staff(), &plan, NAV).await.unwrap_err();
+        assert_eq!(violated_fields(&to_nav), ["transfer.to_organisation"]);
+        let to_itself = propose(&server, &staff(), &plan, MUNICIPALITY).await.unwrap_err();
+        assert_eq!(violated_fields(&to_itself), ["transfer.to_organisation"]);
+        let proposed = propose(&server, &staff(), &plan, OTHER_MUNICIPALITY).await.unwrap();
+        assert_eq!(proposed.state, proto::PlanTransferState::Proposed as i32);
+        assert_eq!(proposed.from_organisation, MUNICIPALITY);
+        let twice = propose(&server, &staff(), &plan, OTHER_MUNICIPALITY).await;
+        assert_eq!(code(&twice), Code::FailedPrecondition, "one pending at a time");
+
+        // The receiving unit sees it in its list, not yet the plan; strangers see nothing.
+        let incoming = server
+            .plan_transfers(Some(&new_staff()))
+            .list_plan_transfers(proto::ListPlanTransfersRequest { incoming: true, ..Default::default() })
+            .await
+            .unwrap()
+            .into_inner()
+            .transfers;
+        assert_eq!(incoming, std::slice::from_ref(&proposed));
+        let not_yet = server.plans(Some(&new_staff())).get_plan(proto::GetPlanRequest { name: plan.clone(), revision: 0 }).await;
+        assert_eq!(code(&not_yet), Code::NotFound);
+        assert_eq!(code(&get(&server, &Who::Citizen(STRANGER), &proposed.name).await), Code::NotFound);
+        assert_eq!(get(&server, &patient, &proposed.name).await.unwrap(), proposed);
+        // The sending side cannot answer it.
+        assert_eq!(code(&accept(&server, &staff(), &proposed.name).await), Code::PermissionDenied);
+
+        let accepted = accept(&server, &new_staff(), &proposed.name).await.unwrap();
+        let transfer = accepted.transfer.unwrap();
+        assert_eq!(transfer.state, proto::PlanTransferState::Accepted as i32);
+        assert_eq!(transfer.coordinator_assignment, accepted.coordinator.unwrap().name);
+        assert_eq!(code(&accept(&server, &new_staff(), &proposed.name).await), Code::FailedPrecondition);
+
+        // The plan is the new municipality's: its staff and coordinator read it; the old
+        // organisation's staff and coordinator no longer do; NAV, under consent, still does.
+        let moved = server.get_plan(&new_coordinator(), &plan).await;
+        assert_eq!(moved.organisation, OTHER_MUNICIPALITY);
+        server.get_plan(&new_staff(), &plan).await;
+        server.get_plan(&nav(), &plan).await;
+        for old in [staff(), coordinator()] {
+            let gone = server.plans(Some(&old)).get_plan(proto::GetPlanRequest { name: plan.clone(), revision: 0 }).await;
+            assert_eq!(code(&gone), Code::NotFound, "{old:?}");
+        }
+        // Both sides and the patient see what happened.
+        assert_eq!(get(&server, &staff(), &proposed.name).await.unwrap(), transfer);
+        assert_eq!(get(&server, &patient, &proposed.name).await.unwrap(), transfer);
+        // The history is whole: from the plan's creation to the move and the new appointment.
+        let lines = server.history_lines(&patient, &plan).await;
+        assert_eq!(lines.first().map(String::as_str), Some("plan created"), "{lines:?}");
+        let moved_line = format!("plan transferred from {MUNICIPALITY} to {OTHER_MUNICIPALITY}");
+        assert!(lines.iter().any(|l| l.starts_with(&moved_line)), "{lines:?}");
+        assert!(lines.iter().any(|l| l.starts_with("coordinator appointment ended")), "{lines:?}");
+        let group = proto::ListMembersRequest { parent: plan.clone(), show_ended: true, ..Default::default() };
+        let group = server.members(Some(&new_staff())).list_members(group).await.unwrap().into_inner().members;
+        let old_coordinator = group.iter().find(|m| m.subject == coordinator().subject()).unwrap();
+        assert!(old_coordinator.end_time.is_some(), "the old organisation's members end");
+        let nav_member = group.iter().find(|m| m.subject == nav().subject()).unwrap();
+        assert!(nav_member.end_time.is_none(), "NAV serves on");
+    }
+}
+
+on_both_backends! {
+    async fn a_declined_transfer_leaves_the_plan_where_it_was(server: TestServer) {
+        let plan = world(&server).await;
+        server.give_consent(&Who::Citizen(PATIENT), &plan, &[NAV, OTHER_MUNICIPALITY]).await;
+        let proposed = propose(&server, &staff(), &plan, OTHER_MUNICIPALITY).await.unwrap();
+        let decline = |reason: &str| proto::DeclinePlanTransferRequest { name: proposed.name.clone(), reason: reason.into() };
+        let blank = server.plan_transfers(Some(&new_staff())).decline_plan_transfer(decline(" ")).await.unwrap_err();
+        assert_eq!(violated_fields(&blank), ["reason"]);
+        let declined = server
+            .plan_transfers(Some(&new_staff()))
+            .decline_plan_transfer(decline("Pasienten bor ikke her"))
+            .await
+            .unwrap()
+            .into_inner()
+            .transfer
+            .unwrap();
+        assert_eq!(declined.state, proto::PlanTransferState::Declined as i32);
+        assert_eq!(declined.response, "Pasienten bor ikke her");
+        assert_eq!(server.get_plan(&staff(), &plan).await.organisation, MUNICIPALITY);
+        assert_eq!(code(&accept(&server, &new_staff(), &proposed.name).await), Code::FailedPrecondition);
+        // A new proposal may follow.
+        propose(&server, &staff(), &plan, OTHER_MUNICIPALITY).await.unwrap();
+    }
+}

@@ -19,6 +19,8 @@ const PROTOS: &[&str] = &[
     "proto/samvirke/v1/child_coordinators.proto",
     "proto/samvirke/v1/plan_changes.proto",
     "proto/samvirke/v1/plan_transfers.proto",
+    // googleapis' error details, so that reflection lets a client decode a BadRequest.
+    "clients/proto/google/rpc/error_details.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -36,6 +38,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.protoc_executable(protoc);
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("samvirke_descriptor.bin"))
-        .compile_with_config(config, &protos, &[PathBuf::from("proto"), well_known])?;
+        .compile_with_config(
+            config,
+            &protos,
+            &[PathBuf::from("proto"), PathBuf::from("clients/proto"), well_known],
+        )?;
     Ok(())
 }

@@ -389,11 +389,7 @@ impl ServeArgs {
                 max_lifetime: Duration::from_secs(auth.max_token_lifetime_seconds),
                 citizen_acr,
                 jwks_cooldown: JWKS_RELOAD_COOLDOWN,
-                dpop: DpopConfig {
-                    public_url: auth.public_url.clone(),
-                    leeway: Duration::from_secs(auth.clock_skew_seconds),
-                    ..DpopConfig::default()
-                },
+                dpop: DpopConfig { public_url: auth.public_url.clone(), ..DpopConfig::default() },
             },
             policy,
             max_message_bytes: self.max_message_bytes,

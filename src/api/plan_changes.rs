@@ -12,11 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{Semaphore, mpsc};
-use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
+use super::authn::CredentialValidUntil;
 use super::convert::timestamp;
 use super::{Rpc, reply, take};
 use crate::domain::Violations;
@@ -139,7 +140,7 @@ fn follow(cursor: &str, plan: &str, page_size: i32) -> Result<FollowChanges, Err
         }
     };
     let ((after, plan), page_size) = v.ok(after.zip(plan).zip(page_size))?;
-    Ok(FollowChanges { after, plan, page_size })
+    Ok(FollowChanges { after, plan, page_size, check_plan_now: true })
 }
 
 fn part(changed: Changed) -> proto::ChangedPart {
@@ -217,6 +218,7 @@ impl PlanChangeService for PlanChangeApi {
         &self,
         r: Request<WatchPlanChangesRequest>,
     ) -> Rpc<Self::WatchPlanChangesStream> {
+        let valid_until = r.extensions().get::<CredentialValidUntil>().map(|v| v.0);
         let (who, req) = take(r)?;
         let mut follow = follow(&req.cursor, &req.plan, 0)?;
         follow.page_size = STREAM_PAGE;
@@ -232,8 +234,14 @@ impl PlanChangeService for PlanChangeApi {
         let settings = self.settings;
         let operation = crate::store::current_operation();
         let mut stopping = self.stopping.clone();
+        // The stream may not outlive the credential it was opened with.
+        let unix_now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let lifetime = valid_until.map_or(0, |until| until.saturating_sub(unix_now));
+        let expiry = tokio::time::sleep(Duration::from_secs(lifetime.max(0).unsigned_abs()));
         let run = async move {
-            let _held = (slot, permit);
+            tokio::pin!(expiry);
             let mut commits = context.store.commits();
             let mut page = first;
             let stopped = || {
@@ -241,9 +249,16 @@ impl PlanChangeService for PlanChangeApi {
                     "the server is shutting down: resume from the cursor of the last change",
                 )
             };
+            let expired = || {
+                Status::unauthenticated(
+                    "the token this stream was opened with has expired: open it again, from \
+                     the cursor of the last change, with a new one",
+                )
+            };
             loop {
                 let full = page.changes.len() >= STREAM_PAGE as usize;
                 follow.after = Some(page.next);
+                follow.check_plan_now = false;
                 for change in page.changes {
                     if !send(&sender, encode(change), settings.slow_consumer_timeout).await {
                         return;
@@ -253,6 +268,10 @@ impl PlanChangeService for PlanChangeApi {
                     let _ = sender.try_send(Err(stopped()));
                     return;
                 }
+                if expiry.is_elapsed() {
+                    let _ = sender.try_send(Err(expired()));
+                    return;
+                }
                 if !full {
                     tokio::select! {
                         _ = commits.changed() => {}
@@ -260,6 +279,10 @@ impl PlanChangeService for PlanChangeApi {
                         () = sender.closed() => return,
                         _ = stopping.changed() => {
                             let _ = sender.try_send(Err(stopped()));
+                            return;
+                        }
+                        () = &mut expiry => {
+                            let _ = sender.try_send(Err(expired()));
                             return;
                         }
                     }
@@ -275,7 +298,15 @@ impl PlanChangeService for PlanChangeApi {
         };
         let span = tracing::Span::current();
         tokio::spawn(crate::store::logged_as(operation, run.instrument(span)));
-        let stream: ChangeStream = Box::pin(ReceiverStream::new(receiver));
+        // The caller's slot and the stream's permit are held for as long as the response is,
+        // not the task: a client that stops reading keeps holding them until its HTTP/2 stream
+        // is gone, so stalled streams count against the limits.
+        let held = (slot, permit);
+        let stream = ReceiverStream::new(receiver).map(move |change| {
+            let _ = &held;
+            change
+        });
+        let stream: ChangeStream = Box::pin(stream);
         Ok(Response::new(stream))
     }
 }

@@ -27,9 +27,17 @@ use crate::domain::Error;
 /// The most bytes a proof may have.
 const MAX_PROOF_BYTES: usize = 8 * 1024;
 
-/// The most proofs remembered for replay at once; past it, a proof is refused until older ones
-/// age out, rather than the memory growing without end.
-const MAX_REMEMBERED: usize = 100_000;
+/// The most proofs remembered for replay at once for one key; past it, that key's proofs are
+/// refused until older ones age out. One key holder cannot crowd out another's.
+const MAX_REMEMBERED_PER_KEY: usize = 10_000;
+
+/// The most keys whose proofs are remembered at once; past it (after forgetting what has aged
+/// out), a proof of a new key is refused, rather than the memory growing without end.
+const MAX_KEYS: usize = 100_000;
+
+/// What a proof's JWK may not hold: the members of a private key (RFC 7517 § 9.2,
+/// RFC 7518 § 6): a proof carrying one is refused (RFC 9449 § 4.3).
+const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
 /// The signature algorithms a proof may use: asymmetric ones only (RFC 9449 § 4.3, 5).
 const ALGORITHMS: [Algorithm; 8] = [
@@ -78,8 +86,8 @@ struct ProofClaims {
 /// Checks DPoP proofs and remembers the ones seen, to refuse them again.
 pub struct ProofChecker {
     config: DpopConfig,
-    /// Proofs seen (`jkt` and `jti`), with when each may be forgotten (Unix seconds).
-    seen: Mutex<HashMap<String, i64>>,
+    /// Proofs seen, by key (`jkt`) then `jti`, with when each may be forgotten (Unix seconds).
+    seen: Mutex<HashMap<String, HashMap<String, i64>>>,
 }
 
 impl ProofChecker {
@@ -105,6 +113,7 @@ impl ProofChecker {
         let Some(public_url) = &self.config.public_url else {
             return Err(bad("this server takes no DPoP-bound tokens: it has no public URL set"));
         };
+        check_header_members(proof)?;
         let header =
             jsonwebtoken::decode_header(proof).map_err(|_| bad("the DPoP proof is malformed"))?;
         if !header.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("dpop+jwt")) {
@@ -146,24 +155,53 @@ impl ProofChecker {
         if claims.jti.is_empty() || claims.jti.len() > 256 {
             return Err(bad("the DPoP proof's jti must be 1 to 256 characters"));
         }
-        self.remember(format!("{jkt}:{}", claims.jti), claims.iat + max_age + leeway, now)
+        self.remember(jkt, claims.jti, claims.iat + max_age + leeway, now)
     }
 
-    /// Remembers a proof until `until`; UNAUTHENTICATED when it was seen before.
-    fn remember(&self, proof: String, until: i64, now: i64) -> Result<(), Error> {
+    /// Remembers the proof `jti` of key `jkt` until `until`; UNAUTHENTICATED when it was seen
+    /// before, or when the key, or the checker, remembers as many as it may.
+    fn remember(&self, jkt: &str, jti: String, until: i64, now: i64) -> Result<(), Error> {
+        let busy = || Error::Unauthenticated("too many DPoP proofs of this key at once: retry");
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        if seen.get(&proof).is_some_and(|until| *until >= now) {
-            return Err(Error::Unauthenticated("the DPoP proof was used before (replayed jti)"));
-        }
-        if seen.len() >= MAX_REMEMBERED {
-            seen.retain(|_, until| *until >= now);
-            if seen.len() >= MAX_REMEMBERED {
-                return Err(Error::Unauthenticated("too many DPoP proofs at once: retry"));
+        if !seen.contains_key(jkt) && seen.len() >= MAX_KEYS {
+            seen.retain(|_, proofs| {
+                proofs.retain(|_, until| *until >= now);
+                !proofs.is_empty()
+            });
+            if seen.len() >= MAX_KEYS {
+                return Err(busy());
             }
         }
-        seen.insert(proof, until);
+        let proofs = seen.entry(jkt.to_owned()).or_default();
+        if proofs.get(&jti).is_some_and(|until| *until >= now) {
+            return Err(Error::Unauthenticated("the DPoP proof was used before (replayed jti)"));
+        }
+        if proofs.len() >= MAX_REMEMBERED_PER_KEY {
+            proofs.retain(|_, until| *until >= now);
+            if proofs.len() >= MAX_REMEMBERED_PER_KEY {
+                return Err(busy());
+            }
+        }
+        proofs.insert(jti, until);
         Ok(())
     }
+}
+
+/// Refuses a proof whose header marks extensions as critical (`crit`, which this checker
+/// understands none of: RFC 7515 § 4.1.11), or whose JWK holds a private key's members.
+fn check_header_members(proof: &str) -> Result<(), Error> {
+    let malformed = || Error::Unauthenticated("the DPoP proof is malformed");
+    let header = proof.split('.').next().ok_or_else(malformed)?;
+    let header = URL_SAFE_NO_PAD.decode(header).map_err(|_| malformed())?;
+    let header: serde_json::Value = serde_json::from_slice(&header).map_err(|_| malformed())?;
+    if header.get("crit").is_some() {
+        return Err(Error::Unauthenticated("the DPoP proof marks extensions as critical (crit)"));
+    }
+    let jwk = header.get("jwk").and_then(|j| j.as_object());
+    if jwk.is_some_and(|jwk| PRIVATE_MEMBERS.iter().any(|m| jwk.contains_key(*m))) {
+        return Err(Error::Unauthenticated("the DPoP proof's jwk holds a private key"));
+    }
+    Ok(())
 }
 
 /// Whether `htu` names `public_url` followed by `path`, without query or fragment, the scheme
@@ -220,5 +258,40 @@ mod tests {
             "https://samvirke.example.no",
             path
         ));
+    }
+
+    /// Found by the attacker: a proof whose jwk carried the private key, or whose header marked
+    /// an unknown extension critical, was accepted.
+    #[test]
+    fn private_keys_and_critical_extensions_are_refused() {
+        let header = |json: serde_json::Value| {
+            format!("{}.e30.sig", URL_SAFE_NO_PAD.encode(json.to_string()))
+        };
+        let jwk = serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": "AAAA"});
+        let mut private = jwk.clone();
+        private["d"] = "BBBB".into();
+        let plain = serde_json::json!({"typ": "dpop+jwt", "alg": "EdDSA", "jwk": jwk});
+        assert!(check_header_members(&header(plain.clone())).is_ok());
+        let with_d = serde_json::json!({"typ": "dpop+jwt", "alg": "EdDSA", "jwk": private});
+        assert!(check_header_members(&header(with_d)).is_err());
+        let mut crit = plain;
+        crit["crit"] = serde_json::json!(["foo"]);
+        assert!(check_header_members(&header(crit)).is_err());
+    }
+
+    /// Found by the attacker: one key holder filling the memory of proofs locked every other
+    /// holder out. The memory is per key now.
+    #[test]
+    fn one_key_cannot_crowd_out_another() {
+        let checker = ProofChecker::new(DpopConfig::default());
+        let (now, until) = (1_000, 2_000);
+        for n in 0..MAX_REMEMBERED_PER_KEY {
+            checker.remember("a", n.to_string(), until, now).unwrap();
+        }
+        assert!(checker.remember("a", "one more".into(), until, now).is_err());
+        checker.remember("b", "0".into(), until, now).expect("another key is let in");
+        assert!(checker.remember("b", "0".into(), until, now).is_err(), "a replay");
+        // Once aged out, the first key's proofs are forgotten.
+        checker.remember("a", "later".into(), until + 10, until + 1).unwrap();
     }
 }

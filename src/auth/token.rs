@@ -169,6 +169,18 @@ pub struct TokenVerifier {
     proofs: ProofChecker,
 }
 
+/// A verified access token: who it names, until when it is valid (its `exp` and the clock
+/// skew, in seconds since the Unix epoch: a long call, a stream, must not outlive it), and the
+/// key it is bound to, whose proof is still to be checked (`TokenVerifier::check_proof`).
+#[derive(Clone, Debug)]
+pub struct Presented {
+    /// Who it names.
+    pub principal: Principal,
+    /// When it stops being valid.
+    pub valid_until: i64,
+    bound_to: Option<String>,
+}
+
 /// How a call presents its access token: the `authorization` header's scheme.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scheme {
@@ -294,40 +306,50 @@ impl TokenVerifier {
     /// A token verified before is taken from the cache of verified tokens (`token_cache`) until
     /// its `exp`, while the key that signed it is still trusted.
     pub fn verify(&self, token: &str) -> Result<Principal, Error> {
-        self.verify_call(Scheme::Bearer, token, None, "")
+        self.verify_presented(Scheme::Bearer, token).map(|presented| presented.principal)
     }
 
-    /// Verifies the access token of a call of `path` as `scheme` presents it (`verify`), and,
-    /// for a token bound to a key (`cnf.jkt`), its DPoP `proof` (`dpop::ProofChecker`). A bound
-    /// token presented as `Bearer` is refused (RFC 9449 § 7.1), and so is an unbound one from
-    /// an issuer configured to require DPoP.
-    pub fn verify_call(
+    /// Verifies the access token of a call as `scheme` presents it (`verify`). A bound token
+    /// (`cnf.jkt`) presented as `Bearer` is refused (RFC 9449 § 7.1), and so is an unbound one
+    /// from an issuer configured to require DPoP. A DPoP token's proof is checked next, with
+    /// `check_proof`, once the caller's rate limit has let them in, so that proofs of refused
+    /// calls are not remembered.
+    pub fn verify_presented(&self, scheme: Scheme, token: &str) -> Result<Presented, Error> {
+        let verified = self.verify_cached(token)?;
+        let requires_dpop = self.providers.get(verified.provider).is_some_and(|p| p.requires_dpop);
+        let leeway = i64::try_from(self.config.leeway.as_secs()).unwrap_or(i64::MAX);
+        let valid_until = verified.expires.saturating_add(leeway);
+        let bound_to = match (scheme, verified.bound_to) {
+            (Scheme::Bearer, Some(_)) => {
+                return Err(Error::Unauthenticated(
+                    "this token is bound to a key (cnf.jkt): present it as DPoP, with a proof",
+                ));
+            }
+            (Scheme::Bearer, None) if requires_dpop => {
+                return Err(Error::Unauthenticated("this issuer's tokens must be DPoP-bound"));
+            }
+            (Scheme::Dpop, None) => {
+                return Err(Error::Unauthenticated(
+                    "a DPoP token must be bound to a key (cnf.jkt)",
+                ));
+            }
+            (_, bound_to) => bound_to,
+        };
+        Ok(Presented { principal: verified.principal, valid_until, bound_to })
+    }
+
+    /// Checks the DPoP `proof` of a call of `path` with the bound `token` that
+    /// `verify_presented` let through; nothing for a bearer token.
+    pub fn check_proof(
         &self,
-        scheme: Scheme,
+        presented: &Presented,
         token: &str,
         proof: Option<&str>,
         path: &str,
-    ) -> Result<Principal, Error> {
-        let verified = self.verify_cached(token)?;
-        let requires_dpop = self.providers.get(verified.provider).is_some_and(|p| p.requires_dpop);
-        match (scheme, &verified.bound_to) {
-            (Scheme::Bearer, Some(_)) => Err(Error::Unauthenticated(
-                "this token is bound to a key (cnf.jkt): present it as DPoP, with a proof",
-            )),
-            (Scheme::Bearer, None) if requires_dpop => {
-                Err(Error::Unauthenticated("this issuer's tokens must be DPoP-bound"))
-            }
-            (Scheme::Bearer, None) => Ok(verified.principal),
-            (Scheme::Dpop, None) => {
-                Err(Error::Unauthenticated("a DPoP token must be bound to a key (cnf.jkt)"))
-            }
-            (Scheme::Dpop, Some(jkt)) => {
-                let proof =
-                    proof.ok_or(Error::Unauthenticated("a DPoP token needs a dpop proof"))?;
-                self.proofs.check(proof, token, path, jkt)?;
-                Ok(verified.principal)
-            }
-        }
+    ) -> Result<(), Error> {
+        let Some(jkt) = &presented.bound_to else { return Ok(()) };
+        let proof = proof.ok_or(Error::Unauthenticated("a DPoP token needs a dpop proof"))?;
+        self.proofs.check(proof, token, path, jkt)
     }
 
     /// The token verified, from the cache of verified tokens when it is there and the key

@@ -23,6 +23,10 @@ pub struct FollowChanges {
     pub plan: Option<ResourceId>,
     /// The most events one page holds.
     pub page_size: u32,
+    /// Ask the guard about `plan` before reading, even when no event comes: what a call does
+    /// (ListPlanChanges, a stream's start). A stream's later polls ask only when an event of the
+    /// plan comes, so that an idle stream does not fill the patient's access log.
+    pub check_plan_now: bool,
 }
 
 /// One page of the feed.
@@ -37,7 +41,8 @@ pub struct ChangesPage {
 impl Context {
     /// ListPlanChanges, and each poll of WatchPlanChanges. `FAILED_PRECONDITION` for a
     /// position retention has pruned; following one plan, `NOT_FOUND` once the caller may not
-    /// read it.
+    /// read it (at the latest with its next event). Each plan whose events a page delivers is
+    /// asked of the guard, and logged, once per page.
     pub async fn list_plan_changes(
         &self,
         who: &Principal,
@@ -56,7 +61,9 @@ impl Context {
                 Some(after) => after,
                 None => pruned,
             };
-            if let Some(plan) = follow.plan {
+            if let Some(plan) = follow.plan
+                && follow.check_plan_now
+            {
                 self.guard.plan(s, who, plan, Object::Plan, Action::Read, now).await?;
             }
             let filter = self.guard.read_filter(s, Object::Plan).await?;

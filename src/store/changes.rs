@@ -60,16 +60,23 @@ impl Session {
             Backend::Postgres => postgres::FEED_HORIZON,
             Backend::Sqlite => sqlite::FEED_HORIZON,
         };
-        let visible = visible_plans(filter, who, now, |statement, _| {
-            blocks::keeps_out(statement.sql(" AND NOT "), who)
-        });
-        let Some(visible) = visible else { return Ok(Vec::new()) };
-        let mut statement = visible.sql(
-            "SELECT c.seq, c.txid, c.plan_id, c.revision, c.etags, c.create_time, r.changes \
-             FROM plan_changes c JOIN plan_revisions r \
-             ON r.plan_id = c.plan_id AND r.revision = c.revision \
-             WHERE c.plan_id IN (SELECT id FROM visible) AND (c.txid > ",
-        );
+        let select = "SELECT c.seq, c.txid, c.plan_id, c.revision, c.etags, c.create_time, \
+             r.changes FROM plan_changes c JOIN plan_revisions r \
+             ON r.plan_id = c.plan_id AND r.revision = c.revision WHERE ";
+        // Following one plan, its events are read whoever may read it, so that the guard, asked
+        // of each, ends a follower who may not; every plan's, those of the plans the caller
+        // may read now.
+        let mut statement = match plan {
+            Some(plan) => Statement::new(select).sql("c.plan_id = ").bind(plan.to_string()),
+            None => {
+                let visible = visible_plans(filter, who, now, |statement, _| {
+                    blocks::keeps_out(statement.sql(" AND NOT "), who)
+                });
+                let Some(visible) = visible else { return Ok(Vec::new()) };
+                visible.sql(select).sql("c.plan_id IN (SELECT id FROM visible)")
+            }
+        };
+        statement = statement.sql(" AND (c.txid > ");
         statement = statement
             .bind(after.txid)
             .sql(" OR (c.txid = ")
@@ -77,9 +84,6 @@ impl Session {
             .sql(" AND c.seq > ")
             .bind(after.seq)
             .sql(&format!(")) AND c.txid < {horizon}"));
-        if let Some(plan) = plan {
-            statement = statement.sql(" AND c.plan_id = ").bind(plan.to_string());
-        }
         let statement = statement.sql(" ORDER BY c.txid, c.seq LIMIT ").bind(limit);
         statement
             .all(self)

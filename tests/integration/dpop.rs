@@ -38,11 +38,17 @@ impl ClientKey {
 
     /// A proof of this key for a call of `path` with `token`, made now, with a new `jti`.
     fn proof(&self, token: &str, path: &str) -> String {
+        self.proof_at(token, path, 0)
+    }
+
+    /// A proof made `age` seconds ago (negative: in the future).
+    fn proof_at(&self, token: &str, path: &str, age: i64) -> String {
         let mut header = Header::new(Algorithm::EdDSA);
         header.typ = Some("dpop+jwt".into());
         header.jwk = Some(self.jwk.clone());
         let now =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let now = now as i64 - age;
         let claims = serde_json::json!({
             "jti": uuid::Uuid::now_v7().to_string(),
             "htm": "POST",
@@ -99,6 +105,13 @@ on_both_backends! {
         assert_eq!(list_plans(&server, dpop.clone(), Some(other_token)).await, Code::Unauthenticated);
         let as_bearer = format!("Bearer {token}");
         assert_eq!(list_plans(&server, as_bearer, Some(key.proof(&token, LIST_PLANS))).await, Code::Unauthenticated);
+        // A proof is fresh for a minute, give or take a few seconds of skew, not the tokens'
+        // clock skew on top (found by the attacker: -119 s and +59 s were accepted).
+        assert_eq!(list_plans(&server, dpop.clone(), Some(key.proof_at(&token, LIST_PLANS, 50))).await, Code::Ok);
+        for age in [90, -30] {
+            let stale = Some(key.proof_at(&token, LIST_PLANS, age));
+            assert_eq!(list_plans(&server, dpop.clone(), stale).await, Code::Unauthenticated, "{age}");
+        }
         // An unbound token stays a bearer token, and is no DPoP token.
         let bearer = server.token(&staff());
         assert_eq!(list_plans(&server, format!("Bearer {bearer}"), None).await, Code::Ok);

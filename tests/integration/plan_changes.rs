@@ -32,19 +32,40 @@ async fn list(
     server.plan_changes(Some(who)).list_plan_changes(request).await.map(|r| r.into_inner())
 }
 
-/// Reads the feed from `cursor` to its end; the changes and the cursor after them.
-async fn drain(server: &TestServer, who: &Who, cursor: &str) -> (Vec<proto::PlanChange>, String) {
+/// Reads the feed from `cursor` to its end; the changes and the cursor after them. On
+/// PostgreSQL a change is delivered once every transaction older than it has ended, and the
+/// tests' other transactions run beside it: the feed counts as read to its end once it has
+/// given at least `expected` changes and then nothing for 300 ms.
+async fn drain_expecting(
+    server: &TestServer,
+    who: &Who,
+    cursor: &str,
+    expected: usize,
+) -> (Vec<proto::PlanChange>, String) {
     let mut cursor = cursor.to_owned();
     let mut all = Vec::new();
+    let started = std::time::Instant::now();
+    let mut quiet_since: Option<std::time::Instant> = None;
     loop {
         let page = list(server, who, &cursor, "").await.expect("listing changes");
-        let empty = page.changes.is_empty();
-        all.extend(page.changes);
         cursor = page.next_cursor;
-        if empty {
+        if !page.changes.is_empty() {
+            all.extend(page.changes);
+            quiet_since = None;
+            continue;
+        }
+        let quiet = *quiet_since.get_or_insert_with(std::time::Instant::now);
+        let settled = all.len() >= expected && quiet.elapsed() >= Duration::from_millis(300);
+        if settled || started.elapsed() > Duration::from_secs(20) {
             return (all, cursor);
         }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// `drain_expecting` no change in particular.
+async fn drain(server: &TestServer, who: &Who, cursor: &str) -> (Vec<proto::PlanChange>, String) {
+    drain_expecting(server, who, cursor, 0).await
 }
 
 fn parts(change: &proto::PlanChange) -> Vec<proto::ChangedPart> {
@@ -58,9 +79,9 @@ on_both_backends! {
         let plan = world(&server).await;
         let patient = Who::Citizen(PATIENT);
         // From the start: every revision of the plan it may read now, oldest first.
-        let (history, cursor) = drain(&server, &nav(), "").await;
-        let revisions: Vec<i64> = history.iter().map(|c| c.revision).collect();
         let latest = server.get_plan(&patient, &plan).await.revision;
+        let (history, cursor) = drain_expecting(&server, &nav(), "", latest as usize).await;
+        let revisions: Vec<i64> = history.iter().map(|c| c.revision).collect();
         assert_eq!(revisions, (1..=latest).collect::<Vec<_>>());
         assert!(history.iter().all(|c| c.plan == plan && !c.cursor.is_empty()));
         assert_eq!(parts(&history[0]), [proto::ChangedPart::Plan], "created");
@@ -79,7 +100,7 @@ on_both_backends! {
 
         // Another node, with nothing of the first in memory, continues from the cursor.
         let restarted = server.second_node().await;
-        let (new, after) = drain(&restarted, &nav(), &cursor).await;
+        let (new, after) = drain_expecting(&restarted, &nav(), &cursor, 2).await;
         assert_eq!(new.iter().map(|c| c.revision).collect::<Vec<_>>(), [latest + 1, latest + 2]);
         assert_eq!(parts(&new[0]), [proto::ChangedPart::PatientSections]);
         assert_eq!(new[0].plan_etag, written.etag, "the plan's new etag");
@@ -88,7 +109,7 @@ on_both_backends! {
         assert_eq!((changed_goal.name.as_str(), changed_goal.etag.as_str()), (goal.name.as_str(), goal.etag.as_str()));
         assert_eq!(new[1].plan_etag, "", "the plan's own fields did not change");
         // At least once: the same cursor gives the same changes again.
-        assert_eq!(drain(&server, &nav(), &cursor).await.0, new);
+        assert_eq!(drain_expecting(&server, &nav(), &cursor, 2).await.0, new);
 
         // Consent withdrawn: the withdrawal and everything after are not NAV's to see.
         server.withdraw_consent(&patient, &plan).await;
@@ -98,7 +119,7 @@ on_both_backends! {
         let followed = list(&server, &nav(), &after, &plan).await;
         assert_eq!(code(&followed), Code::NotFound, "following the plan alone ends");
         // The patient sees every change, the withdrawal too, and that NAV followed the plan.
-        let (own, _) = drain(&server, &patient, &after).await;
+        let (own, _) = drain_expecting(&server, &patient, &after, 2).await;
         assert_eq!(own.len(), 2);
         let lines = server.access_events(Some(&patient)).list_access_events(proto::ListAccessEventsRequest {
             parent: plan.clone(), page_size: 500, ..Default::default()
@@ -149,7 +170,7 @@ on_both_backends! {
             .await
             .unwrap();
         let goal = server.create_goal(&patient, &plan, "Fullføre skolen", 1).await.unwrap();
-        let (seen, _) = drain(&server, &teacher, &cursor).await;
+        let (seen, _) = drain_expecting(&server, &teacher, &cursor, 1).await;
         assert_eq!(seen.len(), 1, "{seen:#?}");
         assert_eq!(seen[0].changed.len(), 1);
         assert_eq!(seen[0].changed[0].name, goal.name);
@@ -201,5 +222,53 @@ on_both_backends! {
         let second = watch(cursor).await;
         assert_eq!(code(&second), Code::Unavailable);
         pruning.stop().await;
+    }
+}
+
+on_both_backends! {
+    /// Found by the attacker after the feed was built: a stream outlived the token it was
+    /// opened with, and an idle stream following one plan logged an access on every poll. A
+    /// stream now ends UNAUTHENTICATED when its token expires, and logs only what it delivers.
+    async fn a_stream_ends_with_its_token_and_logs_only_deliveries(server: TestServer) {
+        let plan = world(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        let node = server
+            .node_with(|config| config.changes.streams.poll_interval = Duration::from_millis(50))
+            .await;
+        let (_, cursor) = drain(&node, &nav(), "").await;
+        let logged = node.access_log_count(&plan, true).await;
+        let request = proto::WatchPlanChangesRequest { cursor, plan: plan.clone() };
+        let mut stream =
+            node.plan_changes(Some(&nav())).watch_plan_changes(request).await.unwrap().into_inner();
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(node.access_log_count(&plan, true).await, logged + 1, "the start alone");
+        let goal = node.create_goal(&patient, &plan, "Gå til butikken", 1).await.unwrap();
+        let change = stream.message().await.unwrap().unwrap().change.unwrap();
+        assert_eq!(change.changed[0].name, goal.name);
+
+        // A token that expires in a second (and the server's five seconds of skew).
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let short = node.token_with(&nav(), serde_json::json!({ "exp": now + 1 }));
+        let mut client = samvirke::proto::plan_change_service_client::PlanChangeServiceClient::with_interceptor(
+            node.channel(),
+            move |mut r: tonic::Request<()>| {
+                r.metadata_mut().insert("authorization", format!("Bearer {short}").parse().unwrap());
+                Ok(r)
+            },
+        );
+        let request = proto::WatchPlanChangesRequest { cursor: change.cursor.clone(), plan: String::new() };
+        let mut expiring = client.watch_plan_changes(request).await.unwrap().into_inner();
+        let ended = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                match expiring.message().await {
+                    Ok(Some(_)) => continue,
+                    other => return other,
+                }
+            }
+        })
+        .await
+        .expect("the stream ends once its token expires");
+        assert_eq!(ended.unwrap_err().code(), Code::Unauthenticated);
+        node.stop().await;
     }
 }

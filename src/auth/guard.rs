@@ -314,17 +314,9 @@ impl Guard {
         if row.blocked {
             // The referral is of a plan a block keeps the caller out of: to them, it is absent.
             let r = &row.referral;
-            let entry = AccessEntry {
-                organisation: &r.municipality,
-                plan: Some(r.plan),
-                complaint: None,
-                who,
-                relations: Relation::Blocked.as_str().into(),
-                object: Object::Referral.as_str(),
-                action: action.as_str(),
-                allowed: false,
-                roles: String::new(),
-            };
+            let blocked = Relation::Blocked.as_str().into();
+            let entry =
+                item_entry(&r.municipality, r.plan, who, blocked, Object::Referral, action, false);
             self.record(session, entry, now).await?;
             return Err(Error::NotFound("referral"));
         }
@@ -338,17 +330,9 @@ impl Guard {
         };
         let may_read = may(Action::Read)?;
         let allowed = may_read && (action == Action::Read || may(action)?);
-        let entry = AccessEntry {
-            organisation: &r.municipality,
-            plan: Some(r.plan),
-            complaint: None,
-            who,
-            relations: names(&relations),
-            object: Object::Referral.as_str(),
-            action: action.as_str(),
-            allowed,
-            roles: String::new(),
-        };
+        let relations = names(&relations);
+        let entry =
+            item_entry(&r.municipality, r.plan, who, relations, Object::Referral, action, allowed);
         self.record(session, entry, now).await?;
         decision(allowed, may_read, party, Object::Referral, action, "referral")?;
         Ok(ReferralPass { referral: row.referral })
@@ -383,17 +367,9 @@ impl Guard {
             |action| self.allowed(&[], who, &to, party, Object::IncomingPlanTransfer, action);
         let may_read = !plan.blocked && (sending(Action::Read)? || receiving(Action::Read)?);
         let allowed = may_read && (action == Action::Read || receiving(action)?);
-        let entry = AccessEntry {
-            organisation: &transfer.from,
-            plan: Some(transfer.plan),
-            complaint: None,
-            who,
-            relations: names(&relations),
-            object: Object::IncomingPlanTransfer.as_str(),
-            action: action.as_str(),
-            allowed,
-            roles: String::new(),
-        };
+        let (relations, object) = (names(&relations), Object::IncomingPlanTransfer);
+        let entry =
+            item_entry(&transfer.from, transfer.plan, who, relations, object, action, allowed);
         self.record(session, entry, now).await?;
         decision(allowed, may_read, party, Object::IncomingPlanTransfer, action, WHAT)?;
         Ok(TransferPass { transfer })
@@ -809,6 +785,30 @@ fn plan_entry<'a>(
     AccessEntry {
         organisation: &pass.plan.organisation,
         plan: Some(pass.plan.id),
+        complaint: None,
+        who,
+        relations,
+        object: object.as_str(),
+        action: action.as_str(),
+        allowed,
+        roles: String::new(),
+    }
+}
+
+/// The access-log entry of `who`, holding `relations`, doing `action` to `object`, something of
+/// the plan `plan` that `organisation` holds (a referral, a transfer).
+fn item_entry<'a>(
+    organisation: &'a OrgNumber,
+    plan: ResourceId,
+    who: &'a Principal,
+    relations: String,
+    object: Object,
+    action: Action,
+    allowed: bool,
+) -> AccessEntry<'a> {
+    AccessEntry {
+        organisation,
+        plan: Some(plan),
         complaint: None,
         who,
         relations,

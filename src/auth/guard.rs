@@ -372,24 +372,19 @@ impl Guard {
             item_entry(&transfer.from, transfer.plan, who, relations, object, action, allowed);
         self.record(session, entry, now).await?;
         decision(allowed, may_read, party, Object::IncomingPlanTransfer, action, WHAT)?;
-        Ok(TransferPass { transfer })
+        Ok(TransferPass { transfer, plan: plan.plan })
     }
 
     /// The pass to the plan of a transfer the guard let the receiving municipality answer: the
-    /// plan as its responsible organisation holds it now, with no relation of the caller's, for
-    /// the move and its history alone. What the receiving side does on the plan afterwards it
-    /// does through `plan`, by its role in the plan's new organisation.
-    pub async fn transferred_plan(
+    /// plan as the guard loaded it with the transfer, with no relation of the caller's, for the
+    /// move and its history alone. What the receiving side does on the plan afterwards it does
+    /// through `plan`, by its role in the plan's new organisation.
+    pub fn transferred_plan(
         &self,
-        session: &mut Session,
         transfer: &TransferPass,
         who: &Principal,
-        now: Instant,
     ) -> Result<PlanPass, Error> {
-        let plan = transfer.transfer.plan;
-        let row = session.plan_access(plan, who, now).await?;
-        let row = row.ok_or_else(|| Error::internal("a transfer of a plan that is not"))?;
-        self.plan_pass(row.plan, Vec::new(), who)
+        self.plan_pass(transfer.plan.clone(), Vec::new(), who)
     }
 
     /// Checks that `who` may apply to `municipality` for a child coordinator: a citizen, for

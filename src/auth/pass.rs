@@ -120,6 +120,8 @@ impl ReferralPass {
 #[derive(Debug)]
 pub struct TransferPass {
     pub(super) transfer: crate::domain::transfer::PlanTransfer,
+    /// The plan, as the guard loaded it (and, in a write on PostgreSQL, locked it).
+    pub(super) plan: crate::domain::plan::Plan,
 }
 
 impl TransferPass {

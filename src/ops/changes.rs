@@ -13,6 +13,7 @@ use crate::domain::ids::ResourceId;
 use crate::domain::principal::Principal;
 use crate::domain::scope::Within;
 use crate::domain::{Error, Result};
+use crate::store::Following;
 
 /// Where a client follows the feed from, and how much it takes at once.
 #[derive(Clone, Copy, Debug)]
@@ -61,16 +62,24 @@ impl Context {
                 Some(after) => after,
                 None => pruned,
             };
-            if let Some(plan) = follow.plan
-                && follow.check_plan_now
-            {
-                self.guard.plan(s, who, plan, Object::Plan, Action::Read, now).await?;
-            }
-            let filter = self.guard.read_filter(s, Object::Plan).await?;
-            let limit = i64::from(follow.page_size);
-            let read = s.list_changes(&filter, who, after, follow.plan, limit, now).await?;
-            let next = read.last().map_or(after, |change| change.position);
             let mut passes: HashMap<ResourceId, Option<PlanPass>> = HashMap::new();
+            let filter;
+            let following = match follow.plan {
+                Some(plan) => {
+                    if follow.check_plan_now {
+                        let pass = self.guard.plan(s, who, plan, Object::Plan, Action::Read, now);
+                        passes.insert(plan, Some(pass.await?));
+                    }
+                    Following::Plan(plan)
+                }
+                None => {
+                    filter = self.guard.read_filter(s, Object::Plan).await?;
+                    Following::Readable(&filter)
+                }
+            };
+            let limit = i64::from(follow.page_size);
+            let read = s.list_changes(following, who, after, limit, now).await?;
+            let next = read.last().map_or(after, |change| change.position);
             let mut changes = Vec::with_capacity(read.len());
             for change in read {
                 if let Entry::Vacant(slot) = passes.entry(change.plan) {

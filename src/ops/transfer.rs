@@ -116,7 +116,7 @@ impl Context {
             let transfer = self.guard.transfer(s, who, id, Action::Accept, now).await?;
             let t = transfer.transfer().clone();
             t.check_pending()?;
-            let before = self.guard.transferred_plan(s, &transfer, who, now).await?;
+            let before = self.guard.transferred_plan(&transfer, who)?;
             if before.organisation() != &t.from {
                 return Err(Error::FailedPrecondition(
                     "the plan has moved since the transfer was proposed".into(),
@@ -174,7 +174,7 @@ impl Context {
             let transfer = self.guard.transfer(s, who, id, Action::Decline, now).await?;
             let t = transfer.transfer().clone();
             t.check_pending()?;
-            let pass = self.guard.transferred_plan(s, &transfer, who, now).await?;
+            let pass = self.guard.transferred_plan(&transfer, who)?;
             let answered = PlanTransfer {
                 state: TransferState::Declined,
                 response: reason.clone(),

@@ -14,6 +14,15 @@ use crate::domain::ids::ResourceId;
 use crate::domain::principal::Principal;
 use crate::domain::time::Instant;
 
+/// Whose events the feed reads.
+#[derive(Clone, Copy, Debug)]
+pub enum Following<'a> {
+    /// One plan's.
+    Plan(ResourceId),
+    /// Those of every plan `ReadFilter` lets the caller read.
+    Readable(&'a ReadFilter),
+}
+
 impl Session {
     /// Writes the feed's row for revision `revision` of the plan `pass` is for, with the new
     /// etags of what it changed (`kind/id=etag` per line, `plan=N`).
@@ -43,16 +52,15 @@ impl Session {
         Ok(())
     }
 
-    /// Up to `limit` events after `after` (from the oldest kept when `None`), in commit order,
-    /// of the plans `filter` lets the caller read (or of `plan` alone), each with its
+    /// Up to `limit` events after `after`, in commit order, of what `following` names, each
+    /// with its
     /// revision's lines. Only rows every reader will
     /// always see in the same order are read (`FEED_HORIZON`).
     pub async fn list_changes(
         &mut self,
-        filter: &ReadFilter,
+        following: Following<'_>,
         who: &Principal,
         after: Position,
-        plan: Option<ResourceId>,
         limit: i64,
         now: Instant,
     ) -> Result<Vec<PlanChange>> {
@@ -66,9 +74,11 @@ impl Session {
         // Following one plan, its events are read whoever may read it, so that the guard, asked
         // of each, ends a follower who may not; every plan's, those of the plans the caller
         // may read now.
-        let mut statement = match plan {
-            Some(plan) => Statement::new(select).sql("c.plan_id = ").bind(plan.to_string()),
-            None => {
+        let mut statement = match following {
+            Following::Plan(plan) => {
+                Statement::new(select).sql("c.plan_id = ").bind(plan.to_string())
+            }
+            Following::Readable(filter) => {
                 let visible = visible_plans(filter, who, now, |statement, _| {
                     blocks::keeps_out(statement.sql(" AND NOT "), who)
                 });
@@ -106,28 +116,6 @@ impl Session {
                 ))
             })
             .collect()
-    }
-
-    /// The newest position the feed has reached that every reader may read past: the head a
-    /// client starting "from now" resumes after.
-    pub async fn changes_head(&mut self) -> Result<Position> {
-        let horizon = match self.backend {
-            Backend::Postgres => postgres::FEED_HORIZON,
-            Backend::Sqlite => sqlite::FEED_HORIZON,
-        };
-        let sql = format!(
-            "SELECT txid, seq FROM plan_changes WHERE txid < {horizon} \
-             ORDER BY txid DESC, seq DESC LIMIT 1"
-        );
-        let row = Statement::new(&sql).optional(self).await?;
-        let head = match row {
-            Some(row) => Position {
-                txid: row.try_get("txid").map_err(db)?,
-                seq: row.try_get("seq").map_err(db)?,
-            },
-            None => self.changes_pruned_to().await?,
-        };
-        Ok(head)
     }
 
     /// How far retention has pruned the feed: a position before it is too old to resume from.

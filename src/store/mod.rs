@@ -45,6 +45,7 @@ use crate::domain::{Error, Result};
 
 pub use access_events::AccessEventRow;
 pub use access_log::{AccessEntry, GroupCommit, current_operation, logged_as};
+pub use changes::Following;
 pub use child_coordinators::ApplicationAccessRow;
 pub use complaints::{ComplaintAccessRow, ComplaintListFilter};
 pub use plans::{PlanAccessRow, PlanListFilter, ReadFilter, check_plan_version};

@@ -31,6 +31,7 @@ mod plan_changes;
 mod plan_content;
 mod plan_transfers;
 mod plans;
+mod readme;
 mod relation_matrix;
 mod relations;
 mod review_findings;

@@ -283,6 +283,10 @@ pub struct ServeArgs {
     /// caller's calls in flight (--max-calls-per-caller).
     #[arg(long, env = "SAMVIRKE_MAX_CHANGE_STREAMS", default_value_t = 256)]
     pub max_change_streams: usize,
+    /// WatchPlanChanges streams one caller (token subject) may have open at once; past it
+    /// RESOURCE_EXHAUSTED.
+    #[arg(long, env = "SAMVIRKE_MAX_CHANGE_STREAMS_PER_CALLER", default_value_t = 4)]
+    pub max_change_streams_per_caller: usize,
     /// Milliseconds between a stream's looks for changes other server nodes made (changes made
     /// on its own node wake it at once).
     #[arg(long, env = "SAMVIRKE_CHANGE_POLL_MILLIS", default_value_t = 1000)]
@@ -423,6 +427,7 @@ impl ServeArgs {
                 prune_interval: Duration::from_secs(3_600),
                 streams: StreamSettings {
                     max_streams: self.max_change_streams.max(1),
+                    max_streams_per_caller: self.max_change_streams_per_caller.max(1),
                     poll_interval: Duration::from_millis(self.change_poll_millis.max(10)),
                     slow_consumer_timeout: Duration::from_secs(self.slow_consumer_seconds.max(1)),
                 },

@@ -244,7 +244,12 @@ impl CallerSlotHolder {
 impl CallerSlots {
     /// At most `limits.max_calls_per_caller` calls in flight per caller.
     pub fn new(limits: &Limits) -> Self {
-        CallerSlots { max: limits.max_calls_per_caller.max(1), in_flight: Arc::default() }
+        CallerSlots::at_most(limits.max_calls_per_caller)
+    }
+
+    /// At most `max` (at least one) at once per caller.
+    pub fn at_most(max: usize) -> Self {
+        CallerSlots { max: max.max(1), in_flight: Arc::default() }
     }
 
     /// A place for a call of `caller`, or RESOURCE_EXHAUSTED when they have the most calls in

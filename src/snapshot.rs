@@ -48,7 +48,8 @@ const CONTACTS: &str = "contacts";
 
 /// Writes the versions of the items of the plan `pass` is for that differ from the history's
 /// latest, as revision `revision` made them, and returns the plan as it now is with the new
-/// etags of what changed, for the change feed: `plan=N`, then `goal/{id}=N` and
+/// etags of what changed, for the change feed: `plan=N` when the plan's own etag moved (its
+/// fields, consent, signature), then `goal/{id}=N` and
 /// `measure/{id}=N` for each goal and measure changed (through its adjustments and evaluations
 /// too), one per line.
 pub async fn record_items(
@@ -85,7 +86,10 @@ pub async fn record_items(
         }
     }
     session.insert_item_versions(pass, revision, &changed).await?;
-    let mut etags = vec![format!("plan={}", doc.plan.version)];
+    let mut etags = Vec::new();
+    if doc.plan.version != pass.plan().version {
+        etags.push(format!("plan={}", doc.plan.version));
+    }
     for item in &changed {
         let (kind, id) = match item.kind {
             ItemKind::Goal | ItemKind::Measure => (item.kind, item.item_id.as_str()),

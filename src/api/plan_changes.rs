@@ -1,8 +1,8 @@
 //! `samvirke.v1.PlanChangeService`: the change feed, as pages (ListPlanChanges) and as a stream
 //! (WatchPlanChanges).
 //!
-//! A stream holds one of its caller's slots for calls in flight and one of the server's slots
-//! for streams for as long as it runs, so streams respect the overload limits as unary calls
+//! A stream holds one of its caller's slots for calls in flight, one of its caller's few
+//! stream slots and one of the server's slots for streams for as long as it runs, so streams respect the overload limits as unary calls
 //! do. It wakes when this node commits a write, and polls for writes of other nodes. It sends
 //! through a small buffer: a client that leaves it full for longer than the slow-consumer
 //! timeout is dropped with RESOURCE_EXHAUSTED, never buffered for without end.
@@ -37,6 +37,9 @@ use crate::proto::{
 pub struct StreamSettings {
     /// Streams open at once, over all callers.
     pub max_streams: usize,
+    /// Streams one caller may have open at once, so that a few callers cannot take every
+    /// stream the server allows.
+    pub max_streams_per_caller: usize,
     /// How often a stream looks for changes other nodes made, when this node made none.
     pub poll_interval: Duration,
     /// How long a stream waits for a client that has left its buffer full before dropping it.
@@ -47,6 +50,7 @@ impl Default for StreamSettings {
     fn default() -> Self {
         StreamSettings {
             max_streams: 256,
+            max_streams_per_caller: 4,
             poll_interval: Duration::from_secs(1),
             slow_consumer_timeout: Duration::from_secs(10),
         }
@@ -97,6 +101,7 @@ pub struct PlanChangeApi {
     context: Context,
     slots: Arc<CallerSlots>,
     streams: Arc<Semaphore>,
+    caller_streams: CallerSlots,
     settings: StreamSettings,
     stopping: tokio::sync::watch::Receiver<bool>,
 }
@@ -112,7 +117,8 @@ impl PlanChangeApi {
         stopping: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
         let streams = Arc::new(Semaphore::new(settings.max_streams.max(1)));
-        PlanChangeApi { context, slots, streams, settings, stopping }
+        let caller_streams = CallerSlots::at_most(settings.max_streams_per_caller);
+        PlanChangeApi { context, slots, streams, caller_streams, settings, stopping }
     }
 }
 
@@ -158,20 +164,18 @@ fn part(changed: Changed) -> proto::ChangedPart {
         Changed::Signature => P::Signature,
         Changed::Referral => P::Referral,
         Changed::Access => P::Access,
+        Changed::Complaint(_) => P::Complaint,
     }
 }
 
 fn encode_resource(
-    plan: crate::domain::ids::ResourceId,
+    plan: Option<crate::domain::ids::ResourceId>,
     c: ChangedResource,
 ) -> proto::ChangedResource {
-    let name = match c.changed {
-        Changed::Goal(Some(id)) => plan_item(plan, "goals", id),
-        Changed::Measure(Some(id)) => plan_item(plan, "measures", id),
-        Changed::Meeting(Some(id)) | Changed::MeetingAttendance(Some(id)) => {
-            plan_item(plan, "meetings", id)
-        }
-        _ => String::new(),
+    let name = match (plan, c.changed) {
+        (_, Changed::Complaint(id)) => format!("complaints/{id}"),
+        (None, _) => String::new(),
+        (Some(plan), changed) => plan_resource_name(plan, changed),
     };
     proto::ChangedResource {
         part: part(c.changed) as i32,
@@ -181,10 +185,23 @@ fn encode_resource(
     }
 }
 
+/// The resource name of what a plan's revision changed: a goal, measure or meeting; empty for
+/// the plan's own parts.
+fn plan_resource_name(plan: crate::domain::ids::ResourceId, changed: Changed) -> String {
+    match changed {
+        Changed::Goal(Some(id)) => plan_item(plan, "goals", id),
+        Changed::Measure(Some(id)) => plan_item(plan, "measures", id),
+        Changed::Meeting(Some(id)) | Changed::MeetingAttendance(Some(id)) => {
+            plan_item(plan, "meetings", id)
+        }
+        _ => String::new(),
+    }
+}
+
 fn encode(change: PlanChange) -> proto::PlanChange {
     let plan = change.plan;
     proto::PlanChange {
-        plan: plan_resource(plan),
+        plan: plan.map(plan_resource).unwrap_or_default(),
         revision: change.revision,
         change_time: Some(timestamp(change.time)),
         changed: change.changed.into_iter().map(|c| encode_resource(plan, c)).collect(),
@@ -223,6 +240,12 @@ impl PlanChangeService for PlanChangeApi {
         let mut follow = follow(&req.cursor, &req.plan, 0)?;
         follow.page_size = STREAM_PAGE;
         let slot = self.slots.take(who.subject.as_stored())?;
+        let own = self.caller_streams.take(who.subject.as_stored()).map_err(|_| {
+            Status::resource_exhausted(
+                "this caller has the most change streams open it may: close one, or follow \
+                 every plan in one stream",
+            )
+        })?;
         let permit = self.streams.clone().try_acquire_owned().map_err(|_| {
             Error::Unavailable("the server follows the most streams it may: retry later".into())
         })?;
@@ -301,7 +324,7 @@ impl PlanChangeService for PlanChangeApi {
         // The caller's slot and the stream's permit are held for as long as the response is,
         // not the task: a client that stops reading keeps holding them until its HTTP/2 stream
         // is gone, so stalled streams count against the limits.
-        let held = (slot, permit);
+        let held = (slot, own, permit);
         let stream = ReceiverStream::new(receiver).map(move |change| {
             let _ = &held;
             change

@@ -46,6 +46,9 @@ pub enum Changed {
     /// The patient's decisions on access (blocks, scopes), and any line not known here: only
     /// for those who see the whole plan.
     Access,
+    /// A step of a complaint's handling (pasient- og brukerrettighetsloven chapter 7): never a
+    /// plan's history line, and delivered only to those the complaint lets read it.
+    Complaint(ResourceId),
 }
 
 impl Changed {
@@ -112,7 +115,7 @@ impl Changed {
                 sight.sees(PlanPart::Meetings) && sight.sees(PlanPart::Group)
             }
             Changed::Member | Changed::Coordinator => sight.sees(PlanPart::Group),
-            Changed::Access => false,
+            Changed::Access | Changed::Complaint(_) => false,
         }
     }
 }
@@ -166,21 +169,21 @@ pub struct ChangedResource {
     pub deleted: bool,
 }
 
-/// One event of the change feed: a revision of a plan's history.
+/// One event of the change feed: a revision of a plan's history, or a step of a complaint.
 #[derive(Clone, Debug)]
 pub struct PlanChange {
     /// Where the feed stands after it.
     pub position: Position,
-    /// The plan.
-    pub plan: ResourceId,
-    /// The history revision it made.
+    /// The plan; `None` for a complaint's step.
+    pub plan: Option<ResourceId>,
+    /// The history revision it made; for a complaint's step, the complaint's revision after it.
     pub revision: i64,
     /// When.
     pub time: Instant,
     /// What it changed, each thing once, in the order the history names them.
     pub changed: Vec<ChangedResource>,
-    /// The plan's etag after it, when the plan's own fields changed and the reader sees them
-    /// all (as GetPlan shows the etag).
+    /// The plan's etag after it, when the change moved it (the plan's fields, consent,
+    /// signature) and the reader sees every field it versions (as GetPlan shows the etag).
     pub plan_etag: Option<i64>,
 }
 
@@ -222,10 +225,32 @@ impl PlanChange {
                 }),
             }
         }
-        let fields = [Changed::Plan, Changed::PatientSections, Changed::Contacts];
-        let plan_fields_changed = changed.iter().any(|c| fields.contains(&c.changed));
-        let plan_etag = etag_of("plan").filter(|_| plan_fields_changed);
-        PlanChange { position, plan, revision, time, changed, plan_etag }
+        // Written only when the plan's etag moved: its fields, its consent or its signature.
+        let plan_etag = etag_of("plan");
+        PlanChange { position, plan: Some(plan), revision, time, changed, plan_etag }
+    }
+
+    /// The event of a complaint's step, which left it at `revision` (also its etag).
+    pub fn of_complaint(
+        position: Position,
+        complaint: ResourceId,
+        revision: i64,
+        time: Instant,
+    ) -> PlanChange {
+        let changed = ChangedResource {
+            changed: Changed::Complaint(complaint),
+            etag: Some(revision),
+            deleted: false,
+        };
+        PlanChange { position, plan: None, revision, time, changed: vec![changed], plan_etag: None }
+    }
+
+    /// The complaint whose step this is; `None` for a plan's revision.
+    pub fn complaint(&self) -> Option<ResourceId> {
+        match self.changed.as_slice() {
+            [ChangedResource { changed: Changed::Complaint(id), .. }] => Some(*id),
+            _ => None,
+        }
     }
 }
 
@@ -281,6 +306,10 @@ mod tests {
         let change =
             PlanChange::of_revision(Position::default(), plan, 10, Instant(0), &deleted, "");
         assert!(change.changed[0].deleted && change.changed[0].etag.is_none());
-        assert_eq!(change.plan_etag, None, "the plan's fields did not change");
+        assert_eq!(change.plan_etag, None, "the plan's etag did not move");
+        let consent = vec!["consent given to 930000000".to_owned()];
+        let change =
+            PlanChange::of_revision(Position::default(), plan, 11, Instant(0), &consent, "plan=5");
+        assert_eq!(change.plan_etag, Some(5), "consent moves the plan's etag");
     }
 }

@@ -1,5 +1,6 @@
 //! The change feed (ListPlanChanges, WatchPlanChanges): the events of the plans the caller may
-//! read *when each is delivered*. The store's SQL keeps to the plans the policy lets the caller
+//! read *when each is delivered*, and the steps of the complaints they may read (their own, or
+//! those about them). The store's SQL keeps to the plans the policy lets the caller
 //! read now; each plan in a page then goes through the guard like any read (which logs it, so
 //! the patient sees who follows their plan), and each event is narrowed to the caller's sight.
 
@@ -41,7 +42,7 @@ pub struct ChangesPage {
 
 impl Context {
     /// ListPlanChanges, and each poll of WatchPlanChanges. `FAILED_PRECONDITION` for a
-    /// position retention has pruned; following one plan, `NOT_FOUND` once the caller may not
+    /// position retention has pruned, `INVALID_ARGUMENT` for one past the feed's end; following one plan, `NOT_FOUND` once the caller may not
     /// read it (at the latest with its next event). Each plan whose events a page delivers is
     /// asked of the guard, and logged, once per page.
     pub async fn list_plan_changes(
@@ -50,18 +51,6 @@ impl Context {
         follow: FollowChanges,
     ) -> Result<ChangesPage> {
         self.read(async |s, now| {
-            let pruned = s.changes_pruned_to().await?;
-            let after = match follow.after {
-                Some(after) if after < pruned => {
-                    return Err(Error::FailedPrecondition(
-                        "the cursor is older than the change feed keeps: read the plans again, \
-                         then follow from an empty cursor"
-                            .into(),
-                    ));
-                }
-                Some(after) => after,
-                None => pruned,
-            };
             let mut passes: HashMap<ResourceId, Option<PlanPass>> = HashMap::new();
             let filter;
             let following = match follow.plan {
@@ -78,13 +67,28 @@ impl Context {
                 }
             };
             let limit = i64::from(follow.page_size);
-            let read = s.list_changes(following, who, after, limit, now).await?;
-            let next = read.last().map_or(after, |change| change.position);
+            let (read, next) = s.list_changes(following, who, follow.after, limit, now).await?;
+            let mut complaints: HashMap<ResourceId, bool> = HashMap::new();
             let mut changes = Vec::with_capacity(read.len());
             for change in read {
-                if let Entry::Vacant(slot) = passes.entry(change.plan) {
-                    let pass =
-                        self.guard.plan(s, who, change.plan, Object::Plan, Action::Read, now);
+                let Some(plan) = change.plan else {
+                    // A complaint's step: for those the complaint lets read it, whole.
+                    let Some(complaint) = change.complaint() else { continue };
+                    if let Entry::Vacant(slot) = complaints.entry(complaint) {
+                        let pass = self.guard.complaint(s, who, complaint, Action::Read, now);
+                        slot.insert(match pass.await {
+                            Ok(_) => true,
+                            Err(Error::NotFound(_)) => false,
+                            Err(e) => return Err(e),
+                        });
+                    }
+                    if complaints[&complaint] {
+                        changes.push(change);
+                    }
+                    continue;
+                };
+                if let Entry::Vacant(slot) = passes.entry(plan) {
+                    let pass = self.guard.plan(s, who, plan, Object::Plan, Action::Read, now);
                     slot.insert(match pass.await {
                         Ok(pass) => Some(pass),
                         // Access ended between the SQL and the guard: the plan's events stop.
@@ -92,7 +96,7 @@ impl Context {
                         Err(e) => return Err(e),
                     });
                 }
-                if let Some(Some(pass)) = passes.get(&change.plan)
+                if let Some(Some(pass)) = passes.get(&plan)
                     && let Some(shown) = change.within(pass.sight())
                 {
                     changes.push(shown);

@@ -1,5 +1,6 @@
 //! The change feed's outbox: one row per plan revision, written in the revision's transaction
-//! (`insert_change`), read in commit order after a client's position (`list_changes`), and
+//! (`insert_change`), and one per step of a complaint, written in the step's
+//! (`insert_complaint_change`); read in commit order after a client's position (`list_changes`), and
 //! pruned after the retention (`prune_changes`). Which transaction id orders a row and how far
 //! a reader may read differ per backend (`postgres.rs`, `sqlite.rs`).
 
@@ -8,11 +9,12 @@ use sqlx::Row;
 use super::plans::{ReadFilter, visible_plans};
 use super::{Backend, Execute, Run, Session, Statement, blocks, db, postgres, sqlite, stored};
 use crate::auth::PlanPass;
-use crate::domain::Result;
 use crate::domain::change::{PlanChange, Position};
+use crate::domain::complaint::Complaint;
 use crate::domain::ids::ResourceId;
 use crate::domain::principal::Principal;
 use crate::domain::time::Instant;
+use crate::domain::{Error, Result};
 
 /// Whose events the feed reads.
 #[derive(Clone, Copy, Debug)]
@@ -52,29 +54,94 @@ impl Session {
         Ok(())
     }
 
+    /// Writes the feed's row for the step of `complaint` that left it at its revision.
+    pub async fn insert_complaint_change(
+        &mut self,
+        complaint: &Complaint,
+        now: Instant,
+    ) -> Result<()> {
+        let txid = match self.backend {
+            Backend::Postgres => postgres::TRANSACTION_ID,
+            Backend::Sqlite => sqlite::TRANSACTION_ID,
+        };
+        let sql = format!(
+            "INSERT INTO plan_changes (txid, organisation_id, plan_id, complaint_id, revision, \
+             etags, create_time) VALUES ({txid}, $1, '', $2, $3, '', $4)"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(complaint.organisation.as_str())
+            .bind(complaint.id.to_string())
+            .bind(complaint.revision)
+            .bind(now.0)
+            .run(self)
+            .await?;
+        Ok(())
+    }
+
     /// Up to `limit` events after `after`, in commit order, of what `following` names, each
-    /// with its
-    /// revision's lines. Only rows every reader will
-    /// always see in the same order are read (`FEED_HORIZON`).
+    /// with its revision's lines, and the position the read is complete to: past the last
+    /// event when `limit` were found, else the feed's end, so that a client who may read few of
+    /// the feed's rows does not scan the others again on its next call. Only rows every reader
+    /// will always see in the same order are read: the feed's end is the newest row older than
+    /// every transaction still running (`FEED_HORIZON`), and the events are read up to it.
+    ///
+    /// `after` is the client's cursor, `None` for the oldest change kept. One retention has
+    /// pruned is `FAILED_PRECONDITION` (the client reads the plans again); one past the feed's
+    /// end, which no reader was handed, `INVALID_ARGUMENT`, so a forged or corrupted cursor
+    /// never waits silently for changes it would skip.
     pub async fn list_changes(
         &mut self,
         following: Following<'_>,
         who: &Principal,
-        after: Position,
+        after: Option<Position>,
         limit: i64,
         now: Instant,
-    ) -> Result<Vec<PlanChange>> {
+    ) -> Result<(Vec<PlanChange>, Position)> {
+        let pruned = self.changes_pruned_to().await?;
+        let after = match after {
+            Some(after) if after < pruned => {
+                return Err(Error::FailedPrecondition(
+                    "the cursor is older than the change feed keeps: read the plans again, \
+                     then follow from an empty cursor"
+                        .into(),
+                ));
+            }
+            Some(after) => after,
+            None => pruned,
+        };
         let horizon = match self.backend {
             Backend::Postgres => postgres::FEED_HORIZON,
             Backend::Sqlite => sqlite::FEED_HORIZON,
         };
-        let select = "SELECT c.seq, c.txid, c.plan_id, c.revision, c.etags, c.create_time, \
-             r.changes FROM plan_changes c JOIN plan_revisions r \
+        let end = Statement::new("")
+            .sql(&format!(
+                "SELECT txid, seq FROM plan_changes WHERE txid < {horizon} \
+                 ORDER BY txid DESC, seq DESC LIMIT 1"
+            ))
+            .optional(self)
+            .await?;
+        let end = match end {
+            Some(row) => Position {
+                txid: row.try_get("txid").map_err(db)?,
+                seq: row.try_get("seq").map_err(db)?,
+            },
+            None => pruned,
+        }
+        .max(pruned);
+        if after > end {
+            return Err(Error::invalid("cursor", "is not a cursor this feed handed out"));
+        }
+        if after == end {
+            return Ok((Vec::new(), after));
+        }
+        let select = "SELECT c.seq, c.txid, c.plan_id, c.complaint_id, c.revision, c.etags, \
+             c.create_time, r.changes FROM plan_changes c LEFT JOIN plan_revisions r \
              ON r.plan_id = c.plan_id AND r.revision = c.revision WHERE ";
         // Following one plan, its events are read whoever may read it, so that the guard, asked
         // of each, ends a follower who may not; every plan's, those of the plans the caller
-        // may read now.
-        let mut statement = match following {
+        // may read now, and the steps of the complaints they filed or that concern them (the
+        // guard decides on each).
+        let statement = match following {
             Following::Plan(plan) => {
                 Statement::new(select).sql("c.plan_id = ").bind(plan.to_string())
             }
@@ -82,20 +149,35 @@ impl Session {
                 let visible = visible_plans(filter, who, now, |statement, _| {
                     blocks::keeps_out(statement.sql(" AND NOT "), who)
                 });
-                let Some(visible) = visible else { return Ok(Vec::new()) };
-                visible.sql(select).sql("c.plan_id IN (SELECT id FROM visible)")
+                match visible {
+                    Some(visible) => {
+                        visible.sql(select).sql("(c.plan_id IN (SELECT id FROM visible)")
+                    }
+                    None => Statement::new(select).sql("(1 = 0"),
+                }
+                .sql(" OR c.complaint_id IN (SELECT id FROM complaints WHERE complainant = ")
+                .subject(who)
+                .sql(" OR patient_id = ")
+                .national_id(who)
+                .sql("))")
             }
         };
-        statement = statement.sql(" AND (c.txid > ");
-        statement = statement
+        let statement = statement
+            .sql(" AND (c.txid > ")
             .bind(after.txid)
             .sql(" OR (c.txid = ")
             .bind(after.txid)
             .sql(" AND c.seq > ")
             .bind(after.seq)
-            .sql(&format!(")) AND c.txid < {horizon}"));
+            .sql(")) AND (c.txid < ")
+            .bind(end.txid)
+            .sql(" OR (c.txid = ")
+            .bind(end.txid)
+            .sql(" AND c.seq <= ")
+            .bind(end.seq)
+            .sql("))");
         let statement = statement.sql(" ORDER BY c.txid, c.seq LIMIT ").bind(limit);
-        statement
+        let changes: Vec<PlanChange> = statement
             .all(self)
             .await?
             .iter()
@@ -105,17 +187,29 @@ impl Session {
                     txid: row.try_get("txid").map_err(db)?,
                     seq: row.try_get("seq").map_err(db)?,
                 };
+                let revision = row.try_get("revision").map_err(db)?;
+                let time = Instant(row.try_get("create_time").map_err(db)?);
+                let complaint: Option<String> = row.try_get("complaint_id").map_err(db)?;
+                if let Some(complaint) = complaint {
+                    let complaint = stored("complaint id", ResourceId::parse(&complaint))?;
+                    return Ok(PlanChange::of_complaint(position, complaint, revision, time));
+                }
                 let lines: Vec<String> = text("changes")?.lines().map(str::to_owned).collect();
                 Ok(PlanChange::of_revision(
                     position,
                     stored("plan id", ResourceId::parse(&text("plan_id")?))?,
-                    row.try_get("revision").map_err(db)?,
-                    Instant(row.try_get("create_time").map_err(db)?),
+                    revision,
+                    time,
                     &lines,
                     &text("etags")?,
                 ))
             })
-            .collect()
+            .collect::<Result<_>>()?;
+        let complete_to = match changes.last() {
+            Some(last) if changes.len() as i64 >= limit => last.position,
+            _ => end,
+        };
+        Ok((changes, complete_to))
     }
 
     /// How far retention has pruned the feed: a position before it is too old to resume from.

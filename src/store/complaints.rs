@@ -184,6 +184,8 @@ impl Session {
         Ok(changed)
     }
 
+    /// Records a step of the complaint's history, and its event in the change feed, in the
+    /// step's transaction.
     async fn insert_event(
         &mut self,
         complaint: &Complaint,
@@ -208,7 +210,7 @@ impl Session {
         .bind(text)
         .run(self)
         .await?;
-        Ok(())
+        self.insert_complaint_change(complaint, now).await
     }
 
     /// A complaint's history, oldest first.

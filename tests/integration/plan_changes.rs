@@ -86,6 +86,9 @@ on_both_backends! {
         assert!(history.iter().all(|c| c.plan == plan && !c.cursor.is_empty()));
         assert_eq!(parts(&history[0]), [proto::ChangedPart::Plan], "created");
         assert_eq!(parts(history.last().unwrap()), [proto::ChangedPart::Consent]);
+        let consented = server.get_plan(&patient, &plan).await;
+        assert_eq!(history.last().unwrap().plan_etag, consented.etag, "consent moves the etag");
+        assert!(history.iter().rev().skip(1).any(|c| c.plan_etag.is_empty()), "adding NAV does not");
 
         // The patient writes and proposes a goal; a stale write rolls back and is no event.
         let written = server
@@ -194,7 +197,8 @@ on_both_backends! {
             .node_with(|config| {
                 config.changes.retention = Duration::ZERO;
                 config.changes.prune_interval = Duration::from_millis(20);
-                config.changes.streams.max_streams = 1;
+                config.changes.streams.max_streams = 2;
+                config.changes.streams.max_streams_per_caller = 1;
             })
             .await;
         let old = Position { txid: 0, seq: 1 }.encode();
@@ -210,17 +214,27 @@ on_both_backends! {
         }
         assert_eq!(refused.expect("the old cursor is refused").code(), Code::FailedPrecondition);
 
-        // One stream at a time on that node: the second is refused, not queued.
+        // One stream per caller and two in all on that node: past either, refused, not queued.
         let (_, cursor) = drain(&pruning, &nav(), "").await;
-        let watch = |cursor: String| {
-            let mut client = pruning.plan_changes(Some(&nav()));
+        let watch = |who: Who, cursor: String| {
+            let mut client = pruning.plan_changes(Some(&who));
             async move {
                 client.watch_plan_changes(proto::WatchPlanChangesRequest { cursor, plan: String::new() }).await
             }
         };
-        let _first = watch(cursor.clone()).await.unwrap();
-        let second = watch(cursor).await;
-        assert_eq!(code(&second), Code::Unavailable);
+        let _first = watch(nav(), cursor.clone()).await.unwrap();
+        let second = watch(nav(), cursor.clone()).await;
+        assert_eq!(code(&second), Code::ResourceExhausted, "one caller, one stream");
+        let _patients = watch(Who::Citizen(PATIENT), cursor.clone()).await.unwrap();
+        let third = watch(Who::Citizen(NEXT_OF_KIN), cursor.clone()).await;
+        assert_eq!(code(&third), Code::Unavailable, "the server's streams are taken");
+
+        // A cursor past the feed's end was handed to nobody: refused, never waited on.
+        let at = Position::parse("cursor", &cursor).unwrap().unwrap();
+        for forged in [Position { seq: at.seq + 1_000_000, ..at }, Position { txid: at.txid + 1_000_000, seq: 1 }] {
+            let refused = list(&server, &nav(), &forged.encode(), "").await.unwrap_err();
+            assert_eq!(violated_fields(&refused), ["cursor"], "{forged:?}");
+        }
         pruning.stop().await;
     }
 }
@@ -270,5 +284,114 @@ on_both_backends! {
         .expect("the stream ends once its token expires");
         assert_eq!(ended.unwrap_err().code(), Code::Unauthenticated);
         node.stop().await;
+    }
+}
+
+on_both_backends! {
+    /// Complaint status for the complainant: each step of a complaint's handling is an event
+    /// for whoever filed it and the patient it concerns, naming the complaint and its new etag;
+    /// NAV, on the plan the complaint names, and the handler get none, and following one plan
+    /// shows none.
+    async fn a_complainant_follows_their_complaint_and_nobody_else_does(server: TestServer) {
+        let plan = world(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        let kin = Who::Citizen(NEXT_OF_KIN);
+        let handler = Who::Personnel("handler-1", MUNICIPALITY);
+        server.bootstrap_grant(MUNICIPALITY, &handler.subject(), OrgRole::ComplaintHandler).await;
+        let (_, patient_start) = drain(&server, &patient, "").await;
+        let (_, nav_start) = drain(&server, &nav(), "").await;
+        let (_, kin_start) = drain(&server, &kin, "").await;
+        let today = samvirke::domain::date::Date::today_in_norway(samvirke::domain::time::Instant::now());
+        let (year, month, day) = today.parts();
+        let complaint = |plan: &str, on_behalf_of| proto::FileComplaintRequest {
+            complaint: Some(proto::Complaint {
+                organisation: MUNICIPALITY.into(),
+                kind: proto::ComplaintKind::PlanNotFollowed as i32,
+                text: "Tiltakene følges ikke opp.".into(),
+                plan: plan.into(),
+                learned_of: Some(proto::Date { year, month: month as i32, day: day as i32 }),
+                ..Default::default()
+            }),
+            on_behalf_of,
+        };
+        // The patient's own, about the plan; and one next of kin files on the patient's behalf,
+        // naming no plan (they may not read it).
+        let own = server.complaints(Some(&patient)).file_complaint(complaint(&plan, None)).await.unwrap();
+        let own = own.into_inner().complaint.unwrap();
+        let behalf = Some(proto::OnBehalfOf {
+            patient_id: PATIENT.into(),
+            relation: proto::RepresentativeRelation::NextOfKin as i32,
+        });
+        let filed = server.complaints(Some(&kin)).file_complaint(complaint("", behalf)).await;
+        let filed = filed.unwrap().into_inner().complaint.unwrap();
+        let reviewed = server
+            .complaints(Some(&handler))
+            .start_complaint_review(proto::StartComplaintReviewRequest { name: own.name.clone(), etag: own.etag.clone() })
+            .await
+            .unwrap()
+            .into_inner()
+            .complaint
+            .unwrap();
+
+        let steps = |changes: &[proto::PlanChange]| -> Vec<(String, String)> {
+            changes
+                .iter()
+                .flat_map(|c| c.changed.iter().filter(|r| r.part() == proto::ChangedPart::Complaint))
+                .map(|r| (r.name.clone(), r.etag.clone()))
+                .collect()
+        };
+        let (seen, _) = drain_expecting(&server, &patient, &patient_start, 3).await;
+        assert_eq!(
+            steps(&seen),
+            [
+                (own.name.clone(), own.etag.clone()),
+                (filed.name.clone(), filed.etag.clone()),
+                (own.name.clone(), reviewed.etag.clone()),
+            ],
+            "the patient: their own complaint's steps and the one filed on their behalf"
+        );
+        let event = seen.iter().find(|c| c.changed[0].part() == proto::ChangedPart::Complaint).unwrap();
+        assert_eq!((event.plan.as_str(), event.plan_etag.as_str(), event.changed.len()), ("", "", 1));
+        let (kin_seen, _) = drain_expecting(&server, &kin, &kin_start, 1).await;
+        assert_eq!(steps(&kin_seen), [(filed.name.clone(), filed.etag.clone())], "the next of kin: theirs");
+        let (nav_seen, _) = drain(&server, &nav(), &nav_start).await;
+        assert!(steps(&nav_seen).is_empty(), "NAV serves on the plan but is no party: {nav_seen:#?}");
+        let (handler_seen, _) = drain(&server, &handler, "").await;
+        assert!(steps(&handler_seen).is_empty(), "{handler_seen:#?}");
+        let followed = list(&server, &patient, &patient_start, &plan).await.unwrap();
+        assert!(steps(&followed.changes).is_empty(), "following the plan: its revisions only");
+    }
+}
+
+on_both_backends! {
+    /// A caller who may read few of the feed's changes is not made to pass over the others
+    /// again: the cursor moves past what they may not read, and what they may read after it
+    /// still comes.
+    async fn the_cursor_moves_past_changes_the_caller_may_not_read(server: TestServer) {
+        let plan = world(&server).await;
+        let (_, cursor) = drain(&server, &nav(), "").await;
+        let before = Position::parse("cursor", &cursor).unwrap().unwrap();
+        let other = server.create_plan(&staff(), MUNICIPALITY, OTHER_PATIENT).await;
+        server.create_goal(&Who::Citizen(OTHER_PATIENT), &other, "Ikke NAVs sak", 1).await.unwrap();
+        let page = async || {
+            for _ in 0..200 {
+                let page = list(&server, &nav(), &cursor, "").await.unwrap();
+                if page.next_cursor != cursor {
+                    return page;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("the cursor never moved past changes NAV may not read");
+        };
+        let page = page().await;
+        assert!(page.changes.is_empty(), "{:#?}", page.changes);
+        let moved = Position::parse("cursor", &page.next_cursor).unwrap().unwrap();
+        assert!(moved > before);
+        // Nothing NAV may read is skipped by the move.
+        server.create_goal(&Who::Citizen(PATIENT), &plan, "NAV ser dette", 1).await.unwrap();
+        let (seen, _) = drain_expecting(&server, &nav(), &page.next_cursor, 1).await;
+        assert_eq!(seen.len(), 1, "{seen:#?}");
+        assert_eq!(seen[0].plan, plan);
+        assert_eq!(parts(&seen[0]), [proto::ChangedPart::Goal]);
     }
 }

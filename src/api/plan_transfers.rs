@@ -30,6 +30,7 @@ fn encode(t: &PlanTransfer) -> proto::PlanTransfer {
             TransferState::Proposed => proto::PlanTransferState::Proposed,
             TransferState::Accepted => proto::PlanTransferState::Accepted,
             TransferState::Declined => proto::PlanTransferState::Declined,
+            TransferState::Cancelled => proto::PlanTransferState::Cancelled,
         } as i32,
         response: t.response.clone(),
         coordinator_assignment: t
@@ -80,7 +81,14 @@ impl PlanTransferService for PlanTransferApi {
                 None
             }
         };
-        let filters = format!("plan={};incoming={}", req.plan, req.incoming);
+        // An incoming list is the municipality's the caller acts for: its token continues no
+        // other's.
+        let filters = format!(
+            "plan={};incoming={};for={}",
+            req.plan,
+            req.incoming,
+            who.acting_organisation()
+        );
         let scope = Scope::of("ListPlanTransfers", "", &filters);
         let page = v.check_all(Page::parse(req.page_size, &req.page_token, scope));
         let (list, page) = v.ok(list.zip(page))?;
@@ -117,7 +125,22 @@ impl PlanTransferService for PlanTransferApi {
         let id = v.check(transfer_name("name", &req.name));
         let why = v.check(reason("reason", &req.reason, Required));
         let (id, why) = v.ok(id.zip(why))?;
-        let transfer = self.0.decline_plan_transfer(&who, id, why).await?;
+        let end = TransferState::Declined;
+        let transfer = self.0.end_plan_transfer(&who, id, end, why).await?;
         reply(DeclinePlanTransferResponse { transfer: Some(encode(&transfer)) })
+    }
+
+    async fn cancel_plan_transfer(
+        &self,
+        r: Request<CancelPlanTransferRequest>,
+    ) -> Rpc<CancelPlanTransferResponse> {
+        let (who, req) = take(r)?;
+        let mut v = Violations::default();
+        let id = v.check(transfer_name("name", &req.name));
+        let why = v.check(reason("reason", &req.reason, Required));
+        let (id, why) = v.ok(id.zip(why))?;
+        let end = TransferState::Cancelled;
+        let transfer = self.0.end_plan_transfer(&who, id, end, why).await?;
+        reply(CancelPlanTransferResponse { transfer: Some(encode(&transfer)) })
     }
 }

@@ -338,10 +338,10 @@ impl Guard {
         Ok(ReferralPass { referral: row.referral })
     }
 
-    /// Checks that `who` may do `action` to a plan transfer. The sending side reads it by its
-    /// relations to the plan and its roles in the organisation that proposed it (`plan_transfer`),
-    /// so it still sees what happened once the plan has moved; the receiving municipality's
-    /// staff read and answer it by their roles there (`incoming_plan_transfer`). Someone who may
+    /// Checks that `who` may do `action` to a plan transfer. The sending side reads and cancels
+    /// it by its relations to the plan and its roles in the organisation that proposed it
+    /// (`plan_transfer`), so it still sees what happened once the plan has moved; the receiving
+    /// municipality's staff read and answer it by their roles there (`incoming_plan_transfer`). Someone who may
     /// not read it, or whom a block keeps out of the plan, gets `NOT_FOUND`. Logged under the
     /// plan.
     pub async fn transfer(
@@ -366,7 +366,13 @@ impl Guard {
         let receiving =
             |action| self.allowed(&[], who, &to, party, Object::IncomingPlanTransfer, action);
         let may_read = !plan.blocked && (sending(Action::Read)? || receiving(Action::Read)?);
-        let allowed = may_read && (action == Action::Read || receiving(action)?);
+        let allowed = may_read
+            && match action {
+                Action::Read => true,
+                // Withdrawing a proposal is the sending side's; answering it the receiving's.
+                Action::Cancel => sending(action)?,
+                _ => receiving(action)?,
+            };
         let (relations, object) = (names(&relations), Object::IncomingPlanTransfer);
         let entry =
             item_entry(&transfer.from, transfer.plan, who, relations, object, action, allowed);

@@ -12,7 +12,12 @@ use crate::domain::names::plan_name;
 
 stored_enum! {
     /// Where a transfer stands.
-    TransferState { Proposed = "proposed", Accepted = "accepted", Declined = "declined" }
+    TransferState {
+        Proposed = "proposed",
+        Accepted = "accepted",
+        Declined = "declined",
+        Cancelled = "cancelled",
+    }
 }
 
 /// The longest reason, comment or answer, in characters.
@@ -33,7 +38,8 @@ pub struct PlanTransfer {
     pub reason: String,
     /// Where it stands.
     pub state: TransferState,
-    /// The answer: a comment on acceptance, the reason it declined.
+    /// The answer: a comment on acceptance, the reason it declined; or why the sending side
+    /// cancelled it.
     pub response: String,
     /// The coordinator's appointment made on acceptance.
     pub assignment: Option<ResourceId>,

@@ -254,7 +254,8 @@ impl Context {
             if created {
                 lines.push(format!("plan created for {}", application_name(a.id)));
             }
-            let assignment = appoint(&self.guard, s, &pass, coordinator, who, now).await?;
+            let assignment =
+                appoint(&self.guard, s, &pass, coordinator, "coordinator", who, now).await?;
             let name = plan_item(pass.id(), "coordinatorAssignments", assignment.id);
             lines.push(format!("coordinator appointed: {name}"));
             if parent {

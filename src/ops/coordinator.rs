@@ -50,18 +50,30 @@ impl Within for AssignmentEntry {
     }
 }
 
-/// Appoints `new` as the plan's coordinator: the plan must not be closed, must have no current
-/// coordinator, and the policy's local rules must not bar the person. The coordinator joins the
-/// group in that role. Part of the caller's session and change.
+/// Appoints `new` (the request's `field`) as the plan's coordinator: they act for the plan's
+/// responsible organisation (helse- og omsorgstjenesteloven § 7-2, spesialisthelsetjenesteloven
+/// § 2-5 a: the responsible service appoints its coordinator), the plan must not be closed,
+/// must have no current coordinator, and the policy's local rules must not bar the person. The
+/// coordinator joins the group in that role. Part of the caller's session and change.
 pub(crate) async fn appoint(
     guard: &Guard,
     session: &mut Session,
     pass: &PlanPass,
     new: &NewAssignment,
+    field: &str,
     who: &Principal,
     now: Instant,
 ) -> Result<Assignment> {
     who.refuse_own(&new.subject, "appoints a coordinator")?;
+    if &new.organisation != pass.organisation() {
+        return Err(Error::invalid(
+            format!("{field}.organisation"),
+            format!(
+                "must be the plan's responsible organisation, {}: a coordinator acts for it",
+                pass.organisation().as_str()
+            ),
+        ));
+    }
     new.kind.check_patient(&pass.plan().patient, Date::today_in_norway(now))?;
     if pass.plan().status == PlanStatus::Closed {
         return Err(Error::FailedPrecondition(
@@ -73,10 +85,7 @@ pub(crate) async fn appoint(
             "the plan has a coordinator already: use ReplaceCoordinator".into(),
         ));
     }
-    // The local rules are asked in the organisation the coordinator would act for and in the
-    // plan's own, so naming another organisation cannot step around a role held in the plan's.
-    let barred = |org| guard.barred_from_coordinating(&new.subject, org);
-    if barred(&new.organisation)? || barred(&pass.plan().organisation)? {
+    if guard.barred_from_coordinating(&new.subject, &new.organisation)? {
         return Err(Error::FailedPrecondition(
             "a local rule in the policy bars this person from being coordinator".into(),
         ));
@@ -151,7 +160,8 @@ impl Context {
                     }
                     None => None,
                 };
-                let assignment = appoint(&self.guard, s, &pass, &new, who, now).await?;
+                let assignment =
+                    appoint(&self.guard, s, &pass, &new, "assignment", who, now).await?;
                 let name = plan_item(plan, "coordinatorAssignments", assignment.id);
                 let line = if ended.is_some() {
                     format!("coordinator replaced: {name}")

@@ -176,7 +176,9 @@ impl Context {
                 self.guard.plan(s, who, plan, Object::Coordinator, Action::Appoint, now).await?;
             let (assignment, _) =
                 edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
-                    let assignment = appoint(&self.guard, s, &pass, &coordinator, who, now).await?;
+                    let assignment =
+                        appoint(&self.guard, s, &pass, &coordinator, "coordinator", who, now)
+                            .await?;
                     answer(s, &referral, ReferralStatus::Accepted, &comment, who, now).await?;
                     let line = format!("referrals/{id} accepted; coordinator appointed");
                     Ok((assignment, vec![line]))

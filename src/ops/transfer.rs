@@ -6,9 +6,10 @@ use super::coordinator::appoint;
 use super::{ChangeKind, Context, Listed, edit_plan};
 use crate::auth::{Action, Object};
 use crate::domain::coordinator::{Assignment, NewAssignment};
-use crate::domain::ids::ResourceId;
+use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::organisation::OrgKind;
 use crate::domain::page::Page;
+use crate::domain::plan::Plan;
 use crate::domain::principal::Principal;
 use crate::domain::transfer::{NewTransfer, PlanTransfer, TransferState};
 use crate::domain::{Error, Result};
@@ -20,6 +21,20 @@ pub enum TransferList {
     Plan(ResourceId),
     /// Those proposed to the municipality the caller acts for.
     Incoming,
+}
+
+/// The patient's consent in force covers sharing the plan with `to`: `FAILED_PRECONDITION`
+/// otherwise. Asked when the transfer is proposed and again when it is accepted (pasient- og
+/// brukerrettighetsloven § 2-5: the plan is made with the patient's consent).
+fn consent_covers(plan: &Plan, to: &OrgNumber) -> Result<()> {
+    if plan.consent.as_ref().is_some_and(|c| c.recipients.contains(to)) {
+        return Ok(());
+    }
+    Err(Error::FailedPrecondition(
+        "the patient's consent does not cover the receiving municipality: the patient records \
+         consent to share the plan with it first"
+            .into(),
+    ))
 }
 
 impl Context {
@@ -42,14 +57,7 @@ impl Context {
                     "must be another organisation than the plan's own",
                 ));
             }
-            let covered = pass.plan().consent.as_ref().is_some_and(|c| c.recipients.contains(to));
-            if !covered {
-                return Err(Error::FailedPrecondition(
-                    "the patient's consent does not cover the receiving municipality: the \
-                     patient records consent to share the plan with it first"
-                        .into(),
-                ));
-            }
+            consent_covers(pass.plan(), to)?;
             let (transfer, _) = edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
                 let transfer = s.insert_transfer(&pass, &new, who, now).await?;
                 let line = format!("transfer to {to} proposed: planTransfers/{}", transfer.id);
@@ -93,7 +101,7 @@ impl Context {
                     };
                     let (object, action) = (Object::IncomingPlanTransfer, Action::Read);
                     let pass = self.guard.organisation(s, who, &org, object, action, now).await?;
-                    s.incoming_transfers(&pass, page).await?
+                    s.incoming_transfers(&pass, who, page).await?
                 }
             };
             Ok(Listed::page(rows, page, |t| t.id))
@@ -122,6 +130,9 @@ impl Context {
                     "the plan has moved since the transfer was proposed".into(),
                 ));
             }
+            // The patient may have narrowed or withdrawn consent since the proposal: it is the
+            // consent in force when the plan moves that must cover the receiving side.
+            consent_covers(before.plan(), &t.to)?;
             edit_plan(s, &before, who, ChangeKind::Record, now, async |s, _| {
                 let mut lines = Vec::new();
                 if let Some(current) = s.current_assignment(&before).await? {
@@ -145,7 +156,9 @@ impl Context {
                 self.guard.plan(s, who, t.plan, Object::Coordinator, Action::Appoint, now).await?;
             let (assignment, _) =
                 edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
-                    let assignment = appoint(&self.guard, s, &pass, &coordinator, who, now).await?;
+                    let assignment =
+                        appoint(&self.guard, s, &pass, &coordinator, "coordinator", who, now)
+                            .await?;
                     let line = format!("coordinator appointed: {}", assignment.display_name);
                     Ok((assignment, vec![line]))
                 })
@@ -163,27 +176,34 @@ impl Context {
         .await
     }
 
-    /// DeclinePlanTransfer: with a reason; the plan stays where it was.
-    pub async fn decline_plan_transfer(
+    /// DeclinePlanTransfer (the receiving side) or CancelPlanTransfer (the sending side): a
+    /// proposal still pending ends, with a reason, as `end` says; the plan stays where it was.
+    pub async fn end_plan_transfer(
         &self,
         who: &Principal,
         id: ResourceId,
+        end: TransferState,
         reason: String,
     ) -> Result<PlanTransfer> {
+        let (action, word) = match end {
+            TransferState::Declined => (Action::Decline, "declined"),
+            TransferState::Cancelled => (Action::Cancel, "cancelled"),
+            _ => return Err(Error::internal("a transfer ends declined or cancelled")),
+        };
         self.write(async |s, now| {
-            let transfer = self.guard.transfer(s, who, id, Action::Decline, now).await?;
+            let transfer = self.guard.transfer(s, who, id, action, now).await?;
             let t = transfer.transfer().clone();
             t.check_pending()?;
             let pass = self.guard.transferred_plan(&transfer, who)?;
             let answered = PlanTransfer {
-                state: TransferState::Declined,
+                state: end,
                 response: reason.clone(),
                 response_time: Some(now),
                 ..t
             };
             edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
                 s.answer_transfer(&transfer, &answered, who).await?;
-                let line = format!("transfer to {} declined: planTransfers/{id}", answered.to);
+                let line = format!("transfer to {} {word}: planTransfers/{id}", answered.to);
                 Ok(((), vec![line]))
             })
             .await?;

@@ -4,7 +4,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Execute, Run, Session, Statement, db, stored};
+use super::{Execute, Run, Session, Statement, blocks, db, stored};
 use crate::auth::{OrgPass, PlanPass, TransferPass};
 use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::page::Page;
@@ -112,22 +112,26 @@ impl Session {
     }
 
     /// The transfers proposed to the organisation `org` is for, after the page's position,
-    /// oldest first; one more than the page.
+    /// oldest first; one more than the page. Those of plans a block keeps `who` out of are not
+    /// theirs to see, as GetPlanTransfer answers.
     pub async fn incoming_transfers(
         &mut self,
         org: &OrgPass,
+        who: &Principal,
         page: Page,
     ) -> Result<Vec<PlanTransfer>> {
         let statement = Statement::new(&format!("SELECT {COLUMNS} FROM plan_transfers t WHERE "))
             .sql("t.to_organisation = ")
-            .bind(org.organisation().as_str().to_owned());
+            .bind(org.organisation().as_str().to_owned())
+            .sql(" AND NOT ");
+        let statement = blocks::keeps_out_of(statement, who, "t.plan_id");
         let rows = statement.page("t.", Some(page)).all(self).await?;
         rows.iter().map(transfer_from_row).collect()
     }
 
-    /// Records the receiving municipality's answer, as `answered` holds it, to the transfer
-    /// `pass` is for, still proposed when it was read; `ABORTED` when someone answered it
-    /// since.
+    /// Records the answer, as `answered` holds it (the receiving municipality's, or the sending
+    /// side's cancellation), to the transfer `pass` is for, still proposed when it was read;
+    /// `ABORTED` when someone answered it since.
     pub async fn answer_transfer(
         &mut self,
         pass: &TransferPass,

@@ -529,16 +529,18 @@ on_both_backends! {
 
 on_both_backends! {
     /// The local rule shipped in the policy: staff granted `ward_staff` in the organisation they
-    /// would act for cannot be appointed coordinator; a colleague without the role can.
+    /// would act for cannot be appointed coordinator of its plans; a colleague without the role
+    /// can. A coordinator acts for the plan's responsible organisation, here a health trust.
     async fn ward_staff_are_barred_from_coordinating(server: TestServer) {
-        grants(&server).await;
+        let hospital_staff = Who::Personnel("hospital-unit-staff", HOSPITAL);
+        server.bootstrap_grant(HOSPITAL, &hospital_staff.subject(), OrgRole::UnitStaff).await;
         let ward_nurse = Who::Personnel("ward-nurse", HOSPITAL);
         server.bootstrap_grant(HOSPITAL, &ward_nurse.subject(), OrgRole::WardStaff).await;
-        let plan = server.create_plan(&unit_staff(), MUNICIPALITY, PATIENT).await;
+        let plan = server.create_plan(&hospital_staff, HOSPITAL, PATIENT).await;
         let (assignments, members) =
             (server.row_count("coordinator_assignments").await, server.row_count("members").await);
         let barred = server
-            .coordinators(Some(&unit_staff()))
+            .coordinators(Some(&hospital_staff))
             .appoint_coordinator(proto::AppointCoordinatorRequest {
                 parent: plan.clone(),
                 assignment: Some(ward_nurse.as_assignment()),
@@ -550,7 +552,7 @@ on_both_backends! {
         assert_eq!(server.row_count("coordinator_assignments").await, assignments);
         assert_eq!(server.row_count("members").await, members);
         server
-            .appoint_coordinator(&unit_staff(), &plan, &Who::Personnel("liaison-nurse", HOSPITAL))
+            .appoint_coordinator(&hospital_staff, &plan, &Who::Personnel("liaison-nurse", HOSPITAL))
             .await;
     }
 }

@@ -165,3 +165,102 @@ on_both_backends! {
         propose(&server, &staff(), &plan, OTHER_MUNICIPALITY).await.unwrap();
     }
 }
+
+async fn incoming(
+    server: &TestServer,
+    by: &Who,
+    page_token: &str,
+) -> Result<proto::ListPlanTransfersResponse, tonic::Status> {
+    let request = proto::ListPlanTransfersRequest {
+        incoming: true,
+        page_size: 1,
+        page_token: page_token.into(),
+        ..Default::default()
+    };
+    server.plan_transfers(Some(by)).list_plan_transfers(request).await.map(|r| r.into_inner())
+}
+
+on_both_backends! {
+    /// Found by the attacker on TransferPlan: the consent was asked only at the proposal, so a
+    /// transfer the patient no longer consented to could be accepted; the receiving side could
+    /// appoint anyone's coordinator, the old one too; a blocked receiver still listed the
+    /// proposal, which nobody could then answer or withdraw; an incoming page token continued
+    /// another municipality's list.
+    async fn consent_block_and_coordinator_hold_until_the_plan_moves(server: TestServer) {
+        let plan = world(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        server.give_consent(&patient, &plan, &[NAV, OTHER_MUNICIPALITY]).await;
+        let proposed = propose(&server, &staff(), &plan, OTHER_MUNICIPALITY).await.unwrap();
+
+        // The coordinator acts for the plan's new organisation, never another.
+        let mut old = coordinator().as_assignment();
+        old.display_name = "Gammel koordinator".into();
+        let request = proto::AcceptPlanTransferRequest { name: proposed.name.clone(), coordinator: Some(old), comment: String::new() };
+        let refused = server.plan_transfers(Some(&new_staff())).accept_plan_transfer(request).await.unwrap_err();
+        assert_eq!(violated_fields(&refused), ["coordinator.organisation"]);
+
+        // Consent narrowed after the proposal: the plan does not move.
+        server.give_consent(&patient, &plan, &[NAV]).await;
+        let refused = accept(&server, &new_staff(), &proposed.name).await;
+        assert_eq!(code(&refused), Code::FailedPrecondition);
+        server.give_consent(&patient, &plan, &[NAV, OTHER_MUNICIPALITY]).await;
+
+        // A block on the receiving organisation: the proposal leaves its list too.
+        let listed = incoming(&server, &new_staff(), "").await.unwrap().transfers;
+        assert_eq!(listed.len(), 1);
+        let block = proto::Block {
+            organisation: OTHER_MUNICIPALITY.into(),
+            display_name: "Sørvik".into(),
+            reason: "Nei".into(),
+            ..Default::default()
+        };
+        let request = proto::CreateBlockRequest { parent: plan.clone(), block: Some(block) };
+        server.blocks(Some(&patient)).create_block(request).await.unwrap();
+        assert!(incoming(&server, &new_staff(), "").await.unwrap().transfers.is_empty());
+        assert_eq!(code(&accept(&server, &new_staff(), &proposed.name).await), Code::NotFound);
+
+        // The sending side withdraws it; only the sending side, only once.
+        let cancel = |by: Who| {
+            let mut client = server.plan_transfers(Some(&by));
+            let name = proposed.name.clone();
+            async move {
+                let request = proto::CancelPlanTransferRequest { name, reason: "Pasienten ble boende".into() };
+                client.cancel_plan_transfer(request).await.map(|r| r.into_inner().transfer.unwrap())
+            }
+        };
+        assert_eq!(code(&cancel(coordinator()).await), Code::PermissionDenied);
+        assert_eq!(code(&cancel(new_staff()).await), Code::NotFound, "blocked");
+        let bad = server
+            .plan_transfers(Some(&staff()))
+            .cancel_plan_transfer(proto::CancelPlanTransferRequest { name: proposed.name.clone(), reason: String::new() })
+            .await
+            .unwrap_err();
+        assert_eq!(violated_fields(&bad), ["reason"]);
+        let cancelled = cancel(staff()).await.unwrap();
+        assert_eq!(cancelled.state, proto::PlanTransferState::Cancelled as i32);
+        assert_eq!(cancelled.response, "Pasienten ble boende");
+        assert_eq!(code(&cancel(staff()).await), Code::FailedPrecondition);
+        assert_eq!(get(&server, &patient, &proposed.name).await.unwrap(), cancelled);
+        let lines = server.history_lines(&patient, &plan).await;
+        assert!(lines.iter().any(|l| l.starts_with(&format!("transfer to {OTHER_MUNICIPALITY} cancelled"))), "{lines:?}");
+        assert_eq!(server.get_plan(&patient, &plan).await.organisation, MUNICIPALITY, "the plan stays");
+
+        // Nothing pending: the plan may be proposed again once the block is lifted.
+        let lifted = server.blocks(Some(&patient)).list_blocks(proto::ListBlocksRequest { parent: plan.clone(), ..Default::default() }).await;
+        let name = lifted.unwrap().into_inner().blocks[0].name.clone();
+        server.blocks(Some(&patient)).lift_block(proto::LiftBlockRequest { name }).await.unwrap();
+        let again = propose(&server, &staff(), &plan, OTHER_MUNICIPALITY).await.unwrap();
+        assert_eq!(again.state, proto::PlanTransferState::Proposed as i32);
+
+        // An incoming list's page token continues only the municipality's own list.
+        let second = server.create_plan(&staff(), MUNICIPALITY, OTHER_PATIENT).await;
+        server.give_consent(&Who::Citizen(OTHER_PATIENT), &second, &[OTHER_MUNICIPALITY]).await;
+        propose(&server, &staff(), &second, OTHER_MUNICIPALITY).await.unwrap();
+        let first_page = incoming(&server, &new_staff(), "").await.unwrap();
+        assert!(!first_page.next_page_token.is_empty());
+        let elsewhere = Who::Personnel("unit-staff-c", MUNICIPALITY);
+        server.bootstrap_grant(MUNICIPALITY, &elsewhere.subject(), OrgRole::UnitStaff).await;
+        let foreign = incoming(&server, &elsewhere, &first_page.next_page_token).await.unwrap_err();
+        assert_eq!(violated_fields(&foreign), ["page_token"]);
+    }
+}

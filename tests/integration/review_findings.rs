@@ -156,21 +156,27 @@ on_both_backends! {
 
 on_both_backends! {
     /// F6: the local rule barring ward staff was asked only in the organisation the appointment
-    /// named, so naming another one stepped around a role held in the plan's own.
+    /// named, so naming another one stepped around a role held in the plan's own. Now an
+    /// appointment names the plan's own organisation or is refused (the attacker on transfers:
+    /// naming another one also kept the old organisation's coordinator on a moved plan), and
+    /// the rule is asked there.
     async fn ward_staff_of_the_plans_organisation_are_barred_whatever_they_name(server: TestServer) {
-        server.bootstrap_grant(MUNICIPALITY, &staff().subject(), OrgRole::UnitStaff).await;
-        let plan = server.create_plan(&staff(), MUNICIPALITY, PATIENT).await;
-        let nurse = Who::Personnel("ward-nurse", MUNICIPALITY);
-        server.bootstrap_grant(MUNICIPALITY, &nurse.subject(), OrgRole::WardStaff).await;
-        let elsewhere = Who::Personnel("ward-nurse", HOSPITAL);
-        let barred = server
-            .coordinators(Some(&staff()))
-            .appoint_coordinator(proto::AppointCoordinatorRequest {
-                parent: plan.clone(),
-                assignment: Some(elsewhere.as_assignment()),
-            })
-            .await
-            .unwrap_err();
+        let staff = Who::Personnel("hospital-unit-staff", HOSPITAL);
+        server.bootstrap_grant(HOSPITAL, &staff.subject(), OrgRole::UnitStaff).await;
+        let plan = server.create_plan(&staff, HOSPITAL, PATIENT).await;
+        let nurse = Who::Personnel("ward-nurse", HOSPITAL);
+        server.bootstrap_grant(HOSPITAL, &nurse.subject(), OrgRole::WardStaff).await;
+        let appoint = |who: Who| {
+            let mut client = server.coordinators(Some(&staff));
+            let parent = plan.clone();
+            async move {
+                let assignment = Some(who.as_assignment());
+                client.appoint_coordinator(proto::AppointCoordinatorRequest { parent, assignment }).await
+            }
+        };
+        let elsewhere = appoint(Who::Personnel("ward-nurse", MUNICIPALITY)).await.unwrap_err();
+        assert_eq!(violated_fields(&elsewhere), ["assignment.organisation"]);
+        let barred = appoint(nurse).await.unwrap_err();
         assert_eq!(barred.code(), Code::FailedPrecondition);
         assert!(barred.message().contains("local rule"), "{}", barred.message());
         assert_eq!(server.row_count("coordinator_assignments").await, 0);

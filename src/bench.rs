@@ -22,6 +22,7 @@ use crate::domain::subject::Subject;
 use crate::domain::time::Instant;
 use crate::overload::Limits;
 use crate::proto;
+use crate::proto::plan_change_service_client::PlanChangeServiceClient;
 use crate::proto::plan_service_client::PlanServiceClient;
 use crate::proto::responsibility_group_service_client::ResponsibilityGroupServiceClient;
 use crate::server::{KeySource, Server, ServerConfig};
@@ -311,15 +312,21 @@ enum Driven {
     ListPlans,
     ListMyPlans,
     UpdatePlan,
+    PollChanges,
+    ChangesFromStart,
 }
 
 impl Driven {
-    const ALL: [Driven; 5] = [
+    /// In this order: the change feed is read after UpdatePlan has filled it with changes of
+    /// plans the member may not read.
+    const ALL: [Driven; 7] = [
         Driven::Health,
         Driven::GetPlan,
         Driven::ListPlans,
         Driven::ListMyPlans,
         Driven::UpdatePlan,
+        Driven::PollChanges,
+        Driven::ChangesFromStart,
     ];
 
     fn label(self) -> &'static str {
@@ -329,6 +336,8 @@ impl Driven {
             Driven::ListPlans => "ListPlans as a member (page of 50)",
             Driven::ListMyPlans => "ListMyPlans as a member",
             Driven::UpdatePlan => "UpdatePlan as the owner (own sections)",
+            Driven::PollChanges => "ListPlanChanges as a member, polling from its cursor",
+            Driven::ChangesFromStart => "ListPlanChanges as a member, from the start",
         }
     }
 }
@@ -359,6 +368,7 @@ struct Clients {
     member: PlanServiceClient<Authed>,
     group: ResponsibilityGroupServiceClient<Authed>,
     owner: PlanServiceClient<Authed>,
+    changes: PlanChangeServiceClient<Authed>,
 }
 
 /// A driven call that failed stops the bench, saying why (an internal error would not).
@@ -378,6 +388,8 @@ fn first_page(size: i32, page_token: String) -> proto::ListPlansRequest {
 impl Clients {
     /// Makes one call of `call`; `own` is the patient's plan, `(plan, etag)` the plan this
     /// worker writes, whose etag a write moves on.
+    /// Makes one `call`; `etag` is the worker's state between calls: the plan's etag for
+    /// UpdatePlan, the feed's cursor for PollChanges.
     async fn call(
         &mut self,
         call: Driven,
@@ -431,6 +443,21 @@ impl Clients {
                 let updated = self.owner.update_plan(request).await.map_err(status)?.into_inner();
                 *etag = updated.plan.map(|p| p.etag).unwrap_or_default();
             }
+            // An agency system polling the feed, which holds the changes of the plans UpdatePlan
+            // wrote and the member may not read: from the cursor it keeps, and, as every poll
+            // cost before the cursor moved past changes the caller may not read, from the start.
+            Driven::PollChanges | Driven::ChangesFromStart => {
+                let cursor = match call {
+                    Driven::PollChanges => etag.clone(),
+                    _ => String::new(),
+                };
+                let request =
+                    proto::ListPlanChangesRequest { cursor, plan: String::new(), page_size: 100 };
+                let page = self.changes.list_plan_changes(request).await.map_err(status)?;
+                if matches!(call, Driven::PollChanges) {
+                    *etag = page.into_inner().next_cursor;
+                }
+            }
         }
         Ok(())
     }
@@ -460,6 +487,7 @@ async fn drive_all(
         member: PlanServiceClient::new(authed(&member_who)?),
         group: ResponsibilityGroupServiceClient::new(authed(&member_who)?),
         owner: PlanServiceClient::new(authed(&owner_who)?),
+        changes: PlanChangeServiceClient::new(authed(&member_who)?),
     };
 
     // The patient's newest plan, and one plan for each of 64 writers, so no two write the same.

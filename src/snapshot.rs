@@ -48,8 +48,8 @@ const CONTACTS: &str = "contacts";
 
 /// Writes the versions of the items of the plan `pass` is for that differ from the history's
 /// latest, as revision `revision` made them, and returns the plan as it now is with the new
-/// etags of what changed, for the change feed: `plan=N` when the plan's own etag moved (its
-/// fields, consent, signature), then `goal/{id}=N` and
+/// etags of what changed, for the change feed: `plan=N` when the plan was created or its own
+/// etag moved (its fields, consent, signature, responsible organisation), then `goal/{id}=N` and
 /// `measure/{id}=N` for each goal and measure changed (through its adjustments and evaluations
 /// too), one per line.
 pub async fn record_items(
@@ -87,7 +87,7 @@ pub async fn record_items(
     }
     session.insert_item_versions(pass, revision, &changed).await?;
     let mut etags = Vec::new();
-    if doc.plan.version != pass.plan().version {
+    if revision == 1 || doc.plan.version != pass.plan().version {
         etags.push(format!("plan={}", doc.plan.version));
     }
     for item in &changed {

@@ -121,12 +121,7 @@ impl PlanTransferService for PlanTransferApi {
         r: Request<DeclinePlanTransferRequest>,
     ) -> Rpc<DeclinePlanTransferResponse> {
         let (who, req) = take(r)?;
-        let mut v = Violations::default();
-        let id = v.check(transfer_name("name", &req.name));
-        let why = v.check(reason("reason", &req.reason, Required));
-        let (id, why) = v.ok(id.zip(why))?;
-        let end = TransferState::Declined;
-        let transfer = self.0.end_plan_transfer(&who, id, end, why).await?;
+        let transfer = self.end(&who, &req.name, &req.reason, TransferState::Declined).await?;
         reply(DeclinePlanTransferResponse { transfer: Some(encode(&transfer)) })
     }
 
@@ -135,12 +130,25 @@ impl PlanTransferService for PlanTransferApi {
         r: Request<CancelPlanTransferRequest>,
     ) -> Rpc<CancelPlanTransferResponse> {
         let (who, req) = take(r)?;
-        let mut v = Violations::default();
-        let id = v.check(transfer_name("name", &req.name));
-        let why = v.check(reason("reason", &req.reason, Required));
-        let (id, why) = v.ok(id.zip(why))?;
-        let end = TransferState::Cancelled;
-        let transfer = self.0.end_plan_transfer(&who, id, end, why).await?;
+        let transfer = self.end(&who, &req.name, &req.reason, TransferState::Cancelled).await?;
         reply(CancelPlanTransferResponse { transfer: Some(encode(&transfer)) })
+    }
+}
+
+impl PlanTransferApi {
+    /// DeclinePlanTransfer and CancelPlanTransfer: the transfer `name` ends as `end`, for
+    /// `reason` (1 to 1000 characters), every bad field named.
+    async fn end(
+        &self,
+        who: &crate::domain::principal::Principal,
+        name: &str,
+        reason_text: &str,
+        end: TransferState,
+    ) -> Result<PlanTransfer, crate::domain::Error> {
+        let mut v = Violations::default();
+        let id = v.check(transfer_name("name", name));
+        let why = v.check(reason("reason", reason_text, Required));
+        let (id, why) = v.ok(id.zip(why))?;
+        self.0.end_plan_transfer(who, id, end, why).await
     }
 }

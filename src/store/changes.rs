@@ -11,7 +11,7 @@ use super::{Backend, Execute, Run, Session, Statement, blocks, db, postgres, sql
 use crate::auth::PlanPass;
 use crate::domain::change::{PlanChange, Position};
 use crate::domain::complaint::Complaint;
-use crate::domain::ids::ResourceId;
+use crate::domain::ids::{OrgNumber, ResourceId};
 use crate::domain::principal::Principal;
 use crate::domain::time::Instant;
 use crate::domain::{Error, Result};
@@ -25,6 +25,15 @@ pub enum Following<'a> {
     Readable(&'a ReadFilter),
 }
 
+/// One row of the feed: a plan's revision (`plan`, `etags`) or a complaint's step
+/// (`complaint`, its revision).
+struct FeedRow<'a> {
+    plan: Option<ResourceId>,
+    complaint: Option<ResourceId>,
+    revision: i64,
+    etags: &'a str,
+}
+
 impl Session {
     /// Writes the feed's row for revision `revision` of the plan `pass` is for, with the new
     /// etags of what it changed (`kind/id=etag` per line, `plan=N`).
@@ -35,23 +44,8 @@ impl Session {
         etags: &str,
         now: Instant,
     ) -> Result<()> {
-        let txid = match self.backend {
-            Backend::Postgres => postgres::TRANSACTION_ID,
-            Backend::Sqlite => sqlite::TRANSACTION_ID,
-        };
-        let sql = format!(
-            "INSERT INTO plan_changes (txid, organisation_id, plan_id, revision, etags, \
-             create_time) VALUES ({txid}, $1, $2, $3, $4, $5)"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(pass.organisation().as_str())
-            .bind(pass.id().to_string())
-            .bind(revision)
-            .bind(etags)
-            .bind(now.0)
-            .run(self)
-            .await?;
-        Ok(())
+        let row = FeedRow { plan: Some(pass.id()), complaint: None, revision, etags };
+        self.insert_feed_row(pass.organisation(), row, now).await
     }
 
     /// Writes the feed's row for the step of `complaint` that left it at its revision.
@@ -60,18 +54,37 @@ impl Session {
         complaint: &Complaint,
         now: Instant,
     ) -> Result<()> {
+        let row = FeedRow {
+            plan: None,
+            complaint: Some(complaint.id),
+            revision: complaint.revision,
+            etags: "",
+        };
+        self.insert_feed_row(&complaint.organisation, row, now).await
+    }
+
+    /// Writes one row of the feed in the caller's transaction, ordered by the writing
+    /// transaction's id.
+    async fn insert_feed_row(
+        &mut self,
+        organisation: &OrgNumber,
+        row: FeedRow<'_>,
+        now: Instant,
+    ) -> Result<()> {
         let txid = match self.backend {
             Backend::Postgres => postgres::TRANSACTION_ID,
             Backend::Sqlite => sqlite::TRANSACTION_ID,
         };
         let sql = format!(
             "INSERT INTO plan_changes (txid, organisation_id, plan_id, complaint_id, revision, \
-             etags, create_time) VALUES ({txid}, $1, '', $2, $3, '', $4)"
+             etags, create_time) VALUES ({txid}, $1, $2, $3, $4, $5, $6)"
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(complaint.organisation.as_str())
-            .bind(complaint.id.to_string())
-            .bind(complaint.revision)
+            .bind(organisation.as_str())
+            .bind(row.plan.map(|p| p.to_string()).unwrap_or_default())
+            .bind(row.complaint.map(|c| c.to_string()))
+            .bind(row.revision)
+            .bind(row.etags)
             .bind(now.0)
             .run(self)
             .await?;

@@ -170,9 +170,10 @@ impl Session {
         to: &OrgNumber,
         now: Instant,
     ) -> Result<u64> {
+        // The responsible organisation is one of the plan's own fields: its etag moves.
         Statement::new("UPDATE plans SET organisation_id = ")
             .bind(to.as_str().to_owned())
-            .sql(" WHERE id = ")
+            .sql(", version = version + 1 WHERE id = ")
             .bind(pass.id().to_string())
             .run(self)
             .await?;

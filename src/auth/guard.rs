@@ -373,11 +373,16 @@ impl Guard {
                 Action::Cancel => sending(action)?,
                 _ => receiving(action)?,
             };
-        let (relations, object) = (names(&relations), Object::IncomingPlanTransfer);
+        // Cancelling is asked of the sending side's object, answering of the receiving one's.
+        let object = match action {
+            Action::Cancel => Object::PlanTransfer,
+            _ => Object::IncomingPlanTransfer,
+        };
+        let relations = names(&relations);
         let entry =
             item_entry(&transfer.from, transfer.plan, who, relations, object, action, allowed);
         self.record(session, entry, now).await?;
-        decision(allowed, may_read, party, Object::IncomingPlanTransfer, action, WHAT)?;
+        decision(allowed, may_read, party, object, action, WHAT)?;
         Ok(TransferPass { transfer, plan: plan.plan })
     }
 

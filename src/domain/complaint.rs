@@ -373,6 +373,15 @@ impl NewComplaint {
     ) -> Result<NationalId, Error> {
         match (&self.patient, plan_patient) {
             (None, Some(of_plan)) => self.patient = Some(of_plan.clone()),
+            // A complainant for themselves naming another's plan: they complain on its
+            // patient's behalf, which `on_behalf_of` says (with only the relation).
+            (Some(_), Some(_)) if !may_see_identities && self.representative.is_none() => {
+                return Err(Error::invalid(
+                    "on_behalf_of",
+                    "must be set when complaint.plan is another's plan: give the relation to \
+                     its patient, and no patient_id",
+                ));
+            }
             (Some(_), Some(_)) if !may_see_identities => {
                 return Err(Error::invalid(
                     "on_behalf_of.patient_id",

@@ -119,6 +119,23 @@ pub struct NewAssignment {
 }
 
 impl NewAssignment {
+    /// `INVALID_ARGUMENT` on `{field}.organisation` unless the coordinator acts for
+    /// `responsible`, the organisation responsible for the plan (helse- og
+    /// omsorgstjenesteloven § 7-2, spesialisthelsetjenesteloven § 2-5 a: the responsible
+    /// service appoints its own coordinator).
+    pub fn check_acts_for(&self, field: &str, responsible: &OrgNumber) -> Result<(), Error> {
+        if &self.organisation == responsible {
+            return Ok(());
+        }
+        Err(Error::invalid(
+            format!("{field}.organisation"),
+            format!(
+                "must be the plan's responsible organisation, {}: a coordinator acts for it",
+                responsible.as_str()
+            ),
+        ))
+    }
+
     /// Validates an appointment; fields are named under `field`. A coordinator acts for an
     /// organisation, and when the wish was not followed the unit must say why.
     pub fn parse(

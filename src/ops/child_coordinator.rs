@@ -139,8 +139,13 @@ impl Context {
             })?;
             coordinator.kind = CoordinatorKind::Child;
             who.refuse_own(&coordinator.subject, "appoints a coordinator")?;
-            let barred = |org| self.guard.barred_from_coordinating(&coordinator.subject, org);
-            if barred(&coordinator.organisation)? || barred(&application.municipality)? {
+            // Asked now, for an expected child too: the coordinator chosen is appointed on the
+            // municipality's plan once the child is born.
+            coordinator.check_acts_for("coordinator", &application.municipality)?;
+            if self
+                .guard
+                .barred_from_coordinating(&coordinator.subject, &application.municipality)?
+            {
                 return Err(Error::FailedPrecondition(
                     "a local rule in the policy bars this person from being coordinator".into(),
                 ));

@@ -51,8 +51,7 @@ impl Within for AssignmentEntry {
 }
 
 /// Appoints `new` (the request's `field`) as the plan's coordinator: they act for the plan's
-/// responsible organisation (helse- og omsorgstjenesteloven § 7-2, spesialisthelsetjenesteloven
-/// § 2-5 a: the responsible service appoints its coordinator), the plan must not be closed,
+/// responsible organisation (`NewAssignment::check_acts_for`), the plan must not be closed,
 /// must have no current coordinator, and the policy's local rules must not bar the person. The
 /// coordinator joins the group in that role. Part of the caller's session and change.
 pub(crate) async fn appoint(
@@ -65,15 +64,7 @@ pub(crate) async fn appoint(
     now: Instant,
 ) -> Result<Assignment> {
     who.refuse_own(&new.subject, "appoints a coordinator")?;
-    if &new.organisation != pass.organisation() {
-        return Err(Error::invalid(
-            format!("{field}.organisation"),
-            format!(
-                "must be the plan's responsible organisation, {}: a coordinator acts for it",
-                pass.organisation().as_str()
-            ),
-        ));
-    }
+    new.check_acts_for(field, pass.organisation())?;
     new.kind.check_patient(&pass.plan().patient, Date::today_in_norway(now))?;
     if pass.plan().status == PlanStatus::Closed {
         return Err(Error::FailedPrecondition(

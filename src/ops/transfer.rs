@@ -40,7 +40,7 @@ fn consent_covers(plan: &Plan, to: &OrgNumber) -> Result<()> {
 impl Context {
     /// TransferPlan: the plan must be open, the receiving organisation a municipality of the
     /// registry other than the plan's own, the patient's consent must cover it, and no other
-    /// proposal may be pending.
+    /// proposal nor the referral that requested the plan may be pending.
     pub async fn transfer_plan(&self, who: &Principal, new: NewTransfer) -> Result<PlanTransfer> {
         self.write(async |s, now| {
             let pass = self
@@ -58,6 +58,15 @@ impl Context {
                 ));
             }
             consent_covers(pass.plan(), to)?;
+            // A referral's answer belongs to the municipality it was sent to: it answers before
+            // the plan moves, or nobody could.
+            if s.referral_pending(&pass).await? {
+                return Err(Error::FailedPrecondition(
+                    "the referral that requested the plan awaits an answer: accept or return it \
+                     before the plan moves"
+                        .into(),
+                ));
+            }
             let (transfer, _) = edit_plan(s, &pass, who, ChangeKind::Record, now, async |s, _| {
                 let transfer = s.insert_transfer(&pass, &new, who, now).await?;
                 let line = format!("transfer to {to} proposed: planTransfers/{}", transfer.id);

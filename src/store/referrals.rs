@@ -4,7 +4,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Execute, ReadFilter, Run, Session, Statement, Visible, blocks, db, stored};
-use crate::auth::{OrgPass, ReferralPass};
+use crate::auth::{OrgPass, PlanPass, ReferralPass};
 use crate::domain::ids::{NationalId, OrgNumber, ResourceId};
 use crate::domain::organisation::OrgRole;
 use crate::domain::page::Page;
@@ -61,6 +61,19 @@ impl Session {
     /// Stores a sent referral; `_pass` is the proof that the caller may send it for the
     /// health trust.
     #[tracing::instrument(skip_all)]
+    /// Whether a referral that requested the plan `pass` is for still awaits the
+    /// municipality's answer.
+    pub async fn referral_pending(&mut self, pass: &PlanPass) -> Result<bool> {
+        let row =
+            Statement::new("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM referrals WHERE plan_id = ")
+                .bind(pass.id().to_string())
+                .sql(" AND status = ")
+                .bind(ReferralStatus::Sent.as_str())
+                .one(self)
+                .await?;
+        Ok(row.try_get::<i64, _>("n").map_err(db)? > 0)
+    }
+
     pub async fn insert_referral(&mut self, _pass: &OrgPass, r: &Referral) -> Result<()> {
         let goals = serde_json::to_string(&r.patient_goals).map_err(Error::internal)?;
         sqlx::query(

@@ -203,6 +203,19 @@ on_both_backends! {
         assert_eq!(applied.child_id, "");
         assert_eq!(applied.expected_birth_date, Some(in_days(60)));
 
+        // The coordinator acts for the municipality, expected child or not (found by the
+        // attacker: another organisation's was recorded, and could never be appointed).
+        let elsewhere = proto::AcceptChildCoordinatorApplicationRequest {
+            name: applied.name.clone(),
+            coordinator: the_coordinator().map(|c| proto::CoordinatorAssignment {
+                organisation: OTHER_MUNICIPALITY.into(),
+                ..c
+            }),
+            ..Default::default()
+        };
+        let refused = accept(&server, &staff(), elsewhere).await.unwrap_err();
+        assert_eq!(violated_fields(&refused), ["coordinator.organisation"]);
+
         // The unit chooses the coordinator before the birth: the application is the record.
         let first = proto::AcceptChildCoordinatorApplicationRequest {
             name: applied.name.clone(),

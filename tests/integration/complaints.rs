@@ -682,3 +682,34 @@ async fn not_uphold_after_review(server: &TestServer, name: &str) {
         .await
         .unwrap();
 }
+
+on_both_backends! {
+    /// Found by the second attack: next of kin complaining about the plan they serve on, with no
+    /// on_behalf_of, were told about a field they had not sent. They are told to send it.
+    async fn next_of_kin_naming_the_plan_are_told_to_complain_on_its_patients_behalf(server: TestServer) {
+        let plan = world(&server).await;
+        let kin = Who::Citizen(YET_ANOTHER_PATIENT);
+        server.add_member(&Who::Citizen(PATIENT), &plan, &kin, proto::MemberRole::NextOfKin).await;
+        let filed = server
+            .complaints(Some(&kin))
+            .file_complaint(proto::FileComplaintRequest {
+                complaint: Some(complaint(MUNICIPALITY, proto::ComplaintKind::PlanNotFollowed, &plan, days_ago(3))),
+                on_behalf_of: None,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(violated_fields(&filed), ["on_behalf_of"]);
+        let behalf = proto::OnBehalfOf {
+            patient_id: String::new(),
+            relation: proto::RepresentativeRelation::NextOfKin as i32,
+        };
+        server
+            .complaints(Some(&kin))
+            .file_complaint(proto::FileComplaintRequest {
+                complaint: Some(complaint(MUNICIPALITY, proto::ComplaintKind::PlanNotFollowed, &plan, days_ago(3))),
+                on_behalf_of: Some(behalf),
+            })
+            .await
+            .expect("on the patient's behalf, named by the plan");
+    }
+}

@@ -264,3 +264,29 @@ on_both_backends! {
         assert_eq!(violated_fields(&foreign), ["page_token"]);
     }
 }
+
+on_both_backends! {
+    /// Found by the second attack: a plan a referral requested could move before the referral
+    /// was answered, and then nobody could answer it. The referral is answered first.
+    async fn a_requested_plan_moves_only_once_its_referral_is_answered(server: TestServer) {
+        server.bootstrap_grant(MUNICIPALITY, &staff().subject(), OrgRole::UnitStaff).await;
+        let referrer = Who::Personnel("discharge-nurse", HOSPITAL);
+        server.bootstrap_grant(HOSPITAL, &referrer.subject(), OrgRole::Referrer).await;
+        let referral = server.refer(&referrer, PATIENT).await;
+        let plan = referral.plan.clone();
+        server.give_consent(&Who::Citizen(PATIENT), &plan, &[HOSPITAL, OTHER_MUNICIPALITY]).await;
+        let pending = propose(&server, &staff(), &plan, OTHER_MUNICIPALITY).await;
+        assert_eq!(code(&pending), Code::FailedPrecondition);
+        server
+            .referrals(Some(&staff()))
+            .accept_referral(proto::AcceptReferralRequest {
+                name: referral.name.clone(),
+                coordinator: Some(coordinator().as_assignment()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let proposed = propose(&server, &staff(), &plan, OTHER_MUNICIPALITY).await.unwrap();
+        assert_eq!(proposed.state, proto::PlanTransferState::Proposed as i32);
+    }
+}

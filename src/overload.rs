@@ -239,6 +239,12 @@ impl CallerSlotHolder {
     pub fn hold(&self, slot: CallerSlot) {
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(slot);
     }
+
+    /// Takes the slot out, for a response that outlives the call's handler (a stream) and
+    /// holds it itself; the call then holds none.
+    pub fn take(&self) -> Option<CallerSlot> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
 }
 
 impl CallerSlots {

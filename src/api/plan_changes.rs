@@ -1,11 +1,12 @@
 //! `samvirke.v1.PlanChangeService`: the change feed, as pages (ListPlanChanges) and as a stream
 //! (WatchPlanChanges).
 //!
-//! A stream holds one of its caller's slots for calls in flight, one of its caller's few
-//! stream slots and one of the server's slots for streams for as long as it runs, so streams respect the overload limits as unary calls
-//! do. It wakes when this node commits a write, and polls for writes of other nodes. It sends
-//! through a small buffer: a client that leaves it full for longer than the slow-consumer
-//! timeout is dropped with RESOURCE_EXHAUSTED, never buffered for without end.
+//! A stream holds the caller's slot for calls in flight it was admitted with, one of its
+//! caller's few stream slots and one of the server's slots for streams for as long as it runs,
+//! so streams respect the overload limits as unary calls do. It wakes when this node commits a
+//! write, and polls for writes of other nodes. It sends through a small buffer: a client that
+//! leaves it full for longer than the slow-consumer timeout is dropped with RESOURCE_EXHAUSTED,
+//! never buffered for without end.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -26,7 +27,7 @@ use crate::domain::names::{plan_item, plan_name, plan_resource};
 use crate::domain::{Error, FieldViolation};
 use crate::ops::Context;
 use crate::ops::changes::FollowChanges;
-use crate::overload::CallerSlots;
+use crate::overload::{CallerSlotHolder, CallerSlots};
 use crate::proto::plan_change_service_server::PlanChangeService;
 use crate::proto::{
     self, ListPlanChangesRequest, ListPlanChangesResponse, WatchPlanChangesRequest,
@@ -236,10 +237,16 @@ impl PlanChangeService for PlanChangeApi {
         r: Request<WatchPlanChangesRequest>,
     ) -> Rpc<Self::WatchPlanChangesStream> {
         let valid_until = r.extensions().get::<CredentialValidUntil>().map(|v| v.0);
+        let call_slot = r.extensions().get::<CallerSlotHolder>().cloned();
         let (who, req) = take(r)?;
         let mut follow = follow(&req.cursor, &req.plan, 0)?;
         follow.page_size = STREAM_PAGE;
-        let slot = self.slots.take(who.subject.as_stored())?;
+        // The stream keeps the slot the call was admitted with, rather than holding a second
+        // one while it opens.
+        let slot = match call_slot.and_then(|holder| holder.take()) {
+            Some(slot) => slot,
+            None => self.slots.take(who.subject.as_stored())?,
+        };
         let own = self.caller_streams.take(who.subject.as_stored()).map_err(|_| {
             Status::resource_exhausted(
                 "this caller has the most change streams open it may: close one, or follow \

@@ -395,3 +395,28 @@ on_both_backends! {
         assert_eq!(parts(&seen[0]), [proto::ChangedPart::Goal]);
     }
 }
+
+on_both_backends! {
+    /// A stream keeps the slot its call was admitted with: a caller allowed one call in flight
+    /// opens a stream (it held two while the stream opened before), and then has no slot for
+    /// another call until the stream ends.
+    async fn a_stream_keeps_the_slot_its_call_was_admitted_with(server: TestServer) {
+        world(&server).await;
+        let node = server.node_with(|config| config.limits.max_calls_per_caller = 1).await;
+        let request = proto::WatchPlanChangesRequest { cursor: String::new(), plan: String::new() };
+        let stream = node.plan_changes(Some(&nav())).watch_plan_changes(request).await.expect("one slot is enough");
+        let busy = list(&node, &nav(), "", "").await;
+        assert_eq!(code(&busy), Code::ResourceExhausted, "the stream holds the caller's slot");
+        drop(stream);
+        let mut freed = false;
+        for _ in 0..100 {
+            if list(&node, &nav(), "", "").await.is_ok() {
+                freed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(freed, "an ended stream gives its slot back");
+        node.stop().await;
+    }
+}

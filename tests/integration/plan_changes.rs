@@ -420,3 +420,56 @@ on_both_backends! {
         node.stop().await;
     }
 }
+
+on_both_backends! {
+    /// Done means, literally: an agency's stream on a server that shuts down ends UNAVAILABLE;
+    /// changes made until then and while it reconnects are all delivered once it resumes from
+    /// its last cursor on the server started again.
+    async fn an_agency_resumes_across_a_restart_without_missing_a_change(server: TestServer) {
+        let plan = world(&server).await;
+        let patient = Who::Citizen(PATIENT);
+        let before = server.second_node().await;
+        let (_, mut cursor) = drain(&before, &nav(), "").await;
+        let request = proto::WatchPlanChangesRequest { cursor: cursor.clone(), plan: String::new() };
+        let mut stream =
+            before.plan_changes(Some(&nav())).watch_plan_changes(request).await.unwrap().into_inner();
+        let first = before.create_goal(&patient, &plan, "Før omstart", 1).await.unwrap();
+        let next = tokio::time::timeout(Duration::from_secs(10), stream.message()).await;
+        let change = next.expect("a change").unwrap().unwrap().change.unwrap();
+        assert_eq!(change.changed[0].name, first.name);
+        cursor = change.cursor;
+        // Written just before the shutdown, on the node that goes down.
+        let second = before.create_goal(&patient, &plan, "Rett før", 2).await.unwrap();
+        before.stop().await;
+        let mut delivered = Vec::new();
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), stream.message()).await.expect("the stream ends") {
+                Ok(Some(message)) => {
+                    let change = message.change.unwrap();
+                    cursor = change.cursor.clone();
+                    delivered.push(change.changed[0].name.clone());
+                }
+                Ok(None) => panic!("the stream ended without a status"),
+                Err(status) => {
+                    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+                    break;
+                }
+            }
+        }
+        // While the agency is away, another change; then the server is started again.
+        let third = server.create_goal(&patient, &plan, "Mens den var nede", 3).await.unwrap();
+        let after = server.second_node().await;
+        let request = proto::WatchPlanChangesRequest { cursor, plan: String::new() };
+        let mut resumed =
+            after.plan_changes(Some(&nav())).watch_plan_changes(request).await.unwrap().into_inner();
+        while delivered.len() < 2 || !delivered.contains(&third.name) {
+            let next = tokio::time::timeout(Duration::from_secs(10), resumed.message()).await;
+            let change = next.expect("the missed changes come").unwrap().unwrap().change.unwrap();
+            delivered.push(change.changed[0].name.clone());
+        }
+        let wanted = [second.name.clone(), third.name.clone()];
+        assert!(wanted.iter().all(|w| delivered.contains(w)), "{delivered:?}");
+        assert_eq!(delivered.iter().filter(|d| *d == &second.name).count(), 1, "at least once, here once");
+        after.stop().await;
+    }
+}

@@ -341,9 +341,9 @@ impl Guard {
     /// Checks that `who` may do `action` to a plan transfer. The sending side reads and cancels
     /// it by its relations to the plan and its roles in the organisation that proposed it
     /// (`plan_transfer`), so it still sees what happened once the plan has moved; the receiving
-    /// municipality's staff read and answer it by their roles there (`incoming_plan_transfer`). Someone who may
-    /// not read it, or whom a block keeps out of the plan, gets `NOT_FOUND`. Logged under the
-    /// plan.
+    /// municipality's staff read and answer it by their roles there (`incoming_plan_transfer`).
+    /// Someone who may not read it, or whom a block keeps out of the plan, gets `NOT_FOUND`.
+    /// Logged under the plan.
     pub async fn transfer(
         &self,
         session: &mut Session,
@@ -366,17 +366,12 @@ impl Guard {
         let receiving =
             |action| self.allowed(&[], who, &to, party, Object::IncomingPlanTransfer, action);
         let may_read = !plan.blocked && (sending(Action::Read)? || receiving(Action::Read)?);
-        let allowed = may_read
-            && match action {
-                Action::Read => true,
-                // Withdrawing a proposal is the sending side's; answering it the receiving's.
-                Action::Cancel => sending(action)?,
-                _ => receiving(action)?,
-            };
-        // Cancelling is asked of the sending side's object, answering of the receiving one's.
-        let object = match action {
-            Action::Cancel => Object::PlanTransfer,
-            _ => Object::IncomingPlanTransfer,
+        // Withdrawing a proposal is the sending side's, asked of its object; answering it the
+        // receiving side's.
+        let (object, allowed) = match action {
+            Action::Read => (Object::IncomingPlanTransfer, may_read),
+            Action::Cancel => (Object::PlanTransfer, may_read && sending(action)?),
+            _ => (Object::IncomingPlanTransfer, may_read && receiving(action)?),
         };
         let relations = names(&relations);
         let entry =

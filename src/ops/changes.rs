@@ -42,8 +42,9 @@ pub struct ChangesPage {
 
 impl Context {
     /// ListPlanChanges, and each poll of WatchPlanChanges. `FAILED_PRECONDITION` for a
-    /// position retention has pruned, `INVALID_ARGUMENT` for one past the feed's end; following one plan, `NOT_FOUND` once the caller may not
-    /// read it (at the latest with its next event). Each plan whose events a page delivers is
+    /// position retention has pruned, `INVALID_ARGUMENT` for one past the feed's end;
+    /// following one plan, `NOT_FOUND` once the caller may not read it (at the latest with its
+    /// next event). Each plan whose events a page delivers is
     /// asked of the guard, and logged, once per page.
     pub async fn list_plan_changes(
         &self,

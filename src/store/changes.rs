@@ -1,7 +1,7 @@
 //! The change feed's outbox: one row per plan revision, written in the revision's transaction
 //! (`insert_change`), and one per step of a complaint, written in the step's
-//! (`insert_complaint_change`); read in commit order after a client's position (`list_changes`), and
-//! pruned after the retention (`prune_changes`). Which transaction id orders a row and how far
+//! (`insert_complaint_change`); read in commit order after a client's position
+//! (`list_changes`), and pruned after the retention (`prune_changes`). Which transaction id orders a row and how far
 //! a reader may read differ per backend (`postgres.rs`, `sqlite.rs`).
 
 use sqlx::Row;
@@ -110,7 +110,7 @@ impl Session {
         limit: i64,
         now: Instant,
     ) -> Result<(Vec<PlanChange>, Position)> {
-        let pruned = self.changes_pruned_to().await?;
+        let (pruned, end) = self.feed_bounds().await?;
         let after = match after {
             Some(after) if after < pruned => {
                 return Err(Error::FailedPrecondition(
@@ -122,25 +122,6 @@ impl Session {
             Some(after) => after,
             None => pruned,
         };
-        let horizon = match self.backend {
-            Backend::Postgres => postgres::FEED_HORIZON,
-            Backend::Sqlite => sqlite::FEED_HORIZON,
-        };
-        let end = Statement::new("")
-            .sql(&format!(
-                "SELECT txid, seq FROM plan_changes WHERE txid < {horizon} \
-                 ORDER BY txid DESC, seq DESC LIMIT 1"
-            ))
-            .optional(self)
-            .await?;
-        let end = match end {
-            Some(row) => Position {
-                txid: row.try_get("txid").map_err(db)?,
-                seq: row.try_get("seq").map_err(db)?,
-            },
-            None => pruned,
-        }
-        .max(pruned);
         if after > end {
             return Err(Error::invalid("cursor", "is not a cursor this feed handed out"));
         }
@@ -225,15 +206,41 @@ impl Session {
         Ok((changes, complete_to))
     }
 
-    /// How far retention has pruned the feed: a position before it is too old to resume from.
-    pub async fn changes_pruned_to(&mut self) -> Result<Position> {
-        let row = Statement::new("SELECT txid, seq FROM plan_changes_pruned WHERE id = 1")
+    /// How far retention has pruned the feed (a position before it is too old to resume from)
+    /// and the feed's end: the newest row older than every transaction still running
+    /// (`FEED_HORIZON`), or the pruned-to position when no row is newer. One statement, so both
+    /// come from one view of the feed.
+    async fn feed_bounds(&mut self) -> Result<(Position, Position)> {
+        let horizon = match self.backend {
+            Backend::Postgres => postgres::FEED_HORIZON,
+            Backend::Sqlite => sqlite::FEED_HORIZON,
+        };
+        let newest = |column: &str| {
+            format!(
+                "(SELECT c.{column} FROM plan_changes c WHERE c.txid < {horizon} \
+                 ORDER BY c.txid DESC, c.seq DESC LIMIT 1)"
+            )
+        };
+        let row = Statement::new("")
+            .sql(&format!(
+                "SELECT p.txid, p.seq, {} AS end_txid, {} AS end_seq FROM plan_changes_pruned p \
+                 WHERE p.id = 1",
+                newest("txid"),
+                newest("seq")
+            ))
             .one(self)
             .await?;
-        Ok(Position {
+        let pruned = Position {
             txid: row.try_get("txid").map_err(db)?,
             seq: row.try_get("seq").map_err(db)?,
-        })
+        };
+        let end_txid: Option<i64> = row.try_get("end_txid").map_err(db)?;
+        let end_seq: Option<i64> = row.try_get("end_seq").map_err(db)?;
+        let end = match end_txid.zip(end_seq) {
+            Some((txid, seq)) => Position { txid, seq }.max(pruned),
+            None => pruned,
+        };
+        Ok((pruned, end))
     }
 
     /// Prunes the feed's rows made before `before`, up to the newest of them in feed order,
